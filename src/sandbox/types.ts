@@ -1,0 +1,118 @@
+/**
+ * The sandbox's internal contract: the protocol layers (protocols/*.ts) turn an HTTP request into a
+ * SandboxRequest, find the ServiceModule by SigV4 signing name, call the operation's handler, and
+ * serialise what it returns (or the ServiceError it throws) the way that protocol does on the wire.
+ *
+ * All state lives in one JSON-serialisable World, so it can be persisted to a file and shared by
+ * every service (EC2 checks IAM instance profiles, the simulated ECS agent reads EC2 instances, ...).
+ */
+
+export type Protocol = 'json' | 'query' | 'ec2';
+
+export interface SandboxRequest {
+  /** SigV4 signing name: ecs, iam, ec2, ssm, sts, logs, ecr. */
+  service: string;
+  operation: string;
+  /**
+   * json protocol: the parsed JSON body.
+   * query / ec2 protocols: the flat form parameters ("Tags.member.1.Key" => "k"), minus Action and Version.
+   * Use unflatten() from protocols/query.ts to get lists and structures.
+   */
+  params: Record<string, any>;
+  region: string;
+  /** Access key id from the SigV4 credential scope. Any key is accepted. */
+  accessKeyId: string;
+  requestId: string;
+  /** Milliseconds on the sandbox clock when the request arrived. */
+  now: number;
+}
+
+/** An AWS error as the service would return it. The protocol layer serialises it. */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    /** Query protocol <Type>: Sender (client fault) or Receiver (server fault). */
+    readonly fault: 'Sender' | 'Receiver' = status >= 500 ? 'Receiver' : 'Sender',
+  ) {
+    super(message);
+  }
+}
+
+export type Handler = (req: SandboxRequest, world: World) => unknown | Promise<unknown>;
+
+export interface Operation {
+  /** Whether the operation changes state (recorded in the request log; tests assert on it). */
+  mutating: boolean;
+  handler: Handler;
+}
+
+export interface ServiceModule {
+  /** SigV4 signing name, e.g. 'ecs', 'iam', 'ec2', 'ssm', 'sts', 'logs', 'ecr'. */
+  name: string;
+  protocol: Protocol;
+  /** json: X-Amz-Target prefix, e.g. 'AmazonEC2ContainerServiceV20141113'. */
+  targetPrefix?: string;
+  /** query / ec2: XML namespace of responses, e.g. 'https://iam.amazonaws.com/doc/2010-05-08/'. */
+  xmlNamespace?: string;
+  operations: Record<string, Operation>;
+  /** Create this service's empty state in world.state[name]. */
+  initState(): unknown;
+  /**
+   * Advance lifecycles (instances booting, tasks starting, services draining) to `now`.
+   * Called before every request, so time-based state is computed lazily and survives persistence.
+   */
+  tick?(world: World, now: number): void;
+}
+
+export type LatencyProfileName = 'none' | 'fast' | 'realistic';
+
+export interface LatencyProfile {
+  name: LatencyProfileName;
+  /** Extra delay added to every response, in ms (per operation overrides by "service:Operation"). */
+  requestDelayMs: number;
+  perOperationMs: Record<string, number>;
+  /** EC2: pending -> running. */
+  instanceBootMs: number;
+  /** EC2: shutting-down -> terminated. */
+  instanceTerminateMs: number;
+  /** ECS agent: running instance -> registered container instance. */
+  agentRegisterMs: number;
+  /** ECS tasks: PROVISIONING -> PENDING -> RUNNING, each phase. */
+  taskPhaseMs: number;
+  /** ECS tasks: stopping duration; services: DRAINING -> INACTIVE. */
+  taskStopMs: number;
+}
+
+export interface SandboxSettings {
+  latency: LatencyProfile;
+  /** Fraction (0..1) of requests answered with the protocol's throttling error. */
+  throttleRate: number;
+  /** Page size forced on every paginated operation (callers must follow NextToken). 0 = the service's default. */
+  pageSize: number;
+  /** How long after AddRoleToInstanceProfile RunInstances rejects the profile (IAM eventual consistency). */
+  iamPropagationMs: number;
+  accountId: string;
+  defaultRegion: string;
+}
+
+export interface World {
+  /** Per-service state, keyed by ServiceModule.name. JSON-serialisable. */
+  state: Record<string, any>;
+  settings: SandboxSettings;
+  /** Monotonic id generator shared by all services (deterministic ids make tests readable). */
+  nextId(prefix: string, hexLength?: number): string;
+}
+
+export interface RequestLogEntry {
+  seq: number;
+  /** ISO time. */
+  time: string;
+  service: string;
+  operation: string;
+  mutating: boolean;
+  status: number;
+  errorCode?: string;
+  requestId: string;
+}
