@@ -102,3 +102,9 @@ export function hasAwsCode(e: unknown, ...codes: string[]): boolean {
   const c = awsErrorCode(e);
   return c !== undefined && codes.includes(c);
 }
+
+/** Anything unexpected (a bug, an unknown failure). Exit 1. */
+export class InternalError extends CliError {
+  readonly exitCode = ExitCode.Failed;
+  readonly kind = 'internal' as const;
+}

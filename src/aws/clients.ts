@@ -1,0 +1,179 @@
+/**
+ * The AWS client factory and the narrow interfaces steps depend on (after the CDK CLI's SDK
+ * provider). Steps see only the operations they call, so a test can hand them a fake with those
+ * methods, while the real thing is the SDK client pointed at AWS or at the sandbox.
+ *
+ * Credentials: the SDK's standard chain (environment, shared config and credentials files with
+ * --profile, SSO, web identity, ECS/EC2 metadata). Region: --region, then ECS_CWLOGS_REGION, the
+ * saved stack, AWS_REGION / AWS_DEFAULT_REGION, then the profile. Endpoint: --endpoint-url, or
+ * AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which the SDK honours by itself.
+ */
+import { ECS } from '@aws-sdk/client-ecs';
+import { IAM } from '@aws-sdk/client-iam';
+import { EC2 } from '@aws-sdk/client-ec2';
+import { SSM } from '@aws-sdk/client-ssm';
+import { STS } from '@aws-sdk/client-sts';
+import { ECR } from '@aws-sdk/client-ecr';
+import { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
+import { VERSION } from '../core/version.js';
+
+export type EcsApi = Pick<
+  ECS,
+  | 'createCluster'
+  | 'describeClusters'
+  | 'deleteCluster'
+  | 'tagResource'
+  | 'listContainerInstances'
+  | 'describeContainerInstances'
+  | 'registerTaskDefinition'
+  | 'describeTaskDefinition'
+  | 'listTaskDefinitions'
+  | 'deregisterTaskDefinition'
+  | 'deleteTaskDefinitions'
+  | 'createService'
+  | 'updateService'
+  | 'describeServices'
+  | 'deleteService'
+  | 'listTasks'
+  | 'describeTasks'
+  | 'listTagsForResource'
+>;
+
+export type IamApi = Pick<
+  IAM,
+  | 'createPolicy'
+  | 'getPolicy'
+  | 'deletePolicy'
+  | 'getPolicyVersion'
+  | 'createPolicyVersion'
+  | 'listPolicyVersions'
+  | 'deletePolicyVersion'
+  | 'listPolicies'
+  | 'tagPolicy'
+  | 'listPolicyTags'
+  | 'createRole'
+  | 'getRole'
+  | 'deleteRole'
+  | 'tagRole'
+  | 'updateAssumeRolePolicy'
+  | 'attachRolePolicy'
+  | 'detachRolePolicy'
+  | 'listAttachedRolePolicies'
+  | 'createInstanceProfile'
+  | 'getInstanceProfile'
+  | 'deleteInstanceProfile'
+  | 'tagInstanceProfile'
+  | 'listInstanceProfileTags'
+  | 'addRoleToInstanceProfile'
+  | 'removeRoleFromInstanceProfile'
+  | 'listInstanceProfilesForRole'
+>;
+
+export type Ec2Api = Pick<
+  EC2,
+  | 'describeVpcs'
+  | 'describeSubnets'
+  | 'describeKeyPairs'
+  | 'createKeyPair'
+  | 'createSecurityGroup'
+  | 'describeSecurityGroups'
+  | 'deleteSecurityGroup'
+  | 'authorizeSecurityGroupIngress'
+  | 'revokeSecurityGroupIngress'
+  | 'runInstances'
+  | 'describeInstances'
+  | 'terminateInstances'
+  | 'createTags'
+  | 'describeImages'
+>;
+
+export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters'>;
+export type StsApi = Pick<STS, 'getCallerIdentity'>;
+export type EcrApi = Pick<
+  ECR,
+  'createRepository' | 'describeRepositories' | 'describeImages' | 'deleteRepository' | 'getAuthorizationToken' | 'tagResource'
+>;
+export type LogsApi = Pick<
+  CloudWatchLogs,
+  | 'createLogGroup'
+  | 'describeLogGroups'
+  | 'putRetentionPolicy'
+  | 'deleteLogGroup'
+  | 'tagResource'
+  | 'listTagsForResource'
+  | 'describeLogStreams'
+  | 'filterLogEvents'
+  | 'getLogEvents'
+>;
+
+export interface AwsClients {
+  readonly ecs: EcsApi;
+  readonly iam: IamApi;
+  readonly ec2: Ec2Api;
+  readonly ssm: SsmApi;
+  readonly sts: StsApi;
+  readonly ecr: EcrApi;
+  readonly logs: LogsApi;
+}
+
+export interface ClientOptions {
+  region: string;
+  profile?: string;
+  endpoint?: string;
+  /** Static credentials (sandbox mode). Otherwise the standard chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  maxAttempts?: number;
+}
+
+/** Clients are created on first use: a command that only touches ECS never loads IAM's config. */
+export function createAwsClients(opts: ClientOptions): AwsClients {
+  const common = {
+    region: opts.region,
+    profile: opts.profile,
+    endpoint: opts.endpoint,
+    credentials: opts.credentials,
+    retryMode: 'adaptive',
+    maxAttempts: opts.maxAttempts ?? 10,
+    customUserAgent: [['ecs-cwlogs', VERSION]] as [string, string][],
+  };
+  const cache = new Map<string, unknown>();
+  const lazy = <T>(name: string, make: () => T): T => {
+    if (!cache.has(name)) cache.set(name, make());
+    return cache.get(name) as T;
+  };
+  return {
+    get ecs() {
+      return lazy('ecs', () => new ECS(common));
+    },
+    get iam() {
+      // IAM is global; its endpoint lives in us-east-1 for the aws partition.
+      return lazy('iam', () => new IAM(common));
+    },
+    get ec2() {
+      return lazy('ec2', () => new EC2(common));
+    },
+    get ssm() {
+      return lazy('ssm', () => new SSM(common));
+    },
+    get sts() {
+      return lazy('sts', () => new STS(common));
+    },
+    get ecr() {
+      return lazy('ecr', () => new ECR(common));
+    },
+    get logs() {
+      return lazy('logs', () => new CloudWatchLogs(common));
+    },
+  };
+}
+
+/** Resolve the region the way the SDK does (env, then the profile), or undefined. */
+export async function regionFromEnvironment(profile?: string): Promise<string | undefined> {
+  try {
+    const probe = new STS({ profile });
+    const r = await probe.config.region();
+    return r || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `ecs-cwlogs sandbox`: serve the local AWS emulator, for this tool or any AWS client.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { UserInputError } from '../../core/errors.js';
+import { stopSandbox } from '../sandbox-mode.js';
+import { action } from '../run.js';
+import { examples } from './steps.js';
+
+export function sandboxCommand(): Command {
+  const cmd = new Command('sandbox')
+    .description('Serve the local AWS emulator (ECS, EC2, IAM, SSM, STS, CloudWatch Logs, ECR) for rehearsals and tests')
+    .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '4566')
+    .addOption(new Option('--latency <profile>', 'timing of lifecycles').choices(['none', 'fast', 'realistic']).default('fast'))
+    .option('--throttle <rate>', 'fraction of calls answered with a throttling error (0-1)', '0')
+    .option('--page-size <n>', 'force small pages on paginated calls (0 = service default)', '0')
+    .option('--iam-propagation-ms <ms>', 'how long a new instance profile is rejected by RunInstances', '0')
+    .option('--state <file>', 'persist state in this file')
+    .option('--stop', 'stop the sandbox that --sandbox started for this stack')
+    .addOption(new Option('--ready-file <file>').hideHelp())
+    .addHelpText(
+      'after',
+      examples([
+        'ecs-cwlogs sandbox --port 4566 --state ./sandbox.json',
+        'aws --endpoint-url http://127.0.0.1:4566 ecs list-clusters',
+        'ecs-cwlogs up --yes --endpoint-url http://127.0.0.1:4566 --region us-east-1',
+        'ecs-cwlogs sandbox --stop',
+      ]),
+    );
+  cmd.action(
+    action(async (rt) => {
+      const o = rt.opts as Record<string, string | boolean | undefined>;
+      if (o.stop) {
+        const stopped = await stopSandbox(rt.stack, false);
+        rt.io.result({ ok: true, stopped }, () => (stopped ? `Stopped the sandbox of stack ${rt.stack}.` : `No sandbox was running for stack ${rt.stack}.`));
+        return;
+      }
+      const num = (flag: string, raw: unknown, min: number, max: number) => {
+        const n = Number(raw);
+        if (!Number.isFinite(n) || n < min || n > max) throw new UserInputError({ what: `Invalid ${flag}`, why: `"${String(raw)}" is not a number from ${min} to ${max}` });
+        return n;
+      };
+      // Loaded on demand: other commands never pay for the emulator's code.
+      const { startSandbox } = await import('../../sandbox/index.js');
+      const sb = await startSandbox({
+        port: num('--port', o.port, 0, 65535),
+        host: '127.0.0.1',
+        latency: o.latency as 'none' | 'fast' | 'realistic',
+        throttleRate: num('--throttle', o.throttle, 0, 1),
+        pageSize: num('--page-size', o.pageSize, 0, 1000),
+        iamPropagationMs: num('--iam-propagation-ms', o.iamPropagationMs, 0, 3_600_000),
+        statePath: o.state as string | undefined,
+      });
+      if (o.readyFile) await writeFile(String(o.readyFile), JSON.stringify({ port: sb.port }));
+      rt.io.result({ ok: true, url: sb.url, port: sb.port }, () => `Sandbox listening on ${sb.url}\n  requests: ${sb.url}/_sandbox/requests\n  Ctrl-C stops it.`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        rt.signal.addEventListener('abort', stop, { once: true });
+      });
+      await sb.close();
+    }),
+  );
+  return cmd;
+}

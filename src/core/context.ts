@@ -1,0 +1,105 @@
+/**
+ * The context handed to steps. Steps declare the slice they use (`Pick<Context, 'ecs' | 'config' | ...>`),
+ * so dependencies are explicit and tests build only what a step needs.
+ */
+import type { AwsClients } from '../aws/clients.js';
+import type { IoHost } from '../io/host.js';
+import type { StackConfig } from './settings.js';
+
+/** The tag that records ownership. `down` deletes only what carries it with this stack's name. */
+export const STACK_TAG = 'ecs-cwlogs:stack';
+export const MANAGED_BY_TAG = 'ecs-cwlogs:managed-by';
+
+export interface Clock {
+  now(): number;
+  /** Resolves after ms, or rejects with an InterruptedError when the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface Timing {
+  /** Between two reads while waiting for a state (instance running, service steady). */
+  pollMs: number;
+  /** First backoff delay of an eventual-consistency retry (IAM propagation, DependencyViolation). */
+  retryMs: number;
+  /** Multiplies every wait's timeout (1 against AWS). */
+  timeoutScale: number;
+}
+
+export const AWS_TIMING: Timing = { pollMs: 5000, retryMs: 2000, timeoutScale: 1 };
+export const SANDBOX_TIMING: Timing = { pollMs: 200, retryMs: 200, timeoutScale: 1 };
+
+export interface RunFlags {
+  /** Take over resources of the same name that don't carry this stack's tag. */
+  adopt: boolean;
+  /** `down`: delete the log group too. */
+  deleteLogs: boolean;
+}
+
+export interface Context extends AwsClients {
+  readonly stack: string;
+  /** The caller's account id and ARN (STS GetCallerIdentity, read once before any step). */
+  readonly account: string;
+  readonly callerArn: string;
+  readonly config: StackConfig;
+  /** Tags every resource gets: { 'ecs-cwlogs:stack': stack, 'ecs-cwlogs:managed-by': 'ecs-cwlogs' }. */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly io: IoHost;
+  readonly flags: RunFlags;
+  readonly clock: Clock;
+  /** Poll and backoff pace: seconds against AWS, much less against the sandbox. */
+  readonly timing: Timing;
+  readonly signal: AbortSignal;
+  /** Progress for the step being run (the engine binds it to the step). */
+  report(message: string): void;
+}
+
+export function stackTags(stack: string): Record<string, string> {
+  return { [STACK_TAG]: stack, [MANAGED_BY_TAG]: 'ecs-cwlogs' };
+}
+
+/** Does a tag set (any of the shapes AWS uses) say this stack owns the resource? */
+export function ownedBy(tags: TagsLike, stack: string): boolean {
+  return tagValue(tags, STACK_TAG) === stack;
+}
+
+export type TagsLike =
+  | readonly { key?: string; value?: string }[]
+  | readonly { Key?: string; Value?: string }[]
+  | Record<string, string>
+  | undefined;
+
+export function tagValue(tags: TagsLike, key: string): string | undefined {
+  if (!tags) return undefined;
+  if (Array.isArray(tags)) {
+    for (const t of tags as { key?: string; value?: string; Key?: string; Value?: string }[]) {
+      if ((t.key ?? t.Key) === key) return t.value ?? t.Value;
+    }
+    return undefined;
+  }
+  return (tags as Record<string, string>)[key];
+}
+
+/** Tags as { key, value } (ECS, Logs) or { Key, Value } (IAM, EC2). */
+export function ecsTags(tags: Record<string, string>): { key: string; value: string }[] {
+  return Object.entries(tags).map(([key, value]) => ({ key, value }));
+}
+export function awsTags(tags: Record<string, string>): { Key: string; Value: string }[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};

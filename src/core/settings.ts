@@ -1,0 +1,82 @@
+/**
+ * Every setting the tool knows, in one table: its flag, its environment variable, its validator and
+ * its default. Resolution order (config.ts): flag, then ECS_CWLOGS_* environment, then the saved
+ * stack file, then a prompt (wizard) or the default.
+ */
+import * as v from './validate.js';
+
+export interface StackConfig {
+  region: string;
+  profile?: string;
+  clusterName: string;
+  /** Name of the IAM policy, role and instance profile. */
+  iamName: string;
+  securityGroupName: string;
+  instanceType: string;
+  /** Empty: no key pair, no SSH. */
+  keyName?: string;
+  vpcId?: string;
+  subnetId?: string;
+  allowCidr?: string;
+  logGroup: string;
+  retentionDays: number;
+  taskFamily: string;
+  serviceName: string;
+  /** The logging image the task definition uses (built and pushed by `image`, or given). */
+  image?: string;
+  appImage: string;
+  /** Where `image` pushes: a registry repository such as user/cloudwatchlogs, or "ecr". */
+  imageRepo?: string;
+}
+
+export type SettingKey = keyof StackConfig;
+
+export interface Setting<K extends SettingKey = SettingKey> {
+  key: K;
+  /** Commander flag spec, e.g. "--cluster-name <name>". */
+  flag: string;
+  /** The flag as users type it, e.g. "--cluster-name". */
+  flagName: string;
+  env: string;
+  description: string;
+  parse: v.Validator<NonNullable<StackConfig[K]>>;
+  default?: NonNullable<StackConfig[K]>;
+  /** Saved in the stack file (connection details like --profile are too; the endpoint never is). */
+  saved: boolean;
+}
+
+function setting<K extends SettingKey>(
+  key: K,
+  flag: string,
+  description: string,
+  parse: v.Validator<NonNullable<StackConfig[K]>>,
+  def?: NonNullable<StackConfig[K]>,
+): Setting<K> {
+  const flagName = flag.split(' ')[0]!;
+  const env = `ECS_CWLOGS_${flagName.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
+  return { key, flag, flagName, env, description, parse, default: def, saved: true };
+}
+
+const any = (s: string) => s;
+
+export const SETTINGS = {
+  region: setting('region', '--region <region>', 'AWS region (default: AWS_REGION, then the profile)', v.region),
+  profile: setting('profile', '--profile <name>', 'AWS shared config profile', any),
+  clusterName: setting('clusterName', '--cluster-name <name>', 'ECS cluster name', v.ecsName('cluster name'), 'ECSCloudWatchLogs'),
+  iamName: setting('iamName', '--iam-name <name>', 'name of the IAM policy, role and instance profile', v.iamName, 'ECSCloudWatchLogs'),
+  securityGroupName: setting('securityGroupName', '--security-group-name <name>', 'security group name', v.securityGroupName, 'ECSCloudWatchLogs'),
+  instanceType: setting('instanceType', '--instance-type <type>', 'EC2 instance type', v.instanceType, 't3.small'),
+  keyName: setting('keyName', '--key-name <name>', 'EC2 key pair for SSH (default: none, no SSH)', v.keyName),
+  vpcId: setting('vpcId', '--vpc <id>', 'VPC id (default: the default VPC)', v.vpcId),
+  subnetId: setting('subnetId', '--subnet <id>', 'subnet id (default: a public subnet of the VPC)', v.subnetId),
+  allowCidr: setting('allowCidr', '--allow-cidr <cidr>', 'who may reach HTTP/SSH (default: your public IP/32)', v.cidr),
+  logGroup: setting('logGroup', '--log-group <name>', 'CloudWatch Logs log group', v.logGroupName, 'ecs'),
+  retentionDays: setting('retentionDays', '--retention-days <days>', 'log retention in days', v.retentionDays, 30),
+  taskFamily: setting('taskFamily', '--task-family <name>', 'task definition family', v.ecsName('task family'), 'cloudwatchlogs'),
+  serviceName: setting('serviceName', '--service-name <name>', 'ECS service name', v.ecsName('service name'), 'cloudwatchlogs'),
+  image: setting('image', '--image <ref>', 'logging image reference (default: the one `image` pushed)', v.imageRef),
+  appImage: setting('appImage', '--app-image <ref>', 'the app (httpd) image', v.imageRef, 'httpd:2.4'),
+  imageRepo: setting('imageRepo', '--repo <repo>', 'where `image` pushes: a repository such as user/cloudwatchlogs, or "ecr"', any),
+} satisfies { [K in SettingKey]: Setting<K> };
+
+export const SETTING_LIST: Setting[] = Object.values(SETTINGS) as Setting[];

@@ -1,0 +1,147 @@
+/**
+ * Validators shared by flags, environment variables, the saved stack file and the wizard's prompts.
+ * Each returns the parsed value or throws a ValidationFailure saying what is wrong and what is allowed.
+ */
+
+export class ValidationFailure extends Error {
+  constructor(
+    readonly problem: string,
+    readonly allowed: string,
+  ) {
+    super(`${problem}; ${allowed}`);
+  }
+}
+
+export type Validator<T> = (raw: string) => T;
+
+function fail(problem: string, allowed: string): never {
+  throw new ValidationFailure(problem, allowed);
+}
+
+/** Turn a validator into an inquirer `validate` callback. */
+export function promptValidator<T>(v: Validator<T>): (s: string) => true | string {
+  return (s: string) => {
+    try {
+      v(s);
+      return true;
+    } catch (e) {
+      return e instanceof ValidationFailure ? `${e.problem}: ${e.allowed}` : String(e);
+    }
+  };
+}
+
+const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$/;
+export const region: Validator<string> = (s) =>
+  REGION_RE.test(s) ? s : fail(`"${s}" is not an AWS region name`, 'use a region code such as us-east-1 or eu-west-2');
+
+export const stackName: Validator<string> = (s) =>
+  /^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(s)
+    ? s
+    : fail(`"${s}" is not a valid stack name`, 'use 1-63 letters, digits and hyphens, starting with a letter');
+
+/** ECS: up to 255 letters (upper and lower), numbers, underscores and hyphens. */
+export const ecsName =
+  (what: string): Validator<string> =>
+  (s) =>
+    /^[A-Za-z0-9_-]{1,255}$/.test(s)
+      ? s
+      : fail(`"${truncate(s)}" is not a valid ${what}`, 'use 1-255 letters, digits, hyphens and underscores');
+
+/** IAM role / policy / instance profile names. */
+export const iamName: Validator<string> = (s) =>
+  /^[\w+=,.@-]{1,64}$/.test(s)
+    ? s
+    : fail(`"${truncate(s)}" is not a valid IAM name`, 'use 1-64 letters, digits and +=,.@_- characters');
+
+export const securityGroupName: Validator<string> = (s) => {
+  if (!/^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/.test(s)) {
+    return fail(`"${truncate(s)}" is not a valid security group name`, 'use 1-255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*');
+  }
+  if (/^sg-/i.test(s)) return fail(`"${s}" is not a valid security group name`, 'it must not start with "sg-"');
+  return s;
+};
+
+export const logGroupName: Validator<string> = (s) =>
+  /^[.\-_/#A-Za-z0-9]{1,512}$/.test(s)
+    ? s
+    : fail(`"${truncate(s)}" is not a valid log group name`, 'use 1-512 letters, digits and ._-/# characters');
+
+export const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export const retentionDays: Validator<number> = (s) => {
+  const n = Number(s);
+  return Number.isInteger(n) && (RETENTION_DAYS as readonly number[]).includes(n)
+    ? n
+    : fail(`"${s}" is not a retention period CloudWatch Logs accepts`, `use one of ${RETENTION_DAYS.join(', ')} (days)`);
+};
+
+/** EC2 instance types, by family. Enough to catch typos before any call; EC2 has the final word. */
+const INSTANCE_FAMILIES = new Set(
+  (
+    't2 t3 t3a t4g m5 m5a m5n m6a m6g m6i m6in m7a m7g m7i m7i-flex m8g c5 c5a c5n c6a c6g c6gn c6i c6in c7a c7g c7gn c7i c7i-flex c8g ' +
+    'r5 r5a r5n r6a r6g r6i r7a r7g r7i r8g i3 i4i i4g x2gd z1d g4dn g5 g6 inf2 a1'
+  ).split(' '),
+);
+const INSTANCE_SIZES = new Set(
+  'nano micro small medium large xlarge 2xlarge 3xlarge 4xlarge 6xlarge 8xlarge 9xlarge 12xlarge 16xlarge 18xlarge 24xlarge 32xlarge 48xlarge metal'.split(' '),
+);
+export const instanceType: Validator<string> = (s) => {
+  const [family, size, extra] = s.split('.');
+  if (extra === undefined && family && size && INSTANCE_FAMILIES.has(family) && INSTANCE_SIZES.has(size)) return s;
+  return fail(`"${truncate(s)}" is not a known EC2 instance type`, 'use a type such as t3.small, t3.medium, m7i.large or t4g.small (Graviton)');
+};
+
+/** Graviton (arm64) families end their generation with "g" (t4g, m7g, c7gn, ...), plus a1. */
+export function isArmInstanceType(type: string): boolean {
+  const family = type.split('.')[0] ?? '';
+  return family === 'a1' || /^[a-z]+\d+g[a-z]*$/.test(family);
+}
+
+export const cidr: Validator<string> = (s) => {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+    return fail(`"${truncate(s)}" is not an IPv4 CIDR block`, 'use a form such as 203.0.113.7/32');
+  }
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  const addr = ((octets[0]! << 24) >>> 0) + (octets[1]! << 16) + (octets[2]! << 8) + octets[3]!;
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  if ((addr & ~mask) >>> 0 !== 0) {
+    return fail(`"${s}" has host bits set`, `use the network address, e.g. ${networkOf(octets, mask)}/${bits}`);
+  }
+  return s;
+};
+function networkOf(octets: number[], mask: number): string {
+  const addr = (((octets[0]! << 24) >>> 0) + (octets[1]! << 16) + (octets[2]! << 8) + octets[3]!) & mask;
+  return [24, 16, 8, 0].map((sh) => (addr >>> sh) & 255).join('.');
+}
+
+export const keyName: Validator<string> = (s) =>
+  s.length >= 1 && s.length <= 255 && /^[\x20-\x7e]+$/.test(s)
+    ? s
+    : fail(`"${truncate(s)}" is not a valid key pair name`, 'use 1-255 printable ASCII characters');
+
+export const vpcId: Validator<string> = (s) =>
+  /^vpc-[0-9a-f]{8}([0-9a-f]{9})?$/.test(s) ? s : fail(`"${s}" is not a VPC id`, 'use an id such as vpc-0a1b2c3d4e5f60718');
+export const subnetId: Validator<string> = (s) =>
+  /^subnet-[0-9a-f]{8}([0-9a-f]{9})?$/.test(s) ? s : fail(`"${s}" is not a subnet id`, 'use an id such as subnet-0a1b2c3d4e5f60718');
+
+/** A container image reference: [registry/]repo[:tag][@sha256:digest]. */
+export const imageRef: Validator<string> = (s) =>
+  /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\.[a-z0-9-]+)*(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(s) &&
+  s.length <= 255
+    ? s
+    : fail(`"${truncate(s)}" is not a container image reference`, 'use a form such as httpd:2.4, user/repo:tag or 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo@sha256:…');
+
+export const endpointUrl: Validator<string> = (s) => {
+  try {
+    const u = new URL(s);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return s;
+  } catch {
+    /* fall through */
+  }
+  return fail(`"${truncate(s)}" is not an endpoint URL`, 'use a URL such as http://127.0.0.1:4566');
+};
+
+function truncate(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}

@@ -1,0 +1,61 @@
+/**
+ * Waiting and retrying, on the context's clock (tests use a fast one) and abortable by Ctrl-C.
+ * The SDK already retries throttling and 5xx; these are for AWS's *eventual* states: IAM propagation,
+ * instances booting, security groups still in use by a terminating instance, services draining.
+ */
+import { hasAwsCode } from './errors.js';
+import type { Clock } from './context.js';
+
+export interface RetryOptions {
+  clock: Clock;
+  signal?: AbortSignal;
+  /** Give up after this long (ms). */
+  timeoutMs: number;
+  /** First delay; doubles up to maxDelayMs. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  onRetry?: (attempt: number, error: unknown, delayMs: number) => void;
+}
+
+/** Retry fn while it fails with one of the AWS error codes (or a predicate), with exponential backoff. */
+export async function retryOn<T>(
+  fn: () => Promise<T>,
+  retryable: readonly string[] | ((e: unknown) => boolean),
+  opts: RetryOptions,
+): Promise<T> {
+  const isRetryable = typeof retryable === 'function' ? retryable : (e: unknown) => hasAwsCode(e, ...retryable);
+  const deadline = opts.clock.now() + opts.timeoutMs;
+  let delay = opts.initialDelayMs ?? 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isRetryable(e) || opts.clock.now() + delay > deadline) throw e;
+      opts.onRetry?.(attempt, e, delay);
+      await opts.clock.sleep(delay, opts.signal);
+      delay = Math.min(delay * 2, opts.maxDelayMs ?? 15_000);
+    }
+  }
+}
+
+export interface PollOptions {
+  clock: Clock;
+  signal?: AbortSignal;
+  timeoutMs: number;
+  intervalMs: number;
+  /** What we are waiting for, for the timeout message. */
+  what: string;
+}
+
+export class WaitTimeoutError extends Error {}
+
+/** Poll until check() returns a value (not undefined). */
+export async function pollUntil<T>(check: () => Promise<T | undefined>, opts: PollOptions): Promise<T> {
+  const deadline = opts.clock.now() + opts.timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (opts.clock.now() >= deadline) throw new WaitTimeoutError(`Timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for ${opts.what}`);
+    await opts.clock.sleep(opts.intervalMs, opts.signal);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The lab's steps, in the order the lab takes them. The engine orders them by dependsOn anyway.
+ */
+import type { AnyStep, StepId } from '../core/step.js';
+import { clusterStep } from './cluster.js';
+
+export const STEPS: readonly AnyStep[] = [clusterStep];
+
+export function stepById(id: StepId): AnyStep {
+  const s = STEPS.find((x) => x.id === id);
+  if (!s) throw new Error(`Unknown step ${id}`);
+  return s;
+}
