@@ -135,6 +135,7 @@ export function buildContext({ opts, io, stack, resolved, conn, signal }: Contex
     clock: { value: realClock },
     timing: { value: pollOverride > 0 ? { ...timing, pollMs: pollOverride, retryMs: pollOverride } : timing },
     signal: { value: signal },
+    endpoint: { value: conn.endpoint ?? process.env.AWS_ENDPOINT_URL },
     report: { value: () => undefined },
   });
   return ctx;

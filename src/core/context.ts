@@ -49,6 +49,8 @@ export interface Context extends AwsClients {
   /** Poll and backoff pace: seconds against AWS, much less against the sandbox. */
   readonly timing: Timing;
   readonly signal: AbortSignal;
+  /** The AWS endpoint override (--endpoint-url, the sandbox), when there is one. */
+  readonly endpoint?: string;
   /** Progress for the step being run (the engine binds it to the step). */
   report(message: string): void;
 }
