@@ -54,6 +54,11 @@ export interface ServiceModule {
   protocol: Protocol;
   /** json: X-Amz-Target prefix, e.g. 'AmazonEC2ContainerServiceV20141113'. */
   targetPrefix?: string;
+  /**
+   * query / ec2: the API Version parameter, e.g. '2010-05-08'. Optional; used to pick the module (and
+   * so the error format) for unsigned requests, whose credential scope cannot name the service.
+   */
+  apiVersion?: string;
   /** query / ec2: XML namespace of responses, e.g. 'https://iam.amazonaws.com/doc/2010-05-08/'. */
   xmlNamespace?: string;
   operations: Record<string, Operation>;
@@ -83,6 +88,8 @@ export interface LatencyProfile {
   taskPhaseMs: number;
   /** ECS tasks: stopping duration; services: DRAINING -> INACTIVE. */
   taskStopMs: number;
+  /** Random extra delay, 0..requestJitterMs, added to requestDelayMs (realistic profile). */
+  requestJitterMs?: number;
 }
 
 export interface SandboxSettings {
@@ -101,7 +108,11 @@ export interface World {
   /** Per-service state, keyed by ServiceModule.name. JSON-serialisable. */
   state: Record<string, any>;
   settings: SandboxSettings;
-  /** Monotonic id generator shared by all services (deterministic ids make tests readable). */
+  /**
+   * Monotonic id generator shared by all services (deterministic ids make tests readable).
+   * `prefix` is prepended verbatim, so include the dash: nextId('i-') => 'i-0f3a9c...' (17 hex digits by
+   * default, the first one '0' like current EC2 ids); nextId('', 32) => 32 hex digits (ECS task ids).
+   */
   nextId(prefix: string, hexLength?: number): string;
 }
 
@@ -115,4 +126,35 @@ export interface RequestLogEntry {
   status: number;
   errorCode?: string;
   requestId: string;
+}
+
+/**
+ * An EC2 instance as services/ec2.ts stores it in world.state.ec2.instances (keyed by instanceId).
+ * The simulated ECS agent (agent.ts) reads these records; it never writes them.
+ */
+export interface Ec2InstanceRecord {
+  instanceId: string;
+  imageId: string;
+  instanceType: string;
+  state: 'pending' | 'running' | 'shutting-down' | 'terminated';
+  /** Milliseconds on the sandbox clock. */
+  launchTime: number;
+  /** When `state` last changed (ms); for a running instance, when it finished booting. */
+  stateChangedAt: number;
+  /** User data as decoded text (not base64). */
+  userData?: string;
+  iamInstanceProfile?: { arn: string; name: string };
+  publicIpAddress?: string;
+  privateIpAddress: string;
+  subnetId: string;
+  vpcId: string;
+  securityGroupIds: string[];
+  tags: Record<string, string>;
+  /** Region the instance was launched in; the agent assumes settings.defaultRegion when absent. */
+  region?: string;
+}
+
+/** The part of world.state.ec2 the ECS agent relies on. May be absent when no EC2 module is registered. */
+export interface Ec2StateView {
+  instances?: Record<string, Ec2InstanceRecord>;
 }

@@ -1,0 +1,305 @@
+/**
+ * ECS state as stored in world.state.ecs, plus the lookups and ARN helpers shared by the ECS API
+ * handlers (services/ecs.ts) and the simulated agent and scheduler (agent.ts).
+ *
+ * Records hold plain JSON (timestamps in sandbox-clock milliseconds); the handlers turn them into API
+ * shapes. Everything is keyed by ARN, and ARNs carry the region, so regions are naturally separate.
+ */
+import { ServiceError, type World } from './types.js';
+
+export interface EcsTag {
+  key: string;
+  value: string;
+}
+
+export interface ClusterRecord {
+  clusterArn: string;
+  clusterName: string;
+  status: 'ACTIVE' | 'INACTIVE';
+  createdAt: number;
+  /** When it became INACTIVE. */
+  deletedAt?: number;
+  tags: EcsTag[];
+  settings: { name: string; value: string }[];
+  configuration?: unknown;
+  serviceConnectDefaults?: unknown;
+}
+
+export interface TaskDefinitionRecord {
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+  status: 'ACTIVE' | 'INACTIVE' | 'DELETE_IN_PROGRESS';
+  /** The task definition as DescribeTaskDefinition returns it (without tags). */
+  definition: Record<string, any>;
+  tags: EcsTag[];
+  registeredAt: number;
+  deregisteredAt?: number;
+  deleteRequestedAt?: number;
+}
+
+export interface TaskDefinitionFamily {
+  /** Last revision handed out: AWS never reuses a revision number, even after deletion. */
+  lastRevision: number;
+  revisions: Record<string, TaskDefinitionRecord>;
+}
+
+export interface Resource {
+  name: string;
+  type: 'INTEGER' | 'STRINGSET' | 'DOUBLE' | 'LONG';
+  integerValue?: number;
+  doubleValue?: number;
+  longValue?: number;
+  stringSetValue?: string[];
+}
+
+export interface ContainerInstanceRecord {
+  containerInstanceArn: string;
+  clusterArn: string;
+  ec2InstanceId: string;
+  status: 'ACTIVE' | 'DRAINING' | 'DEREGISTERING' | 'INACTIVE';
+  agentConnected: boolean;
+  registeredResources: Resource[];
+  registeredAt: number;
+  deregisteredAt?: number;
+  attributes: { name: string; value?: string }[];
+  versionInfo: { agentVersion: string; agentHash: string; dockerVersion: string };
+  tags: EcsTag[];
+  /** Incremented on every change, like the API's version field. */
+  version: number;
+}
+
+export interface ServiceEvent {
+  id: string;
+  createdAt: number;
+  message: string;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  status: 'PRIMARY' | 'ACTIVE' | 'INACTIVE';
+  taskDefinition: string;
+  desiredCount: number;
+  createdAt: number;
+  updatedAt: number;
+  rolloutState: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+  rolloutStateReason: string;
+  failedTasks: number;
+}
+
+export interface ServiceRecord {
+  serviceArn: string;
+  serviceName: string;
+  clusterArn: string;
+  status: 'ACTIVE' | 'DRAINING' | 'INACTIVE';
+  taskDefinition: string;
+  desiredCount: number;
+  launchType: string;
+  schedulingStrategy: 'REPLICA' | 'DAEMON';
+  deploymentConfiguration: {
+    maximumPercent: number;
+    minimumHealthyPercent: number;
+    deploymentCircuitBreaker: { enable: boolean; rollback: boolean };
+  };
+  placementConstraints: unknown[];
+  placementStrategy: unknown[];
+  deployments: DeploymentRecord[];
+  /** Newest first, at most 100, like the API. */
+  events: ServiceEvent[];
+  createdAt: number;
+  createdBy: string;
+  tags: EcsTag[];
+  enableECSManagedTags: boolean;
+  propagateTags: string;
+  enableExecuteCommand: boolean;
+  healthCheckGracePeriodSeconds?: number;
+  /** Whether the last scheduler pass found the service steady (so "reached a steady state" is said once). */
+  steady: boolean;
+  deletedAt?: number;
+}
+
+export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
+
+export interface NetworkBinding {
+  bindIP: string;
+  containerPort: number;
+  hostPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface TaskRecord {
+  taskArn: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  containerInstanceArn: string;
+  /** 'service:<name>' for service tasks. */
+  group: string;
+  startedBy?: string;
+  /** serviceArn for service tasks (internal). */
+  serviceArn?: string;
+  lastStatus: TaskStatus;
+  desiredStatus: 'RUNNING' | 'STOPPED';
+  createdAt: number;
+  /** When lastStatus last changed (internal; drives the phase timer). */
+  statusChangedAt: number;
+  pullStartedAt?: number;
+  pullStoppedAt?: number;
+  startedAt?: number;
+  stoppingAt?: number;
+  stoppedAt?: number;
+  stopCode?: string;
+  stoppedReason?: string;
+  cpu: number;
+  memory: number;
+  /** Host ports reserved on the container instance, per container. */
+  containers: { containerArn: string; name: string; image: string; networkBindings: NetworkBinding[]; cpu: number; memory?: number; memoryReservation?: number }[];
+  version: number;
+  tags: EcsTag[];
+}
+
+export interface EcsState {
+  clusters: Record<string, ClusterRecord>;
+  /** Keyed by "<region>/<family>". */
+  taskDefinitions: Record<string, TaskDefinitionFamily>;
+  containerInstances: Record<string, ContainerInstanceRecord>;
+  services: Record<string, ServiceRecord>;
+  tasks: Record<string, TaskRecord>;
+  /** EC2 instance id => container instance ARN, for instances whose agent has registered once. */
+  agentRegistrations: Record<string, string>;
+}
+
+export function initEcsState(): EcsState {
+  return { clusters: {}, taskDefinitions: {}, containerInstances: {}, services: {}, tasks: {}, agentRegistrations: {} };
+}
+
+export function ecsState(world: World): EcsState {
+  world.state.ecs ??= initEcsState();
+  return world.state.ecs as EcsState;
+}
+
+// ---- ARNs -------------------------------------------------------------------------------------------
+
+export function ecsArn(world: World, region: string, resource: string): string {
+  return `arn:aws:ecs:${region}:${world.settings.accountId}:${resource}`;
+}
+
+export interface ParsedEcsArn {
+  region: string;
+  account: string;
+  /** cluster, service, task, container-instance, task-definition */
+  type: string;
+  /** The part after the type: "name", "cluster/name", "family:rev". */
+  id: string;
+}
+
+export function parseEcsArn(arn: string): ParsedEcsArn | undefined {
+  const m = /^arn:aws[a-z-]*:ecs:([a-z0-9-]+):(\d{12}):([a-z-]+)\/(.+)$/.exec(arn);
+  return m ? { region: m[1], account: m[2], type: m[3], id: m[4] } : undefined;
+}
+
+/** The trailing id of an ARN: ".../task/cluster/abc" => "abc". */
+export function arnId(arn: string): string {
+  return arn.slice(arn.lastIndexOf('/') + 1);
+}
+
+// ---- Lookups ----------------------------------------------------------------------------------------
+
+export function clusterArnFor(world: World, region: string, nameOrArn: string | undefined): string {
+  const ref = nameOrArn && nameOrArn !== '' ? nameOrArn : 'default';
+  return ref.startsWith('arn:') ? ref : ecsArn(world, region, `cluster/${ref}`);
+}
+
+/** The cluster named by a request's `cluster` parameter, if it exists in any status. */
+export function findCluster(world: World, region: string, nameOrArn: string | undefined): ClusterRecord | undefined {
+  return ecsState(world).clusters[clusterArnFor(world, region, nameOrArn)];
+}
+
+/** The ACTIVE cluster named by a request, or ClusterNotFoundException as ECS answers. */
+export function requireActiveCluster(world: World, region: string, nameOrArn: string | undefined): ClusterRecord {
+  const cluster = findCluster(world, region, nameOrArn);
+  if (!cluster || cluster.status !== 'ACTIVE') throw new ServiceError('ClusterNotFoundException', 'Cluster not found.');
+  return cluster;
+}
+
+export function serviceArnFor(world: World, cluster: ClusterRecord, nameOrArn: string): string {
+  if (nameOrArn.startsWith('arn:')) return nameOrArn;
+  const region = parseEcsArn(cluster.clusterArn)!.region;
+  return ecsArn(world, region, `service/${cluster.clusterName}/${nameOrArn}`);
+}
+
+export function findService(world: World, cluster: ClusterRecord, nameOrArn: string): ServiceRecord | undefined {
+  const svc = ecsState(world).services[serviceArnFor(world, cluster, nameOrArn)];
+  return svc && svc.clusterArn === cluster.clusterArn ? svc : undefined;
+}
+
+/**
+ * A task definition by "family" (latest ACTIVE revision), "family:revision" or ARN.
+ * Returns undefined when it does not exist.
+ */
+export function findTaskDefinition(world: World, region: string, ref: string): TaskDefinitionRecord | undefined {
+  const ecs = ecsState(world);
+  let family: string;
+  let revision: number | undefined;
+  let refRegion = region;
+  const parsed = ref.startsWith('arn:') ? parseEcsArn(ref) : undefined;
+  if (ref.startsWith('arn:')) {
+    if (!parsed || parsed.type !== 'task-definition') return undefined;
+    refRegion = parsed.region;
+    ref = parsed.id;
+  }
+  const colon = ref.lastIndexOf(':');
+  if (colon >= 0) {
+    family = ref.slice(0, colon);
+    revision = Number(ref.slice(colon + 1));
+    if (!Number.isInteger(revision)) return undefined;
+  } else {
+    family = ref;
+  }
+  const fam = ecs.taskDefinitions[`${refRegion}/${family}`];
+  if (!fam) return undefined;
+  if (revision !== undefined) return fam.revisions[String(revision)];
+  // Bare family: the latest ACTIVE revision.
+  const active = Object.values(fam.revisions)
+    .filter((r) => r.status === 'ACTIVE')
+    .sort((a, b) => b.revision - a.revision);
+  return active[0];
+}
+
+export function tasksOf(world: World, predicate: (t: TaskRecord) => boolean): TaskRecord[] {
+  return Object.values(ecsState(world).tasks).filter(predicate);
+}
+
+/** A task still holding resources on its container instance. */
+export function isTaskActive(t: TaskRecord): boolean {
+  return t.lastStatus !== 'STOPPED';
+}
+
+// ---- Container instance resources ------------------------------------------------------------------
+
+/** Ports the ECS agent reserves on every container instance. */
+export const RESERVED_PORTS = [22, 2375, 2376, 51678, 51679];
+
+export function resourceValue(resources: Resource[], name: string): number {
+  return resources.find((r) => r.name === name)?.integerValue ?? 0;
+}
+
+/** What is left on a container instance after the tasks placed on it. */
+export function remainingResources(world: World, ci: ContainerInstanceRecord): { cpu: number; memory: number; tcpPorts: Set<number>; udpPorts: Set<number> } {
+  let cpu = resourceValue(ci.registeredResources, 'CPU');
+  let memory = resourceValue(ci.registeredResources, 'MEMORY');
+  const tcpPorts = new Set<number>(RESERVED_PORTS);
+  const udpPorts = new Set<number>();
+  for (const t of tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t))) {
+    cpu -= t.cpu;
+    memory -= t.memory;
+    for (const c of t.containers) {
+      for (const b of c.networkBindings) (b.protocol === 'udp' ? udpPorts : tcpPorts).add(b.hostPort);
+    }
+  }
+  return { cpu, memory, tcpPorts, udpPorts };
+}
+
+export function addEvent(world: World, svc: ServiceRecord, now: number, message: string): void {
+  svc.events.unshift({ id: world.nextId('', 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'), createdAt: now, message });
+  if (svc.events.length > 100) svc.events.length = 100;
+}

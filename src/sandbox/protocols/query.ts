@@ -1,0 +1,130 @@
+/**
+ * AWS Query protocol (IAM, STS).
+ *
+ * Request:  POST /, Content-Type: application/x-www-form-urlencoded, body Action=CreateRole&Version=2010-05-08&
+ *           RoleName=r&Tags.member.1.Key=k&Tags.member.1.Value=v (GET with the same query string also works).
+ *           Handlers receive the flat parameters minus Action and Version as req.params; call unflatten()
+ *           to get { RoleName: 'r', Tags: [{ Key: 'k', Value: 'v' }] }.
+ *
+ * Response: a handler returns the *content* of <{Op}Result> as a plain object whose keys are the exact
+ *           XML element names (see xml.ts for how values are rendered; arrays become <member> lists):
+ *
+ *             return { Role: { RoleName: 'r', Arn: '...', CreateDate: new Date(t) } };
+ *
+ *           is sent as
+ *
+ *             <CreateRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+ *               <CreateRoleResult><Role>...</Role></CreateRoleResult>
+ *               <ResponseMetadata><RequestId>...</RequestId></ResponseMetadata>
+ *             </CreateRoleResponse>
+ *
+ *           Return undefined for operations without output (DeleteRole): no <{Op}Result> is written.
+ *           xmlNamespace comes from the ServiceModule.
+ *
+ * Errors:   throw new ServiceError('NoSuchEntity', 'The role with name r cannot be found.', 404) gives
+ *           <ErrorResponse xmlns="..."><Error><Type>Sender</Type><Code>NoSuchEntity</Code>
+ *           <Message>...</Message></Error><RequestId>...</RequestId></ErrorResponse> with that HTTP status.
+ *
+ * unflatten() is shared with the EC2 protocol.
+ */
+import { ServiceError, type ServiceModule } from '../types.js';
+import type { ProtocolCodec, WireResponse } from './wire.js';
+import { escapeXml, xmlFields, type XmlStyle } from './xml.js';
+
+export { xmlList, escapeXml, type XmlListOptions } from './xml.js';
+
+export const QUERY_XML_STYLE: XmlStyle = { listItem: 'member', dateMillis: false };
+
+/**
+ * Turn flat Query / EC2 form parameters into nested objects and arrays.
+ *
+ *   Tags.member.1.Key=k                 => { Tags: [{ Key: 'k' }] }              (Query lists: "member" dropped)
+ *   TagSpecification.1.Tag.1.Key=k      => { TagSpecification: [{ Tag: [{ Key: 'k' }] }] }   (EC2 lists)
+ *   Filter.1.Name=n&Filter.1.Value.1=v  => { Filter: [{ Name: 'n', Value: ['v'] }] }
+ *   InstanceId.1=i-1&InstanceId.2=i-2   => { InstanceId: ['i-1', 'i-2'] }
+ *   Attributes.entry.1.key=k&Attributes.entry.1.value=v => { Attributes: { k: 'v' } }    (Query maps)
+ *
+ * Indexes are 1-based, as on the wire; gaps are closed up. Values stay strings: convert numbers and
+ * booleans in the handler. An empty list is sent as "Tags=" and comes out as ''.
+ */
+export function unflatten(params: Record<string, string>): Record<string, any> {
+  const root: Record<string, any> = {};
+  for (const [flatKey, value] of Object.entries(params)) {
+    const path = flatKey.split('.').filter((seg, i, all) => !(seg === 'member' && /^\d+$/.test(all[i + 1] ?? '')));
+    let node: any = root;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i];
+      const key: string | number = /^\d+$/.test(seg) ? Number(seg) - 1 : seg;
+      if (i === path.length - 1) {
+        node[key] = value;
+        break;
+      }
+      const nextIsIndex = /^\d+$/.test(path[i + 1]);
+      if (typeof node[key] !== 'object' || node[key] === null) node[key] = nextIsIndex ? [] : {};
+      node = node[key];
+    }
+  }
+  return normalise(root);
+}
+
+/** Close gaps in sparse arrays and turn "entry" lists of { key, value } into plain maps. */
+function normalise(value: any): any {
+  if (Array.isArray(value)) return value.filter((v) => v !== undefined).map(normalise);
+  if (typeof value !== 'object' || value === null) return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1 && keys[0] === 'entry' && Array.isArray(value.entry)) {
+    const map: Record<string, any> = {};
+    for (const e of value.entry.filter((x: any) => x !== undefined)) map[e.key] = normalise(e.value);
+    return map;
+  }
+  const out: Record<string, any> = {};
+  for (const k of keys) out[k] = normalise(value[k]);
+  return out;
+}
+
+/** Query-protocol helpers for handlers: parse "true"/"false" and integers from form parameters. */
+export function parseBool(v: unknown): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  return String(v).toLowerCase() === 'true';
+}
+
+export function parseIntParam(v: unknown): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? Math.trunc(n) : undefined;
+}
+
+function xmlns(module: ServiceModule | undefined): string {
+  return module?.xmlNamespace ? ` xmlns="${escapeXml(module.xmlNamespace)}"` : '';
+}
+
+export const queryCodec: ProtocolCodec = {
+  success(module, operation, result, requestId): WireResponse {
+    const resultXml =
+      result === undefined || result === null
+        ? ''
+        : `<${operation}Result>${xmlFields(result as Record<string, unknown>, QUERY_XML_STYLE)}</${operation}Result>`;
+    const body =
+      `<${operation}Response${xmlns(module)}>` +
+      resultXml +
+      `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata>` +
+      `</${operation}Response>`;
+    return { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body };
+  },
+
+  error(module, err, requestId): WireResponse {
+    const body =
+      `<ErrorResponse${xmlns(module)}>` +
+      `<Error><Type>${err.fault}</Type><Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message></Error>` +
+      `<RequestId>${requestId}</RequestId>` +
+      `</ErrorResponse>`;
+    return { status: err.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body };
+  },
+
+  throttling: () => new ServiceError('Throttling', 'Rate exceeded', 400),
+  missingAuthentication: () => new ServiceError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403),
+  incompleteSignature: (message) => new ServiceError('IncompleteSignature', message, 400),
+  unknownOperation: (operation, version) =>
+    new ServiceError('InvalidAction', `Could not find operation ${operation} for version ${version ?? 'NO_VERSION_SPECIFIED'}`, 400),
+  internalError: () => new ServiceError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500),
+};

@@ -1,0 +1,28 @@
+/**
+ * What every protocol layer implements: turn a handler's result, or a ServiceError, into the HTTP
+ * response that protocol puts on the wire.
+ */
+import type { ServiceError, ServiceModule } from '../types.js';
+
+export interface WireResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ProtocolCodec {
+  /** Serialise a handler's successful result. */
+  success(module: ServiceModule, operation: string, result: unknown, requestId: string): WireResponse;
+  /** Serialise an error. `module` is undefined when the request could not be routed to a service. */
+  error(module: ServiceModule | undefined, err: ServiceError, requestId: string): WireResponse;
+  /** The error this protocol's services return when they throttle a caller. */
+  throttling(): ServiceError;
+  /** The error for a request without any SigV4 signature. */
+  missingAuthentication(): ServiceError;
+  /** The error for a malformed signature. */
+  incompleteSignature(message: string): ServiceError;
+  /** The error for an operation the service does not have. */
+  unknownOperation(operation: string, version?: string): ServiceError;
+  /** The error for an unexpected exception inside a handler. */
+  internalError(): ServiceError;
+}

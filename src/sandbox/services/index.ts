@@ -1,0 +1,10 @@
+/**
+ * The service modules the sandbox serves by default, selected per request by SigV4 signing name.
+ * Add a module here to emulate another service.
+ */
+import type { ServiceModule } from '../types.js';
+import { ecsService } from './ecs.js';
+import { iam } from './iam.js';
+import { stsService } from './sts.js';
+
+export const defaultServices: ServiceModule[] = [ecsService, iam, stsService];
