@@ -7,7 +7,8 @@
 
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
 import { paginate } from '../paginate.js';
-import { arrayToTagMap, bool, int, isoSeconds, members, nest, tagList, type TagMap } from './util.js';
+import { unflatten } from '../protocols/query.js';
+import { arrayToTagMap, bool, int, list, tagList, type TagMap } from './util.js';
 
 interface PolicyVersionRecord {
   versionId: string;
@@ -322,20 +323,20 @@ function checkPolicyDocument(value: unknown, member: string, kind: 'identity' | 
 }
 
 function readTags(p: Record<string, any>): TagMap {
-  const list = members(p.Tags);
-  if (list.length > 50) {
+  const tags = list(p.Tags);
+  if (tags.length > 50) {
     throw new ServiceError('LimitExceeded', 'Cannot exceed quota for TagsPerRole: 50', 409);
   }
-  for (const t of list) {
+  for (const t of tags) {
     if (!t || t.Key === undefined || t.Key === '') {
       throw validationError(`1 validation error detected: Value null at 'tags.member.key' failed to satisfy constraint: Member must not be null`);
     }
   }
-  return arrayToTagMap(list);
+  return arrayToTagMap(tags);
 }
 
 function readTagKeys(p: Record<string, any>): string[] {
-  return members(p.TagKeys).map(String);
+  return list(p.TagKeys).map(String);
 }
 
 /** AWS returns policy documents URL-encoded (RFC 3986). */
@@ -433,8 +434,8 @@ function policyShape(world: World, p: PolicyRecord, withTags: boolean) {
     PermissionsBoundaryUsageCount: 0,
     IsAttachable: true,
     ...(p.description !== undefined ? { Description: p.description } : {}),
-    CreateDate: isoSeconds(p.createDate),
-    UpdateDate: isoSeconds(p.updateDate),
+    CreateDate: new Date(p.createDate),
+    UpdateDate: new Date(p.updateDate),
     ...(withTags && Object.keys(p.tags).length ? { Tags: tagList(p.tags) } : {}),
   };
 }
@@ -444,7 +445,7 @@ function versionShape(p: PolicyRecord, v: PolicyVersionRecord, withDocument: boo
     ...(withDocument ? { Document: urlEncode(v.document) } : {}),
     VersionId: v.versionId,
     IsDefaultVersion: v.versionId === p.defaultVersionId,
-    CreateDate: isoSeconds(v.createDate),
+    CreateDate: new Date(v.createDate),
   };
 }
 
@@ -454,7 +455,7 @@ function roleShape(r: RoleRecord, withTags: boolean) {
     RoleName: r.roleName,
     RoleId: r.roleId,
     Arn: r.arn,
-    CreateDate: isoSeconds(r.createDate),
+    CreateDate: new Date(r.createDate),
     AssumeRolePolicyDocument: urlEncode(r.assumeRolePolicyDocument),
     ...(r.description !== undefined ? { Description: r.description } : {}),
     MaxSessionDuration: r.maxSessionDuration,
@@ -468,7 +469,7 @@ function instanceProfileShape(world: World, ip: InstanceProfileRecord) {
     InstanceProfileName: ip.instanceProfileName,
     InstanceProfileId: ip.instanceProfileId,
     Arn: ip.arn,
-    CreateDate: isoSeconds(ip.createDate),
+    CreateDate: new Date(ip.createDate),
     Roles: ip.roles.map((name) => roleShape(getRole(world, name), false)),
     ...(Object.keys(ip.tags).length ? { Tags: tagList(ip.tags) } : {}),
   };
@@ -482,7 +483,7 @@ function sortedByName<T>(items: T[], name: (t: T) => string): T[] {
 // Operations: policies
 
 function createPolicy(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const name = validName(p.PolicyName, 'policyName', 128);
   const path = validPath(p.Path);
   const document = checkPolicyDocument(p.PolicyDocument, 'policyDocument', 'identity');
@@ -575,7 +576,7 @@ function createPolicyVersion(req: SandboxRequest, world: World) {
 }
 
 function listPolicyVersions(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const policy = getPolicy(world, validArn(p.PolicyArn, 'policyArn'));
   const versions = [...policy.versions].reverse();
   const page = listPage(world, versions, p);
@@ -605,7 +606,7 @@ function setDefaultPolicyVersion(req: SandboxRequest, world: World) {
 }
 
 function listPolicies(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const scope = p.Scope ?? 'All';
   if (!['All', 'AWS', 'Local'].includes(scope)) {
     throw validationError(
@@ -625,7 +626,7 @@ function listPolicies(req: SandboxRequest, world: World) {
 // Operations: roles
 
 function createRole(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const name = validName(p.RoleName, 'roleName', 64);
   const path = validPath(p.Path);
   const document = checkPolicyDocument(p.AssumeRolePolicyDocument, 'assumeRolePolicyDocument', 'trust');
@@ -662,7 +663,7 @@ function getRoleOp(req: SandboxRequest, world: World) {
 }
 
 function listRoles(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const pathPrefix: string = p.PathPrefix ?? '/';
   const roles = Object.values(state(world).roles).filter((r) => r.path.startsWith(pathPrefix));
   const page = listPage(world, sortedByName(roles, (r) => r.roleName), p);
@@ -713,7 +714,7 @@ function detachRolePolicy(req: SandboxRequest, world: World) {
 }
 
 function listAttachedRolePolicies(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const role = getRole(world, validName(p.RoleName, 'roleName', 64));
   const pathPrefix: string = p.PathPrefix ?? '/';
   const attached = role.attachedPolicyArns
@@ -727,7 +728,7 @@ function listAttachedRolePolicies(req: SandboxRequest, world: World) {
 // Operations: instance profiles
 
 function createInstanceProfile(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const name = validName(p.InstanceProfileName, 'instanceProfileName', 128);
   const path = validPath(p.Path);
   const tags = readTags(p);
@@ -754,7 +755,7 @@ function getInstanceProfileOp(req: SandboxRequest, world: World) {
 }
 
 function listInstanceProfiles(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const pathPrefix: string = p.PathPrefix ?? '/';
   const profiles = Object.values(state(world).instanceProfiles).filter((ip) => ip.path.startsWith(pathPrefix));
   const page = listPage(world, sortedByName(profiles, (ip) => ip.instanceProfileName), p);
@@ -797,7 +798,7 @@ function removeRoleFromInstanceProfile(req: SandboxRequest, world: World) {
 }
 
 function listInstanceProfilesForRole(req: SandboxRequest, world: World) {
-  const p = nest(req.params);
+  const p = unflatten(req.params);
   const role = getRole(world, validName(p.RoleName, 'roleName', 64));
   const profiles = Object.values(state(world).instanceProfiles).filter((ip) => ip.roles.includes(role.roleName));
   const page = listPage(world, sortedByName(profiles, (ip) => ip.instanceProfileName), p);
@@ -825,7 +826,7 @@ function tagsPage(world: World, tags: TagMap, p: Record<string, any>) {
 }
 
 function ok(handler: (p: Record<string, any>, world: World, req: SandboxRequest) => unknown) {
-  return (req: SandboxRequest, world: World) => handler(nest(req.params), world, req);
+  return (req: SandboxRequest, world: World) => handler(unflatten(req.params), world, req);
 }
 
 const roleOf = (p: Record<string, any>, world: World) => getRole(world, validName(p.RoleName, 'roleName', 64));
