@@ -85,6 +85,7 @@ export type Ec2Api = Pick<
   | 'terminateInstances'
   | 'createTags'
   | 'describeImages'
+  | 'describeInstanceTypes'
 >;
 
 export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters'>;

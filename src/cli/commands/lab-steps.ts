@@ -1,0 +1,42 @@
+/**
+ * The `iam`, `log-group` and `instance` subcommands (lab steps 2-6): one step each, through the engine.
+ */
+import { stepCommand } from './steps.js';
+
+export const iamCommand = () =>
+  stepCommand({
+    name: 'iam',
+    summary: 'Create the IAM policy, role and instance profile the container instance uses (lab steps 2-3)',
+    settings: ['iamName', 'logGroup'],
+    examples: [
+      'ecs-cwlogs iam',
+      'ecs-cwlogs iam --iam-name logs-demo --log-group /ecs/logs-demo --dry-run',
+      'ecs-cwlogs iam --delete --yes',
+    ],
+  });
+
+export const logGroupCommand = () =>
+  stepCommand({
+    name: 'log-group',
+    summary: 'Create the CloudWatch Logs log group with a retention period (an existing one only with --adopt)',
+    settings: ['logGroup', 'retentionDays'],
+    examples: [
+      'ecs-cwlogs log-group',
+      'ecs-cwlogs log-group --log-group ecs --retention-days 90',
+      'ecs-cwlogs log-group --log-group existing-group --adopt',
+      'ecs-cwlogs log-group --delete --delete-logs --yes',
+    ],
+  }).option('--delete-logs', 'with --delete: delete the log group and every log in it (kept otherwise)');
+
+export const instanceCommand = () =>
+  stepCommand({
+    name: 'instance',
+    summary: 'Create the security group and launch the ECS container instance, then wait until it joins the cluster (lab steps 4-6)',
+    settings: ['instanceType', 'keyName', 'vpcId', 'subnetId', 'allowCidr', 'securityGroupName', 'clusterName', 'iamName'],
+    examples: [
+      'ecs-cwlogs instance',
+      'ecs-cwlogs instance --instance-type t4g.small --key-name my-key',
+      'ecs-cwlogs instance --vpc vpc-0a1b2c3d4e5f60718 --subnet subnet-0a1b2c3d4e5f60718 --allow-cidr 203.0.113.7/32',
+      'ecs-cwlogs instance --delete --yes',
+    ],
+  });

@@ -1,0 +1,477 @@
+/**
+ * Step: IAM for the container instance (lab steps 2-3): a customer-managed policy, a role EC2 can
+ * assume with that policy and AmazonEC2ContainerServiceforEC2Role attached, and an instance profile
+ * of the same name holding the role.
+ *
+ * The policy grants the CloudWatch agent's logs actions on the stack's log group only (not
+ * arn:aws:logs:*:*:*). What the ECS agent needs comes from the AWS-managed policy: the lab's six ecs
+ * actions are no longer enough (ecs:TagResource, ECR pulls, ...), and AWS keeps that policy current.
+ *
+ * Drift: a policy document that differs from templates/iam-policy.json gets a new default version (the
+ * oldest non-default version is deleted first when there are already 5, IAM's limit). A changed trust
+ * policy is put back. A missing attachment or profile link is repaired. Nothing else is touched: other
+ * policies attached to the role by someone else stay.
+ */
+import type { Context } from '../core/context.js';
+import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
+import { deepEqual, diff, normalise } from '../core/diff.js';
+import { ConflictError, hasAwsCode } from '../core/errors.js';
+import { isAbsent, ABSENT, type Absent, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { renderJson } from '../core/templates.js';
+import { retryOn } from '../core/wait.js';
+import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './arns.js';
+import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+
+type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report'>;
+
+/** IAM keeps at most 5 versions of a managed policy. */
+export const MAX_POLICY_VERSIONS = 5;
+
+export interface PolicyObserved {
+  arn: string;
+  defaultVersionId: string;
+  document: unknown;
+  attachmentCount: number;
+  tags: Record<string, string>;
+  owned: boolean;
+}
+export interface RoleObserved {
+  name: string;
+  arn: string;
+  trustPolicy: unknown;
+  attachedPolicyArns: string[];
+  tags: Record<string, string>;
+  owned: boolean;
+}
+export interface ProfileObserved {
+  name: string;
+  arn: string;
+  roles: string[];
+  tags: Record<string, string>;
+  owned: boolean;
+}
+
+/** Each part may be missing; the whole is ABSENT only when none exists. */
+export interface IamObserved {
+  policy?: PolicyObserved;
+  role?: RoleObserved;
+  profile?: ProfileObserved;
+}
+
+export interface IamDesired {
+  name: string;
+  policyArn: string;
+  policyDocument: unknown;
+  trustPolicy: unknown;
+  /** The managed policies the role must have: ours and the ECS agent's. */
+  attachPolicyArns: string[];
+  tags: Record<string, string>;
+  adopt: boolean;
+}
+
+/** IAM returns policy documents URL-encoded (RFC 3986). */
+export function decodePolicyDocument(raw: string | undefined): unknown {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(decodeURIComponent(raw));
+  } catch {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+}
+
+function tagMap(tags: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
+  return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+async function notFoundAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (hasAwsCode(e, 'NoSuchEntity', 'NoSuchEntityException')) return undefined;
+    throw e;
+  }
+}
+
+export async function readPolicy(ctx: Pick<Ctx, 'iam' | 'stack'>, arn: string): Promise<PolicyObserved | undefined> {
+  const res = await notFoundAsUndefined(ctx.iam.getPolicy({ PolicyArn: arn }));
+  const p = res?.Policy;
+  if (!p) return undefined;
+  const versionId = p.DefaultVersionId ?? 'v1';
+  const version = await notFoundAsUndefined(ctx.iam.getPolicyVersion({ PolicyArn: arn, VersionId: versionId }));
+  const tags = tagMap(p.Tags);
+  return {
+    arn,
+    defaultVersionId: versionId,
+    document: decodePolicyDocument(version?.PolicyVersion?.Document),
+    attachmentCount: p.AttachmentCount ?? 0,
+    tags,
+    owned: ownedBy(tags, ctx.stack),
+  };
+}
+
+export async function readRole(ctx: Pick<Ctx, 'iam' | 'stack'>, name: string): Promise<RoleObserved | undefined> {
+  const res = await notFoundAsUndefined(ctx.iam.getRole({ RoleName: name }));
+  const r = res?.Role;
+  if (!r) return undefined;
+  const attached: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await notFoundAsUndefined(ctx.iam.listAttachedRolePolicies({ RoleName: name, Marker: marker }));
+    if (!page) return undefined;
+    for (const a of page.AttachedPolicies ?? []) if (a.PolicyArn) attached.push(a.PolicyArn);
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  const tags = tagMap(r.Tags);
+  return {
+    name: r.RoleName ?? name,
+    arn: r.Arn ?? '',
+    trustPolicy: decodePolicyDocument(r.AssumeRolePolicyDocument),
+    attachedPolicyArns: attached,
+    tags,
+    owned: ownedBy(tags, ctx.stack),
+  };
+}
+
+export async function readProfile(ctx: Pick<Ctx, 'iam' | 'stack'>, name: string): Promise<ProfileObserved | undefined> {
+  const res = await notFoundAsUndefined(ctx.iam.getInstanceProfile({ InstanceProfileName: name }));
+  const ip = res?.InstanceProfile;
+  if (!ip) return undefined;
+  const tags = tagMap(ip.Tags);
+  return {
+    name: ip.InstanceProfileName ?? name,
+    arn: ip.Arn ?? '',
+    roles: (ip.Roles ?? []).map((r) => r.RoleName ?? ''),
+    tags,
+    owned: ownedBy(tags, ctx.stack),
+  };
+}
+
+function policyArnFor(ctx: Pick<Ctx, 'callerArn' | 'account' | 'config'>): string {
+  return iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, ctx.config.iamName);
+}
+
+const shortArn = (arn: string) => arn.split('/').pop() ?? arn;
+
+/** The differences, part by part. Conflicts (a part not ours, no --adopt) are returned separately. */
+function compare(o: IamObserved, d: IamDesired): { diffs: FieldDiff[]; conflict?: Plan } {
+  const diffs: FieldDiff[] = [];
+  const parts: [string, string, { owned: boolean; tags: Record<string, string> } | undefined][] = [
+    ['IAM policy', 'policy', o.policy],
+    ['IAM role', 'role', o.role],
+    ['Instance profile', 'instanceProfile', o.profile],
+  ];
+  for (const [kind, key, part] of parts) {
+    if (!part) {
+      diffs.push({ field: key, from: undefined, to: d.name });
+      continue;
+    }
+    if (!part.owned && !d.adopt) return { diffs, conflict: ownershipConflict(kind, d.name, part.tags[STACK_TAG], 'iam') };
+    diffs.push(...ownedTagsDiff(part.tags, d.tags).map((x) => ({ ...x, field: `${key}.${x.field}` })));
+  }
+  if (o.policy) diffs.push(...diff(o.policy.document, d.policyDocument, 'policy.document'));
+  if (o.role) {
+    diffs.push(...diff(o.role.trustPolicy, d.trustPolicy, 'role.trustPolicy'));
+    for (const arn of d.attachPolicyArns) {
+      if (!o.role.attachedPolicyArns.includes(arn)) diffs.push({ field: `role.attachedPolicies.${shortArn(arn)}`, from: 'detached', to: 'attached' });
+    }
+  }
+  if (o.profile && !(o.profile.roles.length === 1 && o.profile.roles[0] === d.name)) {
+    diffs.push({ field: 'instanceProfile.roles', from: o.profile.roles, to: [d.name] });
+  }
+  return { diffs };
+}
+
+export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
+  id: 'iam',
+  title: 'IAM policy, role and instance profile',
+  dependsOn: [],
+
+  async read(ctx): Promise<IamObserved | Absent> {
+    const name = ctx.config.iamName;
+    const [policy, role, profile] = await Promise.all([readPolicy(ctx, policyArnFor(ctx)), readRole(ctx, name), readProfile(ctx, name)]);
+    if (!policy && !role && !profile) return ABSENT;
+    return { policy, role, profile };
+  },
+
+  desired(ctx) {
+    const partition = partitionOf(ctx.callerArn);
+    const policyArn = iamPolicyArn(partition, ctx.account, ctx.config.iamName);
+    return {
+      name: ctx.config.iamName,
+      policyArn,
+      policyDocument: renderJson('iam-policy.json', {
+        logGroupArn: logGroupArn(partition, ctx.config.region, ctx.account, ctx.config.logGroup),
+      }),
+      trustPolicy: renderJson('ec2-trust-policy.json', {}),
+      attachPolicyArns: [ecsInstancePolicyArn(partition), policyArn],
+      tags: { ...ctx.tags },
+      adopt: ctx.flags.adopt,
+    };
+  },
+
+  plan(observed, desired): Plan {
+    if (isAbsent(observed)) {
+      return { action: 'create', summary: `policy, role and instance profile ${desired.name} (+ AmazonEC2ContainerServiceforEC2Role)` };
+    }
+    const { diffs, conflict } = compare(observed, desired);
+    if (conflict) return conflict;
+    if (diffs.length === 0) return { action: 'noop', summary: desired.name };
+    const what = diffs.map((d) => d.field.split('.').slice(0, 2).join('.')).filter((v, i, a) => a.indexOf(v) === i);
+    return { action: 'update', summary: what.join(', '), diffs };
+  },
+
+  async apply(ctx, { observed, desired }) {
+    const o: IamObserved = isAbsent(observed) ? {} : observed;
+    const name = desired.name;
+    const tags = awsTags(desired.tags);
+
+    // 1. The policy, and its document as the default version.
+    let policy = o.policy;
+    if (!policy) {
+      policy = await createOrRead(
+        () =>
+          ctx.iam.createPolicy({
+            PolicyName: name,
+            PolicyDocument: JSON.stringify(desired.policyDocument),
+            Description: `ecs-cwlogs (stack ${ctx.stack}): the CloudWatch agent's access to log group ${ctx.config.logGroup}`,
+            Tags: tags,
+          }),
+        () => readPolicy(ctx, desired.policyArn),
+        'IAM policy',
+        desired,
+      );
+    }
+    if (policy) {
+      if (ownedTagsDiff(policy.tags, desired.tags).length) await ctx.iam.tagPolicy({ PolicyArn: policy.arn, Tags: tags });
+      if (!deepEqual(normalise(policy.document), normalise(desired.policyDocument))) {
+        await putDefaultVersion(ctx, policy.arn, desired.policyDocument);
+      }
+    }
+
+    // 2. The role: trust policy, tags, attachments.
+    let role = o.role;
+    if (!role) {
+      role = await createOrRead(
+        () =>
+          ctx.iam.createRole({
+            RoleName: name,
+            AssumeRolePolicyDocument: JSON.stringify(desired.trustPolicy),
+            Description: `ecs-cwlogs (stack ${ctx.stack}): the ECS container instance role`,
+            Tags: tags,
+          }),
+        () => readRole(ctx, name),
+        'IAM role',
+        desired,
+      );
+    }
+    if (role) {
+      if (ownedTagsDiff(role.tags, desired.tags).length) await ctx.iam.tagRole({ RoleName: name, Tags: tags });
+      if (!deepEqual(normalise(role.trustPolicy), normalise(desired.trustPolicy))) {
+        await ctx.iam.updateAssumeRolePolicy({ RoleName: name, PolicyDocument: JSON.stringify(desired.trustPolicy) });
+      }
+    }
+    const attached = role?.attachedPolicyArns ?? [];
+    for (const arn of desired.attachPolicyArns) {
+      if (attached.includes(arn)) continue;
+      // A policy created a moment ago may not be attachable yet (IAM is eventually consistent).
+      await retryOn(() => ctx.iam.attachRolePolicy({ RoleName: name, PolicyArn: arn }), ['NoSuchEntity', 'NoSuchEntityException'], retryOpts(ctx, 'the new policy to propagate'));
+    }
+
+    // 3. The instance profile, holding exactly our role.
+    let profile = o.profile;
+    if (!profile) {
+      profile = await createOrRead(
+        () => ctx.iam.createInstanceProfile({ InstanceProfileName: name, Tags: tags }),
+        () => readProfile(ctx, name),
+        'Instance profile',
+        desired,
+      );
+    }
+    const profileRoles = profile?.roles ?? [];
+    if (profile && ownedTagsDiff(profile.tags, desired.tags).length) await ctx.iam.tagInstanceProfile({ InstanceProfileName: name, Tags: tags });
+    for (const other of profileRoles.filter((r) => r !== name)) {
+      await ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: other });
+    }
+    if (!profileRoles.includes(name)) {
+      await retryOn(
+        async () => {
+          try {
+            await ctx.iam.addRoleToInstanceProfile({ InstanceProfileName: name, RoleName: name });
+          } catch (e) {
+            // Added by an earlier attempt whose answer was lost: the profile already holds it.
+            if (hasAwsCode(e, 'LimitExceeded', 'LimitExceededException')) {
+              const again = await readProfile(ctx, name);
+              if (again?.roles.length === 1 && again.roles[0] === name) return;
+            }
+            throw e;
+          }
+        },
+        ['NoSuchEntity', 'NoSuchEntityException'],
+        retryOpts(ctx, 'the new role to propagate'),
+      );
+    }
+
+    const partition = partitionOf(ctx.callerArn);
+    return {
+      policyArn: desired.policyArn,
+      roleName: name,
+      roleArn: role?.arn || `arn:${partition}:iam::${ctx.account}:role/${name}`,
+      instanceProfileName: name,
+      instanceProfileArn: profile?.arn || `arn:${partition}:iam::${ctx.account}:instance-profile/${name}`,
+    };
+  },
+
+  preview(observed, desired) {
+    const o: IamObserved = isAbsent(observed) ? {} : observed;
+    return {
+      policyArn: desired.policyArn,
+      roleName: desired.name,
+      roleArn: o.role?.arn ?? '(after create)',
+      instanceProfileName: desired.name,
+      instanceProfileArn: o.profile?.arn ?? '(after create)',
+    };
+  },
+
+  describe: (o) => ({
+    policy: o.policy ? `${o.policy.arn} (default ${o.policy.defaultVersionId})` : 'missing',
+    role: o.role ? `${o.role.arn} (${o.role.attachedPolicyArns.map(shortArn).join(', ') || 'no policies'})` : 'missing',
+    instanceProfile: o.profile ? `${o.profile.arn} (${o.profile.roles.join(', ') || 'no role'})` : 'missing',
+  }),
+
+  async destroy(ctx) {
+    const name = ctx.config.iamName;
+    const policyArn = policyArnFor(ctx);
+    const deleted: string[] = [];
+    const kept: string[] = [];
+    const notOurs = (what: string) => kept.push(`${what} ${name} (not tagged as stack ${ctx.stack})`);
+
+    // Instance profile first (it holds the role), then the role, then the policy.
+    const profile = await readProfile(ctx, name);
+    if (profile && !profile.owned) notOurs('instance profile');
+    else if (profile) {
+      for (const r of profile.roles) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: r }));
+      await ignoreNotFound(ctx.iam.deleteInstanceProfile({ InstanceProfileName: name }));
+      deleted.push(`instance profile ${name}`);
+    }
+
+    const role = await readRole(ctx, name);
+    if (role && !role.owned) notOurs('role');
+    else if (role) {
+      // A role can't be deleted while a profile holds it or a policy is attached.
+      let marker: string | undefined;
+      const holders: string[] = [];
+      do {
+        const page = await notFoundAsUndefined(ctx.iam.listInstanceProfilesForRole({ RoleName: name, Marker: marker }));
+        for (const ip of page?.InstanceProfiles ?? []) if (ip.InstanceProfileName) holders.push(ip.InstanceProfileName);
+        marker = page?.IsTruncated ? page.Marker : undefined;
+      } while (marker);
+      for (const ip of holders) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: ip, RoleName: name }));
+      for (const arn of role.attachedPolicyArns) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: name, PolicyArn: arn }));
+      await ignoreNotFound(ctx.iam.deleteRole({ RoleName: name }));
+      deleted.push(`role ${name}`);
+    }
+
+    const policy = await readPolicy(ctx, policyArn);
+    if (policy && !policy.owned) notOurs('policy');
+    else if (policy) {
+      const versions = await listVersions(ctx, policyArn);
+      for (const v of versions.filter((x) => !x.IsDefaultVersion)) {
+        await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: policyArn, VersionId: v.VersionId }));
+      }
+      try {
+        await ignoreNotFound(ctx.iam.deletePolicy({ PolicyArn: policyArn }));
+        deleted.push(`policy ${name} (${versions.length} version${versions.length === 1 ? '' : 's'})`);
+      } catch (e) {
+        if (!hasAwsCode(e, 'DeleteConflict', 'DeleteConflictException')) throw e;
+        kept.push(`policy ${name} (still attached to a role, user or group outside this stack: detach it, then run again)`);
+      }
+    }
+    return { deleted, kept };
+  },
+
+  async destroyPreview(ctx) {
+    const name = ctx.config.iamName;
+    const [policy, role, profile] = await Promise.all([readPolicy(ctx, policyArnFor(ctx)), readRole(ctx, name), readProfile(ctx, name)]);
+    return [
+      ...(profile?.owned ? [`instance profile ${name}`] : []),
+      ...(role?.owned ? [`IAM role ${name}`] : []),
+      ...(policy?.owned ? [`IAM policy ${name} and all its versions`] : []),
+    ];
+  },
+};
+
+function retryOpts(ctx: Pick<Ctx, 'clock' | 'signal' | 'timing' | 'report'>, what: string) {
+  return {
+    clock: ctx.clock,
+    signal: ctx.signal,
+    timeoutMs: 2 * 60_000 * ctx.timing.timeoutScale,
+    initialDelayMs: ctx.timing.retryMs,
+    maxDelayMs: 10 * ctx.timing.retryMs,
+    onRetry: () => ctx.report(`waiting for ${what}`),
+  };
+}
+
+/**
+ * Create, or (when an earlier run created it and died before we could see it) read it back.
+ * Returns the observed part when it already existed, undefined when it was just created.
+ */
+async function createOrRead<T extends { owned: boolean; tags: Record<string, string> }>(
+  create: () => Promise<unknown>,
+  reread: () => Promise<T | undefined>,
+  kind: string,
+  desired: IamDesired,
+): Promise<T | undefined> {
+  try {
+    await create();
+    return undefined;
+  } catch (e) {
+    if (!hasAwsCode(e, 'EntityAlreadyExists', 'EntityAlreadyExistsException')) throw e;
+    const existing = await reread();
+    if (!existing) throw e;
+    if (!existing.owned && !desired.adopt) {
+      const c = ownershipConflict(kind, desired.name, existing.tags[STACK_TAG], 'iam');
+      if (c.action === 'conflict') throw new ConflictError({ what: c.what, why: c.why, fix: c.fix });
+    }
+    return existing;
+  }
+}
+
+async function listVersions(ctx: Pick<Ctx, 'iam'>, arn: string) {
+  const out: { VersionId: string; IsDefaultVersion: boolean; CreateDate?: Date }[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await notFoundAsUndefined(ctx.iam.listPolicyVersions({ PolicyArn: arn, Marker: marker }));
+    for (const v of page?.Versions ?? []) {
+      if (v.VersionId) out.push({ VersionId: v.VersionId, IsDefaultVersion: Boolean(v.IsDefaultVersion), CreateDate: v.CreateDate });
+    }
+    marker = page?.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return out;
+}
+
+/** A new default version with the document; makes room first when IAM's 5-version limit is reached. */
+async function putDefaultVersion(ctx: Pick<Ctx, 'iam' | 'report'>, arn: string, document: unknown): Promise<void> {
+  const versions = await listVersions(ctx, arn);
+  if (versions.length >= MAX_POLICY_VERSIONS) {
+    const oldest = versions
+      .filter((v) => !v.IsDefaultVersion)
+      .sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0) || versionNumber(a.VersionId) - versionNumber(b.VersionId))[0];
+    if (oldest) {
+      ctx.report(`deleting policy version ${oldest.VersionId} (IAM keeps at most ${MAX_POLICY_VERSIONS})`);
+      await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: arn, VersionId: oldest.VersionId }));
+    }
+  }
+  await ctx.iam.createPolicyVersion({ PolicyArn: arn, PolicyDocument: JSON.stringify(document), SetAsDefault: true });
+}
+
+function versionNumber(id: string): number {
+  return Number(id.replace(/^v/, '')) || 0;
+}
+
+async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
+  await notFoundAsUndefined(p);
+}

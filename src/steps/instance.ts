@@ -1,0 +1,845 @@
+/**
+ * Step: the security group and the EC2 container instance (lab steps 4-6).
+ *
+ *   prepare  the VPC and a public subnet (the default VPC unless given; a given subnet must be in it),
+ *            the key pair (must exist), the instance type (EC2 must know it), the caller's public IP
+ *            (for --allow-cidr's default), the ECS-optimized AL2023 AMI from SSM (arm64 for Graviton)
+ *   read     the security group by name (ours carries the stack tag) and the live instance carrying
+ *            the stack tag
+ *   apply    security group: created, then its ingress made exactly HTTP 80 (and SSH 22 when a key
+ *            pair is given) from the allowed CIDR: missing rules authorised, others revoked.
+ *            instance: RunInstances with a ClientToken derived from the launch request, so a re-run
+ *            after a crash gets the same instance back rather than a second one; IMDSv2 required with
+ *            hop limit 2 (containers in bridge mode can reach the metadata service); encrypted gp3
+ *            root volume; user data that writes ECS_CLUSTER to /etc/ecs/ecs.config. "Invalid IAM
+ *            Instance Profile" is IAM propagation and retried. Then waits: pending -> running ->
+ *            registered as a container instance of the cluster.
+ *   drift    tags and security group rules are repaired; what only a new instance can change (type,
+ *            AMI, subnet, key pair, ...) is shown in the plan, never done silently.
+ *   destroy  every instance carrying the stack tag terminated (waiting for terminated), then the
+ *            stack's security groups, retried while EC2 still reports a DependencyViolation.
+ */
+import { createHash } from 'node:crypto';
+import type { _InstanceType, Instance, IpPermission, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import type { Context } from '../core/context.js';
+import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
+import { diff } from '../core/diff.js';
+import { AwsError, ConflictError, UserInputError, awsErrorCode, hasAwsCode } from '../core/errors.js';
+import type { StackConfig } from '../core/settings.js';
+import { ABSENT, isAbsent, type Absent, type DepOutputs, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { render } from '../core/templates.js';
+import * as v from '../core/validate.js';
+import { pollUntil, retryOn } from '../core/wait.js';
+import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+
+type Ctx = Pick<
+  Context,
+  'ec2' | 'ssm' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'clock' | 'timing' | 'signal' | 'report' | 'io' | 'endpoint'
+>;
+
+/** Tag recording the cluster the instance's user data joins (user data can't be changed in place). */
+export const CLUSTER_TAG = 'ecs-cwlogs:cluster';
+const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
+
+export const AMI_PARAMETER = {
+  x86_64: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id',
+  arm64: '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id',
+} as const;
+
+export interface IngressRule {
+  protocol: string;
+  fromPort: number;
+  toPort: number;
+  cidr: string;
+  ipv6?: boolean;
+  description?: string;
+}
+
+export interface SecurityGroupObserved {
+  groupId: string;
+  name: string;
+  vpcId: string;
+  ingress: IngressRule[];
+  tags: Record<string, string>;
+  owned: boolean;
+}
+
+export interface InstanceObserved {
+  instanceId: string;
+  state: string;
+  instanceType: string;
+  imageId: string;
+  subnetId: string;
+  vpcId: string;
+  keyName?: string;
+  publicIp?: string;
+  privateIp?: string;
+  securityGroupIds: string[];
+  instanceProfileArn?: string;
+  httpTokens?: string;
+  hopLimit?: number;
+  tags: Record<string, string>;
+}
+
+export interface InstanceStepObserved {
+  securityGroup?: SecurityGroupObserved;
+  instance?: InstanceObserved;
+}
+
+export interface InstanceDesired {
+  securityGroupName: string;
+  vpcId?: string;
+  subnetId?: string;
+  /** Undefined when the allowed CIDR is not known (status without prepare): rules are not compared. */
+  ingress?: IngressRule[];
+  instanceType: string;
+  amiId?: string;
+  rootDeviceName?: string;
+  keyName?: string;
+  clusterName: string;
+  instanceProfileName: string;
+  userData: string;
+  tags: Record<string, string>;
+  securityGroupTags: Record<string, string>;
+  adopt: boolean;
+  stack: string;
+}
+
+// ---- discovered values ------------------------------------------------------------------------------
+
+/** What prepare/read discover for a run (the AMI), keyed by the run's config object: desired stays pure. */
+interface Discovered {
+  instanceType: string;
+  amiId: string;
+  rootDeviceName?: string;
+}
+const discovered = new WeakMap<StackConfig, Discovered>();
+
+/** For tests and callers that know the AMI already. */
+export function setDiscoveredAmi(config: StackConfig, amiId: string, rootDeviceName?: string): void {
+  discovered.set(config, { instanceType: config.instanceType, amiId, rootDeviceName });
+}
+
+async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promise<'x86_64' | 'arm64'> {
+  try {
+    const res = await ctx.ec2.describeInstanceTypes({ InstanceTypes: [type as _InstanceType] });
+    const archs = res.InstanceTypes?.[0]?.ProcessorInfo?.SupportedArchitectures ?? [];
+    if (archs.includes('x86_64')) return 'x86_64';
+    if (archs.includes('arm64')) return 'arm64';
+  } catch (e) {
+    if (hasAwsCode(e, 'InvalidInstanceType')) throw e;
+  }
+  return v.isArmInstanceType(type) ? 'arm64' : 'x86_64';
+}
+
+/** The ECS-optimized AL2023 AMI for the instance type's architecture, and its root device. */
+export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>): Promise<Discovered> {
+  const known = discovered.get(ctx.config);
+  if (known && known.instanceType === ctx.config.instanceType) return known;
+  const arch = await architectureOf(ctx, ctx.config.instanceType);
+  const name = AMI_PARAMETER[arch];
+  let amiId: string | undefined;
+  try {
+    amiId = (await ctx.ssm.getParameter({ Name: name })).Parameter?.Value;
+  } catch (e) {
+    if (!hasAwsCode(e, 'ParameterNotFound')) throw e;
+  }
+  if (!amiId) {
+    throw new AwsError({
+      what: 'Cannot find the ECS-optimized Amazon Linux 2023 AMI',
+      why: `SSM parameter ${name} does not exist in ${ctx.config.region}`,
+      fix: 'Use a region where Amazon ECS is available, or an instance type of another architecture.',
+    });
+  }
+  let rootDeviceName: string | undefined;
+  try {
+    rootDeviceName = (await ctx.ec2.describeImages({ ImageIds: [amiId] })).Images?.[0]?.RootDeviceName;
+  } catch {
+    rootDeviceName = undefined; // the launch uses the AMI's default mapping (/dev/xvda) then
+  }
+  const d: Discovered = { instanceType: ctx.config.instanceType, amiId, rootDeviceName: rootDeviceName ?? '/dev/xvda' };
+  discovered.set(ctx.config, d);
+  return d;
+}
+
+// ---- prepare: validation and defaults ---------------------------------------------------------------
+
+function inputError(what: string, why: string, fix: string): UserInputError {
+  return new UserInputError({ what, why, fix });
+}
+
+async function prepareNetwork(ctx: Ctx): Promise<void> {
+  const c = ctx.config;
+  const region = c.region;
+  let subnet: { SubnetId?: string; VpcId?: string; MapPublicIpOnLaunch?: boolean } | undefined;
+  if (c.subnetId) {
+    try {
+      subnet = (await ctx.ec2.describeSubnets({ SubnetIds: [c.subnetId] })).Subnets?.[0];
+    } catch (e) {
+      if (!hasAwsCode(e, 'InvalidSubnetID.NotFound', 'InvalidSubnetID.Malformed')) throw e;
+    }
+    if (!subnet) throw inputError(`Subnet ${c.subnetId} not found`, `there is no such subnet in ${region}`, 'Pass --subnet with a subnet of this region, or leave it out to use a public subnet of the VPC.');
+  }
+  if (c.vpcId) {
+    let found = false;
+    try {
+      found = Boolean((await ctx.ec2.describeVpcs({ VpcIds: [c.vpcId] })).Vpcs?.length);
+    } catch (e) {
+      if (!hasAwsCode(e, 'InvalidVpcID.NotFound', 'InvalidVpcID.Malformed')) throw e;
+    }
+    if (!found) throw inputError(`VPC ${c.vpcId} not found`, `there is no such VPC in ${region}`, 'Pass --vpc with a VPC of this region, or leave it out to use the default VPC.');
+  } else if (subnet?.VpcId) {
+    c.vpcId = subnet.VpcId;
+  } else {
+    const vpc = (await ctx.ec2.describeVpcs({ Filters: [{ Name: 'is-default', Values: ['true'] }] })).Vpcs?.[0];
+    if (!vpc?.VpcId) {
+      throw inputError(`No default VPC in ${region}`, 'the account has no default VPC in this region', 'Pass --vpc and --subnet (a public subnet), or create a default VPC: aws ec2 create-default-vpc.');
+    }
+    c.vpcId = vpc.VpcId;
+  }
+  if (subnet) {
+    if (subnet.VpcId !== c.vpcId) {
+      throw inputError(`Subnet ${c.subnetId} is not in VPC ${c.vpcId}`, `it belongs to ${subnet.VpcId}`, `Pass a --subnet of ${c.vpcId}, or leave --subnet out to pick a public subnet of it.`);
+    }
+    return;
+  }
+  // A public subnet of the VPC, chosen the same way every run (so a re-run plans the same launch).
+  const subnets: { SubnetId?: string; AvailabilityZone?: string; MapPublicIpOnLaunch?: boolean; DefaultForAz?: boolean; State?: string }[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [c.vpcId] }], NextToken: token });
+    subnets.push(...(res.Subnets ?? []));
+    token = res.NextToken;
+  } while (token);
+  const pub = subnets
+    .filter((s) => s.MapPublicIpOnLaunch && (s.State ?? 'available') === 'available' && s.SubnetId)
+    .sort((a, b) => Number(Boolean(b.DefaultForAz)) - Number(Boolean(a.DefaultForAz)) || (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? '') || a.SubnetId!.localeCompare(b.SubnetId!));
+  if (!pub[0]) {
+    throw inputError(`No public subnet in VPC ${c.vpcId}`, 'none of its subnets gives instances a public IP address', 'Pass --subnet with a public subnet of the VPC (one with a route to an internet gateway).');
+  }
+  c.subnetId = pub[0].SubnetId;
+}
+
+async function prepareKeyPair(ctx: Ctx): Promise<void> {
+  const name = ctx.config.keyName;
+  if (!name) return;
+  let found = false;
+  try {
+    found = Boolean((await ctx.ec2.describeKeyPairs({ KeyNames: [name] })).KeyPairs?.length);
+  } catch (e) {
+    if (!hasAwsCode(e, 'InvalidKeyPair.NotFound')) throw e;
+  }
+  if (!found) {
+    throw inputError(
+      `Key pair ${name} not found`,
+      `there is no key pair of that name in ${ctx.config.region}`,
+      'Create or import it first (aws ec2 create-key-pair / import-key-pair), pass the name of an existing one with --key-name, or leave --key-name out (no SSH).',
+    );
+  }
+}
+
+async function prepareInstanceType(ctx: Ctx): Promise<void> {
+  try {
+    await ctx.ec2.describeInstanceTypes({ InstanceTypes: [ctx.config.instanceType as _InstanceType] });
+  } catch (e) {
+    if (hasAwsCode(e, 'InvalidInstanceType', 'InvalidParameterValue')) {
+      throw inputError(`Unknown instance type ${ctx.config.instanceType}`, `EC2 does not offer it in ${ctx.config.region}`, 'Pass --instance-type with a type such as t3.small, t3.medium or t4g.small.');
+    }
+    throw e;
+  }
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+async function fetchIp(url: string, timeoutMs: number): Promise<{ ip?: string; status?: number; error?: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return { status: res.status, error: `${url} answered HTTP ${res.status}` };
+    const text = (await res.text()).trim();
+    const m = IPV4.exec(text);
+    if (!m || m.slice(1).some((o) => Number(o) > 255)) return { error: `${url} did not answer with an IPv4 address` };
+    return { ip: text };
+  } catch (e) {
+    return { error: `${url}: ${(e as Error).name === 'TimeoutError' ? 'no answer within 3 s' : (e as Error).message}` };
+  }
+}
+
+const isLoopback = (url: string) => /^https?:\/\/(127\.|localhost|\[::1\])/.test(url);
+
+/**
+ * The caller's public IPv4 address: https://checkip.amazonaws.com, or the sandbox's /_sandbox/checkip
+ * when the AWS endpoint is a sandbox. Undefined (and why) when it can't be found.
+ */
+export async function detectPublicIp(endpoint: string | undefined, timeoutMs = 3000): Promise<{ ip?: string; why?: string }> {
+  if (endpoint) {
+    const r = await fetchIp(`${endpoint.replace(/\/+$/, '')}/_sandbox/checkip`, timeoutMs);
+    if (r.ip) return { ip: r.ip };
+    // A local endpoint that is no sandbox: a test setup where a public IP means nothing. Don't go out.
+    if (isLoopback(endpoint)) return { why: r.error };
+  }
+  const r = await fetchIp('https://checkip.amazonaws.com', timeoutMs);
+  return r.ip ? { ip: r.ip } : { why: r.error };
+}
+
+async function prepareAllowCidr(ctx: Ctx): Promise<void> {
+  if (ctx.config.allowCidr) return;
+  const found = await detectPublicIp(ctx.endpoint);
+  if (found.ip) {
+    ctx.config.allowCidr = `${found.ip}/32`;
+    ctx.report(`HTTP${ctx.config.keyName ? ' and SSH' : ''} allowed from your public IP ${ctx.config.allowCidr}`);
+    return;
+  }
+  if (ctx.io.interactive) {
+    ctx.config.allowCidr = await ctx.io.ask<string>({
+      flag: '--allow-cidr',
+      message: `Could not detect your public IP address (${found.why}). Who may reach the instance (an IPv4 CIDR, e.g. 203.0.113.7/32)?`,
+      default: '',
+      kind: 'input',
+      validate: v.promptValidator(v.cidr),
+    });
+    v.cidr(ctx.config.allowCidr);
+    return;
+  }
+  throw inputError(
+    'Cannot detect your public IP address',
+    `${found.why ?? 'no answer'}; it is needed to allow HTTP${ctx.config.keyName ? ' and SSH' : ''} from your address only`,
+    'Pass --allow-cidr with your address, e.g. --allow-cidr 203.0.113.7/32.',
+  );
+}
+
+// ---- read -------------------------------------------------------------------------------------------
+
+function tagMap(tags: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
+  return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+function rulesOf(perms: IpPermission[] | undefined): IngressRule[] {
+  const out: IngressRule[] = [];
+  for (const p of perms ?? []) {
+    const base = { protocol: p.IpProtocol ?? '-1', fromPort: p.FromPort ?? -1, toPort: p.ToPort ?? -1 };
+    for (const r of p.IpRanges ?? []) if (r.CidrIp) out.push({ ...base, cidr: r.CidrIp, description: r.Description });
+    for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) out.push({ ...base, cidr: r.CidrIpv6, ipv6: true, description: r.Description });
+  }
+  return out;
+}
+
+const ruleKey = (r: IngressRule) => `${r.protocol}:${r.fromPort}-${r.toPort}:${r.cidr}`;
+
+export async function readSecurityGroup(
+  ctx: Pick<Ctx, 'ec2' | 'stack'>,
+  name: string,
+  vpcId: string | undefined,
+): Promise<SecurityGroupObserved | undefined> {
+  const filters = [{ Name: 'group-name', Values: [name] }, ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : [])];
+  const groups: SecurityGroupObserved[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.ec2.describeSecurityGroups({ Filters: filters, NextToken: token });
+    for (const g of res.SecurityGroups ?? []) {
+      const tags = tagMap(g.Tags);
+      groups.push({ groupId: g.GroupId ?? '', name: g.GroupName ?? name, vpcId: g.VpcId ?? '', ingress: rulesOf(g.IpPermissions), tags, owned: ownedBy(tags, ctx.stack) });
+    }
+    token = res.NextToken;
+  } while (token);
+  // Without a VPC (status before prepare), prefer ours among same-named groups of other VPCs.
+  return groups.find((g) => g.owned) ?? groups[0];
+}
+
+function instanceShape(i: Instance): InstanceObserved {
+  return {
+    instanceId: i.InstanceId ?? '',
+    state: i.State?.Name ?? 'unknown',
+    instanceType: i.InstanceType ?? '',
+    imageId: i.ImageId ?? '',
+    subnetId: i.SubnetId ?? '',
+    vpcId: i.VpcId ?? '',
+    keyName: i.KeyName,
+    publicIp: i.PublicIpAddress,
+    privateIp: i.PrivateIpAddress,
+    securityGroupIds: (i.SecurityGroups ?? []).map((g) => g.GroupId ?? ''),
+    instanceProfileArn: i.IamInstanceProfile?.Arn,
+    httpTokens: i.MetadataOptions?.HttpTokens,
+    hopLimit: i.MetadataOptions?.HttpPutResponseHopLimit,
+    tags: tagMap(i.Tags),
+  };
+}
+
+/** Instances carrying the stack tag in the given states, oldest first. */
+export async function stackInstances(ctx: Pick<Ctx, 'ec2' | 'stack'>, states: readonly string[]): Promise<InstanceObserved[]> {
+  const found: (InstanceObserved & { launch: number })[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.ec2.describeInstances({
+      Filters: [
+        { Name: `tag:${STACK_TAG}`, Values: [ctx.stack] },
+        { Name: 'instance-state-name', Values: [...states] },
+      ],
+      NextToken: token,
+    });
+    for (const r of res.Reservations ?? []) {
+      for (const i of r.Instances ?? []) found.push({ ...instanceShape(i), launch: i.LaunchTime?.getTime() ?? 0 });
+    }
+    token = res.NextToken;
+  } while (token);
+  return found.sort((a, b) => a.launch - b.launch).map(({ launch: _launch, ...i }) => i);
+}
+
+async function describeInstance(ctx: Pick<Ctx, 'ec2'>, id: string): Promise<InstanceObserved | undefined> {
+  try {
+    const res = await ctx.ec2.describeInstances({ InstanceIds: [id] });
+    const i = res.Reservations?.[0]?.Instances?.[0];
+    return i ? instanceShape(i) : undefined;
+  } catch (e) {
+    if (hasAwsCode(e, 'InvalidInstanceID.NotFound')) return undefined; // just launched: not visible yet
+    throw e;
+  }
+}
+
+// ---- plan -------------------------------------------------------------------------------------------
+
+/** Differences only a new instance can fix. */
+function replaceDiffs(i: InstanceObserved, d: InstanceDesired, sgId: string | undefined): FieldDiff[] {
+  const out: FieldDiff[] = [];
+  const add = (field: string, from: unknown, to: unknown) => {
+    if (to !== undefined && from !== to) out.push({ field: `instance.${field}`, from, to });
+  };
+  add('instanceType', i.instanceType, d.instanceType);
+  add('amiId', i.imageId, d.amiId);
+  add('subnetId', i.subnetId, d.subnetId);
+  add('keyName', i.keyName, d.keyName);
+  add('cluster', i.tags[CLUSTER_TAG], d.clusterName);
+  const profile = i.instanceProfileArn?.split('/').pop();
+  add('instanceProfile', profile, d.instanceProfileName);
+  add('metadata.httpTokens', i.httpTokens, 'required');
+  if (i.hopLimit !== undefined) add('metadata.hopLimit', i.hopLimit, 2);
+  if (sgId && !i.securityGroupIds.includes(sgId)) out.push({ field: 'instance.securityGroups', from: i.securityGroupIds, to: [sgId] });
+  if (i.state === 'stopped' || i.state === 'stopping') out.push({ field: 'instance.state', from: i.state, to: 'running' });
+  return out;
+}
+
+function ingressDiffs(observed: IngressRule[], desired: IngressRule[] | undefined): FieldDiff[] {
+  if (!desired) return [];
+  const from = observed.map(ruleKey).sort();
+  const to = desired.map(ruleKey).sort();
+  return diff(from.join(', ') || undefined, to.join(', '), 'securityGroup.ingress');
+}
+
+// ---- the step ---------------------------------------------------------------------------------------
+
+export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired> = {
+  id: 'instance',
+  title: 'Security group and EC2 container instance',
+  dependsOn: ['iam', 'cluster'],
+
+  async prepare(ctx) {
+    await prepareInstanceType(ctx);
+    await prepareNetwork(ctx);
+    await prepareKeyPair(ctx);
+    await prepareAllowCidr(ctx);
+    await resolveAmi(ctx);
+  },
+
+  async read(ctx): Promise<InstanceStepObserved | Absent> {
+    await resolveAmi(ctx).catch(() => undefined); // best effort: plan compares the AMI when known
+    const [securityGroup, live] = await Promise.all([
+      readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId),
+      stackInstances(ctx, LIVE_STATES),
+    ]);
+    if (!securityGroup && live.length === 0) return ABSENT;
+    return { securityGroup, instance: live[0] };
+  },
+
+  desired(ctx, deps: DepOutputs): InstanceDesired {
+    const c = ctx.config;
+    const clusterName = deps.cluster?.clusterName || c.clusterName;
+    const cidr = c.allowCidr;
+    const ami = discovered.get(c);
+    return {
+      securityGroupName: c.securityGroupName,
+      vpcId: c.vpcId,
+      subnetId: c.subnetId,
+      ingress: cidr
+        ? [
+            { protocol: 'tcp', fromPort: 80, toPort: 80, cidr, description: 'HTTP (ecs-cwlogs)' },
+            ...(c.keyName ? [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr, description: 'SSH (ecs-cwlogs)' }] : []),
+          ]
+        : undefined,
+      instanceType: c.instanceType,
+      amiId: ami?.instanceType === c.instanceType ? ami.amiId : undefined,
+      rootDeviceName: ami?.rootDeviceName,
+      keyName: c.keyName || undefined,
+      clusterName,
+      instanceProfileName: deps.iam?.instanceProfileName || c.iamName,
+      userData: render('user-data.sh', { clusterName, stack: ctx.stack }),
+      tags: { ...ctx.tags, Name: `ecs-cwlogs-${ctx.stack}` },
+      securityGroupTags: { ...ctx.tags, Name: c.securityGroupName },
+      adopt: ctx.flags.adopt,
+      stack: ctx.stack,
+    };
+  },
+
+  plan(observed, desired): Plan {
+    if (isAbsent(observed)) {
+      return {
+        action: 'create',
+        summary: `security group ${desired.securityGroupName} (HTTP${desired.keyName ? ', SSH' : ''} from ${desired.ingress?.[0]?.cidr ?? 'your IP'}) and a ${desired.instanceType} instance in cluster ${desired.clusterName}`,
+      };
+    }
+    const sg = observed.securityGroup;
+    if (sg && !sg.owned && !desired.adopt) return ownershipConflict('Security group', desired.securityGroupName, sg.tags[STACK_TAG], 'instance');
+    const fix: FieldDiff[] = [];
+    if (!sg) fix.push({ field: 'securityGroup', from: undefined, to: desired.securityGroupName });
+    else {
+      fix.push(...ownedTagsDiff(sg.tags, desired.securityGroupTags).map((d) => ({ ...d, field: `securityGroup.${d.field}` })));
+      fix.push(...ingressDiffs(sg.ingress, desired.ingress));
+    }
+    const i = observed.instance;
+    let replace: FieldDiff[] = [];
+    if (!i) fix.push({ field: 'instance', from: undefined, to: `${desired.instanceType} (launch)` });
+    else {
+      fix.push(...ownedTagsDiff(i.tags, desired.tags).map((d) => ({ ...d, field: `instance.${d.field}` })));
+      replace = replaceDiffs(i, desired, sg?.groupId);
+    }
+    if (fix.length === 0 && replace.length === 0) return { action: 'noop', summary: i ? `${i.instanceId} (${i.state})` : desired.securityGroupName };
+    const parts: string[] = [];
+    if (fix.length) parts.push(`repair ${fix.map((d) => d.field.split('.').slice(0, 2).join('.')).filter((x, n, a) => a.indexOf(x) === n).join(', ')}`);
+    if (replace.length) {
+      parts.push(
+        `${replace.map((d) => d.field.replace(/^instance\./, '')).join(', ')} differ${replace.length === 1 ? 's' : ''} on the running instance and ` +
+          'will not be changed in place: to replace the instance run `ecs-cwlogs instance --delete` then `ecs-cwlogs instance`',
+      );
+    }
+    return { action: 'update', summary: parts.join('; '), diffs: [...fix, ...replace] };
+  },
+
+  async apply(ctx, { observed, desired }) {
+    const o: InstanceStepObserved = isAbsent(observed) ? {} : observed;
+    const sg = await ensureSecurityGroup(ctx, o.securityGroup, desired);
+    let instance = o.instance;
+    if (instance) {
+      if (ownedTagsDiff(instance.tags, desired.tags).length) {
+        await ctx.ec2.createTags({ Resources: [instance.instanceId], Tags: awsTags(desired.tags) });
+      }
+    } else {
+      instance = await launch(ctx, desired, sg.groupId);
+    }
+    instance = await waitRunning(ctx, instance);
+    if (instance.tags[CLUSTER_TAG] === desired.clusterName || instance.tags[CLUSTER_TAG] === undefined) {
+      await waitRegistered(ctx, instance.instanceId, desired.clusterName);
+    } else {
+      ctx.report(`the instance joins cluster ${instance.tags[CLUSTER_TAG]}, not ${desired.clusterName}: replace it to change that`);
+    }
+    return {
+      instanceId: instance.instanceId,
+      publicIp: instance.publicIp ?? '',
+      privateIp: instance.privateIp ?? '',
+      securityGroupId: sg.groupId,
+      subnetId: instance.subnetId,
+      vpcId: instance.vpcId,
+      amiId: instance.imageId,
+    };
+  },
+
+  preview(observed, desired) {
+    const o: InstanceStepObserved = isAbsent(observed) ? {} : observed;
+    const later = '(after create)';
+    return {
+      instanceId: o.instance?.instanceId ?? later,
+      publicIp: o.instance ? (o.instance.publicIp ?? '') : later,
+      privateIp: o.instance ? (o.instance.privateIp ?? '') : later,
+      securityGroupId: o.securityGroup?.groupId ?? later,
+      subnetId: o.instance?.subnetId ?? desired.subnetId ?? later,
+      vpcId: o.instance?.vpcId ?? o.securityGroup?.vpcId ?? desired.vpcId ?? later,
+      amiId: o.instance?.imageId ?? desired.amiId ?? later,
+    };
+  },
+
+  describe(o) {
+    const out: Record<string, string> = {};
+    if (o.instance) {
+      const i = o.instance;
+      out.instance = `${i.instanceId} (${i.state}, ${i.instanceType})`;
+      if (i.publicIp) out.publicIp = i.publicIp;
+      out.ami = i.imageId;
+    } else out.instance = 'none';
+    if (o.securityGroup) {
+      const g = o.securityGroup;
+      out.securityGroup = `${g.groupId} (${g.ingress.map(ruleKey).join(', ') || 'no ingress'})`;
+    } else out.securityGroup = 'none';
+    return out;
+  },
+
+  async destroy(ctx) {
+    const deleted: string[] = [];
+    const kept: string[] = [];
+
+    // 1. Every instance of the stack (normally one), then wait until they are terminated.
+    const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
+    if (instances.length) {
+      const ids = instances.map((i) => i.instanceId);
+      const toTerminate = instances.filter((i) => i.state !== 'shutting-down').map((i) => i.instanceId);
+      if (toTerminate.length) {
+        try {
+          await ctx.ec2.terminateInstances({ InstanceIds: toTerminate });
+        } catch (e) {
+          if (!hasAwsCode(e, 'InvalidInstanceID.NotFound')) throw e;
+        }
+      }
+      ctx.report(`terminating ${ids.join(', ')}`);
+      await pollUntil(
+        async () => {
+          const left = (await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'])).filter((i) => ids.includes(i.instanceId));
+          return left.length === 0 ? true : undefined;
+        },
+        { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
+      );
+      deleted.push(...ids.map((id) => `instance ${id}`));
+    }
+
+    // 2. The stack's security groups (by tag, whatever their name), then say which same-named one was left.
+    const ours: { GroupId?: string; GroupName?: string }[] = [];
+    let token: string | undefined;
+    do {
+      const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
+      ours.push(...(res.SecurityGroups ?? []));
+      token = res.NextToken;
+    } while (token);
+    for (const g of ours) {
+      if (!g.GroupId) continue;
+      await retryOn(
+        async () => {
+          try {
+            await ctx.ec2.deleteSecurityGroup({ GroupId: g.GroupId });
+          } catch (e) {
+            if (hasAwsCode(e, 'InvalidGroup.NotFound')) return;
+            throw e;
+          }
+        },
+        ['DependencyViolation'],
+        {
+          clock: ctx.clock,
+          signal: ctx.signal,
+          timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
+          initialDelayMs: ctx.timing.retryMs,
+          maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
+          onRetry: () => ctx.report(`security group ${g.GroupId} still in use (DependencyViolation): waiting`),
+        },
+      );
+      deleted.push(`security group ${g.GroupName ?? ''} (${g.GroupId})`.replace('  ', ' '));
+    }
+    const sameName = await readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId);
+    if (sameName && !sameName.owned) kept.push(`security group ${sameName.name} (${sameName.groupId}, not tagged as stack ${ctx.stack})`);
+    return { deleted, kept };
+  },
+
+  async destroyPreview(ctx) {
+    const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
+    const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }] });
+    return [
+      ...instances.map((i) => `EC2 instance ${i.instanceId} (${i.instanceType}, ${i.state})`),
+      ...(res.SecurityGroups ?? []).map((g) => `security group ${g.GroupName} (${g.GroupId})`),
+    ];
+  },
+};
+
+// ---- apply helpers ----------------------------------------------------------------------------------
+
+function permissions(rules: IngressRule[], withDescription: boolean): IpPermission[] {
+  return rules.map((r) => ({
+    IpProtocol: r.protocol,
+    ...(r.protocol === '-1' ? {} : { FromPort: r.fromPort, ToPort: r.toPort }),
+    ...(r.ipv6
+      ? { Ipv6Ranges: [{ CidrIpv6: r.cidr, ...(withDescription && r.description ? { Description: r.description } : {}) }] }
+      : { IpRanges: [{ CidrIp: r.cidr, ...(withDescription && r.description ? { Description: r.description } : {}) }] }),
+  }));
+}
+
+async function ensureSecurityGroup(ctx: Ctx, observed: SecurityGroupObserved | undefined, d: InstanceDesired): Promise<SecurityGroupObserved> {
+  let sg = observed;
+  if (!sg) {
+    if (!d.vpcId) throw new Error('instance: the VPC is not known (prepare did not run)');
+    try {
+      const res = await ctx.ec2.createSecurityGroup({
+        GroupName: d.securityGroupName,
+        Description: `ecs-cwlogs stack ${d.stack}: HTTP${d.keyName ? ' and SSH' : ''} from the allowed CIDR only`,
+        VpcId: d.vpcId,
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: awsTags(d.securityGroupTags) }],
+      });
+      sg = { groupId: res.GroupId ?? '', name: d.securityGroupName, vpcId: d.vpcId, ingress: [], tags: d.securityGroupTags, owned: true };
+    } catch (e) {
+      if (!hasAwsCode(e, 'InvalidGroup.Duplicate')) throw e;
+      sg = await readSecurityGroup(ctx, d.securityGroupName, d.vpcId);
+      if (!sg) throw e;
+      if (!sg.owned && !d.adopt) {
+        const c = ownershipConflict('Security group', d.securityGroupName, sg.tags[STACK_TAG], 'instance');
+        if (c.action === 'conflict') throw new ConflictError({ what: c.what, why: c.why, fix: c.fix });
+      }
+    }
+  }
+  if (ownedTagsDiff(sg.tags, d.securityGroupTags).length) {
+    await ctx.ec2.createTags({ Resources: [sg.groupId], Tags: awsTags(d.securityGroupTags) });
+  }
+  if (d.ingress) {
+    const want = new Set(d.ingress.map(ruleKey));
+    const have = new Set(sg.ingress.map(ruleKey));
+    const missing = d.ingress.filter((r) => !have.has(ruleKey(r)));
+    const extra = sg.ingress.filter((r) => !want.has(ruleKey(r)));
+    if (missing.length) {
+      try {
+        await ctx.ec2.authorizeSecurityGroupIngress({ GroupId: sg.groupId, IpPermissions: permissions(missing, true) });
+      } catch (e) {
+        if (!hasAwsCode(e, 'InvalidPermission.Duplicate')) throw e;
+      }
+    }
+    if (extra.length) {
+      try {
+        await ctx.ec2.revokeSecurityGroupIngress({ GroupId: sg.groupId, IpPermissions: permissions(extra, false) });
+      } catch (e) {
+        if (!hasAwsCode(e, 'InvalidPermission.NotFound')) throw e;
+      }
+    }
+    sg = { ...sg, ingress: d.ingress };
+  }
+  return sg;
+}
+
+/** The launch request, minus the ClientToken. Deterministic: the token is derived from it. */
+export function launchRequest(d: InstanceDesired, securityGroupId: string): Omit<RunInstancesCommandInput, 'ClientToken'> {
+  if (!d.amiId) throw new Error('instance: the AMI is not known (prepare did not run)');
+  const tags = { ...d.tags, [CLUSTER_TAG]: d.clusterName };
+  return {
+    ImageId: d.amiId,
+    InstanceType: d.instanceType as _InstanceType,
+    MinCount: 1,
+    MaxCount: 1,
+    ...(d.keyName ? { KeyName: d.keyName } : {}),
+    IamInstanceProfile: { Name: d.instanceProfileName },
+    NetworkInterfaces: [
+      { DeviceIndex: 0, SubnetId: d.subnetId, Groups: [securityGroupId], AssociatePublicIpAddress: true, DeleteOnTermination: true },
+    ],
+    UserData: Buffer.from(d.userData, 'utf8').toString('base64'),
+    MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' },
+    BlockDeviceMappings: [{ DeviceName: d.rootDeviceName ?? '/dev/xvda', Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
+    TagSpecifications: [
+      { ResourceType: 'instance', Tags: awsTags(tags) },
+      { ResourceType: 'volume', Tags: awsTags({ ...d.tags }) },
+    ],
+  };
+}
+
+/**
+ * ClientToken for the n-th launch of this exact request by this stack (EC2 allows 64 characters).
+ * The same request after a crash gets the same token, so EC2 returns the instance it already
+ * launched. A token whose instance has since been terminated is used up: the next n is tried.
+ */
+export function clientToken(account: string, region: string, stack: string, request: object, n: number): string {
+  const h = createHash('sha256').update(JSON.stringify([account, region, stack, request])).digest('hex').slice(0, 40);
+  return `ecs-cwlogs-${h}-${n}`;
+}
+
+function isProfilePropagation(e: unknown): boolean {
+  return hasAwsCode(e, 'InvalidParameterValue') && /Invalid IAM Instance Profile/i.test((e as Error).message ?? '');
+}
+
+const MAX_GENERATIONS = 50;
+
+async function launch(ctx: Ctx, d: InstanceDesired, securityGroupId: string): Promise<InstanceObserved> {
+  const request = launchRequest(d, securityGroupId);
+  for (let n = 0; n < MAX_GENERATIONS; n++) {
+    const token = clientToken(ctx.account, ctx.config.region, ctx.stack, request, n);
+    let res;
+    try {
+      res = await retryOn(() => ctx.ec2.runInstances({ ...request, ClientToken: token }), isProfilePropagation, {
+        clock: ctx.clock,
+        signal: ctx.signal,
+        timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
+        initialDelayMs: ctx.timing.retryMs,
+        maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
+        onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),
+      });
+    } catch (e) {
+      if (hasAwsCode(e, 'IdempotentParameterMismatch')) continue; // that token went to another request
+      if (isProfilePropagation(e)) {
+        throw new AwsError({
+          what: `EC2 does not accept instance profile ${d.instanceProfileName}`,
+          why: 'it still is not visible to EC2 after 3 minutes',
+          fix: 'Check it exists and holds a role (`ecs-cwlogs iam`), then run the command again.',
+          code: awsErrorCode(e),
+          cause: e,
+        });
+      }
+      throw e;
+    }
+    const i = res.Instances?.[0];
+    if (!i?.InstanceId) throw new Error('RunInstances returned no instance');
+    const state = i.State?.Name ?? 'pending';
+    if (state === 'terminated' || state === 'shutting-down') continue; // an earlier generation, since deleted
+    ctx.report(`launched ${i.InstanceId}: pending`);
+    return instanceShape(i);
+  }
+  throw new Error(`instance: ${MAX_GENERATIONS} launch tokens of this stack are used up`);
+}
+
+async function waitRunning(ctx: Ctx, instance: InstanceObserved): Promise<InstanceObserved> {
+  if (instance.state === 'running') return instance;
+  if (instance.state === 'stopped' || instance.state === 'stopping') {
+    ctx.report(`${instance.instanceId} is ${instance.state}: start it (aws ec2 start-instances) or replace it`);
+    return instance;
+  }
+  let last = instance.state;
+  return pollUntil(
+    async () => {
+      const now = await describeInstance(ctx, instance.instanceId);
+      if (!now) return undefined;
+      if (now.state !== last) {
+        last = now.state;
+        ctx.report(`${now.instanceId}: ${now.state}`);
+      }
+      if (now.state === 'running') return now;
+      if (now.state === 'terminated' || now.state === 'shutting-down') {
+        throw new AwsError({
+          what: `Instance ${now.instanceId} stopped while starting`,
+          why: `it is ${now.state} (capacity, quota or a bad AMI); see the EC2 console's state reason`,
+          fix: 'Run the command again to launch a new one, or try another --instance-type.',
+        });
+      }
+      return undefined;
+    },
+    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${instance.instanceId} to be running` },
+  );
+}
+
+/** Whether the instance is an ACTIVE container instance of the cluster. */
+export async function isRegistered(ctx: Pick<Ctx, 'ecs'>, cluster: string, ec2InstanceId: string): Promise<boolean> {
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await ctx.ecs.listContainerInstances({ cluster, nextToken: token });
+    } catch (e) {
+      if (hasAwsCode(e, 'ClusterNotFoundException')) return false;
+      throw e;
+    }
+    const arns = page.containerInstanceArns ?? [];
+    for (let k = 0; k < arns.length; k += 100) {
+      const res = await ctx.ecs.describeContainerInstances({ cluster, containerInstances: arns.slice(k, k + 100) });
+      if (res.containerInstances?.some((c) => c.ec2InstanceId === ec2InstanceId && c.status === 'ACTIVE')) return true;
+    }
+    token = page.nextToken;
+  } while (token);
+  return false;
+}
+
+async function waitRegistered(ctx: Ctx, instanceId: string, cluster: string): Promise<void> {
+  if (await isRegistered(ctx, cluster, instanceId)) return;
+  ctx.report(`${instanceId}: running, waiting for the ECS agent to register in cluster ${cluster}`);
+  await pollUntil(async () => ((await isRegistered(ctx, cluster, instanceId)) ? true : undefined), {
+    clock: ctx.clock,
+    signal: ctx.signal,
+    timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale,
+    intervalMs: ctx.timing.pollMs,
+    what: `${instanceId} to register in cluster ${cluster} (check the instance can reach the internet and its user data)`,
+  });
+  ctx.report(`${instanceId}: registered in cluster ${cluster}`);
+}
+

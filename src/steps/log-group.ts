@@ -1,0 +1,165 @@
+/**
+ * Step: the CloudWatch Logs log group the logging container writes to (lab: log group "ecs"), with a
+ * retention period. An existing group of that name is adopted only with --adopt; the group (and the
+ * logs in it) is never deleted unless asked: `down` keeps it without --delete-logs and says so.
+ */
+import type { Context } from '../core/context.js';
+import { STACK_TAG, ownedBy } from '../core/context.js';
+import { diff } from '../core/diff.js';
+import { hasAwsCode } from '../core/errors.js';
+import { ABSENT, isAbsent, type Absent, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { logGroupArn, partitionOf } from './arns.js';
+import { ownedTagsDiff } from './ownership.js';
+
+type Ctx = Pick<Context, 'logs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
+
+export interface LogGroupObserved {
+  name: string;
+  /** Without the trailing ":*". */
+  arn: string;
+  /** Undefined: never expire. */
+  retentionDays?: number;
+  storedBytes?: number;
+  tags: Record<string, string>;
+  owned: boolean;
+}
+
+export interface LogGroupDesired {
+  name: string;
+  arn: string;
+  retentionDays: number;
+  tags: Record<string, string>;
+  adopt: boolean;
+}
+
+/** The log group of exactly that name (DescribeLogGroups matches by prefix, and pages). */
+export async function readLogGroup(ctx: Pick<Context, 'logs' | 'stack'>, name: string): Promise<LogGroupObserved | Absent> {
+  let nextToken: string | undefined;
+  do {
+    const res = await ctx.logs.describeLogGroups({ logGroupNamePrefix: name, nextToken });
+    const g = res.logGroups?.find((x) => x.logGroupName === name);
+    if (g) {
+      const arn = g.logGroupArn ?? (g.arn ?? '').replace(/:\*$/, '');
+      let tags: Record<string, string> = {};
+      try {
+        tags = (await ctx.logs.listTagsForResource({ resourceArn: arn })).tags ?? {};
+      } catch (e) {
+        if (!hasAwsCode(e, 'ResourceNotFoundException')) throw e;
+        return ABSENT; // deleted between the two calls
+      }
+      return {
+        name,
+        arn,
+        retentionDays: g.retentionInDays,
+        storedBytes: g.storedBytes,
+        tags,
+        owned: ownedBy(tags, ctx.stack),
+      };
+    }
+    nextToken = res.nextToken;
+  } while (nextToken);
+  return ABSENT;
+}
+
+export const logGroupStep: Step<Ctx, LogGroupObserved, LogGroupDesired> = {
+  id: 'log-group',
+  title: 'CloudWatch Logs log group',
+  dependsOn: [],
+
+  read: (ctx) => readLogGroup(ctx, ctx.config.logGroup),
+
+  desired: (ctx) => ({
+    name: ctx.config.logGroup,
+    arn: logGroupArn(partitionOf(ctx.callerArn), ctx.config.region, ctx.account, ctx.config.logGroup),
+    retentionDays: ctx.config.retentionDays,
+    tags: { ...ctx.tags },
+    adopt: ctx.flags.adopt,
+  }),
+
+  plan(observed, desired): Plan {
+    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}, retention ${desired.retentionDays} days` };
+    if (!observed.owned && !desired.adopt) {
+      const other = observed.tags[STACK_TAG];
+      return {
+        action: 'conflict',
+        what: `Log group ${desired.name} already exists and is not part of this stack`,
+        why: other ? `it is tagged as stack "${other}"` : 'it does not carry the ecs-cwlogs:stack tag',
+        fix:
+          'Choose another name with --log-group, or pass --adopt to `ecs-cwlogs log-group` (or `up`) to use it: it will be tagged and its ' +
+          'retention set; `down` still keeps it (and its logs) unless you pass --delete-logs.',
+      };
+    }
+    const diffs: FieldDiff[] = [
+      ...diff(observed.retentionDays ?? 'never expire', desired.retentionDays, 'retentionDays'),
+      ...ownedTagsDiff(observed.tags, desired.tags),
+    ];
+    if (diffs.length === 0) return { action: 'noop', summary: desired.name };
+    const adopting = !observed.owned ? ' (adopting an existing group)' : '';
+    return { action: 'update', summary: `${diffs.map((d) => d.field.split('.')[0]).filter(unique).join(', ')}${adopting}`, diffs };
+  },
+
+  async apply(ctx, { plan, observed, desired }) {
+    let arn = desired.arn;
+    let retention = isAbsent(observed) ? undefined : observed.retentionDays;
+    if (plan.action === 'create') {
+      try {
+        await ctx.logs.createLogGroup({ logGroupName: desired.name, tags: desired.tags });
+      } catch (e) {
+        // Created by an earlier run that died before we saw it: carry on only if it is ours.
+        if (!hasAwsCode(e, 'ResourceAlreadyExistsException')) throw e;
+        const again = await readLogGroup(ctx, desired.name);
+        if (isAbsent(again)) throw e;
+        const p = logGroupStep.plan(again, desired);
+        if (p.action === 'conflict') throw e;
+        if (!again.owned) await ctx.logs.tagResource({ resourceArn: again.arn, tags: desired.tags });
+        retention = again.retentionDays;
+        arn = again.arn;
+      }
+    } else if (!isAbsent(observed)) {
+      arn = observed.arn;
+      if (plan.action === 'update' && ownedTagsDiff(observed.tags, desired.tags).length > 0) {
+        await ctx.logs.tagResource({ resourceArn: observed.arn, tags: desired.tags });
+      }
+    }
+    if (retention !== desired.retentionDays) {
+      await ctx.logs.putRetentionPolicy({ logGroupName: desired.name, retentionInDays: desired.retentionDays });
+    }
+    return { logGroup: desired.name, logGroupArn: arn, retentionDays: String(desired.retentionDays) };
+  },
+
+  preview: (observed, desired) => ({
+    logGroup: desired.name,
+    logGroupArn: isAbsent(observed) ? desired.arn : observed.arn,
+    retentionDays: String(desired.retentionDays),
+  }),
+
+  describe: (o) => ({
+    arn: o.arn,
+    retention: o.retentionDays === undefined ? 'never expire' : `${o.retentionDays} days`,
+    ...(o.storedBytes !== undefined ? { storedBytes: String(o.storedBytes) } : {}),
+    owner: o.owned ? 'this stack' : (o.tags[STACK_TAG] ?? 'not ecs-cwlogs'),
+  }),
+
+  async destroy(ctx) {
+    const name = ctx.config.logGroup;
+    const observed = await readLogGroup(ctx, name);
+    if (isAbsent(observed)) return { deleted: [], kept: [] };
+    if (!observed.owned) return { deleted: [], kept: [`log group ${name} (not tagged as stack ${ctx.stack})`] };
+    if (!ctx.flags.deleteLogs) return { deleted: [], kept: [`log group ${name} and its logs (kept; pass --delete-logs to delete it)`] };
+    try {
+      await ctx.logs.deleteLogGroup({ logGroupName: name });
+    } catch (e) {
+      if (!hasAwsCode(e, 'ResourceNotFoundException')) throw e;
+    }
+    return { deleted: [`log group ${name}`], kept: [] };
+  },
+
+  async destroyPreview(ctx) {
+    const observed = await readLogGroup(ctx, ctx.config.logGroup);
+    return !isAbsent(observed) && observed.owned && ctx.flags.deleteLogs ? [`log group ${observed.name} and all its logs`] : [];
+  },
+};
+
+function unique<T>(v: T, i: number, a: T[]): boolean {
+  return a.indexOf(v) === i;
+}
