@@ -3,8 +3,10 @@
  * Add a module here to emulate another service.
  */
 import type { ServiceModule } from '../types.js';
+import { ec2 } from './ec2.js';
 import { ecsService } from './ecs.js';
 import { iam } from './iam.js';
+import { ssm } from './ssm.js';
 import { stsService } from './sts.js';
 
-export const defaultServices: ServiceModule[] = [ecsService, iam, stsService];
+export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm];

@@ -1,0 +1,133 @@
+/**
+ * SSM Parameter Store (JSON 1.1), read-only: the public parameters ecs-cwlogs reads to find the
+ * ECS-optimized Amazon Linux 2023 AMI, for x86_64 and arm64. The AMI ids are the ones EC2's
+ * DescribeImages and RunInstances accept in the same region (ec2-data.ts).
+ */
+
+import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
+import { paginate } from '../paginate.js';
+import { amisForRegion } from './ec2-data.js';
+import { bool, int, list } from './util.js';
+
+interface PublicParameter {
+  name: string;
+  value: string;
+  version: number;
+  lastModified: number;
+}
+
+/** When the public parameters were last updated (with the AMI release). */
+const PUBLISHED = Date.UTC(2025, 1, 25, 3, 4, 5);
+
+/** The public parameters of a region, by name. */
+function publicParameters(region: string): Map<string, PublicParameter> {
+  const params = new Map<string, PublicParameter>();
+  const add = (name: string, value: string, version: number) =>
+    params.set(name, { name, value, version, lastModified: PUBLISHED });
+  for (const ami of amisForRegion(region)) {
+    if (ami.ssmPath && ami.ssmFields) {
+      // The "recommended" parameter is a JSON document; each field is also its own parameter.
+      const fields: Record<string, string | number> = { ...ami.ssmFields, image_id: ami.imageId };
+      const ordered = Object.fromEntries(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b)));
+      add(ami.ssmPath, JSON.stringify(ordered), 143);
+      for (const [key, value] of Object.entries(ordered)) add(`${ami.ssmPath}/${key}`, String(value), 143);
+    } else if (ami.architecture === 'x86_64') {
+      add('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64', ami.imageId, 88);
+      add('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64', ami.imageId, 88);
+    }
+  }
+  return params;
+}
+
+function parameterShape(region: string, p: PublicParameter) {
+  return {
+    Name: p.name,
+    Type: 'String',
+    Value: p.value,
+    Version: p.version,
+    LastModifiedDate: new Date(p.lastModified),
+    ARN: `arn:aws:ssm:${region}::parameter${p.name}`,
+    DataType: p.name.endsWith('/image_id') || p.name.startsWith('/aws/service/ami-') ? 'aws:ec2:image' : 'text',
+  };
+}
+
+function validationException(message: string): ServiceError {
+  return new ServiceError('ValidationException', message, 400);
+}
+
+function checkName(name: unknown, member = 'name'): string {
+  if (typeof name !== 'string' || name === '') {
+    throw validationException(`1 validation error detected: Value null at '${member}' failed to satisfy constraint: Member must not be null`);
+  }
+  if (name.length > 2048) {
+    throw validationException(
+      `1 validation error detected: Value '${name}' at '${member}' failed to satisfy constraint: Member must have length less than or equal to 2048`,
+    );
+  }
+  return name;
+}
+
+function getParameter(req: SandboxRequest) {
+  const name = checkName(req.params.Name);
+  const param = publicParameters(req.region).get(name);
+  if (!param) throw new ServiceError('ParameterNotFound', '', 400);
+  return { Parameter: parameterShape(req.region, param) };
+}
+
+function getParameters(req: SandboxRequest) {
+  const names = list<unknown>(req.params.Names);
+  if (names.length === 0) {
+    throw validationException(`1 validation error detected: Value null at 'names' failed to satisfy constraint: Member must not be null`);
+  }
+  if (names.length > 10) {
+    throw validationException(
+      `1 validation error detected: Value '[${names.join(', ')}]' at 'names' failed to satisfy constraint: Member must have length less than or equal to 10`,
+    );
+  }
+  const all = publicParameters(req.region);
+  const found = [];
+  const invalid = [];
+  for (const n of names) {
+    const name = checkName(n, 'names');
+    const param = all.get(name);
+    if (param) found.push(parameterShape(req.region, param));
+    else invalid.push(name);
+  }
+  return { Parameters: found, InvalidParameters: invalid };
+}
+
+function getParametersByPath(req: SandboxRequest, world: World) {
+  const path = checkName(req.params.Path, 'path');
+  if (!path.startsWith('/')) throw validationException('The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".');
+  const prefix = path.endsWith('/') ? path : `${path}/`;
+  const recursive = bool(req.params.Recursive) ?? false;
+  const maxResults = int(req.params.MaxResults);
+  if (maxResults !== undefined && (Number.isNaN(maxResults) || maxResults < 1 || maxResults > 10)) {
+    throw validationException(
+      `1 validation error detected: Value '${req.params.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10`,
+    );
+  }
+  const matching = [...publicParameters(req.region).values()]
+    .filter((p) => p.name.startsWith(prefix) && (recursive || !p.name.slice(prefix.length).includes('/')))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const page = paginate(matching, {
+    maxResults,
+    nextToken: req.params.NextToken,
+    defaultPageSize: 10,
+    settings: world.settings,
+    invalidToken: () => validationException('The specified token is not valid.'),
+  });
+  return { Parameters: page.items.map((p) => parameterShape(req.region, p)), NextToken: page.nextToken };
+}
+
+export const ssm: ServiceModule = {
+  name: 'ssm',
+  protocol: 'json',
+  targetPrefix: 'AmazonSSM',
+  initState: () => ({}),
+  operations: {
+    GetParameter: { mutating: false, handler: getParameter },
+    GetParameters: { mutating: false, handler: getParameters },
+    GetParametersByPath: { mutating: false, handler: getParametersByPath },
+  },
+};
