@@ -7,6 +7,7 @@ import { ExitCode } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { clusterCommand } from './commands/steps.js';
 import { sandboxCommand } from './commands/sandbox.js';
+import { imageCommand } from './commands/image.js';
 import { iamCommand, instanceCommand, logGroupCommand } from './commands/lab-steps.js';
 import { takeExitCode } from './run.js';
 
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
-  for (const cmd of [clusterCommand(), iamCommand(), logGroupCommand(), instanceCommand(), sandboxCommand()]) program.addCommand(cmd);
+  for (const cmd of [imageCommand(), clusterCommand(), iamCommand(), logGroupCommand(), instanceCommand(), sandboxCommand()]) program.addCommand(cmd);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   return program;

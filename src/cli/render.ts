@@ -34,7 +34,8 @@ export function renderDestroy(report: RunReport): string {
   const lines: string[] = [];
   for (const s of report.steps) {
     if (s.deleted?.length) lines.push(`${s.title}: deleted ${s.deleted.join(', ')}`);
-    else lines.push(`${s.title}: nothing of this stack to delete`);
+    else if (s.action === 'destroy') lines.push(`${s.title}: nothing of this stack to delete`);
+    else lines.push(`${s.title}: ${s.action}${s.error ? ` (${s.error})` : ''}`);
     for (const k of s.kept ?? []) lines.push(`    kept ${k}`);
   }
   return lines.join('\n');

@@ -13,6 +13,7 @@ import { UserInputError } from '../core/errors.js';
 import { SETTING_LIST, type SettingKey } from '../core/settings.js';
 import * as v from '../core/validate.js';
 import { ValidationFailure } from '../core/validate.js';
+import { createDockerEngine, type DockerEngine } from '../docker/engine.js';
 import { createTerminalHost } from '../io/terminal.js';
 import type { IoHost } from '../io/host.js';
 import { ensureSandbox, SANDBOX_CREDENTIALS } from './sandbox-mode.js';
@@ -137,8 +138,15 @@ export function buildContext({ opts, io, stack, resolved, conn, signal }: Contex
     signal: { value: signal },
     endpoint: { value: conn.endpoint ?? process.env.AWS_ENDPOINT_URL },
     report: { value: () => undefined },
+    docker: { get: lazyDocker() },
   });
   return ctx;
+}
+
+/** The Docker engine, created on first use (commands that never build don't touch Docker). */
+function lazyDocker(): () => DockerEngine {
+  let engine: DockerEngine | undefined;
+  return () => (engine ??= createDockerEngine());
 }
 
 /** Ctrl-C aborts the run (steps stop at their next await); a second Ctrl-C exits at once. */

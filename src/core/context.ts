@@ -3,6 +3,7 @@
  * so dependencies are explicit and tests build only what a step needs.
  */
 import type { AwsClients } from '../aws/clients.js';
+import type { DockerEngine } from '../docker/engine.js';
 import type { IoHost } from '../io/host.js';
 import type { StackConfig } from './settings.js';
 
@@ -51,6 +52,8 @@ export interface Context extends AwsClients {
   readonly signal: AbortSignal;
   /** The AWS endpoint override (--endpoint-url, the sandbox), when there is one. */
   readonly endpoint?: string;
+  /** The Docker daemon (the image step); created on first use. */
+  readonly docker: DockerEngine;
   /** Progress for the step being run (the engine binds it to the step). */
   report(message: string): void;
 }

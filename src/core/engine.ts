@@ -147,8 +147,13 @@ export async function applySteps(steps: readonly AnyStep[], ctx: Context, opts: 
       const t0 = ctx.clock.now();
       const sctx = stepContext(ctx, step);
       const isTarget = targets.has(step.id);
+      if (ctx.signal.aborted) {
+        reports.set(step.id, { id: step.id, title: step.title, action: 'skipped', ms: 0, error: 'not started (interrupted)' });
+        ctx.io.emit({ type: 'step-skipped', step: step.id, title: step.title, reason: 'not started (interrupted)' });
+        if (!errors.some((e) => e instanceof InterruptedError)) errors.push(new InterruptedError({ what: 'Interrupted', why: 'Ctrl-C' }));
+        return 'failed';
+      }
       try {
-        checkInterrupted(ctx);
         ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: isTarget && !opts.dryRun ? 'apply' : 'read' });
         const observed = await step.read(sctx);
         const desired = step.desired(sctx, depOutputs(step));
@@ -174,7 +179,15 @@ export async function applySteps(steps: readonly AnyStep[], ctx: Context, opts: 
         if (opts.dryRun) {
           outputs[step.id] = step.preview(observed, desired);
           reports.set(step.id, { id: step.id, title: step.title, action: plan.action, plan, ms: ctx.clock.now() - t0, outputs: outputs[step.id] });
-          ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: plan.action, ms: ctx.clock.now() - t0, detail: '(dry run: no change made)' });
+          ctx.io.emit({
+            type: 'step-done',
+            step: step.id,
+            title: step.title,
+            action: plan.action,
+            ms: ctx.clock.now() - t0,
+            verb: plan.action === 'noop' ? 'in sync' : `would ${plan.action}`,
+            detail: '(dry run)',
+          });
           return 'ok';
         }
         checkInterrupted(ctx);
@@ -295,8 +308,9 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
         const res = await step.destroy(stepContext(ctx, step));
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: 'destroy', ms, deleted: res.deleted, kept: res.kept });
-        const detail = res.deleted.length === 0 ? (res.kept.length ? res.kept.join('; ') : 'nothing of this stack') : res.deleted.join(', ');
-        ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: 'destroy', ms, detail });
+        const detail = [...res.deleted, ...res.kept.map((k) => `kept ${k}`)].join('; ');
+        const verb = res.deleted.length ? 'deleted' : 'nothing to delete';
+        ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: 'destroy', ms, detail, verb });
         return 'ok';
       } catch (e) {
         const err = ctx.signal.aborted ? new InterruptedError({ what: 'Interrupted', why: `Ctrl-C while deleting ${step.title}` }) : toCliError(e, step.title);

@@ -9,7 +9,17 @@ export type ProgressEvent =
   | { type: 'plan'; step: StepId; title: string; plan: Plan }
   | { type: 'step-start'; step: StepId; title: string; phase: 'apply' | 'destroy' | 'read' }
   | { type: 'step-progress'; step: StepId; message: string }
-  | { type: 'step-done'; step: StepId; title: string; action: PlanAction | 'destroy'; ms: number; outputs?: Outputs; detail?: string }
+  | {
+      type: 'step-done';
+      step: StepId;
+      title: string;
+      action: PlanAction | 'destroy';
+      ms: number;
+      outputs?: Outputs;
+      detail?: string;
+      /** Overrides the verb derived from the action ("would create", "nothing to delete"). */
+      verb?: string;
+    }
   | { type: 'step-failed'; step: StepId; title: string; ms: number; message: string }
   | { type: 'step-skipped'; step: StepId; title: string; reason: string }
   | { type: 'message'; level: 'info' | 'warn' | 'success'; text: string };

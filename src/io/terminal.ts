@@ -71,6 +71,7 @@ class TerminalHost implements IoHost {
       case 'step-done': {
         this.running.delete(e.step);
         const verb =
+          e.verb ??
           e.action === 'noop' ? 'in sync' : e.action === 'create' ? 'created' : e.action === 'update' ? 'updated' : e.action === 'destroy' ? 'deleted' : e.action;
         const detail = e.detail ? ` ${this.c.dim(e.detail)}` : '';
         this.persist(`${this.c.green(SYMBOL.ok)} ${e.title} ${this.c.dim(verb)}${detail} ${this.c.dim(fmtMs(e.ms))}`);

@@ -1,0 +1,107 @@
+/**
+ * `ecs-cwlogs image`: build the logging image from docker/ and push it (Docker Hub, any registry, or
+ * ECR). Prints the pushed reference by digest. Only --ecr needs AWS; a registry push needs Docker.
+ */
+import { Command } from 'commander';
+import type { AwsClients } from '../../aws/clients.js';
+import { applySteps } from '../../core/engine.js';
+import { InternalError, UserInputError } from '../../core/errors.js';
+import type { Context } from '../../core/context.js';
+import { STEPS } from '../../steps/index.js';
+import { createImageStep, type ImageStepOptions } from '../../steps/image.js';
+import { renderApply } from '../render.js';
+import { action, type Runtime } from '../run.js';
+import { buildContext, type Connection } from '../runtime.js';
+import { addSettingOptions, examples } from './steps.js';
+
+interface ImageFlags {
+  ecr?: boolean;
+  username?: string;
+  passwordStdin?: boolean;
+  baseImage?: string;
+  skipAgent?: boolean;
+  platform?: string;
+}
+
+export function imageCommand(): Command {
+  const cmd = new Command('image').description('Build the logging image (rsyslog + CloudWatch agent) from docker/ and push it; prints it by digest');
+  addSettingOptions(cmd, ['imageRepo']);
+  cmd
+    .option('--ecr', 'push to Amazon ECR in this account and region (creates the repository, tagged, if missing)')
+    .option('--username <name>', 'registry user (with --password-stdin, or asked for in a terminal)')
+    .option('--password-stdin', 'read the registry password or token from standard input')
+    .option('--base-image <ref>', 'BASE_IMAGE build argument (default: the Dockerfile\'s, a slim Debian)')
+    .option('--skip-agent', 'build without the CloudWatch agent (offline builds; the container then only writes files)')
+    .option('--platform <os/arch>', 'build for this platform, e.g. linux/amd64 (default: the Docker daemon\'s)');
+  cmd.addHelpText(
+    'after',
+    examples([
+      'ecs-cwlogs image --repo user/cloudwatchlogs',
+      'ecs-cwlogs image --ecr',
+      'echo "$TOKEN" | ecs-cwlogs image --repo registry.example.com/team/cloudwatchlogs --username ci --password-stdin',
+      'ecs-cwlogs image --repo user/cloudwatchlogs --dry-run',
+    ]) +
+      '\nCredentials come from ~/.docker/config.json (or $DOCKER_CONFIG): auths, credsStore and credHelpers, as `docker login` left them.\nThe tag is a hash of docker/ and the build arguments: nothing is rebuilt or pushed when the registry already has it.\n',
+  );
+  cmd.action(
+    action(async (rt) => {
+      const f = rt.opts as unknown as ImageFlags;
+      const ecr = Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr';
+      const credentials = await readCredentials(rt, f);
+      const options: ImageStepOptions = { ecr, baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform, credentials };
+      const step = createImageStep(options);
+      const steps = [...STEPS.filter((s) => s.id !== 'image'), step];
+      // A registry push needs no AWS: skip the identity check and hand the step no AWS clients.
+      const ctx = ecr ? await rt.context() : localContext(rt);
+      const report = await applySteps(steps, ctx, { targets: ['image'], dryRun: Boolean(rt.opts.dryRun) });
+      const out = report.outputs.image ?? {};
+      rt.io.result({ ...report, stack: rt.stack, imageRef: out.imageRef }, () => {
+        const text = renderApply(report);
+        return out.imageRef && !out.imageRef.startsWith('(') ? `${text}\n${out.imageRef}` : text;
+      });
+    }),
+  );
+  return cmd;
+}
+
+async function readCredentials(rt: Runtime, f: ImageFlags): Promise<ImageStepOptions['credentials']> {
+  if (f.passwordStdin && !f.username) {
+    throw new UserInputError({ what: '--password-stdin needs --username', fix: 'Pass --username <name> too.' });
+  }
+  if (!f.username) return undefined;
+  let password: string;
+  if (f.passwordStdin) {
+    if (process.stdin.isTTY) {
+      throw new UserInputError({ what: '--password-stdin reads from a pipe', why: 'standard input is a terminal', fix: 'Pipe the password in (echo "$TOKEN" | ecs-cwlogs image ...), or drop --password-stdin to be asked.' });
+    }
+    password = (await readAll(process.stdin)).replace(/\r?\n$/, '');
+  } else if (rt.io.interactive) {
+    password = await rt.io.ask<string>({ flag: '--password-stdin', message: `Password for ${f.username}`, default: '', kind: 'password' });
+  } else {
+    throw new UserInputError({ what: `No password for --username ${f.username}`, why: 'there is no terminal to ask in', fix: 'Pipe it in with --password-stdin.' });
+  }
+  if (!password) throw new UserInputError({ what: 'Empty registry password', fix: 'Give the password or access token on standard input.' });
+  return { username: f.username, password };
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let s = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => (s += d));
+    stream.on('end', () => resolve(s));
+    stream.on('error', reject);
+  });
+}
+
+/** A context without AWS: every AWS client throws if a step ever reaches for one. */
+function localContext(rt: Runtime): Context {
+  const noAws = new Proxy({} as AwsClients, {
+    get(_t, key) {
+      if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
+      throw new InternalError({ what: `AWS client "${key}" used by a command that runs without AWS` });
+    },
+  });
+  const conn: Connection = { region: rt.resolved.config.region ?? '', sandbox: false, aws: noAws, account: '', callerArn: '' };
+  return buildContext({ opts: rt.opts, io: rt.io, stack: rt.stack, resolved: rt.resolved, conn, signal: rt.signal });
+}

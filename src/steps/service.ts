@@ -1,0 +1,244 @@
+/**
+ * Step: the ECS service (lab step 14). Creates it, or updates it to the newest revision, then waits
+ * for a steady state while printing the service's new events. Outputs the app's URL.
+ */
+import type { Service } from '@aws-sdk/client-ecs';
+import type { Context } from '../core/context.js';
+import { STACK_TAG, ecsTags } from '../core/context.js';
+import { diff } from '../core/diff.js';
+import { AwsError, hasAwsCode } from '../core/errors.js';
+import { ABSENT, absent, isAbsent, type Absent, type DepOutputs, type Plan, type Step } from '../core/step.js';
+import { pollUntil, retryOn, WaitTimeoutError } from '../core/wait.js';
+import { ownershipConflict } from './ownership.js';
+import { createHash } from 'node:crypto';
+
+type Ctx = Pick<Context, 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+
+export interface ServiceObserved {
+  name: string;
+  arn: string;
+  status: string;
+  taskDefinition: string;
+  desiredCount: number;
+  runningCount: number;
+  deployments: number;
+  minimumHealthyPercent?: number;
+  maximumPercent?: number;
+  tags: Record<string, string>;
+  owned: boolean;
+}
+
+export interface ServiceDesired {
+  cluster: string;
+  name: string;
+  taskDefinition: string;
+  desiredCount: number;
+  /** One instance, one fixed host port 80: the old task must stop before the new one can start. */
+  minimumHealthyPercent: number;
+  maximumPercent: number;
+  tags: Record<string, string>;
+  adopt: boolean;
+  url: string;
+}
+
+function observe(s: Service, stack: string): ServiceObserved {
+  const tags = Object.fromEntries((s.tags ?? []).map((t) => [t.key ?? '', t.value ?? '']));
+  return {
+    name: s.serviceName ?? '',
+    arn: s.serviceArn ?? '',
+    status: s.status ?? 'UNKNOWN',
+    taskDefinition: s.taskDefinition ?? '',
+    desiredCount: s.desiredCount ?? 0,
+    runningCount: s.runningCount ?? 0,
+    deployments: s.deployments?.length ?? 0,
+    minimumHealthyPercent: s.deploymentConfiguration?.minimumHealthyPercent,
+    maximumPercent: s.deploymentConfiguration?.maximumPercent,
+    tags,
+    owned: tags[STACK_TAG] === stack,
+  };
+}
+
+export async function readService(ctx: Pick<Context, 'ecs' | 'stack'>, cluster: string, name: string): Promise<ServiceObserved | Absent> {
+  try {
+    const res = await ctx.ecs.describeServices({ cluster, services: [name], include: ['TAGS'] });
+    const s = res.services?.find((x) => x.serviceName === name && x.status !== 'INACTIVE');
+    if (!s) return ABSENT;
+    if (s.status === 'DRAINING') return absent('draining (being deleted)');
+    return observe(s, ctx.stack);
+  } catch (e) {
+    if (hasAwsCode(e, 'ClusterNotFoundException')) return absent('no cluster');
+    throw e;
+  }
+}
+
+/** A stable idempotency token: a re-run after a crash can't create a second service. */
+function clientToken(stack: string, cluster: string, name: string): string {
+  return createHash('sha256').update(`ecs-cwlogs/${stack}/${cluster}/${name}`).digest('hex').slice(0, 32);
+}
+
+export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired> = {
+  id: 'service',
+  title: 'ECS service',
+  dependsOn: ['cluster', 'task', 'instance'],
+
+  read: (ctx) => readService(ctx, ctx.config.clusterName, ctx.config.serviceName),
+
+  desired(ctx, deps: DepOutputs) {
+    const ip = deps.instance?.publicIp;
+    return {
+      cluster: ctx.config.clusterName,
+      name: ctx.config.serviceName,
+      taskDefinition: deps.task?.taskDefinitionArn ?? '',
+      desiredCount: 1,
+      minimumHealthyPercent: 0,
+      maximumPercent: 100,
+      tags: ctx.tags,
+      adopt: ctx.flags.adopt,
+      url: ip && !ip.startsWith('(') ? `http://${ip}/` : '(after the instance is running)',
+    };
+  },
+
+  plan(observed, desired): Plan {
+    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}, ${desired.desiredCount} task` };
+    if (!observed.owned && !desired.adopt) return ownershipConflict('ECS service', desired.name, observed.tags[STACK_TAG], 'service');
+    const diffs = diff(
+      {
+        taskDefinition: observed.taskDefinition,
+        desiredCount: observed.desiredCount,
+        minimumHealthyPercent: observed.minimumHealthyPercent,
+        maximumPercent: observed.maximumPercent,
+        tags: Object.fromEntries(Object.keys(desired.tags).map((k) => [k, observed.tags[k]])),
+      },
+      {
+        taskDefinition: desired.taskDefinition,
+        desiredCount: desired.desiredCount,
+        minimumHealthyPercent: desired.minimumHealthyPercent,
+        maximumPercent: desired.maximumPercent,
+        tags: desired.tags,
+      },
+    );
+    return diffs.length ? { action: 'update', summary: diffs.map((d) => d.field).join(', '), diffs } : { action: 'noop', summary: `${observed.runningCount}/${observed.desiredCount} running` };
+  },
+
+  async apply(ctx, { plan, observed, desired }) {
+    let arn: string;
+    if (plan.action === 'create') {
+      if (!isAbsent(observed)) throw new Error('unreachable');
+      if (observed.detail?.startsWith('draining')) await waitInactive(ctx, desired.cluster, desired.name);
+      const res = await ctx.ecs.createService({
+        cluster: desired.cluster,
+        serviceName: desired.name,
+        taskDefinition: desired.taskDefinition,
+        desiredCount: desired.desiredCount,
+        launchType: 'EC2',
+        deploymentConfiguration: { minimumHealthyPercent: desired.minimumHealthyPercent, maximumPercent: desired.maximumPercent },
+        schedulingStrategy: 'REPLICA',
+        clientToken: clientToken(ctx.stack, desired.cluster, desired.name),
+        tags: ecsTags(desired.tags),
+        propagateTags: 'SERVICE',
+        enableECSManagedTags: true,
+      });
+      arn = res.service?.serviceArn ?? '';
+    } else {
+      const o = observed as ServiceObserved;
+      arn = o.arn;
+      if (plan.action === 'update') {
+        const changed = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
+        if (changed.has('taskDefinition') || changed.has('desiredCount') || changed.has('minimumHealthyPercent') || changed.has('maximumPercent')) {
+          await ctx.ecs.updateService({
+            cluster: desired.cluster,
+            service: desired.name,
+            taskDefinition: desired.taskDefinition,
+            desiredCount: desired.desiredCount,
+            deploymentConfiguration: { minimumHealthyPercent: desired.minimumHealthyPercent, maximumPercent: desired.maximumPercent },
+          });
+        }
+        if (changed.has('tags')) await ctx.ecs.tagResource({ resourceArn: o.arn, tags: ecsTags(desired.tags) });
+      }
+    }
+    await waitSteady(ctx, desired);
+    return { serviceName: desired.name, serviceArn: arn, url: desired.url };
+  },
+
+  preview: (observed, desired) => ({ serviceName: desired.name, serviceArn: isAbsent(observed) ? '(after create)' : observed.arn, url: desired.url }),
+
+  describe: (o) => ({ arn: o.arn, status: o.status, running: `${o.runningCount}/${o.desiredCount}`, taskDefinition: o.taskDefinition.split('/').pop() ?? '' }),
+
+  async destroy(ctx) {
+    const cluster = ctx.config.clusterName;
+    const name = ctx.config.serviceName;
+    const observed = await readService(ctx, cluster, name);
+    if (isAbsent(observed)) {
+      if (observed.detail?.startsWith('draining')) await waitInactive(ctx, cluster, name);
+      return { deleted: [], kept: [] };
+    }
+    if (!observed.owned) return { deleted: [], kept: [`service ${name} (not tagged as stack ${ctx.stack})`] };
+    try {
+      if (observed.desiredCount > 0) {
+        ctx.report('scaling to 0');
+        await ctx.ecs.updateService({ cluster, service: name, desiredCount: 0 });
+      }
+      await ctx.ecs.deleteService({ cluster, service: name, force: true });
+    } catch (e) {
+      if (!hasAwsCode(e, 'ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException')) throw e;
+    }
+    await waitInactive(ctx, cluster, name);
+    return { deleted: [`service ${name}`], kept: [] };
+  },
+};
+
+async function waitInactive(ctx: Ctx, cluster: string, name: string): Promise<void> {
+  ctx.report('draining');
+  await retryOn(
+    async () => {
+      const res = await ctx.ecs.describeServices({ cluster, services: [name] });
+      const live = (res.services ?? []).some((s) => s.status === 'DRAINING' || s.status === 'ACTIVE');
+      if (live) throw Object.assign(new Error('still draining'), { name: 'Draining' });
+    },
+    ['Draining'],
+    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, initialDelayMs: ctx.timing.pollMs, maxDelayMs: 5 * ctx.timing.pollMs },
+  ).catch((e) => {
+    if (hasAwsCode(e, 'ClusterNotFoundException')) return;
+    throw e;
+  });
+}
+
+/** Wait until one deployment runs the desired count, printing service events as they come. */
+async function waitSteady(ctx: Ctx, d: ServiceDesired): Promise<void> {
+  const seen = new Set<string>();
+  let first = true;
+  try {
+    await pollUntil(
+      async () => {
+        const res = await ctx.ecs.describeServices({ cluster: d.cluster, services: [d.name] });
+        const s = res.services?.[0];
+        if (!s) return undefined;
+        const events = [...(s.events ?? [])].reverse();
+        for (const ev of events) {
+          if (!ev.id || seen.has(ev.id)) continue;
+          seen.add(ev.id);
+          // On the first read, only show recent history (the last event), not the service's whole past.
+          if (!first || ev === events[events.length - 1]) ctx.report(stripServicePrefix(ev.message ?? ''));
+        }
+        first = false;
+        const primary = s.deployments?.find((x) => x.status === 'PRIMARY');
+        const steady = (s.deployments?.length ?? 0) === 1 && s.runningCount === d.desiredCount && primary?.runningCount === d.desiredCount;
+        return steady ? true : undefined;
+      },
+      { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `service ${d.name} to reach a steady state` },
+    );
+  } catch (e) {
+    if (e instanceof WaitTimeoutError) {
+      throw new AwsError({
+        what: `Service ${d.name} did not reach a steady state`,
+        why: e.message,
+        fix: `Look at its events (\`aws ecs describe-services --cluster ${d.cluster} --services ${d.name}\`) and \`ecs-cwlogs logs\`; run \`ecs-cwlogs up\` again once fixed.`,
+      });
+    }
+    throw e;
+  }
+}
+
+function stripServicePrefix(m: string): string {
+  return m.replace(/^\(service [^)]+\)\s*/, '');
+}

@@ -1,0 +1,64 @@
+/**
+ * Test helpers: a started sandbox and a step Context wired to it through the real SDK clients.
+ */
+import { createAwsClients } from '../../src/aws/clients.js';
+import { resolveSettings } from '../../src/core/config.js';
+import { realClock, SANDBOX_TIMING, stackTags, type Context } from '../../src/core/context.js';
+import type { StackConfig } from '../../src/core/settings.js';
+import { RecordingIoHost } from '../../src/io/recording.js';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+
+export const TEST_CREDENTIALS = { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'test-secret' };
+
+export async function withSandbox<T>(opts: SandboxOptions, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
+  const sb = await startSandbox({ port: 0, latency: 'fast', ...opts });
+  try {
+    return await fn(sb);
+  } finally {
+    await sb.close();
+  }
+}
+
+export interface TestContextOptions {
+  stack?: string;
+  config?: Partial<StackConfig>;
+  adopt?: boolean;
+  deleteLogs?: boolean;
+  io?: RecordingIoHost;
+  signal?: AbortSignal;
+  maxAttempts?: number;
+}
+
+/** A Context as the CLI builds it, against the sandbox, with defaults for every setting. */
+export async function sandboxContext(sb: RunningSandbox, o: TestContextOptions = {}): Promise<Context & { io: RecordingIoHost }> {
+  const stack = o.stack ?? 'test';
+  const { config } = resolveSettings({ flags: {}, env: {} });
+  const full: StackConfig = { ...config, region: 'us-east-1', allowCidr: '203.0.113.7/32', image: 'registry.example/cloudwatchlogs:1', ...o.config };
+  const aws = createAwsClients({ region: full.region, endpoint: sb.url, credentials: TEST_CREDENTIALS, maxAttempts: o.maxAttempts });
+  const id = await aws.sts.getCallerIdentity({});
+  const io = o.io ?? new RecordingIoHost();
+  const ctx = Object.create(aws, {
+    stack: { value: stack },
+    account: { value: id.Account ?? '' },
+    callerArn: { value: id.Arn ?? '' },
+    endpoint: { value: sb.url },
+    config: { value: full },
+    tags: { value: stackTags(stack) },
+    io: { value: io },
+    flags: { value: { adopt: Boolean(o.adopt), deleteLogs: Boolean(o.deleteLogs) } },
+    clock: { value: realClock },
+    timing: { value: { ...SANDBOX_TIMING, pollMs: 50, retryMs: 50 } },
+    signal: { value: o.signal ?? new AbortController().signal },
+    report: { value: () => undefined },
+  }) as Context & { io: RecordingIoHost };
+  return ctx;
+}
+
+/** Mutating calls recorded since `since` (a request log length). */
+export function mutatingCalls(sb: RunningSandbox, since = 0): string[] {
+  return sb
+    .requestLog()
+    .slice(since)
+    .filter((r) => r.mutating)
+    .map((r) => `${r.service}:${r.operation}`);
+}
