@@ -5,7 +5,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
-import { clusterCommand } from './commands/steps.js';
+import { clusterCommand, serviceCommand, taskCommand } from './commands/steps.js';
+import { downCommand, statusCommand, upCommand } from './commands/lab.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { imageCommand } from './commands/image.js';
 import { iamCommand, instanceCommand, logGroupCommand } from './commands/lab-steps.js';
@@ -28,7 +29,19 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
-  for (const cmd of [imageCommand(), clusterCommand(), iamCommand(), logGroupCommand(), instanceCommand(), sandboxCommand()]) program.addCommand(cmd);
+  for (const cmd of [
+    upCommand(),
+    statusCommand(),
+    downCommand(),
+    imageCommand(),
+    clusterCommand(),
+    iamCommand(),
+    logGroupCommand(),
+    instanceCommand(),
+    taskCommand(),
+    serviceCommand(),
+    sandboxCommand(),
+  ]) program.addCommand(cmd);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -1,13 +1,31 @@
 /**
- * The lab's steps, in the order the lab takes them. The engine orders them by dependsOn anyway.
+ * The lab's steps, in the order the lab takes them. The engine orders them by dependsOn anyway:
+ *
+ *   image ──────────────┐
+ *   iam ──────┐          ├─ task ─┐
+ *   cluster ──┼─ instance ────────┼─ service
+ *   log-group │                   │
  */
 import type { AnyStep, StepId } from '../core/step.js';
 import { clusterStep } from './cluster.js';
+import { createImageStep, imageStep, type ImageStepOptions } from './image.js';
 import { iamStep } from './iam.js';
 import { logGroupStep } from './log-group.js';
 import { instanceStep } from './instance.js';
+import { taskStep } from './task.js';
+import { serviceStep } from './service.js';
 
-export const STEPS: readonly AnyStep[] = [iamStep, clusterStep, logGroupStep, instanceStep];
+export const STEPS: readonly AnyStep[] = [imageStep, iamStep, clusterStep, logGroupStep, instanceStep, taskStep, serviceStep];
+
+export interface LabStepOptions {
+  image?: ImageStepOptions;
+}
+
+/** The steps with per-run options (the image step takes build and push options). */
+export function labSteps(opts: LabStepOptions = {}): AnyStep[] {
+  const image = opts.image ? createImageStep(opts.image) : imageStep;
+  return STEPS.map((s) => (s.id === 'image' ? image : s));
+}
 
 export function stepById(id: StepId): AnyStep {
   const s = STEPS.find((x) => x.id === id);

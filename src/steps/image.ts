@@ -1,0 +1,263 @@
+/**
+ * Step: the logging container image (lab steps 2-4: build the rsyslog + CloudWatch agent image and
+ * push it where ECS can pull it).
+ *
+ *   tag      <repo>:<content hash of docker/ (as .dockerignore filters it), build args, platform>
+ *   read     is that tag in the registry? (HTTP API v2 HEAD, the registry is the truth)
+ *   apply    ECR: create the repository if missing (tagged); build unless the tag exists locally;
+ *            tag latest; push both; the registry's digest is the result
+ *   outputs  imageRef (repo@sha256:..., what the task definition runs), tag, repository, digest
+ *
+ * With --image and no repository to push to, the step builds nothing and hands on that image.
+ */
+import type { RegistryCredentials } from '../docker/auth.js';
+import { describeAuth, resolveRegistryAuth } from '../docker/auth.js';
+import { readBuildContext, type BuildContext } from '../docker/build-context.js';
+import { authKeyFor, parseReference } from '../docker/reference.js';
+import { awsTags, type Context } from '../core/context.js';
+import { DockerError, hasAwsCode, UserInputError } from '../core/errors.js';
+import { absent, isAbsent, type Absent, type Plan, type Step } from '../core/step.js';
+import { PACKAGE_ROOT } from '../core/version.js';
+import { join } from 'node:path';
+
+export type ImageCtx = Pick<Context, 'config' | 'ecr' | 'docker' | 'tags' | 'stack' | 'account' | 'io' | 'signal' | 'report'>;
+
+export interface ImageStepOptions {
+  /** The build context (default: the package's docker/). */
+  contextDir?: string;
+  /** Push to ECR (also when --repo is "ecr"). */
+  ecr?: boolean;
+  /** BASE_IMAGE build argument. */
+  baseImage?: string;
+  /** SKIP_CLOUDWATCH_AGENT=true (offline builds). */
+  skipAgent?: boolean;
+  /** e.g. linux/amd64 (default: the daemon's own). */
+  platform?: string;
+  /** --username with --password-stdin (or the prompt). Never written anywhere. */
+  credentials?: { username: string; password: string };
+  /** Where config.json is (default: DOCKER_CONFIG, else ~/.docker). */
+  dockerConfigDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export const DEFAULT_ECR_REPOSITORY = 'cloudwatchlogs';
+
+export interface ImageDesired {
+  mode: 'given' | 'registry' | 'ecr';
+  /** --image, handed on as is (mode given). */
+  given?: string;
+  /** Full repository, e.g. user/cloudwatchlogs or 123456789012.dkr.ecr.us-east-1.amazonaws.com/cloudwatchlogs. */
+  repository: string;
+  /** ECR repository name (mode ecr). */
+  ecrName?: string;
+  tag: string;
+  /** repository:tag */
+  ref: string;
+  buildArgs: Record<string, string>;
+  platform?: string;
+  context?: BuildContext;
+  tags: Record<string, string>;
+}
+
+export interface ImageObserved {
+  /** repository@digest (or the given image). */
+  imageRef: string;
+  digest: string;
+  repository: string;
+  tag: string;
+}
+
+const REPO_RE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const ECR_NAME_RE = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, ImageObserved, ImageDesired> {
+  const contextDir = options.contextDir ?? join(PACKAGE_ROOT, 'docker');
+  // Credentials are looked up once per run (a helper may prompt or be slow), kept in memory only.
+  const credCache = new Map<string, Promise<RegistryCredentials | undefined>>();
+
+  const target = (ctx: Pick<ImageCtx, 'config' | 'account' | 'tags'>): ImageDesired => {
+    const repo = ctx.config.imageRepo?.trim() || undefined;
+    const ecr = Boolean(options.ecr) || repo === 'ecr';
+    const tags = { ...ctx.tags };
+    if (!ecr && !repo) {
+      if (ctx.config.image) return { mode: 'given', given: ctx.config.image, repository: '', tag: '', ref: ctx.config.image, buildArgs: {}, tags };
+      throw new UserInputError({
+        what: 'No repository to push the logging image to',
+        why: 'ECS pulls the image from a registry',
+        fix: 'Pass --repo user/cloudwatchlogs (Docker Hub or any registry), or --ecr, or --image with an image already pushed.',
+      });
+    }
+    const buildArgs: Record<string, string> = {};
+    if (options.baseImage) buildArgs.BASE_IMAGE = options.baseImage;
+    if (options.skipAgent) buildArgs.SKIP_CLOUDWATCH_AGENT = 'true';
+    let context: BuildContext;
+    try {
+      context = readBuildContext(contextDir, { buildArgs, platform: options.platform });
+    } catch (e) {
+      throw new UserInputError({ what: `Cannot read the image's build context ${contextDir}`, why: (e as Error).message, fix: 'Reinstall ecs-cwlogs, or check the directory.' });
+    }
+    let repository: string;
+    let ecrName: string | undefined;
+    if (ecr) {
+      ecrName = repo && repo !== 'ecr' ? repo : DEFAULT_ECR_REPOSITORY;
+      if (!ECR_NAME_RE.test(ecrName) || ecrName.length > 256) {
+        throw new UserInputError({ what: `"${ecrName}" is not an ECR repository name`, fix: 'Use lowercase letters, digits, and . _ - / between them, e.g. cloudwatchlogs.' });
+      }
+      if (!ctx.account) throw new UserInputError({ what: 'No AWS account for ECR', why: 'the AWS identity was not read', fix: 'Check your AWS credentials.' });
+      repository = `${ctx.account}.dkr.ecr.${ctx.config.region}.amazonaws.com/${ecrName}`;
+    } else {
+      repository = repo!;
+      if (!REPO_RE.test(repository) || repository.includes('@') || /:[^/]*$/.test(repository.replace(/^[^/]*\//, ''))) {
+        throw new UserInputError({
+          what: `"${repository}" is not a repository to push to`,
+          fix: 'Give a repository without tag, such as user/cloudwatchlogs or registry.example.com:5000/team/cloudwatchlogs (the tag is the content hash).',
+        });
+      }
+    }
+    return { mode: ecr ? 'ecr' : 'registry', repository, ecrName, tag: context.tag, ref: `${repository}:${context.tag}`, buildArgs, platform: options.platform, context, tags };
+  };
+
+  const credentials = (ctx: Pick<ImageCtx, 'ecr' | 'report'>, d: ImageDesired): Promise<RegistryCredentials | undefined> => {
+    const registry = parseReference(d.ref).registry;
+    const key = `${d.mode}:${registry}`;
+    let p = credCache.get(key);
+    if (!p) {
+      p = (async (): Promise<RegistryCredentials | undefined> => {
+        if (d.mode === 'ecr') {
+          const res = await ctx.ecr.getAuthorizationToken({});
+          const data = res.authorizationData?.[0];
+          if (!data?.authorizationToken) throw new DockerError({ what: 'ECR gave no authorization token', fix: 'Check that your identity may call ecr:GetAuthorizationToken.' });
+          const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
+          const i = decoded.indexOf(':');
+          return { serverAddress: data.proxyEndpoint ?? `https://${registry}`, username: decoded.slice(0, i), password: decoded.slice(i + 1), source: 'ECR GetAuthorizationToken' };
+        }
+        if (options.credentials) {
+          return { serverAddress: authKeyFor(registry), username: options.credentials.username, password: options.credentials.password, source: '--username' };
+        }
+        return resolveRegistryAuth(registry, { env: options.env, configDir: options.dockerConfigDir });
+      })();
+      credCache.set(key, p);
+      p.catch(() => credCache.delete(key));
+    }
+    return p;
+  };
+
+  const ecrRepositoryExists = async (ctx: Pick<ImageCtx, 'ecr'>, name: string): Promise<boolean> => {
+    try {
+      const res = await ctx.ecr.describeRepositories({ repositoryNames: [name] });
+      return (res.repositories ?? []).some((r) => r.repositoryName === name);
+    } catch (e) {
+      if (hasAwsCode(e, 'RepositoryNotFoundException')) return false;
+      throw e;
+    }
+  };
+
+  return {
+    id: 'image',
+    title: 'Logging image',
+    dependsOn: [],
+
+    async read(ctx): Promise<ImageObserved | Absent> {
+      const d = target(ctx);
+      if (d.mode === 'given') return { imageRef: d.given!, digest: parseReference(d.given!).digest ?? '', repository: parseReference(d.given!).repository, tag: parseReference(d.given!).tag ?? '' };
+      if (d.mode === 'ecr' && !(await ecrRepositoryExists(ctx, d.ecrName!))) return absent(`ECR repository ${d.ecrName} does not exist`);
+      const creds = await credentials(ctx, d);
+      const digest = await ctx.docker.remoteDigest(d.ref, creds, ctx.signal);
+      if (!digest) return absent(`${d.ref} is not in the registry`);
+      return { imageRef: `${d.repository}@${digest}`, digest, repository: d.repository, tag: d.tag };
+    },
+
+    desired: (ctx) => target(ctx),
+
+    plan(observed, desired): Plan {
+      if (desired.mode === 'given') return { action: 'noop', summary: `using ${desired.given}` };
+      if (!isAbsent(observed)) return { action: 'noop', summary: `${desired.ref} is in the registry` };
+      const ecr = desired.mode === 'ecr' && observed.detail?.startsWith('ECR repository') ? `create ECR repository ${desired.ecrName}, ` : '';
+      return { action: 'create', summary: `${ecr}build and push ${desired.ref}` };
+    },
+
+    async apply(ctx, { plan, observed, desired: d }) {
+      if (plan.action === 'noop' && !isAbsent(observed)) {
+        return outputsOf(observed, { built: 'no', pushed: 'no' });
+      }
+      if (d.mode === 'ecr' && !(await ecrRepositoryExists(ctx, d.ecrName!))) {
+        ctx.report(`creating ECR repository ${d.ecrName}`);
+        try {
+          await ctx.ecr.createRepository({
+            repositoryName: d.ecrName!,
+            imageScanningConfiguration: { scanOnPush: true },
+            imageTagMutability: 'MUTABLE',
+            tags: awsTags(d.tags),
+          });
+        } catch (e) {
+          if (!hasAwsCode(e, 'RepositoryAlreadyExistsException')) throw e;
+        }
+      }
+      await ctx.docker.ping();
+      let built = 'no';
+      const local = await ctx.docker.inspectImage(d.ref);
+      if (local) {
+        ctx.report(`${d.ref} exists locally, not rebuilt`);
+      } else {
+        ctx.report(`building ${d.ref}`);
+        await ctx.docker.build({
+          context: d.context!,
+          tag: d.ref,
+          buildArgs: d.buildArgs,
+          platform: d.platform,
+          signal: ctx.signal,
+          onOutput: (line) => {
+            if (/^Step \d+\/\d+ :/.test(line)) ctx.report(`build ${truncate(line, 100)}`);
+            if (ctx.io.verbose) ctx.io.emit({ type: 'message', level: 'info', text: line });
+          },
+        });
+        built = 'yes';
+      }
+      const latest = `${d.repository}:latest`;
+      await ctx.docker.tag(d.ref, latest);
+      const creds = await credentials(ctx, d);
+      ctx.report(`pushing ${d.ref} (${describeAuth(creds)})`);
+      const onOutput = (line: string) => {
+        if (ctx.io.verbose) ctx.io.emit({ type: 'message', level: 'info', text: line });
+      };
+      const { digest } = await ctx.docker.push({ ref: d.ref, credentials: creds, signal: ctx.signal, onOutput });
+      await ctx.docker.push({ ref: latest, credentials: creds, signal: ctx.signal, onOutput });
+      return outputsOf({ imageRef: `${d.repository}@${digest}`, digest, repository: d.repository, tag: d.tag }, { built, pushed: 'yes' });
+    },
+
+    preview(observed, desired) {
+      if (desired.mode === 'given') return { imageRef: desired.given! };
+      if (!isAbsent(observed)) return outputsOf(observed, {});
+      return { imageRef: '(after push)', repository: desired.repository, tag: desired.tag };
+    },
+
+    describe: (o) => ({ imageRef: o.imageRef, tag: o.tag }),
+
+    async destroy(ctx) {
+      // Images in a registry are not deleted: other stacks or people may run them. An ECR
+      // repository this stack created carries its tags; deleting it is left to the user.
+      let d: ImageDesired;
+      try {
+        d = target(ctx);
+      } catch {
+        return { deleted: [], kept: [] };
+      }
+      if (d.mode === 'ecr') {
+        const exists = await ecrRepositoryExists(ctx, d.ecrName!);
+        return { deleted: [], kept: exists ? [`ECR repository ${d.ecrName} (delete it with: aws ecr delete-repository --force --repository-name ${d.ecrName})`] : [] };
+      }
+      return { deleted: [], kept: d.mode === 'registry' ? [`image ${d.repository} in its registry`] : [] };
+    },
+  };
+}
+
+function outputsOf(o: ImageObserved, extra: Record<string, string>): Record<string, string> {
+  return { imageRef: o.imageRef, repository: o.repository, tag: o.tag, digest: o.digest, ...extra };
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+/** The image step with the defaults (`up`): --repo / --repo ecr from the settings, docker/ as is. */
+export const imageStep = createImageStep();
