@@ -1,0 +1,188 @@
+/**
+ * The `iam` step against the sandbox, through the engine and real SDK clients.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applySteps, destroySteps, EngineError } from '../../src/core/engine.js';
+import { ConflictError } from '../../src/core/errors.js';
+import { STACK_TAG } from '../../src/core/context.js';
+import { renderJson } from '../../src/core/templates.js';
+import { STEPS } from '../../src/steps/index.js';
+import { decodePolicyDocument, iamStep, readPolicy, readProfile, readRole } from '../../src/steps/iam.js';
+import { mutatingCalls, sandboxContext, withSandbox } from '../helpers/sandbox-context.js';
+
+const ECS_MANAGED = 'arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role';
+
+test('iam: creates the policy, role and instance profile, tagged, with the scoped policy and both attachments', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    const report = await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const step = report.steps.find((s) => s.id === 'iam')!;
+    assert.equal(step.action, 'create');
+    const out = report.outputs.iam!;
+    const account = ctx.account;
+    assert.equal(out.policyArn, `arn:aws:iam::${account}:policy/ECSCloudWatchLogs`);
+    assert.equal(out.roleName, 'ECSCloudWatchLogs');
+    assert.equal(out.instanceProfileName, 'ECSCloudWatchLogs');
+    assert.match(out.roleArn!, /:role\/ECSCloudWatchLogs$/);
+    assert.match(out.instanceProfileArn!, /:instance-profile\/ECSCloudWatchLogs$/);
+
+    const policy = await readPolicy(ctx, out.policyArn!);
+    assert.ok(policy?.owned);
+    const doc = policy.document as { Statement: { Action: string[]; Resource: string[] }[] };
+    assert.deepEqual(doc.Statement[0]!.Action.sort(), [
+      'logs:CreateLogGroup',
+      'logs:CreateLogStream',
+      'logs:DescribeLogStreams',
+      'logs:PutLogEvents',
+      'logs:PutRetentionPolicy',
+    ]);
+    const groupArn = `arn:aws:logs:us-east-1:${account}:log-group:ecs`;
+    assert.deepEqual(doc.Statement[0]!.Resource, [groupArn, `${groupArn}:*`]);
+    assert.ok(!JSON.stringify(doc).includes('arn:aws:logs:*:*:*'));
+
+    const role = await readRole(ctx, 'ECSCloudWatchLogs');
+    assert.ok(role?.owned);
+    assert.deepEqual(role.trustPolicy, renderJson('ec2-trust-policy.json', {}));
+    assert.deepEqual([...role.attachedPolicyArns].sort(), [ECS_MANAGED, out.policyArn].sort());
+    const profile = await readProfile(ctx, 'ECSCloudWatchLogs');
+    assert.ok(profile?.owned);
+    assert.deepEqual(profile.roles, ['ECSCloudWatchLogs']);
+  });
+});
+
+test('iam: a second run makes zero mutating calls and plans noop', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const since = sb.requestLog().length;
+    const again = await applySteps(STEPS, await sandboxContext(sb), { targets: ['iam'] });
+    assert.equal(again.steps.find((s) => s.id === 'iam')!.action, 'noop');
+    assert.deepEqual(mutatingCalls(sb, since), []);
+  });
+});
+
+test('iam: a detached policy is shown in the plan and only that is repaired', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    const first = await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const policyArn = first.outputs.iam!.policyArn!;
+    await ctx.iam.detachRolePolicy({ RoleName: 'ECSCloudWatchLogs', PolicyArn: policyArn });
+
+    const dry = await applySteps(STEPS, ctx, { targets: ['iam'], dryRun: true });
+    const plan = dry.steps.find((s) => s.id === 'iam')!.plan!;
+    assert.equal(plan.action, 'update');
+    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'role.attachedPolicies.ECSCloudWatchLogs'));
+
+    const since = sb.requestLog().length;
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.deepEqual(mutatingCalls(sb, since), ['iam:AttachRolePolicy']);
+    const role = await readRole(ctx, 'ECSCloudWatchLogs');
+    assert.ok(role?.attachedPolicyArns.includes(policyArn));
+  });
+});
+
+test('iam: a missing profile link is repaired', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    await ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: 'ECSCloudWatchLogs', RoleName: 'ECSCloudWatchLogs' });
+    const since = sb.requestLog().length;
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.deepEqual(mutatingCalls(sb, since), ['iam:AddRoleToInstanceProfile']);
+    assert.deepEqual((await readProfile(ctx, 'ECSCloudWatchLogs'))?.roles, ['ECSCloudWatchLogs']);
+  });
+});
+
+test('iam: a drifted policy document gets a new default version; at 5 versions the oldest non-default goes first', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    const first = await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const arn = first.outputs.iam!.policyArn!;
+    const wide = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'logs:*', Resource: 'arn:aws:logs:*:*:*' }] };
+    // Four out-of-band versions (v2..v5), the last one default: IAM's limit of 5 is reached.
+    for (let n = 0; n < 4; n++) {
+      await ctx.iam.createPolicyVersion({ PolicyArn: arn, PolicyDocument: JSON.stringify({ ...wide, Id: `drift${n}` }), SetAsDefault: true });
+    }
+    const before = (await ctx.iam.listPolicyVersions({ PolicyArn: arn })).Versions ?? [];
+    assert.equal(before.length, 5);
+
+    const since = sb.requestLog().length;
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.deepEqual(mutatingCalls(sb, since), ['iam:DeletePolicyVersion', 'iam:CreatePolicyVersion']);
+    const after = (await ctx.iam.listPolicyVersions({ PolicyArn: arn })).Versions ?? [];
+    assert.equal(after.length, 5);
+    assert.ok(!after.some((v) => v.VersionId === 'v1'), 'the oldest non-default version (v1) was deleted');
+    const def = after.find((v) => v.IsDefaultVersion)!;
+    const doc = await ctx.iam.getPolicyVersion({ PolicyArn: arn, VersionId: def.VersionId! });
+    assert.deepEqual(decodePolicyDocument(doc.PolicyVersion?.Document), iamStep.desired(ctx, {}).policyDocument);
+
+    const since2 = sb.requestLog().length;
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.deepEqual(mutatingCalls(sb, since2), []);
+  });
+});
+
+test('iam: destroy deletes what carries the tag (policy with all versions); same-named resources of no stack survive', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    const first = await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const arn = first.outputs.iam!.policyArn!;
+    await ctx.iam.createPolicyVersion({ PolicyArn: arn, PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'logs:DeleteLogGroup', Resource: '*' }] }), SetAsDefault: false });
+
+    // Someone else's resources named "Foreign", without the stack tag.
+    const doc = JSON.stringify(renderJson('ec2-trust-policy.json', {}));
+    await ctx.iam.createRole({ RoleName: 'Foreign', AssumeRolePolicyDocument: doc });
+    await ctx.iam.createInstanceProfile({ InstanceProfileName: 'Foreign' });
+    await ctx.iam.createPolicy({ PolicyName: 'Foreign', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'logs:PutLogEvents', Resource: '*' }] }) });
+
+    const report = await destroySteps(STEPS, ctx, { targets: ['iam'] });
+    const step = report.steps.find((s) => s.id === 'iam')!;
+    assert.equal(step.deleted?.length, 3);
+    assert.equal(await readPolicy(ctx, arn), undefined);
+    assert.equal(await readRole(ctx, 'ECSCloudWatchLogs'), undefined);
+    assert.equal(await readProfile(ctx, 'ECSCloudWatchLogs'), undefined);
+
+    // Applying or destroying with the foreign name: a conflict, nothing changed, nothing deleted.
+    const foreign = await sandboxContext(sb, { config: { iamName: 'Foreign' } });
+    const since = sb.requestLog().length;
+    await assert.rejects(applySteps(STEPS, foreign, { targets: ['iam'] }), (e: unknown) => e instanceof EngineError && e.error instanceof ConflictError);
+    const d = await destroySteps(STEPS, foreign, { targets: ['iam'] });
+    assert.deepEqual(d.steps[0]!.deleted, []);
+    assert.equal(d.steps[0]!.kept?.length, 3);
+    assert.deepEqual(mutatingCalls(sb, since), []);
+    assert.ok(await readRole(foreign, 'Foreign'));
+    assert.ok(await readProfile(foreign, 'Foreign'));
+
+    // A second destroy is a no-op.
+    const again = await destroySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.deepEqual(again.steps[0]!.deleted, []);
+  });
+});
+
+test('iam: --adopt takes over a same-named untagged role and tags it', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb, { adopt: true });
+    await ctx.iam.createRole({ RoleName: 'ECSCloudWatchLogs', AssumeRolePolicyDocument: JSON.stringify(renderJson('ec2-trust-policy.json', {})) });
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const role = await readRole(ctx, 'ECSCloudWatchLogs');
+    assert.equal(role?.tags[STACK_TAG], 'test');
+    assert.equal(role?.attachedPolicyArns.length, 2);
+  });
+});
+
+test('iam: converges under 20% throttling', async () => {
+  await withSandbox({ throttleRate: 0.2 }, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const throttled = sb.requestLog().filter((r) => r.status >= 400 && /Throttl/.test(r.errorCode ?? '')).length;
+    assert.ok(throttled > 0, 'some calls were throttled');
+    const ok = sb.requestLog().filter((r) => r.status < 400 && r.mutating).map((r) => `${r.service}:${r.operation}`);
+    assert.equal(ok.filter((o) => o === 'iam:CreatePolicy').length, 1);
+    assert.equal(ok.filter((o) => o === 'iam:CreateRole').length, 1);
+    assert.equal(ok.filter((o) => o === 'iam:CreateInstanceProfile').length, 1);
+    const since = sb.requestLog().length;
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.deepEqual(mutatingCalls(sb, since), []);
+  });
+});
