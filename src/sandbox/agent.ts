@@ -40,16 +40,61 @@ import type { Ec2InstanceRecord, Ec2StateView, World } from './types.js';
 
 /** How long STOPPED tasks and INACTIVE container instances stay visible. */
 const RETENTION_MS = 60 * 60 * 1000;
-/** Safety bound on scheduler passes per tick (each pass is one step of every lifecycle). */
+/** Safety bound on scheduler passes per step (each pass is one step of every lifecycle). */
 const MAX_PASSES = 20;
+/** Safety bound on the timed events replayed by one tick. */
+const MAX_STEPS = 10_000;
 
+/**
+ * Bring ECS up to `now`. Every timed event since the last tick (an agent registering, a task phase
+ * ending, an instance terminating) is replayed at the moment it was due, and the scheduler runs after
+ * each one, so the timeline is the same whether ticks come every millisecond or once an hour later.
+ */
 export function ecsTick(world: World, now: number): void {
-  syncAgents(world, now);
+  const ecs = ecsState(world);
+  let cursor = Math.min(ecs.lastTickAt ?? now, now);
+  for (let i = 0; i < MAX_STEPS; i++) {
+    const next = nextEventAfter(world, cursor);
+    if (next === undefined || next >= now) break;
+    step(world, next);
+    cursor = next;
+  }
+  step(world, now);
+  ecs.lastTickAt = now;
+  purge(world, now);
+}
+
+function step(world: World, at: number): void {
+  syncAgents(world, at);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const progressed = advanceTasks(world, now) || scheduleServices(world, now);
+    const progressed = advanceTasks(world, at) || scheduleServices(world, at);
     if (!progressed) break;
   }
-  purge(world, now);
+}
+
+/** The earliest time after `after` at which something is due to happen on its own. */
+function nextEventAfter(world: World, after: number): number | undefined {
+  const ecs = ecsState(world);
+  const { taskPhaseMs, taskStopMs, agentRegisterMs } = world.settings.latency;
+  const instances = (world.state.ec2 as Ec2StateView | undefined)?.instances ?? {};
+  const times: number[] = [];
+  for (const t of Object.values(ecs.tasks)) {
+    if (t.lastStatus === 'STOPPING') times.push(t.statusChangedAt + taskStopMs);
+    else if (t.desiredStatus === 'RUNNING' && NEXT_PHASE[t.lastStatus]) times.push(t.statusChangedAt + taskPhaseMs);
+  }
+  for (const instance of Object.values(instances)) {
+    if (instance.state === 'running' && instance.iamInstanceProfile && !ecs.agentRegistrations[instance.instanceId]) {
+      times.push(instance.stateChangedAt + agentRegisterMs);
+    }
+  }
+  for (const ci of Object.values(ecs.containerInstances)) {
+    const instance = instances[ci.ec2InstanceId];
+    if (ci.status !== 'INACTIVE' && instance && instance.state !== 'running' && instance.state !== 'pending') {
+      times.push(instance.stateChangedAt);
+    }
+  }
+  const future = times.filter((t) => t > after);
+  return future.length ? Math.min(...future) : undefined;
 }
 
 // ---- Agent ------------------------------------------------------------------------------------------
@@ -236,7 +281,7 @@ function syncAgents(world: World, now: number): void {
     if (ci.status === 'INACTIVE') continue;
     const instance = instances[ci.ec2InstanceId];
     if (!instance && !world.state.ec2) continue; // registered through the API without any EC2 emulation
-    if (instance && (instance.state === 'running' || instance.state === 'pending')) continue;
+    if (instance && (instance.state === 'running' || instance.state === 'pending' || instance.stateChangedAt > now)) continue;
     const at = instance ? instance.stateChangedAt : now;
     for (const t of tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t))) {
       stopTask(t, at, `Host EC2 (instance ${ci.ec2InstanceId}) terminated.`, 'TerminationNotice');

@@ -166,6 +166,8 @@ export interface EcsState {
   tasks: Record<string, TaskRecord>;
   /** EC2 instance id => container instance ARN, for instances whose agent has registered once. */
   agentRegistrations: Record<string, string>;
+  /** Sandbox time ECS was last brought up to date (agent.ts replays timed events since then). */
+  lastTickAt?: number;
 }
 
 export function initEcsState(): EcsState {

@@ -229,7 +229,11 @@ class Sandbox {
       console.error(`sandbox: ${module.name}:${operation} failed`, err);
       return fail(codec.internalError(), op.mutating);
     }
-    if (op.mutating && this.statePath) saveWorld(this.world, this.statePath, now);
+    if (op.mutating) {
+      // Let the world react to the change at the moment it happened (a new service schedules its tasks now).
+      this.tick(now);
+      if (this.statePath) saveWorld(this.world, this.statePath, now);
+    }
     return this.finish(module.name, operation, op.mutating, codec.success(module, operation, result, requestId), undefined, requestId);
   }
 

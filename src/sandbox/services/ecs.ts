@@ -390,6 +390,9 @@ const listContainerInstances: Handler = (req, world) => {
   const p = req.params;
   const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
   const status = optString(p, 'status');
+  if (status !== undefined && !['ACTIVE', 'DRAINING', 'REGISTERING', 'DEREGISTERING', 'REGISTRATION_FAILED'].includes(status)) {
+    throw invalidParameter(`Invalid status: ${status}`);
+  }
   const arns = Object.values(ecsState(world).containerInstances)
     .filter((ci) => ci.clusterArn === cluster.clusterArn)
     .filter((ci) => (status ? ci.status === status : ci.status === 'ACTIVE' || ci.status === 'DRAINING'))
