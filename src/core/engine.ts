@@ -330,3 +330,24 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
   if (errors.length > 0) throw new EngineError(report, pickError(errors));
   return report;
 }
+
+export interface Observation {
+  id: StepId;
+  title: string;
+  present: boolean;
+  details: Record<string, string>;
+}
+
+/** Read every step (in parallel), nothing else: what exists right now (for `down`'s confirmation). */
+export async function observeSteps(steps: readonly AnyStep[], ctx: Context): Promise<Observation[]> {
+  return Promise.all(
+    topoSort(steps).map(async (step) => {
+      try {
+        const observed = await step.read(stepContext(ctx, step));
+        return { id: step.id, title: step.title, present: !isAbsent(observed), details: isAbsent(observed) ? {} : step.describe(observed) };
+      } catch (e) {
+        throw toCliError(e, `Reading ${step.title}`);
+      }
+    }),
+  );
+}

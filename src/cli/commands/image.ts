@@ -7,8 +7,8 @@ import type { AwsClients } from '../../aws/clients.js';
 import { applySteps } from '../../core/engine.js';
 import { InternalError, UserInputError } from '../../core/errors.js';
 import type { Context } from '../../core/context.js';
-import { STEPS } from '../../steps/index.js';
-import { createImageStep, type ImageStepOptions } from '../../steps/image.js';
+import { labSteps } from '../../steps/index.js';
+import type { ImageStepOptions } from '../../steps/image.js';
 import { renderApply } from '../render.js';
 import { action, type Runtime } from '../run.js';
 import { buildContext, type Connection } from '../runtime.js';
@@ -49,8 +49,7 @@ export function imageCommand(): Command {
       const ecr = Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr';
       const credentials = await readCredentials(rt, f);
       const options: ImageStepOptions = { ecr, baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform, credentials };
-      const step = createImageStep(options);
-      const steps = [...STEPS.filter((s) => s.id !== 'image'), step];
+      const steps = labSteps({ image: options });
       // A registry push needs no AWS: skip the identity check and hand the step no AWS clients.
       const ctx = ecr ? await rt.context() : localContext(rt);
       const report = await applySteps(steps, ctx, { targets: ['image'], dryRun: Boolean(rt.opts.dryRun) });

@@ -60,3 +60,19 @@ export const clusterCommand = () =>
     settings: ['clusterName'],
     examples: ['ecs-cwlogs cluster', 'ecs-cwlogs cluster --cluster-name logs-demo --dry-run', 'ecs-cwlogs cluster --delete --yes'],
   });
+
+export const taskCommand = () =>
+  stepCommand({
+    name: 'task',
+    summary: 'Register the task definition (lab step 13): the logging container and httpd, linked; a new revision only when it changed',
+    settings: ['taskFamily', 'image', 'appImage', 'logGroup', 'retentionDays'],
+    examples: ['ecs-cwlogs task --image user/cloudwatchlogs@sha256:…', 'ecs-cwlogs task --app-image httpd:2.4 --dry-run', 'ecs-cwlogs task --delete --yes'],
+  });
+
+export const serviceCommand = () =>
+  stepCommand({
+    name: 'service',
+    summary: 'Create or update the ECS service (lab step 14) and wait for a steady state; prints the app URL',
+    settings: ['serviceName', 'clusterName', 'taskFamily'],
+    examples: ['ecs-cwlogs service', 'ecs-cwlogs service --dry-run', 'ecs-cwlogs service --delete --yes'],
+  });

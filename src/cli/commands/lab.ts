@@ -1,0 +1,135 @@
+/**
+ * The whole-lab commands: `up`, `status` and `down`. Thin: flags and questions in, the engine runs
+ * the steps, a summary out.
+ */
+import { Command } from 'commander';
+import { saveStack, toSaved } from '../../core/config.js';
+import type { Context } from '../../core/context.js';
+import { applySteps, destroySteps, inspectSteps, observeSteps, type RunReport } from '../../core/engine.js';
+import { UserInputError } from '../../core/errors.js';
+import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
+import { labSteps, type LabStepOptions } from '../../steps/index.js';
+import { renderDestroy } from '../render.js';
+import { action, type Runtime } from '../run.js';
+import { addSettingOptions, examples } from './steps.js';
+import { renderStatus, renderUpSummary, upSummary } from '../summary.js';
+import { runWizard } from '../wizard.js';
+
+const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
+
+interface ImageFlags {
+  ecr?: boolean;
+  baseImage?: string;
+  skipAgent?: boolean;
+  platform?: string;
+}
+
+function imageFlags(cmd: Command): Command {
+  return cmd
+    .option('--ecr', 'push the logging image to Amazon ECR (creates the repository if missing)')
+    .option('--base-image <ref>', "the logging image's BASE_IMAGE build argument")
+    .option('--skip-agent', 'build the logging image without the CloudWatch agent (offline builds)')
+    .option('--platform <os/arch>', 'build the logging image for this platform (e.g. linux/amd64)');
+}
+
+export function stepOptions(rt: Runtime): LabStepOptions {
+  const f = rt.opts as unknown as ImageFlags;
+  return {
+    image: {
+      ecr: Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr',
+      baseImage: f.baseImage,
+      skipAgent: Boolean(f.skipAgent),
+      platform: f.platform,
+    },
+  };
+}
+
+async function save(rt: Runtime, ctx?: Context): Promise<void> {
+  const config = ctx?.config ?? rt.resolved.config;
+  await saveStack(toSaved(rt.stack, config, rt.saved));
+}
+
+export function upCommand(): Command {
+  const cmd = new Command('up').description('Create everything, step by step, and print the app URL and where the logs are');
+  addSettingOptions(cmd, ALL_SETTINGS);
+  imageFlags(cmd);
+  cmd.option('--adopt', 'take over existing resources of the same names that are not tagged for this stack');
+  cmd.addHelpText(
+    'after',
+    examples([
+      'ecs-cwlogs up                                  # the wizard asks what it needs',
+      'ecs-cwlogs up --yes --repo user/cloudwatchlogs # no questions: defaults and saved answers',
+      'ecs-cwlogs up --yes --image user/cloudwatchlogs@sha256:… --allow-cidr 203.0.113.7/32',
+      'ecs-cwlogs up --sandbox                        # rehearse with no AWS account',
+      'ecs-cwlogs up --dry-run                        # show the plan only',
+    ]),
+  );
+  cmd.action(
+    action(async (rt) => {
+      // Validate (done: every flag, env and saved value) -> Ask -> Execute.
+      const ctx = await runWizard(rt, () => rt.context());
+      const steps = labSteps(stepOptions(rt));
+      let report: RunReport;
+      try {
+        report = await applySteps(steps, ctx, { dryRun: Boolean(rt.opts.dryRun) });
+      } finally {
+        // Even a failed or interrupted run keeps the answers (written atomically) so `up` resumes with no questions.
+        if (!rt.opts.dryRun) await save(rt, ctx);
+      }
+      const summary = upSummary(ctx, report);
+      rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
+    }),
+  );
+  return cmd;
+}
+
+export function statusCommand(): Command {
+  const cmd = new Command('status').description("Show each step's state: absent, in sync or drifted, with ids");
+  addSettingOptions(cmd, ALL_SETTINGS);
+  imageFlags(cmd);
+  cmd.addHelpText('after', examples(['ecs-cwlogs status', 'ecs-cwlogs status --json | jq .steps', 'ecs-cwlogs status --stack demo']));
+  cmd.action(
+    action(async (rt) => {
+      const ctx = await rt.context();
+      const report = await inspectSteps(labSteps(stepOptions(rt)), ctx, { prepare: true });
+      rt.io.result({ ...report, stack: rt.stack }, () => renderStatus(rt.stack, report));
+    }),
+  );
+  return cmd;
+}
+
+export function downCommand(): Command {
+  const cmd = new Command('down').description('Delete everything this stack created, in reverse order (keeps the log group unless --delete-logs)');
+  addSettingOptions(cmd, ALL_SETTINGS);
+  imageFlags(cmd);
+  cmd.option('--delete-logs', 'also delete the log group and its logs');
+  cmd.addHelpText('after', examples(['ecs-cwlogs down', 'ecs-cwlogs down --yes', 'ecs-cwlogs down --yes --delete-logs']));
+  cmd.action(
+    action(async (rt) => {
+      const ctx = await rt.context();
+      const steps = labSteps(stepOptions(rt));
+      // The image is never deleted (registries keep it), so its state doesn't matter here.
+      const found = await observeSteps(steps.filter((s) => s.id !== 'image'), ctx);
+      const existing = found.filter((s) => s.present && (s.id !== 'log-group' || rt.opts.deleteLogs));
+      if (existing.length === 0) {
+        rt.io.result({ ok: true, stack: rt.stack, deleted: [] }, () => `Nothing to delete: stack ${rt.stack} has no resources in ${ctx.config.region}.`);
+        return;
+      }
+      rt.io.emit({ type: 'message', level: 'info', text: `Stack ${rt.stack} in ${ctx.config.region}: ${existing.map((s) => s.title).join(', ')} exist.` });
+      if (!rt.opts.deleteLogs) rt.io.emit({ type: 'message', level: 'info', text: `The log group ${ctx.config.logGroup} is kept (pass --delete-logs to delete it).` });
+      if (!rt.opts.yes) {
+        if (!rt.io.interactive) {
+          throw new UserInputError({ what: 'Not deleting without confirmation', why: 'there is no terminal to ask in', fix: 'Pass --yes to delete.' });
+        }
+        const ok = await rt.io.ask({ flag: '--yes', kind: 'confirm', message: `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`, default: false });
+        if (!ok) {
+          rt.io.result({ ok: false, stack: rt.stack, cancelled: true }, () => 'Cancelled: nothing was deleted.');
+          return 1;
+        }
+      }
+      const report = await destroySteps(steps, ctx);
+      rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
+    }),
+  );
+  return cmd;
+}

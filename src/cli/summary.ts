@@ -1,0 +1,84 @@
+/**
+ * What `up` ends with, and what `status` shows.
+ */
+import type { Context } from '../core/context.js';
+import type { RunReport } from '../core/engine.js';
+
+export interface UpSummary {
+  url?: string;
+  cluster: string;
+  instanceId?: string;
+  logGroup: string;
+  logStreams: string[];
+  consoleUrl: string;
+  image?: string;
+  next: string[];
+}
+
+export function consoleLogsUrl(region: string, logGroup: string): string {
+  // The console double-encodes the group name inside its fragment ($252F is "/").
+  const enc = encodeURIComponent(encodeURIComponent(logGroup)).replace(/%/g, '$');
+  return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${enc}`;
+}
+
+export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunReport): UpSummary {
+  const o = report.outputs;
+  const url = o.service?.url && !o.service.url.startsWith('(') ? o.service.url : undefined;
+  const id = o.instance?.instanceId;
+  const stack = ctx.stack === 'ecs-cwlogs' ? '' : ` --stack ${ctx.stack}`;
+  return {
+    url,
+    cluster: ctx.config.clusterName,
+    instanceId: id && !id.startsWith('(') ? id : undefined,
+    logGroup: ctx.config.logGroup,
+    logStreams: ['<instance>-…-httpd-access.log', '<instance>-…-httpd-error.log', '<instance>-…-ecs-agent.log', '<instance>-…-ecs-init.log'],
+    consoleUrl: consoleLogsUrl(ctx.config.region, ctx.config.logGroup),
+    image: o.image?.imageRef,
+    next: [`ecs-cwlogs logs --follow${stack}`, `ecs-cwlogs status${stack}`, `ecs-cwlogs down${stack}`],
+  };
+}
+
+export function renderUpSummary(s: UpSummary, report: RunReport): string {
+  if (report.dryRun) {
+    const lines = report.steps.map((r) => `  ${r.action === 'noop' ? 'in sync  ' : r.action === 'create' ? 'create   ' : r.action === 'update' ? 'update   ' : r.action.padEnd(9)} ${r.title}${r.plan && 'summary' in r.plan && r.plan.summary ? ` (${r.plan.summary})` : ''}`);
+    return ['Plan (dry run, nothing changed):', ...lines].join('\n');
+  }
+  const lines = [
+    '',
+    s.url ? `App:        ${s.url}` : 'App:        (no URL yet: the instance has no public IP)',
+    `Cluster:    ${s.cluster}`,
+    s.instanceId ? `Instance:   ${s.instanceId}` : '',
+    `Log group:  ${s.logGroup}`,
+    `Streams:    ${s.logStreams.join(', ')}`,
+    `Console:    ${s.consoleUrl}`,
+    '',
+    `Tail logs:  ${s.next[0]}`,
+    `Status:     ${s.next[1]}`,
+    `Tear down:  ${s.next[2]}`,
+  ];
+  return lines.filter((l, i) => l !== '' || i === 0 || i === 7).join('\n');
+}
+
+const STATE: Record<string, string> = {
+  absent: 'absent',
+  noop: 'in sync',
+  update: 'drifted',
+  create: 'absent',
+  conflict: 'not ours',
+  failed: 'error',
+};
+
+export function renderStatus(stack: string, report: RunReport): string {
+  const rows = report.steps.map((s) => {
+    const state = STATE[s.action] ?? s.action;
+    const ids = Object.entries(s.details ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join('  ');
+    const drift = s.plan?.action === 'update' ? `  (${s.plan.diffs.map((d) => d.field).join(', ')})` : '';
+    const err = s.error ? `  ${s.error}` : '';
+    return [s.title, state, `${ids}${drift}${err}`];
+  });
+  const w0 = Math.max(4, ...rows.map((r) => r[0]!.length));
+  const w1 = Math.max(5, ...rows.map((r) => r[1]!.length));
+  return [`Stack ${stack}`, `${'STEP'.padEnd(w0)}  ${'STATE'.padEnd(w1)}  DETAILS`, ...rows.map((r) => `${r[0]!.padEnd(w0)}  ${r[1]!.padEnd(w1)}  ${r[2]}`)].join('\n');
+}
