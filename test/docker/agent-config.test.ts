@@ -1,0 +1,127 @@
+/**
+ * The CloudWatch agent configuration the logging container generates at start
+ * (docker/rootfs/usr/local/bin/ecs-cwlogs-agent-config, run here with the host's bash), validated
+ * against the agent's own JSON schema (draft-04).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import AjvDraft04 from 'ajv-draft-04';
+import { PACKAGE_ROOT } from '../../src/core/version.js';
+
+export const SCHEMA_PATH = join(PACKAGE_ROOT, '..', 'shared', 'fixtures', 'amazon-cloudwatch-agent', 'schema.json');
+const SCRIPT = join(PACKAGE_ROOT, 'docker', 'rootfs', 'usr', 'local', 'bin', 'ecs-cwlogs-agent-config');
+
+export function agentSchemaValidator(): (config: unknown) => string[] {
+  // ajv-draft-04 is CommonJS: under NodeNext its default import is module.exports, whose .default is the class.
+  const Ajv = (AjvDraft04 as unknown as { default: typeof AjvDraft04 }).default ?? AjvDraft04;
+  const ajv = new (Ajv as unknown as typeof AjvDraft04.default)({ allErrors: true, strict: false });
+  const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object);
+  return (config) => (validate(config) ? [] : (validate.errors ?? []).map((e: { instancePath: string; message?: string }) => `${e.instancePath} ${e.message}`));
+}
+
+interface CollectEntry {
+  file_path: string;
+  log_group_name: string;
+  log_stream_name: string;
+  retention_in_days?: number;
+  publish_multi_logs?: boolean;
+}
+interface AgentConfig {
+  agent: { region?: string; run_as_user?: string };
+  logs: { logs_collected: { files: { collect_list: CollectEntry[] } } };
+}
+
+function generate(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, ECS_CWLOGS_IMDS: 'off' };
+  const r = spawnSync('bash', [SCRIPT], { env: { ...base, ...env }, encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('the generated agent configuration validates against the CloudWatch agent schema', () => {
+  const validate = agentSchemaValidator();
+  for (const env of [{} as Record<string, string>, { AWS_REGION: 'eu-west-1', LOG_GROUP: '/ecs/logs-demo', LOG_RETENTION_DAYS: '7' }, { LOG_RETENTION_DAYS: '-1', AWS_DEFAULT_REGION: 'us-gov-west-1' }]) {
+    const r = generate(env);
+    assert.equal(r.status, 0, r.stderr);
+    const cfg = JSON.parse(r.stdout) as AgentConfig;
+    assert.deepEqual(validate(cfg), [], JSON.stringify(env));
+  }
+});
+
+test('it collects the httpd files, one stream per app file, and the host ECS logs, with the lab stream names', () => {
+  const r = generate({ AWS_REGION: 'us-east-1', LOG_GROUP: 'ecs', LOG_RETENTION_DAYS: '30' });
+  const cfg = JSON.parse(r.stdout) as AgentConfig;
+  assert.equal(cfg.agent.region, 'us-east-1');
+  assert.equal(cfg.agent.run_as_user, 'root');
+  const list = cfg.logs.logs_collected.files.collect_list;
+  const byPath = Object.fromEntries(list.map((e) => [e.file_path, e]));
+  const p = '{instance_id}-{hostname}-{ip_address}';
+  assert.equal(byPath['/var/log/httpd-access.log']?.log_stream_name, `${p}-httpd-access.log`);
+  assert.equal(byPath['/var/log/httpd-error.log']?.log_stream_name, `${p}-httpd-error.log`);
+  assert.equal(byPath['/mnt/ecs_instance_logs/ecs/ecs-agent.log']?.log_stream_name, `${p}-ecs-agent.log`);
+  assert.equal(byPath['/mnt/ecs_instance_logs/ecs/ecs-init.log']?.log_stream_name, `${p}-ecs-init.log`);
+  assert.equal(byPath['/var/log/apps/*.log']?.publish_multi_logs, true);
+  for (const e of list) {
+    assert.equal(e.log_group_name, 'ecs');
+    assert.equal(e.retention_in_days, 30);
+  }
+});
+
+test('the placeholders resolve from EC2 instance metadata (IMDSv2), naming the instance rather than the container', async () => {
+  const server = createServer((req, res) => {
+    if (req.method === 'PUT' && req.url === '/latest/api/token') {
+      assert.equal(req.headers['x-aws-ec2-metadata-token-ttl-seconds'], '60');
+      res.end('tok-123');
+      return;
+    }
+    if (req.headers['x-aws-ec2-metadata-token'] !== 'tok-123') {
+      res.statusCode = 401;
+      res.end();
+      return;
+    }
+    const v: Record<string, string> = {
+      '/latest/meta-data/instance-id': 'i-0123456789abcdef0',
+      '/latest/meta-data/local-hostname': 'ip-10-0-1-23.ec2.internal',
+      '/latest/meta-data/local-ipv4': '10.0.1.23',
+    };
+    res.statusCode = v[req.url ?? ''] ? 200 : 404;
+    res.end(v[req.url ?? ''] ?? '');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      // Async spawn: the fake metadata server answers from this same process.
+      import('node:child_process').then(({ execFile }) => {
+        execFile('bash', [SCRIPT], { env: { PATH: process.env.PATH, ECS_CWLOGS_IMDS: 'auto', ECS_CWLOGS_IMDS_ENDPOINT: `http://127.0.0.1:${port}` }, timeout: 20_000 }, (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const cfg = JSON.parse(r.stdout) as AgentConfig;
+    const names = cfg.logs.logs_collected.files.collect_list.map((e) => e.log_stream_name);
+    assert.ok(names.includes('i-0123456789abcdef0-ip-10-0-1-23.ec2.internal-10.0.1.23-httpd-access.log'), names.join(', '));
+    assert.ok(names.includes('i-0123456789abcdef0-ip-10-0-1-23.ec2.internal-10.0.1.23-ecs-agent.log'));
+    assert.deepEqual(agentSchemaValidator()(cfg), []);
+  } finally {
+    server.close();
+  }
+});
+
+test('bad settings stop the container with a clear message instead of a broken configuration', () => {
+  for (const [env, word] of [
+    [{ LOG_GROUP: 'bad"group' }, 'LOG_GROUP'],
+    [{ LOG_RETENTION_DAYS: '31' }, 'LOG_RETENTION_DAYS'],
+    [{ AWS_REGION: 'not a region' }, 'AWS_REGION'],
+  ] as const) {
+    const r = generate(env);
+    assert.equal(r.status, 64, JSON.stringify(env));
+    assert.match(r.stderr, new RegExp(word));
+    assert.equal(r.stdout, '');
+  }
+});
