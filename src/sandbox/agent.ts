@@ -36,6 +36,7 @@ import {
   type TaskDefinitionRecord,
   type TaskRecord,
 } from './ecs-state.js';
+import { AWS_MANAGED_POLICIES, findInstanceProfile, instanceProfilePolicyArns } from './services/iam.js';
 import type { Ec2InstanceRecord, Ec2StateView, World } from './types.js';
 
 /** How long STOPPED tasks and INACTIVE container instances stay visible. */
@@ -217,6 +218,31 @@ export interface RegisterOptions {
   loggingDrivers?: string[];
 }
 
+/**
+ * Whether the instance role may call ecs:RegisterContainerInstance. The agent on an instance whose role
+ * lacks it (typically: AmazonEC2ContainerServiceforEC2Role not attached) never registers, as on AWS.
+ * Customer managed policies are given the benefit of the doubt; profiles unknown to the IAM emulation
+ * (tests that insert EC2 records directly) are not checked.
+ */
+export function roleAllowsRegistration(world: World, instanceProfileArn: string): boolean {
+  if (!world.state.iam || !findInstanceProfile(world, instanceProfileArn)) return true;
+  return instanceProfilePolicyArns(world, instanceProfileArn).some((arn) => {
+    const managed = /^arn:aws[a-z-]*:iam::aws:policy\/(?:.*\/)?([^/]+)$/.exec(arn);
+    if (!managed) return true;
+    const document = AWS_MANAGED_POLICIES[managed[1]]?.document;
+    return document !== undefined && grantsRegistration(document);
+  });
+}
+
+function grantsRegistration(document: any): boolean {
+  const statements = Array.isArray(document.Statement) ? document.Statement : [document.Statement];
+  return statements.some((st: any) => {
+    if (st?.Effect !== 'Allow') return false;
+    const actions: string[] = Array.isArray(st.Action) ? st.Action : [st.Action];
+    return actions.some((a) => a === '*' || a === 'ecs:*' || a === 'ecs:RegisterContainerInstance');
+  });
+}
+
 /** Register a container instance (the agent's RegisterContainerInstance call). */
 export function registerContainerInstance(
   world: World,
@@ -263,6 +289,7 @@ function syncAgents(world: World, now: number): void {
   for (const instance of Object.values(instances)) {
     if (instance.state !== 'running' || !instance.iamInstanceProfile) continue;
     if (ecs.agentRegistrations[instance.instanceId]) continue;
+    if (!roleAllowsRegistration(world, instance.iamInstanceProfile.arn)) continue;
     const due = instance.stateChangedAt + latency.agentRegisterMs;
     if (now < due) continue;
     const config = parseAgentConfig(instance.userData);
