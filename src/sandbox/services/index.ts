@@ -4,10 +4,11 @@
  */
 import type { ServiceModule } from '../types.js';
 import { ec2 } from './ec2.js';
+import { ecr } from './ecr.js';
 import { ecsService } from './ecs.js';
 import { iam } from './iam.js';
 import { logs } from './logs.js';
 import { ssm } from './ssm.js';
 import { stsService } from './sts.js';
 
-export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs];
+export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr];
