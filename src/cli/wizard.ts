@@ -1,19 +1,243 @@
 /**
- * The Ask phase of `up`. Without a terminal (or with --yes) it asks nothing: it checks that what
- * can't be defaulted was given, naming every missing flag in one message.
+ * The Ask phase of `up` (Validate -> Ask -> Execute, after Copilot).
+ *
+ * In a terminal, with no --yes, it asks for each setting it doesn't have yet, offering what it read
+ * from the account (key pairs, VPCs, subnets) with a good default preselected, validates every
+ * answer with the validators the flags use, then shows a summary, the plan and a cost estimate and
+ * asks to confirm. A value given as a flag, in the environment or saved by an earlier run is never
+ * asked for.
+ *
+ * Without a terminal (or with --yes) it asks nothing: what can't be defaulted must have been given,
+ * and every missing flag is named in one message (exit 2).
  */
-import { missingSettingsError } from '../core/config.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { missingSettingsError, type Source } from '../core/config.js';
 import type { Context } from '../core/context.js';
-import type { SettingKey } from '../core/settings.js';
+import { inspectSteps } from '../core/engine.js';
+import { InterruptedError } from '../core/errors.js';
+import { estimateMonthly, hourlyPrice } from '../core/pricing.js';
+import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
+import * as v from '../core/validate.js';
+import type { Choice, IoHost } from '../io/host.js';
+import { labSteps } from '../steps/index.js';
+import { detectPublicIp } from '../steps/instance.js';
+import { renderStatus } from './summary.js';
 import type { Runtime } from './run.js';
 
-export async function runWizard(rt: Runtime, connect: () => Promise<Context>): Promise<Context> {
-  const c = rt.resolved.config;
-  const missing: SettingKey[] = [];
-  const ecr = Boolean((rt.opts as { ecr?: boolean }).ecr);
-  if (!c.image && !c.imageRepo && !ecr) missing.push('imageRepo');
-  if (missing.length > 0) {
-    throw missingSettingsError(missing, 'the logging image must be pushed somewhere ECS can pull it from (or given with --image, or --ecr)');
+const OTHER = '__other__';
+const NONE = '__none__';
+const CREATE = '__create__';
+
+export const INSTANCE_CHOICES = ['t3.small', 't3.micro', 't3.medium', 't4g.small', 'm7i.large'] as const;
+
+/** Has the user (flag, env, saved file) already given this setting? Then it is never asked. */
+export function given(sources: Partial<Record<SettingKey, Source>>, key: SettingKey): boolean {
+  const s = sources[key];
+  return s === 'flag' || s === 'env' || s === 'saved' || s === 'prompt';
+}
+
+interface ImageChoice {
+  ecr: boolean;
+  repo?: string;
+  image?: string;
+}
+
+function hasDockerHubLogin(env: NodeJS.ProcessEnv = process.env): boolean {
+  const file = join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
+  if (!existsSync(file)) return false;
+  try {
+    const cfg = JSON.parse(readFileSync(file, 'utf8')) as { auths?: Record<string, unknown>; credHelpers?: Record<string, unknown>; credsStore?: string };
+    const hub = (k: string) => /(^|\/\/)(index\.)?docker\.io(\/|$)/.test(k);
+    return Object.keys(cfg.auths ?? {}).some(hub) || Object.keys(cfg.credHelpers ?? {}).some(hub) || Boolean(cfg.credsStore);
+  } catch {
+    return false;
   }
-  return connect();
+}
+
+/** Ask one setting (validated with the flag's validator), record where it came from. */
+async function askSetting<K extends SettingKey>(rt: Runtime, key: K, message: string, def: string | undefined, choices?: Choice<string>[]): Promise<void> {
+  const s = SETTINGS[key];
+  const c = rt.resolved.config as unknown as Record<string, unknown>;
+  const validate = v.promptValidator(s.parse as v.Validator<unknown>);
+  let raw: string;
+  if (choices) {
+    raw = await rt.io.ask<string>({ flag: s.flagName, kind: 'select', message, default: def ?? choices[0]!.value, choices });
+    if (raw === OTHER) raw = await rt.io.ask<string>({ flag: s.flagName, kind: 'input', message: `${message} (type it)`, default: def ?? '', validate });
+  } else {
+    raw = await rt.io.ask<string>({ flag: s.flagName, kind: 'input', message, default: def ?? '', validate });
+  }
+  if (raw === NONE || raw === '') {
+    delete c[key];
+  } else {
+    c[key] = s.parse(raw);
+  }
+  rt.resolved.sources[key] = 'prompt';
+}
+
+export async function runWizard(rt: Runtime, connect: () => Promise<Context>): Promise<Context> {
+  const io = rt.io;
+  const config = rt.resolved.config;
+  const sources = rt.resolved.sources;
+  const ecrFlag = Boolean((rt.opts as { ecr?: boolean }).ecr);
+  const imageGiven = Boolean(config.image || config.imageRepo || ecrFlag);
+
+  if (!io.interactive) {
+    if (!imageGiven) {
+      throw missingSettingsError(['imageRepo', 'image'], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed');
+    }
+    return connect();
+  }
+
+  const firstRun = !rt.saved;
+  // Answers are saved per stack: once a stack file exists, `up` asks nothing it already knows.
+  const ask = (key: SettingKey) => firstRun && !given(sources, key);
+
+  // 1. Where: region (before connecting; the default is the SDK's own, from the environment or profile).
+  if (!config.region && !given(sources, 'region')) {
+    await askSetting(rt, 'region', 'AWS region', process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1');
+  }
+  const ctx = await connect();
+  io.emit({ type: 'message', level: 'info', text: `AWS account ${ctx.account} (${ctx.callerArn}), region ${ctx.config.region}` });
+
+  // 2. Names.
+  if (ask('clusterName')) await askSetting(rt, 'clusterName', 'ECS cluster name', config.clusterName);
+
+  // 3. The logging image.
+  if (!imageGiven) {
+    const hub = hasDockerHubLogin();
+    const options: Choice<string>[] = [
+      { name: 'Amazon ECR in this account (created for you)', value: 'ecr', description: 'no Docker Hub account needed' },
+      { name: 'Docker Hub or another registry', value: 'registry', description: hub ? 'you are logged in to Docker Hub' : 'needs `docker login` first' },
+      { name: 'An image I already pushed', value: 'given' },
+    ];
+    if (hub) options.unshift(options.splice(1, 1)[0]!);
+    const where = await io.ask<string>({ flag: '--repo', kind: 'select', message: 'Where should the logging image be pushed?', default: options[0]!.value, choices: options });
+    const choice: ImageChoice = { ecr: where === 'ecr' };
+    if (where === 'ecr') {
+      config.imageRepo = 'ecr';
+    } else if (where === 'registry') {
+      choice.repo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: 'user/cloudwatchlogs', validate: (s) => (/^[a-z0-9._/:-]+$/.test(s) ? true : 'use lowercase letters, digits and ._-/: (no tag)') });
+      config.imageRepo = choice.repo;
+    } else {
+      await askSetting(rt, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
+    }
+    sources.imageRepo = 'prompt';
+  }
+
+  // 4. The app, the instance.
+  if (ask('appImage')) await askSetting(rt, 'appImage', 'App image (runs with its logs piped to the logging container)', config.appImage);
+  if (ask('instanceType')) {
+    const choices: Choice<string>[] = INSTANCE_CHOICES.map((t) => ({ name: `${t.padEnd(10)} ~$${hourlyPrice(t)?.toFixed(4) ?? '?'}/h`, value: t }));
+    choices.push({ name: 'other…', value: OTHER });
+    await askSetting(rt, 'instanceType', 'Instance type', config.instanceType, choices);
+  }
+
+  // 5. Key pair: the account's, none, or a new one saved as a .pem (0600).
+  if (ask('keyName')) {
+    const keys = (await ctx.ec2.describeKeyPairs({})).KeyPairs ?? [];
+    const choices: Choice<string>[] = [
+      { name: 'none (no SSH)', value: NONE },
+      ...keys.map((k) => ({ name: k.KeyName ?? '', value: k.KeyName ?? '' })),
+      { name: 'create a new key pair', value: CREATE },
+    ];
+    const pick = await io.ask<string>({ flag: '--key-name', kind: 'select', message: 'Key pair for SSH', default: NONE, choices });
+    if (pick === CREATE) {
+      const name = await io.ask<string>({ flag: '--key-name', kind: 'input', message: 'New key pair name', default: `ecs-cwlogs-${rt.stack}`, validate: v.promptValidator(v.keyName) });
+      config.keyName = await createKeyPair(ctx, io, name);
+    } else if (pick !== NONE) config.keyName = pick;
+    sources.keyName = 'prompt';
+  }
+
+  // 6. Network: VPC (default preselected) and a subnet in it (a public one preselected).
+  if (ask('vpcId')) {
+    const vpcs = (await ctx.ec2.describeVpcs({})).Vpcs ?? [];
+    const def = vpcs.find((x) => x.IsDefault)?.VpcId ?? vpcs[0]?.VpcId;
+    const choices = vpcs.map((x) => ({ name: `${x.VpcId} ${x.CidrBlock ?? ''}${x.IsDefault ? ' (default)' : ''}${nameTag(x.Tags)}`, value: x.VpcId ?? '' }));
+    if (choices.length) await askSetting(rt, 'vpcId', 'VPC', def, choices);
+  }
+  if (ask('subnetId') && config.vpcId) {
+    const subnets = (await ctx.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [config.vpcId] }] })).Subnets ?? [];
+    const def = subnets.find((s) => s.MapPublicIpOnLaunch)?.SubnetId ?? subnets[0]?.SubnetId;
+    const choices = subnets.map((s) => ({
+      name: `${s.SubnetId} ${s.AvailabilityZone ?? ''} ${s.CidrBlock ?? ''}${s.MapPublicIpOnLaunch ? ' public' : ' private (no public IP: the URL will not be reachable)'}${nameTag(s.Tags)}`,
+      value: s.SubnetId ?? '',
+    }));
+    if (choices.length) await askSetting(rt, 'subnetId', 'Subnet', def, choices);
+  }
+
+  // 7. Who may connect: the detected public IP preselected.
+  if (ask('allowCidr')) {
+    const found = await detectPublicIp(ctx.endpoint);
+    await askSetting(rt, 'allowCidr', 'Allow HTTP (and SSH) from', found.ip ? `${found.ip}/32` : undefined);
+  }
+
+  // 8. Logs.
+  if (ask('logGroup')) await askSetting(rt, 'logGroup', 'CloudWatch Logs log group', config.logGroup);
+  if (ask('retentionDays')) {
+    const choices = [7, 14, 30, 90, 365, 3653].map((d) => ({ name: `${d} days`, value: String(d) }));
+    await askSetting(rt, 'retentionDays', 'Keep logs for', String(config.retentionDays), choices);
+  }
+
+  // Summary, plan, cost; confirm.
+  await confirmPlan(rt, ctx);
+  return ctx;
+}
+
+function nameTag(tags: { Key?: string; Value?: string }[] | undefined): string {
+  const n = tags?.find((t) => t.Key === 'Name')?.Value;
+  return n ? ` ${n}` : '';
+}
+
+async function createKeyPair(ctx: Context, io: IoHost, name: string): Promise<string> {
+  const res = await ctx.ec2.createKeyPair({
+    KeyName: name,
+    KeyType: 'ed25519',
+    TagSpecifications: [{ ResourceType: 'key-pair', Tags: Object.entries(ctx.tags).map(([Key, Value]) => ({ Key, Value })) }],
+  });
+  const dir = join(homedir(), '.ssh');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${name}.pem`);
+  await writeFile(file, res.KeyMaterial ?? '', { mode: 0o600, flag: 'wx' });
+  await chmod(file, 0o600);
+  io.emit({ type: 'message', level: 'success', text: `Key pair ${name} created; private key saved to ${file} (mode 0600)` });
+  return name;
+}
+
+export function summaryLines(c: StackConfig, stack: string): string[] {
+  const row = (k: string, val: unknown) => `  ${k.padEnd(16)} ${val === undefined || val === '' ? '(none)' : String(val)}`;
+  return [
+    `Stack ${stack}`,
+    row('region', c.region),
+    row('cluster', c.clusterName),
+    row('logging image', c.image ?? (c.imageRepo === 'ecr' ? 'built and pushed to ECR' : c.imageRepo ? `built and pushed to ${c.imageRepo}` : undefined)),
+    row('app image', c.appImage),
+    row('instance type', c.instanceType),
+    row('key pair', c.keyName ?? 'none (no SSH)'),
+    row('VPC / subnet', `${c.vpcId ?? 'default VPC'} / ${c.subnetId ?? 'a public subnet'}`),
+    row('allowed from', c.allowCidr),
+    row('log group', `${c.logGroup} (${c.retentionDays} days)`),
+  ];
+}
+
+async function confirmPlan(rt: Runtime, ctx: Context): Promise<void> {
+  const io = rt.io;
+  const report = await inspectSteps(labSteps({ image: { ecr: ctx.config.imageRepo === 'ecr' } }), ctx, { prepare: true });
+  const cost = estimateMonthly(ctx.config.instanceType);
+  const text = [
+    '',
+    ...summaryLines(ctx.config, rt.stack),
+    '',
+    renderStatus(rt.stack, report).split('\n').slice(1).join('\n'),
+    '',
+    cost
+      ? `Estimated cost: ~$${cost.hourly.toFixed(3)}/hour (~$${cost.monthly.toFixed(0)}/month) for the ${ctx.config.instanceType} instance, its 30 GB gp3 volume and public IPv4 address, on-demand us-east-1 list prices. An estimate: logs ingestion and storage are extra ($0.50/GB ingested).`
+      : `Estimated cost: no price on file for ${ctx.config.instanceType}; see the EC2 pricing page.`,
+    '',
+  ].join('\n');
+  io.emit({ type: 'message', level: 'info', text });
+  const ok = await io.ask({ flag: '--yes', kind: 'confirm', message: 'Create these resources?', default: true });
+  if (!ok) throw new InterruptedError({ what: 'Cancelled', why: 'you answered no', fix: 'Nothing was created. Run `ecs-cwlogs up` again when ready.' });
 }

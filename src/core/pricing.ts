@@ -1,0 +1,43 @@
+/**
+ * A small on-demand price table for the wizard's cost estimate: Linux, us-east-1, USD per hour, list
+ * prices as published in 2025-2026. An estimate, not a quote: regions differ and prices change.
+ */
+const HOURLY: Record<string, number> = {
+  't2.micro': 0.0116,
+  't2.small': 0.023,
+  't3.micro': 0.0104,
+  't3.small': 0.0208,
+  't3.medium': 0.0416,
+  't3.large': 0.0832,
+  't3a.small': 0.0188,
+  't3a.medium': 0.0376,
+  't4g.micro': 0.0084,
+  't4g.small': 0.0168,
+  't4g.medium': 0.0336,
+  'm5.large': 0.096,
+  'm6i.large': 0.096,
+  'm7i.large': 0.1008,
+  'm7i-flex.large': 0.0958,
+  'm7g.large': 0.0816,
+  'c6i.large': 0.085,
+  'c7i.large': 0.0893,
+  'c7g.large': 0.0725,
+  'r6i.large': 0.126,
+};
+
+/** gp3: $0.08 per GB-month; the ECS-optimized AMI's 30 GB root volume. */
+const VOLUME_MONTHLY = 30 * 0.08;
+/** A public IPv4 address: $0.005 per hour. */
+const IPV4_HOURLY = 0.005;
+const HOURS_PER_MONTH = 730;
+
+export function hourlyPrice(instanceType: string): number | undefined {
+  return HOURLY[instanceType];
+}
+
+export function estimateMonthly(instanceType: string): { hourly: number; monthly: number } | undefined {
+  const h = HOURLY[instanceType];
+  if (h === undefined) return undefined;
+  const hourly = h + IPV4_HOURLY + VOLUME_MONTHLY / HOURS_PER_MONTH;
+  return { hourly, monthly: hourly * HOURS_PER_MONTH };
+}
