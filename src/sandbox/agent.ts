@@ -162,7 +162,7 @@ function decodeIfBase64(s: string): string {
   return decoded.includes('ECS_') ? decoded : s;
 }
 
-function agentAttributes(instance: Ec2InstanceRecord, loggingDrivers: string[]): { name: string; value?: string }[] {
+function agentAttributes(instance: Ec2InstanceRecord, region: string, loggingDrivers: string[]): { name: string; value?: string }[] {
   const arm = /^[a-z]+\d+g[a-z]*\./.test(instance.instanceType);
   const names = [
     'ecs.capability.secrets.asm.environment-variables',
@@ -186,7 +186,7 @@ function agentAttributes(instance: Ec2InstanceRecord, loggingDrivers: string[]):
     { name: 'ecs.instance-type', value: instance.instanceType },
     { name: 'ecs.ami-id', value: instance.imageId },
     { name: 'ecs.cpu-architecture', value: arm ? 'arm64' : 'x86_64' },
-    { name: 'ecs.availability-zone', value: `${instance.region ?? 'us-east-1'}a` },
+    { name: 'ecs.availability-zone', value: `${region}a` },
     { name: 'ecs.vpc-id', value: instance.vpcId },
     { name: 'ecs.subnet-id', value: instance.subnetId },
   ];
@@ -262,7 +262,7 @@ export function registerContainerInstance(
   ];
   const attributes =
     opts.attributes ??
-    (opts.instance ? agentAttributes(opts.instance, opts.loggingDrivers ?? DEFAULT_LOGGING_DRIVERS) : []);
+    (opts.instance ? agentAttributes(opts.instance, region, opts.loggingDrivers ?? DEFAULT_LOGGING_DRIVERS) : []);
   const ci: ContainerInstanceRecord = {
     containerInstanceArn: ecsArn(world, region, `container-instance/${cluster.clusterName}/${world.nextId('', 32)}`),
     clusterArn: cluster.clusterArn,

@@ -159,8 +159,14 @@ class Sandbox {
     });
   }
 
+  /**
+   * Advance every module to `now`. Two rounds, so a module that reads another's state (the ECS agent
+   * reads EC2 instances) sees it up to date whatever the order of the module list.
+   */
   private tick(now: number): void {
-    for (const m of this.modules) m.tick?.(this.world, now);
+    for (let round = 0; round < 2; round++) {
+      for (const m of this.modules) m.tick?.(this.world, now);
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -93,3 +93,32 @@ test('RunInstances -> boot -> agent registration -> task RUNNING -> TerminateIns
     assert.match(svc.events?.[0].message ?? '', /was unable to place a task.*No Container Instances were found in your cluster/);
   });
 });
+
+test('registration is computed from the boot time even when no request came in between', async () => {
+  const clock = new ManualClock();
+  await withSandbox({ latency: 'fast', clock, iamPropagationMs: 0 }, async (sb) => {
+    const ecs = new ECSClient(clientConfig(sb));
+    const ec2 = new EC2Client(clientConfig(sb));
+    const iam = new IAMClient(clientConfig(sb));
+    await ecs.send(new CreateClusterCommand({ clusterName: 'logs' }));
+    const profile = await instanceProfile(iam, 'ecs-instance', 'arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role');
+    const images = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: ['al2023-ami-ecs-hvm-*'] }] }));
+    const launchedAt = clock.now();
+    await ec2.send(
+      new RunInstancesCommand({
+        ImageId: images.Images![0].ImageId!,
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        IamInstanceProfile: { Arn: profile },
+        UserData: Buffer.from(USER_DATA).toString('base64'),
+      }),
+    );
+    clock.advance(10_000); // boot and registration both happened long ago
+    const arns = (await ecs.send(new ListContainerInstancesCommand({ cluster: 'logs' }))).containerInstanceArns!;
+    assert.equal(arns.length, 1);
+    const [ci] = (await ecs.send(new DescribeContainerInstancesCommand({ cluster: 'logs', containerInstances: arns }))).containerInstances!;
+    assert.equal(ci.registeredAt?.getTime(), launchedAt + 300 + 300);
+    assert.equal(ci.registeredResources?.find((r) => r.name === 'MEMORY')?.integerValue, 944);
+  });
+});

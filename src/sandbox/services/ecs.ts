@@ -238,7 +238,7 @@ function taskView(t: TaskRecord, p: Record<string, any>) {
   return {
     attachments: [],
     attributes: [],
-    availabilityZone: 'us-east-1a',
+    availabilityZone: `${parseEcsArn(t.taskArn)?.region ?? 'us-east-1'}a`,
     clusterArn: t.clusterArn,
     connectivity: 'CONNECTED',
     connectivityAt: date(t.createdAt),
