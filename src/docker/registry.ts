@@ -50,6 +50,13 @@ export async function manifestDigest(ref: string, creds: RegistryCredentials | u
     return undefined;
   }
   if (res.status === 404) return undefined;
+  if (res.status === 401 && creds) {
+    throw new DockerError({
+      what: `The registry ${r.registry} refused the credentials`,
+      why: `${creds.source}: HTTP 401`,
+      fix: `Check the user and password or token, or log in again (\`docker login ${r.registry}\`).`,
+    });
+  }
   if (res.status === 401 || res.status === 403) {
     // ECR answers a missing repository with 404 when authenticated; a 401/403 here is about access.
     throw new DockerError({

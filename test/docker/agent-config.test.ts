@@ -8,21 +8,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import AjvDraft04 from 'ajv-draft-04';
+import { agentSchemaValidator } from './agent-schema.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
 
-export const SCHEMA_PATH = join(PACKAGE_ROOT, '..', 'shared', 'fixtures', 'amazon-cloudwatch-agent', 'schema.json');
 const SCRIPT = join(PACKAGE_ROOT, 'docker', 'rootfs', 'usr', 'local', 'bin', 'ecs-cwlogs-agent-config');
-
-export function agentSchemaValidator(): (config: unknown) => string[] {
-  // ajv-draft-04 is CommonJS: under NodeNext its default import is module.exports, whose .default is the class.
-  const Ajv = (AjvDraft04 as unknown as { default: typeof AjvDraft04 }).default ?? AjvDraft04;
-  const ajv = new (Ajv as unknown as typeof AjvDraft04.default)({ allErrors: true, strict: false });
-  const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object);
-  return (config) => (validate(config) ? [] : (validate.errors ?? []).map((e: { instancePath: string; message?: string }) => `${e.instancePath} ${e.message}`));
-}
 
 interface CollectEntry {
   file_path: string;

@@ -25,7 +25,7 @@ interface ImageFlags {
 
 export function imageCommand(): Command {
   const cmd = new Command('image').description('Build the logging image (rsyslog + CloudWatch agent) from docker/ and push it; prints it by digest');
-  addSettingOptions(cmd, ['imageRepo']);
+  addSettingOptions(cmd, ['imageRepo', 'image']);
   cmd
     .option('--ecr', 'push to Amazon ECR in this account and region (creates the repository, tagged, if missing)')
     .option('--username <name>', 'registry user (with --password-stdin, or asked for in a terminal)')
@@ -46,6 +46,9 @@ export function imageCommand(): Command {
   cmd.action(
     action(async (rt) => {
       const f = rt.opts as unknown as ImageFlags;
+      // Commander names the --repo option "repo", the setting is imageRepo.
+      const repoFlag = (rt.opts as { repo?: unknown }).repo;
+      if (typeof repoFlag === 'string' && repoFlag.trim()) rt.resolved.config.imageRepo = repoFlag.trim();
       const ecr = Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr';
       const credentials = await readCredentials(rt, f);
       const options: ImageStepOptions = { ecr, baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform, credentials };
