@@ -1,0 +1,168 @@
+/**
+ * `ecs-cwlogs logs`: print the log group's events (httpd access/error, the ECS agent) in timestamp
+ * order across streams, once or following. The events are the command's result, so they go to
+ * stdout; notices and errors go to stderr. The logic lives in src/logs/tail.ts.
+ *
+ * --json here means JSON Lines: one object per event per line ({"timestamp","stream","message"}),
+ * not the one document other commands print. An error is one more line, {"ok":false,"error":{…}}.
+ *
+ * Exit codes: 0 when done, and when --follow is stopped with Ctrl-C (that is how it ends);
+ * 130 when a one-shot read is interrupted; 1 when reading fails (e.g. no such log group);
+ * 2 for bad flags.
+ */
+import { Command, Option } from 'commander';
+import { Chalk, type ChalkInstance } from 'chalk';
+import { ExitCode, InterruptedError } from '../../core/errors.js';
+import { parseSince, StreamNames, tailLogs, type LogLine } from '../../logs/tail.js';
+import { action, reportError, type Runtime } from '../run.js';
+import { addSettingOptions, examples } from './steps.js';
+
+interface LogsFlags {
+  follow?: boolean;
+  since: string;
+  stream?: string[];
+  filter?: string;
+  json?: boolean;
+}
+
+/** Poll at most this often against AWS (FilterLogEvents allows a few calls a second per account). */
+const AWS_POLL_MS = 2000;
+
+const PALETTE = ['cyan', 'magenta', 'yellow', 'green', 'blue', 'red'] as const;
+
+export function logsCommand(): Command {
+  const cmd = new Command('logs').description(
+    "Print the log group's events (httpd access and error logs, the ECS agent's) in time order across streams; --follow keeps printing new ones",
+  );
+  cmd
+    .option('-f, --follow', 'keep polling for new events until Ctrl-C (which exits 0)')
+    .addOption(new Option('--since <when>', 'start at this long ago (30s, 10m, 1h, 2d, 1w) or at an ISO-8601 time').default('10m'))
+    .option(
+      '--stream <part>',
+      'only streams whose name contains this, e.g. httpd-access, httpd-error, ecs-agent, or an instance id (repeatable)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .option('--filter <pattern>', 'CloudWatch Logs filter pattern, e.g. ERROR, "?WARN ?ERROR", \'"GET /" -200\'');
+  addSettingOptions(cmd, ['logGroup']);
+  cmd.option('--json', 'JSON Lines: one {"timestamp","stream","message"} object per event per line (not one document)');
+  cmd.addHelpText(
+    'after',
+    `\nLines read "HH:MM:SS stream message" (UTC); the stream is shown without its instance-host-ip prefix.\n` +
+      `While following, events the agent ships late (up to 30s) still show, possibly after newer ones.\n` +
+      examples([
+        'ecs-cwlogs logs',
+        'ecs-cwlogs logs --follow --stream httpd-access',
+        'ecs-cwlogs logs --since 2h --stream httpd-error --filter error',
+        'ecs-cwlogs logs --since 2024-05-01T10:00:00Z --json | jq -r .message',
+        'ecs-cwlogs logs --log-group /ecs/demo --stack demo --follow',
+      ]),
+  );
+  cmd.action(
+    action(async (rt) => {
+      const f = rt.opts as unknown as LogsFlags;
+      // Errors in JSON Lines mode: stderr for people plus one compact line on stdout, never a
+      // pretty-printed document in the middle of the lines.
+      const fail = (e: unknown): number => {
+        const quiet = Object.create(rt.io, { json: { value: false } });
+        const code = reportError(e, quiet, Boolean(rt.opts.verbose));
+        if (f.json) {
+          const err = (e as { toJSON?: () => unknown }).toJSON?.() ?? { message: e instanceof Error ? e.message : String(e) };
+          process.stdout.write(`${JSON.stringify({ ok: false, error: err })}\n`);
+        }
+        return code;
+      };
+
+      try {
+        return await run(rt, f, fail);
+      } catch (e) {
+        return fail(e);
+      }
+    }),
+  );
+  return cmd;
+}
+
+async function run(rt: Runtime, f: LogsFlags, fail: (e: unknown) => number): Promise<number> {
+  const startTime = parseSince(f.since, Date.now());
+  const ctx = await rt.context();
+  const color = rt.opts.color !== false && !process.env.NO_COLOR && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb';
+  const print = printer(Boolean(f.json), new Chalk({ level: color ? 1 : 0 }));
+  const stackFlag = rt.stack === 'ecs-cwlogs' ? '' : ` --stack ${rt.stack}`;
+  const streams = f.stream ?? [];
+  const quoted = streams.map((s) => `"${s}"`).join(' or ');
+
+  // `logs | head` closes stdout: stop quietly.
+  const local = new AbortController();
+  const onOutError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') local.abort(e);
+  };
+  process.stdout.on('error', onOutError);
+
+  if (f.follow) {
+    const what = streams.length ? ` (streams containing ${quoted})` : '';
+    rt.io.emit({ type: 'message', level: 'info', text: `Following log group ${ctx.config.logGroup}${what}; Ctrl-C to stop.` });
+  }
+  try {
+    const res = await tailLogs(
+      ctx.logs,
+      {
+        logGroup: ctx.config.logGroup,
+        region: ctx.config.region,
+        createCommand: `ecs-cwlogs up${stackFlag}`,
+        startTime,
+        streams,
+        filterPattern: f.filter,
+        follow: Boolean(f.follow),
+        pollMs: Math.min(ctx.timing.pollMs, AWS_POLL_MS),
+        signal: AbortSignal.any([ctx.signal, local.signal]),
+      },
+      {
+        events: (lines) => {
+          if (!local.signal.aborted) process.stdout.write(print(lines));
+        },
+        notice: (text, level) => rt.io.emit({ type: 'message', level, text }),
+      },
+    );
+    if (local.signal.aborted) return ExitCode.Ok;
+    // Ctrl-C is how --follow ends: exit 0. A one-shot read cut short is an interruption: 130.
+    if (res.interrupted && !f.follow) return fail(new InterruptedError({ what: 'Interrupted', why: 'Ctrl-C before all events were read' }));
+    if (!f.follow && res.count === 0) {
+      const text =
+        res.streams && res.streams.length === 0
+          ? `No stream in log group ${ctx.config.logGroup} matches ${quoted}.`
+          : `No events in log group ${ctx.config.logGroup}${res.streams ? ` (${res.streams.length} stream${res.streams.length === 1 ? '' : 's'} matching ${quoted})` : ''} since ${new Date(startTime).toISOString()}${f.filter ? ` matching ${JSON.stringify(f.filter)}` : ''}.`;
+      rt.io.emit({ type: 'message', level: 'info', text });
+    }
+    return ExitCode.Ok;
+  } catch (e) {
+    if (local.signal.aborted) return ExitCode.Ok;
+    throw e;
+  } finally {
+    process.stdout.off('error', onOutError);
+  }
+}
+
+/** Formats a batch of events: JSON Lines, or "HH:MM:SS stream message" with the stream in colour. */
+function printer(json: boolean, c: ChalkInstance): (lines: LogLine[]) => string {
+  if (json) {
+    return (lines) => lines.map((e) => `${JSON.stringify({ timestamp: new Date(e.timestamp).toISOString(), stream: e.stream, message: e.message })}\n`).join('');
+  }
+  const names = new StreamNames();
+  const colours = new Map<string, (typeof PALETTE)[number]>();
+  let width = 0;
+  const line = (e: LogLine): string => {
+    const short = names.short(e.stream);
+    width = Math.max(width, Math.min(short.length, 40));
+    let colour = colours.get(short);
+    if (!colour) {
+      colour = PALETTE[colours.size % PALETTE.length];
+      colours.set(short, colour);
+    }
+    const time = new Date(e.timestamp).toISOString().slice(11, 19);
+    return `${c.dim(time)} ${c[colour](short.padEnd(width))} ${e.message}\n`;
+  };
+  return (lines) => {
+    names.observe(lines.map((e) => e.stream));
+    return lines.map(line).join('');
+  };
+}
