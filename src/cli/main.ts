@@ -10,6 +10,8 @@ import { downCommand, statusCommand, upCommand } from './commands/lab.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { imageCommand } from './commands/image.js';
 import { iamCommand, instanceCommand, logGroupCommand } from './commands/lab-steps.js';
+import { logsCommand } from './commands/logs.js';
+import { completionCommand } from './commands/completion.js';
 import { takeExitCode } from './run.js';
 
 export function buildProgram(): Command {
@@ -33,6 +35,7 @@ export function buildProgram(): Command {
     upCommand(),
     statusCommand(),
     downCommand(),
+    logsCommand(),
     imageCommand(),
     clusterCommand(),
     iamCommand(),
@@ -41,6 +44,7 @@ export function buildProgram(): Command {
     taskCommand(),
     serviceCommand(),
     sandboxCommand(),
+    completionCommand(() => program),
   ]) program.addCommand(cmd);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
