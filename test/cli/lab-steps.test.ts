@@ -1,0 +1,67 @@
+/**
+ * The `iam`, `log-group` and `instance` subcommands through the real binary against the sandbox:
+ * bad input exits 2 before any mutating call; a step run creates, a second run changes nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
+import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { mutatingCalls, withSandbox } from '../helpers/sandbox-context.js';
+
+const args = (cmd: string, url: string, ...rest: string[]) => [cmd, '--endpoint-url', url, '--region', 'us-east-1', '--stack', 'steps', '--yes', ...rest];
+
+test('cli: bad input to iam, log-group and instance exits 2 before any mutating call', async () => {
+  await withSandbox({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    const net = builtinNetwork('us-east-1');
+    const cases: [string[], RegExp][] = [
+      [args('iam', sb.url, '--iam-name', 'no spaces allowed'), /--iam-name/],
+      [args('log-group', sb.url, '--retention-days', '31'), /--retention-days/],
+      [args('log-group', sb.url, '--log-group', 'bad:name'), /--log-group/],
+      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/33'), /--allow-cidr/],
+      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--instance-type', 'banana'), /--instance-type/],
+      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--instance-type', 'm5.nano'), /Unknown instance type m5\.nano/],
+      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--key-name', 'nope'), /Key pair nope not found/],
+      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--vpc', net.defaultVpcId, '--subnet', net.otherSubnetId), /is not in VPC/],
+      [args('instance', sb.url, '--security-group-name', 'sg-looks-like-an-id', '--allow-cidr', '203.0.113.7/32'), /security group name/],
+    ];
+    for (const [argv, pattern] of cases) {
+      const since = sb.requestLog().length;
+      const r = await runCli(argv, env);
+      assert.equal(r.code, 2, `${argv.join(' ')}\n${r.stderr}`);
+      assert.match(r.stderr, pattern, argv.join(' '));
+      assert.deepEqual(mutatingCalls(sb, since), [], argv.join(' '));
+    }
+  });
+});
+
+test('cli: iam, log-group, cluster, instance one by one; a second round makes zero mutating calls', async () => {
+  await withSandbox({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    const round = async () => {
+      for (const cmd of ['iam', 'log-group', 'cluster', 'instance']) {
+        const r = await runCli(args(cmd, sb.url), env);
+        assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+      }
+    };
+    // instance before iam/cluster: a clear error naming the command that creates them.
+    const early = await runCli(args('instance', sb.url), env);
+    assert.notEqual(early.code, 0);
+    assert.match(early.stderr, /ecs-cwlogs (iam|cluster)/);
+
+    await round();
+    const since = sb.requestLog().length;
+    await round();
+    assert.deepEqual(mutatingCalls(sb, since), []);
+
+    // --delete of the instance step: terminates and deletes what carries the tag; the log group is kept by its own --delete.
+    const del = await runCli(args('instance', sb.url, '--delete'), env);
+    assert.equal(del.code, 0, del.stderr);
+    const lg = await runCli(args('log-group', sb.url, '--delete', '--json'), env);
+    assert.equal(lg.code, 0, lg.stderr);
+    assert.match(lg.stdout, /kept; pass --delete-logs/);
+    const lg2 = await runCli(args('log-group', sb.url, '--delete', '--delete-logs', '--json'), env);
+    assert.equal(lg2.code, 0, lg2.stderr);
+    assert.match(lg2.stdout, /log group ecs/);
+  });
+});
