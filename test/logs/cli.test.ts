@@ -1,0 +1,121 @@
+/**
+ * `ecs-cwlogs logs` as a user runs it: the real binary against a sandbox seeded through the SDK.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { PREFIX_A, putEvent, seedLab } from './seed.js';
+
+const args = (url: string, ...rest: string[]) => ['logs', '--endpoint-url', url, '--region', 'us-east-1', ...rest];
+const hms = (t: number) => new Date(t).toISOString().slice(11, 19);
+
+async function withSb<T>(opts: { pageSize?: number }, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
+  const sb = await startSandbox({ port: 0, latency: 'none', ...opts });
+  try {
+    return await fn(sb);
+  } finally {
+    await sb.close();
+  }
+}
+
+test('logs --since 1h --stream httpd-access: only those streams, in order across streams, "HH:MM:SS stream message"', async () => {
+  await withSb({}, async (sb) => {
+    const seeded = await seedLab(sb);
+    const r = await runCli(args(sb.url, '--since', '1h', '--stream', 'httpd-access'), cliEnv(tempConfigDir()));
+    assert.equal(r.code, 0, r.stderr);
+    const want = seeded.events.filter((e) => e.stream.endsWith('-httpd-access.log'));
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, want.length, r.stdout);
+    lines.forEach((line, i) => {
+      const e = want[i];
+      const short = `${e.stream.slice(0, 6)}/httpd-access.log`;
+      assert.equal(line, `${hms(e.timestamp)} ${short} ${e.message}`);
+    });
+    assert.doesNotMatch(r.stdout, /\u001b\[/, 'no colour when stdout is not a TTY');
+  });
+});
+
+test('logs --json: one valid JSON object per event per line; pagination (one-item pages) loses nothing', async () => {
+  await withSb({ pageSize: 1 }, async (sb) => {
+    const seeded = await seedLab(sb, { perStream: 2 });
+    sb.clearRequestLog();
+    const r = await runCli(args(sb.url, '--since', '1h', '--json', '--stream', 'httpd', '--stream', 'ecs-agent'), cliEnv(tempConfigDir()));
+    assert.equal(r.code, 0, r.stderr);
+    const docs = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(
+      docs,
+      seeded.events.map((e) => ({ timestamp: new Date(e.timestamp).toISOString(), stream: e.stream, message: e.message })),
+    );
+    const filterCalls = sb.requestLog().filter((x) => x.operation === 'FilterLogEvents').length;
+    assert.equal(filterCalls, seeded.events.length, 'it followed one nextToken per event');
+  });
+});
+
+test('logs with no log group: exit 1, what happened and what to run; --json adds one error line', async () => {
+  await withSb({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    const r = await runCli(args(sb.url, '--log-group', 'missing-group'), env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /Log group "missing-group" does not exist in us-east-1: .*Run `ecs-cwlogs up` to create it/);
+    assert.equal(r.stdout, '');
+
+    const j = await runCli(args(sb.url, '--json', '--stack', 'demo'), env);
+    assert.equal(j.code, 1, j.stderr);
+    const lines = j.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 1);
+    const doc = JSON.parse(lines[0]);
+    assert.equal(doc.ok, false);
+    assert.equal(doc.error.kind, 'aws');
+    assert.match(doc.error.fix, /ecs-cwlogs up --stack demo/);
+
+    const bad = await runCli(args(sb.url, '--since', 'yesterday'), env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /Invalid --since "yesterday"/);
+  });
+});
+
+test('logs --follow prints events added later, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
+  await withSb({}, async (sb) => {
+    const seeded = await seedLab(sb);
+    const child = spawn(process.execPath, [BIN, ...args(sb.url, '--follow', '--since', '1h', '--stream', 'httpd-access')], {
+      env: cliEnv(tempConfigDir()),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const waiters: { re: RegExp; resolve: () => void }[] = [];
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      for (const w of waiters.filter((x) => x.re.test(stdout))) w.resolve();
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    const until = (re: RegExp, what: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(stdout)) return resolve();
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}\nstdout:\n${stdout}\nstderr:\n${stderr}`)), 60_000);
+        waiters.push({ re, resolve: () => (clearTimeout(t), resolve()) });
+      });
+    try {
+      const last = seeded.events.filter((e) => e.stream.endsWith('-httpd-access.log')).at(-1)!;
+      await until(new RegExp(last.message), 'the seeded events');
+      await putEvent(sb, `${PREFIX_A}-httpd-access.log`, '10.0.0.9 - - "GET /later HTTP/1.1" 200 45');
+      await putEvent(sb, `${PREFIX_A}-httpd-error.log`, 'an error line that must not show');
+      await until(/GET \/later/, 'the event put while following');
+      // One more poll or two, to see nothing is printed twice.
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGINT');
+      const { code } = await exited;
+      assert.equal(code, 0, stderr);
+      const lines = stdout.trimEnd().split('\n');
+      assert.equal(lines.length, 7, stdout);
+      assert.match(lines[6], /^\d\d:\d\d:\d\d i-0abc\/httpd-access\.log 10\.0\.0\.9 - - "GET \/later HTTP\/1\.1" 200 45$/);
+      assert.doesNotMatch(stdout, /must not show/);
+      assert.match(stderr, /Following log group ecs \(streams containing "httpd-access"\); Ctrl-C to stop/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
