@@ -61,6 +61,8 @@ export interface TailOptions extends ReadOptions {
   maxBackoffMs?: number;
   /** Abortable sleep; resolves early on abort. Tests may pass a fake. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The clock (epoch ms); an event stamped in the future does not move the read window past now. */
+  now?: () => number;
 }
 
 export interface TailSink {
@@ -269,6 +271,7 @@ export async function tailLogs(logs: LogsApi, o: TailOptions, sink: TailSink): P
   const lookback = o.lookbackMs ?? 30_000;
   const relistEvery = Math.max(1, o.relistEvery ?? 10);
   const maxBackoff = o.maxBackoffMs ?? 30_000;
+  const now = o.now ?? Date.now;
   const useStreams = Boolean(o.streams && o.streams.length > 0);
   const aborted = () => Boolean(o.signal?.aborted);
   let count = 0;
@@ -279,6 +282,7 @@ export async function tailLogs(logs: LogsApi, o: TailOptions, sink: TailSink): P
   let polls = 0;
   let failures = 0;
   let warnedNoStream = false;
+  let relisted = false;
 
   const result = (interrupted: boolean): TailResult => ({ count, streams: useStreams ? (streamNames ?? []) : undefined, interrupted });
 
@@ -295,14 +299,14 @@ export async function tailLogs(logs: LogsApi, o: TailOptions, sink: TailSink): P
           warnedNoStream = true;
         }
       } else {
-        const from = newest === undefined ? o.startTime : Math.max(o.startTime, newest - lookback);
+        const from = newest === undefined ? o.startTime : Math.max(o.startTime, Math.min(newest, now()) - lookback);
         const batch = await fetchEvents(logs, { ...o, startTime: from, streamNames: useStreams ? streamNames : undefined });
         const fresh = batch.filter((e) => !seen.has(e.eventId));
         if (o.follow) {
           for (const e of fresh) seen.set(e.eventId, e.timestamp);
           for (const e of batch) newest = Math.max(newest ?? e.timestamp, e.timestamp);
           if (newest !== undefined) {
-            const floor = newest - lookback;
+            const floor = Math.min(newest, now()) - lookback;
             for (const [id, ts] of seen) if (ts < floor) seen.delete(id);
           }
         }
@@ -312,8 +316,15 @@ export async function tailLogs(logs: LogsApi, o: TailOptions, sink: TailSink): P
         }
       }
       failures = 0;
+      relisted = false;
     } catch (e) {
       if (aborted()) return result(true);
+      // A stream listed a moment ago was deleted: list again (once in a row, then it is an error).
+      if (useStreams && hasAwsCode(e, 'ResourceNotFoundException') && !isMissingGroup(e) && !relisted) {
+        relisted = true;
+        streamNames = undefined;
+        continue;
+      }
       if (!o.follow || !isTransient(e)) throw toCliErrorFor(e, o);
       failures++;
       const wait = Math.min(maxBackoff, o.pollMs * 2 ** failures);

@@ -235,3 +235,53 @@ test('follow: waits for a matching stream to appear, and survives throttling', a
     assert.ok(Math.max(...waits) <= 8, 'backoff capped');
   });
 });
+
+test('follow: an event stamped in the future does not hide the ones stamped now', async () => {
+  await withSb({}, async (sb) => {
+    await seedLab(sb, { perStream: 1 });
+    const stream = `${PREFIX_A}-httpd-access.log`;
+    await putEvent(sb, stream, 'from a clock an hour ahead', Date.now() + 3_600_000);
+    const ac = new AbortController();
+    const got: string[] = [];
+    let n = 0;
+    await tailLogs(
+      logsApi(sb),
+      {
+        logGroup: 'ecs',
+        startTime: Date.now() - 600_000,
+        streams: ['httpd-access'],
+        follow: true,
+        pollMs: 1,
+        signal: ac.signal,
+        sleep: async () => {
+          n++;
+          if (n === 1) await putEvent(sb, stream, 'stamped now');
+          if (n === 3) ac.abort();
+        },
+      },
+      { events: (b) => got.push(...b.map((l) => l.message)) },
+    );
+    assert.deepEqual(got.slice(-2), ['from a clock an hour ahead', 'stamped now']);
+  });
+});
+
+test('a stream deleted between listing and reading: listed again, not an error', async () => {
+  let listed = 0;
+  let filtered = 0;
+  const gone = Object.assign(new Error('The specified log stream does not exist.'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } });
+  const fake = {
+    describeLogStreams: async () => {
+      listed++;
+      return { logStreams: listed === 1 ? [{ logStreamName: 'a-httpd-access.log' }, { logStreamName: 'b-httpd-access.log' }] : [{ logStreamName: 'b-httpd-access.log' }] };
+    },
+    filterLogEvents: async (input: { logStreamNames?: string[] }) => {
+      filtered++;
+      if (input.logStreamNames?.includes('a-httpd-access.log')) throw gone;
+      return { events: [{ logStreamName: 'b-httpd-access.log', timestamp: 1, message: 'still here', eventId: '1' }] };
+    },
+  } as unknown as LogsApi;
+  const { lines } = await readOnce(fake, { streams: ['httpd-access'], startTime: 0 });
+  assert.deepEqual(lines.map((l) => l.message), ['still here']);
+  assert.equal(listed, 2);
+  assert.equal(filtered, 2);
+});
