@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# A tour of the sandbox with the real AWS CLI: every operation of every emulated service (sts, ecs,
+# iam, ec2, ssm, logs, ecr) is called at least once, each JSON answer must parse, key fields are
+# checked with --query, and each service is made to return at least one expected error.
+#
+#   ENDPOINT=http://127.0.0.1:4566 test/awscli/tour.sh
+#
+# AWS_BIN picks the CLI (default: aws on PATH). The sandbox should use the "fast" latency profile
+# (instances boot and register with ECS within a second or two) and no IAM propagation delay.
+set -euo pipefail
+
+: "${ENDPOINT:?set ENDPOINT to the sandbox URL, e.g. http://127.0.0.1:4566}"
+AWS_BIN="${AWS_BIN:-aws}"
+
+export AWS_ACCESS_KEY_ID=AKIDSANDBOX
+export AWS_SECRET_ACCESS_KEY=x
+export AWS_PAGER=""
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/nonexistent/aws-config
+export AWS_SHARED_CREDENTIALS_FILE=/nonexistent/aws-credentials
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION || true
+
+aws() {
+  "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json "$@"
+}
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# call ARGS...: run an aws command that must succeed; its output (if any) must be JSON. Prints it.
+call() {
+  local out
+  out=$(aws "$@") || fail "aws $*"
+  if [ -n "$out" ]; then
+    printf '%s' "$out" | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "output of 'aws $*' is not JSON: $out"
+  fi
+  printf '%s' "$out"
+}
+
+# q ARGS...: run an aws command with --query and text output; prints the value.
+q() {
+  aws "$@" --output text || fail "aws $*"
+}
+
+# fails CODE ARGS...: the command must fail with this AWS error code.
+fails() {
+  local code=$1
+  shift
+  local err
+  if err=$(aws "$@" 2>&1 >/dev/null); then
+    fail "expected $code from: aws $*"
+  fi
+  grep -q "($code)" <<<"$err" || fail "expected $code from 'aws $*', got: $err"
+  echo "ok   error $code: $1 $2"
+}
+
+# is ACTUAL EXPECTED WHAT
+is() {
+  [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+  echo "ok   $3"
+}
+
+# wait_for WHAT EXPECTED ARGS...: poll a --query until it prints EXPECTED (up to ~20 s).
+wait_for() {
+  local what=$1 expected=$2 got=''
+  shift 2
+  for _ in $(seq 1 100); do
+    got=$(q "$@")
+    [ "$got" = "$expected" ] && { echo "ok   $what"; return 0; }
+    sleep 0.2
+  done
+  fail "$what: expected '$expected', last got '$got'"
+}
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# Each tour_* function covers one service. The CLI takes a second or two to start, so sections that
+# do not depend on each other run in parallel (see the end of the file).
+
+tour_sts_ssm() {
+echo "== sts"
+is "$(q sts get-caller-identity --query Arn)" "arn:aws:iam::$ACCOUNT:user/sandbox" "sts get-caller-identity arn"
+fails MissingAuthenticationToken sts get-caller-identity --no-sign-request
+
+# ---------------------------------------------------------------------------------------------------
+echo "== ssm"
+AMI=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id --query Parameter.Value)
+[[ "$AMI" == ami-* ]] || fail "AMI id: $AMI"
+RECOMMENDED=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended --query Parameter.Value)
+is "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["image_id"])' "$RECOMMENDED")" "$AMI" "ssm recommended JSON image_id"
+ARM_AMI=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id --query Parameter.Value)
+[[ "$ARM_AMI" == ami-* && "$ARM_AMI" != "$AMI" ]] || fail "arm64 AMI id: $ARM_AMI"
+is "$(q ssm get-parameters --names /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id /nope --query 'InvalidParameters[0]')" /nope "ssm get-parameters invalid"
+call ssm get-parameters-by-path --path /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended >/dev/null
+fails ParameterNotFound ssm get-parameter --name /no/such/parameter
+}
+
+tour_iam_ec2_ecs() {
+echo "== iam"
+cat >"$WORK/trust.json" <<'EOF'
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}
+EOF
+cat >"$WORK/policy.json" <<'EOF'
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:PutLogEvents","logs:CreateLogStream"],"Resource":"*"}]}
+EOF
+ROLE_ARN=$(q iam create-role --role-name tour-role --assume-role-policy-document "file://$WORK/trust.json" --tags Key=stack,Value=tour --query Role.Arn)
+is "$ROLE_ARN" "arn:aws:iam::123456789012:role/tour-role" "iam create-role"
+fails EntityAlreadyExists iam create-role --role-name tour-role --assume-role-policy-document "file://$WORK/trust.json"
+is "$(q iam get-role --role-name tour-role --query 'Role.AssumeRolePolicyDocument.Statement[0].Principal.Service')" ec2.amazonaws.com "iam get-role document (decoded by the CLI)"
+fails NoSuchEntity iam get-role --role-name nope
+call iam list-roles >/dev/null
+call iam tag-role --role-name tour-role --tags Key=owner,Value=me
+is "$(q iam list-role-tags --role-name tour-role --query 'length(Tags)')" 2 "iam list-role-tags"
+call iam untag-role --role-name tour-role --tag-keys owner
+
+POLICY_ARN=$(q iam create-policy --policy-name tour-policy --policy-document "file://$WORK/policy.json" --tags Key=stack,Value=tour --query Policy.Arn)
+fails EntityAlreadyExists iam create-policy --policy-name tour-policy --policy-document "file://$WORK/policy.json"
+fails MalformedPolicyDocument iam create-policy --policy-name tour-bad --policy-document '{"Statement": oops'
+call iam get-policy --policy-arn "$POLICY_ARN" >/dev/null
+is "$(q iam get-policy-version --policy-arn "$POLICY_ARN" --version-id v1 --query 'PolicyVersion.Document.Statement[0].Effect')" Allow "iam get-policy-version document"
+is "$(q iam create-policy-version --policy-arn "$POLICY_ARN" --policy-document "file://$WORK/policy.json" --set-as-default --query PolicyVersion.VersionId)" v2 "iam create-policy-version"
+call iam set-default-policy-version --policy-arn "$POLICY_ARN" --version-id v1
+is "$(q iam list-policy-versions --policy-arn "$POLICY_ARN" --query 'length(Versions)')" 2 "iam list-policy-versions"
+fails DeleteConflict iam delete-policy-version --policy-arn "$POLICY_ARN" --version-id v1
+call iam delete-policy-version --policy-arn "$POLICY_ARN" --version-id v2
+is "$(q iam list-policies --scope Local --query 'Policies[].PolicyName | join(`,`, @)')" tour-policy "iam list-policies --scope Local (paginated by the CLI)"
+call iam tag-policy --policy-arn "$POLICY_ARN" --tags Key=owner,Value=me
+is "$(q iam list-policy-tags --policy-arn "$POLICY_ARN" --query 'length(Tags)')" 2 "iam list-policy-tags"
+call iam untag-policy --policy-arn "$POLICY_ARN" --tag-keys owner
+
+call iam attach-role-policy --role-name tour-role --policy-arn arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role
+call iam attach-role-policy --role-name tour-role --policy-arn arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy
+call iam attach-role-policy --role-name tour-role --policy-arn arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore
+call iam attach-role-policy --role-name tour-role --policy-arn "$POLICY_ARN"
+fails NoSuchEntity iam attach-role-policy --role-name tour-role --policy-arn arn:aws:iam::aws:policy/NoSuchPolicy
+is "$(q iam list-attached-role-policies --role-name tour-role --query 'length(AttachedPolicies)')" 4 "iam list-attached-role-policies"
+fails DeleteConflict iam delete-policy --policy-arn "$POLICY_ARN"
+call iam detach-role-policy --role-name tour-role --policy-arn "$POLICY_ARN"
+call iam delete-policy --policy-arn "$POLICY_ARN"
+
+PROFILE_ARN=$(q iam create-instance-profile --instance-profile-name tour-profile --tags Key=stack,Value=tour --query InstanceProfile.Arn)
+fails EntityAlreadyExists iam create-instance-profile --instance-profile-name tour-profile
+call iam add-role-to-instance-profile --instance-profile-name tour-profile --role-name tour-role
+fails LimitExceeded iam add-role-to-instance-profile --instance-profile-name tour-profile --role-name tour-role
+is "$(q iam get-instance-profile --instance-profile-name tour-profile --query 'InstanceProfile.Roles[0].RoleName')" tour-role "iam get-instance-profile"
+is "$(q iam list-instance-profiles-for-role --role-name tour-role --query 'InstanceProfiles[0].Arn')" "$PROFILE_ARN" "iam list-instance-profiles-for-role"
+call iam list-instance-profiles >/dev/null
+call iam tag-instance-profile --instance-profile-name tour-profile --tags Key=owner,Value=me
+is "$(q iam list-instance-profile-tags --instance-profile-name tour-profile --query 'length(Tags)')" 2 "iam list-instance-profile-tags"
+call iam untag-instance-profile --instance-profile-name tour-profile --tag-keys owner
+fails DeleteConflict iam delete-role --role-name tour-role
+
+
+echo "== ec2"
+AMI=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id --query Parameter.Value)
+VPC=$(q ec2 describe-vpcs --filters Name=is-default,Values=true --query 'Vpcs[0].VpcId')
+is "$(q ec2 describe-vpcs --vpc-ids "$VPC" --query 'Vpcs[0].CidrBlock')" 172.31.0.0/16 "ec2 default VPC"
+is "$(q ec2 describe-subnets --filters Name=vpc-id,Values="$VPC" Name=default-for-az,Values=true --query 'length(Subnets)')" 3 "ec2 default subnets"
+SUBNET=$(q ec2 describe-subnets --filters Name=vpc-id,Values="$VPC" Name=availability-zone,Values=us-east-1a --query 'Subnets[0].SubnetId')
+fails InvalidSubnetID.NotFound ec2 describe-subnets --subnet-ids subnet-0123456789abcdef0
+fails InvalidVpcID.NotFound ec2 describe-vpcs --vpc-ids vpc-0123456789abcdef0
+call ec2 describe-availability-zones >/dev/null
+is "$(q ec2 describe-images --image-ids "$AMI" --query 'Images[0].Architecture')" x86_64 "ec2 describe-images (SSM AMI)"
+call ec2 describe-images --owners amazon --filters 'Name=name,Values=al2023-ami-ecs-hvm-*' >/dev/null
+fails InvalidAMIID.NotFound ec2 describe-images --image-ids ami-0123456789abcdef0
+is "$(q ec2 describe-instance-types --instance-types t3.small --query 'InstanceTypes[0].MemoryInfo.SizeInMiB')" 2048 "ec2 describe-instance-types"
+
+is "$(q ec2 create-key-pair --key-name tour-key --query 'KeyMaterial' | head -1)" "-----BEGIN RSA PRIVATE KEY-----" "ec2 create-key-pair"
+fails InvalidKeyPair.Duplicate ec2 create-key-pair --key-name tour-key
+call ec2 describe-key-pairs --key-names tour-key >/dev/null
+fails InvalidKeyPair.NotFound ec2 describe-key-pairs --key-names nope
+
+SG=$(q ec2 create-security-group --group-name tour-sg --description "tour" --vpc-id "$VPC" \
+  --tag-specifications 'ResourceType=security-group,Tags=[{Key=stack,Value=tour}]' --query GroupId)
+fails InvalidGroup.Duplicate ec2 create-security-group --group-name tour-sg --description "tour" --vpc-id "$VPC"
+call ec2 authorize-security-group-ingress --group-id "$SG" \
+  --ip-permissions 'IpProtocol=tcp,FromPort=514,ToPort=514,IpRanges=[{CidrIp=203.0.113.7/32,Description=me}]' >/dev/null
+fails InvalidPermission.Duplicate ec2 authorize-security-group-ingress --group-id "$SG" \
+  --ip-permissions 'IpProtocol=tcp,FromPort=514,ToPort=514,IpRanges=[{CidrIp=203.0.113.7/32}]'
+call ec2 authorize-security-group-ingress --group-id "$SG" --protocol udp --port 514 --cidr 203.0.113.7/32 >/dev/null
+call ec2 revoke-security-group-ingress --group-id "$SG" --protocol udp --port 514 --cidr 203.0.113.7/32 >/dev/null
+is "$(q ec2 describe-security-groups --filters Name=tag:stack,Values=tour --query 'SecurityGroups[0].IpPermissions[0].IpRanges[0].Description')" me "ec2 describe-security-groups by tag"
+fails InvalidGroup.NotFound ec2 describe-security-groups --group-ids sg-0123456789abcdef0
+
+cat >"$WORK/user-data.sh" <<'EOF'
+#!/bin/bash
+echo ECS_CLUSTER=tour-cluster >> /etc/ecs/ecs.config
+EOF
+fails InvalidParameterValue ec2 run-instances --image-id "$AMI" --instance-type t3.gigantic --count 1
+fails InvalidParameterValue ec2 run-instances --image-id "$AMI" --instance-type t3.small --count 1 --iam-instance-profile Name=nope
+fails InvalidAMIID.NotFound ec2 run-instances --image-id ami-0123456789abcdef0 --instance-type t3.small --count 1
+
+# The ECS cluster must exist for the instance's agent to register.
+call ecs create-cluster --cluster-name tour-cluster --tags key=stack,value=tour >/dev/null
+
+RUN=(ec2 run-instances --image-id "$AMI" --instance-type t3.small --count 1 --subnet-id "$SUBNET"
+  --security-group-ids "$SG" --key-name tour-key --iam-instance-profile Name=tour-profile
+  --user-data "file://$WORK/user-data.sh" --client-token tour-token
+  --metadata-options HttpTokens=required,HttpPutResponseHopLimit=2,HttpEndpoint=enabled
+  --block-device-mappings 'DeviceName=/dev/xvda,Ebs={VolumeSize=30,VolumeType=gp3,Encrypted=true}'
+  --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=tour}]' 'ResourceType=volume,Tags=[{Key=Name,Value=tour-root}]'
+  --query 'Instances[0].InstanceId')
+INSTANCE=$(q "${RUN[@]}")
+is "$(q "${RUN[@]}")" "$INSTANCE" "ec2 run-instances is idempotent with --client-token"
+fails IdempotentParameterMismatch ec2 run-instances --image-id "$AMI" --instance-type t3.medium --count 1 --client-token tour-token
+wait_for "ec2 instance running" running ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
+[[ "$(q ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].PublicIpAddress')" =~ ^[0-9.]+$ ]] || fail "public IP"
+is "$(q ec2 describe-instances --filters Name=tag:Name,Values=tour Name=instance-state-name,Values=running --query 'Reservations[0].Instances[0].InstanceId')" "$INSTANCE" "ec2 describe-instances filters"
+fails InvalidInstanceID.NotFound ec2 describe-instances --instance-ids i-0123456789abcdef0
+fails InvalidInstanceID.Malformed ec2 describe-instances --instance-ids i-nope
+call ec2 create-tags --resources "$INSTANCE" --tags Key=extra,Value=1
+is "$(q ec2 describe-tags --filters Name=resource-id,Values="$INSTANCE" Name=key,Values=extra --query 'Tags[0].Value')" 1 "ec2 create-tags / describe-tags"
+call ec2 delete-tags --resources "$INSTANCE" --tags Key=extra
+is "$(q ec2 describe-volumes --filters Name=attachment.instance-id,Values="$INSTANCE" --query 'Volumes[0].Tags[0].Value')" tour-root "ec2 describe-volumes"
+fails DependencyViolation ec2 delete-security-group --group-id "$SG"
+
+
+echo "== ecs"
+is "$(q ecs describe-clusters --clusters tour-cluster --query 'clusters[0].status')" ACTIVE "ecs describe-clusters"
+call ecs list-clusters >/dev/null
+wait_for "ecs container instance registered" 1 ecs list-container-instances --cluster tour-cluster --query 'length(containerInstanceArns)'
+CI=$(q ecs list-container-instances --cluster tour-cluster --query 'containerInstanceArns[0]')
+is "$(q ecs describe-container-instances --cluster tour-cluster --container-instances "$CI" --query 'containerInstances[0].ec2InstanceId')" "$INSTANCE" "ecs describe-container-instances"
+fails ClusterNotFoundException ecs list-services --cluster nope
+
+cat >"$WORK/taskdef.json" <<'EOF'
+{
+  "family": "tour-logger",
+  "networkMode": "bridge",
+  "requiresCompatibilities": ["EC2"],
+  "containerDefinitions": [
+    {
+      "name": "logger",
+      "image": "public.ecr.aws/docker/library/busybox:latest",
+      "memory": 128,
+      "cpu": 128,
+      "essential": true,
+      "portMappings": [{ "containerPort": 514, "hostPort": 514, "protocol": "tcp" }]
+    }
+  ]
+}
+EOF
+TD=$(q ecs register-task-definition --cli-input-json "file://$WORK/taskdef.json" --query taskDefinition.taskDefinitionArn)
+is "$(q ecs describe-task-definition --task-definition tour-logger --query taskDefinition.revision)" 1 "ecs describe-task-definition"
+call ecs list-task-definitions >/dev/null
+call ecs list-task-definition-families >/dev/null
+SERVICE=$(q ecs create-service --cluster tour-cluster --service-name tour-service --task-definition "$TD" --desired-count 1 --query service.serviceArn)
+is "$(q ecs describe-services --cluster tour-cluster --services tour-service --query 'services[0].status')" ACTIVE "ecs describe-services"
+is "$(q ecs list-services --cluster tour-cluster --query 'length(serviceArns)')" 1 "ecs list-services"
+wait_for "ecs service task running" 1 ecs describe-services --cluster tour-cluster --services tour-service --query 'services[0].runningCount'
+TASK=$(q ecs list-tasks --cluster tour-cluster --service-name tour-service --query 'taskArns[0]')
+is "$(q ecs describe-tasks --cluster tour-cluster --tasks "$TASK" --query 'tasks[0].lastStatus')" RUNNING "ecs describe-tasks"
+call ecs stop-task --cluster tour-cluster --task "$TASK" --reason tour >/dev/null
+call ecs tag-resource --resource-arn "$SERVICE" --tags key=owner,value=me
+is "$(q ecs list-tags-for-resource --resource-arn "$SERVICE" --query 'tags[?key==`owner`].value | [0]')" me "ecs tags"
+call ecs untag-resource --resource-arn "$SERVICE" --tag-keys owner
+call ecs update-service --cluster tour-cluster --service tour-service --desired-count 0 >/dev/null
+call ecs delete-service --cluster tour-cluster --service tour-service --force >/dev/null
+call ecs deregister-task-definition --task-definition "$TD" >/dev/null
+# DeleteTaskDefinitions is newer than Debian's awscli 2.9: call it only where the CLI knows it.
+if "$AWS_BIN" ecs delete-task-definitions help >/dev/null 2>&1; then
+  call ecs delete-task-definitions --task-definitions "$TD" >/dev/null
+fi
+cat >"$WORK/identity.json" <<EOF
+{"instanceId":"$INSTANCE","region":"us-east-1","accountId":"$ACCOUNT"}
+EOF
+call ecs register-container-instance --cluster tour-cluster --instance-identity-document "file://$WORK/identity.json" >/dev/null
+call ecs deregister-container-instance --cluster tour-cluster --container-instance "$CI" --force >/dev/null
+
+
+echo "== teardown"
+TERMINATING=$(q ec2 terminate-instances --instance-ids "$INSTANCE" --query 'TerminatingInstances[0].CurrentState.Name')
+is "$TERMINATING" shutting-down "ec2 terminate-instances"
+wait_for "ec2 instance terminated" terminated ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
+call ec2 delete-security-group --group-id "$SG" >/dev/null
+call ec2 delete-key-pair --key-name tour-key >/dev/null
+call ecs delete-cluster --cluster tour-cluster >/dev/null
+call iam remove-role-from-instance-profile --instance-profile-name tour-profile --role-name tour-role
+call iam delete-instance-profile --instance-profile-name tour-profile
+for arn in arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore; do
+  call iam detach-role-policy --role-name tour-role --policy-arn "$arn"
+done
+call iam delete-role --role-name tour-role
+}
+
+tour_logs() {
+echo "== logs"
+call logs create-log-group --log-group-name /tour/app --tags stack=tour
+fails ResourceAlreadyExistsException logs create-log-group --log-group-name /tour/app
+fails InvalidParameterException logs put-retention-policy --log-group-name /tour/app --retention-in-days 2
+call logs put-retention-policy --log-group-name /tour/app --retention-in-days 7
+is "$(q logs describe-log-groups --log-group-name-prefix /tour/ --query 'logGroups[0].retentionInDays')" 7 "logs describe-log-groups"
+call logs delete-retention-policy --log-group-name /tour/app
+call logs create-log-stream --log-group-name /tour/app --log-stream-name web
+call logs create-log-stream --log-group-name /tour/app --log-stream-name worker
+fails ResourceNotFoundException logs create-log-stream --log-group-name /tour/nope --log-stream-name web
+is "$(q logs describe-log-streams --log-group-name /tour/app --order-by LogStreamName --descending --query 'logStreams[0].logStreamName')" worker "logs describe-log-streams"
+NOW=$(($(date +%s) * 1000))
+call logs put-log-events --log-group-name /tour/app --log-stream-name web \
+  --log-events "timestamp=$NOW,message=GET /health 200" "timestamp=$((NOW + 1)),message=GET /api 500 ERROR" >/dev/null
+call logs put-log-events --log-group-name /tour/app --log-stream-name worker --log-events "timestamp=$((NOW + 2)),message=job ERROR" >/dev/null
+is "$(q logs get-log-events --log-group-name /tour/app --log-stream-name web --start-from-head --query 'length(events)')" 2 "logs get-log-events"
+is "$(q logs filter-log-events --log-group-name /tour/app --filter-pattern ERROR --query 'events[].logStreamName | join(`,`, @)')" web,worker "logs filter-log-events"
+LOG_ARN="arn:aws:logs:us-east-1:$ACCOUNT:log-group:/tour/app"
+call logs tag-resource --resource-arn "$LOG_ARN" --tags owner=me
+is "$(q logs list-tags-for-resource --resource-arn "$LOG_ARN" --query tags.owner)" me "logs list-tags-for-resource"
+call logs untag-resource --resource-arn "$LOG_ARN" --tag-keys owner
+call logs tag-log-group --log-group-name /tour/app --tags legacy=yes
+is "$(q logs list-tags-log-group --log-group-name /tour/app --query tags.legacy)" yes "logs list-tags-log-group"
+call logs untag-log-group --log-group-name /tour/app --tags legacy
+call logs delete-log-stream --log-group-name /tour/app --log-stream-name worker
+call logs delete-log-group --log-group-name /tour/app
+fails ResourceNotFoundException logs delete-log-group --log-group-name /tour/app
+
+}
+
+tour_ecr() {
+echo "== ecr"
+REPO_URI=$(q ecr create-repository --repository-name tour/logger --tags Key=stack,Value=tour --query repository.repositoryUri)
+is "$REPO_URI" "$ACCOUNT.dkr.ecr.us-east-1.amazonaws.com/tour/logger" "ecr create-repository"
+fails RepositoryAlreadyExistsException ecr create-repository --repository-name tour/logger
+is "$(q ecr describe-repositories --query 'length(repositories)')" 1 "ecr describe-repositories"
+fails RepositoryNotFoundException ecr describe-repositories --repository-names nope
+is "$(q ecr describe-images --repository-name tour/logger --query 'length(imageDetails)')" 0 "ecr describe-images (empty)"
+fails ImageNotFoundException ecr describe-images --repository-name tour/logger --image-ids imageTag=latest
+cat >"$WORK/manifest.json" <<'EOF'
+{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":10,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},"layers":[]}
+EOF
+call ecr put-image --repository-name tour/logger --image-tag v1 --image-manifest "file://$WORK/manifest.json" >/dev/null
+fails RepositoryNotEmptyException ecr delete-repository --repository-name tour/logger
+TOKEN=$(q ecr get-authorization-token --query 'authorizationData[0].authorizationToken')
+[[ "$(printf '%s' "$TOKEN" | base64 -d)" == AWS:* ]] || fail "ecr authorization token"
+echo "ok   ecr get-authorization-token"
+REPO_ARN="arn:aws:ecr:us-east-1:$ACCOUNT:repository/tour/logger"
+call ecr tag-resource --resource-arn "$REPO_ARN" --tags Key=owner,Value=me
+is "$(q ecr list-tags-for-resource --resource-arn "$REPO_ARN" --query 'length(tags)')" 2 "ecr list-tags-for-resource"
+call ecr untag-resource --resource-arn "$REPO_ARN" --tag-keys owner
+call ecr delete-repository --repository-name tour/logger --force >/dev/null
+
+}
+
+ACCOUNT=$(q sts get-caller-identity --query Account)
+is "$ACCOUNT" 123456789012 "sts get-caller-identity account"
+
+# Run the independent sections in parallel, each with its output in a file; fail if any fails.
+pids=()
+for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr; do
+  ("$section") >"$WORK/$section.log" 2>&1 &
+  pids+=("$!")
+done
+status=0
+sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr)
+for i in "${!pids[@]}"; do
+  if ! wait "${pids[$i]}"; then status=1; fi
+  cat "$WORK/${sections[$i]}.log"
+done
+[ "$status" = 0 ] || fail "some sections failed (see above)"
+echo "tour complete"
