@@ -12,7 +12,7 @@
  */
 import { Command, Option } from 'commander';
 import { Chalk, type ChalkInstance } from 'chalk';
-import { ExitCode, InterruptedError } from '../../core/errors.js';
+import { ExitCode, InterruptedError, isCliError } from '../../core/errors.js';
 import { parseSince, StreamNames, tailLogs, type LogLine } from '../../logs/tail.js';
 import { action, reportError, type Runtime } from '../run.js';
 import { addSettingOptions, examples } from './steps.js';
@@ -66,7 +66,7 @@ export function logsCommand(): Command {
         const quiet = Object.create(rt.io, { json: { value: false } });
         const code = reportError(e, quiet, Boolean(rt.opts.verbose));
         if (f.json) {
-          const err = (e as { toJSON?: () => unknown }).toJSON?.() ?? { message: e instanceof Error ? e.message : String(e) };
+          const err = isCliError(e) ? e.toJSON() : { kind: 'internal', exitCode: code, what: 'Unexpected error', why: e instanceof Error ? e.message : String(e) };
           process.stdout.write(`${JSON.stringify({ ok: false, error: err })}\n`);
         }
         return code;
