@@ -1492,7 +1492,7 @@ function describeInstances(req: SandboxRequest, world: World) {
   const p = unflatten(req.params);
   const ids = strings(p.InstanceId);
   if (ids.length && p.MaxResults) {
-    throw invalidValue('The parameter instancesSet cannot be used with the parameter maxResults');
+    throw new ServiceError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults', 400);
   }
   let instances = ids.length
     ? lookupInstances(world, req.region, ids)
