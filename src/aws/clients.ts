@@ -8,13 +8,14 @@
  * saved stack, AWS_REGION / AWS_DEFAULT_REGION, then the profile. Endpoint: --endpoint-url, or
  * AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which the SDK honours by itself.
  */
-import { ECS } from '@aws-sdk/client-ecs';
-import { IAM } from '@aws-sdk/client-iam';
-import { EC2 } from '@aws-sdk/client-ec2';
-import { SSM } from '@aws-sdk/client-ssm';
-import { STS } from '@aws-sdk/client-sts';
-import { ECR } from '@aws-sdk/client-ecr';
-import { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
+import type { ECS } from '@aws-sdk/client-ecs';
+import type { IAM } from '@aws-sdk/client-iam';
+import type { EC2 } from '@aws-sdk/client-ec2';
+import type { SSM } from '@aws-sdk/client-ssm';
+import type { STS } from '@aws-sdk/client-sts';
+import type { ECR } from '@aws-sdk/client-ecr';
+import type { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
+import { lazyObject } from '../core/lazy.js';
 import { VERSION } from '../core/version.js';
 
 export type EcsApi = Pick<
@@ -126,7 +127,10 @@ export interface ClientOptions {
   maxAttempts?: number;
 }
 
-/** Clients are created on first use: a command that only touches ECS never loads IAM's config. */
+/**
+ * Clients are created on first use, and each SDK package is loaded only then: a command that only
+ * touches ECS never loads EC2's (large) client.
+ */
 export function createAwsClients(opts: ClientOptions): AwsClients {
   const common = {
     region: opts.region,
@@ -137,40 +141,22 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     maxAttempts: opts.maxAttempts ?? 10,
     customUserAgent: [['ecs-cwlogs', VERSION]] as [string, string][],
   };
-  const cache = new Map<string, unknown>();
-  const lazy = <T>(name: string, make: () => T): T => {
-    if (!cache.has(name)) cache.set(name, make());
-    return cache.get(name) as T;
-  };
   return {
-    get ecs() {
-      return lazy('ecs', () => new ECS(common));
-    },
-    get iam() {
-      // IAM is global; its endpoint lives in us-east-1 for the aws partition.
-      return lazy('iam', () => new IAM(common));
-    },
-    get ec2() {
-      return lazy('ec2', () => new EC2(common));
-    },
-    get ssm() {
-      return lazy('ssm', () => new SSM(common));
-    },
-    get sts() {
-      return lazy('sts', () => new STS(common));
-    },
-    get ecr() {
-      return lazy('ecr', () => new ECR(common));
-    },
-    get logs() {
-      return lazy('logs', () => new CloudWatchLogs(common));
-    },
+    ecs: lazyObject(async () => new (await import('@aws-sdk/client-ecs')).ECS(common)),
+    // IAM is global; the SDK sends it to the partition's global endpoint.
+    iam: lazyObject(async () => new (await import('@aws-sdk/client-iam')).IAM(common)),
+    ec2: lazyObject(async () => new (await import('@aws-sdk/client-ec2')).EC2(common)),
+    ssm: lazyObject(async () => new (await import('@aws-sdk/client-ssm')).SSM(common)),
+    sts: lazyObject(async () => new (await import('@aws-sdk/client-sts')).STS(common)),
+    ecr: lazyObject(async () => new (await import('@aws-sdk/client-ecr')).ECR(common)),
+    logs: lazyObject(async () => new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogs(common)),
   };
 }
 
 /** Resolve the region the way the SDK does (env, then the profile), or undefined. */
 export async function regionFromEnvironment(profile?: string): Promise<string | undefined> {
   try {
+    const { STS } = await import('@aws-sdk/client-sts');
     const probe = new STS({ profile });
     const r = await probe.config.region();
     return r || undefined;

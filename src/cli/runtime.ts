@@ -13,7 +13,8 @@ import { UserInputError } from '../core/errors.js';
 import { SETTING_LIST, type SettingKey } from '../core/settings.js';
 import * as v from '../core/validate.js';
 import { ValidationFailure } from '../core/validate.js';
-import { createDockerEngine, type DockerEngine } from '../docker/engine.js';
+import type { DockerEngine } from '../docker/engine.js';
+import { lazyObject } from '../core/lazy.js';
 import { createTerminalHost } from '../io/terminal.js';
 import type { IoHost } from '../io/host.js';
 import { ensureSandbox, SANDBOX_CREDENTIALS } from './sandbox-mode.js';
@@ -47,7 +48,7 @@ export async function validateInputs(opts: GlobalOptions): Promise<{ resolved: R
   const saved = await loadStack(stack);
   const flags: FlagValues = {};
   for (const s of SETTING_LIST) {
-    const value = opts[s.key];
+    const value = opts[s.attribute];
     if (typeof value === 'string' || typeof value === 'number') flags[s.key as SettingKey] = value;
   }
   const resolved = resolveSettings({ flags, env: process.env, saved });
@@ -98,7 +99,7 @@ export async function connect(opts: GlobalOptions, resolved: ResolvedConfig, sta
   const isOverride = Boolean(endpoint ?? process.env.AWS_ENDPOINT_URL);
   const aws = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials });
   // Preflight: fail fast (two attempts) on missing credentials or an endpoint that isn't there.
-  const probe = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials, maxAttempts: isOverride ? 1 : 2 });
+  const probe = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials, maxAttempts: 3 });
   let account: string;
   let callerArn: string;
   try {
@@ -146,7 +147,10 @@ export function buildContext({ opts, io, stack, resolved, conn, signal }: Contex
 /** The Docker engine, created on first use (commands that never build don't touch Docker). */
 function lazyDocker(): () => DockerEngine {
   let engine: DockerEngine | undefined;
-  return () => (engine ??= createDockerEngine());
+  return () =>
+    (engine ??= lazyObject(async () => (await import('../docker/engine.js')).createDockerEngine(), {
+      endpoint: process.env.DOCKER_HOST || 'unix:///var/run/docker.sock',
+    }));
 }
 
 /** Ctrl-C aborts the run (steps stop at their next await); a second Ctrl-C exits at once. */

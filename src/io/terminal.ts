@@ -4,7 +4,6 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import ora, { type Ora } from 'ora';
-import { confirm, input, password, select } from '@inquirer/prompts';
 import { InterruptedError, UserInputError } from '../core/errors.js';
 import { formatDiff } from '../core/diff.js';
 import type { IoHost, ProgressEvent, Question } from './host.js';
@@ -79,7 +78,7 @@ class TerminalHost implements IoHost {
       }
       case 'step-failed':
         this.running.delete(e.step);
-        this.persist(`${this.c.red(SYMBOL.fail)} ${e.title} ${this.c.red('failed')} ${this.c.dim(fmtMs(e.ms))}`);
+        this.persist(`${this.c.red(SYMBOL.fail)} ${e.title} ${this.c.red(e.interrupted ? 'interrupted' : 'failed')} ${this.c.dim(fmtMs(e.ms))}`);
         return;
       case 'step-skipped':
         this.running.delete(e.step);
@@ -97,6 +96,8 @@ class TerminalHost implements IoHost {
     if (!this.interactive) return q.default;
     this.pauseSpinner();
     const ctx = { output: this.err, clearPromptOnDone: false };
+    // Loaded when a question is asked: scripts (--yes, no TTY) never pay for it.
+    const { confirm, input, password, select } = await import('@inquirer/prompts');
     try {
       switch (q.kind) {
         case 'confirm':
