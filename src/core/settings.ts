@@ -37,6 +37,8 @@ export interface Setting<K extends SettingKey = SettingKey> {
   flag: string;
   /** The flag as users type it, e.g. "--cluster-name". */
   flagName: string;
+  /** Commander's attribute name for the flag, e.g. "clusterName" (for --subnet: "subnet"). */
+  attribute: string;
   env: string;
   description: string;
   parse: v.Validator<NonNullable<StackConfig[K]>>;
@@ -54,7 +56,8 @@ function setting<K extends SettingKey>(
 ): Setting<K> {
   const flagName = flag.split(' ')[0]!;
   const env = `ECS_CWLOGS_${flagName.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
-  return { key, flag, flagName, env, description, parse, default: def, saved: true };
+  const attribute = flagName.replace(/^--/, '').replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
+  return { key, flag, flagName, attribute, env, description, parse, default: def, saved: true };
 }
 
 const any = (s: string) => s;
