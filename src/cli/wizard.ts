@@ -181,8 +181,8 @@ export async function runWizard(rt: Runtime, connect: () => Promise<Context>): P
     await askSetting(rt, 'retentionDays', 'Keep logs for', String(config.retentionDays), choices);
   }
 
-  // Summary, plan, cost; confirm.
-  await confirmPlan(rt, ctx);
+  // Summary, plan, cost; confirm. A run that asked nothing (everything saved or given) just proceeds.
+  if (Object.values(sources).includes('prompt')) await confirmPlan(rt, ctx);
   return ctx;
 }
 

@@ -202,7 +202,7 @@ export async function applySteps(steps: readonly AnyStep[], ctx: Context, opts: 
         errors.push(err);
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: err instanceof InterruptedError ? 'interrupted' : 'failed', ms, error: err.message });
-        ctx.io.emit({ type: 'step-failed', step: step.id, title: step.title, ms, message: err.message });
+        ctx.io.emit({ type: 'step-failed', step: step.id, title: step.title, ms, message: err.message, interrupted: err instanceof InterruptedError });
         return 'failed';
       }
     },
@@ -317,7 +317,7 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
         errors.push(err);
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: 'failed', ms, error: err.message });
-        ctx.io.emit({ type: 'step-failed', step: step.id, title: step.title, ms, message: err.message });
+        ctx.io.emit({ type: 'step-failed', step: step.id, title: step.title, ms, message: err.message, interrupted: err instanceof InterruptedError });
         return 'failed';
       }
     },
@@ -341,7 +341,7 @@ export interface Observation {
 /** Read every step (in parallel), nothing else: what exists right now (for `down`'s confirmation). */
 export async function observeSteps(steps: readonly AnyStep[], ctx: Context): Promise<Observation[]> {
   return Promise.all(
-    topoSort(steps).map(async (step) => {
+    steps.map(async (step) => {
       try {
         const observed = await step.read(stepContext(ctx, step));
         return { id: step.id, title: step.title, present: !isAbsent(observed), details: isAbsent(observed) ? {} : step.describe(observed) };

@@ -20,7 +20,7 @@ export type ProgressEvent =
       /** Overrides the verb derived from the action ("would create", "nothing to delete"). */
       verb?: string;
     }
-  | { type: 'step-failed'; step: StepId; title: string; ms: number; message: string }
+  | { type: 'step-failed'; step: StepId; title: string; ms: number; message: string; interrupted?: boolean }
   | { type: 'step-skipped'; step: StepId; title: string; reason: string }
   | { type: 'message'; level: 'info' | 'warn' | 'success'; text: string };
 

@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { saveStack, toSaved } from '../../core/config.js';
 import type { Context } from '../../core/context.js';
-import { applySteps, destroySteps, inspectSteps, observeSteps, type RunReport } from '../../core/engine.js';
+import { applySteps, destroySteps, EngineError, inspectSteps, observeSteps, type RunReport } from '../../core/engine.js';
 import { UserInputError } from '../../core/errors.js';
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { labSteps, type LabStepOptions } from '../../steps/index.js';
@@ -70,11 +70,16 @@ export function upCommand(): Command {
       const ctx = await runWizard(rt, () => rt.context());
       const steps = labSteps(stepOptions(rt));
       let report: RunReport;
+      // Even a failed or interrupted run keeps the answers (written atomically) so `up` resumes with no
+      // questions; input that failed validation is never saved.
+      let keep = !rt.opts.dryRun;
       try {
         report = await applySteps(steps, ctx, { dryRun: Boolean(rt.opts.dryRun) });
+      } catch (e) {
+        if (e instanceof UserInputError || (e instanceof EngineError && e.error instanceof UserInputError)) keep = false;
+        throw e;
       } finally {
-        // Even a failed or interrupted run keeps the answers (written atomically) so `up` resumes with no questions.
-        if (!rt.opts.dryRun) await save(rt, ctx);
+        if (keep) await save(rt, ctx);
       }
       const summary = upSummary(ctx, report);
       rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
