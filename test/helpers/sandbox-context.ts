@@ -8,6 +8,9 @@ import type { StackConfig } from '../../src/core/settings.js';
 import { RecordingIoHost } from '../../src/io/recording.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 
+// The SDK's Node 20 notice would repeat in every test's output (the README explains it once).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'test-secret' };
 
 export async function withSandbox<T>(opts: SandboxOptions, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {

@@ -1,0 +1,69 @@
+/**
+ * Benchmark of the lab itself: `up` end to end against the sandbox's `realistic` latency profile
+ * (EC2 boot and ECS registration scaled to seconds), through the real binary. Prints figures; asserts
+ * nothing about time.
+ *
+ *   npm run build && node dist/test/bench/up.js
+ *
+ * It reports the wall time of a fresh `up`, each step's own time, how much the dependency graph
+ * overlapped (sum of step times / wall time), the calls made, then the same for a second `up`
+ * (which must make zero mutating calls) and `down`, and the CLI's start-up time.
+ */
+import { performance } from 'node:perf_hooks';
+import { startSandbox } from '../../src/sandbox/index.js';
+import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+
+interface StepRow {
+  id: string;
+  action: string;
+  ms: number;
+}
+
+async function timed(args: string[], env: NodeJS.ProcessEnv) {
+  const t0 = performance.now();
+  const r = await runCli(args, env, { timeoutMs: 600_000 });
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`${args[0]} failed (${r.code}): ${r.stderr}`);
+  return { ms, r };
+}
+
+async function main(): Promise<void> {
+  const sb = await startSandbox({ port: 0, latency: 'realistic' });
+  try {
+    const env = cliEnv(tempConfigDir(), { ECS_CWLOGS_POLL_MS: '500' });
+    const common = ['--endpoint-url', sb.url, '--region', 'us-east-1', '--yes', '--json'];
+    const up = ['up', ...common, '--image', 'registry.example/cloudwatchlogs:1', '--allow-cidr', '203.0.113.7/32'];
+
+    const help: number[] = [];
+    for (let i = 0; i < 5; i++) help.push((await timed(['--help'], env)).ms);
+    help.sort((a, b) => a - b);
+
+    sb.clearRequestLog();
+    const first = await timed(up, env);
+    const calls1 = sb.requestLog();
+    const steps = (JSON.parse(first.r.stdout).steps as StepRow[]).map((s) => ({ ...s }));
+    const sum = steps.reduce((a, s) => a + s.ms, 0);
+
+    sb.clearRequestLog();
+    const second = await timed(up, env);
+    const calls2 = sb.requestLog();
+
+    sb.clearRequestLog();
+    const down = await timed(['down', ...common, '--delete-logs'], env);
+    const calls3 = sb.requestLog();
+
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    console.log('ecs-cwlogs up against the sandbox (latency profile: realistic)');
+    console.log(`  CLI start-up (--help), median of 5:  ${s(help[2]!)}`);
+    console.log(`  fresh up, wall time:                 ${s(first.ms)}`);
+    for (const st of steps) console.log(`    ${st.id.padEnd(10)} ${st.action.padEnd(7)} ${s(st.ms)}`);
+    console.log(`  sum of step times:                   ${s(sum)}  (overlap: ${(sum / first.ms).toFixed(2)}x the wall time)`);
+    console.log(`  AWS calls: ${calls1.length} (${calls1.filter((c) => c.mutating).length} mutating)`);
+    console.log(`  second up (no change), wall time:    ${s(second.ms)}; AWS calls: ${calls2.length} (${calls2.filter((c) => c.mutating).length} mutating)`);
+    console.log(`  down --delete-logs, wall time:       ${s(down.ms)}; AWS calls: ${calls3.length} (${calls3.filter((c) => c.mutating).length} mutating)`);
+  } finally {
+    await sb.close();
+  }
+}
+
+await main();

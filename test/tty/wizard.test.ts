@@ -1,0 +1,177 @@
+/**
+ * The real binary in a real terminal (tmux), against the sandbox: the wizard is answered with
+ * keystrokes, Ctrl-C interrupts a run, and the screen is what a person would see.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createAwsClients } from '../../src/aws/clients.js';
+import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
+
+function sh(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, (err, out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(out))),
+  );
+}
+
+class Terminal {
+  private constructor(readonly name: string) {}
+
+  /** A detached tmux session running `command` in a 110x48 terminal; the shell stays after it exits. */
+  static async start(name: string, env: NodeJS.ProcessEnv, command: string): Promise<Terminal> {
+    const exports = Object.entries(env)
+      .filter(([k]) => /^(AWS_|ECS_CWLOGS_|NO_COLOR|PATH$|HOME$)/.test(k))
+      .map(([k, v]) => `${k}=${shellQuote(v ?? '')}`)
+      .join(' ');
+    await sh('tmux', ['kill-session', '-t', name]).catch(() => undefined);
+    await sh('tmux', ['new-session', '-d', '-s', name, '-x', '110', '-y', '48', `env TERM=xterm-256color ${exports} ${command}; echo "EXIT=$?"; sleep 600`]);
+    return new Terminal(name);
+  }
+
+  screen(ansi = false): Promise<string> {
+    return sh('tmux', ['capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', this.name]);
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    for (const k of keys) {
+      await sh('tmux', ['send-keys', '-t', this.name, k]);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  async type(text: string): Promise<void> {
+    await sh('tmux', ['send-keys', '-t', this.name, '-l', text]);
+  }
+
+  async waitFor(re: RegExp, timeoutMs = 60_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < end) {
+      last = await this.screen();
+      if (re.test(last)) return last;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`timed out waiting for ${re} on screen:\n${last}`);
+  }
+
+  /** Answer the prompt whose question matches `question`. */
+  async answer(question: RegExp, ...keys: string[]): Promise<void> {
+    await this.waitFor(new RegExp(`\\? ${question.source}`));
+    await this.keys(...keys);
+    await this.waitFor(new RegExp(`✔ ${question.source}`));
+  }
+
+  kill(): Promise<void> {
+    return sh('tmux', ['kill-session', '-t', this.name]).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+test('the wizard in a real terminal: answers, summary, confirm, URL; then status and up ask nothing', { timeout: 240_000 }, async () => {
+  await withSandbox({ latency: 'fast' }, async (sb) => {
+    const dir = tempConfigDir();
+    const env = cliEnv(dir, { NO_COLOR: undefined, ECS_CWLOGS_POLL_MS: '100' });
+    const term = await Terminal.start('cwl-wizard', env, `node ${BIN} up --endpoint-url ${sb.url}`);
+    try {
+      await term.answer(/AWS region/, 'Enter');
+      await term.waitFor(/AWS account 123456789012/);
+      await term.answer(/ECS cluster name/, 'Enter');
+      await term.waitFor(/\? Where should the logging image be pushed\?/);
+      await term.keys('Down', 'Down', 'Enter');
+      await term.waitFor(/\? Logging image reference/);
+      await term.type('registry.example/cloudwatchlogs:1');
+      await term.keys('Enter');
+      await term.answer(/App image/, 'Enter');
+      await term.answer(/Instance type/, 'Down', 'Enter'); // t3.micro
+      await term.answer(/Key pair for SSH/, 'Enter'); // none
+      await term.answer(/VPC/, 'Enter');
+      await term.answer(/Subnet/, 'Enter');
+      // Validation inline: a malformed CIDR is refused with the flag's own message, then corrected.
+      await term.waitFor(/\? Allow HTTP \(and SSH\) from/);
+      await term.keys('C-u');
+      await term.type('10.0.0.300/8');
+      await term.keys('Enter');
+      await term.waitFor(/not an IPv4 CIDR block/);
+      await term.keys('C-u');
+      await term.type('203.0.113.0/24');
+      await term.keys('Enter');
+      await term.answer(/CloudWatch Logs log group/, 'Enter');
+      await term.answer(/Keep logs for/, 'Enter');
+      const summary = await term.waitFor(/\? Create these resources\?/);
+      assert.match(summary, /instance type\s+t3\.micro/);
+      assert.match(summary, /allowed from\s+203\.0\.113\.0\/24/);
+      assert.match(summary, /Estimated cost: ~\$0\.0\d+\/hour/);
+      assert.match(summary, /ECS cluster\s+absent/);
+      await term.keys('Enter');
+      const done = await term.waitFor(/EXIT=\d+/, 120_000);
+      assert.match(done, /EXIT=0/, done);
+      assert.match(done, /✔ ECS service created/);
+      const ip = (await createAwsClients({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS }).ec2.describeInstances({})).Reservations?.[0]
+        ?.Instances?.[0]?.PublicIpAddress;
+      assert.ok(ip);
+      assert.match(done, new RegExp(`App:\\s+http://${ip.replace(/\./g, '\\.')}/`));
+      if (process.env.ECS_CWLOGS_SCREENSHOT) await writeFile(process.env.ECS_CWLOGS_SCREENSHOT, await term.screen(true));
+    } finally {
+      await term.kill();
+    }
+
+    // The saved answers: status in a terminal asks nothing and finds every step in sync.
+    const status = await Terminal.start('cwl-status', env, `node ${BIN} status --endpoint-url ${sb.url}`);
+    try {
+      const out = await status.waitFor(/EXIT=\d+/, 60_000);
+      assert.match(out, /EXIT=0/, out);
+      assert.doesNotMatch(out, /^\? /m, 'no question was asked');
+      assert.match(out, /Security group and EC2 container instance\s+in sync/);
+    } finally {
+      await status.kill();
+    }
+    // And `up` again in a terminal: no question, nothing to change.
+    const again = await Terminal.start('cwl-again', env, `node ${BIN} up --endpoint-url ${sb.url}`);
+    try {
+      const out = await again.waitFor(/EXIT=\d+/, 60_000);
+      assert.match(out, /EXIT=0/, out);
+      assert.doesNotMatch(out, /^\? /m, 'no question was asked');
+    } finally {
+      await again.kill();
+    }
+  });
+});
+
+test('Ctrl-C during the instance wait: exit 130, says what finished and that up resumes; up --yes then converges', { timeout: 240_000 }, async () => {
+  await withSandbox({ latency: 'fast' }, async (sb) => {
+    // Slow boots so there is an instance wait to interrupt.
+    sb.world.settings.latency.instanceBootMs = 60_000;
+    const dir = tempConfigDir();
+    const env = cliEnv(dir, { NO_COLOR: undefined, ECS_CWLOGS_POLL_MS: '200' });
+    const args = `--endpoint-url ${sb.url} --region us-east-1 --yes --image registry.example/cloudwatchlogs:1 --allow-cidr 203.0.113.7/32`;
+    const term = await Terminal.start('cwl-ctrlc', env, `node ${BIN} up ${args}`);
+    try {
+      await term.waitFor(/pending/, 60_000);
+      await term.keys('C-c');
+      // Lines wrap at the terminal's width: read the screen as one line.
+      const out = (await term.waitFor(/EXIT=\d+/, 30_000)).replace(/\n/g, '');
+      assert.match(out, /EXIT=130/, out);
+      assert.match(out, /Security group and EC2 container instance interrupted/);
+      assert.match(out, /Interrupted\./);
+      assert.match(out, /Finished: [^\n]*ECS cluster/);
+      assert.match(out, /Interrupted during: Security group and EC2 container instance/);
+      assert.match(out, /Run the same command ?again to resume/);
+      assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
+    } finally {
+      await term.kill();
+    }
+    sb.world.settings.latency.instanceBootMs = 300;
+    const resumed = await runCli(['up', ...args.split(' ')], env);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const reservations = (await createAwsClients({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS }).ec2.describeInstances({})).Reservations ?? [];
+    assert.equal(reservations.flatMap((r) => r.Instances ?? []).length, 1, 'one instance, no duplicate after the interruption');
+  });
+});
