@@ -8,6 +8,8 @@ export class RecordingIoHost implements IoHost {
   readonly events: ProgressEvent[] = [];
   /** Every question asked, in order (flags). */
   readonly asked: string[] = [];
+  /** The questions themselves (message, default, choices, validator). */
+  readonly questions: Question<unknown>[] = [];
   readonly errors: string[] = [];
   resultData: unknown;
   resultText?: string;
@@ -31,6 +33,7 @@ export class RecordingIoHost implements IoHost {
   async ask<T>(q: Question<T>): Promise<T> {
     if (!this.interactive) return q.default;
     this.asked.push(q.flag);
+    this.questions.push(q as Question<unknown>);
     const answers = this.options.answers ?? {};
     if (!(q.flag in answers)) return q.default;
     const a = answers[q.flag] as T;

@@ -30,13 +30,17 @@ export interface TestContextOptions {
   io?: RecordingIoHost;
   signal?: AbortSignal;
   maxAttempts?: number;
+  /** Use this config object itself (the wizard writes answers into it), filling only the region. */
+  configRef?: StackConfig;
 }
 
 /** A Context as the CLI builds it, against the sandbox, with defaults for every setting. */
 export async function sandboxContext(sb: RunningSandbox, o: TestContextOptions = {}): Promise<Context & { io: RecordingIoHost }> {
   const stack = o.stack ?? 'test';
   const { config } = resolveSettings({ flags: {}, env: {} });
-  const full: StackConfig = { ...config, region: 'us-east-1', allowCidr: '203.0.113.7/32', image: 'registry.example/cloudwatchlogs:1', ...o.config };
+  const full: StackConfig = o.configRef
+    ? Object.assign(o.configRef, { region: o.configRef.region ?? 'us-east-1' })
+    : { ...config, region: 'us-east-1', allowCidr: '203.0.113.7/32', image: 'registry.example/cloudwatchlogs:1', ...o.config };
   const aws = createAwsClients({ region: full.region, endpoint: sb.url, credentials: TEST_CREDENTIALS, maxAttempts: o.maxAttempts });
   const id = await aws.sts.getCallerIdentity({});
   const io = o.io ?? new RecordingIoHost();
