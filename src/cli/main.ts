@@ -28,6 +28,20 @@ export function buildProgram(): Command {
     .option('--dry-run', 'show the plan, change nothing')
     .option('--verbose', 'more detail, stack traces on errors')
     .option('--no-color', 'no colour (NO_COLOR is honoured too)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ecs-cwlogs up                        # the wizard: asks what it needs, shows the plan and cost, runs it
+  $ ecs-cwlogs up --sandbox --yes --image example/cloudwatchlogs:latest   # rehearse with no AWS account
+  $ ecs-cwlogs status
+  $ ecs-cwlogs logs --follow --stream httpd-access
+  $ ecs-cwlogs down
+
+Each lab step is also a command of its own (image, cluster, iam, instance, log-group, task, service),
+idempotent and tagged with the stack; \`ecs-cwlogs <command> --help\` has examples.
+`,
+    )
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 

@@ -46,9 +46,6 @@ export function imageCommand(): Command {
   cmd.action(
     action(async (rt) => {
       const f = rt.opts as unknown as ImageFlags;
-      // Commander names the --repo option "repo", the setting is imageRepo.
-      const repoFlag = (rt.opts as { repo?: unknown }).repo;
-      if (typeof repoFlag === 'string' && repoFlag.trim()) rt.resolved.config.imageRepo = repoFlag.trim();
       const ecr = Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr';
       const credentials = await readCredentials(rt, f);
       const options: ImageStepOptions = { ecr, baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform, credentials };
