@@ -21,11 +21,12 @@ export function consoleLogsUrl(region: string, logGroup: string): string {
   return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${enc}`;
 }
 
-export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunReport): UpSummary {
+/** `extraFlags`: flags the follow-up commands need too (e.g. --sandbox). */
+export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunReport, extraFlags = ''): UpSummary {
   const o = report.outputs;
   const url = o.service?.url && !o.service.url.startsWith('(') ? o.service.url : undefined;
   const id = o.instance?.instanceId;
-  const stack = ctx.stack === 'ecs-cwlogs' ? '' : ` --stack ${ctx.stack}`;
+  const stack = `${ctx.stack === 'ecs-cwlogs' ? '' : ` --stack ${ctx.stack}`}${extraFlags}`;
   return {
     url,
     cluster: ctx.config.clusterName,

@@ -81,7 +81,7 @@ export function upCommand(): Command {
       } finally {
         if (keep) await save(rt, ctx);
       }
-      const summary = upSummary(ctx, report);
+      const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
       rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
     }),
   );
