@@ -14,6 +14,7 @@ const VERB: Record<StepReport['action'], string> = {
   destroy: 'deleted',
   absent: 'absent',
   interrupted: 'interrupted',
+  unconfigured: 'not set up',
 };
 
 const DRY: Partial<Record<StepReport['action'], string>> = { create: 'would create', update: 'would update', noop: 'in sync, no change' };

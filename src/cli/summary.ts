@@ -67,6 +67,7 @@ const STATE: Record<string, string> = {
   create: 'absent',
   conflict: 'not ours',
   failed: 'error',
+  unconfigured: 'not set up',
 };
 
 export function renderStatus(stack: string, report: RunReport): string {
@@ -75,9 +76,8 @@ export function renderStatus(stack: string, report: RunReport): string {
     const ids = Object.entries(s.details ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join('  ');
-    const drift = s.plan?.action === 'update' ? `  (${s.plan.diffs.map((d) => d.field).join(', ')})` : '';
-    const err = s.error ? `  ${s.error}` : '';
-    return [s.title, state, `${ids}${drift}${err}`];
+    const drift = s.plan?.action === 'update' ? `(${s.plan.diffs.map((d) => d.field).join(', ')})` : '';
+    return [s.title, state, [ids, drift, s.error ?? ''].filter(Boolean).join('  ')];
   });
   const w0 = Math.max(4, ...rows.map((r) => r[0]!.length));
   const w1 = Math.max(5, ...rows.map((r) => r[1]!.length));

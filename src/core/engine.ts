@@ -18,7 +18,7 @@ export interface StepReport {
   id: StepId;
   title: string;
   /** What was (or, in dry-run, would be) done. */
-  action: Plan['action'] | 'skipped' | 'failed' | 'destroy' | 'absent' | 'interrupted';
+  action: Plan['action'] | 'skipped' | 'failed' | 'destroy' | 'absent' | 'interrupted' | 'unconfigured';
   plan?: Plan;
   ms: number;
   outputs?: Outputs;
@@ -281,7 +281,9 @@ export async function inspectSteps(steps: readonly AnyStep[], ctx: Context, opts
       });
     } catch (e) {
       const err = toCliError(e, step.title);
-      reports.push({ id: step.id, title: step.title, action: 'failed', ms: ctx.clock.now() - t0, error: err.message });
+      // A setting the step needs is missing (e.g. no image yet): say so, it is not a failure to read.
+      const action = err instanceof UserInputError ? 'unconfigured' : 'failed';
+      reports.push({ id: step.id, title: step.title, action, ms: ctx.clock.now() - t0, error: err.message });
       if (err instanceof InterruptedError || err.kind === 'aws') throw new EngineError({ ok: false, dryRun: true, steps: reports, outputs }, err);
     }
   }
