@@ -241,3 +241,15 @@ test('up with no terminal and nothing saved names every missing flag in one mess
     assert.deepEqual(mutatingCalls(sb), []);
   });
 });
+
+test('down with no terminal and no --yes deletes nothing and says to pass --yes', async () => {
+  await withSandbox({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    assert.equal((await runCli(['cluster', ...base(sb.url)], env)).code, 0);
+    const before = sb.requestLog().length;
+    const r = await runCli(['down', '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', STACK], env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /Not deleting without confirmation.*Pass --yes/);
+    assert.deepEqual(mutatingCalls(sb, before), []);
+  });
+});

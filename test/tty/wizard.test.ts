@@ -5,10 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createAwsClients } from '../../src/aws/clients.js';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
-import { TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
+import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
 
 function sh(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -173,5 +175,25 @@ test('Ctrl-C during the instance wait: exit 130, says what finished and that up 
     assert.equal(resumed.code, 0, resumed.stderr);
     const reservations = (await createAwsClients({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS }).ec2.describeInstances({})).Reservations ?? [];
     assert.equal(reservations.flatMap((r) => r.Instances ?? []).length, 1, 'one instance, no duplicate after the interruption');
+  });
+});
+
+test('Ctrl-C at a wizard question: exit 130, the terminal is left usable, nothing saved', { timeout: 120_000 }, async () => {
+  await withSandbox({ latency: 'fast' }, async (sb) => {
+    const dir = tempConfigDir();
+    const env = cliEnv(dir, { NO_COLOR: undefined });
+    const term = await Terminal.start('cwl-prompt-ctrlc', env, `node ${BIN} up --endpoint-url ${sb.url}; stty -a | grep -o -- '-\\?icanon' | head -1`);
+    try {
+      await term.answer(/AWS region/, 'Enter');
+      await term.waitFor(/\? ECS cluster name/);
+      await term.keys('C-c');
+      const out = (await term.waitFor(/EXIT=\d+/, 30_000)).replace(/\n/g, ' ');
+      assert.match(out, /Interrupted: the prompt was cancelled/);
+      assert.match(out, /(^|\s)icanon\s+EXIT=0/, 'the terminal is back in canonical (cooked) mode');
+      assert.deepEqual(mutatingCalls(sb), [], 'nothing was created');
+      assert.equal(existsSync(join(dir, 'stacks', 'ecs-cwlogs.json')), false, 'no saved config, half-written or otherwise');
+    } finally {
+      await term.kill();
+    }
   });
 });
