@@ -39,6 +39,8 @@ export interface ApplyOptions {
   /** Steps to apply; their dependencies that aren't targets are only read. Default: all. */
   targets?: readonly StepId[];
   dryRun?: boolean;
+  /** Emit each step's plan as it is made (off when the wizard has already shown the whole plan). */
+  announcePlan?: boolean;
 }
 
 /** Order steps so that each comes after its dependencies; reject cycles and unknown ids. */
@@ -172,7 +174,7 @@ export async function applySteps(steps: readonly AnyStep[], ctx: Context, opts: 
           return 'ok';
         }
         const plan = step.plan(observed, desired);
-        ctx.io.emit({ type: 'plan', step: step.id, title: step.title, plan });
+        if (opts.announcePlan !== false || plan.action === 'conflict') ctx.io.emit({ type: 'plan', step: step.id, title: step.title, plan });
         if (plan.action === 'conflict') {
           throw new ConflictError({ what: plan.what, why: plan.why, fix: plan.fix });
         }

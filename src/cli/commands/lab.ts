@@ -74,7 +74,9 @@ export function upCommand(): Command {
       // questions; input that failed validation is never saved.
       let keep = !rt.opts.dryRun;
       try {
-        report = await applySteps(steps, ctx, { dryRun: Boolean(rt.opts.dryRun) });
+        // When the wizard asked, it has shown the whole plan and had it confirmed: don't repeat it.
+        const shown = Object.values(rt.resolved.sources).includes('prompt');
+        report = await applySteps(steps, ctx, { dryRun: Boolean(rt.opts.dryRun), announcePlan: !shown });
       } catch (e) {
         if (e instanceof UserInputError || (e instanceof EngineError && e.error instanceof UserInputError)) keep = false;
         throw e;
