@@ -65,6 +65,7 @@ export function comparable(def: Pick<TaskDefinition, 'family' | 'networkMode' | 
       portMappings: (c.portMappings ?? []).map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort ?? p.containerPort, protocol: p.protocol ?? 'tcp' })),
       entryPoint: c.entryPoint,
       command: c.command,
+      healthCheck: c.healthCheck,
     }));
   return normalise({
     family: def.family,
