@@ -96,9 +96,9 @@ export async function connect(opts: GlobalOptions, resolved: ResolvedConfig, sta
     });
   }
   resolved.config.region = region;
-  const isOverride = Boolean(endpoint ?? process.env.AWS_ENDPOINT_URL);
   const aws = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials });
-  // Preflight: fail fast (two attempts) on missing credentials or an endpoint that isn't there.
+  // Preflight: fail fast (three attempts, so throttling doesn't fail it) on missing credentials or an
+  // endpoint that isn't there.
   const probe = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials, maxAttempts: 3 });
   let account: string;
   let callerArn: string;

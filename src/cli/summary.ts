@@ -44,20 +44,16 @@ export function renderUpSummary(s: UpSummary, report: RunReport): string {
     const lines = report.steps.map((r) => `  ${r.action === 'noop' ? 'in sync  ' : r.action === 'create' ? 'create   ' : r.action === 'update' ? 'update   ' : r.action.padEnd(9)} ${r.title}${r.plan && 'summary' in r.plan && r.plan.summary ? ` (${r.plan.summary})` : ''}`);
     return ['Plan (dry run, nothing changed):', ...lines].join('\n');
   }
-  const lines = [
-    '',
+  const where = [
     s.url ? `App:        ${s.url}` : 'App:        (no URL yet: the instance has no public IP)',
     `Cluster:    ${s.cluster}`,
-    s.instanceId ? `Instance:   ${s.instanceId}` : '',
+    ...(s.instanceId ? [`Instance:   ${s.instanceId}`] : []),
     `Log group:  ${s.logGroup}`,
     `Streams:    {instance_id}-{hostname}-{ip}-${s.logStreams.join(', …-')}`,
     `Console:    ${s.consoleUrl}`,
-    '',
-    `Tail logs:  ${s.next[0]}`,
-    `Status:     ${s.next[1]}`,
-    `Tear down:  ${s.next[2]}`,
   ];
-  return lines.filter((l, i) => l !== '' || i === 0 || i === 7).join('\n');
+  const next = [`Tail logs:  ${s.next[0]}`, `Status:     ${s.next[1]}`, `Tear down:  ${s.next[2]}`];
+  return ['', ...where, '', ...next].join('\n');
 }
 
 const STATE: Record<string, string> = {

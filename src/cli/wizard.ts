@@ -39,12 +39,6 @@ export function given(sources: Partial<Record<SettingKey, Source>>, key: Setting
   return s === 'flag' || s === 'env' || s === 'saved' || s === 'prompt';
 }
 
-interface ImageChoice {
-  ecr: boolean;
-  repo?: string;
-  image?: string;
-}
-
 function hasDockerHubLogin(env: NodeJS.ProcessEnv = process.env): boolean {
   const file = join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
   if (!existsSync(file)) return false;
@@ -115,12 +109,10 @@ export async function runWizard(rt: Runtime, connect: () => Promise<Context>): P
     ];
     if (hub) options.unshift(options.splice(1, 1)[0]!);
     const where = await io.ask<string>({ flag: '--repo', kind: 'select', message: 'Where should the logging image be pushed?', default: options[0]!.value, choices: options });
-    const choice: ImageChoice = { ecr: where === 'ecr' };
     if (where === 'ecr') {
       config.imageRepo = 'ecr';
     } else if (where === 'registry') {
-      choice.repo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: 'user/cloudwatchlogs', validate: (s) => (/^[a-z0-9._/:-]+$/.test(s) ? true : 'use lowercase letters, digits and ._-/: (no tag)') });
-      config.imageRepo = choice.repo;
+      config.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: 'user/cloudwatchlogs', validate: (s) => (/^[a-z0-9._/:-]+$/.test(s) ? true : 'use lowercase letters, digits and ._-/: (no tag)') });
     } else {
       await askSetting(rt, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
     }
