@@ -14,25 +14,39 @@ import { action, type Runtime } from '../run.js';
 import { buildContext, type Connection } from '../runtime.js';
 import { addSettingOptions, examples } from './steps.js';
 
-interface ImageFlags {
+/** How to build and where to push the logging image: flags shared by `image`, `up`, `status` and `down`. */
+interface ImageBuildFlags {
   ecr?: boolean;
-  username?: string;
-  passwordStdin?: boolean;
   baseImage?: string;
   skipAgent?: boolean;
   platform?: string;
 }
 
+interface ImageFlags extends ImageBuildFlags {
+  username?: string;
+  passwordStdin?: boolean;
+}
+
+export function addImageBuildOptions(cmd: Command): Command {
+  return cmd
+    .option('--ecr', 'push the logging image to Amazon ECR in this account and region (creates the repository, tagged, if missing)')
+    .option('--base-image <ref>', "the logging image's BASE_IMAGE build argument (default: the Dockerfile's, a slim Debian)")
+    .option('--skip-agent', 'build the logging image without the CloudWatch agent (offline builds; the container then only writes files)')
+    .option('--platform <os/arch>', "build the logging image for this platform, e.g. linux/amd64 (default: the Docker daemon's)");
+}
+
+/** The image step's options from those flags (and `--repo ecr`). */
+export function imageBuildOptions(rt: Runtime): ImageStepOptions {
+  const f = rt.opts as unknown as ImageBuildFlags;
+  return { ecr: Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr', baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform };
+}
+
 export function imageCommand(): Command {
   const cmd = new Command('image').description('Build the logging image (rsyslog + CloudWatch agent) from docker/ and push it; prints it by digest');
   addSettingOptions(cmd, ['imageRepo', 'image']);
-  cmd
-    .option('--ecr', 'push to Amazon ECR in this account and region (creates the repository, tagged, if missing)')
+  addImageBuildOptions(cmd)
     .option('--username <name>', 'registry user (with --password-stdin, or asked for in a terminal)')
-    .option('--password-stdin', 'read the registry password or token from standard input')
-    .option('--base-image <ref>', 'BASE_IMAGE build argument (default: the Dockerfile\'s, a slim Debian)')
-    .option('--skip-agent', 'build without the CloudWatch agent (offline builds; the container then only writes files)')
-    .option('--platform <os/arch>', 'build for this platform, e.g. linux/amd64 (default: the Docker daemon\'s)');
+    .option('--password-stdin', 'read the registry password or token from standard input');
   cmd.addHelpText(
     'after',
     examples([
@@ -45,13 +59,11 @@ export function imageCommand(): Command {
   );
   cmd.action(
     action(async (rt) => {
-      const f = rt.opts as unknown as ImageFlags;
-      const ecr = Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr';
-      const credentials = await readCredentials(rt, f);
-      const options: ImageStepOptions = { ecr, baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform, credentials };
+      const credentials = await readCredentials(rt, rt.opts as unknown as ImageFlags);
+      const options: ImageStepOptions = { ...imageBuildOptions(rt), credentials };
       const steps = labSteps({ image: options });
       // A registry push needs no AWS: skip the identity check and hand the step no AWS clients.
-      const ctx = ecr ? await rt.context() : localContext(rt);
+      const ctx = options.ecr ? await rt.context() : localContext(rt);
       const report = await applySteps(steps, ctx, { targets: ['image'], dryRun: Boolean(rt.opts.dryRun) });
       const out = report.outputs.image ?? {};
       rt.io.result({ ...report, stack: rt.stack, imageRef: out.imageRef }, () => {

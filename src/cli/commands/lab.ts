@@ -12,36 +12,14 @@ import { labSteps, type LabStepOptions } from '../../steps/index.js';
 import { renderDestroy } from '../render.js';
 import { action, type Runtime } from '../run.js';
 import { addSettingOptions, examples } from './steps.js';
+import { addImageBuildOptions, imageBuildOptions } from './image.js';
 import { renderStatus, renderUpSummary, upSummary } from '../summary.js';
 import { runWizard } from '../wizard.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
 
-interface ImageFlags {
-  ecr?: boolean;
-  baseImage?: string;
-  skipAgent?: boolean;
-  platform?: string;
-}
-
-function imageFlags(cmd: Command): Command {
-  return cmd
-    .option('--ecr', 'push the logging image to Amazon ECR (creates the repository if missing)')
-    .option('--base-image <ref>', "the logging image's BASE_IMAGE build argument")
-    .option('--skip-agent', 'build the logging image without the CloudWatch agent (offline builds)')
-    .option('--platform <os/arch>', 'build the logging image for this platform (e.g. linux/amd64)');
-}
-
 export function stepOptions(rt: Runtime): LabStepOptions {
-  const f = rt.opts as unknown as ImageFlags;
-  return {
-    image: {
-      ecr: Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr',
-      baseImage: f.baseImage,
-      skipAgent: Boolean(f.skipAgent),
-      platform: f.platform,
-    },
-  };
+  return { image: imageBuildOptions(rt) };
 }
 
 async function save(rt: Runtime, ctx?: Context): Promise<void> {
@@ -52,7 +30,7 @@ async function save(rt: Runtime, ctx?: Context): Promise<void> {
 export function upCommand(): Command {
   const cmd = new Command('up').description('Create everything, step by step, and print the app URL and where the logs are');
   addSettingOptions(cmd, ALL_SETTINGS);
-  imageFlags(cmd);
+  addImageBuildOptions(cmd);
   cmd.option('--adopt', 'take over existing resources of the same names that are not tagged for this stack');
   cmd.addHelpText(
     'after',
@@ -93,7 +71,7 @@ export function upCommand(): Command {
 export function statusCommand(): Command {
   const cmd = new Command('status').description("Show each step's state: absent, in sync or drifted, with ids");
   addSettingOptions(cmd, ALL_SETTINGS);
-  imageFlags(cmd);
+  addImageBuildOptions(cmd);
   cmd.addHelpText('after', examples(['ecs-cwlogs status', 'ecs-cwlogs status --json | jq .steps', 'ecs-cwlogs status --stack demo']));
   cmd.action(
     action(async (rt) => {
@@ -108,7 +86,7 @@ export function statusCommand(): Command {
 export function downCommand(): Command {
   const cmd = new Command('down').description('Delete everything this stack created, in reverse order (keeps the log group unless --delete-logs)');
   addSettingOptions(cmd, ALL_SETTINGS);
-  imageFlags(cmd);
+  addImageBuildOptions(cmd);
   cmd.option('--delete-logs', 'also delete the log group and its logs');
   cmd.addHelpText('after', examples(['ecs-cwlogs down', 'ecs-cwlogs down --yes', 'ecs-cwlogs down --yes --delete-logs']));
   cmd.action(
