@@ -5,23 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { withSandbox } from '../sandbox/support.js';
 import { PREFIX_A, putEvent, seedLab } from './seed.js';
 
 const args = (url: string, ...rest: string[]) => ['logs', '--endpoint-url', url, '--region', 'us-east-1', ...rest];
 const hms = (t: number) => new Date(t).toISOString().slice(11, 19);
 
-async function withSb<T>(opts: { pageSize?: number }, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
-  const sb = await startSandbox({ port: 0, latency: 'none', ...opts });
-  try {
-    return await fn(sb);
-  } finally {
-    await sb.close();
-  }
-}
 
 test('logs --since 1h --stream httpd-access: only those streams, in order across streams, "HH:MM:SS stream message"', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     const seeded = await seedLab(sb);
     const r = await runCli(args(sb.url, '--since', '1h', '--stream', 'httpd-access'), cliEnv(tempConfigDir()));
     assert.equal(r.code, 0, r.stderr);
@@ -38,7 +30,7 @@ test('logs --since 1h --stream httpd-access: only those streams, in order across
 });
 
 test('logs --json: one valid JSON object per event per line; pagination (one-item pages) loses nothing', async () => {
-  await withSb({ pageSize: 1 }, async (sb) => {
+  await withSandbox({ pageSize: 1 }, async (sb) => {
     const seeded = await seedLab(sb, { perStream: 2 });
     sb.clearRequestLog();
     const r = await runCli(args(sb.url, '--since', '1h', '--json', '--stream', 'httpd', '--stream', 'ecs-agent'), cliEnv(tempConfigDir()));
@@ -55,7 +47,7 @@ test('logs --json: one valid JSON object per event per line; pagination (one-ite
 });
 
 test('logs with no log group: exit 1, what happened and what to run; --json adds one error line', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     const env = cliEnv(tempConfigDir());
     const r = await runCli(args(sb.url, '--log-group', 'missing-group'), env);
     assert.equal(r.code, 1, r.stderr);
@@ -78,7 +70,7 @@ test('logs with no log group: exit 1, what happened and what to run; --json adds
 });
 
 test('logs --follow prints events added later, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     const seeded = await seedLab(sb);
     const child = spawn(process.execPath, [BIN, ...args(sb.url, '--follow', '--since', '1h', '--stream', 'httpd-access')], {
       env: cliEnv(tempConfigDir()),

@@ -4,17 +4,10 @@ import type { LogsApi } from '../../src/aws/clients.js';
 import { AwsError, UserInputError } from '../../src/core/errors.js';
 import { MAX_STREAM_NAMES, parseSince, StreamNames, streamMatches, tailLogs, type LogLine, type TailOptions } from '../../src/logs/tail.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { withSandbox } from '../sandbox/support.js';
 import { createStream, logsApi, PREFIX_A, PREFIX_B, putEvent, seedLab, sdkClient } from './seed.js';
 import { CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 
-async function withSb<T>(opts: { pageSize?: number }, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
-  const sb = await startSandbox({ port: 0, latency: 'none', ...opts });
-  try {
-    return await fn(sb);
-  } finally {
-    await sb.close();
-  }
-}
 
 async function readOnce(logs: LogsApi, o: Partial<TailOptions> = {}): Promise<{ lines: LogLine[]; streams?: string[] }> {
   const lines: LogLine[] = [];
@@ -57,7 +50,7 @@ test('stream matching by name part, and short names', () => {
 });
 
 test('one read: only the matching streams, in timestamp order across streams and instances', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     const seeded = await seedLab(sb);
     const { lines, streams } = await readOnce(logsApi(sb), { streams: ['httpd-access'] });
     const want = seeded.events.filter((e) => e.stream.endsWith('-httpd-access.log'));
@@ -83,7 +76,7 @@ test('one read: only the matching streams, in timestamp order across streams and
 });
 
 test('pagination: one-item pages of streams and events lose nothing', async () => {
-  await withSb({ pageSize: 1 }, async (sb) => {
+  await withSandbox({ pageSize: 1 }, async (sb) => {
     const seeded = await seedLab(sb, { perStream: 4 });
     sb.clearRequestLog();
     const { lines } = await readOnce(logsApi(sb), { streams: ['httpd-access', 'ecs-agent'] });
@@ -96,7 +89,7 @@ test('pagination: one-item pages of streams and events lose nothing', async () =
 });
 
 test(`more than ${MAX_STREAM_NAMES} matching streams: read in chunks, merged in order`, async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     await seedLab(sb, { perStream: 1 });
     const client = sdkClient(sb);
     const base = Date.now() - 300_000;
@@ -123,7 +116,7 @@ test(`more than ${MAX_STREAM_NAMES} matching streams: read in chunks, merged in 
 });
 
 test('a missing log group is an AwsError saying what to run; a bad filter pattern is bad input', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     for (const streams of [[], ['httpd-access']]) {
       await assert.rejects(
         readOnce(logsApi(sb), { logGroup: 'absent', region: 'us-east-1', streams }),
@@ -141,7 +134,7 @@ test('a missing log group is an AwsError saying what to run; a bad filter patter
 });
 
 test('follow: new events once each (dedupe by eventId), late events within the lookback, new streams, abort ends it', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     const seeded = await seedLab(sb);
     const ac = new AbortController();
     const batches: LogLine[][] = [];
@@ -191,7 +184,7 @@ test('follow: new events once each (dedupe by eventId), late events within the l
 });
 
 test('follow: waits for a matching stream to appear, and survives throttling', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     const client = sdkClient(sb);
     await client.send(new CreateLogGroupCommand({ logGroupName: 'ecs' }));
     client.destroy();
@@ -237,7 +230,7 @@ test('follow: waits for a matching stream to appear, and survives throttling', a
 });
 
 test('follow: an event stamped in the future does not hide the ones stamped now', async () => {
-  await withSb({}, async (sb) => {
+  await withSandbox({}, async (sb) => {
     await seedLab(sb, { perStream: 1 });
     const stream = `${PREFIX_A}-httpd-access.log`;
     await putEvent(sb, stream, 'from a clock an hour ahead', Date.now() + 3_600_000);

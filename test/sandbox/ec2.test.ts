@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rejects } from './support.js';
 import { after, before, test } from 'node:test';
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -66,14 +67,6 @@ after(async () => {
   await sb.close();
 });
 
-async function rejects(call: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(call, (err: any) => {
-    assert.equal(err.name, code, `expected ${code}, got ${err.name}: ${err.message}`);
-    assert.equal(err.$metadata?.httpStatusCode, 400);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 function launch(extra: Partial<RunInstancesCommandInput> = {}) {
   return ec2.send(new RunInstancesCommand({ ImageId: amiX86, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, ...extra }));

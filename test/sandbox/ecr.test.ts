@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rejects } from './support.js';
 import { after, before, test } from 'node:test';
 import {
   CreateRepositoryCommand,
@@ -32,13 +33,6 @@ after(async () => {
   await sb.close();
 });
 
-async function rejects(call: Promise<unknown>, code: string) {
-  await assert.rejects(call, (err: any) => {
-    assert.equal(err.name, code, `expected ${code}, got ${err.name}: ${err.message}`);
-    assert.equal(err.$metadata?.httpStatusCode, 400);
-    return true;
-  });
-}
 
 test('repositories: create, duplicate, describe, not found, tags, delete', async () => {
   const { repository } = await ecr.send(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rejects } from './support.js';
 import { after, before, test } from 'node:test';
 import {
   CloudWatchLogsClient,
@@ -38,14 +39,6 @@ after(async () => {
   await sb.close();
 });
 
-async function rejects(call: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(call, (err: any) => {
-    assert.equal(err.name, code, `expected ${code}, got ${err.name}: ${err.message}`);
-    assert.equal(err.$metadata?.httpStatusCode, 400);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 test('log groups: create with tags, duplicate, retention validation, describe, delete', async () => {
   await logs.send(new CreateLogGroupCommand({ logGroupName: '/ecs/app', tags: { stack: 'test' } }));

@@ -1,4 +1,5 @@
 /** Shared setup for the sandbox's own tests: a started sandbox and SDK client configuration. */
+import assert from 'node:assert/strict';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 
 export const CREDENTIALS = { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'x' };
@@ -15,6 +16,16 @@ export async function withSandbox<T>(opts: SandboxOptions, fn: (sb: RunningSandb
   } finally {
     await sb.close();
   }
+}
+
+/** Assert an SDK call fails with this AWS error code, HTTP 400, and (optionally) a matching message. */
+export async function rejects(call: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(call, (err: any) => {
+    assert.equal(err.name, code, `expected ${code}, got ${err.name}: ${err.message}`);
+    assert.equal(err.$metadata?.httpStatusCode, 400);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
 }
 
 /** The error an SDK call rejects with (fails the test if it resolves). */
