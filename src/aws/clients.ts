@@ -15,6 +15,7 @@ import type { SSM } from '@aws-sdk/client-ssm';
 import type { STS } from '@aws-sdk/client-sts';
 import type { ECR } from '@aws-sdk/client-ecr';
 import type { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
+import type { ResourceGroupsTaggingAPI } from '@aws-sdk/client-resource-groups-tagging-api';
 import { lazyObject } from '../core/lazy.js';
 import { VERSION } from '../core/version.js';
 
@@ -26,6 +27,7 @@ export type EcsApi = Pick<
   | 'tagResource'
   | 'listContainerInstances'
   | 'describeContainerInstances'
+  | 'deregisterContainerInstance'
   | 'registerTaskDefinition'
   | 'describeTaskDefinition'
   | 'listTaskDefinitions'
@@ -68,6 +70,8 @@ export type IamApi = Pick<
   | 'addRoleToInstanceProfile'
   | 'removeRoleFromInstanceProfile'
   | 'listInstanceProfilesForRole'
+  | 'listRoles'
+  | 'listInstanceProfiles'
 >;
 
 export type Ec2Api = Pick<
@@ -108,6 +112,9 @@ export type LogsApi = Pick<
   | 'getLogEvents'
 >;
 
+/** Finding the stack's resources by its tag, whatever their names. */
+export type TaggingApi = Pick<ResourceGroupsTaggingAPI, 'getResources'>;
+
 export interface AwsClients {
   readonly ecs: EcsApi;
   readonly iam: IamApi;
@@ -116,6 +123,7 @@ export interface AwsClients {
   readonly sts: StsApi;
   readonly ecr: EcrApi;
   readonly logs: LogsApi;
+  readonly tagging: TaggingApi;
 }
 
 export interface ClientOptions {
@@ -150,6 +158,7 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     sts: lazyObject(async () => new (await import('@aws-sdk/client-sts')).STS(common)),
     ecr: lazyObject(async () => new (await import('@aws-sdk/client-ecr')).ECR(common)),
     logs: lazyObject(async () => new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogs(common)),
+    tagging: lazyObject(async () => new (await import('@aws-sdk/client-resource-groups-tagging-api')).ResourceGroupsTaggingAPI(common)),
   };
 }
 

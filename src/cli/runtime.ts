@@ -1,13 +1,25 @@
 /**
- * Builds what a command needs, in the Validate -> Ask -> Execute order (after Copilot):
- *   1. validate every flag, environment variable and saved value (no AWS call yet)
- *   2. resolve region and endpoint, start or reuse the sandbox if asked
- *   3. a preflight GetCallerIdentity: proves credentials and reachability, gives the account id
- *   4. the Context the steps run with
+ * Builds what a command needs, in the Validate -> Ask -> Plan -> Confirm -> Execute order (after
+ * Copilot). This file holds the first part:
+ *   1. Validate: every flag and environment value, flag conflicts, and the stack file (no AWS call yet)
+ *   2. Connect: region and endpoint, the sandbox if asked, a preflight GetCallerIdentity that proves
+ *      the credentials and names the account: with the region, the *target* the stack lives in
+ *   3. Resolve: flag > environment > what was saved for this target > default
+ *   4. The Context the steps run with, its config frozen
  */
 import { createAwsClients, regionFromEnvironment, type AwsClients } from '../aws/clients.js';
 import { toCliError } from '../aws/errors.js';
-import { resolveSettings, loadStack, type FlagValues, type ResolvedConfig, type SavedStack } from '../core/config.js';
+import {
+  lastRegion,
+  loadStack,
+  resolveSettings,
+  savedFor,
+  stackFile,
+  type FlagValues,
+  type ResolvedConfig,
+  type SavedStack,
+  type Target,
+} from '../core/config.js';
 import { AWS_TIMING, SANDBOX_TIMING, realClock, stackTags, type Context, type RunFlags } from '../core/context.js';
 import { UserInputError } from '../core/errors.js';
 import { SETTING_LIST, type SettingKey } from '../core/settings.js';
@@ -33,6 +45,7 @@ export interface GlobalOptions {
   sandbox?: boolean;
   adopt?: boolean;
   deleteLogs?: boolean;
+  ecr?: boolean;
   [k: string]: unknown;
 }
 
@@ -41,18 +54,43 @@ export function createIo(opts: GlobalOptions): IoHost {
   return createTerminalHost({ json: Boolean(opts.json), yes: Boolean(opts.yes), verbose: Boolean(opts.verbose), color });
 }
 
-/** Validate the stack name and every setting before anything else happens. */
-export async function validateInputs(opts: GlobalOptions): Promise<{ resolved: ResolvedConfig; saved?: SavedStack; stack: string }> {
-  const stack = parseOrExit('--stack', v.stackName, opts.stack);
-  if (opts.endpointUrl !== undefined) parseOrExit('--endpoint-url', v.endpointUrl, opts.endpointUrl);
-  const saved = await loadStack(stack);
+export interface Validated {
+  stack: string;
+  flags: FlagValues;
+  saved?: SavedStack;
+  file: string;
+}
+
+/** The flags as settings: --ecr is the answer "ecr" to --repo. */
+export function flagValues(opts: GlobalOptions): FlagValues {
   const flags: FlagValues = {};
   for (const s of SETTING_LIST) {
     const value = opts[s.attribute];
     if (typeof value === 'string' || typeof value === 'number') flags[s.key as SettingKey] = value;
   }
-  const resolved = resolveSettings({ flags, env: process.env, saved });
-  return { resolved, saved, stack };
+  if (opts.ecr) {
+    if (flags.imageRepo !== undefined && flags.imageRepo !== 'ecr') {
+      throw new UserInputError({ what: 'Both --ecr and --repo are given', why: '--ecr pushes to an ECR repository of this account, --repo to the repository it names', fix: 'Pass one of them.' });
+    }
+    if (flags.image !== undefined) {
+      throw new UserInputError({ what: 'Both --ecr and --image are given', why: '--image runs an image that is already pushed; --ecr builds the image and pushes it to ECR', fix: 'Pass one of them.' });
+    }
+    flags.imageRepo = 'ecr';
+  }
+  return flags;
+}
+
+/** Validate: the stack name, every flag and environment value, and the stack file's shape. No AWS call. */
+export async function validateInputs(opts: GlobalOptions): Promise<Validated> {
+  const stack = parseOrExit('--stack', v.stackName, opts.stack);
+  if (opts.endpointUrl !== undefined) parseOrExit('--endpoint-url', v.endpointUrl, opts.endpointUrl);
+  if (opts.sandbox && opts.endpointUrl !== undefined) {
+    throw new UserInputError({ what: 'Both --sandbox and --endpoint-url are given', why: '--sandbox starts (or reuses) a local sandbox and sends every call there', fix: 'Pass one of them.' });
+  }
+  const flags = flagValues(opts);
+  resolveSettings({ flags, env: process.env }); // every flag and environment value, checked now
+  const saved = await loadStack(stack);
+  return { stack, flags, saved, file: stackFile(stack) };
 }
 
 function parseOrExit<T>(flag: string, parse: v.Validator<T>, raw: string): T {
@@ -71,35 +109,38 @@ export interface Connection {
   aws: AwsClients;
   account: string;
   callerArn: string;
+  target: Target;
 }
 
-/** Region, endpoint, clients and the preflight identity check. */
-export async function connect(opts: GlobalOptions, resolved: ResolvedConfig, stack: string, io: IoHost): Promise<Connection> {
-  let endpoint = opts.endpointUrl;
+const originOf = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+};
+
+/** Region, endpoint, clients and the preflight identity check: where the stack lives. */
+export async function connect(opts: GlobalOptions, validated: Validated, io: IoHost): Promise<Connection> {
+  let endpoint = opts.endpointUrl ?? (process.env.AWS_ENDPOINT_URL || undefined);
   let credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
   const sandbox = Boolean(opts.sandbox);
   if (sandbox) {
-    endpoint = await ensureSandbox(stack, io);
+    endpoint = await ensureSandbox(validated.stack, io);
     credentials = SANDBOX_CREDENTIALS;
   }
-  let region: string | undefined = resolved.config.region;
+  const kind: Target['kind'] = sandbox ? 'sandbox' : endpoint ? 'endpoint' : 'aws';
+  const profile = opts.profile || process.env.ECS_CWLOGS_PROFILE || undefined;
+  let region: string | undefined = opts.region || process.env.ECS_CWLOGS_REGION || undefined;
+  if (region) parseOrExit(opts.region ? '--region' : 'ECS_CWLOGS_REGION', v.region, region);
   if (!region) {
-    const fromSdk = await regionFromEnvironment(resolved.config.profile);
-    region = fromSdk ?? (sandbox ? 'us-east-1' : undefined);
-    if (fromSdk) parseOrExit('AWS_REGION', v.region, fromSdk);
+    const fromSdk = await regionFromEnvironment(profile);
+    if (fromSdk) region = parseOrExit('AWS_REGION', v.region, fromSdk);
   }
-  if (!region) {
-    throw new UserInputError({
-      what: 'No AWS region set',
-      why: 'neither --region, ECS_CWLOGS_REGION, AWS_REGION nor the profile names one',
-      fix: 'Pass --region, e.g. --region us-east-1.',
-    });
-  }
-  resolved.config.region = region;
-  const aws = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials });
-  // Preflight: fail fast (three attempts, so throttling doesn't fail it) on missing credentials or an
-  // endpoint that isn't there.
-  const probe = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials, maxAttempts: 3 });
+  // Without a region, the identity is asked in us-east-1 (STS answers everywhere) and the stack's
+  // last region in that account is used, if it has one.
+  const probeRegion = region ?? 'us-east-1';
+  const probe = createAwsClients({ region: probeRegion, profile, endpoint: opts.endpointUrl ?? (sandbox ? endpoint : undefined), credentials, maxAttempts: 3 });
   let account: string;
   let callerArn: string;
   try {
@@ -109,7 +150,27 @@ export async function connect(opts: GlobalOptions, resolved: ResolvedConfig, sta
   } catch (e) {
     throw toCliError(e, 'Checking your AWS identity');
   }
-  return { region, endpoint, sandbox, aws, account, callerArn };
+  const where = { kind, account, ...(kind === 'endpoint' ? { endpoint: originOf(endpoint!) } : {}) };
+  region ??= lastRegion(validated.saved, where) ?? (sandbox ? 'us-east-1' : undefined);
+  if (!region && io.interactive) {
+    region = await io.ask<string>({ flag: '--region', kind: 'input', message: 'AWS region', default: 'us-east-1', validate: v.promptValidator(v.region) });
+  }
+  if (!region) {
+    throw new UserInputError({
+      what: 'No AWS region set',
+      why: 'neither --region, ECS_CWLOGS_REGION, AWS_REGION, AWS_DEFAULT_REGION nor the profile names one',
+      fix: 'Pass --region, e.g. --region us-east-1.',
+    });
+  }
+  const aws = createAwsClients({ region, profile, endpoint: opts.endpointUrl ?? (sandbox ? endpoint : undefined), credentials });
+  return { region, endpoint, sandbox, aws, account, callerArn, target: { ...where, region } };
+}
+
+/** Flag > environment > saved for this target > default. */
+export function resolveFor(validated: Validated, conn: Connection): ResolvedConfig {
+  const resolved = resolveSettings({ flags: validated.flags, env: process.env, saved: savedFor(validated.saved, conn.target), file: validated.file });
+  resolved.config.region = conn.region;
+  return resolved;
 }
 
 export interface ContextInput {
@@ -119,25 +180,29 @@ export interface ContextInput {
   resolved: ResolvedConfig;
   conn: Connection;
   signal: AbortSignal;
+  intent: RunFlags['intent'];
+  newKeyPair?: string;
 }
 
-export function buildContext({ opts, io, stack, resolved, conn, signal }: ContextInput): Context {
-  const flags: RunFlags = { adopt: Boolean(opts.adopt), deleteLogs: Boolean(opts.deleteLogs) };
+/** The steps' context. Its config is frozen: steps read it, nothing writes it. */
+export function buildContext({ opts, io, stack, resolved, conn, signal, intent, newKeyPair }: ContextInput): Context {
+  const flags: RunFlags = Object.freeze({ adopt: Boolean(opts.adopt), deleteLogs: Boolean(opts.deleteLogs), intent, ...(newKeyPair ? { newKeyPair } : {}) });
   const fast = conn.sandbox || Boolean(conn.endpoint && /^https?:\/\/(127\.|localhost|\[::1\])/.test(conn.endpoint));
   const timing = fast ? SANDBOX_TIMING : AWS_TIMING;
   const pollOverride = Number(process.env.ECS_CWLOGS_POLL_MS);
   const ctx: Context = Object.create(conn.aws, {
     stack: { value: stack },
+    target: { value: Object.freeze({ ...conn.target }) },
     account: { value: conn.account },
     callerArn: { value: conn.callerArn },
-    config: { value: resolved.config },
-    tags: { value: stackTags(stack) },
+    config: { value: Object.freeze({ ...resolved.config }) },
+    tags: { value: Object.freeze(stackTags(stack)) },
     io: { value: io },
     flags: { value: flags },
     clock: { value: realClock },
     timing: { value: pollOverride > 0 ? { ...timing, pollMs: pollOverride, retryMs: pollOverride } : timing },
     signal: { value: signal },
-    endpoint: { value: conn.endpoint ?? process.env.AWS_ENDPOINT_URL },
+    endpoint: { value: conn.endpoint },
     report: { value: () => undefined },
     docker: { get: lazyDocker() },
   });

@@ -3,6 +3,7 @@
  */
 import type { Context } from '../core/context.js';
 import type { RunReport } from '../core/engine.js';
+import { known } from '../core/step.js';
 
 export interface UpSummary {
   url?: string;
@@ -24,24 +25,24 @@ export function consoleLogsUrl(region: string, logGroup: string): string {
 /** `extraFlags`: flags the follow-up commands need too (e.g. --sandbox). */
 export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunReport, extraFlags = ''): UpSummary {
   const o = report.outputs;
-  const url = o.service?.url && !o.service.url.startsWith('(') ? o.service.url : undefined;
-  const id = o.instance?.instanceId;
+  const url = known(o.service?.url);
+  const id = known(o.instance?.instanceId);
   const stack = `${ctx.stack === 'ecs-cwlogs' ? '' : ` --stack ${ctx.stack}`}${extraFlags}`;
   return {
     url,
     cluster: ctx.config.clusterName,
-    instanceId: id && !id.startsWith('(') ? id : undefined,
+    instanceId: id,
     logGroup: ctx.config.logGroup,
     logStreams: ['httpd-access.log', 'httpd-error.log', 'ecs-agent.log', 'ecs-init.log'],
     consoleUrl: consoleLogsUrl(ctx.config.region, ctx.config.logGroup),
-    image: o.image?.imageRef,
+    image: known(o.image?.imageRef),
     next: [`ecs-cwlogs logs --follow${stack}`, `ecs-cwlogs status${stack}`, `ecs-cwlogs down${stack}`],
   };
 }
 
 export function renderUpSummary(s: UpSummary, report: RunReport): string {
   if (report.dryRun) {
-    const lines = report.steps.map((r) => `  ${r.action === 'noop' ? 'in sync  ' : r.action === 'create' ? 'create   ' : r.action === 'update' ? 'update   ' : r.action.padEnd(9)} ${r.title}${r.plan && 'summary' in r.plan && r.plan.summary ? ` (${r.plan.summary})` : ''}`);
+    const lines = report.steps.map((r) => `  ${r.action === 'noop' ? 'no change' : `would ${r.action}`.padEnd(9)} ${r.title}${r.plan && 'summary' in r.plan && r.plan.summary ? ` (${r.plan.summary})` : ''}`);
     return ['Plan (dry run, nothing changed):', ...lines].join('\n');
   }
   const where = [
@@ -60,6 +61,7 @@ const STATE: Record<string, string> = {
   absent: 'absent',
   noop: 'in sync',
   update: 'drifted',
+  replace: 'drifted',
   create: 'absent',
   conflict: 'not ours',
   failed: 'error',
@@ -72,7 +74,7 @@ export function renderStatus(stack: string, report: RunReport): string {
     const ids = Object.entries(s.details ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join('  ');
-    const drift = s.plan?.action === 'update' ? `(${s.plan.diffs.map((d) => d.field).join(', ')})` : '';
+    const drift = s.plan?.action === 'update' || s.plan?.action === 'replace' ? `(${s.plan.diffs.map((d) => d.field).join(', ')})` : '';
     return [s.title, state, [ids, drift, s.error ?? ''].filter(Boolean).join('  ')];
   });
   const w0 = Math.max(4, ...rows.map((r) => r[0]!.length));

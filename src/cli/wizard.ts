@@ -14,18 +14,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { missingSettingsError, type Source } from '../core/config.js';
+import { missingSettingsError, pickImageSource, savedFor, type ResolvedConfig, type Source } from '../core/config.js';
 import type { Context } from '../core/context.js';
-import { inspectSteps } from '../core/engine.js';
-import { InterruptedError } from '../core/errors.js';
+import { planReport, type RunPlan } from '../core/engine.js';
+import { showValue, type StepOutputs } from '../core/step.js';
 import { estimateMonthly, hourlyPrice } from '../core/pricing.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
 import * as v from '../core/validate.js';
 import type { Choice, IoHost } from '../io/host.js';
-import { labSteps } from '../steps/index.js';
 import { detectPublicIp } from '../steps/instance.js';
 import { renderStatus } from './summary.js';
-import type { Runtime } from './run.js';
+import type { Runtime, Session } from './run.js';
 
 const OTHER = '__other__';
 const NONE = '__none__';
@@ -36,7 +35,7 @@ export const INSTANCE_CHOICES = ['t3.small', 't3.micro', 't3.medium', 't4g.small
 /** Has the user (flag, env, saved file) already given this setting? Then it is never asked. */
 export function given(sources: Partial<Record<SettingKey, Source>>, key: SettingKey): boolean {
   const s = sources[key];
-  return s === 'flag' || s === 'env' || s === 'saved' || s === 'prompt';
+  return s === 'flag' || s === 'env' || s === 'saved' || s === 'prompt' || s === 'tagged';
 }
 
 function hasDockerHubLogin(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -52,7 +51,7 @@ function hasDockerHubLogin(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /** Ask one setting (validated with the flag's validator), record where it came from. */
-async function askSetting<K extends SettingKey>(rt: Runtime, key: K, message: string, def: string | undefined, choices?: Choice<string>[]): Promise<void> {
+async function askSetting<K extends SettingKey>(rt: Runtime & { resolved: ResolvedConfig }, key: K, message: string, def: string | undefined, choices?: Choice<string>[]): Promise<void> {
   const s = SETTINGS[key];
   const c = rt.resolved.config as unknown as Record<string, unknown>;
   const validate = v.promptValidator(s.parse as v.Validator<unknown>);
@@ -71,33 +70,40 @@ async function askSetting<K extends SettingKey>(rt: Runtime, key: K, message: st
   rt.resolved.sources[key] = 'prompt';
 }
 
-export async function runWizard(rt: Runtime, connect: () => Promise<Context>): Promise<Context> {
+export interface Asked {
+  /** A question was asked (so the plan is shown and confirmed before anything is created). */
+  any: boolean;
+  /** A key pair to create once the plan is confirmed. */
+  keyPair?: string;
+}
+
+/**
+ * Ask: in a terminal (no --yes), each setting not given yet, with choices read from the account.
+ * Answers go into the session's resolved settings (source "prompt"); nothing is written to AWS
+ * here: a new key pair is only noted, and created after the plan is confirmed.
+ */
+export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
   const io = rt.io;
-  const config = rt.resolved.config;
-  const sources = rt.resolved.sources;
-  const ecrFlag = Boolean((rt.opts as { ecr?: boolean }).ecr);
-  const imageGiven = Boolean(config.image || config.imageRepo || ecrFlag);
+  const config = s.resolved.config;
+  const sources = s.resolved.sources;
+  const imageGiven = Boolean(config.image || config.imageRepo);
 
   if (!io.interactive) {
     if (!imageGiven) {
       throw missingSettingsError(['imageRepo', 'image'], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed');
     }
-    return connect();
+    return { any: false };
   }
-
-  const firstRun = !rt.saved;
-  // Answers are saved per stack: once a stack file exists, `up` asks nothing it already knows.
+  const rtAsk = { ...rt, resolved: s.resolved };
+  const look = rt.context(s, 'inspect'); // reads only: key pairs, VPCs, subnets
+  const firstRun = Object.keys(savedFor(rt.validated.saved, s.conn.target)).length === 0;
+  // Answers are saved per stack and target: once saved, `up` asks nothing it already knows.
   const ask = (key: SettingKey) => firstRun && !given(sources, key);
-
-  // 1. Where: region (before connecting; the default is the SDK's own, from the environment or profile).
-  if (!config.region && !given(sources, 'region')) {
-    await askSetting(rt, 'region', 'AWS region', process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1');
-  }
-  const ctx = await connect();
-  io.emit({ type: 'message', level: 'info', text: `AWS account ${ctx.account} (${ctx.callerArn}), region ${ctx.config.region}` });
+  const result: Asked = { any: false };
+  io.emit({ type: 'message', level: 'info', text: `AWS account ${s.conn.account} (${s.conn.callerArn}), region ${s.conn.region}` });
 
   // 2. Names.
-  if (ask('clusterName')) await askSetting(rt, 'clusterName', 'ECS cluster name', config.clusterName);
+  if (ask('clusterName')) await askSetting(rtAsk, 'clusterName', 'ECS cluster name', config.clusterName);
 
   // 3. The logging image.
   if (!imageGiven) {
@@ -111,25 +117,26 @@ export async function runWizard(rt: Runtime, connect: () => Promise<Context>): P
     const where = await io.ask<string>({ flag: '--repo', kind: 'select', message: 'Where should the logging image be pushed?', default: options[0]!.value, choices: options });
     if (where === 'ecr') {
       config.imageRepo = 'ecr';
+      sources.imageRepo = 'prompt';
     } else if (where === 'registry') {
-      config.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: 'user/cloudwatchlogs', validate: (s) => (/^[a-z0-9._/:-]+$/.test(s) ? true : 'use lowercase letters, digits and ._-/: (no tag)') });
+      config.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: 'user/cloudwatchlogs', validate: (x) => (/^[a-z0-9._/:-]+$/.test(x) ? true : 'use lowercase letters, digits and ._-/: (no tag)') });
+      sources.imageRepo = 'prompt';
     } else {
-      await askSetting(rt, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
+      await askSetting(rtAsk, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
     }
-    sources.imageRepo = 'prompt';
   }
 
   // 4. The app, the instance.
-  if (ask('appImage')) await askSetting(rt, 'appImage', 'App image (runs with its logs piped to the logging container)', config.appImage);
+  if (ask('appImage')) await askSetting(rtAsk, 'appImage', 'App image (runs with its logs piped to the logging container)', config.appImage);
   if (ask('instanceType')) {
     const choices: Choice<string>[] = INSTANCE_CHOICES.map((t) => ({ name: `${t.padEnd(10)} ~$${hourlyPrice(t)?.toFixed(4) ?? '?'}/h`, value: t }));
     choices.push({ name: 'other…', value: OTHER });
-    await askSetting(rt, 'instanceType', 'Instance type', config.instanceType, choices);
+    await askSetting(rtAsk, 'instanceType', 'Instance type', config.instanceType, choices);
   }
 
-  // 5. Key pair: the account's, none, or a new one saved as a .pem (0600).
+  // 5. Key pair: the account's, none, or a new one (created after the plan is confirmed).
   if (ask('keyName')) {
-    const keys = (await ctx.ec2.describeKeyPairs({})).KeyPairs ?? [];
+    const keys = (await look.ec2.describeKeyPairs({})).KeyPairs ?? [];
     const choices: Choice<string>[] = [
       { name: 'none (no SSH)', value: NONE },
       ...keys.map((k) => ({ name: k.KeyName ?? '', value: k.KeyName ?? '' })),
@@ -138,44 +145,45 @@ export async function runWizard(rt: Runtime, connect: () => Promise<Context>): P
     const pick = await io.ask<string>({ flag: '--key-name', kind: 'select', message: 'Key pair for SSH', default: NONE, choices });
     if (pick === CREATE) {
       const name = await io.ask<string>({ flag: '--key-name', kind: 'input', message: 'New key pair name', default: `ecs-cwlogs-${rt.stack}`, validate: v.promptValidator(v.keyName) });
-      config.keyName = await createKeyPair(ctx, io, name);
+      config.keyName = name;
+      result.keyPair = name;
+      s.newKeyPair = name;
     } else if (pick !== NONE) config.keyName = pick;
     sources.keyName = 'prompt';
   }
 
   // 6. Network: VPC (default preselected) and a subnet in it (a public one preselected).
   if (ask('vpcId')) {
-    const vpcs = (await ctx.ec2.describeVpcs({})).Vpcs ?? [];
+    const vpcs = (await look.ec2.describeVpcs({})).Vpcs ?? [];
     const def = vpcs.find((x) => x.IsDefault)?.VpcId ?? vpcs[0]?.VpcId;
     const choices = vpcs.map((x) => ({ name: `${x.VpcId} ${x.CidrBlock ?? ''}${x.IsDefault ? ' (default)' : ''}${nameTag(x.Tags)}`, value: x.VpcId ?? '' }));
-    if (choices.length) await askSetting(rt, 'vpcId', 'VPC', def, choices);
+    if (choices.length) await askSetting(rtAsk, 'vpcId', 'VPC', def, choices);
   }
   if (ask('subnetId') && config.vpcId) {
-    const subnets = (await ctx.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [config.vpcId] }] })).Subnets ?? [];
-    const def = subnets.find((s) => s.MapPublicIpOnLaunch)?.SubnetId ?? subnets[0]?.SubnetId;
-    const choices = subnets.map((s) => ({
-      name: `${s.SubnetId} ${s.AvailabilityZone ?? ''} ${s.CidrBlock ?? ''}${s.MapPublicIpOnLaunch ? ' public' : ' private (no public IP: the URL will not be reachable)'}${nameTag(s.Tags)}`,
-      value: s.SubnetId ?? '',
+    const subnets = (await look.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [config.vpcId] }] })).Subnets ?? [];
+    const def = subnets.find((x) => x.MapPublicIpOnLaunch)?.SubnetId ?? subnets[0]?.SubnetId;
+    const choices = subnets.map((x) => ({
+      name: `${x.SubnetId} ${x.AvailabilityZone ?? ''} ${x.CidrBlock ?? ''}${x.MapPublicIpOnLaunch ? ' public' : ' private (no public IP: the URL will not be reachable)'}${nameTag(x.Tags)}`,
+      value: x.SubnetId ?? '',
     }));
-    if (choices.length) await askSetting(rt, 'subnetId', 'Subnet', def, choices);
+    if (choices.length) await askSetting(rtAsk, 'subnetId', 'Subnet', def, choices);
   }
 
   // 7. Who may connect: the detected public IP preselected.
   if (ask('allowCidr')) {
-    const found = await detectPublicIp(ctx.endpoint);
-    await askSetting(rt, 'allowCidr', 'Allow HTTP (and SSH) from', found.ip ? `${found.ip}/32` : undefined);
+    const found = await detectPublicIp(look.endpoint);
+    await askSetting(rtAsk, 'allowCidr', 'Allow HTTP (and SSH) from', found.ip ? `${found.ip}/32` : undefined);
   }
 
   // 8. Logs.
-  if (ask('logGroup')) await askSetting(rt, 'logGroup', 'CloudWatch Logs log group', config.logGroup);
+  if (ask('logGroup')) await askSetting(rtAsk, 'logGroup', 'CloudWatch Logs log group', config.logGroup);
   if (ask('retentionDays')) {
     const choices = [7, 14, 30, 90, 365, 3653].map((d) => ({ name: `${d} days`, value: String(d) }));
-    await askSetting(rt, 'retentionDays', 'Keep logs for', String(config.retentionDays), choices);
+    await askSetting(rtAsk, 'retentionDays', 'Keep logs for', String(config.retentionDays), choices);
   }
-
-  // Summary, plan, cost; confirm. A run that asked nothing (everything saved or given) just proceeds.
-  if (Object.values(sources).includes('prompt')) await confirmPlan(rt, ctx);
-  return ctx;
+  pickImageSource(s.resolved);
+  result.any = Object.values(sources).includes('prompt');
+  return result;
 }
 
 function nameTag(tags: { Key?: string; Value?: string }[] | undefined): string {
@@ -183,7 +191,8 @@ function nameTag(tags: { Key?: string; Value?: string }[] | undefined): string {
   return n ? ` ${n}` : '';
 }
 
-async function createKeyPair(ctx: Context, io: IoHost, name: string): Promise<string> {
+/** The key pair the wizard was asked to create, once the plan is confirmed. */
+export async function createPendingKeyPair(ctx: Context, io: IoHost, name: string): Promise<string> {
   const res = await ctx.ec2.createKeyPair({
     KeyName: name,
     KeyType: 'ed25519',
@@ -198,7 +207,7 @@ async function createKeyPair(ctx: Context, io: IoHost, name: string): Promise<st
   return name;
 }
 
-export function summaryLines(c: StackConfig, stack: string): string[] {
+export function summaryLines(c: StackConfig, stack: string, inst?: StepOutputs['instance'], asked?: Asked): string[] {
   const row = (k: string, val: unknown) => `  ${k.padEnd(16)} ${val === undefined || val === '' ? '(none)' : String(val)}`;
   return [
     `Stack ${stack}`,
@@ -207,20 +216,22 @@ export function summaryLines(c: StackConfig, stack: string): string[] {
     row('logging image', c.image ?? (c.imageRepo === 'ecr' ? 'built and pushed to ECR' : c.imageRepo ? `built and pushed to ${c.imageRepo}` : undefined)),
     row('app image', c.appImage),
     row('instance type', c.instanceType),
-    row('key pair', c.keyName ?? 'none (no SSH)'),
-    row('VPC / subnet', `${c.vpcId ?? 'default VPC'} / ${c.subnetId ?? 'a public subnet'}`),
+    row('key pair', c.keyName ? `${c.keyName}${asked?.keyPair === c.keyName ? ' (created now, private key saved to ~/.ssh)' : ''}` : 'none (no SSH)'),
+    row('VPC / subnet', `${c.vpcId ?? `${showValue(inst?.vpcId) || 'the'} (default VPC)`} / ${c.subnetId ?? `${showValue(inst?.subnetId) || 'a'} (public subnet)`}`),
     row('allowed from', c.allowCidr),
     row('log group', `${c.logGroup} (${c.retentionDays} days)`),
   ];
 }
 
-async function confirmPlan(rt: Runtime, ctx: Context): Promise<void> {
+/** Confirm: the settings, the plan and the cost, then "Create these resources?". False: the user said no. */
+export async function confirmPlan(rt: Runtime, ctx: Context, plan: RunPlan, asked: Asked): Promise<boolean> {
   const io = rt.io;
-  const report = await inspectSteps(labSteps({ image: { ecr: ctx.config.imageRepo === 'ecr' } }), ctx, { prepare: true });
+  const report = planReport(plan);
+  const inst = plan.byId.get('instance')?.preview as StepOutputs['instance'] | undefined;
   const cost = estimateMonthly(ctx.config.instanceType);
   const text = [
     '',
-    ...summaryLines(ctx.config, rt.stack),
+    ...summaryLines(ctx.config, rt.stack, inst, asked),
     '',
     renderStatus(rt.stack, report).split('\n').slice(1).join('\n'),
     '',
@@ -230,6 +241,5 @@ async function confirmPlan(rt: Runtime, ctx: Context): Promise<void> {
     '',
   ].join('\n');
   io.emit({ type: 'message', level: 'info', text });
-  const ok = await io.ask({ flag: '--yes', kind: 'confirm', message: 'Create these resources?', default: true });
-  if (!ok) throw new InterruptedError({ what: 'Cancelled', why: 'you answered no', fix: 'Nothing was created. Run `ecs-cwlogs up` again when ready.' });
+  return io.ask({ flag: '--yes', kind: 'confirm', message: 'Create these resources?', default: true });
 }

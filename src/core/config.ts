@@ -1,11 +1,14 @@
 /**
  * Config resolution: flag, then ECS_CWLOGS_* environment, then the saved stack file, then a prompt
- * or the default. Everything is validated before any AWS call; a bad value is a UserInputError
- * (exit 2) that says what is wrong and what is allowed.
+ * or the default. Everything is validated before any change; a bad value is a UserInputError (exit 2)
+ * that says what is wrong and what is allowed.
  *
  * The stack file lives in the platform's config directory (XDG on Linux, ~/Library/Preferences on
  * macOS, %APPDATA% on Windows), or ECS_CWLOGS_CONFIG_DIR. It is written atomically with mode 0600.
- * It holds settings only: never credentials.
+ * It holds only what the user gave (flags, environment, answers), never credentials and never what a
+ * run discovered (default VPC, detected IP, AMI), and it keeps them apart per *target*: the AWS
+ * account and region, or the sandbox, or another endpoint. A rehearsal in the sandbox never touches
+ * a real account's answers, and a second region starts from the defaults.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +17,8 @@ import { UserInputError } from './errors.js';
 import { SETTING_LIST, SETTINGS, type Setting, type SettingKey, type StackConfig } from './settings.js';
 import { ValidationFailure } from './validate.js';
 
-export type Source = 'flag' | 'env' | 'saved' | 'prompt' | 'default' | 'discovered';
+/** `tagged`: a name the stack's tagged resources have (never saved). */
+export type Source = 'flag' | 'env' | 'saved' | 'prompt' | 'default' | 'tagged';
 
 export interface ResolvedConfig {
   config: StackConfig;
@@ -30,12 +34,99 @@ export function stackFile(stack: string, env: NodeJS.ProcessEnv = process.env): 
   return join(configDir(env), 'stacks', `${stack}.json`);
 }
 
+/** Where a stack's resources live: one account and region of AWS, of the sandbox, or of another endpoint. */
+export interface Target {
+  kind: 'aws' | 'sandbox' | 'endpoint';
+  account: string;
+  region: string;
+  /** For kind "endpoint": the endpoint's origin (scheme, host, port). */
+  endpoint?: string;
+}
+
+export function targetKey(t: Target): string {
+  return t.kind === 'endpoint' ? `endpoint ${t.endpoint} ${t.account} ${t.region}` : `${t.kind} ${t.account} ${t.region}`;
+}
+
+export function describeTarget(t: Target): string {
+  const where = t.kind === 'sandbox' ? 'the sandbox' : t.kind === 'endpoint' ? `endpoint ${t.endpoint}` : 'AWS';
+  return `${where}, account ${t.account}, ${t.region}`;
+}
+
+export type SavedSettings = Partial<Record<SettingKey, string | number>>;
+
+export interface SavedTarget extends Target {
+  settings: SavedSettings;
+  savedAt: string;
+}
+
 export interface SavedStack {
-  version: 1;
+  version: 2;
   stack: string;
-  settings: Partial<Record<SettingKey, string | number>>;
-  /** Sandbox mode: the endpoint of the sandbox kept for this stack (not a secret). */
-  sandbox?: { port: number; pid: number; statePath: string };
+  /** By targetKey(). */
+  targets: Record<string, SavedTarget>;
+}
+
+/** Settings that are connection details, never saved per target (the target is made of them). */
+const NOT_SAVED: ReadonlySet<SettingKey> = new Set(['region', 'profile']);
+
+function brokenFile(stack: string, file: string, why: string, fix?: string): UserInputError {
+  return new UserInputError({
+    what: `Cannot read the saved settings of stack "${stack}"`,
+    why: `${file} ${why}`,
+    fix: fix ?? `Fix that file, or move it away (it holds only the answers you gave; the stack's resources are found by their tags, not by this file).`,
+  });
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function checkSettings(x: unknown, where: string): SavedSettings {
+  if (!isObject(x)) throw new Error(`${where} must be an object, not ${x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x}`);
+  const out: SavedSettings = {};
+  for (const [k, v] of Object.entries(x)) {
+    if (!(k in SETTINGS)) continue; // a setting of a newer or older version: ignored, kept out
+    if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`${where}.${k} must be a string or a number`);
+    out[k as SettingKey] = v;
+  }
+  return out;
+}
+
+/** Parse and check a stack file's text. Throws Error with a path-like reason. */
+export function parseStackFile(text: string, stack: string): SavedStack {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`is not JSON (${(e as Error).message})`);
+  }
+  if (!isObject(raw)) throw new Error(`holds ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}, not a stack object`);
+  if (raw.version === 1) {
+    // Version 1 kept one set of settings for every account and region, with discovered values
+    // (VPC, subnet, detected IP) mixed in. Keep what can only have been given; drop the rest.
+    const legacy = checkSettings(raw.settings, 'settings');
+    for (const k of ['vpcId', 'subnetId', 'allowCidr', 'region', 'profile'] as SettingKey[]) delete legacy[k];
+    return { version: 2, stack, targets: Object.keys(legacy).length ? { legacy: { kind: 'aws', account: '*', region: '*', settings: legacy, savedAt: '1970-01-01T00:00:00.000Z' } } : {} };
+  }
+  if (raw.version !== 2) throw new Error(`has version ${JSON.stringify(raw.version)}; this ecs-cwlogs reads versions 1 and 2`);
+  if (!isObject(raw.targets)) throw new Error(`targets must be an object`);
+  const targets: Record<string, SavedTarget> = {};
+  for (const [key, t] of Object.entries(raw.targets)) {
+    const where = `targets[${JSON.stringify(key)}]`;
+    if (!isObject(t)) throw new Error(`${where} must be an object`);
+    if (t.kind !== 'aws' && t.kind !== 'sandbox' && t.kind !== 'endpoint') throw new Error(`${where}.kind must be aws, sandbox or endpoint`);
+    for (const f of ['account', 'region', 'savedAt'] as const) if (typeof t[f] !== 'string') throw new Error(`${where}.${f} must be a string`);
+    if (t.endpoint !== undefined && typeof t.endpoint !== 'string') throw new Error(`${where}.endpoint must be a string`);
+    targets[key] = {
+      kind: t.kind,
+      account: t.account as string,
+      region: t.region as string,
+      ...(t.endpoint ? { endpoint: t.endpoint as string } : {}),
+      settings: checkSettings(t.settings, `${where}.settings`),
+      savedAt: t.savedAt as string,
+    };
+  }
+  return { version: 2, stack, targets };
 }
 
 export async function loadStack(stack: string, env: NodeJS.ProcessEnv = process.env): Promise<SavedStack | undefined> {
@@ -44,19 +135,16 @@ export async function loadStack(stack: string, env: NodeJS.ProcessEnv = process.
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'EISDIR') throw brokenFile(stack, file, 'is a directory, not a file', `Move that directory away; the next \`up\` writes the file anew.`);
+    if (code === 'EACCES' || code === 'EPERM') throw brokenFile(stack, file, 'cannot be read (permission denied)', `Give your user read access to it (chmod 600 ${file}), or run as the user who created it.`);
+    throw brokenFile(stack, file, `cannot be read (${code ?? (e as Error).message})`);
   }
   try {
-    const parsed = JSON.parse(text) as SavedStack;
-    if (parsed.version !== 1 || typeof parsed.settings !== 'object') throw new Error('unknown format');
-    return parsed;
+    return parseStackFile(text, stack);
   } catch (e) {
-    throw new UserInputError({
-      what: `Cannot read the saved settings of stack "${stack}"`,
-      why: `${file} is not a valid stack file (${(e as Error).message})`,
-      fix: `Fix or delete that file; it holds only settings and is rewritten by the next \`up\`.`,
-    });
+    throw brokenFile(stack, file, `is not a valid stack file: it ${(e as Error).message}`);
   }
 }
 
@@ -75,8 +163,21 @@ export async function saveStack(saved: SavedStack, env: NodeJS.ProcessEnv = proc
   return file;
 }
 
-export async function deleteStackFile(stack: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  await rm(stackFile(stack, env), { force: true });
+/** What was saved for this target (legacy version-1 answers apply to AWS targets until replaced). */
+export function savedFor(saved: SavedStack | undefined, t: Target): SavedSettings {
+  if (!saved) return {};
+  const own = saved.targets[targetKey(t)];
+  if (own) return own.settings;
+  const legacy = saved.targets.legacy;
+  return legacy && t.kind === 'aws' ? legacy.settings : {};
+}
+
+/** The region this account was last used in for the stack (when no flag, environment or profile names one). */
+export function lastRegion(saved: SavedStack | undefined, t: Omit<Target, 'region'>): string | undefined {
+  const same = Object.values(saved?.targets ?? {})
+    .filter((x) => x.kind === t.kind && x.account === t.account && (x.endpoint ?? '') === (t.endpoint ?? ''))
+    .sort((a, b) => b.savedAt.localeCompare(a.savedAt));
+  return same[0]?.region;
 }
 
 /** Raw values from the command line, keyed like StackConfig (commander's camelCased option names). */
@@ -85,13 +186,17 @@ export type FlagValues = Partial<Record<SettingKey, string | number | undefined>
 export interface ResolveInput {
   flags: FlagValues;
   env: NodeJS.ProcessEnv;
-  saved?: SavedStack;
+  saved?: SavedSettings;
+  /** Names the saved file in messages about a bad saved value. */
+  file?: string;
 }
+
+const RANK: Record<Source, number> = { flag: 4, prompt: 4, env: 3, saved: 2, tagged: 1, default: 1 };
 
 /**
  * Resolve every setting that has a value from flag, env, saved file or default. Settings without a
- * value are left undefined; the caller decides whether to ask, discover or fail (see requireSettings).
- * All present values are validated, and all problems are reported together.
+ * value are left undefined; the caller decides whether to ask or fail. All present values are
+ * validated, and all problems are reported together.
  */
 export function resolveSettings(input: ResolveInput): ResolvedConfig {
   const config: Partial<Record<SettingKey, unknown>> = {};
@@ -111,17 +216,46 @@ export function resolveSettings(input: ResolveInput): ResolvedConfig {
       sources[s.key] = found.source;
     } catch (e) {
       if (!(e instanceof ValidationFailure)) throw e;
-      problems.push(`${describeSource(s, found.source)}: ${e.problem}; ${e.allowed}`);
+      problems.push(`${describeSource(s, found.source, input.file)}: ${e.problem}; ${e.allowed}`);
     }
   }
   if (problems.length > 0) {
     throw new UserInputError({
       what: problems.length === 1 ? `Invalid setting` : `${problems.length} invalid settings`,
       why: problems.join('\n  '),
-      fix: 'Nothing was created.',
+      fix: 'Nothing was changed.',
     });
   }
-  return { config: config as unknown as StackConfig, sources };
+  const resolved = { config: config as unknown as StackConfig, sources };
+  pickImageSource(resolved);
+  return resolved;
+}
+
+/**
+ * --image (run this image) and --repo (build and push to this repository) are two answers to one
+ * question. Given at the same level (two flags), they conflict; otherwise the one given more
+ * directly wins, so a flag always beats a saved answer to the other.
+ */
+export function pickImageSource(r: ResolvedConfig): void {
+  const a = r.sources.image;
+  const b = r.sources.imageRepo;
+  if (!a || !b) return;
+  if (RANK[a] === RANK[b]) {
+    if (a === 'saved') {
+      delete r.config.image; // both saved (an older version): building wins, as it did then
+      delete r.sources.image;
+      return;
+    }
+    const how = a === 'env' ? `${SETTINGS.image.env} and ${SETTINGS.imageRepo.env}` : '--image and --repo (or --ecr)';
+    throw new UserInputError({
+      what: `Both ${how} are given`,
+      why: '--image runs an image that is already pushed; --repo and --ecr build the image and push it there',
+      fix: 'Pass one of them.',
+    });
+  }
+  const drop: SettingKey = RANK[a] > RANK[b] ? 'imageRepo' : 'image';
+  delete r.config[drop];
+  delete r.sources[drop];
 }
 
 function pick(s: Setting, input: ResolveInput): { value: string | number; source: Source } | undefined {
@@ -129,19 +263,19 @@ function pick(s: Setting, input: ResolveInput): { value: string | number; source
   if (flag !== undefined && flag !== '') return { value: flag, source: 'flag' };
   const env = input.env[s.env];
   if (env !== undefined && env !== '') return { value: env, source: 'env' };
-  const saved = input.saved?.settings[s.key];
+  const saved = input.saved?.[s.key];
   if (saved !== undefined && saved !== '') return { value: saved, source: 'saved' };
   return undefined;
 }
 
-function describeSource(s: Setting, source: Source): string {
+function describeSource(s: Setting, source: Source, file?: string): string {
   switch (source) {
     case 'flag':
       return s.flagName;
     case 'env':
       return s.env;
     case 'saved':
-      return `${s.flagName} (saved in the stack file)`;
+      return `${s.flagName} (saved in ${file ?? 'the stack file'})`;
     default:
       return s.flagName;
   }
@@ -153,16 +287,30 @@ export function missingSettingsError(keys: SettingKey[], why = 'there is no term
   return new UserInputError({
     what: `Missing ${flags.length === 1 ? 'setting' : 'settings'} ${flags.join(', ')}`,
     why,
-    fix: `Pass ${flags.join(' and ')} (or set ${keys.map((k) => SETTINGS[k].env).join(', ')}), or run \`ecs-cwlogs up\` in a terminal to be asked.`,
+    fix: `Pass ${flags.join(' or ')} (or set ${keys.map((k) => SETTINGS[k].env).join(', ')}), or run \`ecs-cwlogs up\` in a terminal to be asked.`,
   });
 }
 
-/** The values worth saving for the next run of this stack. */
-export function toSaved(stack: string, config: StackConfig, previous?: SavedStack): SavedStack {
-  const settings: SavedStack['settings'] = { ...(previous?.settings ?? {}) };
+/**
+ * The stack file after a run on this target: what the user gave (flag, environment, answer) is
+ * recorded, what was saved before is kept, and nothing discovered is. A setting the user gave a
+ * second way replaces the first (an --image flag drops a saved --repo).
+ */
+export function withUserSettings(stack: string, target: Target, r: ResolvedConfig, previous: SavedStack | undefined, now = new Date()): SavedStack {
+  const settings: SavedSettings = { ...savedFor(previous, target) };
   for (const s of SETTING_LIST) {
-    const value = config[s.key];
-    if (value !== undefined && value !== '' && s.saved) settings[s.key] = value as string | number;
+    if (NOT_SAVED.has(s.key)) continue;
+    const src = r.sources[s.key];
+    if (src === 'flag' || src === 'env' || src === 'prompt') {
+      const value = r.config[s.key];
+      if (value === undefined || value === '') delete settings[s.key];
+      else settings[s.key] = value as string | number;
+    }
   }
-  return { version: 1, stack, settings, sandbox: previous?.sandbox };
+  // The image question has one answer.
+  if (['flag', 'env', 'prompt'].includes(r.sources.image ?? '')) delete settings.imageRepo;
+  if (['flag', 'env', 'prompt'].includes(r.sources.imageRepo ?? '')) delete settings.image;
+  const targets = { ...(previous?.targets ?? {}) };
+  targets[targetKey(target)] = { ...target, settings, savedAt: now.toISOString() };
+  return { version: 2, stack, targets };
 }

@@ -6,6 +6,7 @@ import type { AwsClients } from '../aws/clients.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { IoHost } from '../io/host.js';
 import type { StackConfig } from './settings.js';
+import type { Target } from './config.js';
 
 /** The tag that records ownership. `down` deletes only what carries it with this stack's name. */
 export const STACK_TAG = 'ecs-cwlogs:stack';
@@ -34,10 +35,19 @@ export interface RunFlags {
   adopt: boolean;
   /** `down`: delete the log group too. */
   deleteLogs: boolean;
+  /**
+   * What the run is for: `apply` may change things; `inspect` (status, the read side of a dry run
+   * of another command) only looks, so it needs nothing that only a change needs (the caller's IP).
+   */
+  intent: 'apply' | 'inspect';
+  /** A key pair that is created after the plan is confirmed (the wizard's "create a new key pair"). */
+  newKeyPair?: string;
 }
 
 export interface Context extends AwsClients {
   readonly stack: string;
+  /** Where the stack lives: the account and region (AWS, the sandbox or another endpoint). */
+  readonly target: Target;
   /** The caller's account id and ARN (STS GetCallerIdentity, read once before any step). */
   readonly account: string;
   readonly callerArn: string;
@@ -61,6 +71,9 @@ export interface Context extends AwsClients {
 export function stackTags(stack: string): Record<string, string> {
   return { [STACK_TAG]: stack, [MANAGED_BY_TAG]: 'ecs-cwlogs' };
 }
+
+/** The tag global resources (IAM) carry to say which region's stack they serve. */
+export const REGION_TAG = 'ecs-cwlogs:region';
 
 /** Does a tag set (any of the shapes AWS uses) say this stack owns the resource? */
 export function ownedBy(tags: TagsLike, stack: string): boolean {

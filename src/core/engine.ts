@@ -2,17 +2,23 @@
  * The engine: runs steps as a dependency graph, overlapping what is independent (the image build,
  * IAM, the cluster and the log group all start at once), and reports progress events.
  *
- *   apply   : read -> desired -> plan -> apply (or, with dryRun, print the plan and stop there)
- *   inspect : read -> desired -> plan for every step, no change (status, dry-run, the wizard's summary)
- *   destroy : reverse order, a step is destroyed once everything that depends on it is gone
+ *   planRun     : Validate and Plan. prepare every step of the run (read-only checks, discovered
+ *                 values), then read -> desired -> plan every step, dependencies' outputs previewed.
+ *                 Every conflict of the whole run is found here, before anything is written.
+ *   executePlan : Execute. Applies the frozen plan; a step whose dependencies only became known by
+ *                 applying (a new ARN, a pushed digest) has its desired state completed with them.
+ *   inspectSteps: the plan, shown (status): conflicts are reported, not thrown.
+ *   destroySteps: reverse order, a step is destroyed once everything that depends on it is gone;
+ *                 with dryRun, only what would be deleted is read.
  *
  * When only some steps are targeted (a single subcommand), their dependencies are read, not applied:
  * a missing dependency is a clear error naming the command that creates it.
  */
 import { CliError, ConflictError, InterruptedError, UserInputError } from './errors.js';
 import type { Context } from './context.js';
-import { isAbsent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId } from './step.js';
+import { isAbsent, type Absent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId, type StepOutputs } from './step.js';
 import { toCliError } from '../aws/errors.js';
+import { deepEqual } from './diff.js';
 
 export interface StepReport {
   id: StepId;
@@ -32,15 +38,29 @@ export interface RunReport {
   ok: boolean;
   dryRun: boolean;
   steps: StepReport[];
-  outputs: Partial<Record<StepId, Outputs>>;
+  outputs: DepOutputs;
 }
 
-export interface ApplyOptions {
-  /** Steps to apply; their dependencies that aren't targets are only read. Default: all. */
-  targets?: readonly StepId[];
-  dryRun?: boolean;
-  /** Emit each step's plan as it is made (off when the wizard has already shown the whole plan). */
-  announcePlan?: boolean;
+/** One step of a planned run. */
+export interface PlannedStep {
+  step: AnyStep;
+  /** Applied (true) or only read as a dependency of a target (false). */
+  target: boolean;
+  prepared: unknown;
+  observed: unknown;
+  desired: unknown;
+  plan: Plan;
+  preview: Outputs;
+  /** The dependency outputs desired was derived from. */
+  deps: DepOutputs;
+  readMs: number;
+}
+
+export interface RunPlan {
+  steps: PlannedStep[];
+  byId: Map<StepId, PlannedStep>;
+  /** Steps whose plan changes something (create, update, replace). */
+  changes: PlannedStep[];
 }
 
 /** Order steps so that each comes after its dependencies; reject cycles and unknown ids. */
@@ -74,8 +94,12 @@ function stepContext(ctx: Context, step: AnyStep): Context {
   return bound;
 }
 
+function interrupted(why = 'Ctrl-C'): InterruptedError {
+  return new InterruptedError({ what: 'Interrupted', why });
+}
+
 function checkInterrupted(ctx: Context): void {
-  if (ctx.signal.aborted) throw new InterruptedError({ what: 'Interrupted', why: 'Ctrl-C' });
+  if (ctx.signal.aborted) throw interrupted();
 }
 
 /** Run a graph of jobs, each started as soon as its dependencies are done. */
@@ -91,7 +115,7 @@ async function runGraph(
   while (pending.length > 0 || running.size > 0) {
     let started = false;
     for (const s of [...pending]) {
-      const deps = depsOf(s);
+      const deps = depsOf(s).filter((d) => order.some((o) => o.id === d));
       const bad = deps.find((d) => status.get(d) === 'failed' || status.get(d) === 'skipped');
       if (bad) {
         pending.splice(pending.indexOf(s), 1);
@@ -123,110 +147,243 @@ async function runGraph(
   }
 }
 
-export async function applySteps(steps: readonly AnyStep[], ctx: Context, opts: ApplyOptions = {}): Promise<RunReport> {
+/** The steps a run touches: the targets and, read only, everything they depend on. */
+function runOrder(steps: readonly AnyStep[], targets?: readonly StepId[]): { run: AnyStep[]; targets: Set<StepId> } {
   const order = topoSort(steps);
-  const targets = new Set<StepId>(opts.targets ?? order.map((s) => s.id));
+  const t = new Set<StepId>(targets ?? order.map((s) => s.id));
   const needed = new Set<StepId>();
   const addNeeded = (id: StepId) => {
     if (needed.has(id)) return;
     needed.add(id);
     order.find((s) => s.id === id)?.dependsOn.forEach(addNeeded);
   };
-  targets.forEach(addNeeded);
-  const run = order.filter((s) => needed.has(s.id));
+  t.forEach(addNeeded);
+  return { run: order.filter((s) => needed.has(s.id)), targets: t };
+}
 
-  await prepareSteps(run, ctx);
+/** Validate: every step's read-only checks, all of them, before any step applies. All problems together. */
+export async function prepareSteps(steps: readonly AnyStep[], ctx: Context): Promise<Map<StepId, unknown>> {
+  const out = new Map<StepId, unknown>();
+  const errors: CliError[] = [];
+  await Promise.all(
+    steps.map(async (step) => {
+      if (!step.prepare) return;
+      try {
+        out.set(step.id, await step.prepare(stepContext(ctx, step)));
+      } catch (e) {
+        errors.push(ctx.signal.aborted ? interrupted() : toCliError(e, `Checking the settings of ${step.title}`));
+      }
+    }),
+  );
+  if (errors.length) throw combine(errors, steps);
+  return out;
+}
 
-  const outputs: Partial<Record<StepId, Outputs>> = {};
+/** One error for several: the worst kind first, every message listed. */
+function combine(errors: CliError[], _steps: readonly AnyStep[]): CliError {
+  const first = pickError(errors);
+  if (errors.length === 1) return first;
+  const others = errors.filter((e) => e !== first);
+  if (first instanceof InterruptedError) return first;
+  const Kind = first.constructor as new (p: { what: string; why?: string; fix?: string; cause?: unknown }) => CliError;
+  return new Kind({
+    what: `${errors.length} problems, nothing was changed`,
+    why: ['', first.message, ...others.map((e) => e.message)].join('\n  - '),
+    cause: first,
+  });
+}
+
+export interface PlanOptions {
+  targets?: readonly StepId[];
+  /** status: conflicts and missing settings are reported per step instead of failing the run. */
+  tolerant?: boolean;
+}
+
+function depsFor(step: AnyStep, outputs: Map<StepId, Outputs>): DepOutputs {
+  return Object.fromEntries(step.dependsOn.map((d) => [d, outputs.get(d)]).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * Validate and plan the whole run, changing nothing. Throws (0 mutating calls made) on any
+ * conflict, missing dependency or failed precondition, naming all of them.
+ */
+export async function planRun(steps: readonly AnyStep[], ctx: Context, opts: PlanOptions = {}): Promise<RunPlan> {
+  const { run, targets } = runOrder(steps, opts.targets);
+  const prepared = await prepareSteps(run, ctx);
+  const outputs = new Map<StepId, Outputs>();
+  const planned = new Map<StepId, PlannedStep>();
+  const errors: CliError[] = [];
+  // Reads are independent of each other: start them all, then plan in dependency order.
+  const reads = new Map(
+    run.map((s) => {
+      const t0 = ctx.clock.now();
+      const p = s.read(stepContext(ctx, s), prepared.get(s.id)).then((o: unknown) => ({ o, ms: ctx.clock.now() - t0 }));
+      p.catch(() => undefined);
+      return [s.id, p] as const;
+    }),
+  );
+  for (const step of run) {
+    checkInterrupted(ctx);
+    if (step.dependsOn.some((d) => !outputs.has(d) && run.some((r) => r.id === d))) continue; // a dependency failed to plan
+    let observed: unknown;
+    let readMs = 0;
+    try {
+      const r = await reads.get(step.id)!;
+      observed = r.o;
+      readMs = r.ms;
+    } catch (e) {
+      errors.push(ctx.signal.aborted ? interrupted() : toCliError(e, `Reading ${step.title}`));
+      continue;
+    }
+    const isTarget = targets.has(step.id);
+    if (!isTarget && isAbsent(observed)) {
+      errors.push(
+        new UserInputError({
+          what: `${step.title} does not exist yet`,
+          why: `it is needed by ${[...targets].join(', ')}`,
+          fix: `Create it first with \`ecs-cwlogs ${step.id}\`, or run \`ecs-cwlogs up\`.`,
+        }),
+      );
+      continue;
+    }
+    const deps = depsFor(step, outputs);
+    let desired: unknown;
+    let plan: Plan;
+    try {
+      desired = step.desired(stepContext(ctx, step), deps, prepared.get(step.id));
+      plan = step.plan(observed, desired);
+    } catch (e) {
+      errors.push(toCliError(e, step.title));
+      continue;
+    }
+    if (!isTarget && plan.action !== 'conflict') plan = { action: 'noop', summary: 'read only' };
+    if (plan.action === 'conflict') errors.push(new ConflictError({ what: plan.what, why: plan.why, fix: plan.fix }));
+    const preview = step.preview(observed, desired);
+    outputs.set(step.id, preview);
+    planned.set(step.id, { step, target: isTarget, prepared: prepared.get(step.id), observed, desired, plan, preview, deps, readMs });
+  }
+  if (errors.length && !opts.tolerant) throw combine(errors, run);
+  const list = run.map((s) => planned.get(s.id)).filter((x): x is PlannedStep => Boolean(x));
+  return { steps: list, byId: planned, changes: list.filter((p) => p.target && ['create', 'update', 'replace'].includes(p.plan.action)) };
+}
+
+export interface ExecuteOptions {
+  /** Emit each step's plan as it starts (off when the plan was already shown and confirmed). */
+  announcePlan?: boolean;
+}
+
+/** A run's report without executing: what the plan would do (dry run). */
+export function planReport(p: RunPlan): RunReport {
+  const outputs: Record<string, Outputs> = {};
+  for (const s of p.steps) outputs[s.step.id] = s.preview;
+  return {
+    ok: true,
+    dryRun: true,
+    steps: p.steps.map((s) => ({ id: s.step.id, title: s.step.title, action: s.plan.action, plan: s.plan, ms: s.readMs, outputs: s.preview })),
+    outputs: outputs as DepOutputs,
+  };
+}
+
+/** Print the plan as progress lines ("would create", "in sync"), as a dry run shows it. */
+export function announceDryRun(p: RunPlan, ctx: Context): void {
+  for (const s of p.steps) {
+    if (!s.target) continue;
+    ctx.io.emit({ type: 'plan', step: s.step.id, title: s.step.title, plan: s.plan });
+    const a = s.plan.action;
+    ctx.io.emit({
+      type: 'step-done',
+      step: s.step.id,
+      title: s.step.title,
+      action: a,
+      ms: s.readMs,
+      verb: a === 'noop' ? 'no change' : `would ${a}`,
+      detail: '(dry run)',
+    });
+  }
+}
+
+/** Execute a frozen plan. */
+export async function executePlan(p: RunPlan, ctx: Context, opts: ExecuteOptions = {}): Promise<RunReport> {
+  const outputs = new Map<StepId, Outputs>();
   const reports = new Map<StepId, StepReport>();
   const errors: CliError[] = [];
-  const depOutputs = (s: AnyStep): DepOutputs => Object.fromEntries(s.dependsOn.map((d) => [d, outputs[d] ?? {}]));
+  const order = p.steps.map((s) => s.step);
 
   await runGraph(
-    run,
+    order,
     (s) => s.dependsOn,
     async (step) => {
+      const ps = p.byId.get(step.id)!;
       const t0 = ctx.clock.now();
       const sctx = stepContext(ctx, step);
-      const isTarget = targets.has(step.id);
       if (ctx.signal.aborted) {
         reports.set(step.id, { id: step.id, title: step.title, action: 'skipped', ms: 0, error: 'not started (interrupted)' });
         ctx.io.emit({ type: 'step-skipped', step: step.id, title: step.title, reason: 'not started (interrupted)' });
-        if (!errors.some((e) => e instanceof InterruptedError)) errors.push(new InterruptedError({ what: 'Interrupted', why: 'Ctrl-C' }));
+        if (!errors.some((e) => e instanceof InterruptedError)) errors.push(interrupted());
         return 'failed';
       }
+      if (!ps.target) {
+        outputs.set(step.id, ps.preview);
+        reports.set(step.id, { id: step.id, title: step.title, action: 'noop', ms: ps.readMs, outputs: ps.preview, details: isAbsent(ps.observed) ? {} : step.describe(ps.observed) });
+        return 'ok';
+      }
       try {
-        ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: isTarget && !opts.dryRun ? 'apply' : 'read' });
-        const observed = await step.read(sctx);
-        const desired = step.desired(sctx, depOutputs(step));
-        if (!isTarget) {
-          // A dependency of a targeted step: read it, never change it.
-          if (isAbsent(observed)) {
-            throw new UserInputError({
-              what: `${step.title} does not exist yet`,
-              why: `it is needed by ${[...targets].join(', ')}`,
-              fix: `Create it first with \`ecs-cwlogs ${step.id}\`, or run \`ecs-cwlogs up\`.`,
-            });
-          }
-          outputs[step.id] = step.preview(observed, desired);
-          reports.set(step.id, { id: step.id, title: step.title, action: 'noop', ms: ctx.clock.now() - t0, outputs: outputs[step.id], details: step.describe(observed) });
-          ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: 'noop', ms: ctx.clock.now() - t0, detail: 'read only' });
-          return 'ok';
+        ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: 'apply' });
+        // The plan was made with the dependencies' previews; where applying them made more known
+        // (an ARN, a digest), complete the desired state with it. The observation is the plan's.
+        let { desired, plan } = ps;
+        const deps = depsFor(step, outputs);
+        if (!deepEqual(deps, ps.deps)) {
+          desired = step.desired(sctx, deps, ps.prepared);
+          plan = step.plan(ps.observed, desired);
         }
-        const plan = step.plan(observed, desired);
         if (opts.announcePlan !== false || plan.action === 'conflict') ctx.io.emit({ type: 'plan', step: step.id, title: step.title, plan });
-        if (plan.action === 'conflict') {
-          throw new ConflictError({ what: plan.what, why: plan.why, fix: plan.fix });
-        }
-        if (opts.dryRun) {
-          outputs[step.id] = step.preview(observed, desired);
-          reports.set(step.id, { id: step.id, title: step.title, action: plan.action, plan, ms: ctx.clock.now() - t0, outputs: outputs[step.id] });
-          ctx.io.emit({
-            type: 'step-done',
-            step: step.id,
-            title: step.title,
-            action: plan.action,
-            ms: ctx.clock.now() - t0,
-            verb: plan.action === 'noop' ? 'in sync' : `would ${plan.action}`,
-            detail: '(dry run)',
-          });
-          return 'ok';
-        }
+        if (plan.action === 'conflict') throw new ConflictError({ what: plan.what, why: plan.why, fix: plan.fix });
         checkInterrupted(ctx);
-        const out = await step.apply(sctx, { plan, observed, desired });
-        outputs[step.id] = out;
+        const out = await step.apply(sctx, { plan, observed: ps.observed, desired });
+        outputs.set(step.id, out);
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: plan.action, plan, ms, outputs: out });
         ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: plan.action, ms, outputs: out, detail: summaryOf(plan) });
         return 'ok';
       } catch (e) {
-        const err = ctx.signal.aborted ? new InterruptedError({ what: 'Interrupted', why: `Ctrl-C during ${step.title}` }) : toCliError(e, step.title);
+        const err = ctx.signal.aborted ? interrupted(`Ctrl-C during ${step.title}`) : toCliError(e, step.title);
         errors.push(err);
         const ms = ctx.clock.now() - t0;
-        reports.set(step.id, { id: step.id, title: step.title, action: err instanceof InterruptedError ? 'interrupted' : 'failed', ms, error: err.message });
+        reports.set(step.id, { id: step.id, title: step.title, action: err instanceof InterruptedError ? 'interrupted' : 'failed', plan: ps.plan, ms, error: err.message });
         ctx.io.emit({ type: 'step-failed', step: step.id, title: step.title, ms, message: err.message, interrupted: err instanceof InterruptedError });
         return 'failed';
       }
     },
     (s, because) => {
       const reason = ctx.signal.aborted ? 'not started (interrupted)' : `skipped: ${because} did not complete`;
-      reports.set(s.id, { id: s.id, title: s.title, action: 'skipped', ms: 0, error: reason });
+      reports.set(s.id, { id: s.id, title: s.title, action: 'skipped', plan: p.byId.get(s.id)?.plan, ms: 0, error: reason });
       ctx.io.emit({ type: 'step-skipped', step: s.id, title: s.title, reason });
     },
   );
 
   const report: RunReport = {
     ok: errors.length === 0,
-    dryRun: Boolean(opts.dryRun),
-    steps: run.map((s) => reports.get(s.id)!).filter(Boolean),
-    outputs,
+    dryRun: false,
+    steps: order.map((s) => reports.get(s.id)!).filter(Boolean),
+    outputs: Object.fromEntries(outputs) as DepOutputs,
   };
   if (errors.length > 0) throw new EngineError(report, pickError(errors));
   return report;
 }
 
+/** Plan and execute (tests, and commands with nothing to confirm). */
+export async function applySteps(steps: readonly AnyStep[], ctx: Context, opts: PlanOptions & ExecuteOptions & { dryRun?: boolean } = {}): Promise<RunReport> {
+  const p = await planRun(steps, ctx, opts);
+  if (opts.dryRun) {
+    announceDryRun(p, ctx);
+    return planReport(p);
+  }
+  return executePlan(p, ctx, opts);
+}
+
 function summaryOf(plan: Plan): string | undefined {
-  if (plan.action === 'update') return plan.diffs.map((d) => d.field).join(', ');
+  if (plan.action === 'update' || plan.action === 'replace') return plan.diffs.map((d) => d.field).join(', ');
   return undefined;
 }
 
@@ -245,55 +402,82 @@ export class EngineError extends Error {
   }
 }
 
-/** Validate: every step's read-only checks, before any step applies. */
-export async function prepareSteps(steps: readonly AnyStep[], ctx: Context): Promise<void> {
-  for (const step of steps) {
-    if (!step.prepare) continue;
-    try {
-      await step.prepare(stepContext(ctx, step));
-    } catch (e) {
-      throw toCliError(e, `Checking the settings of ${step.title}`);
-    }
+/** Read and plan every step without changing anything (status). */
+export async function inspectSteps(steps: readonly AnyStep[], ctx: Context): Promise<RunReport> {
+  const { run } = runOrder(steps);
+  let prepared: Map<StepId, unknown>;
+  try {
+    prepared = await prepareSteps(run, ctx);
+  } catch (e) {
+    if (e instanceof InterruptedError || (e as CliError).kind === 'aws') throw e;
+    prepared = new Map(); // a setting that does not check out: each step says so below
   }
-}
-
-/** Read and plan every step without changing anything (status, the wizard's summary). */
-export async function inspectSteps(steps: readonly AnyStep[], ctx: Context, opts: { prepare?: boolean } = {}): Promise<RunReport> {
-  const order = topoSort(steps);
-  if (opts.prepare) await prepareSteps(order, ctx);
-  const outputs: Partial<Record<StepId, Outputs>> = {};
+  const outputs = new Map<StepId, Outputs>();
   const reports: StepReport[] = [];
-  for (const step of order) {
+  for (const step of run) {
     const t0 = ctx.clock.now();
     checkInterrupted(ctx);
     const sctx = stepContext(ctx, step);
     try {
-      const observed = await step.read(sctx);
-      const desired = step.desired(sctx, Object.fromEntries(step.dependsOn.map((d) => [d, outputs[d] ?? {}])));
+      const observed: unknown = await step.read(sctx, prepared.get(step.id));
+      const desired = step.desired(sctx, depsFor(step, outputs), prepared.get(step.id));
       const plan = step.plan(observed, desired);
-      outputs[step.id] = step.preview(observed, desired);
+      outputs.set(step.id, step.preview(observed, desired));
       reports.push({
         id: step.id,
         title: step.title,
         action: isAbsent(observed) ? 'absent' : plan.action,
         plan,
         ms: ctx.clock.now() - t0,
-        outputs: outputs[step.id],
-        details: isAbsent(observed) ? (observed.detail ? { detail: observed.detail } : {}) : step.describe(observed),
+        outputs: outputs.get(step.id),
+        details: isAbsent(observed) ? ((observed as Absent).detail ? { detail: (observed as Absent).detail! } : {}) : step.describe(observed),
       });
     } catch (e) {
       const err = toCliError(e, step.title);
       // A setting the step needs is missing (e.g. no image yet): say so, it is not a failure to read.
       const action = err instanceof UserInputError ? 'unconfigured' : 'failed';
       reports.push({ id: step.id, title: step.title, action, ms: ctx.clock.now() - t0, error: err.message });
-      if (err instanceof InterruptedError || err.kind === 'aws') throw new EngineError({ ok: false, dryRun: true, steps: reports, outputs }, err);
+      if (err instanceof InterruptedError || err.kind === 'aws') throw new EngineError({ ok: false, dryRun: true, steps: reports, outputs: Object.fromEntries(outputs) }, err);
     }
   }
-  return { ok: reports.every((r) => r.action !== 'failed'), dryRun: true, steps: reports, outputs };
+  return { ok: reports.every((r) => r.action !== 'failed'), dryRun: true, steps: reports, outputs: Object.fromEntries(outputs) as DepOutputs };
+}
+
+export interface DestroyOptions {
+  targets?: readonly StepId[];
+  /** Read what would be deleted; delete nothing. */
+  dryRun?: boolean;
+}
+
+/** What `down` (or a step's --delete) would delete, per step, read-only. */
+export async function previewDestroy(steps: readonly AnyStep[], ctx: Context, opts: DestroyOptions = {}): Promise<RunReport> {
+  const order = topoSort(steps);
+  const targets = new Set<StepId>(opts.targets ?? order.map((s) => s.id));
+  const run = order.filter((s) => targets.has(s.id)).reverse();
+  const steps_ = await Promise.all(
+    run.map(async (step): Promise<StepReport> => {
+      const t0 = ctx.clock.now();
+      try {
+        const r = await step.destroyPreview(stepContext(ctx, step));
+        return { id: step.id, title: step.title, action: 'destroy', ms: ctx.clock.now() - t0, deleted: r.deleted, kept: r.kept };
+      } catch (e) {
+        throw toCliError(e, `Reading ${step.title}`);
+      }
+    }),
+  );
+  return { ok: true, dryRun: true, steps: steps_, outputs: {} };
 }
 
 /** Destroy in reverse dependency order, in parallel where independent. */
-export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts: { targets?: readonly StepId[] } = {}): Promise<RunReport> {
+export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts: DestroyOptions = {}): Promise<RunReport> {
+  if (opts.dryRun) {
+    const report = await previewDestroy(steps, ctx, opts);
+    for (const s of report.steps) {
+      const detail = [...(s.deleted ?? []), ...(s.kept ?? []).map((k) => `kept ${k}`)].join('; ');
+      ctx.io.emit({ type: 'step-done', step: s.id, title: s.title, action: 'destroy', ms: s.ms, detail, verb: s.deleted?.length ? 'would delete' : 'nothing to delete' });
+    }
+    return report;
+  }
   const order = topoSort(steps);
   const targets = new Set<StepId>(opts.targets ?? order.map((s) => s.id));
   const run = order.filter((s) => targets.has(s.id)).reverse();
@@ -317,7 +501,7 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
         ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: 'destroy', ms, detail, verb });
         return 'ok';
       } catch (e) {
-        const err = ctx.signal.aborted ? new InterruptedError({ what: 'Interrupted', why: `Ctrl-C while deleting ${step.title}` }) : toCliError(e, step.title);
+        const err = ctx.signal.aborted ? interrupted(`Ctrl-C while deleting ${step.title}`) : toCliError(e, step.title);
         errors.push(err);
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: 'failed', ms, error: err.message });
@@ -335,23 +519,4 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
   return report;
 }
 
-export interface Observation {
-  id: StepId;
-  title: string;
-  present: boolean;
-  details: Record<string, string>;
-}
-
-/** Read every step (in parallel), nothing else: what exists right now (for `down`'s confirmation). */
-export async function observeSteps(steps: readonly AnyStep[], ctx: Context): Promise<Observation[]> {
-  return Promise.all(
-    steps.map(async (step) => {
-      try {
-        const observed = await step.read(stepContext(ctx, step));
-        return { id: step.id, title: step.title, present: !isAbsent(observed), details: isAbsent(observed) ? {} : step.describe(observed) };
-      } catch (e) {
-        throw toCliError(e, `Reading ${step.title}`);
-      }
-    }),
-  );
-}
+export type { StepOutputs };

@@ -1,9 +1,12 @@
 /**
  * The step interface. Each lab step (src/steps/*.ts) implements it:
  *
+ *   prepare  -> read-only checks of the settings against the account, and what the run discovers
+ *               (default VPC, caller's IP, AMI): a typed result, never written into the config
  *   read     -> the observed state, or ABSENT (a typed not-found, never an exception)
- *   desired  -> pure: built from config, templates/ and the outputs of the steps it depends on
- *   plan     -> compares normalised forms: create, update (with field diffs), noop, or conflict
+ *   desired  -> pure: built from the frozen config, what prepare discovered, and the outputs of the
+ *               steps it depends on
+ *   plan     -> compares normalised forms: create, update (with field diffs), replace, noop, or conflict
  *   apply    -> makes only the calls the plan needs (a noop plan makes no mutating call; it may still wait)
  *   destroy  -> deletes what this stack owns; not-found counts as success
  *
@@ -28,6 +31,30 @@ export function isAbsent(x: unknown): x is Absent {
   return typeof x === 'object' && x !== null && (x as Absent).status === 'absent';
 }
 
+/** A value that is known only once a step has applied (an ARN, an instance id, a digest). */
+export interface Unknown {
+  readonly unknown: true;
+  /** What makes it known, e.g. "create", "push", "launch". */
+  readonly after: string;
+}
+export function unknown(after: string): Unknown {
+  return Object.freeze({ unknown: true as const, after });
+}
+export function isUnknown(x: unknown): x is Unknown {
+  return typeof x === 'object' && x !== null && (x as Unknown).unknown === true;
+}
+/** T, or not known before apply. */
+export type Later<T> = T | Unknown;
+export function known<T>(x: Later<T> | undefined): T | undefined {
+  return x === undefined || isUnknown(x) ? undefined : x;
+}
+/** How a value reads in plans and summaries. */
+export function showValue(x: Later<unknown> | undefined): string {
+  if (x === undefined) return '';
+  if (isUnknown(x)) return `(known after ${x.after})`;
+  return String(x);
+}
+
 export interface FieldDiff {
   /** Dotted path of the field, e.g. "tags.ecs-cwlogs:stack" or "containerDefinitions[0].image". */
   field: string;
@@ -38,14 +65,46 @@ export interface FieldDiff {
 export type Plan =
   | { readonly action: 'create'; readonly summary: string }
   | { readonly action: 'update'; readonly summary: string; readonly diffs: readonly FieldDiff[] }
+  /** Only a new resource can have what is wanted (e.g. another instance type or subnet). */
+  | { readonly action: 'replace'; readonly summary: string; readonly diffs: readonly FieldDiff[]; readonly fix: string }
   | { readonly action: 'noop'; readonly summary?: string }
   /** The step cannot proceed safely by itself, e.g. a resource of that name not owned by this stack. */
   | { readonly action: 'conflict'; readonly what: string; readonly why: string; readonly fix: string };
 
 export type PlanAction = Plan['action'];
 
-/** What a step hands to the steps that depend on it, and to the final summary. Plain strings only. */
-export type Outputs = Readonly<Record<string, string>>;
+/** A value the run found rather than was given: shown in plans, never saved. */
+export interface Discovered<T = string> {
+  readonly value: T;
+  readonly source: 'discovered';
+  /** How it was found, e.g. "the default VPC", "your public IP". */
+  readonly how: string;
+}
+export function discovered<T>(value: T, how: string): Discovered<T> {
+  return { value, source: 'discovered', how };
+}
+
+/** What each step hands to the steps that depend on it, and to the final summary. */
+export interface StepOutputs {
+  image: { imageRef: Later<string>; repository?: string; tag?: string; digest?: Later<string>; built?: boolean; pushed?: boolean };
+  cluster: { clusterName: string; clusterArn: Later<string> };
+  iam: { policyArn: string; roleName: string; roleArn: Later<string>; instanceProfileName: string; instanceProfileArn: Later<string> };
+  'log-group': { logGroup: string; logGroupArn: string; retentionDays: number };
+  instance: {
+    instanceId: Later<string>;
+    instanceType: string;
+    publicIp: Later<string | undefined>;
+    privateIp: Later<string | undefined>;
+    securityGroupId: Later<string>;
+    subnetId: Later<string>;
+    vpcId: Later<string>;
+    amiId: Later<string>;
+    architecture: 'x86_64' | 'arm64';
+  };
+  task: { taskDefinitionArn: Later<string>; family: string; revision: Later<number> };
+  service: { serviceName: string; serviceArn: Later<string>; url: Later<string | undefined> };
+}
+export type Outputs = StepOutputs[StepId];
 
 export interface DestroyResult {
   /** What was deleted (human readable), empty when there was nothing of ours. */
@@ -54,35 +113,33 @@ export interface DestroyResult {
   kept: string[];
 }
 
-/** Outputs of completed dependencies, by step id. */
-export type DepOutputs = Readonly<Partial<Record<StepId, Outputs>>>;
+/** Outputs of completed (or, when planning, previewed) dependencies, by step id. */
+export type DepOutputs = { readonly [K in StepId]?: StepOutputs[K] };
 
-export interface Step<C = Context, O = unknown, D = unknown> {
-  readonly id: StepId;
+export interface Step<C = Context, O = unknown, D = unknown, P = undefined, Id extends StepId = StepId> {
+  readonly id: Id;
   /** Short human title, e.g. "ECS cluster". */
   readonly title: string;
   readonly dependsOn: readonly StepId[];
 
   /**
    * Optional, read-only: validate settings against the account (the key pair exists, the subnet is
-   * in the VPC) and fill in discovered defaults (the default VPC, the caller's IP). Runs for every
-   * step of a run before any step applies, so bad input fails before anything is created.
+   * in the VPC, the registry answers) and return what the run discovers (the default VPC, the
+   * caller's IP). Runs for every step of a run before any step applies, so bad input fails before
+   * anything is created.
    */
-  prepare?(ctx: C): Promise<void>;
-  read(ctx: C): Promise<O | Absent>;
-  desired(ctx: C, deps: DepOutputs): D;
+  prepare?(ctx: C): Promise<P>;
+  read(ctx: C, prepared: P): Promise<O | Absent>;
+  desired(ctx: C, deps: DepOutputs, prepared: P): D;
   plan(observed: O | Absent, desired: D): Plan;
-  apply(ctx: C, change: Change<O, D>): Promise<Outputs>;
-  /**
-   * Pure: the outputs as far as they are known without applying (used by --dry-run and status).
-   * Unknown values read like "(after create)".
-   */
-  preview(observed: O | Absent, desired: D): Outputs;
+  apply(ctx: C, change: Change<O, D>): Promise<StepOutputs[Id]>;
+  /** Pure: the outputs as far as they are known without applying (plans, dry runs, status). */
+  preview(observed: O | Absent, desired: D): StepOutputs[Id];
   /** Ids and facts worth showing in `status` for an observed resource. */
   describe(observed: O): Record<string, string>;
   destroy(ctx: C): Promise<DestroyResult>;
-  /** What destroy would delete, read-only (for `down`'s confirmation list). */
-  destroyPreview?(ctx: C): Promise<string[]>;
+  /** What destroy would delete and keep, read-only (`down`'s confirmation list, --dry-run). */
+  destroyPreview(ctx: C): Promise<DestroyResult>;
 }
 
 export interface Change<O, D> {
@@ -93,4 +150,4 @@ export interface Change<O, D> {
 
 /** Any step, for collections. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStep = Step<any, any, any>;
+export type AnyStep = Step<any, any, any, any, any>;

@@ -49,9 +49,9 @@ export const ecsName =
 
 /** IAM role / policy / instance profile names. */
 export const iamName: Validator<string> = (s) =>
-  /^[\w+=,.@-]{1,64}$/.test(s)
+  /^[\w+=,.@-]{1,48}$/.test(s)
     ? s
-    : fail(`"${truncate(s)}" is not a valid IAM name`, 'use 1-64 letters, digits and +=,.@_- characters');
+    : fail(`"${truncate(s)}" is not a valid IAM name`, 'use 1-48 letters, digits and +=,.@_- characters (the region is added to it: IAM names are global)');
 
 export const securityGroupName: Validator<string> = (s) => {
   if (!/^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/.test(s)) {

@@ -151,6 +151,8 @@ class TerminalHost implements IoHost {
         return `  ${this.c.green('+ create')} ${title}${plan.summary ? this.c.dim(` (${plan.summary})`) : ''}`;
       case 'update':
         return `  ${this.c.yellow('~ update')} ${title}${plan.summary ? this.c.dim(` (${plan.summary})`) : ''}`;
+      case 'replace':
+        return `  ${this.c.red('± replace')} ${title}${this.c.dim(` (${plan.summary})`)}\n      ${plan.fix}`;
       case 'noop':
         return `  ${this.c.dim('= in sync')} ${title}${plan.summary ? this.c.dim(` (${plan.summary})`) : ''}`;
       case 'conflict':

@@ -1,14 +1,20 @@
 /**
  * Step: the ECS cluster (lab step 7).
+ *
+ * destroy: a cluster can only be deleted once no container instance is registered in it. A
+ * container instance whose EC2 instance is gone (terminated) is deregistered here; one whose EC2
+ * instance still exists (running or stopped: ECS keeps a stopped one registered) stops the delete
+ * with what to delete first, instead of retrying DeleteCluster for minutes.
  */
 import type { Context } from '../core/context.js';
-import { STACK_TAG, ecsTags, ownedBy } from '../core/context.js';
-import { hasAwsCode } from '../core/errors.js';
-import { ABSENT, absent, isAbsent, type Absent, type Plan, type Step } from '../core/step.js';
+import { STACK_TAG, ecsTags, ownedBy, tagValue } from '../core/context.js';
+import { ConflictError, hasAwsCode } from '../core/errors.js';
+import { ABSENT, absent, isAbsent, unknown, type Absent, type DestroyResult, type Plan, type Step } from '../core/step.js';
 import { retryOn } from '../core/wait.js';
+import { namesOf, taggedResources } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 
-type Ctx = Pick<Context, 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'ec2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
 export interface ClusterObserved {
   name: string;
@@ -45,14 +51,65 @@ export async function readCluster(ctx: Pick<Context, 'ecs' | 'stack'>, name: str
   };
 }
 
-export const clusterStep: Step<Ctx, ClusterObserved, ClusterDesired> = {
+/** The stack's clusters: the configured one and any other carrying the stack tag. */
+async function stackClusters(ctx: Ctx): Promise<{ ours: ClusterObserved[]; notOurs: ClusterObserved[] }> {
+  const tagged = await taggedResources(ctx);
+  const names = [...new Set([ctx.config.clusterName, ...(tagged ? namesOf(tagged).clusters : [])])];
+  const seen = await Promise.all(names.map((n) => readCluster(ctx, n)));
+  const live = seen.filter((c): c is ClusterObserved => !isAbsent(c));
+  return { ours: live.filter((c) => c.owned), notOurs: live.filter((c) => !c.owned) };
+}
+
+interface Registered {
+  arn: string;
+  ec2InstanceId: string;
+  /** The EC2 instance's state, or "gone". */
+  ec2State: string;
+  ec2Ours: boolean;
+}
+
+async function registeredInstances(ctx: Ctx, cluster: string): Promise<Registered[]> {
+  const arns: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ctx.ecs.listContainerInstances({ cluster, nextToken: token });
+    arns.push(...(page.containerInstanceArns ?? []));
+    token = page.nextToken;
+  } while (token);
+  const out: Registered[] = [];
+  for (let i = 0; i < arns.length; i += 100) {
+    const res = await ctx.ecs.describeContainerInstances({ cluster, containerInstances: arns.slice(i, i + 100) });
+    for (const c of res.containerInstances ?? []) out.push({ arn: c.containerInstanceArn ?? '', ec2InstanceId: c.ec2InstanceId ?? '', ec2State: 'gone', ec2Ours: false });
+  }
+  const ids = out.map((c) => c.ec2InstanceId).filter(Boolean);
+  if (ids.length) {
+    const states = new Map<string, { state: string; ours: boolean }>();
+    try {
+      const res = await ctx.ec2.describeInstances({ InstanceIds: ids });
+      for (const r of res.Reservations ?? []) {
+        for (const i of r.Instances ?? []) states.set(i.InstanceId ?? '', { state: i.State?.Name ?? 'unknown', ours: tagValue(i.Tags, STACK_TAG) === ctx.stack });
+      }
+    } catch (e) {
+      if (!hasAwsCode(e, 'InvalidInstanceID.NotFound')) throw e;
+    }
+    for (const c of out) {
+      const s = states.get(c.ec2InstanceId);
+      if (s) Object.assign(c, { ec2State: s.state, ec2Ours: s.ours });
+    }
+  }
+  return out;
+}
+
+const isGone = (r: Registered) => r.ec2State === 'gone' || r.ec2State === 'terminated' || r.ec2State === 'shutting-down';
+
+export const clusterStep: Step<Ctx, ClusterObserved, ClusterDesired, undefined, 'cluster'> = {
   id: 'cluster',
   title: 'ECS cluster',
   dependsOn: [],
 
   read: (ctx) => readCluster(ctx, ctx.config.clusterName),
 
-  desired: (ctx) => ({ name: ctx.config.clusterName, tags: ctx.tags, adopt: ctx.flags.adopt }),
+  desired: (ctx) => ({ name: ctx.config.clusterName, tags: { ...ctx.tags }, adopt: ctx.flags.adopt }),
 
   plan(observed, desired): Plan {
     if (isAbsent(observed)) return { action: 'create', summary: desired.name };
@@ -74,35 +131,63 @@ export const clusterStep: Step<Ctx, ClusterObserved, ClusterDesired> = {
   },
 
   preview: (observed, desired) =>
-    isAbsent(observed) ? { clusterName: desired.name, clusterArn: '(after create)' } : { clusterName: observed.name, clusterArn: observed.arn },
+    isAbsent(observed) ? { clusterName: desired.name, clusterArn: unknown('create') } : { clusterName: observed.name, clusterArn: observed.arn },
 
   describe: (o) => ({ arn: o.arn, status: o.status, instances: String(o.registeredContainerInstances), services: String(o.activeServices) }),
 
   async destroy(ctx) {
-    const name = ctx.config.clusterName;
-    const observed = await readCluster(ctx, name);
-    if (isAbsent(observed)) return { deleted: [], kept: [] };
-    if (!observed.owned) return { deleted: [], kept: [`cluster ${name} (not tagged as stack ${ctx.stack})`] };
-    // Container instances deregister a little after their EC2 instance terminates; services take a
-    // moment to go INACTIVE. Both are AWS being eventually consistent, so wait it out.
-    await retryOn(
-      async () => {
+    const { ours, notOurs } = await stackClusters(ctx);
+    const result: DestroyResult = { deleted: [], kept: notOurs.map((c) => `cluster ${c.name} (not tagged as stack ${ctx.stack})`) };
+    for (const c of ours) {
+      const registered = await registeredInstances(ctx, c.name);
+      const blocking = registered.filter((r) => !isGone(r));
+      if (blocking.length) {
+        const list = blocking.map((r) => `${r.ec2InstanceId} (${r.ec2State}${r.ec2Ours ? '' : ', not this stack\'s'})`).join(', ');
+        throw new ConflictError({
+          what: `Cluster ${c.name} still has container instances: ${list}`,
+          why: 'ECS deletes a cluster only when no instance is registered in it',
+          fix: blocking.every((r) => r.ec2Ours)
+            ? 'Delete them first: `ecs-cwlogs instance --delete` (or `ecs-cwlogs down`, which deletes everything in order).'
+            : `Terminate or deregister the instances that are not this stack's (aws ecs deregister-container-instance --cluster ${c.name} --force --container-instance …), then run this again.`,
+        });
+      }
+      for (const r of registered) {
+        ctx.report(`deregistering container instance of ${r.ec2InstanceId || 'a gone instance'} (${r.ec2State})`);
         try {
-          await ctx.ecs.deleteCluster({ cluster: name });
+          await ctx.ecs.deregisterContainerInstance({ cluster: c.name, containerInstance: r.arn, force: true });
         } catch (e) {
-          if (hasAwsCode(e, 'ClusterNotFoundException')) return;
-          throw e;
+          if (!hasAwsCode(e, 'InvalidParameterException', 'ClientException')) throw e;
         }
-      },
-      ['ClusterContainsContainerInstancesException', 'ClusterContainsServicesException', 'ClusterContainsTasksException', 'UpdateInProgressException'],
-      {
-        clock: ctx.clock,
-        signal: ctx.signal,
-        timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale,
-        initialDelayMs: ctx.timing.retryMs,
-        onRetry: (_n, e) => ctx.report(`waiting: ${(e as Error).name}`),
-      },
-    );
-    return { deleted: [`cluster ${name}`], kept: [] };
+      }
+      // Services take a moment to go INACTIVE after their deletion (ECS is eventually consistent).
+      await retryOn(
+        async () => {
+          try {
+            await ctx.ecs.deleteCluster({ cluster: c.name });
+          } catch (e) {
+            if (hasAwsCode(e, 'ClusterNotFoundException')) return;
+            throw e;
+          }
+        },
+        ['ClusterContainsServicesException', 'ClusterContainsTasksException', 'UpdateInProgressException', 'ClusterContainsContainerInstancesException'],
+        {
+          clock: ctx.clock,
+          signal: ctx.signal,
+          timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
+          initialDelayMs: ctx.timing.retryMs,
+          onRetry: (_n, e) => ctx.report(`waiting: ${(e as Error).name}`),
+        },
+      );
+      result.deleted.push(`cluster ${c.name}`);
+    }
+    return result;
+  },
+
+  async destroyPreview(ctx) {
+    const { ours, notOurs } = await stackClusters(ctx);
+    return {
+      deleted: ours.map((c) => `ECS cluster ${c.name}${c.registeredContainerInstances ? ` (${c.registeredContainerInstances} container instance${c.registeredContainerInstances === 1 ? '' : 's'} registered)` : ''}`),
+      kept: notOurs.map((c) => `cluster ${c.name} (not tagged as stack ${ctx.stack})`),
+    };
   },
 };

@@ -13,14 +13,15 @@
  * policies attached to the role by someone else stay.
  */
 import type { Context } from '../core/context.js';
-import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
+import { REGION_TAG, STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { deepEqual, diff, normalise } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { isAbsent, ABSENT, type Absent, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { isAbsent, ABSENT, unknown, type Absent, type DestroyResult, type FieldDiff, type Plan, type Step } from '../core/step.js';
 import { renderJson } from '../core/templates.js';
 import { retryOn } from '../core/wait.js';
 import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './arns.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+import { iamBaseNames, iamNameIn, iamPath } from './inventory.js';
 
 type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -59,7 +60,10 @@ export interface IamObserved {
 }
 
 export interface IamDesired {
+  /** The policy's, role's and profile's name: the base name and the region (IAM is global). */
   name: string;
+  /** /ecs-cwlogs/<stack>/: how the stack's IAM resources are found whatever their names. */
+  path: string;
   policyArn: string;
   policyDocument: unknown;
   trustPolicy: unknown;
@@ -150,8 +154,13 @@ export async function readProfile(ctx: Pick<Ctx, 'iam' | 'stack'>, name: string)
   };
 }
 
-function policyArnFor(ctx: Pick<Ctx, 'callerArn' | 'account' | 'config'>): string {
-  return iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, ctx.config.iamName);
+/** The IAM name in this region, for a base name (default: the configured one). */
+function nameFor(ctx: Pick<Ctx, 'config'>, base = ctx.config.iamName): string {
+  return iamNameIn(base, ctx.config.region);
+}
+
+function policyArnFor(ctx: Pick<Ctx, 'callerArn' | 'account' | 'config' | 'stack'>, base?: string): string {
+  return iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, `${iamPath(ctx.stack).slice(1)}${nameFor(ctx, base)}`);
 }
 
 const shortArn = (arn: string) => arn.split('/').pop() ?? arn;
@@ -185,30 +194,28 @@ function compare(o: IamObserved, d: IamDesired): { diffs: FieldDiff[]; conflict?
   return { diffs };
 }
 
-export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
+export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
   id: 'iam',
   title: 'IAM policy, role and instance profile',
   dependsOn: [],
 
   async read(ctx): Promise<IamObserved | Absent> {
-    const name = ctx.config.iamName;
-    const [policy, role, profile] = await Promise.all([readPolicy(ctx, policyArnFor(ctx)), readRole(ctx, name), readProfile(ctx, name)]);
-    if (!policy && !role && !profile) return ABSENT;
-    return { policy, role, profile };
+    return readIam(ctx, ctx.config.iamName);
   },
 
   desired(ctx) {
     const partition = partitionOf(ctx.callerArn);
-    const policyArn = iamPolicyArn(partition, ctx.account, ctx.config.iamName);
+    const policyArn = policyArnFor(ctx);
     return {
-      name: ctx.config.iamName,
+      name: nameFor(ctx),
+      path: iamPath(ctx.stack),
       policyArn,
       policyDocument: renderJson('iam-policy.json', {
         logGroupArn: logGroupArn(partition, ctx.config.region, ctx.account, ctx.config.logGroup),
       }),
       trustPolicy: renderJson('ec2-trust-policy.json', {}),
       attachPolicyArns: [ecsInstancePolicyArn(partition), policyArn],
-      tags: { ...ctx.tags },
+      tags: { ...ctx.tags, [REGION_TAG]: ctx.config.region },
       adopt: ctx.flags.adopt,
     };
   },
@@ -236,6 +243,7 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
         () =>
           ctx.iam.createPolicy({
             PolicyName: name,
+            Path: desired.path,
             PolicyDocument: JSON.stringify(desired.policyDocument),
             Description: `ecs-cwlogs (stack ${ctx.stack}): the CloudWatch agent's access to log group ${ctx.config.logGroup}`,
             Tags: tags,
@@ -259,6 +267,7 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
         () =>
           ctx.iam.createRole({
             RoleName: name,
+            Path: desired.path,
             AssumeRolePolicyDocument: JSON.stringify(desired.trustPolicy),
             Description: `ecs-cwlogs (stack ${ctx.stack}): the ECS container instance role`,
             Tags: tags,
@@ -285,7 +294,7 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
     let profile = o.profile;
     if (!profile) {
       profile = await createOrRead(
-        () => ctx.iam.createInstanceProfile({ InstanceProfileName: name, Tags: tags }),
+        () => ctx.iam.createInstanceProfile({ InstanceProfileName: name, Path: desired.path, Tags: tags }),
         () => readProfile(ctx, name),
         'Instance profile',
         desired,
@@ -319,9 +328,9 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
     return {
       policyArn: desired.policyArn,
       roleName: name,
-      roleArn: role?.arn || `arn:${partition}:iam::${ctx.account}:role/${name}`,
+      roleArn: role?.arn || `arn:${partition}:iam::${ctx.account}:role${desired.path}${name}`,
       instanceProfileName: name,
-      instanceProfileArn: profile?.arn || `arn:${partition}:iam::${ctx.account}:instance-profile/${name}`,
+      instanceProfileArn: profile?.arn || `arn:${partition}:iam::${ctx.account}:instance-profile${desired.path}${name}`,
     };
   },
 
@@ -330,9 +339,9 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
     return {
       policyArn: desired.policyArn,
       roleName: desired.name,
-      roleArn: o.role?.arn ?? '(after create)',
+      roleArn: o.role?.arn ?? unknown('create'),
       instanceProfileName: desired.name,
-      instanceProfileArn: o.profile?.arn ?? '(after create)',
+      instanceProfileArn: o.profile?.arn ?? unknown('create'),
     };
   },
 
@@ -343,66 +352,102 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired> = {
   }),
 
   async destroy(ctx) {
-    const name = ctx.config.iamName;
-    const policyArn = policyArnFor(ctx);
-    const deleted: string[] = [];
-    const kept: string[] = [];
-    const notOurs = (what: string) => kept.push(`${what} ${name} (not tagged as stack ${ctx.stack})`);
-
-    // Instance profile first (it holds the role), then the role, then the policy.
-    const profile = await readProfile(ctx, name);
-    if (profile && !profile.owned) notOurs('instance profile');
-    else if (profile) {
-      for (const r of profile.roles) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: r }));
-      await ignoreNotFound(ctx.iam.deleteInstanceProfile({ InstanceProfileName: name }));
-      deleted.push(`instance profile ${name}`);
+    const result: DestroyResult = { deleted: [], kept: [] };
+    for (const base of await stackBaseNames(ctx)) {
+      const r = await destroyOne(ctx, base);
+      result.deleted.push(...r.deleted);
+      result.kept.push(...r.kept);
     }
-
-    const role = await readRole(ctx, name);
-    if (role && !role.owned) notOurs('role');
-    else if (role) {
-      // A role can't be deleted while a profile holds it or a policy is attached.
-      let marker: string | undefined;
-      const holders: string[] = [];
-      do {
-        const page = await notFoundAsUndefined(ctx.iam.listInstanceProfilesForRole({ RoleName: name, Marker: marker }));
-        for (const ip of page?.InstanceProfiles ?? []) if (ip.InstanceProfileName) holders.push(ip.InstanceProfileName);
-        marker = page?.IsTruncated ? page.Marker : undefined;
-      } while (marker);
-      for (const ip of holders) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: ip, RoleName: name }));
-      for (const arn of role.attachedPolicyArns) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: name, PolicyArn: arn }));
-      await ignoreNotFound(ctx.iam.deleteRole({ RoleName: name }));
-      deleted.push(`role ${name}`);
-    }
-
-    const policy = await readPolicy(ctx, policyArn);
-    if (policy && !policy.owned) notOurs('policy');
-    else if (policy) {
-      const versions = await listVersions(ctx, policyArn);
-      for (const v of versions.filter((x) => !x.IsDefaultVersion)) {
-        await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: policyArn, VersionId: v.VersionId }));
-      }
-      try {
-        await ignoreNotFound(ctx.iam.deletePolicy({ PolicyArn: policyArn }));
-        deleted.push(`policy ${name} (${versions.length} version${versions.length === 1 ? '' : 's'})`);
-      } catch (e) {
-        if (!hasAwsCode(e, 'DeleteConflict', 'DeleteConflictException')) throw e;
-        kept.push(`policy ${name} (still attached to a role, user or group outside this stack: detach it, then run again)`);
-      }
-    }
-    return { deleted, kept };
+    return result;
   },
 
   async destroyPreview(ctx) {
-    const name = ctx.config.iamName;
-    const [policy, role, profile] = await Promise.all([readPolicy(ctx, policyArnFor(ctx)), readRole(ctx, name), readProfile(ctx, name)]);
-    return [
-      ...(profile?.owned ? [`instance profile ${name}`] : []),
-      ...(role?.owned ? [`IAM role ${name}`] : []),
-      ...(policy?.owned ? [`IAM policy ${name} and all its versions`] : []),
-    ];
+    const result: DestroyResult = { deleted: [], kept: [] };
+    for (const base of await stackBaseNames(ctx)) {
+      const name = nameFor(ctx, base);
+      const o = await readIam(ctx, base);
+      if (isAbsent(o)) continue;
+      for (const [what, part] of [['instance profile', o.profile], ['IAM role', o.role], ['IAM policy', o.policy]] as const) {
+        if (!part) continue;
+        if (part.owned) result.deleted.push(`${what} ${name}${what === 'IAM policy' ? ' and all its versions' : ''}`);
+        else result.kept.push(`${what} ${name} (not tagged as stack ${ctx.stack})`);
+      }
+    }
+    return result;
   },
 };
+
+/** The policy, role and profile of a base name in this region. */
+async function readIam(ctx: Ctx, base: string): Promise<IamObserved | Absent> {
+  const name = nameFor(ctx, base);
+  const [policy, role, profile] = await Promise.all([readPolicyNamed(ctx, base), readRole(ctx, name), readProfile(ctx, name)]);
+  if (!policy && !role && !profile) return ABSENT;
+  return { policy, role, profile };
+}
+
+/**
+ * The policy of that name: at the stack's path, or (IAM names are unique in an account whatever
+ * the path) at the root path, where somebody else's of the same name would be.
+ */
+async function readPolicyNamed(ctx: Ctx, base: string): Promise<PolicyObserved | undefined> {
+  return (await readPolicy(ctx, policyArnFor(ctx, base))) ?? (await readPolicy(ctx, iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, nameFor(ctx, base))));
+}
+
+/** The configured base name and any other the stack's IAM path holds for this region. */
+async function stackBaseNames(ctx: Ctx): Promise<string[]> {
+  return [...new Set([ctx.config.iamName, ...(await iamBaseNames(ctx, ctx.config.region))])];
+}
+
+async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
+  const name = nameFor(ctx, base);
+  const deleted: string[] = [];
+  const kept: string[] = [];
+  const notOurs = (what: string) => kept.push(`${what} ${name} (not tagged as stack ${ctx.stack})`);
+
+  // Instance profile first (it holds the role), then the role, then the policy.
+  const profile = await readProfile(ctx, name);
+  if (profile && !profile.owned) notOurs('instance profile');
+  else if (profile) {
+    for (const r of profile.roles) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: r }));
+    await ignoreNotFound(ctx.iam.deleteInstanceProfile({ InstanceProfileName: name }));
+    deleted.push(`instance profile ${name}`);
+  }
+
+  const role = await readRole(ctx, name);
+  if (role && !role.owned) notOurs('role');
+  else if (role) {
+    // A role can't be deleted while a profile holds it or a policy is attached.
+    let marker: string | undefined;
+    const holders: string[] = [];
+    do {
+      const page = await notFoundAsUndefined(ctx.iam.listInstanceProfilesForRole({ RoleName: name, Marker: marker }));
+      for (const ip of page?.InstanceProfiles ?? []) if (ip.InstanceProfileName) holders.push(ip.InstanceProfileName);
+      marker = page?.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    for (const ip of holders) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: ip, RoleName: name }));
+    for (const arn of role.attachedPolicyArns) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: name, PolicyArn: arn }));
+    await ignoreNotFound(ctx.iam.deleteRole({ RoleName: name }));
+    deleted.push(`role ${name}`);
+  }
+
+  const policy = await readPolicyNamed(ctx, base);
+  if (policy && !policy.owned) notOurs('policy');
+  else if (policy) {
+    const policyArn = policy.arn;
+    const versions = await listVersions(ctx, policyArn);
+    for (const v of versions.filter((x) => !x.IsDefaultVersion)) {
+      await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: policyArn, VersionId: v.VersionId }));
+    }
+    try {
+      await ignoreNotFound(ctx.iam.deletePolicy({ PolicyArn: policyArn }));
+      deleted.push(`policy ${name} (${versions.length} version${versions.length === 1 ? '' : 's'})`);
+    } catch (e) {
+      if (!hasAwsCode(e, 'DeleteConflict', 'DeleteConflictException')) throw e;
+      kept.push(`policy ${name} (still attached to a role, user or group outside this stack: detach it, then run again)`);
+    }
+  }
+  return { deleted, kept };
+}
 
 function retryOpts(ctx: Pick<Ctx, 'clock' | 'signal' | 'timing' | 'report'>, what: string) {
   return {

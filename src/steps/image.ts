@@ -16,7 +16,7 @@ import { readBuildContext, type BuildContext } from '../docker/build-context.js'
 import { authKeyFor, parseReference } from '../docker/reference.js';
 import { awsTags, type Context } from '../core/context.js';
 import { DockerError, hasAwsCode, UserInputError } from '../core/errors.js';
-import { absent, isAbsent, type Absent, type Plan, type Step } from '../core/step.js';
+import { absent, isAbsent, unknown, type Absent, type Plan, type Step, type StepOutputs } from '../core/step.js';
 import { PACKAGE_ROOT } from '../core/version.js';
 import { join } from 'node:path';
 
@@ -70,7 +70,7 @@ export interface ImageObserved {
 const REPO_RE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const ECR_NAME_RE = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
-export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, ImageObserved, ImageDesired> {
+export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, ImageObserved, ImageDesired, undefined, 'image'> {
   const contextDir = options.contextDir ?? join(PACKAGE_ROOT, 'docker');
   // Credentials are looked up once per run (a helper may prompt or be slow), kept in memory only.
   const credCache = new Map<string, Promise<RegistryCredentials | undefined>>();
@@ -160,11 +160,22 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     async read(ctx): Promise<ImageObserved | Absent> {
       const d = target(ctx);
       if (d.mode === 'given') return { imageRef: d.given!, digest: parseReference(d.given!).digest ?? '', repository: parseReference(d.given!).repository, tag: parseReference(d.given!).tag ?? '' };
-      if (d.mode === 'ecr' && !(await ecrRepositoryExists(ctx, d.ecrName!))) return absent(`ECR repository ${d.ecrName} does not exist`);
+      // A build and push is planned when the image is not there: its preconditions (the Docker daemon
+      // answers, the base image exists) are checked now, before anything is created.
+      const buildable = async () => {
+        if (await ctx.docker.inspectImage(d.ref)) return;
+        await ctx.docker.ping();
+        await checkBaseImage(ctx, d);
+      };
+      if (d.mode === 'ecr' && !(await ecrRepositoryExists(ctx, d.ecrName!))) {
+        await buildable();
+        return absent(`ECR repository ${d.ecrName} does not exist`);
+      }
       const creds = await credentials(ctx, d);
       const digest = await ctx.docker.remoteDigest(d.ref, creds, ctx.signal);
-      if (!digest) return absent(`${d.ref} is not in the registry`);
-      return { imageRef: `${d.repository}@${digest}`, digest, repository: d.repository, tag: d.tag };
+      if (digest) return { imageRef: `${d.repository}@${digest}`, digest, repository: d.repository, tag: d.tag };
+      await buildable();
+      return absent(`${d.ref} is not in the registry`);
     },
 
     desired: (ctx) => target(ctx),
@@ -178,7 +189,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
 
     async apply(ctx, { plan, observed, desired: d }) {
       if (plan.action === 'noop' && !isAbsent(observed)) {
-        return outputsOf(observed, { built: 'no', pushed: 'no' });
+        return outputsOf(observed, { built: false, pushed: false });
       }
       if (d.mode === 'ecr' && !(await ecrRepositoryExists(ctx, d.ecrName!))) {
         ctx.report(`creating ECR repository ${d.ecrName}`);
@@ -194,7 +205,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
         }
       }
       await ctx.docker.ping();
-      let built = 'no';
+      let built = false;
       const local = await ctx.docker.inspectImage(d.ref);
       if (local) {
         ctx.report(`${d.ref} exists locally, not rebuilt`);
@@ -211,7 +222,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
             if (ctx.io.verbose) ctx.io.emit({ type: 'message', level: 'info', text: line });
           },
         });
-        built = 'yes';
+        built = true;
       }
       const latest = `${d.repository}:latest`;
       await ctx.docker.tag(d.ref, latest);
@@ -222,36 +233,64 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
       };
       const { digest } = await ctx.docker.push({ ref: d.ref, credentials: creds, signal: ctx.signal, onOutput });
       await ctx.docker.push({ ref: latest, credentials: creds, signal: ctx.signal, onOutput });
-      return outputsOf({ imageRef: `${d.repository}@${digest}`, digest, repository: d.repository, tag: d.tag }, { built, pushed: 'yes' });
+      return outputsOf({ imageRef: `${d.repository}@${digest}`, digest, repository: d.repository, tag: d.tag }, { built, pushed: true });
     },
 
     preview(observed, desired) {
       if (desired.mode === 'given') return { imageRef: desired.given! };
-      if (!isAbsent(observed)) return outputsOf(observed, {});
-      return { imageRef: '(after push)', repository: desired.repository, tag: desired.tag };
+      if (!isAbsent(observed)) return outputsOf(observed, { built: false, pushed: false });
+      return { imageRef: unknown('push'), repository: desired.repository, tag: desired.tag, digest: unknown('push') };
     },
 
     describe: (o) => ({ imageRef: o.imageRef, tag: o.tag }),
 
-    async destroy(ctx) {
-      // Images in a registry are not deleted: other stacks or people may run them. An ECR
-      // repository this stack created carries its tags; deleting it is left to the user.
-      let d: ImageDesired;
-      try {
-        d = target(ctx);
-      } catch {
-        return { deleted: [], kept: [] };
-      }
-      if (d.mode === 'ecr') {
-        const exists = await ecrRepositoryExists(ctx, d.ecrName!);
-        return { deleted: [], kept: exists ? [`ECR repository ${d.ecrName} (delete it with: aws ecr delete-repository --force --repository-name ${d.ecrName})`] : [] };
-      }
-      return { deleted: [], kept: d.mode === 'registry' ? [`image ${d.repository} in its registry`] : [] };
-    },
+    // Images in a registry are not deleted: other stacks or people may run them. An ECR
+    // repository this stack created carries its tags; deleting it is left to the user.
+    destroy: (ctx) => kept(ctx),
+    destroyPreview: (ctx) => kept(ctx),
   };
+
+  async function kept(ctx: ImageCtx): Promise<{ deleted: string[]; kept: string[] }> {
+    let d: ImageDesired;
+    try {
+      d = target(ctx);
+    } catch {
+      return { deleted: [], kept: [] };
+    }
+    if (d.mode === 'ecr') {
+      const exists = await ecrRepositoryExists(ctx, d.ecrName!);
+      return { deleted: [], kept: exists ? [`ECR repository ${d.ecrName} (delete it with: aws ecr delete-repository --force --repository-name ${d.ecrName})`] : [] };
+    }
+    return { deleted: [], kept: d.mode === 'registry' ? [`image ${d.repository} in its registry`] : [] };
+  }
+
+  /** The build's FROM image: on the Docker host already, or in its registry (with the user's credentials). */
+  async function checkBaseImage(ctx: ImageCtx, d: ImageDesired): Promise<void> {
+    const base = d.buildArgs.BASE_IMAGE ?? DEFAULT_BASE_IMAGE;
+    if (await ctx.docker.inspectImage(base)) return;
+    const registry = parseReference(base).registry;
+    let digest: string | undefined;
+    let why = 'it is not on the Docker host and its registry does not have it';
+    try {
+      const creds = await resolveRegistryAuth(registry, { env: options.env, configDir: options.dockerConfigDir });
+      digest = await ctx.docker.remoteDigest(base, creds, ctx.signal);
+    } catch (e) {
+      why = `it is not on the Docker host, and its registry ${registry} could not be asked (${(e as Error).message})`;
+    }
+    if (!digest) {
+      throw new UserInputError({
+        what: `Cannot build the logging image: base image ${base} not found`,
+        why,
+        fix: 'Pull or build it first (docker pull / docker import), or pass --base-image with one the Docker host has.',
+      });
+    }
+  }
 }
 
-function outputsOf(o: ImageObserved, extra: Record<string, string>): Record<string, string> {
+/** The Dockerfile's default BASE_IMAGE. */
+export const DEFAULT_BASE_IMAGE = 'debian:bookworm-slim';
+
+function outputsOf(o: ImageObserved, extra: { built: boolean; pushed: boolean }): StepOutputs['image'] {
   return { imageRef: o.imageRef, repository: o.repository, tag: o.tag, digest: o.digest, ...extra };
 }
 

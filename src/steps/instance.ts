@@ -25,12 +25,12 @@ import type { Context } from '../core/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { AwsError, ConflictError, UserInputError, awsErrorCode, hasAwsCode } from '../core/errors.js';
-import type { StackConfig } from '../core/settings.js';
-import { ABSENT, isAbsent, type Absent, type DepOutputs, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { ABSENT, discovered, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';
 import { render } from '../core/templates.js';
 import * as v from '../core/validate.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+import { iamNameIn } from './inventory.js';
 
 type Ctx = Pick<
   Context,
@@ -93,6 +93,7 @@ export interface InstanceDesired {
   /** Undefined when the allowed CIDR is not known (status without prepare): rules are not compared. */
   ingress?: IngressRule[];
   instanceType: string;
+  architecture: 'x86_64' | 'arm64';
   amiId?: string;
   rootDeviceName?: string;
   keyName?: string;
@@ -107,18 +108,23 @@ export interface InstanceDesired {
 
 // ---- discovered values ------------------------------------------------------------------------------
 
-/** What prepare/read discover for a run (the AMI), keyed by the run's config object: desired stays pure. */
-interface Discovered {
-  instanceType: string;
+/** The AMI a launch uses: found in SSM for the instance type's architecture, never configured. */
+export interface AmiInfo {
   amiId: string;
-  rootDeviceName?: string;
+  rootDeviceName: string;
+  architecture: 'x86_64' | 'arm64';
 }
-const discovered = new WeakMap<StackConfig, Discovered>();
 
-/** For tests and callers that know the AMI already. */
-export function setDiscoveredAmi(config: StackConfig, amiId: string, rootDeviceName?: string): void {
-  discovered.set(config, { instanceType: config.instanceType, amiId, rootDeviceName });
+/** What prepare finds for a run: the network, who may connect, the AMI. Never saved. */
+export interface InstancePrepared {
+  vpcId: string | Discovered<string>;
+  subnetId: string | Discovered<string>;
+  /** Undefined when only inspecting (status): the rules are then not compared. */
+  allowCidr?: string | Discovered<string>;
+  ami?: AmiInfo;
 }
+
+const valueOf = <T>(x: T | Discovered<T> | undefined): T | undefined => (x !== undefined && typeof x === 'object' && (x as Discovered<T>).source === 'discovered' ? (x as Discovered<T>).value : (x as T | undefined));
 
 async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promise<'x86_64' | 'arm64'> {
   try {
@@ -133,9 +139,7 @@ async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promise<'x86
 }
 
 /** The ECS-optimized AL2023 AMI for the instance type's architecture, and its root device. */
-export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>): Promise<Discovered> {
-  const known = discovered.get(ctx.config);
-  if (known && known.instanceType === ctx.config.instanceType) return known;
+export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>): Promise<AmiInfo> {
   const arch = await architectureOf(ctx, ctx.config.instanceType);
   const name = AMI_PARAMETER[arch];
   let amiId: string | undefined;
@@ -157,9 +161,7 @@ export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>): Prom
   } catch {
     rootDeviceName = undefined; // the launch uses the AMI's default mapping (/dev/xvda) then
   }
-  const d: Discovered = { instanceType: ctx.config.instanceType, amiId, rootDeviceName: rootDeviceName ?? '/dev/xvda' };
-  discovered.set(ctx.config, d);
-  return d;
+  return { amiId, rootDeviceName: rootDeviceName ?? '/dev/xvda', architecture: arch };
 }
 
 // ---- prepare: validation and defaults ---------------------------------------------------------------
@@ -168,9 +170,10 @@ function inputError(what: string, why: string, fix: string): UserInputError {
   return new UserInputError({ what, why, fix });
 }
 
-async function prepareNetwork(ctx: Ctx): Promise<void> {
+async function prepareNetwork(ctx: Ctx): Promise<Pick<InstancePrepared, 'vpcId' | 'subnetId'>> {
   const c = ctx.config;
   const region = c.region;
+  let vpcId: string | Discovered<string> | undefined = c.vpcId;
   let subnet: { SubnetId?: string; VpcId?: string; MapPublicIpOnLaunch?: boolean } | undefined;
   if (c.subnetId) {
     try {
@@ -189,25 +192,26 @@ async function prepareNetwork(ctx: Ctx): Promise<void> {
     }
     if (!found) throw inputError(`VPC ${c.vpcId} not found`, `there is no such VPC in ${region}`, 'Pass --vpc with a VPC of this region, or leave it out to use the default VPC.');
   } else if (subnet?.VpcId) {
-    c.vpcId = subnet.VpcId;
+    vpcId = discovered(subnet.VpcId, `the VPC of subnet ${c.subnetId}`);
   } else {
     const vpc = (await ctx.ec2.describeVpcs({ Filters: [{ Name: 'is-default', Values: ['true'] }] })).Vpcs?.[0];
     if (!vpc?.VpcId) {
       throw inputError(`No default VPC in ${region}`, 'the account has no default VPC in this region', 'Pass --vpc and --subnet (a public subnet), or create a default VPC: aws ec2 create-default-vpc.');
     }
-    c.vpcId = vpc.VpcId;
+    vpcId = discovered(vpc.VpcId, 'the default VPC');
   }
+  const vpc = valueOf(vpcId)!;
   if (subnet) {
-    if (subnet.VpcId !== c.vpcId) {
-      throw inputError(`Subnet ${c.subnetId} is not in VPC ${c.vpcId}`, `it belongs to ${subnet.VpcId}`, `Pass a --subnet of ${c.vpcId}, or leave --subnet out to pick a public subnet of it.`);
+    if (subnet.VpcId !== vpc) {
+      throw inputError(`Subnet ${c.subnetId} is not in VPC ${vpc}`, `it belongs to ${subnet.VpcId}`, `Pass a --subnet of ${vpc}, or leave --subnet out to pick a public subnet of it.`);
     }
-    return;
+    return { vpcId: vpcId!, subnetId: c.subnetId! };
   }
   // A public subnet of the VPC, chosen the same way every run (so a re-run plans the same launch).
   const subnets: { SubnetId?: string; AvailabilityZone?: string; MapPublicIpOnLaunch?: boolean; DefaultForAz?: boolean; State?: string }[] = [];
   let token: string | undefined;
   do {
-    const res = await ctx.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [c.vpcId] }], NextToken: token });
+    const res = await ctx.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [vpc] }], NextToken: token });
     subnets.push(...(res.Subnets ?? []));
     token = res.NextToken;
   } while (token);
@@ -215,14 +219,14 @@ async function prepareNetwork(ctx: Ctx): Promise<void> {
     .filter((s) => s.MapPublicIpOnLaunch && (s.State ?? 'available') === 'available' && s.SubnetId)
     .sort((a, b) => Number(Boolean(b.DefaultForAz)) - Number(Boolean(a.DefaultForAz)) || (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? '') || a.SubnetId!.localeCompare(b.SubnetId!));
   if (!pub[0]) {
-    throw inputError(`No public subnet in VPC ${c.vpcId}`, 'none of its subnets gives instances a public IP address', 'Pass --subnet with a public subnet of the VPC (one with a route to an internet gateway).');
+    throw inputError(`No public subnet in VPC ${vpc}`, 'none of its subnets gives instances a public IP address', 'Pass --subnet with a public subnet of the VPC (one with a route to an internet gateway).');
   }
-  c.subnetId = pub[0].SubnetId;
+  return { vpcId: vpcId!, subnetId: discovered(pub[0].SubnetId!, `a public subnet of ${vpc} (${pub[0].AvailabilityZone ?? 'its AZ'})`) };
 }
 
 async function prepareKeyPair(ctx: Ctx): Promise<void> {
   const name = ctx.config.keyName;
-  if (!name) return;
+  if (!name || ctx.flags.newKeyPair === name) return; // none, or created once the plan is confirmed
   let found = false;
   try {
     found = Boolean((await ctx.ec2.describeKeyPairs({ KeyNames: [name] })).KeyPairs?.length);
@@ -281,25 +285,11 @@ export async function detectPublicIp(endpoint: string | undefined, timeoutMs = 3
   return r.ip ? { ip: r.ip } : { why: r.error };
 }
 
-async function prepareAllowCidr(ctx: Ctx): Promise<void> {
-  if (ctx.config.allowCidr) return;
+async function prepareAllowCidr(ctx: Ctx): Promise<InstancePrepared['allowCidr']> {
+  if (ctx.config.allowCidr) return ctx.config.allowCidr;
+  if (ctx.flags.intent === 'inspect') return undefined; // status needs no caller IP
   const found = await detectPublicIp(ctx.endpoint);
-  if (found.ip) {
-    ctx.config.allowCidr = `${found.ip}/32`;
-    ctx.report(`HTTP${ctx.config.keyName ? ' and SSH' : ''} allowed from your public IP ${ctx.config.allowCidr}`);
-    return;
-  }
-  if (ctx.io.interactive) {
-    ctx.config.allowCidr = await ctx.io.ask<string>({
-      flag: '--allow-cidr',
-      message: `Could not detect your public IP address (${found.why}). Who may reach the instance (an IPv4 CIDR, e.g. 203.0.113.7/32)?`,
-      default: '',
-      kind: 'input',
-      validate: v.promptValidator(v.cidr),
-    });
-    v.cidr(ctx.config.allowCidr);
-    return;
-  }
+  if (found.ip) return discovered(`${found.ip}/32`, 'your public IP');
   throw inputError(
     'Cannot detect your public IP address',
     `${found.why ?? 'no answer'}; it is needed to allow HTTP${ctx.config.keyName ? ' and SSH' : ''} from your address only`,
@@ -426,38 +416,44 @@ function ingressDiffs(observed: IngressRule[], desired: IngressRule[] | undefine
 
 // ---- the step ---------------------------------------------------------------------------------------
 
-export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired> = {
+export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, InstancePrepared, 'instance'> = {
   id: 'instance',
   title: 'Security group and EC2 container instance',
   dependsOn: ['iam', 'cluster'],
 
-  async prepare(ctx) {
-    await prepareInstanceType(ctx);
-    await prepareNetwork(ctx);
-    await prepareKeyPair(ctx);
-    await prepareAllowCidr(ctx);
-    await resolveAmi(ctx);
+  async prepare(ctx): Promise<InstancePrepared> {
+    const [, network, , allowCidr, ami] = await Promise.all([
+      prepareInstanceType(ctx),
+      prepareNetwork(ctx),
+      prepareKeyPair(ctx),
+      prepareAllowCidr(ctx),
+      resolveAmi(ctx).catch((e) => {
+        if (ctx.flags.intent === 'inspect') return undefined; // best effort: the plan compares the AMI when known
+        throw e;
+      }),
+    ]);
+    return { ...network, allowCidr, ami };
   },
 
-  async read(ctx): Promise<InstanceStepObserved | Absent> {
-    await resolveAmi(ctx).catch(() => undefined); // best effort: plan compares the AMI when known
+  async read(ctx, prepared): Promise<InstanceStepObserved | Absent> {
     const [securityGroup, live] = await Promise.all([
-      readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId),
+      readSecurityGroup(ctx, ctx.config.securityGroupName, valueOf(prepared?.vpcId) ?? ctx.config.vpcId),
       stackInstances(ctx, LIVE_STATES),
     ]);
     if (!securityGroup && live.length === 0) return ABSENT;
     return { securityGroup, instance: live[0] };
   },
 
-  desired(ctx, deps: DepOutputs): InstanceDesired {
+  desired(ctx, deps: DepOutputs, prepared): InstanceDesired {
     const c = ctx.config;
     const clusterName = deps.cluster?.clusterName || c.clusterName;
-    const cidr = c.allowCidr;
-    const ami = discovered.get(c);
+    const cidr = valueOf(prepared?.allowCidr);
+    const ami = prepared?.ami;
     return {
       securityGroupName: c.securityGroupName,
-      vpcId: c.vpcId,
-      subnetId: c.subnetId,
+      vpcId: valueOf(prepared?.vpcId) ?? c.vpcId,
+      subnetId: valueOf(prepared?.subnetId) ?? c.subnetId,
+      architecture: ami?.architecture ?? (v.isArmInstanceType(c.instanceType) ? 'arm64' : 'x86_64'),
       ingress: cidr
         ? [
             { protocol: 'tcp', fromPort: 80, toPort: 80, cidr, description: 'HTTP (ecs-cwlogs)' },
@@ -465,11 +461,11 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired> = {
           ]
         : undefined,
       instanceType: c.instanceType,
-      amiId: ami?.instanceType === c.instanceType ? ami.amiId : undefined,
+      amiId: ami?.amiId,
       rootDeviceName: ami?.rootDeviceName,
       keyName: c.keyName || undefined,
       clusterName,
-      instanceProfileName: deps.iam?.instanceProfileName || c.iamName,
+      instanceProfileName: deps.iam?.instanceProfileName || iamNameIn(c.iamName, c.region),
       userData: render('user-data.sh', { clusterName, stack: ctx.stack }),
       tags: { ...ctx.tags, Name: `ecs-cwlogs-${ctx.stack}` },
       securityGroupTags: { ...ctx.tags, Name: c.securityGroupName },
@@ -501,15 +497,17 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired> = {
       replace = replaceDiffs(i, desired, sg?.groupId);
     }
     if (fix.length === 0 && replace.length === 0) return { action: 'noop', summary: i ? `${i.instanceId} (${i.state})` : desired.securityGroupName };
-    const parts: string[] = [];
-    if (fix.length) parts.push(`repair ${fix.map((d) => d.field.split('.').slice(0, 2).join('.')).filter((x, n, a) => a.indexOf(x) === n).join(', ')}`);
+    const repair = fix.length ? `repair ${fix.map((d) => d.field.split('.').slice(0, 2).join('.')).filter((x, n, a) => a.indexOf(x) === n).join(', ')}` : '';
     if (replace.length) {
-      parts.push(
-        `${replace.map((d) => d.field.replace(/^instance\./, '')).join(', ')} differ${replace.length === 1 ? 's' : ''} on the running instance and ` +
-          'will not be changed in place: to replace the instance run `ecs-cwlogs instance --delete` then `ecs-cwlogs instance`',
-      );
+      const what = `${replace.map((d) => d.field.replace(/^instance\./, '')).join(', ')} differ${replace.length === 1 ? 's' : ''} on the running instance`;
+      return {
+        action: 'replace',
+        summary: [repair, what].filter(Boolean).join('; '),
+        diffs: [...fix, ...replace],
+        fix: 'Only a new instance can change that, and it is never replaced silently: run `ecs-cwlogs instance --delete`, then `ecs-cwlogs up`.',
+      };
     }
-    return { action: 'update', summary: parts.join('; '), diffs: [...fix, ...replace] };
+    return { action: 'update', summary: repair, diffs: fix };
   },
 
   async apply(ctx, { observed, desired }) {
@@ -531,26 +529,30 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired> = {
     }
     return {
       instanceId: instance.instanceId,
-      publicIp: instance.publicIp ?? '',
-      privateIp: instance.privateIp ?? '',
+      instanceType: instance.instanceType,
+      publicIp: instance.publicIp,
+      privateIp: instance.privateIp,
       securityGroupId: sg.groupId,
       subnetId: instance.subnetId,
       vpcId: instance.vpcId,
       amiId: instance.imageId,
+      architecture: desired.architecture,
     };
   },
 
   preview(observed, desired) {
     const o: InstanceStepObserved = isAbsent(observed) ? {} : observed;
-    const later = '(after create)';
+    const later = unknown('launch');
     return {
       instanceId: o.instance?.instanceId ?? later,
-      publicIp: o.instance ? (o.instance.publicIp ?? '') : later,
-      privateIp: o.instance ? (o.instance.privateIp ?? '') : later,
-      securityGroupId: o.securityGroup?.groupId ?? later,
+      instanceType: o.instance?.instanceType ?? desired.instanceType,
+      publicIp: o.instance ? o.instance.publicIp : later,
+      privateIp: o.instance ? o.instance.privateIp : later,
+      securityGroupId: o.securityGroup?.groupId ?? unknown('create'),
       subnetId: o.instance?.subnetId ?? desired.subnetId ?? later,
       vpcId: o.instance?.vpcId ?? o.securityGroup?.vpcId ?? desired.vpcId ?? later,
       amiId: o.instance?.imageId ?? desired.amiId ?? later,
+      architecture: desired.architecture,
     };
   },
 
@@ -635,10 +637,14 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired> = {
   async destroyPreview(ctx) {
     const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
     const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }] });
-    return [
-      ...instances.map((i) => `EC2 instance ${i.instanceId} (${i.instanceType}, ${i.state})`),
-      ...(res.SecurityGroups ?? []).map((g) => `security group ${g.GroupName} (${g.GroupId})`),
-    ];
+    const sameName = await readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId);
+    return {
+      deleted: [
+        ...instances.map((i) => `EC2 instance ${i.instanceId} (${i.instanceType}, ${i.state})`),
+        ...(res.SecurityGroups ?? []).map((g) => `security group ${g.GroupName} (${g.GroupId})`),
+      ],
+      kept: sameName && !sameName.owned ? [`security group ${sameName.name} (${sameName.groupId}, not tagged as stack ${ctx.stack})`] : [],
+    };
   },
 };
 

@@ -10,8 +10,9 @@ import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, type Absent, type FieldDiff, type Plan, type Step } from '../core/step.js';
 import { logGroupArn, partitionOf } from './arns.js';
 import { ownedTagsDiff } from './ownership.js';
+import { namesOf, taggedResources } from './inventory.js';
 
-type Ctx = Pick<Context, 'logs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
+type Ctx = Pick<Context, 'logs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
 export interface LogGroupObserved {
   name: string;
@@ -61,7 +62,7 @@ export async function readLogGroup(ctx: Pick<Context, 'logs' | 'stack'>, name: s
   return ABSENT;
 }
 
-export const logGroupStep: Step<Ctx, LogGroupObserved, LogGroupDesired> = {
+export const logGroupStep: Step<Ctx, LogGroupObserved, LogGroupDesired, undefined, 'log-group'> = {
   id: 'log-group',
   title: 'CloudWatch Logs log group',
   dependsOn: [],
@@ -124,13 +125,13 @@ export const logGroupStep: Step<Ctx, LogGroupObserved, LogGroupDesired> = {
     if (retention !== desired.retentionDays) {
       await ctx.logs.putRetentionPolicy({ logGroupName: desired.name, retentionInDays: desired.retentionDays });
     }
-    return { logGroup: desired.name, logGroupArn: arn, retentionDays: String(desired.retentionDays) };
+    return { logGroup: desired.name, logGroupArn: arn, retentionDays: desired.retentionDays };
   },
 
   preview: (observed, desired) => ({
     logGroup: desired.name,
     logGroupArn: isAbsent(observed) ? desired.arn : observed.arn,
-    retentionDays: String(desired.retentionDays),
+    retentionDays: desired.retentionDays,
   }),
 
   describe: (o) => ({
@@ -141,24 +142,36 @@ export const logGroupStep: Step<Ctx, LogGroupObserved, LogGroupDesired> = {
   }),
 
   async destroy(ctx) {
-    const name = ctx.config.logGroup;
-    const observed = await readLogGroup(ctx, name);
-    if (isAbsent(observed)) return { deleted: [], kept: [] };
-    if (!observed.owned) return { deleted: [], kept: [`log group ${name} (not tagged as stack ${ctx.stack})`] };
-    if (!ctx.flags.deleteLogs) return { deleted: [], kept: [`log group ${name} and its logs (kept; pass --delete-logs to delete it)`] };
-    try {
-      await ctx.logs.deleteLogGroup({ logGroupName: name });
-    } catch (e) {
-      if (!hasAwsCode(e, 'ResourceNotFoundException')) throw e;
+    const { ours, kept } = await stackLogGroups(ctx);
+    if (!ctx.flags.deleteLogs) return { deleted: [], kept };
+    const deleted: string[] = [];
+    for (const g of ours) {
+      try {
+        await ctx.logs.deleteLogGroup({ logGroupName: g.name });
+      } catch (e) {
+        if (!hasAwsCode(e, 'ResourceNotFoundException')) throw e;
+      }
+      deleted.push(`log group ${g.name}`);
     }
-    return { deleted: [`log group ${name}`], kept: [] };
+    return { deleted, kept };
   },
 
   async destroyPreview(ctx) {
-    const observed = await readLogGroup(ctx, ctx.config.logGroup);
-    return !isAbsent(observed) && observed.owned && ctx.flags.deleteLogs ? [`log group ${observed.name} and all its logs`] : [];
+    const { ours, kept } = await stackLogGroups(ctx);
+    return { deleted: ctx.flags.deleteLogs ? ours.map((g) => `log group ${g.name} and all its logs`) : [], kept };
   },
 };
+
+/** The stack's log groups (the configured one and any other with the stack tag), and what is kept. */
+async function stackLogGroups(ctx: Ctx): Promise<{ ours: LogGroupObserved[]; kept: string[] }> {
+  const tagged = await taggedResources(ctx);
+  const names = [...new Set([ctx.config.logGroup, ...(tagged ? namesOf(tagged).logGroups : [])])];
+  const seen = (await Promise.all(names.map((n) => readLogGroup(ctx, n)))).filter((g): g is LogGroupObserved => !isAbsent(g));
+  const ours = seen.filter((g) => g.owned);
+  const kept = seen.filter((g) => !g.owned).map((g) => `log group ${g.name} (not tagged as stack ${ctx.stack})`);
+  if (!ctx.flags.deleteLogs) kept.push(...ours.map((g) => `log group ${g.name} and its logs (kept; pass --delete-logs to delete it)`));
+  return { ours, kept };
+}
 
 function unique<T>(v: T, i: number, a: T[]): boolean {
   return a.indexOf(v) === i;

@@ -7,12 +7,13 @@ import type { Context } from '../core/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { AwsError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, absent, isAbsent, type Absent, type DepOutputs, type Plan, type Step } from '../core/step.js';
+import { ABSENT, absent, isAbsent, isUnknown, known, showValue, unknown, type Absent, type DepOutputs, type Later, type Plan, type Step } from '../core/step.js';
 import { pollUntil, retryOn, WaitTimeoutError } from '../core/wait.js';
 import { ownershipConflict } from './ownership.js';
+import { namesOf, taggedResources } from './inventory.js';
 import { createHash } from 'node:crypto';
 
-type Ctx = Pick<Context, 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
 export interface ServiceObserved {
   name: string;
@@ -38,7 +39,9 @@ export interface ServiceDesired {
   maximumPercent: number;
   tags: Record<string, string>;
   adopt: boolean;
-  url: string;
+  url: Later<string | undefined>;
+  /** The task definition is only known once it is registered: apply needs it. */
+  pending?: string;
 }
 
 function observe(s: Service, stack: string): ServiceObserved {
@@ -76,7 +79,7 @@ function clientToken(stack: string, cluster: string, name: string): string {
   return createHash('sha256').update(`ecs-cwlogs/${stack}/${cluster}/${name}`).digest('hex').slice(0, 32);
 }
 
-export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired> = {
+export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 'service'> = {
   id: 'service',
   title: 'ECS service',
   dependsOn: ['cluster', 'task', 'instance'],
@@ -85,16 +88,18 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired> = {
 
   desired(ctx, deps: DepOutputs) {
     const ip = deps.instance?.publicIp;
+    const td = deps.task?.taskDefinitionArn;
     return {
       cluster: ctx.config.clusterName,
       name: ctx.config.serviceName,
-      taskDefinition: deps.task?.taskDefinitionArn ?? '',
+      taskDefinition: known(td) ?? showValue(td),
+      ...(isUnknown(td) ? { pending: showValue(td) } : {}),
       desiredCount: 1,
       minimumHealthyPercent: 0,
       maximumPercent: 100,
       tags: ctx.tags,
       adopt: ctx.flags.adopt,
-      url: ip && !ip.startsWith('(') ? `http://${ip}/` : '(after the instance is running)',
+      url: isUnknown(ip) ? unknown('launch') : ip ? `http://${ip}/` : undefined,
     };
   },
 
@@ -121,6 +126,7 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired> = {
   },
 
   async apply(ctx, { plan, observed, desired }) {
+    if (desired.pending) throw new Error(`service: the task definition is not known yet (${desired.pending})`);
     let arn: string;
     if (plan.action === 'create') {
       if (!isAbsent(observed)) throw new Error('unreachable');
@@ -160,32 +166,58 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired> = {
     return { serviceName: desired.name, serviceArn: arn, url: desired.url };
   },
 
-  preview: (observed, desired) => ({ serviceName: desired.name, serviceArn: isAbsent(observed) ? '(after create)' : observed.arn, url: desired.url }),
+  preview: (observed, desired) => ({ serviceName: desired.name, serviceArn: isAbsent(observed) ? unknown('create') : observed.arn, url: desired.url }),
 
   describe: (o) => ({ arn: o.arn, status: o.status, running: `${o.runningCount}/${o.desiredCount}`, taskDefinition: o.taskDefinition.split('/').pop() ?? '' }),
 
   async destroy(ctx) {
-    const cluster = ctx.config.clusterName;
-    const name = ctx.config.serviceName;
-    const observed = await readService(ctx, cluster, name);
-    if (isAbsent(observed)) {
-      if (observed.detail?.startsWith('draining')) await waitInactive(ctx, cluster, name);
-      return { deleted: [], kept: [] };
-    }
-    if (!observed.owned) return { deleted: [], kept: [`service ${name} (not tagged as stack ${ctx.stack})`] };
-    try {
-      if (observed.desiredCount > 0) {
-        ctx.report('scaling to 0');
-        await ctx.ecs.updateService({ cluster, service: name, desiredCount: 0 });
+    const { ours, kept } = await stackServices(ctx);
+    const deleted: string[] = [];
+    for (const o of ours) {
+      const cluster = o.cluster;
+      if (o.draining) {
+        await waitInactive(ctx, cluster, o.name);
+        continue;
       }
-      await ctx.ecs.deleteService({ cluster, service: name, force: true });
-    } catch (e) {
-      if (!hasAwsCode(e, 'ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException')) throw e;
+      try {
+        if (o.desiredCount > 0) {
+          ctx.report(`scaling ${o.name} to 0`);
+          await ctx.ecs.updateService({ cluster, service: o.name, desiredCount: 0 });
+        }
+        await ctx.ecs.deleteService({ cluster, service: o.name, force: true });
+      } catch (e) {
+        if (!hasAwsCode(e, 'ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException')) throw e;
+      }
+      await waitInactive(ctx, cluster, o.name);
+      deleted.push(`service ${o.name}`);
     }
-    await waitInactive(ctx, cluster, name);
-    return { deleted: [`service ${name}`], kept: [] };
+    return { deleted, kept };
+  },
+
+  async destroyPreview(ctx) {
+    const { ours, kept } = await stackServices(ctx);
+    return { deleted: ours.filter((o) => !o.draining).map((o) => `ECS service ${o.name} (${o.runningCount} running, in cluster ${o.cluster})`), kept };
   },
 };
+
+/** The stack's services: the configured one and any other with the stack tag (in the stack's clusters). */
+async function stackServices(ctx: Ctx): Promise<{ ours: (ServiceObserved & { cluster: string; draining: boolean })[]; kept: string[] }> {
+  const tagged = await taggedResources(ctx);
+  const wanted = [{ cluster: ctx.config.clusterName, name: ctx.config.serviceName }, ...(tagged ? namesOf(tagged).services : [])];
+  const unique = wanted.filter((w, i) => wanted.findIndex((x) => x.cluster === w.cluster && x.name === w.name) === i);
+  const ours: (ServiceObserved & { cluster: string; draining: boolean })[] = [];
+  const kept: string[] = [];
+  for (const w of unique) {
+    const o = await readService(ctx, w.cluster, w.name);
+    if (isAbsent(o)) {
+      if (o.detail?.startsWith('draining')) ours.push({ name: w.name, arn: '', status: 'DRAINING', taskDefinition: '', desiredCount: 0, runningCount: 0, deployments: 0, tags: {}, owned: true, cluster: w.cluster, draining: true });
+      continue;
+    }
+    if (!o.owned) kept.push(`service ${w.name} (not tagged as stack ${ctx.stack})`);
+    else ours.push({ ...o, cluster: w.cluster, draining: false });
+  }
+  return { ours, kept };
+}
 
 async function waitInactive(ctx: Ctx, cluster: string, name: string): Promise<void> {
   ctx.report('draining');

@@ -8,11 +8,12 @@ import type { Context } from '../core/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff, normalise } from '../core/diff.js';
 import { UserInputError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, isAbsent, type Absent, type Plan, type Step } from '../core/step.js';
+import { ABSENT, isAbsent, isUnknown, known, showValue, unknown, type Absent, type Plan, type Step } from '../core/step.js';
 import { renderJson, templateText } from '../core/templates.js';
 import { ownershipConflict } from './ownership.js';
+import { namesOf, taggedResources } from './inventory.js';
 
-type Ctx = Pick<Context, 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'report'>;
 
 export interface TaskObserved {
   arn: string;
@@ -25,6 +26,8 @@ export interface TaskObserved {
 
 export interface TaskDesired {
   input: RegisterTaskDefinitionCommandInput;
+  /** What is not known before a dependency applies (the pushed image's digest): apply waits for it. */
+  pending?: string;
   tags: Record<string, string>;
   adopt: boolean;
 }
@@ -76,25 +79,57 @@ export function comparable(def: Pick<TaskDefinition, 'family' | 'networkMode' | 
   });
 }
 
-async function readTask(ctx: Pick<Context, 'ecs' | 'stack'>, family: string): Promise<TaskObserved | Absent> {
+const revisionOf = (arn: string) => Number(arn.split(':').pop()) || 0;
+const familyOf = (arn: string) => arn.split('/').pop()?.split(':')[0] ?? '';
+
+function tagsOf(t: { key?: string; value?: string }[] | undefined): Record<string, string> {
+  return Object.fromEntries((t ?? []).map((x) => [x.key ?? '', x.value ?? '']));
+}
+
+/** Revision ARNs of exactly this family in a status, newest first. */
+async function revisions(ctx: Pick<Context, 'ecs'>, family: string, status: 'ACTIVE' | 'INACTIVE'): Promise<string[]> {
+  const arns: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ctx.ecs.listTaskDefinitions({ familyPrefix: family, status, sort: 'DESC', nextToken });
+    arns.push(...(page.taskDefinitionArns ?? []).filter((a) => familyOf(a) === family));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return arns.sort((a, b) => revisionOf(b) - revisionOf(a));
+}
+
+async function describe(ctx: Pick<Context, 'ecs' | 'stack'>, arn: string): Promise<TaskObserved | undefined> {
   try {
-    const res = await ctx.ecs.describeTaskDefinition({ taskDefinition: family, include: ['TAGS'] });
+    const res = await ctx.ecs.describeTaskDefinition({ taskDefinition: arn, include: ['TAGS'] });
     const def = res.taskDefinition;
-    if (!def || def.status !== 'ACTIVE') return ABSENT;
-    const tags = Object.fromEntries((res.tags ?? []).map((t) => [t.key ?? '', t.value ?? '']));
-    return { arn: def.taskDefinitionArn ?? '', family, revision: def.revision ?? 0, definition: def, tags, owned: tags[STACK_TAG] === ctx.stack };
+    if (!def) return undefined;
+    const tags = tagsOf(res.tags);
+    return { arn: def.taskDefinitionArn ?? arn, family: def.family ?? '', revision: def.revision ?? 0, definition: def, tags, owned: tags[STACK_TAG] === ctx.stack };
   } catch (e) {
-    // DescribeTaskDefinition answers an unknown family with ClientException "Unable to describe task definition."
-    if (hasAwsCode(e, 'ClientException', 'ResourceNotFoundException')) return ABSENT;
+    // DescribeTaskDefinition answers an unknown revision with ClientException "Unable to describe task definition."
+    if (hasAwsCode(e, 'ClientException', 'ResourceNotFoundException')) return undefined;
     throw e;
   }
 }
 
-function imageOf(ctx: Ctx, deps: { image?: { imageRef?: string } }): string {
-  return deps.image?.imageRef || ctx.config.image || '';
+/**
+ * The stack's latest ACTIVE revision of the family. Revisions someone else registered in the family
+ * are passed over (they neither block the stack nor are touched); only a family with revisions
+ * and none of the stack's is somebody else's.
+ */
+async function readTask(ctx: Pick<Context, 'ecs' | 'stack'>, family: string): Promise<TaskObserved | Absent> {
+  const active = await revisions(ctx, family, 'ACTIVE');
+  let first: TaskObserved | undefined;
+  for (const arn of active) {
+    const t = await describe(ctx, arn);
+    if (!t || t.definition.status !== 'ACTIVE') continue;
+    if (t.owned) return t;
+    first ??= t;
+  }
+  return first ?? ABSENT;
 }
 
-export const taskStep: Step<Ctx, TaskObserved, TaskDesired> = {
+export const taskStep: Step<Ctx, TaskObserved, TaskDesired, undefined, 'task'> = {
   id: 'task',
   title: 'Task definition',
   dependsOn: ['image'],
@@ -102,15 +137,17 @@ export const taskStep: Step<Ctx, TaskObserved, TaskDesired> = {
   read: (ctx) => readTask(ctx, ctx.config.taskFamily),
 
   desired(ctx, deps) {
-    const image = imageOf(ctx, deps as { image?: { imageRef?: string } });
-    if (!image) {
+    const ref = deps.image?.imageRef;
+    const image = known(ref) || ctx.config.image || '';
+    if (!image && !isUnknown(ref)) {
       throw new UserInputError({
         what: 'No logging image to run',
         why: 'the task definition needs the image that `ecs-cwlogs image` pushes',
         fix: 'Run `ecs-cwlogs image --repo <user/repo>` (or --ecr) first, or pass --image <ref>.',
       });
     }
-    return { input: renderTaskDefinition(ctx.config, image), tags: ctx.tags, adopt: ctx.flags.adopt };
+    if (!image) return { input: renderTaskDefinition(ctx.config, showValue(ref)), pending: showValue(ref), tags: { ...ctx.tags }, adopt: ctx.flags.adopt };
+    return { input: renderTaskDefinition(ctx.config, image), tags: { ...ctx.tags }, adopt: ctx.flags.adopt };
   },
 
   plan(observed, desired): Plan {
@@ -130,62 +167,78 @@ export const taskStep: Step<Ctx, TaskObserved, TaskDesired> = {
   async apply(ctx, { plan, observed, desired }) {
     if (plan.action === 'noop') {
       const o = observed as TaskObserved;
-      return { taskDefinitionArn: o.arn, family: o.family, revision: String(o.revision) };
+      return { taskDefinitionArn: o.arn, family: o.family, revision: o.revision };
     }
+    if (desired.pending) throw new Error(`task: the image is not known yet (${desired.pending})`);
     const res = await ctx.ecs.registerTaskDefinition({ ...desired.input, tags: ecsTags(desired.tags) });
     const def = res.taskDefinition;
-    return { taskDefinitionArn: def?.taskDefinitionArn ?? '', family: def?.family ?? '', revision: String(def?.revision ?? '') };
+    return { taskDefinitionArn: def?.taskDefinitionArn ?? '', family: def?.family ?? '', revision: def?.revision ?? 0 };
   },
 
   preview: (observed, desired) =>
-    isAbsent(observed)
-      ? { taskDefinitionArn: '(after register)', family: desired.input.family ?? '', revision: '1' }
-      : { taskDefinitionArn: observed.arn, family: observed.family, revision: String(observed.revision) },
+    isAbsent(observed) || desired.pending || taskStep.plan(observed, desired).action !== 'noop'
+      ? { taskDefinitionArn: unknown('register'), family: desired.input.family ?? '', revision: unknown('register') }
+      : { taskDefinitionArn: observed.arn, family: observed.family, revision: observed.revision },
 
   describe: (o) => ({ arn: o.arn, revision: String(o.revision) }),
 
   async destroy(ctx) {
-    const family = ctx.config.taskFamily;
-    const arns: string[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await ctx.ecs.listTaskDefinitions({ familyPrefix: family, status: 'ACTIVE', nextToken });
-      arns.push(...(page.taskDefinitionArns ?? []).filter((a) => a.split('/').pop()?.split(':')[0] === family));
-      nextToken = page.nextToken;
-    } while (nextToken);
+    const { active, inactive, kept } = await stackRevisions(ctx);
     const deleted: string[] = [];
-    const kept: string[] = [];
-    const inactive: string[] = [];
-    for (const arn of arns) {
-      let tags: Record<string, string> = {};
-      try {
-        const d = await ctx.ecs.describeTaskDefinition({ taskDefinition: arn, include: ['TAGS'] });
-        tags = Object.fromEntries((d.tags ?? []).map((t) => [t.key ?? '', t.value ?? '']));
-      } catch (e) {
-        if (hasAwsCode(e, 'ClientException')) continue;
-        throw e;
-      }
-      const rev = arn.split('/').pop() ?? arn;
-      if (tags[STACK_TAG] !== ctx.stack) {
-        kept.push(`task definition ${rev} (not tagged as stack ${ctx.stack})`);
-        continue;
-      }
+    for (const arn of active) {
       try {
         await ctx.ecs.deregisterTaskDefinition({ taskDefinition: arn });
       } catch (e) {
         if (!hasAwsCode(e, 'ClientException')) throw e;
       }
       inactive.push(arn);
-      deleted.push(rev);
     }
-    // Deregistered revisions linger as INACTIVE; ask ECS to delete them (10 per call).
+    // Deregistered revisions linger as INACTIVE for ever unless deleted (10 per call).
     for (let i = 0; i < inactive.length; i += 10) {
+      const batch = inactive.slice(i, i + 10);
       try {
-        await ctx.ecs.deleteTaskDefinitions({ taskDefinitions: inactive.slice(i, i + 10) });
+        const res = await ctx.ecs.deleteTaskDefinitions({ taskDefinitions: batch });
+        for (const f of res.failures ?? []) {
+          if (!/not found|does not exist|DELETE_IN_PROGRESS/i.test(`${f.reason ?? ''} ${f.detail ?? ''}`)) {
+            ctx.report(`could not delete ${f.arn?.split('/').pop()}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`);
+          }
+        }
       } catch (e) {
         if (!hasAwsCode(e, 'ClientException', 'InvalidParameterException')) throw e;
       }
     }
-    return { deleted: deleted.map((r) => `task definition ${r}`), kept };
+    for (const arn of [...active, ...inactive.filter((a) => !active.includes(a))]) deleted.push(`task definition ${arn.split('/').pop()}`);
+    return { deleted, kept };
+  },
+
+  async destroyPreview(ctx) {
+    const { active, inactive, kept } = await stackRevisions(ctx);
+    return {
+      deleted: [...active.map((a) => `task definition ${a.split('/').pop()}`), ...inactive.map((a) => `task definition ${a.split('/').pop()} (INACTIVE)`)],
+      kept,
+    };
   },
 };
+
+/** The stack's revisions, ACTIVE and INACTIVE, in the configured family and any tagged one; others are kept. */
+async function stackRevisions(ctx: Ctx): Promise<{ active: string[]; inactive: string[]; kept: string[] }> {
+  const tagged = await taggedResources(ctx);
+  const families = [...new Set([ctx.config.taskFamily, ...(tagged ? namesOf(tagged).taskFamilies : [])])];
+  const active: string[] = [];
+  const inactive: string[] = [];
+  const kept: string[] = [];
+  for (const family of families) {
+    for (const status of ['ACTIVE', 'INACTIVE'] as const) {
+      for (const arn of await revisions(ctx, family, status)) {
+        const t = await describe(ctx, arn);
+        if (!t) continue;
+        if (!t.owned) {
+          if (status === 'ACTIVE') kept.push(`task definition ${arn.split('/').pop()} (not tagged as stack ${ctx.stack})`);
+          continue;
+        }
+        (status === 'ACTIVE' ? active : inactive).push(arn);
+      }
+    }
+  }
+  return { active, inactive, kept };
+}

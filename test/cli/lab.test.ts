@@ -33,7 +33,7 @@ async function census(aws: AwsClients) {
     (s) => s.status === 'ACTIVE',
   );
   const taskDefs = ((await aws.ecs.listTaskDefinitions({ familyPrefix: 'cloudwatchlogs', status: 'ACTIVE' })).taskDefinitionArns ?? []).length;
-  const policies = ((await aws.iam.listPolicies({ Scope: 'Local' })).Policies ?? []).filter((p) => p.PolicyName === 'ECSCloudWatchLogs');
+  const policies = ((await aws.iam.listPolicies({ Scope: 'Local' })).Policies ?? []).filter((p) => p.PolicyName === 'ECSCloudWatchLogs-us-east-1');
   const versions = policies[0] ? ((await aws.iam.listPolicyVersions({ PolicyArn: policies[0].Arn })).Versions ?? []).length : 0;
   const logGroups = ((await aws.logs.describeLogGroups({ logGroupNamePrefix: 'ecs' })).logGroups ?? []).filter((g) => g.logGroupName === 'ecs').length;
   return { instances: instances.length, groups, services: services.length, running: services[0]?.runningCount ?? 0, taskDefs, policies: policies.length, versions, logGroups };
@@ -83,10 +83,10 @@ test('drift: a detached policy and a deleted service show in status, and up repa
     const env = cliEnv(tempConfigDir());
     assert.equal((await runCli(upArgs(sb.url), env)).code, 0);
     const aws = clients(sb);
-    const attached = await aws.iam.listAttachedRolePolicies({ RoleName: 'ECSCloudWatchLogs' });
+    const attached = await aws.iam.listAttachedRolePolicies({ RoleName: 'ECSCloudWatchLogs-us-east-1' });
     const managed = attached.AttachedPolicies?.find((p) => p.PolicyName === 'AmazonEC2ContainerServiceforEC2Role');
     assert.ok(managed, 'the ECS managed policy is attached');
-    await aws.iam.detachRolePolicy({ RoleName: 'ECSCloudWatchLogs', PolicyArn: managed.PolicyArn });
+    await aws.iam.detachRolePolicy({ RoleName: 'ECSCloudWatchLogs-us-east-1', PolicyArn: managed.PolicyArn });
     await aws.ecs.deleteService({ cluster: 'ECSCloudWatchLogs', service: 'cloudwatchlogs', force: true });
 
     const status = await runCli(['status', ...base(sb.url)], env);
@@ -166,7 +166,7 @@ test('teardown: down leaves nothing tagged (checked with awscli), keeps the log 
 
     const down = await runCli(['down', ...base(sb.url)], env);
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stderr + down.stdout, /log group ecs is kept/i);
+    assert.match(down.stderr + down.stdout, /log group ecs and its logs \(kept; pass --delete-logs/i);
 
     const awscli = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
     // Asynchronous: the sandbox runs in this process, so a blocking spawn would starve it.
@@ -180,8 +180,8 @@ test('teardown: down leaves nothing tagged (checked with awscli), keeps the log 
     assert.equal(inst.Reservations.flatMap((r: { Instances: unknown[] }) => r.Instances).length, 0);
     const sgs = JSON.parse((await cli('ec2', 'describe-security-groups', '--filters', `Name=tag:${TAG},Values=${STACK}`)).out);
     assert.equal(sgs.SecurityGroups.length, 0);
-    assert.match((await cli('iam', 'get-role', '--role-name', 'ECSCloudWatchLogs')).err, /NoSuchEntity/);
-    assert.match((await cli('iam', 'get-instance-profile', '--instance-profile-name', 'ECSCloudWatchLogs')).err, /NoSuchEntity/);
+    assert.match((await cli('iam', 'get-role', '--role-name', 'ECSCloudWatchLogs-us-east-1')).err, /NoSuchEntity/);
+    assert.match((await cli('iam', 'get-instance-profile', '--instance-profile-name', 'ECSCloudWatchLogs-us-east-1')).err, /NoSuchEntity/);
     const policies = JSON.parse((await cli('iam', 'list-policies', '--scope', 'Local')).out);
     assert.equal(policies.Policies.length, 0);
     const clusters = JSON.parse((await cli('ecs', 'describe-clusters', '--clusters', 'ECSCloudWatchLogs', 'SomeoneElses')).out);

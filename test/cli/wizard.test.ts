@@ -4,36 +4,63 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveSettings, type FlagValues, type SavedStack } from '../../src/core/config.js';
+import { withUserSettings, resolveSettings, type FlagValues, type SavedStack } from '../../src/core/config.js';
 import { UserInputError } from '../../src/core/errors.js';
 import { RecordingIoHost } from '../../src/io/recording.js';
-import type { Runtime } from '../../src/cli/run.js';
-import type { GlobalOptions } from '../../src/cli/runtime.js';
-import { runWizard } from '../../src/cli/wizard.js';
-import { sandboxContext, withSandbox } from '../helpers/sandbox-context.js';
+import type { Runtime, Session } from '../../src/cli/run.js';
+import { buildContext, resolveFor, type Connection, type GlobalOptions, type Validated } from '../../src/cli/runtime.js';
+import { askMissing, confirmPlan } from '../../src/cli/wizard.js';
+import { planRun } from '../../src/core/engine.js';
+import type { Context } from '../../src/core/context.js';
+import { labSteps } from '../../src/steps/index.js';
+import { createAwsClients } from '../../src/aws/clients.js';
+import { TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 
-function runtime(sb: RunningSandbox, io: RecordingIoHost, flags: FlagValues = {}, saved?: SavedStack): Runtime {
-  const resolved = resolveSettings({ flags, env: {}, saved });
+async function connection(sb: RunningSandbox): Promise<Connection> {
+  const aws = createAwsClients({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS });
+  const id = await aws.sts.getCallerIdentity({});
+  const account = id.Account ?? '';
+  return { region: 'us-east-1', endpoint: sb.url, sandbox: false, aws, account, callerArn: id.Arn ?? '', target: { kind: 'endpoint', endpoint: sb.url, account, region: 'us-east-1' } };
+}
+
+async function runtime(sb: RunningSandbox, io: RecordingIoHost, flags: FlagValues = {}, saved?: (conn: Connection) => SavedStack): Promise<{ rt: Runtime; s: Session }> {
+  const conn = await connection(sb);
+  const validated: Validated = { stack: 'wiz', flags, saved: saved?.(conn), file: '/nonexistent/wiz.json' };
+  const s: Session = { conn, resolved: resolveFor(validated, conn) };
+  const signal = new AbortController().signal;
+  const opts = { stack: 'wiz' } as GlobalOptions;
   const rt: Runtime = {
-    opts: { stack: 'wiz' } as GlobalOptions,
+    opts,
     io,
     stack: 'wiz',
-    resolved,
-    saved,
-    signal: new AbortController().signal,
-    context: () => sandboxContext(sb, { stack: 'wiz', io, configRef: resolved.config }),
+    validated,
+    signal,
+    session: async () => s,
+    context: (x, intent = 'apply') => buildContext({ opts, io, stack: 'wiz', resolved: x.resolved, conn: x.conn, signal, intent, newKeyPair: x.newKeyPair }),
+    lock: async () => undefined,
+    save: async () => undefined,
   };
-  return rt;
+  return { rt, s };
+}
+
+/** Ask, then plan with the very steps `up` runs, then confirm: the wizard as `up` drives it. */
+async function wizard(rt: Runtime, s: Session) {
+  const asked = await askMissing(rt, s);
+  // A Docker host that has every image and no registry: planning the build needs nothing more.
+  const docker = { endpoint: 'fake://', inspectImage: async (ref: string) => ({ id: 'sha256:x', repoTags: [ref], repoDigests: [] }), remoteDigest: async () => undefined, ping: async () => undefined };
+  const ctx = Object.create(rt.context(s), { docker: { value: docker } }) as Context;
+  const plan = await planRun(labSteps({}), ctx);
+  if (asked.any) await confirmPlan(rt, ctx, plan, asked);
+  return { ctx, plan, asked };
 }
 
 test('first run: every question has a default, in order, and the defaults make a complete config', async () => {
   await withSandbox({}, async (sb) => {
     const io = new RecordingIoHost({ interactive: true });
-    const rt = runtime(sb, io);
-    const ctx = await runWizard(rt, () => rt.context());
+    const { rt, s } = await runtime(sb, io);
+    const { ctx, plan } = await wizard(rt, s);
     assert.deepEqual(io.asked, [
-      '--region',
       '--cluster-name',
       '--repo',
       '--app-image',
@@ -60,6 +87,8 @@ test('first run: every question has a default, in order, and the defaults make a
     assert.match(subnetQ?.choices?.find((ch) => ch.value === subnetQ.default)?.name ?? '', /public/, 'a public subnet is preselected');
     assert.equal(c.allowCidr, '127.0.0.1/32', "the detected IP (the sandbox's checkip) is preselected");
     assert.equal(c.retentionDays, 30);
+    assert.ok(Object.isFrozen(c), 'the steps get a frozen config');
+    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['cluster', 'iam', 'image', 'instance', 'log-group', 'service', 'task']);
     const summary = io.events.find((e) => e.type === 'message' && /Estimated cost/.test(e.text));
     assert.ok(summary, 'the summary with a cost estimate was shown before confirming');
   });
@@ -69,8 +98,8 @@ test('a value given as a flag is never asked for', async () => {
   await withSandbox({}, async (sb) => {
     const io = new RecordingIoHost({ interactive: true });
     const flags: FlagValues = { region: 'us-east-1', clusterName: 'Given', instanceType: 't3.medium', allowCidr: '198.51.100.0/24', image: 'a/b:1', keyName: 'k' };
-    const rt = runtime(sb, io, flags);
-    await assert.rejects(runWizard(rt, () => rt.context()), /Key pair k not found|key pair/i, 'a given key pair is checked against the account');
+    const { rt, s } = await runtime(sb, io, flags);
+    await assert.rejects(wizard(rt, s), /Key pair k not found|key pair/i, 'a given key pair is checked against the account');
     for (const f of ['--region', '--cluster-name', '--instance-type', '--allow-cidr', '--repo', '--key-name']) assert.ok(!io.asked.includes(f), `${f} was not asked`);
   });
 });
@@ -78,8 +107,8 @@ test('a value given as a flag is never asked for', async () => {
 test('answers are validated with the flags\' own validators', async () => {
   await withSandbox({}, async (sb) => {
     const io = new RecordingIoHost({ interactive: true, answers: { '--allow-cidr': '10.0.0.1' } });
-    const rt = runtime(sb, io, { region: 'us-east-1', image: 'a/b:1' });
-    await assert.rejects(runWizard(rt, () => rt.context()), /validation failed for --allow-cidr: "10\.0\.0\.1" is not an IPv4 CIDR block: use a form such as 203\.0\.113\.7\/32/);
+    const { rt, s } = await runtime(sb, io, { region: 'us-east-1', image: 'a/b:1' });
+    await assert.rejects(askMissing(rt, s), /validation failed for --allow-cidr: "10\.0\.0\.1" is not an IPv4 CIDR block: use a form such as 203\.0\.113\.7\/32/);
     const q = io.questions.find((x) => x.flag === '--allow-cidr');
     assert.equal(q?.validate?.('10.0.0.0/8'), true);
     assert.match(String(q?.validate?.('10.0.0.1/8')), /host bits set/);
@@ -90,9 +119,9 @@ test('answers are validated with the flags\' own validators', async () => {
 test('with saved answers nothing is asked, not even to confirm', async () => {
   await withSandbox({}, async (sb) => {
     const io = new RecordingIoHost({ interactive: true });
-    const saved: SavedStack = { version: 1, stack: 'wiz', settings: { region: 'us-east-1', image: 'a/b:1', allowCidr: '198.51.100.0/24' } };
-    const rt = runtime(sb, io, {}, saved);
-    await runWizard(rt, () => rt.context());
+    const saved = (conn: Connection) => withUserSettings('wiz', conn.target, resolveSettings({ flags: { image: 'a/b:1', allowCidr: '198.51.100.0/24' }, env: {} }), undefined);
+    const { rt, s } = await runtime(sb, io, {}, saved);
+    await wizard(rt, s);
     assert.deepEqual(io.asked, []);
   });
 });
@@ -100,8 +129,8 @@ test('with saved answers nothing is asked, not even to confirm', async () => {
 test('no terminal: missing settings fail at once, naming the flags', async () => {
   await withSandbox({}, async (sb) => {
     const io = new RecordingIoHost({ interactive: false });
-    const rt = runtime(sb, io, { region: 'us-east-1' });
-    await assert.rejects(runWizard(rt, () => rt.context()), (e: unknown) => e instanceof UserInputError && e.exitCode === 2 && /--repo, --image/.test(e.message));
+    const { rt, s } = await runtime(sb, io, { region: 'us-east-1' });
+    await assert.rejects(askMissing(rt, s), (e: unknown) => e instanceof UserInputError && e.exitCode === 2 && /--repo, --image/.test(e.message));
     assert.deepEqual(io.asked, []);
   });
 });

@@ -7,7 +7,7 @@ import { ABSENT, isAbsent, type AnyStep, type StepId } from '../../src/core/step
 import { RecordingIoHost } from '../../src/io/recording.js';
 
 /** A fake "resource" step over an in-memory store, recording when it ran. */
-function fakeStep(id: StepId, dependsOn: StepId[], world: Map<string, string>, log: string[], opts: { delayMs?: number; fail?: boolean } = {}): AnyStep {
+function fakeStep(id: StepId, dependsOn: StepId[], world: Map<string, string>, log: string[], opts: { delayMs?: number; fail?: boolean; conflict?: boolean; badInput?: string } = {}): AnyStep {
   const sleep = () => new Promise((r) => setTimeout(r, opts.delayMs ?? 0));
   return {
     id,
@@ -16,9 +16,22 @@ function fakeStep(id: StepId, dependsOn: StepId[], world: Map<string, string>, l
     async read() {
       return world.has(id) ? { value: world.get(id) } : ABSENT;
     },
-    desired: (_ctx, deps) => ({ value: `v(${dependsOn.map((d) => deps[d]?.value).join(',')})` }),
+    ...(opts.badInput
+      ? {
+          async prepare() {
+            throw new UserInputError({ what: opts.badInput! });
+          },
+        }
+      : {}),
+    desired: (_ctx: unknown, deps: Record<string, { value?: string } | undefined>) => ({ value: `v(${dependsOn.map((d) => deps[d]?.value).join(',')})` }),
     plan: (o: { value: string } | typeof ABSENT, d: { value: string }) =>
-      isAbsent(o) ? { action: 'create', summary: id } : o.value === d.value ? { action: 'noop' } : { action: 'update', summary: 'value', diffs: [{ field: 'value', from: o.value, to: d.value }] },
+      opts.conflict
+        ? { action: 'conflict', what: `${id} is not ours`, why: 'tagged otherwise', fix: 'pass --adopt' }
+        : isAbsent(o)
+          ? { action: 'create', summary: id }
+          : o.value === d.value
+            ? { action: 'noop' }
+            : { action: 'update', summary: 'value', diffs: [{ field: 'value', from: o.value, to: d.value }] },
     async apply(_ctx, { plan, desired }) {
       log.push(`start ${id}`);
       await sleep();
@@ -34,6 +47,9 @@ function fakeStep(id: StepId, dependsOn: StepId[], world: Map<string, string>, l
       await sleep();
       const had = world.delete(id);
       return { deleted: had ? [id] : [], kept: [] };
+    },
+    async destroyPreview() {
+      return { deleted: world.has(id) ? [id] : [], kept: [] };
     },
   };
 }
@@ -95,8 +111,7 @@ test('a targeted step only reads its dependencies and names the command for a mi
   const log: string[] = [];
   const steps = [fakeStep('image', [], world, log), fakeStep('task', ['image'], world, log)];
   const err = await applySteps(steps, ctx(), { targets: ['task'] }).catch((e: unknown) => e);
-  assert.ok(err instanceof EngineError);
-  assert.ok(err.error instanceof UserInputError);
+  assert.ok(err instanceof UserInputError, 'found while planning, before anything runs');
   assert.match(err.message, /`ecs-cwlogs image`/);
   assert.deepEqual(log, [], 'nothing was applied');
   world.set('image', 'existing');
@@ -134,4 +149,50 @@ test('inspect reports absent, drifted and in-sync steps without applying', async
   const byId = Object.fromEntries(report.steps.map((s) => [s.id, s.action]));
   assert.deepEqual(byId, { cluster: 'update', image: 'absent' });
   assert.deepEqual(log, []);
+});
+
+test('a conflict anywhere in the run fails it before any step applies', async () => {
+  const world = new Map<string, string>();
+  const log: string[] = [];
+  const steps = [fakeStep('image', [], world, log), fakeStep('cluster', [], world, log), fakeStep('task', ['image', 'cluster'], world, log, { conflict: true })];
+  const err = await applySteps(steps, ctx()).catch((e: unknown) => e);
+  assert.ok(err instanceof Error && /task is not ours/.test(err.message));
+  assert.deepEqual(log, [], 'not even the independent steps applied');
+  assert.equal(world.size, 0);
+});
+
+test('every failed precondition of the run is reported together, before anything applies', async () => {
+  const world = new Map<string, string>();
+  const log: string[] = [];
+  const steps = [fakeStep('image', [], world, log, { badInput: 'bad image repo' }), fakeStep('cluster', [], world, log, { badInput: 'bad cluster' }), fakeStep('log-group', [], world, log)];
+  const err = await applySteps(steps, ctx()).catch((e: unknown) => e);
+  assert.ok(err instanceof UserInputError);
+  assert.equal(err.exitCode, 2);
+  assert.match(err.message, /2 problems, nothing was changed/);
+  assert.match(err.message, /bad image repo/);
+  assert.match(err.message, /bad cluster/);
+  assert.deepEqual(log, []);
+});
+
+test('a dry-run destroy reads what would be deleted and deletes nothing', async () => {
+  const world = new Map<string, string>([['image', 'x'], ['cluster', 'y']]);
+  const log: string[] = [];
+  const steps = [fakeStep('image', [], world, log), fakeStep('cluster', [], world, log)];
+  const report = await destroySteps(steps, ctx(), { dryRun: true });
+  assert.deepEqual(log, []);
+  assert.equal(world.size, 2);
+  assert.deepEqual(report.steps.flatMap((s) => s.deleted ?? []).sort(), ['cluster', 'image']);
+  assert.equal(report.dryRun, true);
+});
+
+test('a step whose dependency became known by applying gets its desired state completed with it', async () => {
+  const world = new Map<string, string>();
+  const log: string[] = [];
+  const steps = [fakeStep('image', [], world, log), fakeStep('task', ['image'], world, log)];
+  await applySteps(steps, ctx());
+  world.delete('image');
+  world.set('task', 'v(v())');
+  // The plan sees task in sync with image's preview; applying image changes nothing task sees.
+  const report = await applySteps(steps, ctx());
+  assert.deepEqual(report.steps.map((s) => s.action), ['create', 'noop']);
 });

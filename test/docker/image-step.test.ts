@@ -91,8 +91,8 @@ function ctx(engine: FakeEngine, config: Partial<StackConfig>, ecr = fakeEcr()):
 }
 
 async function runStep(step: ReturnType<typeof createImageStep>, c: ImageCtx) {
-  const observed = await step.read(c);
-  const desired = step.desired(c, {});
+  const observed = await step.read(c, undefined);
+  const desired = step.desired(c, {}, undefined);
   const plan = step.plan(observed, desired);
   const out = await step.apply(c, { plan, observed, desired });
   return { observed, desired, plan, out };
@@ -102,13 +102,19 @@ test('registry: builds, tags latest, pushes both; a second run only asks the reg
   const engine = new FakeEngine();
   const step = createImageStep({ baseImage: 'base:1', skipAgent: true, credentials: { username: 'u', password: 'p' } });
   const c = ctx(engine, { imageRepo: 'user/cloudwatchlogs' });
+  engine.local.add('base:1');
   const first = await runStep(step, c);
   assert.equal(first.plan.action, 'create');
   assert.equal(first.out.imageRef, `user/cloudwatchlogs@${DIGEST}`);
-  assert.equal(first.out.built, 'yes');
+  assert.equal(first.out.built, true);
   const tag = first.desired.tag;
   assert.deepEqual(engine.calls, [
+    // read: not in the registry, so the build's preconditions are checked before anything is made
     `head user/cloudwatchlogs:${tag}`,
+    `inspect user/cloudwatchlogs:${tag}`,
+    'ping',
+    'inspect base:1',
+    // apply
     'ping',
     `inspect user/cloudwatchlogs:${tag}`,
     `build user/cloudwatchlogs:${tag} {"BASE_IMAGE":"base:1","SKIP_CLOUDWATCH_AGENT":"true"}`,
@@ -122,18 +128,31 @@ test('registry: builds, tags latest, pushes both; a second run only asks the reg
   const second = await runStep(step, c);
   assert.equal(second.plan.action, 'noop');
   assert.deepEqual(engine.calls, [`head user/cloudwatchlogs:${tag}`], 'no build, no push, no daemon call');
-  assert.equal(second.out.pushed, 'no');
+  assert.equal(second.out.pushed, false);
+});
+
+test('registry: a missing base image or an unreachable daemon fails the read, before anything is created', async () => {
+  const engine = new FakeEngine();
+  const step = createImageStep({ baseImage: 'no-such-base:1', skipAgent: true, credentials: { username: 'u', password: 'p' } });
+  const c = ctx(engine, { imageRepo: 'user/cloudwatchlogs' });
+  await assert.rejects(step.read(c, undefined), (e: unknown) => e instanceof UserInputError && /base image no-such-base:1 not found/.test(e.message) && /--base-image/.test(e.message));
+  assert.ok(!engine.calls.some((x) => x.startsWith('build') || x.startsWith('push')));
+  const down = new FakeEngine();
+  down.ping = async () => {
+    throw new Error('connect ENOENT /var/run/docker.sock');
+  };
+  await assert.rejects(createImageStep({ skipAgent: true }).read(ctx(down, { imageRepo: 'user/cloudwatchlogs' }), undefined), /ENOENT/);
 });
 
 test('registry: an image already built locally is pushed, not rebuilt', async () => {
   const engine = new FakeEngine();
   const step = createImageStep();
   const c = ctx(engine, { imageRepo: 'registry.example.com:5000/team/cwl' });
-  const tag = step.desired(c, {}).tag;
+  const tag = step.desired(c, {}, undefined).tag;
   engine.local.add(`registry.example.com:5000/team/cwl:${tag}`);
   const r = await runStep(step, c);
-  assert.equal(r.out.built, 'no');
-  assert.equal(r.out.pushed, 'yes');
+  assert.equal(r.out.built, false);
+  assert.equal(r.out.pushed, true);
   assert.ok(!engine.calls.some((x) => x.startsWith('build')));
 });
 
@@ -142,9 +161,10 @@ test('ECR: creates the repository with the stack tags, pushes with the GetAuthor
   const ecr = fakeEcr();
   const step = createImageStep({ ecr: true });
   const c = ctx(engine, {}, ecr);
-  const observed = await step.read(c);
+  engine.local.add('debian:bookworm-slim');
+  const observed = await step.read(c, undefined);
   assert.ok(isAbsent(observed));
-  const desired = step.desired(c, {});
+  const desired = step.desired(c, {}, undefined);
   assert.equal(desired.repository, '123456789012.dkr.ecr.eu-west-1.amazonaws.com/cloudwatchlogs');
   const plan = step.plan(observed, desired);
   assert.equal(plan.action, 'create');
@@ -171,7 +191,7 @@ test('--image with no repository: nothing to build, the image is handed on', asy
 
 test('no repository and no image, or a repository with a tag, is a usage error', () => {
   const step = createImageStep();
-  assert.throws(() => step.desired(ctx(new FakeEngine(), { image: undefined, imageRepo: undefined }), {}), (e: unknown) => e instanceof UserInputError && /--repo/.test(e.message));
-  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'user/cwl:v1' }), {}), UserInputError);
-  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'User/CWL' }), {}), UserInputError);
+  assert.throws(() => step.desired(ctx(new FakeEngine(), { image: undefined, imageRepo: undefined }), {}, undefined), (e: unknown) => e instanceof UserInputError && /--repo/.test(e.message));
+  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'user/cwl:v1' }), {}, undefined), UserInputError);
+  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'User/CWL' }), {}, undefined), UserInputError);
 });

@@ -30,8 +30,9 @@ export interface TestContextOptions {
   io?: RecordingIoHost;
   signal?: AbortSignal;
   maxAttempts?: number;
-  /** Use this config object itself (the wizard writes answers into it), filling only the region. */
+  /** Use this config object itself, filling only the region. */
   configRef?: StackConfig;
+  intent?: 'apply' | 'inspect';
 }
 
 /** A Context as the CLI builds it, against the sandbox, with defaults for every setting. */
@@ -46,13 +47,14 @@ export async function sandboxContext(sb: RunningSandbox, o: TestContextOptions =
   const io = o.io ?? new RecordingIoHost();
   const ctx = Object.create(aws, {
     stack: { value: stack },
+    target: { value: { kind: 'endpoint', endpoint: sb.url, account: id.Account ?? '', region: full.region } },
     account: { value: id.Account ?? '' },
     callerArn: { value: id.Arn ?? '' },
     endpoint: { value: sb.url },
     config: { value: full },
     tags: { value: stackTags(stack) },
     io: { value: io },
-    flags: { value: { adopt: Boolean(o.adopt), deleteLogs: Boolean(o.deleteLogs) } },
+    flags: { value: { adopt: Boolean(o.adopt), deleteLogs: Boolean(o.deleteLogs), intent: o.intent ?? 'apply' } },
     clock: { value: realClock },
     timing: { value: { ...SANDBOX_TIMING, pollMs: 50, retryMs: 50 } },
     signal: { value: o.signal ?? new AbortController().signal },

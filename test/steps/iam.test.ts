@@ -21,11 +21,11 @@ test('iam: creates the policy, role and instance profile, tagged, with the scope
     assert.equal(step.action, 'create');
     const out = report.outputs.iam!;
     const account = ctx.account;
-    assert.equal(out.policyArn, `arn:aws:iam::${account}:policy/ECSCloudWatchLogs`);
-    assert.equal(out.roleName, 'ECSCloudWatchLogs');
-    assert.equal(out.instanceProfileName, 'ECSCloudWatchLogs');
-    assert.match(out.roleArn!, /:role\/ECSCloudWatchLogs$/);
-    assert.match(out.instanceProfileArn!, /:instance-profile\/ECSCloudWatchLogs$/);
+    assert.equal(out.policyArn, `arn:aws:iam::${account}:policy/ecs-cwlogs/test/ECSCloudWatchLogs-us-east-1`);
+    assert.equal(out.roleName, 'ECSCloudWatchLogs-us-east-1');
+    assert.equal(out.instanceProfileName, 'ECSCloudWatchLogs-us-east-1');
+    assert.match(String(out.roleArn), /:role\/ecs-cwlogs\/test\/ECSCloudWatchLogs-us-east-1$/);
+    assert.match(String(out.instanceProfileArn), /:instance-profile\/ecs-cwlogs\/test\/ECSCloudWatchLogs-us-east-1$/);
 
     const policy = await readPolicy(ctx, out.policyArn!);
     assert.ok(policy?.owned);
@@ -41,13 +41,13 @@ test('iam: creates the policy, role and instance profile, tagged, with the scope
     assert.deepEqual(doc.Statement[0]!.Resource, [groupArn, `${groupArn}:*`]);
     assert.ok(!JSON.stringify(doc).includes('arn:aws:logs:*:*:*'));
 
-    const role = await readRole(ctx, 'ECSCloudWatchLogs');
+    const role = await readRole(ctx, 'ECSCloudWatchLogs-us-east-1');
     assert.ok(role?.owned);
     assert.deepEqual(role.trustPolicy, renderJson('ec2-trust-policy.json', {}));
     assert.deepEqual([...role.attachedPolicyArns].sort(), [ECS_MANAGED, out.policyArn].sort());
-    const profile = await readProfile(ctx, 'ECSCloudWatchLogs');
+    const profile = await readProfile(ctx, 'ECSCloudWatchLogs-us-east-1');
     assert.ok(profile?.owned);
-    assert.deepEqual(profile.roles, ['ECSCloudWatchLogs']);
+    assert.deepEqual(profile.roles, ['ECSCloudWatchLogs-us-east-1']);
   });
 });
 
@@ -67,17 +67,17 @@ test('iam: a detached policy is shown in the plan and only that is repaired', as
     const ctx = await sandboxContext(sb);
     const first = await applySteps(STEPS, ctx, { targets: ['iam'] });
     const policyArn = first.outputs.iam!.policyArn!;
-    await ctx.iam.detachRolePolicy({ RoleName: 'ECSCloudWatchLogs', PolicyArn: policyArn });
+    await ctx.iam.detachRolePolicy({ RoleName: 'ECSCloudWatchLogs-us-east-1', PolicyArn: policyArn });
 
     const dry = await applySteps(STEPS, ctx, { targets: ['iam'], dryRun: true });
     const plan = dry.steps.find((s) => s.id === 'iam')!.plan!;
     assert.equal(plan.action, 'update');
-    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'role.attachedPolicies.ECSCloudWatchLogs'));
+    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'role.attachedPolicies.ECSCloudWatchLogs-us-east-1'));
 
     const since = sb.requestLog().length;
     await applySteps(STEPS, ctx, { targets: ['iam'] });
     assert.deepEqual(mutatingCalls(sb, since), ['iam:AttachRolePolicy']);
-    const role = await readRole(ctx, 'ECSCloudWatchLogs');
+    const role = await readRole(ctx, 'ECSCloudWatchLogs-us-east-1');
     assert.ok(role?.attachedPolicyArns.includes(policyArn));
   });
 });
@@ -86,11 +86,11 @@ test('iam: a missing profile link is repaired', async () => {
   await withSandbox({}, async (sb) => {
     const ctx = await sandboxContext(sb);
     await applySteps(STEPS, ctx, { targets: ['iam'] });
-    await ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: 'ECSCloudWatchLogs', RoleName: 'ECSCloudWatchLogs' });
+    await ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: 'ECSCloudWatchLogs-us-east-1', RoleName: 'ECSCloudWatchLogs-us-east-1' });
     const since = sb.requestLog().length;
     await applySteps(STEPS, ctx, { targets: ['iam'] });
     assert.deepEqual(mutatingCalls(sb, since), ['iam:AddRoleToInstanceProfile']);
-    assert.deepEqual((await readProfile(ctx, 'ECSCloudWatchLogs'))?.roles, ['ECSCloudWatchLogs']);
+    assert.deepEqual((await readProfile(ctx, 'ECSCloudWatchLogs-us-east-1'))?.roles, ['ECSCloudWatchLogs-us-east-1']);
   });
 });
 
@@ -115,7 +115,7 @@ test('iam: a drifted policy document gets a new default version; at 5 versions t
     assert.ok(!after.some((v) => v.VersionId === 'v1'), 'the oldest non-default version (v1) was deleted');
     const def = after.find((v) => v.IsDefaultVersion)!;
     const doc = await ctx.iam.getPolicyVersion({ PolicyArn: arn, VersionId: def.VersionId! });
-    assert.deepEqual(decodePolicyDocument(doc.PolicyVersion?.Document), iamStep.desired(ctx, {}).policyDocument);
+    assert.deepEqual(decodePolicyDocument(doc.PolicyVersion?.Document), iamStep.desired(ctx, {}, undefined).policyDocument);
 
     const since2 = sb.requestLog().length;
     await applySteps(STEPS, ctx, { targets: ['iam'] });
@@ -132,27 +132,27 @@ test('iam: destroy deletes what carries the tag (policy with all versions); same
 
     // Someone else's resources named "Foreign", without the stack tag.
     const doc = JSON.stringify(renderJson('ec2-trust-policy.json', {}));
-    await ctx.iam.createRole({ RoleName: 'Foreign', AssumeRolePolicyDocument: doc });
-    await ctx.iam.createInstanceProfile({ InstanceProfileName: 'Foreign' });
-    await ctx.iam.createPolicy({ PolicyName: 'Foreign', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'logs:PutLogEvents', Resource: '*' }] }) });
+    await ctx.iam.createRole({ RoleName: 'Foreign-us-east-1', AssumeRolePolicyDocument: doc });
+    await ctx.iam.createInstanceProfile({ InstanceProfileName: 'Foreign-us-east-1' });
+    await ctx.iam.createPolicy({ PolicyName: 'Foreign-us-east-1', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'logs:PutLogEvents', Resource: '*' }] }) });
 
     const report = await destroySteps(STEPS, ctx, { targets: ['iam'] });
     const step = report.steps.find((s) => s.id === 'iam')!;
     assert.equal(step.deleted?.length, 3);
     assert.equal(await readPolicy(ctx, arn), undefined);
-    assert.equal(await readRole(ctx, 'ECSCloudWatchLogs'), undefined);
-    assert.equal(await readProfile(ctx, 'ECSCloudWatchLogs'), undefined);
+    assert.equal(await readRole(ctx, 'ECSCloudWatchLogs-us-east-1'), undefined);
+    assert.equal(await readProfile(ctx, 'ECSCloudWatchLogs-us-east-1'), undefined);
 
     // Applying or destroying with the foreign name: a conflict, nothing changed, nothing deleted.
     const foreign = await sandboxContext(sb, { config: { iamName: 'Foreign' } });
     const since = sb.requestLog().length;
-    await assert.rejects(applySteps(STEPS, foreign, { targets: ['iam'] }), (e: unknown) => e instanceof EngineError && e.error instanceof ConflictError);
+    await assert.rejects(applySteps(STEPS, foreign, { targets: ['iam'] }), (e: unknown) => e instanceof ConflictError);
     const d = await destroySteps(STEPS, foreign, { targets: ['iam'] });
     assert.deepEqual(d.steps[0]!.deleted, []);
     assert.equal(d.steps[0]!.kept?.length, 3);
     assert.deepEqual(mutatingCalls(sb, since), []);
-    assert.ok(await readRole(foreign, 'Foreign'));
-    assert.ok(await readProfile(foreign, 'Foreign'));
+    assert.ok(await readRole(foreign, 'Foreign-us-east-1'));
+    assert.ok(await readProfile(foreign, 'Foreign-us-east-1'));
 
     // A second destroy is a no-op.
     const again = await destroySteps(STEPS, ctx, { targets: ['iam'] });
@@ -163,9 +163,9 @@ test('iam: destroy deletes what carries the tag (policy with all versions); same
 test('iam: --adopt takes over a same-named untagged role and tags it', async () => {
   await withSandbox({}, async (sb) => {
     const ctx = await sandboxContext(sb, { adopt: true });
-    await ctx.iam.createRole({ RoleName: 'ECSCloudWatchLogs', AssumeRolePolicyDocument: JSON.stringify(renderJson('ec2-trust-policy.json', {})) });
+    await ctx.iam.createRole({ RoleName: 'ECSCloudWatchLogs-us-east-1', AssumeRolePolicyDocument: JSON.stringify(renderJson('ec2-trust-policy.json', {})) });
     await applySteps(STEPS, ctx, { targets: ['iam'] });
-    const role = await readRole(ctx, 'ECSCloudWatchLogs');
+    const role = await readRole(ctx, 'ECSCloudWatchLogs-us-east-1');
     assert.equal(role?.tags[STACK_TAG], 'test');
     assert.equal(role?.attachedPolicyArns.length, 2);
   });

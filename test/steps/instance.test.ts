@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applySteps, destroySteps, EngineError } from '../../src/core/engine.js';
+import { applySteps, destroySteps, type RunReport } from '../../src/core/engine.js';
 import { ConflictError, UserInputError } from '../../src/core/errors.js';
 import { STACK_TAG, type Context } from '../../src/core/context.js';
 import type { StepId } from '../../src/core/step.js';
@@ -24,6 +24,11 @@ async function up(sb: RunningSandbox, o: TestContextOptions = {}) {
   return { ctx, report };
 }
 
+/** The instance step's outputs, known after apply. */
+function inst(report: RunReport): Record<string, string> {
+  return report.outputs.instance as unknown as Record<string, string>;
+}
+
 function okCalls(sb: RunningSandbox, op: string): number {
   return sb.requestLog().filter((r) => `${r.service}:${r.operation}` === op && r.status < 400).length;
 }
@@ -33,7 +38,7 @@ test('instance: creates the security group and a secure instance that registers 
     const { ctx, report } = await up(sb);
     const step = report.steps.find((s) => s.id === 'instance')!;
     assert.equal(step.action, 'create');
-    const out = report.outputs.instance!;
+    const out = inst(report);
     const net = builtinNetwork('us-east-1');
     assert.match(out.instanceId!, /^i-/);
     assert.match(out.securityGroupId!, /^sg-/);
@@ -57,7 +62,7 @@ test('instance: creates the security group and a secure instance that registers 
     assert.equal(i.InstanceType, 't3.small');
     assert.equal(i.MetadataOptions?.HttpTokens, 'required');
     assert.equal(i.MetadataOptions?.HttpPutResponseHopLimit, 2);
-    assert.match(i.IamInstanceProfile?.Arn ?? '', /instance-profile\/ECSCloudWatchLogs$/);
+    assert.match(i.IamInstanceProfile?.Arn ?? '', /instance-profile\/ecs-cwlogs\/test\/ECSCloudWatchLogs-us-east-1$/);
     const tags = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key, t.Value]));
     assert.equal(tags[STACK_TAG], 'test');
     assert.equal(tags.Name, 'ecs-cwlogs-test');
@@ -94,7 +99,7 @@ test('instance: SSH is opened only with a key pair, and the key pair must exist'
     const probe = await sandboxContext(sb);
     await probe.ec2.createKeyPair({ KeyName: 'lab-key' });
     const { ctx, report } = await up(sb, { config: { keyName: 'lab-key' } });
-    const sg = await readSecurityGroup(ctx, 'ECSCloudWatchLogs', report.outputs.instance!.vpcId);
+    const sg = await readSecurityGroup(ctx, 'ECSCloudWatchLogs', inst(report).vpcId);
     assert.deepEqual(sg!.ingress.map((r) => `${r.fromPort}:${r.cidr}`).sort(), ['22:203.0.113.7/32', '80:203.0.113.7/32']);
     const i = (await stackInstances(ctx, LIVE))[0]!;
     assert.equal(i.keyName, 'lab-key');
@@ -104,7 +109,7 @@ test('instance: SSH is opened only with a key pair, and the key pair must exist'
 test('instance: security group rule drift is repaired by authorising the new and revoking the old', async () => {
   await withSandbox({}, async (sb) => {
     const { ctx, report } = await up(sb);
-    const sgId = report.outputs.instance!.securityGroupId!;
+    const sgId = inst(report).securityGroupId!;
     // Out of band: someone opens HTTP to the world.
     await ctx.ec2.authorizeSecurityGroupIngress({ GroupId: sgId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] });
     // And the user's address changed.
@@ -117,21 +122,21 @@ test('instance: security group rule drift is repaired by authorising the new and
     const since = sb.requestLog().length;
     await applySteps(STEPS, moved, { targets: UP });
     assert.deepEqual(mutatingCalls(sb, since), ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress']);
-    const sg = await readSecurityGroup(ctx, 'ECSCloudWatchLogs', report.outputs.instance!.vpcId);
+    const sg = await readSecurityGroup(ctx, 'ECSCloudWatchLogs', inst(report).vpcId);
     assert.deepEqual(sg!.ingress.map((r) => `${r.fromPort}:${r.cidr}`), ['80:198.51.100.9/32']);
     assert.equal((await stackInstances(ctx, LIVE)).length, 1);
   });
 });
 
-test('instance: a changed instance type is planned as an update naming the replacement, and changes nothing', async () => {
+test('instance: a changed instance type is planned as a replacement, never done silently, and changes nothing', async () => {
   await withSandbox({}, async (sb) => {
     await up(sb);
     const since = sb.requestLog().length;
     const { report } = await up(sb, { config: { instanceType: 't3.medium' } });
     const plan = report.steps.find((s) => s.id === 'instance')!.plan!;
-    assert.equal(plan.action, 'update');
-    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'instance.instanceType' && d.from === 't3.small' && d.to === 't3.medium'));
-    assert.match(plan.action === 'update' ? plan.summary : '', /instance --delete/);
+    assert.equal(plan.action, 'replace');
+    assert.ok(plan.action === 'replace' && plan.diffs.some((d) => d.field === 'instance.instanceType' && d.from === 't3.small' && d.to === 't3.medium'));
+    assert.match(plan.action === 'replace' ? plan.fix : '', /instance --delete/);
     assert.deepEqual(mutatingCalls(sb, since), []);
   });
 });
@@ -162,16 +167,16 @@ test('instance: crash after RunInstances, then run again: still one instance (st
     assert.equal(okCalls(sb, 'ec2:RunInstances'), 1, 'no second RunInstances');
     const live = await stackInstances(base, LIVE);
     assert.equal(live.length, 1);
-    assert.equal(report.outputs.instance!.instanceId, live[0]!.instanceId);
+    assert.equal(inst(report).instanceId, live[0]!.instanceId);
   });
 });
 
 test('instance: ClientToken: launching again with a forgotten state returns the same instance; after delete a new one launches', async () => {
   await withSandbox({}, async (sb) => {
     const { ctx, report } = await up(sb);
-    const first = report.outputs.instance!.instanceId!;
+    const first = inst(report).instanceId!;
     const deps = { iam: report.outputs.iam!, cluster: report.outputs.cluster! };
-    const desired = instanceStep.desired(ctx, deps);
+    const desired = instanceStep.desired(ctx, deps, await instanceStep.prepare!(ctx));
     const sg = await readSecurityGroup(ctx, 'ECSCloudWatchLogs', desired.vpcId);
     // "Forget" the instance: apply a create plan as if the read had found nothing.
     const out = await instanceStep.apply(ctx, { plan: { action: 'create', summary: '' }, observed: { securityGroup: sg }, desired });
@@ -189,7 +194,7 @@ test('instance: ClientToken: launching again with a forgotten state returns the 
     await ctx.ec2.terminateInstances({ InstanceIds: [first] });
     while ((await stackInstances(ctx, LIVE)).length) await new Promise((r) => setTimeout(r, 50));
     const again = await up(sb);
-    const second = again.report.outputs.instance!.instanceId!;
+    const second = inst(again.report).instanceId!;
     assert.notEqual(second, first);
     assert.equal(okCalls(sb, 'ec2:RunInstances'), 4, 'token 0 answered with the terminated instance, token 1 launched');
     assert.deepEqual((await stackInstances(ctx, LIVE)).map((i) => i.instanceId), [second]);
@@ -199,7 +204,7 @@ test('instance: ClientToken: launching again with a forgotten state returns the 
 
     // Delete, then create again with the same settings: a new instance again.
     await destroySteps(STEPS, ctx, { targets: ['instance'] });
-    const third = (await up(sb)).report.outputs.instance!.instanceId!;
+    const third = inst((await up(sb)).report).instanceId!;
     assert.ok(third !== first && third !== second);
     assert.deepEqual((await stackInstances(ctx, LIVE)).map((i) => i.instanceId), [third]);
   });
@@ -213,7 +218,7 @@ test('instance: the instance profile propagation error is retried with backoff',
     assert.equal(okCalls(sb, 'ec2:RunInstances'), 1);
     assert.match(ctx.io.progressOf('instance').join('\n'), /IAM propagation/);
     assert.equal((await stackInstances(ctx, LIVE)).length, 1);
-    assert.ok(report.outputs.instance!.instanceId);
+    assert.ok(inst(report).instanceId);
   });
 });
 
@@ -241,11 +246,11 @@ test('instance: teardown terminates and deletes only what carries the stack tag'
     const foreignId = foreignI.Instances![0]!.InstanceId!;
 
     const { ctx, report } = await up(sb);
-    const ours = report.outputs.instance!;
+    const ours = inst(report);
     const d = await destroySteps(STEPS, ctx, { targets: UP });
-    const inst = d.steps.find((s) => s.id === 'instance')!;
-    assert.ok(inst.deleted?.some((x) => x.includes(ours.instanceId!)));
-    assert.ok(inst.deleted?.some((x) => x.includes(ours.securityGroupId!)));
+    const instReport = d.steps.find((s) => s.id === 'instance')!;
+    assert.ok(instReport.deleted?.some((x) => x.includes(ours.instanceId!)));
+    assert.ok(instReport.deleted?.some((x) => x.includes(ours.securityGroupId!)));
 
     // Nothing tagged is left.
     const tagged = await ctx.ec2.describeInstances({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: ['test'] }, { Name: 'instance-state-name', Values: LIVE }] });
@@ -276,7 +281,7 @@ test('instance: a same-named security group without the tag is a conflict, not a
     const ctx = await sandboxContext(sb);
     await applySteps(STEPS, ctx, { targets: ['iam', 'cluster'] });
     const since = sb.requestLog().length;
-    await assert.rejects(applySteps(STEPS, ctx, { targets: ['instance'] }), (e: unknown) => e instanceof EngineError && e.error instanceof ConflictError);
+    await assert.rejects(applySteps(STEPS, ctx, { targets: ['instance'] }), (e: unknown) => e instanceof ConflictError);
     assert.deepEqual(mutatingCalls(sb, since), []);
   });
 });
@@ -309,18 +314,22 @@ test('instance: bad input fails before any mutating call, exit code 2', async ()
   });
 });
 
-test('instance: the caller IP comes from the sandbox checkip when the endpoint is a sandbox; with a TTY it is asked', async () => {
+test('instance: the caller IP comes from the sandbox checkip when the endpoint is a sandbox; it is a discovered value, never written to the config', async () => {
   await withSandbox({}, async (sb) => {
     assert.deepEqual(await detectPublicIp(sb.url), { ip: '127.0.0.1' });
     const ctx = await sandboxContext(sb, { config: { allowCidr: undefined } });
-    await applySteps(STEPS, ctx, { targets: UP, dryRun: true });
-    assert.equal(ctx.config.allowCidr, '127.0.0.1/32');
-
-    const io = new RecordingIoHost({ interactive: true, answers: { '--allow-cidr': '192.0.2.0/24' } });
-    const asked = Object.create(await sandboxContext(sb, { config: { allowCidr: undefined }, io }), { endpoint: { value: 'http://127.0.0.1:9' } }) as Context;
-    await applySteps(STEPS, asked, { targets: UP, dryRun: true });
-    assert.deepEqual(io.asked, ['--allow-cidr']);
-    assert.equal(asked.config.allowCidr, '192.0.2.0/24');
+    const report = await applySteps(STEPS, ctx, { targets: UP, dryRun: true });
+    const plan = report.steps.find((s) => s.id === 'instance')!.plan!;
+    assert.equal(plan.action, 'create');
+    assert.match('summary' in plan ? plan.summary : '', /from 127\.0\.0\.1\/32/);
+    assert.equal(ctx.config.allowCidr, undefined, 'the config is not written');
+    const prepared = await instanceStep.prepare!(ctx);
+    assert.deepEqual(prepared.allowCidr, { value: '127.0.0.1/32', source: 'discovered', how: 'your public IP' });
+    assert.equal((prepared.vpcId as { source?: string }).source, 'discovered');
+    // Status needs no caller IP at all.
+    const inspect = await sandboxContext(sb, { config: { allowCidr: undefined }, intent: 'inspect' });
+    const unreachable = Object.create(inspect, { endpoint: { value: 'http://127.0.0.1:9' } }) as Context;
+    assert.equal((await instanceStep.prepare!(unreachable)).allowCidr, undefined);
   });
 });
 
@@ -328,6 +337,6 @@ test('instance: Graviton instance types get the arm64 AMI', async () => {
   await withSandbox({}, async (sb) => {
     const { ctx, report } = await up(sb, { config: { instanceType: 't4g.small' } });
     const arm = await ctx.ssm.getParameter({ Name: '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id' });
-    assert.equal(report.outputs.instance!.amiId, arm.Parameter?.Value);
+    assert.equal(inst(report).amiId, arm.Parameter?.Value);
   });
 });

@@ -8,6 +8,8 @@ import { applySteps } from '../../core/engine.js';
 import { InternalError, UserInputError } from '../../core/errors.js';
 import type { Context } from '../../core/context.js';
 import { labSteps } from '../../steps/index.js';
+import { resolveSettings, type ResolvedConfig } from '../../core/config.js';
+import { known } from '../../core/step.js';
 import type { ImageStepOptions } from '../../steps/image.js';
 import { renderApply } from '../render.js';
 import { action, type Runtime } from '../run.js';
@@ -36,9 +38,9 @@ export function addImageBuildOptions(cmd: Command): Command {
 }
 
 /** The image step's options from those flags (and `--repo ecr`). */
-export function imageBuildOptions(rt: Runtime): ImageStepOptions {
+export function imageBuildOptions(rt: Runtime, resolved: ResolvedConfig): ImageStepOptions {
   const f = rt.opts as unknown as ImageBuildFlags;
-  return { ecr: Boolean(f.ecr) || rt.resolved.config.imageRepo === 'ecr', baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform };
+  return { ecr: resolved.config.imageRepo === 'ecr', baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform };
 }
 
 export function imageCommand(): Command {
@@ -60,15 +62,20 @@ export function imageCommand(): Command {
   cmd.action(
     action(async (rt) => {
       const credentials = await readCredentials(rt, rt.opts as unknown as ImageFlags);
-      const options: ImageStepOptions = { ...imageBuildOptions(rt), credentials };
-      const steps = labSteps({ image: options });
       // A registry push needs no AWS: skip the identity check and hand the step no AWS clients.
-      const ctx = options.ecr ? await rt.context() : localContext(rt);
+      const local = resolveSettings({ flags: rt.validated.flags, env: process.env });
+      const ecr = local.config.imageRepo === 'ecr';
+      const session = ecr ? await rt.session() : undefined;
+      const resolved = session?.resolved ?? local;
+      const options: ImageStepOptions = { ...imageBuildOptions(rt, resolved), credentials };
+      const steps = labSteps({ image: options });
+      const ctx = session ? rt.context(session) : localContext(rt, resolved);
+      if (!rt.opts.dryRun) await rt.lock('image');
       const report = await applySteps(steps, ctx, { targets: ['image'], dryRun: Boolean(rt.opts.dryRun) });
-      const out = report.outputs.image ?? {};
-      rt.io.result({ ...report, stack: rt.stack, imageRef: out.imageRef }, () => {
+      const ref = known(report.outputs.image?.imageRef);
+      rt.io.result({ ...report, stack: rt.stack, imageRef: ref }, () => {
         const text = renderApply(report);
-        return out.imageRef && !out.imageRef.startsWith('(') ? `${text}\n${out.imageRef}` : text;
+        return ref ? `${text}\n${ref}` : text;
       });
     }),
   );
@@ -106,13 +113,14 @@ function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** A context without AWS: every AWS client throws if a step ever reaches for one. */
-function localContext(rt: Runtime): Context {
+function localContext(rt: Runtime, resolved: ResolvedConfig): Context {
   const noAws = new Proxy({} as AwsClients, {
     get(_t, key) {
       if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
       throw new InternalError({ what: `AWS client "${key}" used by a command that runs without AWS` });
     },
   });
-  const conn: Connection = { region: rt.resolved.config.region ?? '', sandbox: false, aws: noAws, account: '', callerArn: '' };
-  return buildContext({ opts: rt.opts, io: rt.io, stack: rt.stack, resolved: rt.resolved, conn, signal: rt.signal });
+  const region = resolved.config.region ?? '';
+  const conn: Connection = { region, sandbox: false, aws: noAws, account: '', callerArn: '', target: { kind: 'aws', account: '', region } };
+  return buildContext({ opts: rt.opts, io: rt.io, stack: rt.stack, resolved, conn, signal: rt.signal, intent: 'apply' });
 }

@@ -1,30 +1,24 @@
 /**
  * The whole-lab commands: `up`, `status` and `down`. Thin: flags and questions in, the engine runs
- * the steps, a summary out.
+ * the steps, a summary out. `up` goes Validate -> Ask -> Plan -> Confirm -> Execute; `down` reads
+ * what the stack owns, shows it, confirms, deletes.
  */
 import { Command } from 'commander';
-import { saveStack, toSaved } from '../../core/config.js';
-import type { Context } from '../../core/context.js';
-import { applySteps, destroySteps, EngineError, inspectSteps, observeSteps, type RunReport } from '../../core/engine.js';
-import { UserInputError } from '../../core/errors.js';
+import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunReport } from '../../core/engine.js';
+
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { labSteps, type LabStepOptions } from '../../steps/index.js';
-import { renderDestroy } from '../render.js';
-import { action, type Runtime } from '../run.js';
-import { addSettingOptions, examples } from './steps.js';
+import { renderDestroy, renderDestroyPreview } from '../render.js';
+import { action, type Runtime, type Session } from '../run.js';
+import { addSettingOptions, confirmOrCancel, examples } from './steps.js';
 import { addImageBuildOptions, imageBuildOptions } from './image.js';
 import { renderStatus, renderUpSummary, upSummary } from '../summary.js';
-import { runWizard } from '../wizard.js';
+import { askMissing, confirmPlan, createPendingKeyPair } from '../wizard.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
 
-export function stepOptions(rt: Runtime): LabStepOptions {
-  return { image: imageBuildOptions(rt) };
-}
-
-async function save(rt: Runtime, ctx?: Context): Promise<void> {
-  const config = ctx?.config ?? rt.resolved.config;
-  await saveStack(toSaved(rt.stack, config, rt.saved));
+export function stepOptions(rt: Runtime, s: Session): LabStepOptions {
+  return { image: imageBuildOptions(rt, s.resolved) };
 }
 
 export function upCommand(): Command {
@@ -44,28 +38,40 @@ export function upCommand(): Command {
   );
   cmd.action(
     action(async (rt) => {
-      // Validate (done: every flag, env and saved value) -> Ask -> Execute.
-      const ctx = await runWizard(rt, () => rt.context());
-      const steps = labSteps(stepOptions(rt));
-      let report: RunReport;
-      // Even a failed or interrupted run keeps the answers (written atomically) so `up` resumes with no
-      // questions; input that failed validation is never saved.
-      let keep = !rt.opts.dryRun;
-      try {
-        // When the wizard asked, it has shown the whole plan and had it confirmed: don't repeat it.
-        const shown = Object.values(rt.resolved.sources).includes('prompt');
-        report = await applySteps(steps, ctx, { dryRun: Boolean(rt.opts.dryRun), announcePlan: !shown });
-      } catch (e) {
-        if (e instanceof UserInputError || (e instanceof EngineError && e.error instanceof UserInputError)) keep = false;
-        throw e;
-      } finally {
-        if (keep) await save(rt, ctx);
+      const dryRun = Boolean(rt.opts.dryRun);
+      const s = await rt.session();
+      if (!dryRun) await rt.lock('up');
+      // Ask: only what is missing, only here.
+      const asked = await askMissing(rt, s);
+      // Plan: every step prepared, read and planned; any conflict or failed check stops here, with
+      // nothing written. Values from a failed check are never saved.
+      const ctx = rt.context(s);
+      const steps = labSteps(stepOptions(rt, s));
+      const plan = await planRun(steps, ctx);
+      if (dryRun) {
+        announceDryRun(plan, ctx);
+        const report = planReport(plan);
+        const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
+        rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
+        return;
       }
+      // Confirm, where a question is due.
+      if (asked.any && !(await confirmPlan(rt, ctx, plan, asked))) return cancelled(rt, 'Nothing was created.');
+      // Execute: the answers are saved first, so an interrupted run resumes with no questions.
+      await rt.save(s);
+      if (asked.keyPair) await createPendingKeyPair(ctx, rt.io, asked.keyPair);
+      const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any });
       const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
       rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
     }),
   );
   return cmd;
+}
+
+/** "No" at a confirmation: exit 1 in every command, nothing changed. */
+export function cancelled(rt: Runtime, what: string): number {
+  rt.io.result({ ok: false, stack: rt.stack, cancelled: true }, () => `Cancelled: ${what.charAt(0).toLowerCase()}${what.slice(1)}`);
+  return 1;
 }
 
 export function statusCommand(): Command {
@@ -75,9 +81,10 @@ export function statusCommand(): Command {
   cmd.addHelpText('after', examples(['ecs-cwlogs status', 'ecs-cwlogs status --json | jq .steps', 'ecs-cwlogs status --stack demo']));
   cmd.action(
     action(async (rt) => {
-      const ctx = await rt.context();
-      const report = await inspectSteps(labSteps(stepOptions(rt)), ctx, { prepare: true });
-      rt.io.result({ ...report, stack: rt.stack }, () => renderStatus(rt.stack, report));
+      const s = await rt.session();
+      const ctx = rt.context(s, 'inspect');
+      const report = await inspectSteps(labSteps(stepOptions(rt, s)), ctx);
+      rt.io.result({ ...report, stack: rt.stack, target: ctx.target }, () => renderStatus(rt.stack, report));
     }),
   );
   return cmd;
@@ -88,33 +95,31 @@ export function downCommand(): Command {
   addSettingOptions(cmd, ALL_SETTINGS);
   addImageBuildOptions(cmd);
   cmd.option('--delete-logs', 'also delete the log group and its logs');
-  cmd.addHelpText('after', examples(['ecs-cwlogs down', 'ecs-cwlogs down --yes', 'ecs-cwlogs down --yes --delete-logs']));
+  cmd.addHelpText('after', examples(['ecs-cwlogs down', 'ecs-cwlogs down --yes', 'ecs-cwlogs down --yes --delete-logs', 'ecs-cwlogs down --dry-run   # list what would be deleted']));
   cmd.action(
     action(async (rt) => {
-      const ctx = await rt.context();
-      const steps = labSteps(stepOptions(rt));
-      // The image is never deleted (registries keep it), so its state doesn't matter here.
-      const found = await observeSteps(steps.filter((s) => s.id !== 'image'), ctx);
-      const existing = found.filter((s) => s.present && (s.id !== 'log-group' || rt.opts.deleteLogs));
-      if (existing.length === 0) {
-        rt.io.result({ ok: true, stack: rt.stack, deleted: [] }, () => `Nothing to delete: stack ${rt.stack} has no resources in ${ctx.config.region}.`);
+      const s = await rt.session();
+      if (!rt.opts.dryRun) await rt.lock('down');
+      const ctx = rt.context(s);
+      const steps = labSteps(stepOptions(rt, s));
+      const preview = await previewDestroy(steps, ctx);
+      const doomed = preview.steps.flatMap((x) => x.deleted ?? []);
+      if (doomed.length === 0) {
+        rt.io.result({ ...preview, stack: rt.stack, deleted: [] }, () =>
+          [`Nothing to delete: stack ${rt.stack} has no resources in ${ctx.config.region}.`, ...preview.steps.flatMap((x) => (x.kept ?? []).map((k) => `  kept ${k}`))].join('\n'),
+        );
         return;
       }
-      rt.io.emit({ type: 'message', level: 'info', text: `Stack ${rt.stack} in ${ctx.config.region}: ${existing.map((s) => s.title).join(', ')} exist.` });
-      if (!rt.opts.deleteLogs) rt.io.emit({ type: 'message', level: 'info', text: `The log group ${ctx.config.logGroup} is kept (pass --delete-logs to delete it).` });
-      if (!rt.opts.yes) {
-        if (!rt.io.interactive) {
-          throw new UserInputError({ what: 'Not deleting without confirmation', why: 'there is no terminal to ask in', fix: 'Pass --yes to delete.' });
-        }
-        const ok = await rt.io.ask({ flag: '--yes', kind: 'confirm', message: `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`, default: false });
-        if (!ok) {
-          rt.io.result({ ok: false, stack: rt.stack, cancelled: true }, () => 'Cancelled: nothing was deleted.');
-          return 1;
-        }
+      if (rt.opts.dryRun) {
+        rt.io.result({ ...preview, stack: rt.stack }, () => renderDestroyPreview(rt.stack, ctx.config.region, preview));
+        return;
       }
+      rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
+      if (!(await confirmOrCancel(rt, `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`))) return cancelled(rt, 'Nothing was deleted.');
       const report = await destroySteps(steps, ctx);
       rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
     }),
   );
   return cmd;
 }
+

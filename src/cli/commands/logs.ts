@@ -84,7 +84,7 @@ export function logsCommand(): Command {
 
 async function run(rt: Runtime, f: LogsFlags, fail: (e: unknown) => number): Promise<number> {
   const startTime = parseSince(f.since, Date.now());
-  const ctx = await rt.context();
+  const ctx = rt.context(await rt.session(), 'inspect');
   const color = rt.opts.color !== false && !process.env.NO_COLOR && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb';
   const print = printer(Boolean(f.json), new Chalk({ level: color ? 1 : 0 }));
   const stackFlag = rt.stack === 'ecs-cwlogs' ? '' : ` --stack ${rt.stack}`;

@@ -2,12 +2,14 @@
  * One subcommand per lab step (`cluster`, `iam`, `instance`, ...). Thin: flags in, engine call, result out.
  */
 import { Command, Option } from 'commander';
-import { applySteps, destroySteps } from '../../core/engine.js';
+import { announceDryRun, destroySteps, executePlan, planReport, planRun, previewDestroy } from '../../core/engine.js';
+import { UserInputError } from '../../core/errors.js';
 import { SETTINGS, type SettingKey } from '../../core/settings.js';
 import type { StepId } from '../../core/step.js';
-import { STEPS } from '../../steps/index.js';
-import { renderApply, renderDestroy } from '../render.js';
-import { action } from '../run.js';
+import { labSteps } from '../../steps/index.js';
+import { renderApply, renderDestroy, renderDestroyPreview } from '../render.js';
+import { action, type Runtime } from '../run.js';
+import { imageBuildOptions } from './image.js';
 
 export interface StepCommandSpec {
   name: StepId;
@@ -15,8 +17,18 @@ export interface StepCommandSpec {
   /** Settings this step's command accepts as flags. */
   settings: SettingKey[];
   examples: string[];
-  /** Extra work before the engine, e.g. discovering the default VPC. */
-  prepare?: Parameters<typeof action>[0];
+}
+
+/**
+ * Ask before deleting, as `down` does: --yes skips the question; with no terminal to ask in and no
+ * --yes, nothing is deleted (exit 2). False: the user said no.
+ */
+export async function confirmOrCancel(rt: Runtime, message: string): Promise<boolean> {
+  if (rt.opts.yes) return true;
+  if (!rt.io.interactive) {
+    throw new UserInputError({ what: 'Not deleting without confirmation', why: 'there is no terminal to ask in', fix: 'Pass --yes to delete (or --dry-run to see what would be deleted).' });
+  }
+  return rt.io.ask({ flag: '--yes', kind: 'confirm', message, default: false });
 }
 
 export function addSettingOptions(cmd: Command, keys: readonly SettingKey[]): Command {
@@ -40,13 +52,36 @@ export function stepCommand(spec: StepCommandSpec): Command {
   cmd.addHelpText('after', examples(spec.examples));
   cmd.action(
     action(async (rt) => {
-      const ctx = await rt.context();
+      const s = await rt.session();
+      const dryRun = Boolean(rt.opts.dryRun);
+      if (!dryRun) await rt.lock(`${spec.name}${rt.opts.delete ? ' --delete' : ''}`);
+      const ctx = rt.context(s);
+      const steps = labSteps({ image: imageBuildOptions(rt, s.resolved) });
       if (rt.opts.delete) {
-        const report = await destroySteps(STEPS, ctx, { targets: [spec.name] });
+        const preview = await previewDestroy(steps, ctx, { targets: [spec.name] });
+        const doomed = preview.steps.flatMap((x) => x.deleted ?? []);
+        if (dryRun || doomed.length === 0) {
+          rt.io.result({ ...preview, stack: rt.stack }, () => renderDestroyPreview(rt.stack, ctx.config.region, preview));
+          return;
+        }
+        rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
+        if (!(await confirmOrCancel(rt, `Delete ${doomed.length === 1 ? doomed[0] : `these ${doomed.length} resources`} of stack ${rt.stack}?`))) {
+          rt.io.result({ ok: false, stack: rt.stack, cancelled: true }, () => 'Cancelled: nothing was deleted.');
+          return 1;
+        }
+        const report = await destroySteps(steps, ctx, { targets: [spec.name] });
         rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
         return;
       }
-      const report = await applySteps(STEPS, ctx, { targets: [spec.name], dryRun: Boolean(rt.opts.dryRun) });
+      const plan = await planRun(steps, ctx, { targets: [spec.name] });
+      let report;
+      if (dryRun) {
+        announceDryRun(plan, ctx);
+        report = planReport(plan);
+      } else {
+        await rt.save(s);
+        report = await executePlan(plan, ctx);
+      }
       rt.io.result({ ...report, stack: rt.stack }, () => renderApply(report));
     }),
   );

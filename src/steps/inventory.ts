@@ -1,0 +1,153 @@
+/**
+ * The stack is what carries its tag. This finds the stack's resources by the tag, whatever their
+ * names, so that losing the stack file (or the names in it) loses nothing: `status` and `down`
+ * still see everything, and `up` converges on what exists instead of building a second set.
+ *
+ *   regional resources: the Resource Groups Tagging API (GetResources with the stack tag), which
+ *     covers ECS clusters, services and task definitions, EC2 instances and security groups, and
+ *     CloudWatch Logs log groups;
+ *   IAM (global): the stack's path, /ecs-cwlogs/<stack>/, listed with ListRoles and
+ *     ListInstanceProfiles; names end with the region they serve.
+ *
+ * Where the Tagging API can't be used (no tag:GetResources permission), the names alone are used,
+ * as before, and the run says so.
+ */
+import type { AwsClients } from '../aws/clients.js';
+import type { ResolvedConfig } from '../core/config.js';
+import { STACK_TAG } from '../core/context.js';
+import { awsErrorCode, hasAwsCode } from '../core/errors.js';
+import type { SettingKey } from '../core/settings.js';
+
+export interface TaggedResource {
+  arn: string;
+  tags: Record<string, string>;
+}
+
+export const TAGGED_TYPES = ['ecs:cluster', 'ecs:service', 'ecs:task-definition', 'ec2:instance', 'ec2:security-group', 'logs:log-group'] as const;
+
+/** The IAM path of a stack's roles, policies and instance profiles. */
+export function iamPath(stack: string): string {
+  return `/ecs-cwlogs/${stack}/`;
+}
+
+/** The IAM name of the stack's policy, role and profile in a region (IAM is global, the stack is not). */
+export function iamNameIn(base: string, region: string): string {
+  return `${base}-${region}`;
+}
+
+const cache = new WeakMap<object, Promise<TaggedResource[] | undefined>>();
+
+/** Every resource of the region carrying this stack's tag; undefined when the Tagging API can't be used. */
+export function taggedResources(ctx: { tagging: AwsClients['tagging']; stack: string }): Promise<TaggedResource[] | undefined> {
+  let p = cache.get(ctx.tagging);
+  if (!p) {
+    p = (async () => {
+      const out: TaggedResource[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const res = await ctx.tagging.getResources({
+            TagFilters: [{ Key: STACK_TAG, Values: [ctx.stack] }],
+            ResourceTypeFilters: [...TAGGED_TYPES],
+            ResourcesPerPage: 100,
+            ...(token ? { PaginationToken: token } : {}),
+          });
+          for (const r of res.ResourceTagMappingList ?? []) {
+            if (r.ResourceARN) out.push({ arn: r.ResourceARN, tags: Object.fromEntries((r.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])) });
+          }
+          token = res.PaginationToken || undefined;
+        } while (token);
+      } catch (e) {
+        if (hasAwsCode(e, 'AccessDeniedException', 'AccessDenied', 'UnknownOperationException', 'InvalidAction', 'UnrecognizedClientException') || awsErrorCode(e) === 'NotImplemented') return undefined;
+        throw e;
+      }
+      return out;
+    })();
+    cache.set(ctx.tagging, p);
+    p.catch(() => cache.delete(ctx.tagging));
+  }
+  return p;
+}
+
+/** The resource part of an ARN: "cluster/NAME", "service/CLUSTER/NAME", "log-group:NAME". */
+function resourceOf(arn: string): string {
+  return arn.split(':').slice(5).join(':');
+}
+
+export interface StackNames {
+  clusters: string[];
+  services: { cluster: string; name: string }[];
+  taskFamilies: string[];
+  logGroups: string[];
+  /** Task definition revision ARNs (any status the Tagging API reports). */
+  taskDefinitions: string[];
+}
+
+export function namesOf(resources: readonly TaggedResource[]): StackNames {
+  const n: StackNames = { clusters: [], services: [], taskFamilies: [], logGroups: [], taskDefinitions: [] };
+  const add = <T>(list: T[], x: T) => {
+    if (!list.some((y) => JSON.stringify(y) === JSON.stringify(x))) list.push(x);
+  };
+  for (const r of resources) {
+    const res = resourceOf(r.arn);
+    const service = r.arn.split(':')[2];
+    if (service === 'ecs' && res.startsWith('cluster/')) add(n.clusters, res.slice('cluster/'.length));
+    else if (service === 'ecs' && res.startsWith('service/')) {
+      const parts = res.split('/');
+      // service/CLUSTER/NAME (long ARN format); the old format service/NAME has no cluster.
+      if (parts.length === 3) add(n.services, { cluster: parts[1]!, name: parts[2]! });
+    } else if (service === 'ecs' && res.startsWith('task-definition/')) {
+      add(n.taskFamilies, res.slice('task-definition/'.length).split(':')[0]!);
+      add(n.taskDefinitions, r.arn);
+    } else if (service === 'logs' && res.startsWith('log-group:')) add(n.logGroups, res.slice('log-group:'.length).replace(/:\*$/, ''));
+  }
+  return n;
+}
+
+/** The stack's IAM role names in this region (from its path), without the region suffix. */
+export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string }, region: string): Promise<string[]> {
+  const out: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await ctx.iam.listRoles({ PathPrefix: iamPath(ctx.stack), Marker: marker });
+    for (const r of page.Roles ?? []) {
+      const suffix = `-${region}`;
+      if (r.RoleName?.endsWith(suffix) && r.Path === iamPath(ctx.stack)) out.push(r.RoleName.slice(0, -suffix.length));
+    }
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return out;
+}
+
+/**
+ * Names the user did not give (they are defaults) but the stack's tagged resources have: use
+ * those, so a lost stack file or an older run's custom names still lead to the stack's resources.
+ * Only an unambiguous find (one resource of the kind) is used. Found names are never saved.
+ */
+export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 'tagging' | 'iam' | 'ec2'>, stack: string, region: string): Promise<string[]> {
+  const notGiven = (k: SettingKey) => r.sources[k] === 'default' || r.sources[k] === undefined;
+  const used: string[] = [];
+  const use = (k: SettingKey, found: readonly string[]) => {
+    if (!notGiven(k) || found.length !== 1 || found[0] === r.config[k]) return;
+    (r.config as unknown as Record<string, unknown>)[k] = found[0];
+    r.sources[k] = 'tagged';
+    used.push(`${k}=${found[0]}`);
+  };
+  const keys: SettingKey[] = ['clusterName', 'serviceName', 'taskFamily', 'logGroup', 'securityGroupName', 'iamName'];
+  if (!keys.some(notGiven)) return used;
+  const tagged = await taggedResources({ tagging: aws.tagging, stack });
+  if (tagged) {
+    const n = namesOf(tagged);
+    use('clusterName', n.clusters);
+    const cluster = r.config.clusterName;
+    use('serviceName', n.services.filter((s) => s.cluster === cluster).map((s) => s.name));
+    use('taskFamily', n.taskFamilies);
+    use('logGroup', n.logGroups);
+  }
+  if (notGiven('securityGroupName')) {
+    const res = await aws.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
+    use('securityGroupName', [...new Set((res.SecurityGroups ?? []).map((g) => g.GroupName ?? ''))].filter(Boolean));
+  }
+  if (notGiven('iamName')) use('iamName', await iamBaseNames({ iam: aws.iam, stack }, region));
+  return used;
+}
