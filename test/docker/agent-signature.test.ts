@@ -1,5 +1,5 @@
 /**
- * The agent install step of docker/Dockerfile (docker/install-agent.sh), offline: a fake agent .deb
+ * The agent install step of docker/Dockerfile (docker/rootfs/usr/local/lib/ecs-cwlogs/install-agent.sh), offline: a fake agent .deb
  * and its detached signature, made with a throwaway key generated here, served over HTTP on
  * 127.0.0.1 to a build on the host network, with that key's URL and fingerprint substituted for
  * AWS's through the build arguments.
