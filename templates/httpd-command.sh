@@ -3,14 +3,16 @@
 # apache2 layout (/etc/apache2, apachectl) works too. It installs nothing and waits for nothing:
 # httpd is exec'd within the first second.
 #   - every access line (local6) and error line (local7) goes once, over TCP, to the logging
-#     container's rsyslog through `logger -t httpd`; the image's own CustomLog/TransferLog/ErrorLog
-#     lines (httpd:2.4 sends them to /proc/self/fd/1 and 2) are commented out, so nothing is
-#     written twice. `||`: Apache runs logger without a shell and restarts it when it dies (its
-#     "reliable piped logs"), e.g. when rsyslog restarts and logger loses its connection.
+#     container's rsyslog through `logger -T -t httpd`; the image's own CustomLog/TransferLog/
+#     ErrorLog lines (httpd:2.4 sends them to /proc/self/fd/1 and 2) are commented out, so nothing
+#     is written twice. logger runs in a restart loop (see pipe below), so it outlives an rsyslog
+#     restart in the logging container.
 #   - a local index page is written first; the lab's content (the ECS developer guide's welcome
 #     page) is fetched in the background with what httpd:2.4 has (openssl s_client, timeout,
 #     head), bounded to 20 s and 2 MB, and only a complete 200 answer is kept as Welcome.html.
-set -eu
+# Nothing here can keep httpd from starting: a step that fails (e.g. an app image whose conf is not
+# writable) says so and httpd starts anyway.
+set -u
 if [ -f /usr/local/apache2/conf/httpd.conf ]; then
   root=/usr/local/apache2; conf="$root/conf/httpd.conf"; docroot="$root/htdocs"
 else
@@ -25,16 +27,17 @@ pipe() { printf 'while :; do %s -t httpd -p %s.info -n cloudwatchlogs -P 514 -T 
 # Idempotent (a restarted container runs this again): the image's log directives are commented
 # out once, our file is rewritten and included once.
 find "$root" -name '*.conf' ! -path "$ours" -type f -exec sed -i -E 's/^([[:space:]]*(CustomLog|TransferLog|ErrorLog)[[:space:]])/#ecs-cwlogs# \1/' {} +
-cat > "$ours" <<CONF
+{ cat > "$ours" <<CONF
 ServerName $(cat /proc/sys/kernel/hostname)
 LogFormat "%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\"" ecs_cwlogs
 CustomLog "|\$$(pipe local6)" ecs_cwlogs
 ErrorLogFormat "%v [%t] [%m:%l] [pid %P] [client\\ %a] %M"
 ErrorLog "|\$$(pipe local7)"
 CONF
-grep -qxF "Include $ours" "$conf" || printf '\nInclude %s\n' "$ours" >> "$conf"
-mkdir -p "$docroot"
-printf '<html><body><h1>ecs-cwlogs</h1><p>Served by httpd on ECS; its logs go to CloudWatch Logs through rsyslog.</p><p><a href="Welcome.html">The ECS developer guide</a> (if it could be fetched when this container started).</p></body></html>\n' > "$docroot/index.html"
+} && { grep -qxF "Include $ours" "$conf" || printf '\nInclude %s\n' "$ours" >> "$conf"; } \
+  || echo "ecs-cwlogs: cannot write $ours or $conf: httpd logs where its image says, not to cloudwatchlogs" >&2
+mkdir -p "$docroot" && printf '<html><body><h1>ecs-cwlogs</h1><p>Served by httpd on ECS; its logs go to CloudWatch Logs through rsyslog.</p><p><a href="Welcome.html">The ECS developer guide</a> (if it could be fetched when this container started).</p></body></html>\n' > "$docroot/index.html" \
+  || echo "ecs-cwlogs: cannot write $docroot/index.html" >&2
 (
   host=docs.aws.amazon.com; path=/AmazonECS/latest/developerguide/Welcome.html; max=2000000
   command -v openssl >/dev/null && command -v timeout >/dev/null || exit 0

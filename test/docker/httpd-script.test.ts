@@ -13,6 +13,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { readBuildContext } from '../../src/docker/build-context.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
@@ -40,11 +41,21 @@ async function buildHttpdLike(e: DockerEnv): Promise<string> {
   return ref;
 }
 
-const get = async (path: string): Promise<number> => {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  await res.arrayBuffer();
-  return res.status;
-};
+/** GET over node:http, one connection each (undici's fetch can hang on a half-ready docker-proxy port with nothing keeping the event loop alive). */
+function request(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(3000, () => req.destroy(new Error(`GET ${path}: no answer in 3 s`)));
+    req.on('error', reject);
+  });
+}
+const get = async (path: string): Promise<number> => (await request(path)).status;
 
 before(async () => {
   if (skip) return;
@@ -85,7 +96,7 @@ after(async () => {
 });
 
 test('httpd serves the local index page at once, the content fetch runs in the background', { skip }, async () => {
-  const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+  const page = (await request('/')).body;
   assert.match(page, /ecs-cwlogs/);
   // The fetch is still waiting on the black-holed address (or gave up): no partial page is served.
   assert.equal(await get('/Welcome.html'), 404);
