@@ -3,6 +3,8 @@
  * push it where ECS can pull it).
  *
  *   tag      <repo>:<content hash of docker/ (as .dockerignore filters it), build args, platform>
+ *   platform the instance type's architecture (x86_64 -> linux/amd64, arm64 -> linux/arm64), never
+ *            the Docker daemon's; --platform only overrides it, and must agree with the instance
  *   read     is that tag in the registry? (HTTP API v2 HEAD, the registry is the truth)
  *   apply    ECR: create the repository if missing (tagged); build unless the tag exists locally;
  *            tag latest; push both; the registry's digest is the result
@@ -18,6 +20,7 @@ import { awsTags, type Context } from '../core/context.js';
 import { DockerError, hasAwsCode, UserInputError } from '../core/errors.js';
 import { absent, isAbsent, unknown, type Absent, type Plan, type Step, type StepOutputs } from '../core/step.js';
 import { PACKAGE_ROOT } from '../core/version.js';
+import { isArmInstanceType } from '../core/validate.js';
 import { join } from 'node:path';
 
 export type ImageCtx = Pick<Context, 'config' | 'ecr' | 'docker' | 'tags' | 'stack' | 'account' | 'io' | 'signal' | 'report'>;
@@ -31,8 +34,16 @@ export interface ImageStepOptions {
   baseImage?: string;
   /** SKIP_CLOUDWATCH_AGENT=true (offline builds). */
   skipAgent?: boolean;
-  /** e.g. linux/amd64 (default: the daemon's own). */
+  /**
+   * --platform, e.g. linux/amd64: an override, which must agree with the instance's architecture
+   * (default: platformFor(architecture)).
+   */
   platform?: string;
+  /**
+   * The EC2 instance type's architecture (DescribeInstanceTypes). Default: guessed from the
+   * configured instance type's name (Graviton families, e.g. t4g, are arm64).
+   */
+  architecture?: Architecture;
   /** --username with --password-stdin (or the prompt). Never written anywhere. */
   credentials?: { username: string; password: string };
   /** Where config.json is (default: DOCKER_CONFIG, else ~/.docker). */
@@ -54,6 +65,7 @@ export interface ImageDesired {
   /** repository:tag */
   ref: string;
   buildArgs: Record<string, string>;
+  /** linux/amd64 or linux/arm64 (also part of the tag); unset in mode given. */
   platform?: string;
   context?: BuildContext;
   tags: Record<string, string>;
@@ -65,6 +77,47 @@ export interface ImageObserved {
   digest: string;
   repository: string;
   tag: string;
+}
+
+export type Architecture = 'x86_64' | 'arm64';
+
+/** The image platform an EC2 architecture runs: x86_64 -> linux/amd64, arm64 -> linux/arm64. */
+export function platformFor(architecture: Architecture): 'linux/amd64' | 'linux/arm64' {
+  return architecture === 'arm64' ? 'linux/arm64' : 'linux/amd64';
+}
+
+/** The EC2 architecture of an image platform (linux/amd64, linux/arm64, linux/arm64/v8), if any. */
+export function architectureOfPlatform(platform: string): Architecture | undefined {
+  const p = platform.trim().toLowerCase();
+  if (p === 'linux/amd64' || p === 'linux/x86_64') return 'x86_64';
+  if (p === 'linux/arm64' || p === 'linux/arm64/v8' || p === 'linux/aarch64') return 'arm64';
+  return undefined;
+}
+
+/**
+ * The platform to build for: --platform if given (it must be the instance's), else the
+ * architecture's. A --platform that ECS on that instance cannot run is an input error.
+ */
+export function resolvePlatform(input: { platform?: string; architecture: Architecture; instanceType?: string }): string {
+  const want = platformFor(input.architecture);
+  if (input.platform === undefined || input.platform.trim() === '') return want;
+  const arch = architectureOfPlatform(input.platform);
+  const on = input.instanceType ? `${input.instanceType} (${input.architecture})` : `an ${input.architecture} instance`;
+  if (!arch) {
+    throw new UserInputError({
+      what: `--platform ${input.platform} is not a platform ECS on EC2 runs`,
+      why: 'the logging container runs on Linux, on an x86_64 or arm64 instance',
+      fix: `Leave --platform out (${on} needs ${want}), or give linux/amd64 or linux/arm64.`,
+    });
+  }
+  if (arch !== input.architecture) {
+    throw new UserInputError({
+      what: `--platform ${input.platform} does not match the instance type`,
+      why: `the task would run on ${on}, which needs ${want}: the container would fail with "exec format error"`,
+      fix: `Leave --platform out, or choose an instance type of the other architecture (e.g. ${arch === 'arm64' ? 't4g.small' : 't3.small'}).`,
+    });
+  }
+  return want;
 }
 
 const REPO_RE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
@@ -90,9 +143,14 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     const buildArgs: Record<string, string> = {};
     if (options.baseImage) buildArgs.BASE_IMAGE = options.baseImage;
     if (options.skipAgent) buildArgs.SKIP_CLOUDWATCH_AGENT = 'true';
+    const platform = resolvePlatform({
+      platform: options.platform,
+      architecture: options.architecture ?? (isArmInstanceType(ctx.config.instanceType) ? 'arm64' : 'x86_64'),
+      instanceType: ctx.config.instanceType,
+    });
     let context: BuildContext;
     try {
-      context = readBuildContext(contextDir, { buildArgs, platform: options.platform });
+      context = readBuildContext(contextDir, { buildArgs, platform });
     } catch (e) {
       throw new UserInputError({ what: `Cannot read the image's build context ${contextDir}`, why: (e as Error).message, fix: 'Reinstall ecs-cwlogs, or check the directory.' });
     }
@@ -114,7 +172,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
         });
       }
     }
-    return { mode: ecr ? 'ecr' : 'registry', repository, ecrName, tag: context.tag, ref: `${repository}:${context.tag}`, buildArgs, platform: options.platform, context, tags };
+    return { mode: ecr ? 'ecr' : 'registry', repository, ecrName, tag: context.tag, ref: `${repository}:${context.tag}`, buildArgs, platform, context, tags };
   };
 
   const credentials = (ctx: Pick<ImageCtx, 'ecr' | 'report'>, d: ImageDesired): Promise<RegistryCredentials | undefined> => {

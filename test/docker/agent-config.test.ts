@@ -52,8 +52,8 @@ test('it collects the httpd files, one stream per app file, and the host ECS log
   const p = '{instance_id}-{hostname}-{ip_address}';
   assert.equal(byPath['/var/log/httpd-access.log']?.log_stream_name, `${p}-httpd-access.log`);
   assert.equal(byPath['/var/log/httpd-error.log']?.log_stream_name, `${p}-httpd-error.log`);
-  assert.equal(byPath['/mnt/ecs_instance_logs/ecs/ecs-agent.log']?.log_stream_name, `${p}-ecs-agent.log`);
-  assert.equal(byPath['/mnt/ecs_instance_logs/ecs/ecs-init.log']?.log_stream_name, `${p}-ecs-init.log`);
+  assert.equal(byPath['/mnt/ecs_instance_logs/ecs-agent.log']?.log_stream_name, `${p}-ecs-agent.log`);
+  assert.equal(byPath['/mnt/ecs_instance_logs/ecs-init.log']?.log_stream_name, `${p}-ecs-init.log`);
   assert.equal(byPath['/var/log/apps/*.log']?.publish_multi_logs, true);
   for (const e of list) {
     assert.equal(e.log_group_name, 'ecs');

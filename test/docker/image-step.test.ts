@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createImageStep, type ImageCtx } from '../../src/steps/image.js';
+import { createImageStep, platformFor, resolvePlatform, type ImageCtx } from '../../src/steps/image.js';
 import type { BuildRequest, DockerEngine, ImageInfo, PushRequest } from '../../src/docker/engine.js';
 import type { RegistryCredentials } from '../../src/docker/auth.js';
 import { isAbsent } from '../../src/core/step.js';
@@ -30,7 +30,7 @@ class FakeEngine implements DockerEngine {
     return this.local.has(ref) ? { id: 'sha256:img', repoTags: [ref], repoDigests: [] } : undefined;
   }
   async build(req: BuildRequest) {
-    this.calls.push(`build ${req.tag} ${JSON.stringify(req.buildArgs)}`);
+    this.calls.push(`build ${req.tag} ${JSON.stringify(req.buildArgs)} ${req.platform}`);
     req.onOutput?.('Step 1/2 : FROM base');
     this.local.add(req.tag);
     return { imageId: 'sha256:img' };
@@ -117,7 +117,7 @@ test('registry: builds, tags latest, pushes both; a second run only asks the reg
     // apply
     'ping',
     `inspect user/cloudwatchlogs:${tag}`,
-    `build user/cloudwatchlogs:${tag} {"BASE_IMAGE":"base:1","SKIP_CLOUDWATCH_AGENT":"true"}`,
+    `build user/cloudwatchlogs:${tag} {"BASE_IMAGE":"base:1","SKIP_CLOUDWATCH_AGENT":"true"} linux/amd64`,
     `tag user/cloudwatchlogs:${tag} user/cloudwatchlogs:latest`,
     `push user/cloudwatchlogs:${tag}`,
     'push user/cloudwatchlogs:latest',
@@ -194,4 +194,42 @@ test('no repository and no image, or a repository with a tag, is a usage error',
   assert.throws(() => step.desired(ctx(new FakeEngine(), { image: undefined, imageRepo: undefined }), {}, undefined), (e: unknown) => e instanceof UserInputError && /--repo/.test(e.message));
   assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'user/cwl:v1' }), {}, undefined), UserInputError);
   assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'User/CWL' }), {}, undefined), UserInputError);
+});
+
+test('the image is built for the instance type\'s architecture, and the platform is in the tag', async () => {
+  const built: Record<string, { tag: string; platform?: string; calls: string[] }> = {};
+  for (const instanceType of ['t4g.small', 't3.small']) {
+    const engine = new FakeEngine();
+    const step = createImageStep({ baseImage: 'base:1', skipAgent: true });
+    const r = await runStep(step, ctx(engine, { imageRepo: 'user/cloudwatchlogs', instanceType }));
+    assert.equal(r.out.built, 'yes');
+    built[instanceType] = { tag: r.desired.tag, platform: r.desired.platform, calls: engine.calls.filter((c) => c.startsWith('build ')) };
+  }
+  assert.equal(built['t4g.small']!.platform, 'linux/arm64');
+  assert.equal(built['t3.small']!.platform, 'linux/amd64');
+  assert.deepEqual(built['t4g.small']!.calls, [`build user/cloudwatchlogs:${built['t4g.small']!.tag} {"BASE_IMAGE":"base:1","SKIP_CLOUDWATCH_AGENT":"true"} linux/arm64`]);
+  assert.deepEqual(built['t3.small']!.calls, [`build user/cloudwatchlogs:${built['t3.small']!.tag} {"BASE_IMAGE":"base:1","SKIP_CLOUDWATCH_AGENT":"true"} linux/amd64`]);
+  assert.notEqual(built['t4g.small']!.tag, built['t3.small']!.tag, 'one tag per platform');
+});
+
+test('an architecture handed in (from DescribeInstanceTypes) wins over the name; --platform only overrides when it agrees', () => {
+  const c = ctx(new FakeEngine(), { imageRepo: 'user/cwl', instanceType: 't3.small' });
+  assert.equal(createImageStep({ architecture: 'arm64' }).desired(c, {}).platform, 'linux/arm64');
+  const plain = createImageStep().desired(c, {});
+  const same = createImageStep({ platform: 'linux/amd64' }).desired(c, {});
+  assert.equal(same.platform, 'linux/amd64');
+  assert.equal(same.tag, plain.tag, 'an agreeing --platform changes nothing');
+  assert.throws(
+    () => createImageStep({ platform: 'linux/arm64' }).desired(c, {}),
+    (e: unknown) => e instanceof UserInputError && /does not match the instance type/.test(e.message) && /t3\.small \(x86_64\)/.test(JSON.stringify(e)),
+  );
+  assert.throws(() => createImageStep({ platform: 'windows/amd64' }).desired(c, {}), UserInputError);
+});
+
+test('platformFor and resolvePlatform are pure', () => {
+  assert.equal(platformFor('x86_64'), 'linux/amd64');
+  assert.equal(platformFor('arm64'), 'linux/arm64');
+  assert.equal(resolvePlatform({ architecture: 'arm64' }), 'linux/arm64');
+  assert.equal(resolvePlatform({ architecture: 'arm64', platform: 'linux/arm64/v8' }), 'linux/arm64');
+  assert.throws(() => resolvePlatform({ architecture: 'x86_64', platform: 'linux/arm64', instanceType: 't3.small' }), UserInputError);
 });
