@@ -71,7 +71,7 @@ class TerminalHost implements IoHost {
         this.running.delete(e.step);
         const verb =
           e.verb ??
-          e.action === 'noop' ? 'in sync' : e.action === 'create' ? 'created' : e.action === 'update' ? 'updated' : e.action === 'destroy' ? 'deleted' : e.action;
+          (e.action === 'noop' ? 'in sync' : e.action === 'create' ? 'created' : e.action === 'update' ? 'updated' : e.action === 'replace' ? 'needs replacing' : e.action === 'destroy' ? 'deleted' : e.action);
         const detail = e.detail ? ` ${this.c.dim(e.detail)}` : '';
         this.persist(`${this.c.green(SYMBOL.ok)} ${e.title} ${this.c.dim(verb)}${detail} ${this.c.dim(fmtMs(e.ms))}`);
         return;
@@ -154,7 +154,7 @@ class TerminalHost implements IoHost {
       case 'replace':
         return `  ${this.c.red('± replace')} ${title}${this.c.dim(` (${plan.summary})`)}\n      ${plan.fix}`;
       case 'noop':
-        return `  ${this.c.dim('= in sync')} ${title}${plan.summary ? this.c.dim(` (${plan.summary})`) : ''}`;
+        return `  ${this.c.dim('= no change')} ${title}${plan.summary ? this.c.dim(` (${plan.summary})`) : ''}`;
       case 'conflict':
         return `  ${this.c.red('! conflict')} ${title}: ${plan.what}`;
     }

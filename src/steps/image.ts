@@ -20,10 +20,16 @@ import { awsTags, type Context } from '../core/context.js';
 import { DockerError, hasAwsCode, UserInputError } from '../core/errors.js';
 import { absent, isAbsent, unknown, type Absent, type Plan, type Step, type StepOutputs } from '../core/step.js';
 import { PACKAGE_ROOT } from '../core/version.js';
+import { architectureOf } from './instance.js';
 import { isArmInstanceType } from '../core/validate.js';
 import { join } from 'node:path';
 
-export type ImageCtx = Pick<Context, 'config' | 'ecr' | 'docker' | 'tags' | 'stack' | 'account' | 'io' | 'signal' | 'report'>;
+export type ImageCtx = Pick<Context, 'config' | 'ecr' | 'docker' | 'tags' | 'stack' | 'account' | 'io' | 'signal' | 'report'> & Partial<Pick<Context, 'ec2'>>;
+
+/** What the image step finds before planning: the architecture the instance type runs. */
+export interface ImagePrepared {
+  architecture?: Architecture;
+}
 
 export interface ImageStepOptions {
   /** The build context (default: the package's docker/). */
@@ -123,12 +129,12 @@ export function resolvePlatform(input: { platform?: string; architecture: Archit
 const REPO_RE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const ECR_NAME_RE = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
-export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, ImageObserved, ImageDesired, undefined, 'image'> {
+export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, ImageObserved, ImageDesired, ImagePrepared, 'image'> {
   const contextDir = options.contextDir ?? join(PACKAGE_ROOT, 'docker');
   // Credentials are looked up once per run (a helper may prompt or be slow), kept in memory only.
   const credCache = new Map<string, Promise<RegistryCredentials | undefined>>();
 
-  const target = (ctx: Pick<ImageCtx, 'config' | 'account' | 'tags'>): ImageDesired => {
+  const target = (ctx: Pick<ImageCtx, 'config' | 'account' | 'tags'>, prepared?: ImagePrepared): ImageDesired => {
     const repo = ctx.config.imageRepo?.trim() || undefined;
     const ecr = Boolean(options.ecr) || repo === 'ecr';
     const tags = { ...ctx.tags };
@@ -145,7 +151,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     if (options.skipAgent) buildArgs.SKIP_CLOUDWATCH_AGENT = 'true';
     const platform = resolvePlatform({
       platform: options.platform,
-      architecture: options.architecture ?? (isArmInstanceType(ctx.config.instanceType) ? 'arm64' : 'x86_64'),
+      architecture: options.architecture ?? prepared?.architecture ?? (isArmInstanceType(ctx.config.instanceType) ? 'arm64' : 'x86_64'),
       instanceType: ctx.config.instanceType,
     });
     let context: BuildContext;
@@ -215,8 +221,14 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     title: 'Logging image',
     dependsOn: [],
 
-    async read(ctx): Promise<ImageObserved | Absent> {
-      const d = target(ctx);
+    /** The instance type's architecture, from EC2 (when there is an AWS account to ask). */
+    async prepare(ctx): Promise<ImagePrepared> {
+      if (options.architecture || !ctx.account || !ctx.ec2) return {};
+      return { architecture: await architectureOf(ctx as { ec2: NonNullable<ImageCtx['ec2']> }, ctx.config.instanceType) };
+    },
+
+    async read(ctx, prepared): Promise<ImageObserved | Absent> {
+      const d = target(ctx, prepared);
       if (d.mode === 'given') return { imageRef: d.given!, digest: parseReference(d.given!).digest ?? '', repository: parseReference(d.given!).repository, tag: parseReference(d.given!).tag ?? '' };
       // A build and push is planned when the image is not there: its preconditions (the Docker daemon
       // answers, the base image exists) are checked now, before anything is created.
@@ -236,7 +248,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
       return absent(`${d.ref} is not in the registry`);
     },
 
-    desired: (ctx) => target(ctx),
+    desired: (ctx, _deps, prepared) => target(ctx, prepared),
 
     plan(observed, desired): Plan {
       if (desired.mode === 'given') return { action: 'noop', summary: `using ${desired.given}` };

@@ -126,7 +126,8 @@ export interface InstancePrepared {
 
 const valueOf = <T>(x: T | Discovered<T> | undefined): T | undefined => (x !== undefined && typeof x === 'object' && (x as Discovered<T>).source === 'discovered' ? (x as Discovered<T>).value : (x as T | undefined));
 
-async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promise<'x86_64' | 'arm64'> {
+/** The instance type's architecture from EC2 (its name as a fallback when EC2 does not say). */
+export async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promise<'x86_64' | 'arm64'> {
   try {
     const res = await ctx.ec2.describeInstanceTypes({ InstanceTypes: [type as _InstanceType] });
     const archs = res.InstanceTypes?.[0]?.ProcessorInfo?.SupportedArchitectures ?? [];

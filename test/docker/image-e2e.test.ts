@@ -71,8 +71,8 @@ test('image: builds docker/ from the debootstrap base and pushes it to an authen
   const report = JSON.parse(r.stdout) as JsonReport;
   const step = report.steps.find((s) => s.id === 'image')!;
   assert.equal(step.action, 'create');
-  assert.equal(step.outputs?.built, 'yes');
-  assert.equal(step.outputs?.pushed, 'yes');
+  assert.equal(step.outputs?.built, true);
+  assert.equal(step.outputs?.pushed, true);
   assert.match(report.imageRef ?? '', new RegExp(`^${repo.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`));
   assert.match(r.stderr, /Step \d+\/\d+ : RUN/, 'the build output streams as progress');
   assert.doesNotMatch(r.stderr + r.stdout, new RegExp(env.password), 'the password is never printed');
@@ -92,8 +92,8 @@ test('image: a second run with nothing changed neither builds nor pushes', { ski
   const report = JSON.parse(r.stdout) as JsonReport;
   const step = report.steps.find((s) => s.id === 'image')!;
   assert.equal(step.action, 'noop');
-  assert.equal(step.outputs?.built, 'no');
-  assert.equal(step.outputs?.pushed, 'no');
+  assert.equal(step.outputs?.built, false);
+  assert.equal(step.outputs?.pushed, false);
   assert.equal(report.imageRef, pushed.imageRef);
   assert.doesNotMatch(r.stderr, /Step \d+\/\d+/, 'no build ran');
   console.log(`# unchanged re-run: ${Date.now() - t0} ms`);

@@ -91,8 +91,8 @@ function ctx(engine: FakeEngine, config: Partial<StackConfig>, ecr = fakeEcr()):
 }
 
 async function runStep(step: ReturnType<typeof createImageStep>, c: ImageCtx) {
-  const observed = await step.read(c, undefined);
-  const desired = step.desired(c, {}, undefined);
+  const observed = await step.read(c, {});
+  const desired = step.desired(c, {}, {});
   const plan = step.plan(observed, desired);
   const out = await step.apply(c, { plan, observed, desired });
   return { observed, desired, plan, out };
@@ -135,20 +135,20 @@ test('registry: a missing base image or an unreachable daemon fails the read, be
   const engine = new FakeEngine();
   const step = createImageStep({ baseImage: 'no-such-base:1', skipAgent: true, credentials: { username: 'u', password: 'p' } });
   const c = ctx(engine, { imageRepo: 'user/cloudwatchlogs' });
-  await assert.rejects(step.read(c, undefined), (e: unknown) => e instanceof UserInputError && /base image no-such-base:1 not found/.test(e.message) && /--base-image/.test(e.message));
+  await assert.rejects(step.read(c, {}), (e: unknown) => e instanceof UserInputError && /base image no-such-base:1 not found/.test(e.message) && /--base-image/.test(e.message));
   assert.ok(!engine.calls.some((x) => x.startsWith('build') || x.startsWith('push')));
   const down = new FakeEngine();
   down.ping = async () => {
     throw new Error('connect ENOENT /var/run/docker.sock');
   };
-  await assert.rejects(createImageStep({ skipAgent: true }).read(ctx(down, { imageRepo: 'user/cloudwatchlogs' }), undefined), /ENOENT/);
+  await assert.rejects(createImageStep({ skipAgent: true }).read(ctx(down, { imageRepo: 'user/cloudwatchlogs' }), {}), /ENOENT/);
 });
 
 test('registry: an image already built locally is pushed, not rebuilt', async () => {
   const engine = new FakeEngine();
   const step = createImageStep();
   const c = ctx(engine, { imageRepo: 'registry.example.com:5000/team/cwl' });
-  const tag = step.desired(c, {}, undefined).tag;
+  const tag = step.desired(c, {}, {}).tag;
   engine.local.add(`registry.example.com:5000/team/cwl:${tag}`);
   const r = await runStep(step, c);
   assert.equal(r.out.built, false);
@@ -162,9 +162,9 @@ test('ECR: creates the repository with the stack tags, pushes with the GetAuthor
   const step = createImageStep({ ecr: true });
   const c = ctx(engine, {}, ecr);
   engine.local.add('debian:bookworm-slim');
-  const observed = await step.read(c, undefined);
+  const observed = await step.read(c, {});
   assert.ok(isAbsent(observed));
-  const desired = step.desired(c, {}, undefined);
+  const desired = step.desired(c, {}, {});
   assert.equal(desired.repository, '123456789012.dkr.ecr.eu-west-1.amazonaws.com/cloudwatchlogs');
   const plan = step.plan(observed, desired);
   assert.equal(plan.action, 'create');
@@ -191,18 +191,19 @@ test('--image with no repository: nothing to build, the image is handed on', asy
 
 test('no repository and no image, or a repository with a tag, is a usage error', () => {
   const step = createImageStep();
-  assert.throws(() => step.desired(ctx(new FakeEngine(), { image: undefined, imageRepo: undefined }), {}, undefined), (e: unknown) => e instanceof UserInputError && /--repo/.test(e.message));
-  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'user/cwl:v1' }), {}, undefined), UserInputError);
-  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'User/CWL' }), {}, undefined), UserInputError);
+  assert.throws(() => step.desired(ctx(new FakeEngine(), { image: undefined, imageRepo: undefined }), {}, {}), (e: unknown) => e instanceof UserInputError && /--repo/.test(e.message));
+  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'user/cwl:v1' }), {}, {}), UserInputError);
+  assert.throws(() => step.desired(ctx(new FakeEngine(), { imageRepo: 'User/CWL' }), {}, {}), UserInputError);
 });
 
 test('the image is built for the instance type\'s architecture, and the platform is in the tag', async () => {
   const built: Record<string, { tag: string; platform?: string; calls: string[] }> = {};
   for (const instanceType of ['t4g.small', 't3.small']) {
     const engine = new FakeEngine();
+    engine.local.add('base:1');
     const step = createImageStep({ baseImage: 'base:1', skipAgent: true });
     const r = await runStep(step, ctx(engine, { imageRepo: 'user/cloudwatchlogs', instanceType }));
-    assert.equal(r.out.built, 'yes');
+    assert.equal(r.out.built, true);
     built[instanceType] = { tag: r.desired.tag, platform: r.desired.platform, calls: engine.calls.filter((c) => c.startsWith('build ')) };
   }
   assert.equal(built['t4g.small']!.platform, 'linux/arm64');
@@ -214,16 +215,16 @@ test('the image is built for the instance type\'s architecture, and the platform
 
 test('an architecture handed in (from DescribeInstanceTypes) wins over the name; --platform only overrides when it agrees', () => {
   const c = ctx(new FakeEngine(), { imageRepo: 'user/cwl', instanceType: 't3.small' });
-  assert.equal(createImageStep({ architecture: 'arm64' }).desired(c, {}).platform, 'linux/arm64');
-  const plain = createImageStep().desired(c, {});
-  const same = createImageStep({ platform: 'linux/amd64' }).desired(c, {});
+  assert.equal(createImageStep({ architecture: 'arm64' }).desired(c, {}, {}).platform, 'linux/arm64');
+  const plain = createImageStep().desired(c, {}, {});
+  const same = createImageStep({ platform: 'linux/amd64' }).desired(c, {}, {});
   assert.equal(same.platform, 'linux/amd64');
   assert.equal(same.tag, plain.tag, 'an agreeing --platform changes nothing');
   assert.throws(
-    () => createImageStep({ platform: 'linux/arm64' }).desired(c, {}),
+    () => createImageStep({ platform: 'linux/arm64' }).desired(c, {}, {}),
     (e: unknown) => e instanceof UserInputError && /does not match the instance type/.test(e.message) && /t3\.small \(x86_64\)/.test(JSON.stringify(e)),
   );
-  assert.throws(() => createImageStep({ platform: 'windows/amd64' }).desired(c, {}), UserInputError);
+  assert.throws(() => createImageStep({ platform: 'windows/amd64' }).desired(c, {}, {}), UserInputError);
 });
 
 test('platformFor and resolvePlatform are pure', () => {

@@ -37,8 +37,8 @@ test('up --repo builds and pushes the image, and the task definition runs it by 
     assert.equal(second.code, 0, second.stderr);
     const again = JSON.parse(second.stdout);
     assert.equal(again.outputs.image.imageRef, imageRef);
-    assert.equal(again.outputs.image.built, 'no');
-    assert.equal(again.outputs.image.pushed, 'no');
+    assert.equal(again.outputs.image.built, false);
+    assert.equal(again.outputs.image.pushed, false);
     assert.deepEqual(mutatingCalls(sb, before), []);
   });
 });
