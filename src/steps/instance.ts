@@ -102,6 +102,8 @@ export interface InstanceDesired {
   userData: string;
   tags: Record<string, string>;
   securityGroupTags: Record<string, string>;
+  /** How the network and the allowed CIDR were chosen, for the plan ("discovered: the default VPC"). */
+  found: string[];
   adopt: boolean;
   stack: string;
 }
@@ -470,6 +472,9 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       userData: render('user-data.sh', { clusterName, stack: ctx.stack }),
       tags: { ...ctx.tags, Name: `ecs-cwlogs-${ctx.stack}` },
       securityGroupTags: { ...ctx.tags, Name: c.securityGroupName },
+      found: [prepared?.vpcId, prepared?.subnetId, prepared?.allowCidr]
+        .filter((x): x is Discovered<string> => typeof x === 'object' && x !== null && x.source === 'discovered')
+        .map((x) => `${x.value} (${x.how})`),
       adopt: ctx.flags.adopt,
       stack: ctx.stack,
     };
@@ -479,7 +484,9 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
     if (isAbsent(observed)) {
       return {
         action: 'create',
-        summary: `security group ${desired.securityGroupName} (HTTP${desired.keyName ? ', SSH' : ''} from ${desired.ingress?.[0]?.cidr ?? 'your IP'}) and a ${desired.instanceType} instance in cluster ${desired.clusterName}`,
+        summary:
+          `security group ${desired.securityGroupName} (HTTP${desired.keyName ? ', SSH' : ''} from ${desired.ingress?.[0]?.cidr ?? 'your IP'}) and a ${desired.instanceType} instance in cluster ${desired.clusterName}` +
+          `, subnet ${desired.subnetId ?? '?'} of ${desired.vpcId ?? '?'}${desired.found.length ? `; discovered: ${desired.found.join(', ')}` : ''}`,
       };
     }
     const sg = observed.securityGroup;

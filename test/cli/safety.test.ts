@@ -369,3 +369,29 @@ test('cluster --delete with a running instance says what to delete first, at onc
     assert.match(ok.stdout, /deleted cluster ECSCloudWatchLogs/);
   });
 });
+
+test('a sandbox rehearsal never poisons another endpoint: up --sandbox, then up --dry-run elsewhere neither mentions nor fails on its ids', async () => {
+  const dir = tempConfigDir();
+  const env = cliEnv(dir);
+  const rehearsal = await runCli(['up', '--sandbox', '--stack', STACK, '--yes', '--image', IMAGE], env, { timeoutMs: 120_000 });
+  try {
+    assert.equal(rehearsal.code, 0, rehearsal.stderr);
+    const { builtinNetwork } = await import('../../src/sandbox/services/ec2.js');
+    const rehearsed = builtinNetwork('us-east-1');
+    const saved = await readFile(join(dir, 'stacks', `${STACK}.json`), 'utf8');
+    assert.doesNotMatch(saved, /vpc-|subnet-|127\.0\.0\.1|allowCidr|vpcId|subnetId/, `nothing discovered is saved:\n${saved}`);
+    await withSandbox({ accountId: '210987654321' }, async (other) => {
+      const elsewhere = builtinNetwork('us-east-1', '210987654321');
+      assert.notEqual(elsewhere.defaultVpcId, rehearsed.defaultVpcId, 'the other endpoint has other ids');
+      const r = await runCli(['up', '--endpoint-url', other.url, '--region', 'us-east-1', '--stack', STACK, '--yes', '--dry-run', '--image', IMAGE, '--allow-cidr', '198.51.100.7/32'], env);
+      assert.equal(r.code, 0, r.stderr);
+      const all = r.stdout + r.stderr;
+      for (const id of [rehearsed.defaultVpcId, ...rehearsed.defaultSubnetIds, '127.0.0.1/32']) assert.ok(!all.includes(id), `does not mention ${id}`);
+      assert.match(all, /198\.51\.100\.7\/32/);
+      assert.ok(all.includes(elsewhere.defaultVpcId) || /default VPC/.test(all), 'plans with the other endpoint’s own default VPC');
+      assert.deepEqual(mutatingCalls(other), []);
+    });
+  } finally {
+    await runCli(['sandbox', '--stop', '--stack', STACK], env);
+  }
+});

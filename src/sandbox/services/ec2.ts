@@ -186,6 +186,8 @@ function seedRegion(world: World, region: string): void {
   const s = state(world);
   if (s.seededRegions.includes(region)) return;
   s.seededRegions.push(region);
+  // Network ids are the account's own, as on AWS: two sandboxes of other accounts never share one.
+  const scope = networkScope(region, world.settings.accountId);
   const defaultVpc = builtinVpc('default-vpc', '172.31.0.0/16', true, {});
   availabilityZones(region).forEach((az, i) => {
     builtinSubnet(defaultVpc, `default-subnet-${az.zoneName}`, `172.31.${i * 16}.0/20`, az, true, {});
@@ -195,23 +197,23 @@ function seedRegion(world: World, region: string): void {
 
   function builtinVpc(label: string, cidrBlock: string, isDefault: boolean, tags: TagMap) {
     const vpc: VpcRecord = {
-      vpcId: builtinId('vpc-', region, label),
+      vpcId: builtinId('vpc-', scope, label),
       region,
       cidrBlock,
       isDefault,
-      dhcpOptionsId: builtinId('dopt-', region, 'dhcp'),
+      dhcpOptionsId: builtinId('dopt-', scope, 'dhcp'),
       tags,
     };
     s.vpcs[vpc.vpcId] = vpc;
-    const groupId = builtinId('sg-', region, `${label}/default-sg`);
+    const groupId = builtinId('sg-', scope, `${label}/default-sg`);
     s.securityGroups[groupId] = {
       groupId,
       region,
       groupName: 'default',
       description: 'default VPC security group',
       vpcId: vpc.vpcId,
-      ingress: [{ ruleId: builtinId('sgr-', region, `${label}/in`), ipProtocol: '-1', groupId }],
-      egress: [{ ruleId: builtinId('sgr-', region, `${label}/out`), ipProtocol: '-1', cidrIp: '0.0.0.0/0' }],
+      ingress: [{ ruleId: builtinId('sgr-', scope, `${label}/in`), ipProtocol: '-1', groupId }],
+      egress: [{ ruleId: builtinId('sgr-', scope, `${label}/out`), ipProtocol: '-1', cidrIp: '0.0.0.0/0' }],
       tags: {},
     };
     return vpc;
@@ -226,7 +228,7 @@ function seedRegion(world: World, region: string): void {
     tags: TagMap,
   ) {
     const subnet: SubnetRecord = {
-      subnetId: builtinId('subnet-', region, label),
+      subnetId: builtinId('subnet-', scope, label),
       region,
       vpcId: vpc.vpcId,
       cidrBlock,
@@ -1740,13 +1742,22 @@ export const ec2: ServiceModule = {
 };
 
 /** Ids of the built-in network in a region (for tests and documentation). */
-export function builtinNetwork(region: string) {
+/** What the built-in network ids are derived from: the region, and the account unless it is the default one. */
+function networkScope(region: string, accountId: string): string {
+  return accountId === DEFAULT_SANDBOX_ACCOUNT ? region : `${accountId}/${region}`;
+}
+
+export function builtinNetwork(region: string, accountId = DEFAULT_SANDBOX_ACCOUNT) {
   const azs = availabilityZones(region);
+  const scope = networkScope(region, accountId);
   return {
-    defaultVpcId: builtinId('vpc-', region, 'default-vpc'),
-    defaultSubnetIds: azs.map((az) => builtinId('subnet-', region, `default-subnet-${az.zoneName}`)),
-    defaultSecurityGroupId: builtinId('sg-', region, 'default-vpc/default-sg'),
-    otherVpcId: builtinId('vpc-', region, 'other-vpc'),
-    otherSubnetId: builtinId('subnet-', region, 'other-subnet'),
+    defaultVpcId: builtinId('vpc-', scope, 'default-vpc'),
+    defaultSubnetIds: azs.map((az) => builtinId('subnet-', scope, `default-subnet-${az.zoneName}`)),
+    defaultSecurityGroupId: builtinId('sg-', scope, 'default-vpc/default-sg'),
+    otherVpcId: builtinId('vpc-', scope, 'other-vpc'),
+    otherSubnetId: builtinId('subnet-', scope, 'other-subnet'),
   };
 }
+
+/** The sandbox's account when none is given. */
+export const DEFAULT_SANDBOX_ACCOUNT = '123456789012';
