@@ -197,3 +197,39 @@ test('Ctrl-C at a wizard question: exit 130, the terminal is left usable, nothin
     }
   });
 });
+
+test('answering "No" changes nothing and exits 1, in up and in down alike', { timeout: 180_000 }, async () => {
+  await withSandbox({ latency: 'fast' }, async (sb) => {
+    const dir = tempConfigDir();
+    const env = cliEnv(dir, { NO_COLOR: undefined, ECS_CWLOGS_POLL_MS: '100' });
+    const since = sb.requestLog().length;
+    const common = `--endpoint-url ${sb.url} --region us-east-1 --image registry.example/cloudwatchlogs:1 --allow-cidr 203.0.113.0/24`;
+    const up = await Terminal.start('cwl-no-up', env, `node ${BIN} up ${common} --key-name '' --app-image httpd:2.4`);
+    try {
+      for (const q of [/ECS cluster name/, /Instance type/, /Key pair for SSH/, /VPC/, /Subnet/, /CloudWatch Logs log group/, /Keep logs for/]) await up.answer(q, 'Enter');
+      await up.waitFor(/\? Create these resources\?/);
+      await up.keys('n', 'Enter');
+      const out = await up.waitFor(/EXIT=\d+/, 60_000);
+      assert.match(out, /EXIT=1/, out);
+      assert.match(out, /Cancelled: nothing was created/);
+    } finally {
+      await up.kill();
+    }
+    assert.deepEqual(mutatingCalls(sb, since), [], 'no is no: not even the key pair or the answers');
+    assert.equal(existsSync(join(dir, 'stacks', 'ecs-cwlogs.json')), false, 'nothing saved');
+    // A stack to refuse to delete.
+    assert.equal((await runCli(['up', '--yes', ...common.split(' ')], env)).code, 0);
+    const before = sb.requestLog().length;
+    const down = await Terminal.start('cwl-no-down', env, `node ${BIN} down --endpoint-url ${sb.url} --region us-east-1`);
+    try {
+      await down.waitFor(/\? Delete what stack ecs-cwlogs owns/);
+      await down.keys('Enter'); // the default is No
+      const out = await down.waitFor(/EXIT=\d+/, 60_000);
+      assert.match(out, /EXIT=1/, out);
+      assert.match(out, /Cancelled: nothing was deleted/);
+    } finally {
+      await down.kill();
+    }
+    assert.deepEqual(mutatingCalls(sb, before), []);
+  });
+});
