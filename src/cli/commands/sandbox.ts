@@ -10,7 +10,7 @@ import { examples } from './steps.js';
 
 export function sandboxCommand(): Command {
   const cmd = new Command('sandbox')
-    .description('Serve the local AWS emulator (ECS, EC2, IAM, SSM, STS, CloudWatch Logs, ECR) for rehearsals and tests')
+    .description('Serve the local AWS emulator (ECS, EC2, IAM, SSM, STS, CloudWatch Logs, ECR, Resource Groups Tagging) for rehearsals and tests')
     .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '4566')
     .addOption(new Option('--latency <profile>', 'timing of lifecycles').choices(['none', 'fast', 'realistic']).default('fast'))
     .option('--throttle <rate>', 'fraction of calls answered with a throttling error (0-1)', '0')
