@@ -136,7 +136,7 @@ export interface Ec2InstanceRecord {
   instanceId: string;
   imageId: string;
   instanceType: string;
-  state: 'pending' | 'running' | 'shutting-down' | 'terminated';
+  state: 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
   /** Milliseconds on the sandbox clock. */
   launchTime: number;
   /** When `state` last changed (ms); for a running instance, when it finished booting. */
