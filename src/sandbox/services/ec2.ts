@@ -466,10 +466,16 @@ function describeVpcs(req: SandboxRequest, world: World) {
     if (missingIds.length) throw notFound('InvalidVpcID.NotFound', 'vpc ID', missingIds);
     vpcs = vpcs.filter((v) => ids.includes(v.vpcId));
   }
+  // Besides the documented names, EC2 still accepts the camelCase ones of older documentation
+  // (isDefault, vpcId, cidrBlock) and cidr-block, as moto also models.
   vpcs = applyFilters(vpcs, p, {
     'vpc-id': (v) => [v.vpcId],
+    vpcId: (v) => [v.vpcId],
     'is-default': (v) => [v.isDefault],
+    isDefault: (v) => [v.isDefault],
     'cidr': (v) => [v.cidrBlock],
+    'cidr-block': (v) => [v.cidrBlock],
+    cidrBlock: (v) => [v.cidrBlock],
     'cidr-block-association.cidr-block': (v) => [v.cidrBlock],
     'dhcp-options-id': (v) => [v.dhcpOptionsId],
     'owner-id': () => [world.settings.accountId],
@@ -503,17 +509,24 @@ function describeSubnets(req: SandboxRequest, world: World) {
     if (missingIds.length) throw notFound('InvalidSubnetID.NotFound', 'subnet ID', missingIds);
     subnets = subnets.filter((s) => ids.includes(s.subnetId));
   }
+  // The documented aliases (availabilityZone, availabilityZoneId, cidr, cidrBlock, defaultForAz) and
+  // vpcId, which EC2 accepts from older documentation.
   subnets = applyFilters(subnets, p, {
     'subnet-id': (s) => [s.subnetId],
+    'subnet-arn': (s) => [`arn:aws:ec2:${s.region}:${world.settings.accountId}:subnet/${s.subnetId}`],
     'vpc-id': (s) => [s.vpcId],
+    vpcId: (s) => [s.vpcId],
     'default-for-az': (s) => [s.defaultForAz],
     defaultForAz: (s) => [s.defaultForAz],
     'availability-zone': (s) => [s.availabilityZone],
     availabilityZone: (s) => [s.availabilityZone],
     'availability-zone-id': (s) => [s.availabilityZoneId],
+    availabilityZoneId: (s) => [s.availabilityZoneId],
+    'available-ip-address-count': (s) => [availableIps(world, s)],
     'map-public-ip-on-launch': (s) => [s.mapPublicIpOnLaunch],
     'cidr-block': (s) => [s.cidrBlock],
     cidr: (s) => [s.cidrBlock],
+    cidrBlock: (s) => [s.cidrBlock],
     'owner-id': () => [world.settings.accountId],
     state: () => ['available'],
   });
