@@ -180,3 +180,14 @@ test('GetTagKeys and GetTagValues', async () => {
     assert.equal(values.PaginationToken, '');
   });
 });
+
+test('throttled calls fail with the ThrottledException the Tagging API models', async () => {
+  await withSandbox({ throttleRate: 1 }, async (sb) => {
+    const tagging = new ResourceGroupsTaggingAPIClient(clientConfig(sb, { maxAttempts: 1 }));
+    try {
+      await rejects(tagging.send(new GetResourcesCommand({})), 'ThrottledException', /Rate exceeded/);
+    } finally {
+      tagging.destroy();
+    }
+  });
+});

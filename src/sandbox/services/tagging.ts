@@ -267,6 +267,7 @@ export const tagging: ServiceModule = {
   protocol: 'json',
   targetPrefix: 'ResourceGroupsTaggingAPI_20170126',
   initState: () => ({}),
+  throttling: () => new ServiceError('ThrottledException', 'Rate exceeded'),
   operations: {
     GetResources: { mutating: false, handler: getResources },
     GetTagKeys: { mutating: false, handler: getTagKeys },
