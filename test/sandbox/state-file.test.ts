@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -170,4 +170,17 @@ test('the binary: --latency realistic applies its 5 s IAM propagation unless --i
   assert.equal((await settingsOf(['--latency', 'realistic', '--iam-propagation-ms', '0'])).iamPropagationMs, 0);
   assert.equal((await settingsOf(['--latency', 'fast'])).iamPropagationMs, 0);
   assert.equal((await settingsOf(['--latency', 'fast', '--iam-propagation-ms', '1500'])).iamPropagationMs, 1500);
+});
+
+test('the binary: --sandbox reports a sandbox that cannot start with its own words, not a timeout', async () => {
+  const dir = tempConfigDir();
+  const state = join(dir, 'sandbox', 'ecs-cwlogs.state.json');
+  mkdirSync(join(dir, 'sandbox'), { recursive: true });
+  writeFileSync(state, '{broken');
+  const started = Date.now();
+  const r = await runCli(['status', '--sandbox'], cliEnv(dir), { timeoutMs: 30_000 });
+  assert.equal(r.code, 2, r.stderr);
+  assert.ok(Date.now() - started < 9000, 'reported without waiting for the 10 s readiness timeout');
+  assert.match(r.stderr, /Cannot start the sandbox: Cannot use the sandbox state file .*ecs-cwlogs\.state\.json: it is not JSON/);
+  assert.match(r.stderr, /Its log is .*ecs-cwlogs\.log/);
 });

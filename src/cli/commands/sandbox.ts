@@ -76,9 +76,11 @@ export function sandboxCommand(): Command {
       }
       if (o.readyFile) await writeFile(String(o.readyFile), JSON.stringify({ port: sb.port }));
       rt.io.result({ ok: true, url: sb.url, port: sb.port }, () => `Sandbox listening on ${sb.url}\n  requests: ${sb.url}/_sandbox/requests\n  Ctrl-C stops it.`);
+      // A signal may have come while the sandbox was starting: an abort event that has already fired
+      // would never reach a listener added now.
       await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        rt.signal.addEventListener('abort', stop, { once: true });
+        if (rt.signal.aborted) return resolve();
+        rt.signal.addEventListener('abort', () => resolve(), { once: true });
       });
       await sb.close();
     }),
