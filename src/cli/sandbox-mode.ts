@@ -5,10 +5,11 @@
  * config directory; `ecs-cwlogs sandbox --stop` ends it.
  */
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configDir } from '../core/config.js';
-import { InternalError } from '../core/errors.js';
+import { ExitCode, InternalError, UserInputError } from '../core/errors.js';
 import { PACKAGE_ROOT } from '../core/version.js';
 import type { IoHost } from '../io/host.js';
 
@@ -53,11 +54,18 @@ export async function ensureSandbox(stack: string, io: IoHost): Promise<string> 
   const readyFile = join(dir, `${stack}.ready`);
   await rm(readyFile, { force: true });
   const latency = process.env.ECS_CWLOGS_SANDBOX_LATENCY || 'fast';
+  // Its errors go to a log beside the state, so a sandbox that cannot start (a damaged state file)
+  // is reported with its own words instead of a timeout.
+  const logFile = join(dir, `${stack}.log`);
+  const log = openSync(logFile, 'w', 0o600);
   const child = spawn(
     process.execPath,
     [join(PACKAGE_ROOT, 'bin', 'ecs-cwlogs.js'), 'sandbox', '--port', '0', '--state', statePath, '--latency', latency, '--ready-file', readyFile],
-    { detached: true, stdio: 'ignore' },
+    { detached: true, stdio: ['ignore', 'ignore', log] },
   );
+  closeSync(log);
+  let exitCode: number | null | undefined;
+  child.once('exit', (code) => (exitCode = code ?? -1));
   child.unref();
   for (let i = 0; i < 100; i++) {
     const ready = await readRecord(readyFile);
@@ -66,9 +74,15 @@ export async function ensureSandbox(stack: string, io: IoHost): Promise<string> 
       io.emit({ type: 'message', level: 'info', text: `Sandbox for stack ${stack} started on http://127.0.0.1:${ready.port} (state: ${statePath})` });
       return `http://127.0.0.1:${ready.port}`;
     }
+    if (exitCode !== undefined) {
+      const said = (await readFile(logFile, 'utf8').catch(() => '')).trim().replace(/^✖\s*/, '');
+      const parts = { what: 'Cannot start the sandbox', why: said || `it exited with code ${exitCode}`, fix: `Its log is ${logFile}.` };
+      // Exit 2 from the sandbox is bad input (its state file): the user can act on it.
+      throw exitCode === ExitCode.Usage ? new UserInputError(parts) : new InternalError(parts);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new InternalError({ what: 'Cannot start the sandbox', why: 'it did not become ready within 10 seconds', fix: 'Run `ecs-cwlogs sandbox` in another terminal to see why, and use --endpoint-url.' });
+  throw new InternalError({ what: 'Cannot start the sandbox', why: 'it did not become ready within 10 seconds', fix: `See ${logFile}, or run \`ecs-cwlogs sandbox\` in another terminal to see why, and use --endpoint-url.` });
 }
 
 /** Stop this stack's sandbox (keeps its state file unless asked). */

@@ -303,21 +303,42 @@ function syncAgents(world: World, now: number): void {
     });
   }
 
-  // Instances that shut down (or vanished) take their container instance and tasks with them.
+  // What ECS does when the EC2 instance under a container instance goes away (DeregisterContainerInstance
+  // docs): "If you terminate a running container instance, Amazon ECS automatically deregisters the
+  // instance from your cluster (stopped container instances or instances with disconnected agents aren't
+  // automatically deregistered when terminated)." So:
+  //   stopping / stopped      tasks stop, the agent disconnects, the container instance stays ACTIVE;
+  //   running again           the agent reconnects the same container instance (after agentRegisterMs);
+  //   terminated, agent up    tasks stop, the container instance is deregistered (INACTIVE);
+  //   terminated, agent down  nothing changes: it stays ACTIVE with agentConnected=false until
+  //                           DeregisterContainerInstance, and DeleteCluster refuses meanwhile.
   for (const ci of Object.values(ecs.containerInstances)) {
     if (ci.status === 'INACTIVE') continue;
     const instance = instances[ci.ec2InstanceId];
     if (!instance && !world.state.ec2) continue; // registered through the API without any EC2 emulation
-    if (instance && (instance.state === 'running' || instance.state === 'pending' || instance.stateChangedAt > now)) continue;
+    if (instance && instance.stateChangedAt > now) continue;
+    const state = instance?.state ?? 'terminated';
+    if (state === 'pending') continue;
+    if (state === 'running') {
+      if (!ci.agentConnected && now >= instance!.stateChangedAt + latency.agentRegisterMs) {
+        ci.agentConnected = true;
+        ci.version += 1;
+      }
+      continue;
+    }
+    if (!ci.agentConnected) continue;
     const at = instance ? instance.stateChangedAt : now;
+    const stopped = state === 'stopping' || state === 'stopped';
     for (const t of tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t))) {
-      stopTask(t, at, `Host EC2 (instance ${ci.ec2InstanceId}) terminated.`, 'TerminationNotice');
+      stopTask(t, at, `Host EC2 (instance ${ci.ec2InstanceId}) ${stopped ? 'stopped' : 'terminated'}.`, 'TerminationNotice');
       finishStop(t, at);
     }
-    ci.status = 'INACTIVE';
     ci.agentConnected = false;
-    ci.deregisteredAt = at;
     ci.version += 1;
+    if (!stopped) {
+      ci.status = 'INACTIVE';
+      ci.deregisteredAt = at;
+    }
   }
 }
 

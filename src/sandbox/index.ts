@@ -3,4 +3,5 @@ export { startSandbox, type RunningSandbox, type SandboxOptions } from './server
 export { ManualClock, systemClock, type Clock } from './clock.js';
 export { LATENCY_PROFILES, latencyProfile } from './latency.js';
 export { defaultServices } from './services/index.js';
+export { StateFileError } from './world.js';
 export * from './types.js';

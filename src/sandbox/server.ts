@@ -215,7 +215,7 @@ class Sandbox {
     this.tick(now);
 
     if (this.world.settings.throttleRate > 0 && this.random() < this.world.settings.throttleRate) {
-      return fail(codec.throttling(), op.mutating);
+      return fail(module.throttling?.() ?? codec.throttling(), op.mutating);
     }
 
     const sandboxRequest: SandboxRequest = {

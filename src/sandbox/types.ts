@@ -62,6 +62,11 @@ export interface ServiceModule {
   /** query / ec2: XML namespace of responses, e.g. 'https://iam.amazonaws.com/doc/2010-05-08/'. */
   xmlNamespace?: string;
   operations: Record<string, Operation>;
+  /**
+   * The error the service throttles with, where it is not the protocol's usual one (JSON:
+   * ThrottlingException; the Tagging API models ThrottledException).
+   */
+  throttling?: () => ServiceError;
   /** Create this service's empty state in world.state[name]. */
   initState(): unknown;
   /**
@@ -136,7 +141,7 @@ export interface Ec2InstanceRecord {
   instanceId: string;
   imageId: string;
   instanceType: string;
-  state: 'pending' | 'running' | 'shutting-down' | 'terminated';
+  state: 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
   /** Milliseconds on the sandbox clock. */
   launchTime: number;
   /** When `state` last changed (ms); for a running instance, when it finished booting. */

@@ -4,6 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { int, object, optional, recordOf, str, any, type Shape } from './shape.js';
+import { STATE_SHAPES } from './state-shapes.js';
 import type { SandboxSettings, ServiceModule, World } from './types.js';
 
 const FILE_FORMAT = 'ecs-cwlogs-sandbox/1';
@@ -52,18 +54,66 @@ export function createWorld(settings: SandboxSettings, modules: ServiceModule[])
 }
 
 /**
- * Load the world saved at `path`, or create an empty one if there is no file.
+ * A state file that cannot be used: unreadable, not JSON, not a sandbox state file, or of the wrong
+ * shape. `problem` says what is wrong ("ecs.services["arn:…"].clusterArn must be a string (found …)").
+ */
+export class StateFileError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+const FILE_SHAPE: Shape = object({ format: str, savedAt: optional(str), idSeq: int, state: recordOf(any) });
+
+/**
+ * Load the world saved at `path`, or create an empty one if there is no file. A file that is not a
+ * well-formed sandbox state file is refused with a StateFileError: the sandbox never serves a world it
+ * would answer with internal errors later.
  * Settings always come from the caller (startSandbox options), not from the file.
  */
 export function loadWorld(path: string, settings: SandboxSettings, modules: ServiceModule[]): SandboxWorld {
   if (!existsSync(path)) return createWorld(settings, modules);
-  const file = JSON.parse(readFileSync(path, 'utf8')) as WorldFile;
-  if (file.format !== FILE_FORMAT) {
-    throw new Error(`${path} is not a sandbox state file (format "${String(file.format)}", expected "${FILE_FORMAT}")`);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new StateFileError(path, `it cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const world = new SandboxWorld(settings, file.state ?? {}, file.idSeq ?? 0);
+  let file: unknown;
+  try {
+    file = JSON.parse(text);
+  } catch (err) {
+    throw new StateFileError(path, text.trim() === '' ? 'it is empty, not JSON' : `it is not JSON (${(err as Error).message})`);
+  }
+  const problem = checkStateFile(file, modules);
+  if (problem) throw new StateFileError(path, problem);
+  const valid = file as WorldFile;
+  const world = new SandboxWorld(settings, valid.state, valid.idSeq);
   ensureModuleState(world, modules);
   return world;
+}
+
+/** The first thing wrong with a parsed state file, or undefined when the sandbox can serve it. */
+export function checkStateFile(file: unknown, modules: ServiceModule[]): string | undefined {
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) {
+    return `it must hold a JSON object with "format": "${FILE_FORMAT}" (found ${file === null ? 'null' : Array.isArray(file) ? 'an array' : typeof file})`;
+  }
+  const format = (file as Record<string, unknown>).format;
+  if (format !== FILE_FORMAT) return `it is not a sandbox state file (format ${JSON.stringify(format)}, expected "${FILE_FORMAT}")`;
+  const problem = FILE_SHAPE(file, '');
+  if (problem) return problem;
+  const state = (file as WorldFile).state;
+  for (const m of modules) {
+    const slice = state[m.name];
+    if (slice === undefined) continue; // created empty
+    const shape = STATE_SHAPES[m.name] ?? recordOf(any);
+    const sliceProblem = shape(slice, m.name);
+    if (sliceProblem) return sliceProblem;
+  }
+  return undefined;
 }
 
 /** Write the world to `path` atomically: a reader never sees a half-written file. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A tour of the sandbox with the real AWS CLI: every operation of every emulated service (sts, ecs,
-# iam, ec2, ssm, logs, ecr) is called at least once, each JSON answer must parse, key fields are
-# checked with --query, and each service is made to return at least one expected error.
+# iam, ec2, ssm, logs, ecr, resourcegroupstaggingapi) is called at least once, each JSON answer must
+# parse, key fields are checked with --query, and each service is made to return at least one
+# expected error.
 #
 #   ENDPOINT=http://127.0.0.1:4566 test/awscli/tour.sh
 #
@@ -20,8 +21,9 @@ export AWS_CONFIG_FILE=/nonexistent/aws-config
 export AWS_SHARED_CREDENTIALS_FILE=/nonexistent/aws-credentials
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION || true
 
+# `command`: with AWS_BIN=aws (the default) the name must not resolve to this function itself.
 aws() {
-  "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json "$@"
+  command "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json "$@"
 }
 
 fail() {
@@ -158,6 +160,9 @@ echo "== ec2"
 AMI=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id --query Parameter.Value)
 VPC=$(q ec2 describe-vpcs --filters Name=is-default,Values=true --query 'Vpcs[0].VpcId')
 is "$(q ec2 describe-vpcs --vpc-ids "$VPC" --query 'Vpcs[0].CidrBlock')" 172.31.0.0/16 "ec2 default VPC"
+is "$(q ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].VpcId')" "$VPC" "ec2 describe-vpcs isDefault (older filter name)"
+is "$(q ec2 describe-subnets --filters Name=vpcId,Values="$VPC" Name=defaultForAz,Values=true --query 'length(Subnets)')" 3 "ec2 describe-subnets vpcId/defaultForAz"
+fails InvalidParameterValue ec2 describe-vpcs --filters Name=is-the-default,Values=true
 is "$(q ec2 describe-subnets --filters Name=vpc-id,Values="$VPC" Name=default-for-az,Values=true --query 'length(Subnets)')" 3 "ec2 default subnets"
 SUBNET=$(q ec2 describe-subnets --filters Name=vpc-id,Values="$VPC" Name=availability-zone,Values=us-east-1a --query 'Subnets[0].SubnetId')
 fails InvalidSubnetID.NotFound ec2 describe-subnets --subnet-ids subnet-0123456789abcdef0
@@ -260,23 +265,47 @@ call ecs untag-resource --resource-arn "$SERVICE" --tag-keys owner
 call ecs update-service --cluster tour-cluster --service tour-service --desired-count 0 >/dev/null
 call ecs delete-service --cluster tour-cluster --service tour-service --force >/dev/null
 call ecs deregister-task-definition --task-definition "$TD" >/dev/null
+is "$(q ecs list-task-definitions --family-prefix tour-logger --status INACTIVE --query 'taskDefinitionArns[0]')" "$TD" "ecs list-task-definitions --status INACTIVE"
+is "$(q ecs list-task-definitions --family-prefix tour-logger --query 'length(taskDefinitionArns)')" 0 "ecs list-task-definitions (ACTIVE by default)"
+is "$(q ecs describe-task-definition --task-definition "$TD" --query taskDefinition.status)" INACTIVE "ecs describe-task-definition of an INACTIVE revision"
+is "$(q ecs list-task-definition-families --status INACTIVE --family-prefix tour- --query 'families[0]')" tour-logger "ecs list-task-definition-families --status INACTIVE"
 # DeleteTaskDefinitions is newer than Debian's awscli 2.9: call it only where the CLI knows it.
 if "$AWS_BIN" ecs delete-task-definitions help >/dev/null 2>&1; then
-  call ecs delete-task-definitions --task-definitions "$TD" >/dev/null
+  is "$(q ecs delete-task-definitions --task-definitions "$TD" tour-logger --query 'join(`,`, [taskDefinitions[0].status, failures[0].arn])')" \
+    "DELETE_IN_PROGRESS,tour-logger" "ecs delete-task-definitions (a revision is required)"
+  fails InvalidParameterException ecs delete-task-definitions --task-definitions a:1 a:2 a:3 a:4 a:5 a:6 a:7 a:8 a:9 a:10 a:11
 fi
 cat >"$WORK/identity.json" <<EOF
 {"instanceId":"$INSTANCE","region":"us-east-1","accountId":"$ACCOUNT"}
 EOF
-call ecs register-container-instance --cluster tour-cluster --instance-identity-document "file://$WORK/identity.json" >/dev/null
-call ecs deregister-container-instance --cluster tour-cluster --container-instance "$CI" --force >/dev/null
+CI2=$(q ecs register-container-instance --cluster tour-cluster --instance-identity-document "file://$WORK/identity.json" --query containerInstance.containerInstanceArn)
+is "$(q ecs deregister-container-instance --cluster tour-cluster --container-instance "$CI" --force --query containerInstance.status)" INACTIVE "ecs deregister-container-instance --force"
+fails InvalidParameterException ecs deregister-container-instance --cluster tour-cluster --container-instance "$CI"
+
+# A stopped instance keeps its container instance registered, with the agent disconnected.
+is "$(q ec2 stop-instances --instance-ids "$INSTANCE" --query 'StoppingInstances[0].CurrentState.Name')" stopping "ec2 stop-instances"
+wait_for "ec2 instance stopped" stopped ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
+is "$(q ecs describe-container-instances --cluster tour-cluster --container-instances "$CI2" --query 'join(`,`, [containerInstances[0].status, to_string(containerInstances[0].agentConnected)])')" \
+  "ACTIVE,false" "ecs container instance of a stopped EC2 instance"
+fails ClusterContainsContainerInstancesException ecs delete-cluster --cluster tour-cluster
+is "$(q ec2 start-instances --instance-ids "$INSTANCE" --query 'StartingInstances[0].CurrentState.Name')" pending "ec2 start-instances"
+wait_for "ec2 instance running again" running ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
+wait_for "ecs agent reconnected" True ecs describe-container-instances --cluster tour-cluster --container-instances "$CI2" --query 'containerInstances[0].agentConnected'
+call ec2 stop-instances --instance-ids "$INSTANCE" >/dev/null
+wait_for "ec2 instance stopped again" stopped ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
 
 
 echo "== teardown"
 TERMINATING=$(q ec2 terminate-instances --instance-ids "$INSTANCE" --query 'TerminatingInstances[0].CurrentState.Name')
 is "$TERMINATING" shutting-down "ec2 terminate-instances"
 wait_for "ec2 instance terminated" terminated ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
+fails IncorrectInstanceState ec2 start-instances --instance-ids "$INSTANCE"
 call ec2 delete-security-group --group-id "$SG" >/dev/null
 call ec2 delete-key-pair --key-name tour-key >/dev/null
+# Terminated after a stop: ECS does not deregister it; the cluster cannot go until it is deregistered.
+is "$(q ecs describe-container-instances --cluster tour-cluster --container-instances "$CI2" --query 'containerInstances[0].status')" ACTIVE "ecs container instance of a stopped, then terminated instance"
+fails ClusterContainsContainerInstancesException ecs delete-cluster --cluster tour-cluster
+call ecs deregister-container-instance --cluster tour-cluster --container-instance "$CI2" --force >/dev/null
 call ecs delete-cluster --cluster tour-cluster >/dev/null
 call iam remove-role-from-instance-profile --instance-profile-name tour-profile --role-name tour-role
 call iam delete-instance-profile --instance-profile-name tour-profile
@@ -342,17 +371,77 @@ call ecr delete-repository --repository-name tour/logger --force >/dev/null
 
 }
 
+tour_tagging() {
+echo "== resourcegroupstaggingapi"
+# Its own resources, tagged tour-tagging=..., so the other sections running meanwhile do not matter.
+cat >"$WORK/tagging-trust.json" <<'EOF'
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}
+EOF
+for c in a b c; do
+  call ecs create-cluster --cluster-name "tagging-$c" --tags key=tour-tagging,value="$c" key=kind,value=cluster >/dev/null
+done
+for _ in 1 2; do
+  call ecs register-task-definition --family tagging-td --container-definitions '[{"name":"app","image":"nginx","memory":64}]' \
+    --tags key=tour-tagging,value=a >/dev/null
+done
+call ecs deregister-task-definition --task-definition tagging-td:1 >/dev/null
+call logs create-log-group --log-group-name /tagging-tour/app --tags tour-tagging=a
+ROLE_PATHED=$(q iam create-role --role-name tagging-role --path /tour-path/ --assume-role-policy-document "file://$WORK/tagging-trust.json" \
+  --tags Key=tour-tagging,Value=a --query Role.Arn)
+is "$ROLE_PATHED" "arn:aws:iam::$ACCOUNT:role/tour-path/tagging-role" "iam create-role --path (the path is in the ARN)"
+call iam create-instance-profile --instance-profile-name tagging-profile --path /tour-path/ --tags Key=tour-tagging,Value=a >/dev/null
+is "$(q iam list-roles --path-prefix /tour-path/ --query 'Roles[].RoleName | join(`,`, @)')" tagging-role "iam list-roles --path-prefix"
+is "$(q iam list-roles --path-prefix /no-such-path/ --query 'length(Roles)')" 0 "iam list-roles --path-prefix (none)"
+is "$(q iam list-instance-profiles --path-prefix /tour-path/ --query 'InstanceProfiles[0].Path')" /tour-path/ "iam list-instance-profiles --path-prefix"
+is "$(q iam list-policies --scope Local --path-prefix /tour-path/ --query 'length(Policies)')" 0 "iam list-policies --path-prefix"
+fails ValidationError iam list-roles --path-prefix tour-path
+
+TD1="arn:aws:ecs:us-east-1:$ACCOUNT:task-definition/tagging-td:1"
+is "$(q resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging,Values=a --query 'ResourceTagMappingList[].ResourceARN | sort(@) | join(`,`, @)')" \
+  "arn:aws:ecs:us-east-1:$ACCOUNT:cluster/tagging-a,$TD1,arn:aws:ecs:us-east-1:$ACCOUNT:task-definition/tagging-td:2,arn:aws:iam::$ACCOUNT:instance-profile/tour-path/tagging-profile,arn:aws:logs:us-east-1:$ACCOUNT:log-group:/tagging-tour/app" \
+  "tagging get-resources by tag (INACTIVE revision kept, IAM role not returned)"
+is "$(q resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging,Values=a,b Key=kind --query 'length(ResourceTagMappingList)')" 2 \
+  "tagging get-resources: filters AND, values OR"
+is "$(q resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging --resource-type-filters ecs:cluster --query 'length(ResourceTagMappingList)')" 3 \
+  "tagging get-resources --resource-type-filters ecs:cluster"
+is "$(q resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging --resource-type-filters ecs --query 'length(ResourceTagMappingList)')" 5 \
+  "tagging get-resources --resource-type-filters ecs (service only)"
+is "$(q resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging --resource-type-filters logs:log-group iam:instance-profile --query 'length(ResourceTagMappingList)')" 2 \
+  "tagging get-resources --resource-type-filters logs:log-group iam:instance-profile"
+# Pagination: the CLI follows PaginationToken page by page ("" ends it); JSON output merges the pages.
+is "$(aws resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging --page-size 1 --query 'length(ResourceTagMappingList)')" 7 \
+  "tagging get-resources --page-size 1 (the CLI follows every page)"
+[ -n "$(q resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging --page-size 1 --max-items 2 --query NextToken)" ] || fail "tagging: a NextToken after 2 of 7"
+echo "ok   tagging get-resources --max-items 2 leaves a NextToken"
+is "$(aws resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging,Values=c --no-paginate --query PaginationToken)" '""' "tagging PaginationToken is \"\" when done"
+fails InvalidParameterException resourcegroupstaggingapi get-resources --page-size 101
+fails InvalidParameterException resourcegroupstaggingapi get-resources --resource-arn-list "$TD1" --resource-type-filters ecs
+fails PaginationTokenExpiredException resourcegroupstaggingapi get-resources --no-paginate --cli-input-json '{"PaginationToken":"bogus"}'
+is "$(q resourcegroupstaggingapi get-resources --resource-arn-list "$TD1" --query 'ResourceTagMappingList[0].Tags[0].Value')" a "tagging get-resources --resource-arn-list"
+q resourcegroupstaggingapi get-tag-keys --query 'TagKeys' | tr '\t' '\n' | grep -qx tour-tagging || fail "tagging get-tag-keys"
+echo "ok   tagging get-tag-keys"
+is "$(q resourcegroupstaggingapi get-tag-values --key tour-tagging --query 'TagValues | join(`,`, @)')" a,b,c "tagging get-tag-values"
+
+# A deleted cluster is no longer returned.
+call ecs delete-cluster --cluster tagging-c >/dev/null
+is "$(q resourcegroupstaggingapi get-resources --tag-filters Key=tour-tagging,Values=c --query 'length(ResourceTagMappingList)')" 0 "tagging: a deleted cluster is gone"
+for c in a b; do call ecs delete-cluster --cluster "tagging-$c" >/dev/null; done
+call logs delete-log-group --log-group-name /tagging-tour/app
+call iam delete-instance-profile --instance-profile-name tagging-profile
+call iam delete-role --role-name tagging-role
+}
+
 ACCOUNT=$(q sts get-caller-identity --query Account)
 is "$ACCOUNT" 123456789012 "sts get-caller-identity account"
 
 # Run the independent sections in parallel, each with its output in a file; fail if any fails.
 pids=()
-for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr; do
+for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging; do
   ("$section") >"$WORK/$section.log" 2>&1 &
   pids+=("$!")
 done
 status=0
-sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr)
+sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging)
 for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then status=1; fi
   cat "$WORK/${sections[$i]}.log"

@@ -97,6 +97,22 @@ test('default network: a default VPC with public subnets, and another VPC', asyn
   await rejects(ec2.send(new DescribeVpcsCommand({ VpcIds: ['vpc-0123456789abcdef0'] })), 'InvalidVpcID.NotFound');
 });
 
+test('filter names EC2 still accepts from older documentation: isDefault, vpcId, cidrBlock, availabilityZone', async () => {
+  const legacy = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] }));
+  assert.deepEqual(legacy.Vpcs?.map((v) => v.VpcId), [net.defaultVpcId]);
+  const notDefault = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['false'] }] }));
+  assert.deepEqual(notDefault.Vpcs?.map((v) => v.VpcId), [net.otherVpcId]);
+  const byCidr = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'cidrBlock', Values: ['10.0.0.0/16'] }, { Name: 'vpcId', Values: [net.otherVpcId] }] }));
+  assert.equal(byCidr.Vpcs?.length, 1);
+  const subnets = await ec2.send(
+    new DescribeSubnetsCommand({ Filters: [{ Name: 'vpcId', Values: [net.defaultVpcId] }, { Name: 'availabilityZone', Values: ['us-east-1b'] }, { Name: 'defaultForAz', Values: ['true'] }] }),
+  );
+  assert.equal(subnets.Subnets?.length, 1);
+  assert.equal((await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'cidrBlock', Values: ['10.0.1.0/24'] }] }))).Subnets?.[0].SubnetId, net.otherSubnetId);
+  // A name EC2 never had is still refused.
+  await rejects(ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isdefault', Values: ['true'] }] })), 'InvalidParameterValue', /The filter 'isdefault' is invalid/);
+});
+
 test('key pairs: create returns key material, duplicate and not found errors', async () => {
   const key = await ec2.send(new CreateKeyPairCommand({ KeyName: 'sandbox-key' }));
   assert.match(key.KeyMaterial ?? '', /^-----BEGIN RSA PRIVATE KEY-----/);

@@ -14,6 +14,7 @@ import {
   ListClustersCommand,
   ListServicesCommand,
   ListTagsForResourceCommand,
+  ListTaskDefinitionFamiliesCommand,
   ListTaskDefinitionsCommand,
   RegisterTaskDefinitionCommand,
   TagResourceCommand,
@@ -21,7 +22,8 @@ import {
   UpdateServiceCommand,
   paginateListTaskDefinitions,
 } from '@aws-sdk/client-ecs';
-import { clientConfig, rejection, taskDefinitionInput, withSandbox } from './support.js';
+import { ManualClock } from '../../src/sandbox/index.js';
+import { clientConfig, rejection, rejects, taskDefinitionInput, withSandbox } from './support.js';
 
 test('CreateCluster is idempotent; DescribeClusters reports MISSING and tags on request', async () => {
   await withSandbox({}, async (sb) => {
@@ -258,5 +260,54 @@ test('regions are separate: a cluster in us-east-1 is not visible from eu-west-1
     const eu = new ECSClient(clientConfig(sb, { region: 'eu-west-1' }));
     const described = await eu.send(new DescribeClustersCommand({ clusters: ['c'] }));
     assert.deepEqual(described.failures, [{ arn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/c', reason: 'MISSING' }]);
+  });
+});
+
+test('task definition states: INACTIVE revisions listed, described with their tags, deleted through DELETE_IN_PROGRESS', async () => {
+  const clock = new ManualClock();
+  await withSandbox({ latency: 'fast', clock }, async (sb) => {
+    const ecs = new ECSClient(clientConfig(sb, { maxAttempts: 1 }));
+    const arn = (ref: string) => `arn:aws:ecs:us-east-1:123456789012:task-definition/${ref}`;
+    const tags = [{ key: 'ecs-cwlogs:stack', value: 'lab' }];
+    for (let i = 0; i < 3; i++) await ecs.send(new RegisterTaskDefinitionCommand(taskDefinitionInput('lab-web', { tags })));
+    await ecs.send(new RegisterTaskDefinitionCommand(taskDefinitionInput('lab-webx')));
+    await ecs.send(new RegisterTaskDefinitionCommand(taskDefinitionInput('old')));
+    for (const ref of ['lab-web:1', 'lab-web:2', 'old:1']) await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: ref }));
+
+    // familyPrefix is a whole family name for ListTaskDefinitions; sort orders revisions.
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionsCommand({ status: 'INACTIVE', familyPrefix: 'lab-web', sort: 'DESC' }))).taskDefinitionArns, [arn('lab-web:2'), arn('lab-web:1')]);
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: 'lab-web' }))).taskDefinitionArns, [arn('lab-web:3')]);
+    // ...and a prefix for ListTaskDefinitionFamilies; INACTIVE families are those without an ACTIVE revision.
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionFamiliesCommand({ familyPrefix: 'lab-' }))).families, ['lab-web', 'lab-webx']);
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionFamiliesCommand({ status: 'INACTIVE' }))).families, ['old']);
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionFamiliesCommand({ status: 'ALL' }))).families, ['lab-web', 'lab-webx', 'old']);
+    await rejects(ecs.send(new ListTaskDefinitionsCommand({ status: 'GONE' as never })), 'InvalidParameterException');
+
+    const inactive = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'lab-web:1', include: ['TAGS'] }));
+    assert.equal(inactive.taskDefinition?.status, 'INACTIVE');
+    assert.ok(inactive.taskDefinition?.deregisteredAt instanceof Date);
+    assert.deepEqual(inactive.tags, tags);
+
+    const del = await ecs.send(new DeleteTaskDefinitionsCommand({ taskDefinitions: ['lab-web:1', arn('lab-web:3'), 'lab-web', 'lab-web:9'] }));
+    assert.deepEqual(del.taskDefinitions?.map((t) => [t.taskDefinitionArn, t.status]), [[arn('lab-web:1'), 'DELETE_IN_PROGRESS']]);
+    assert.deepEqual(del.failures, [
+      { arn: arn('lab-web:3'), reason: 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.' },
+      { arn: 'lab-web', reason: 'The specified task definition identifier is invalid. Specify a valid name or ARN and try again.' },
+      { arn: arn('lab-web:9'), reason: 'The specified task definition does not exist. Specify a valid account, family, revision and try again.' },
+    ]);
+    await rejects(ecs.send(new DeleteTaskDefinitionsCommand({ taskDefinitions: [] })), 'InvalidParameterException');
+    await rejects(ecs.send(new DeleteTaskDefinitionsCommand({ taskDefinitions: Array.from({ length: 11 }, (_, i) => `x:${i + 1}`) })), 'InvalidParameterException');
+
+    // DELETE_IN_PROGRESS: still listed under that status and described, tags kept; then gone.
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionsCommand({ status: 'DELETE_IN_PROGRESS' }))).taskDefinitionArns, [arn('lab-web:1')]);
+    const deleting = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'lab-web:1', include: ['TAGS'] }));
+    assert.equal(deleting.taskDefinition?.status, 'DELETE_IN_PROGRESS');
+    assert.ok(deleting.taskDefinition?.deleteRequestedAt instanceof Date);
+    assert.deepEqual(deleting.tags, tags);
+    clock.advance(150);
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionsCommand({ status: 'DELETE_IN_PROGRESS' }))).taskDefinitionArns, []);
+    assert.equal((await rejection(ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'lab-web:1' })))).name, 'ClientException');
+    assert.deepEqual((await ecs.send(new ListTaskDefinitionsCommand({ status: 'INACTIVE', familyPrefix: 'lab-web' }))).taskDefinitionArns, [arn('lab-web:2')]);
+    ecs.destroy();
   });
 });

@@ -19,6 +19,8 @@ import {
   GetRoleCommand,
   IAMClient,
   ListAttachedRolePoliciesCommand,
+  ListInstanceProfilesCommand,
+  ListRolesCommand,
   ListInstanceProfilesForRoleCommand,
   ListPoliciesCommand,
   ListPolicyTagsCommand,
@@ -233,4 +235,47 @@ test('instance profiles: one role, delete conflicts, tags', async () => {
   );
   await iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: 'ip' }));
   await iam.send(new DeleteRoleCommand({ RoleName: 'ip-role' }));
+});
+
+test('paths: kept at create, in the ARN, and honoured by ListRoles / ListPolicies / ListInstanceProfiles PathPrefix', async () => {
+  const role = await iam.send(new CreateRoleCommand({ RoleName: 'pathed-role', Path: '/ecs-cwlogs/lab/', AssumeRolePolicyDocument: TRUST }));
+  assert.equal(role.Role?.Arn, 'arn:aws:iam::123456789012:role/ecs-cwlogs/lab/pathed-role');
+  assert.equal(role.Role?.Path, '/ecs-cwlogs/lab/');
+  const policy = await iam.send(new CreatePolicyCommand({ PolicyName: 'pathed-policy', Path: '/ecs-cwlogs/', PolicyDocument: POLICY }));
+  assert.equal(policy.Policy?.Arn, 'arn:aws:iam::123456789012:policy/ecs-cwlogs/pathed-policy');
+  const profile = await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: 'pathed-profile', Path: '/ecs-cwlogs/' }));
+  assert.equal(profile.InstanceProfile?.Arn, 'arn:aws:iam::123456789012:instance-profile/ecs-cwlogs/pathed-profile');
+  await rejects(iam.send(new CreateRoleCommand({ RoleName: 'bad-path', Path: 'no-slashes', AssumeRolePolicyDocument: TRUST })), 'ValidationError', 400);
+
+  // pageSize is 1 in this file: collect every page through Marker.
+  async function all<T>(page: (marker?: string) => Promise<{ items?: T[]; IsTruncated?: boolean; Marker?: string }>): Promise<T[]> {
+    const out: T[] = [];
+    let marker: string | undefined;
+    for (let i = 0; i < 50; i++) {
+      const r = await page(marker);
+      out.push(...(r.items ?? []));
+      if (!r.IsTruncated) return out;
+      marker = r.Marker;
+    }
+    throw new Error('pagination did not end');
+  }
+  const roles = await all(async (Marker) => {
+    const r = await iam.send(new ListRolesCommand({ PathPrefix: '/ecs-cwlogs/', Marker }));
+    return { ...r, items: r.Roles?.map((x) => x.RoleName) };
+  });
+  assert.deepEqual(roles, ['pathed-role']);
+  const deeper = await iam.send(new ListRolesCommand({ PathPrefix: '/ecs-cwlogs/lab/' }));
+  assert.deepEqual(deeper.Roles?.map((x) => x.Path), ['/ecs-cwlogs/lab/']);
+  assert.deepEqual((await iam.send(new ListRolesCommand({ PathPrefix: '/elsewhere/' }))).Roles, []);
+  const policies = await all(async (Marker) => {
+    const r = await iam.send(new ListPoliciesCommand({ Scope: 'Local', PathPrefix: '/ecs-cwlogs/', Marker }));
+    return { ...r, items: r.Policies?.map((x) => x.PolicyName) };
+  });
+  assert.deepEqual(policies, ['pathed-policy']);
+  const profiles = await all(async (Marker) => {
+    const r = await iam.send(new ListInstanceProfilesCommand({ PathPrefix: '/ecs-cwlogs/', Marker }));
+    return { ...r, items: r.InstanceProfiles?.map((x) => x.Arn) };
+  });
+  assert.deepEqual(profiles, ['arn:aws:iam::123456789012:instance-profile/ecs-cwlogs/pathed-profile']);
+  await rejects(iam.send(new ListRolesCommand({ PathPrefix: 'ecs-cwlogs' })), 'ValidationError', 400);
 });

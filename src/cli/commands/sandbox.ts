@@ -10,12 +10,12 @@ import { examples } from './steps.js';
 
 export function sandboxCommand(): Command {
   const cmd = new Command('sandbox')
-    .description('Serve the local AWS emulator (ECS, EC2, IAM, SSM, STS, CloudWatch Logs, ECR) for rehearsals and tests')
+    .description('Serve the local AWS emulator (ECS, EC2, IAM, SSM, STS, CloudWatch Logs, ECR, Resource Groups Tagging) for rehearsals and tests')
     .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '4566')
     .addOption(new Option('--latency <profile>', 'timing of lifecycles').choices(['none', 'fast', 'realistic']).default('fast'))
     .option('--throttle <rate>', 'fraction of calls answered with a throttling error (0-1)', '0')
     .option('--page-size <n>', 'force small pages on paginated calls (0 = service default)', '0')
-    .option('--iam-propagation-ms <ms>', 'how long a new instance profile is rejected by RunInstances', '0')
+    .option('--iam-propagation-ms <ms>', 'how long a new instance profile is rejected by RunInstances (default: 5000 with --latency realistic, else 0)')
     .option('--state <file>', 'persist state in this file')
     .option('--stop', 'stop the sandbox that --sandbox started for this stack')
     .addOption(new Option('--ready-file <file>').hideHelp())
@@ -42,21 +42,45 @@ export function sandboxCommand(): Command {
         return n;
       };
       // Loaded on demand: other commands never pay for the emulator's code.
-      const { startSandbox } = await import('../../sandbox/index.js');
-      const sb = await startSandbox({
-        port: num('--port', o.port, 0, 65535),
-        host: '127.0.0.1',
-        latency: o.latency as 'none' | 'fast' | 'realistic',
-        throttleRate: num('--throttle', o.throttle, 0, 1),
-        pageSize: num('--page-size', o.pageSize, 0, 1000),
-        iamPropagationMs: num('--iam-propagation-ms', o.iamPropagationMs, 0, 3_600_000),
-        statePath: o.state as string | undefined,
-      });
+      const { startSandbox, StateFileError } = await import('../../sandbox/index.js');
+      const port = num('--port', o.port, 0, 65535);
+      const statePath = o.state as string | undefined;
+      let sb;
+      try {
+        sb = await startSandbox({
+          port,
+          host: '127.0.0.1',
+          latency: o.latency as 'none' | 'fast' | 'realistic',
+          throttleRate: num('--throttle', o.throttle, 0, 1),
+          pageSize: num('--page-size', o.pageSize, 0, 1000),
+          // Unset: the latency profile's own IAM propagation delay (5 s for realistic).
+          iamPropagationMs: o.iamPropagationMs === undefined ? undefined : num('--iam-propagation-ms', o.iamPropagationMs, 0, 3_600_000),
+          statePath,
+        });
+      } catch (err) {
+        if (err instanceof StateFileError) {
+          throw new UserInputError({
+            what: `Cannot use the sandbox state file ${err.path}`,
+            why: err.problem,
+            fix: 'Repair the file, move it away to start with an empty sandbox, or pass another --state.',
+          });
+        }
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new UserInputError({
+            what: `Port ${port} on 127.0.0.1 is in use`,
+            why: 'another program (perhaps another sandbox) listens there',
+            fix: 'Pass another --port, or --port 0 for a free one.',
+          });
+        }
+        throw err;
+      }
       if (o.readyFile) await writeFile(String(o.readyFile), JSON.stringify({ port: sb.port }));
       rt.io.result({ ok: true, url: sb.url, port: sb.port }, () => `Sandbox listening on ${sb.url}\n  requests: ${sb.url}/_sandbox/requests\n  Ctrl-C stops it.`);
+      // A signal may have come while the sandbox was starting: an abort event that has already fired
+      // would never reach a listener added now.
       await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        rt.signal.addEventListener('abort', stop, { once: true });
+        if (rt.signal.aborted) return resolve();
+        rt.signal.addEventListener('abort', () => resolve(), { once: true });
       });
       await sb.close();
     }),

@@ -6,6 +6,8 @@
  * Instances start 'pending' and become 'running' after settings.latency.instanceBootMs (public IP
  * assigned then, if the subnet maps public IPs); TerminateInstances moves them to 'shutting-down'
  * and, after instanceTerminateMs, 'terminated'; terminated instances stay visible for an hour.
+ * StopInstances moves a running instance to 'stopping' and, after instanceTerminateMs, 'stopped'
+ * (volumes kept, public IP released); StartInstances boots a stopped one again.
  * The simulated ECS agent reads world.state.ec2.instances (Ec2InstanceRecord in ../types.ts).
  */
 
@@ -257,6 +259,12 @@ function tick(world: World, now: number): void {
         inst.publicIpAddress = nextPublicIp(s);
       }
     }
+    if (inst.state === 'stopping' && now - inst.stateChangedAt >= instanceTerminateMs) {
+      // A stopped instance keeps its volumes and private IP; its public IP (not an Elastic IP) goes.
+      inst.state = 'stopped';
+      inst.stateChangedAt += instanceTerminateMs;
+      delete inst.publicIpAddress;
+    }
     if (inst.state === 'shutting-down' && now - inst.stateChangedAt >= instanceTerminateMs) {
       inst.state = 'terminated';
       inst.stateChangedAt += instanceTerminateMs;
@@ -460,10 +468,16 @@ function describeVpcs(req: SandboxRequest, world: World) {
     if (missingIds.length) throw notFound('InvalidVpcID.NotFound', 'vpc ID', missingIds);
     vpcs = vpcs.filter((v) => ids.includes(v.vpcId));
   }
+  // Besides the documented names, EC2 still accepts the camelCase ones of older documentation
+  // (isDefault, vpcId, cidrBlock) and cidr-block, as moto also models.
   vpcs = applyFilters(vpcs, p, {
     'vpc-id': (v) => [v.vpcId],
+    vpcId: (v) => [v.vpcId],
     'is-default': (v) => [v.isDefault],
+    isDefault: (v) => [v.isDefault],
     'cidr': (v) => [v.cidrBlock],
+    'cidr-block': (v) => [v.cidrBlock],
+    cidrBlock: (v) => [v.cidrBlock],
     'cidr-block-association.cidr-block': (v) => [v.cidrBlock],
     'dhcp-options-id': (v) => [v.dhcpOptionsId],
     'owner-id': () => [world.settings.accountId],
@@ -497,17 +511,24 @@ function describeSubnets(req: SandboxRequest, world: World) {
     if (missingIds.length) throw notFound('InvalidSubnetID.NotFound', 'subnet ID', missingIds);
     subnets = subnets.filter((s) => ids.includes(s.subnetId));
   }
+  // The documented aliases (availabilityZone, availabilityZoneId, cidr, cidrBlock, defaultForAz) and
+  // vpcId, which EC2 accepts from older documentation.
   subnets = applyFilters(subnets, p, {
     'subnet-id': (s) => [s.subnetId],
+    'subnet-arn': (s) => [`arn:aws:ec2:${s.region}:${world.settings.accountId}:subnet/${s.subnetId}`],
     'vpc-id': (s) => [s.vpcId],
+    vpcId: (s) => [s.vpcId],
     'default-for-az': (s) => [s.defaultForAz],
     defaultForAz: (s) => [s.defaultForAz],
     'availability-zone': (s) => [s.availabilityZone],
     availabilityZone: (s) => [s.availabilityZone],
     'availability-zone-id': (s) => [s.availabilityZoneId],
+    availabilityZoneId: (s) => [s.availabilityZoneId],
+    'available-ip-address-count': (s) => [availableIps(world, s)],
     'map-public-ip-on-launch': (s) => [s.mapPublicIpOnLaunch],
     'cidr-block': (s) => [s.cidrBlock],
     cidr: (s) => [s.cidrBlock],
+    cidrBlock: (s) => [s.cidrBlock],
     'owner-id': () => [world.settings.accountId],
     state: () => ['available'],
   });
@@ -1551,7 +1572,7 @@ function terminateInstances(req: SandboxRequest, world: World) {
   return {
     instancesSet: instances.map((inst) => {
       const previous = inst.state;
-      if (inst.state === 'pending' || inst.state === 'running') {
+      if (inst.state === 'pending' || inst.state === 'running' || inst.state === 'stopping' || inst.state === 'stopped') {
         inst.state = 'shutting-down';
         inst.stateChangedAt = req.now;
         inst.stateTransitionReason = `User initiated (${when})`;
@@ -1561,6 +1582,71 @@ function terminateInstances(req: SandboxRequest, world: World) {
         currentState: { code: STATE_CODES[inst.state], name: inst.state },
         previousState: { code: STATE_CODES[previous], name: previous },
       };
+    }),
+  };
+}
+
+/** "User initiated (2026-11-25 12:00:00 GMT)", as EC2 writes stateTransitionReason. */
+function userInitiated(now: number): string {
+  return `User initiated (${new Date(now).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' GMT')})`;
+}
+
+function stateChange(inst: InstanceRecord, previous: InstanceRecord['state']) {
+  return {
+    instanceId: inst.instanceId,
+    currentState: { code: STATE_CODES[inst.state], name: inst.state },
+    previousState: { code: STATE_CODES[previous], name: previous },
+  };
+}
+
+/** StopInstances: running -> stopping -> (instanceTerminateMs) stopped. The instance keeps its volumes. */
+function stopInstances(req: SandboxRequest, world: World) {
+  const p = unflatten(req.params);
+  const ids = strings(p.InstanceId);
+  if (ids.length === 0) throw missing('InstanceId');
+  const instances = lookupInstances(world, req.region, ids);
+  for (const inst of instances) {
+    if (inst.state === 'shutting-down' || inst.state === 'terminated' || inst.state === 'pending') {
+      throw new ServiceError('IncorrectInstanceState', `This instance '${inst.instanceId}' is not in a state from which it can be stopped.`, 400);
+    }
+  }
+  dryRun(p);
+  return {
+    instancesSet: instances.map((inst) => {
+      const previous = inst.state;
+      if (inst.state === 'running') {
+        inst.state = 'stopping';
+        inst.stateChangedAt = req.now;
+        inst.stateTransitionReason = userInitiated(req.now);
+      }
+      return stateChange(inst, previous);
+    }),
+  };
+}
+
+/** StartInstances: stopped -> pending -> (instanceBootMs) running. */
+function startInstances(req: SandboxRequest, world: World) {
+  const p = unflatten(req.params);
+  const ids = strings(p.InstanceId);
+  if (ids.length === 0) throw missing('InstanceId');
+  const instances = lookupInstances(world, req.region, ids);
+  for (const inst of instances) {
+    if (inst.state !== 'stopped' && inst.state !== 'running' && inst.state !== 'pending') {
+      throw new ServiceError('IncorrectInstanceState', `The instance '${inst.instanceId}' is not in a state from which it can be started.`, 400);
+    }
+  }
+  dryRun(p);
+  return {
+    instancesSet: instances.map((inst) => {
+      const previous = inst.state;
+      if (inst.state === 'stopped') {
+        // The boot timer runs from launchTime, which EC2 also resets when an instance starts again.
+        inst.state = 'pending';
+        inst.launchTime = req.now;
+        inst.stateChangedAt = req.now;
+        delete inst.stateTransitionReason;
+      }
+      return stateChange(inst, previous);
     }),
   };
 }
@@ -1733,6 +1819,8 @@ export const ec2: ServiceModule = {
     RunInstances: { mutating: true, handler: regional(runInstances) },
     DescribeInstances: { mutating: false, handler: regional(describeInstances) },
     TerminateInstances: { mutating: true, handler: regional(terminateInstances) },
+    StopInstances: { mutating: true, handler: regional(stopInstances) },
+    StartInstances: { mutating: true, handler: regional(startInstances) },
     DescribeVolumes: { mutating: false, handler: regional(describeVolumes) },
 
     CreateTags: { mutating: true, handler: regional(createTags) },

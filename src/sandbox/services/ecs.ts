@@ -586,6 +586,7 @@ const listTaskDefinitionFamilies: Handler = (req, world) => {
   const p = req.params;
   const familyPrefix = optString(p, 'familyPrefix') ?? '';
   const status = optString(p, 'status') ?? 'ACTIVE';
+  if (!['ACTIVE', 'INACTIVE', 'ALL'].includes(status)) throw invalidParameter(`Invalid status: ${status}`);
   const families = new Map<string, boolean>();
   for (const td of allTaskDefinitions(world, req.region)) {
     if (!td.family.startsWith(familyPrefix)) continue;
@@ -614,18 +615,24 @@ const deregisterTaskDefinition: Handler = (req, world) => {
 
 const deleteTaskDefinitions: Handler = (req, world) => {
   const refs = optStringList(req.params, 'taskDefinitions');
-  if (!refs || refs.length === 0) throw invalidParameter('taskDefinitions can not be empty.');
-  if (refs.length > 10) throw invalidParameter('taskDefinitions can have at most 10 items.');
+  if (!refs || refs.length === 0) throw invalidParameter('size of TaskDefinition references list must be greater than 0');
+  if (refs.length > 10) throw invalidParameter('Size of TaskDefinition references list cannot exceed 10');
   const taskDefinitions = [];
   const failures = [];
   for (const ref of refs) {
-    const td = /:\d+$/.test(ref) ? findTaskDefinition(world, req.region, ref) : undefined;
+    const id = ref.startsWith('arn:') ? (parseEcsArn(ref)?.id ?? '') : ref;
+    if (!/^[a-zA-Z0-9_-]+:\d+$/.test(id)) {
+      failures.push({ arn: ref, reason: 'The specified task definition identifier is invalid. Specify a valid name or ARN and try again.' });
+      continue;
+    }
+    const td = findTaskDefinition(world, req.region, ref);
     const arn = td?.taskDefinitionArn ?? (ref.startsWith('arn:') ? ref : ecsArn(world, req.region, `task-definition/${ref}`));
     if (!td) {
-      failures.push({ arn, reason: 'The specified task definition does not exist.' });
+      failures.push({ arn, reason: 'The specified task definition does not exist. Specify a valid account, family, revision and try again.' });
     } else if (td.status === 'ACTIVE') {
       failures.push({ arn, reason: 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.' });
     } else {
+      // INACTIVE -> DELETE_IN_PROGRESS; ECS removes it once no task or deployment uses it (agent.ts purge).
       if (td.status === 'INACTIVE') {
         td.status = 'DELETE_IN_PROGRESS';
         td.deleteRequestedAt = req.now;

@@ -269,6 +269,18 @@ function validPath(value: unknown): string {
   return path;
 }
 
+/** PathPrefix of the List operations: "/" (all) by default, else it must start with "/". */
+function validPathPrefix(value: unknown): string {
+  if (value === undefined || value === '') return '/';
+  const prefix = String(value);
+  if (!/^\u002F[\u0021-\u007F]*$/.test(prefix) || prefix.length > 512) {
+    throw validationError(
+      `1 validation error detected: Value '${prefix}' at 'pathPrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*`,
+    );
+  }
+  return prefix;
+}
+
 function validArn(value: unknown, member: string): string {
   const arn = required(value, member);
   if (!/^arn:aws[a-z-]*:iam::(\d{12}|aws):/.test(arn)) {
@@ -613,7 +625,7 @@ function listPolicies(req: SandboxRequest, world: World) {
       `1 validation error detected: Value '${scope}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]`,
     );
   }
-  const pathPrefix: string = p.PathPrefix ?? '/';
+  const pathPrefix = validPathPrefix(p.PathPrefix);
   let policies = Object.values(state(world).policies).filter(
     (x) => (scope === 'All' || (scope === 'AWS') === x.awsManaged) && x.path.startsWith(pathPrefix),
   );
@@ -664,7 +676,7 @@ function getRoleOp(req: SandboxRequest, world: World) {
 
 function listRoles(req: SandboxRequest, world: World) {
   const p = unflatten(req.params);
-  const pathPrefix: string = p.PathPrefix ?? '/';
+  const pathPrefix = validPathPrefix(p.PathPrefix);
   const roles = Object.values(state(world).roles).filter((r) => r.path.startsWith(pathPrefix));
   const page = listPage(world, sortedByName(roles, (r) => r.roleName), p);
   return { Roles: page.items.map((r) => roleShape(r, false)), ...page.extra };
@@ -716,7 +728,7 @@ function detachRolePolicy(req: SandboxRequest, world: World) {
 function listAttachedRolePolicies(req: SandboxRequest, world: World) {
   const p = unflatten(req.params);
   const role = getRole(world, validName(p.RoleName, 'roleName', 64));
-  const pathPrefix: string = p.PathPrefix ?? '/';
+  const pathPrefix = validPathPrefix(p.PathPrefix);
   const attached = role.attachedPolicyArns
     .map((arn) => state(world).policies[arn])
     .filter((x): x is PolicyRecord => x !== undefined && x.path.startsWith(pathPrefix));
@@ -756,7 +768,7 @@ function getInstanceProfileOp(req: SandboxRequest, world: World) {
 
 function listInstanceProfiles(req: SandboxRequest, world: World) {
   const p = unflatten(req.params);
-  const pathPrefix: string = p.PathPrefix ?? '/';
+  const pathPrefix = validPathPrefix(p.PathPrefix);
   const profiles = Object.values(state(world).instanceProfiles).filter((ip) => ip.path.startsWith(pathPrefix));
   const page = listPage(world, sortedByName(profiles, (ip) => ip.instanceProfileName), p);
   return { InstanceProfiles: page.items.map((ip) => instanceProfileShape(world, ip)), ...page.extra };

@@ -10,5 +10,6 @@ import { iam } from './iam.js';
 import { logs } from './logs.js';
 import { ssm } from './ssm.js';
 import { stsService } from './sts.js';
+import { tagging } from './tagging.js';
 
-export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr];
+export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr, tagging];

@@ -1,0 +1,314 @@
+/**
+ * The shape of every module's slice of a saved world (world.ts checks a state file against these
+ * before serving it), so a damaged or hand-edited file is refused at start with the path of the first
+ * wrong member instead of being answered later with internal errors.
+ *
+ * Each shape follows the record interfaces of its module (ecs-state.ts, services/*.ts): the members the
+ * code reads are required and typed; members only some records have are optional(). Keep them in step
+ * when a record gains a member.
+ */
+import { any, arrayOf, bool, int, num, object, oneOf, optional, recordOf, str, type Shape } from './shape.js';
+
+const optNum = optional(num);
+const optInt = optional(int);
+const optStr = optional(str);
+const tagMap = recordOf(str);
+
+// ---- ECS (ecs-state.ts) -----------------------------------------------------------------------------
+
+const ecsTags = arrayOf(object({ key: str, value: str }));
+
+const cluster = object({
+  clusterArn: str,
+  clusterName: str,
+  status: oneOf('ACTIVE', 'INACTIVE'),
+  createdAt: num,
+  deletedAt: optNum,
+  tags: ecsTags,
+  settings: arrayOf(object({ name: str, value: str })),
+});
+
+const taskDefinitionFamily = object({
+  lastRevision: int,
+  revisions: recordOf(
+    object({
+      taskDefinitionArn: str,
+      family: str,
+      revision: int,
+      status: oneOf('ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'),
+      definition: object({ containerDefinitions: arrayOf(object({ name: str, image: str, portMappings: optional(arrayOf(object({ containerPort: int }))) })) }),
+      tags: ecsTags,
+      registeredAt: num,
+      deregisteredAt: optNum,
+      deleteRequestedAt: optNum,
+    }),
+  ),
+});
+
+const resource = object({ name: str, type: oneOf('INTEGER', 'STRINGSET', 'DOUBLE', 'LONG'), integerValue: optNum, stringSetValue: optional(arrayOf(str)) });
+
+const containerInstance = object({
+  containerInstanceArn: str,
+  clusterArn: str,
+  ec2InstanceId: str,
+  status: oneOf('ACTIVE', 'DRAINING', 'DEREGISTERING', 'INACTIVE'),
+  agentConnected: bool,
+  registeredResources: arrayOf(resource),
+  registeredAt: num,
+  deregisteredAt: optNum,
+  attributes: arrayOf(object({ name: str, value: optStr })),
+  versionInfo: object({ agentVersion: str, agentHash: str, dockerVersion: str }),
+  tags: ecsTags,
+  version: int,
+});
+
+const deployment = object({
+  id: str,
+  status: oneOf('PRIMARY', 'ACTIVE', 'INACTIVE'),
+  taskDefinition: str,
+  desiredCount: int,
+  createdAt: num,
+  updatedAt: num,
+  rolloutState: oneOf('IN_PROGRESS', 'COMPLETED', 'FAILED'),
+  rolloutStateReason: str,
+  failedTasks: int,
+});
+
+const service = object({
+  serviceArn: str,
+  serviceName: str,
+  clusterArn: str,
+  status: oneOf('ACTIVE', 'DRAINING', 'INACTIVE'),
+  taskDefinition: str,
+  desiredCount: int,
+  launchType: str,
+  schedulingStrategy: oneOf('REPLICA', 'DAEMON'),
+  deploymentConfiguration: object({
+    maximumPercent: num,
+    minimumHealthyPercent: num,
+    deploymentCircuitBreaker: object({ enable: bool, rollback: bool }),
+  }),
+  placementConstraints: arrayOf(any),
+  placementStrategy: arrayOf(any),
+  deployments: arrayOf(deployment),
+  events: arrayOf(object({ id: str, createdAt: num, message: str })),
+  createdAt: num,
+  createdBy: str,
+  tags: ecsTags,
+  enableECSManagedTags: bool,
+  propagateTags: str,
+  enableExecuteCommand: bool,
+  healthCheckGracePeriodSeconds: optInt,
+  steady: bool,
+  deletedAt: optNum,
+});
+
+const networkBinding = object({ bindIP: str, containerPort: int, hostPort: int, protocol: oneOf('tcp', 'udp') });
+
+const task = object({
+  taskArn: str,
+  clusterArn: str,
+  taskDefinitionArn: str,
+  containerInstanceArn: str,
+  group: str,
+  startedBy: optStr,
+  serviceArn: optStr,
+  lastStatus: oneOf('PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED'),
+  desiredStatus: oneOf('RUNNING', 'STOPPED'),
+  createdAt: num,
+  statusChangedAt: num,
+  pullStartedAt: optNum,
+  pullStoppedAt: optNum,
+  startedAt: optNum,
+  stoppingAt: optNum,
+  stoppedAt: optNum,
+  stopCode: optStr,
+  stoppedReason: optStr,
+  cpu: num,
+  memory: num,
+  containers: arrayOf(
+    object({ containerArn: str, name: str, image: str, networkBindings: arrayOf(networkBinding), cpu: num, memory: optNum, memoryReservation: optNum }),
+  ),
+  version: int,
+  tags: ecsTags,
+});
+
+const ecs = object({
+  clusters: recordOf(cluster),
+  taskDefinitions: recordOf(taskDefinitionFamily),
+  containerInstances: recordOf(containerInstance),
+  services: recordOf(service),
+  tasks: recordOf(task),
+  agentRegistrations: recordOf(str),
+  lastTickAt: optNum,
+});
+
+// ---- EC2 (services/ec2.ts, types.ts) -----------------------------------------------------------------
+
+const rule = object({ ruleId: str, ipProtocol: str, fromPort: optInt, toPort: optInt, cidrIp: optStr, groupId: optStr, description: optStr });
+
+const instance = object({
+  instanceId: str,
+  imageId: str,
+  instanceType: str,
+  state: oneOf('pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'),
+  launchTime: num,
+  stateChangedAt: num,
+  userData: optStr,
+  iamInstanceProfile: optional(object({ arn: str, name: str })),
+  publicIpAddress: optStr,
+  privateIpAddress: str,
+  subnetId: str,
+  vpcId: str,
+  securityGroupIds: arrayOf(str),
+  tags: tagMap,
+  region: str,
+  reservationId: str,
+  amiLaunchIndex: int,
+  keyName: optStr,
+  availabilityZone: str,
+  architecture: str,
+  clientToken: optStr,
+  iamInstanceProfileId: optStr,
+  metadataOptions: object({ httpTokens: str, httpPutResponseHopLimit: int, httpEndpoint: str, instanceMetadataTags: str }),
+  blockDevices: arrayOf(object({ deviceName: str, volumeId: str, deleteOnTermination: bool })),
+  disableApiTermination: bool,
+  stateTransitionReason: optStr,
+  wantsPublicIp: bool,
+});
+
+const ec2 = object({
+  seededRegions: arrayOf(str),
+  vpcs: recordOf(object({ vpcId: str, region: str, cidrBlock: str, isDefault: bool, dhcpOptionsId: str, tags: tagMap })),
+  subnets: recordOf(
+    object({
+      subnetId: str,
+      region: str,
+      vpcId: str,
+      cidrBlock: str,
+      availabilityZone: str,
+      availabilityZoneId: str,
+      defaultForAz: bool,
+      mapPublicIpOnLaunch: bool,
+      nextHost: int,
+      tags: tagMap,
+    }),
+  ),
+  securityGroups: recordOf(
+    object({ groupId: str, region: str, groupName: str, description: str, vpcId: str, ingress: arrayOf(rule), egress: arrayOf(rule), tags: tagMap }),
+  ),
+  keyPairs: recordOf(
+    object({ keyPairId: str, region: str, keyName: str, keyType: oneOf('rsa', 'ed25519'), keyFingerprint: str, publicKey: str, createTime: num, tags: tagMap }),
+  ),
+  volumes: recordOf(
+    object({
+      volumeId: str,
+      region: str,
+      size: int,
+      volumeType: str,
+      encrypted: bool,
+      iops: optInt,
+      throughput: optInt,
+      snapshotId: optStr,
+      availabilityZone: str,
+      createTime: num,
+      instanceId: optStr,
+      deviceName: optStr,
+      deleteOnTermination: bool,
+      state: oneOf('in-use', 'available'),
+      tags: tagMap,
+    }),
+  ),
+  instances: recordOf(instance),
+  reservations: recordOf(object({ reservationId: str, region: str, instanceIds: arrayOf(str), clientToken: optStr, requestHash: optStr })),
+  publicIpSeq: int,
+});
+
+// ---- IAM (services/iam.ts) ---------------------------------------------------------------------------
+
+const iam = object({
+  policies: recordOf(
+    object({
+      policyName: str,
+      policyId: str,
+      arn: str,
+      path: str,
+      description: optStr,
+      createDate: num,
+      updateDate: num,
+      defaultVersionId: str,
+      versions: arrayOf(object({ versionId: str, document: str, createDate: num })),
+      nextVersion: int,
+      tags: tagMap,
+      awsManaged: bool,
+    }),
+  ),
+  roles: recordOf(
+    object({
+      roleName: str,
+      roleId: str,
+      arn: str,
+      path: str,
+      assumeRolePolicyDocument: str,
+      description: optStr,
+      maxSessionDuration: int,
+      createDate: num,
+      tags: tagMap,
+      attachedPolicyArns: arrayOf(str),
+    }),
+  ),
+  instanceProfiles: recordOf(
+    object({ instanceProfileName: str, instanceProfileId: str, arn: str, path: str, createDate: num, roles: arrayOf(str), roleAddedAt: optNum, tags: tagMap }),
+  ),
+});
+
+// ---- CloudWatch Logs (services/logs.ts) --------------------------------------------------------------
+
+const logs = object({
+  groups: recordOf(
+    object({
+      logGroupName: str,
+      region: str,
+      creationTime: num,
+      retentionInDays: optInt,
+      kmsKeyId: optStr,
+      tags: tagMap,
+      streams: recordOf(
+        object({
+          logStreamName: str,
+          creationTime: num,
+          firstEventTimestamp: optNum,
+          lastEventTimestamp: optNum,
+          lastIngestionTime: optNum,
+          storedBytes: num,
+          events: arrayOf(object({ timestamp: num, message: str, ingestionTime: num, seq: int })),
+        }),
+      ),
+    }),
+  ),
+  seq: int,
+});
+
+// ---- ECR (services/ecr.ts) ---------------------------------------------------------------------------
+
+const ecr = object({
+  repositories: recordOf(
+    object({
+      repositoryName: str,
+      region: str,
+      registryId: str,
+      createdAt: num,
+      imageTagMutability: oneOf('MUTABLE', 'IMMUTABLE'),
+      scanOnPush: bool,
+      encryptionType: oneOf('AES256', 'KMS'),
+      kmsKey: optStr,
+      tags: tagMap,
+      images: arrayOf(
+        object({ imageDigest: str, imageTags: arrayOf(str), imageSizeInBytes: num, imagePushedAt: num, imageManifestMediaType: str, manifest: optStr }),
+      ),
+    }),
+  ),
+});
+
+/** By ServiceModule.name. A module without an entry (ssm, sts, tagging keep nothing) accepts any object. */
+export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr };
