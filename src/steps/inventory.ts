@@ -124,7 +124,7 @@ export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string 
  * those, so a lost stack file or an older run's custom names still lead to the stack's resources.
  * Only an unambiguous find (one resource of the kind) is used. Found names are never saved.
  */
-export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 'tagging' | 'iam' | 'ec2'>, stack: string, region: string): Promise<string[]> {
+export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 'tagging' | 'iam' | 'ec2' | 'ecs'>, stack: string, region: string): Promise<string[]> {
   const notGiven = (k: SettingKey) => r.sources[k] === 'default' || r.sources[k] === undefined;
   const used: string[] = [];
   const use = (k: SettingKey, found: readonly string[]) => {
@@ -149,5 +149,25 @@ export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 
     use('securityGroupName', [...new Set((res.SecurityGroups ?? []).map((g) => g.GroupName ?? ''))].filter(Boolean));
   }
   if (notGiven('iamName')) use('iamName', await iamBaseNames({ iam: aws.iam, stack }, region));
+  // Neither --image nor --repo given: the logging image the stack's task definition runs is what it has.
+  if (notGiven('image') && notGiven('imageRepo')) {
+    const image = await runningImage(aws, r.config.taskFamily, stack);
+    if (image) use('image', [image]);
+  }
   return used;
 }
+
+/** The logging container's image in the family's latest ACTIVE revision, when that revision is the stack's. */
+async function runningImage(aws: Pick<AwsClients, 'ecs'>, family: string, stack: string): Promise<string | undefined> {
+  try {
+    const res = await aws.ecs.describeTaskDefinition({ taskDefinition: family, include: ['TAGS'] });
+    if (res.taskDefinition?.status !== 'ACTIVE' || !(res.tags ?? []).some((t) => t.key === STACK_TAG && t.value === stack)) return undefined;
+    return res.taskDefinition.containerDefinitions?.find((c) => c.name === LOGGING_CONTAINER)?.image;
+  } catch (e) {
+    if (hasAwsCode(e, 'ClientException', 'ResourceNotFoundException')) return undefined;
+    throw e;
+  }
+}
+
+/** The logging container's name in templates/task-definition.json. */
+export const LOGGING_CONTAINER = 'cloudwatchlogs';

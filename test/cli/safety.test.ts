@@ -309,7 +309,7 @@ test('lose the stack file, lose nothing: after up with custom names, status find
   await withSandbox({}, async (sb) => {
     const dir = tempConfigDir();
     const env = cliEnv(dir);
-    const names = ['--cluster-name', 'c-custom', '--service-name', 's-custom', '--task-family', 'f-custom', '--log-group', '/custom/logs', '--iam-name', 'IamCustom', '--security-group-name', 'sg-custom-name'];
+    const names = ['--cluster-name', 'c-custom', '--service-name', 's-custom', '--task-family', 'f-custom', '--log-group', '/custom/logs', '--iam-name', 'IamCustom', '--security-group-name', 'custom-sg-name'];
     assert.equal((await runCli([...upArgs(sb.url), ...names], env)).code, 0);
     await rm(join(dir, 'stacks'), { recursive: true, force: true });
     const status = await runCli(['status', ...base(sb.url, '--json')], env);
@@ -333,8 +333,8 @@ test('lose the stack file, lose nothing: after up with custom names, status find
       ),
     );
     const left = (JSON.parse(out) as { ResourceTagMappingList: { ResourceARN: string }[] }).ResourceTagMappingList.map((r) => r.ResourceARN);
-    // What the Tagging API still lists must be gone in its own service (a terminated instance or an
-    // INACTIVE cluster can be listed for a while, as on AWS).
+    // What the Tagging API still lists must be gone in its own service (a terminated instance, a
+    // stopped task or an INACTIVE cluster can be listed for a while, as on AWS).
     const aws = clients(sb);
     for (const arn of left) {
       if (/:instance\//.test(arn)) {
@@ -343,6 +343,10 @@ test('lose the stack file, lose nothing: after up with custom names, status find
       } else if (/:cluster\//.test(arn)) {
         const c = (await aws.ecs.describeClusters({ clusters: [arn] })).clusters?.[0];
         assert.equal(c?.status ?? 'INACTIVE', 'INACTIVE', arn);
+      } else if (/:task\//.test(arn)) {
+        const cluster = arn.split('/')[1]!;
+        const t = (await aws.ecs.describeTasks({ cluster, tasks: [arn] }).catch(() => ({ tasks: [] }))).tasks?.[0]; // its cluster is gone
+        assert.equal(t?.lastStatus ?? 'STOPPED', 'STOPPED', arn);
       } else assert.fail(`still tagged: ${arn}`);
     }
     const roles = (await clients(sb).iam.listRoles({ PathPrefix: `/ecs-cwlogs/${STACK}/` })).Roles ?? [];
