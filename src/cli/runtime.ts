@@ -5,7 +5,7 @@
  *   3. a preflight GetCallerIdentity: proves credentials and reachability, gives the account id
  *   4. the Context the steps run with
  */
-import { createAwsClients, regionFromEnvironment, type AwsClients } from '../aws/clients.js';
+import { openSession, type AwsClients } from '../aws/clients.js';
 import { toCliError } from '../aws/errors.js';
 import { resolveSettings, loadStack, type FlagValues, type ResolvedConfig, type SavedStack } from '../core/config.js';
 import { AWS_TIMING, SANDBOX_TIMING, realClock, stackTags, type Context, type RunFlags } from '../core/context.js';
@@ -82,24 +82,14 @@ export async function connect(opts: GlobalOptions, resolved: ResolvedConfig, sta
     endpoint = await ensureSandbox(stack, io);
     credentials = SANDBOX_CREDENTIALS;
   }
-  let region: string | undefined = resolved.config.region;
-  if (!region) {
-    const fromSdk = await regionFromEnvironment(resolved.config.profile);
-    region = fromSdk ?? (sandbox ? 'us-east-1' : undefined);
-    if (fromSdk) parseOrExit('AWS_REGION', v.region, fromSdk);
-  }
-  if (!region) {
-    throw new UserInputError({
-      what: 'No AWS region set',
-      why: 'neither --region, ECS_CWLOGS_REGION, AWS_REGION nor the profile names one',
-      fix: 'Pass --region, e.g. --region us-east-1.',
-    });
-  }
+  // Profile, region, retries, credentials and proxies as the AWS CLI reads them.
+  const session = await openSession({ region: resolved.config.region, profile: resolved.config.profile, endpoint, sandbox: credentials && { credentials } });
+  const region = session.region;
   resolved.config.region = region;
-  const aws = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials });
+  const aws = session.clients();
   // Preflight: fail fast (three attempts, so throttling doesn't fail it) on missing credentials or an
   // endpoint that isn't there.
-  const probe = createAwsClients({ region, profile: resolved.config.profile, endpoint, credentials, maxAttempts: 3 });
+  const probe = session.clients({ maxAttempts: 3 });
   let account: string;
   let callerArn: string;
   try {
