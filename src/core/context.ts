@@ -34,6 +34,8 @@ export interface RunFlags {
   adopt: boolean;
   /** `down`: delete the log group too. */
   deleteLogs: boolean;
+  /** `status`: read and compare only, so nothing only creating needs (the caller's public IP). */
+  readOnly?: boolean;
 }
 
 export interface Context extends AwsClients {

@@ -19,6 +19,7 @@
  *   destroy  every instance carrying the stack tag terminated (waiting for terminated), then the
  *            stack's security groups, retried while EC2 still reports a DependencyViolation.
  */
+import { callerIpEndpoint } from '../aws/endpoints.js';
 import { createHash } from 'node:crypto';
 import type { _InstanceType, Instance, IpPermission, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { Context } from '../core/context.js';
@@ -282,8 +283,8 @@ export async function detectPublicIp(endpoint: string | undefined, timeoutMs = 3
 }
 
 async function prepareAllowCidr(ctx: Ctx): Promise<void> {
-  if (ctx.config.allowCidr) return;
-  const found = await detectPublicIp(ctx.endpoint);
+  if (ctx.config.allowCidr || ctx.flags.readOnly) return;
+  const found = await detectPublicIp(await callerIpEndpoint(ctx));
   if (found.ip) {
     ctx.config.allowCidr = `${found.ip}/32`;
     ctx.report(`HTTP${ctx.config.keyName ? ' and SSH' : ''} allowed from your public IP ${ctx.config.allowCidr}`);

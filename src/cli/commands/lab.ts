@@ -76,6 +76,7 @@ export function statusCommand(): Command {
   cmd.action(
     action(async (rt) => {
       const ctx = await rt.context();
+      ctx.flags.readOnly = true;
       const report = await inspectSteps(labSteps(stepOptions(rt)), ctx, { prepare: true });
       rt.io.result({ ...report, stack: rt.stack }, () => renderStatus(rt.stack, report));
     }),
