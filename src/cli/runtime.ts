@@ -15,6 +15,7 @@ import * as v from '../core/validate.js';
 import { ValidationFailure } from '../core/validate.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { lazyObject } from '../core/lazy.js';
+import { observeWaits } from '../core/wait.js';
 import { createTerminalHost } from '../io/terminal.js';
 import type { IoHost } from '../io/host.js';
 import { ensureSandbox, SANDBOX_CREDENTIALS } from './sandbox-mode.js';
@@ -37,8 +38,10 @@ export interface GlobalOptions {
 }
 
 export function createIo(opts: GlobalOptions): IoHost {
-  const color = opts.color !== false && !process.env.NO_COLOR;
-  return createTerminalHost({ json: Boolean(opts.json), yes: Boolean(opts.yes), verbose: Boolean(opts.verbose), color });
+  // --no-color gives false; otherwise FORCE_COLOR, NO_COLOR and the terminal decide (io/terminal.ts).
+  const io = createTerminalHost({ json: Boolean(opts.json), yes: Boolean(opts.yes), verbose: Boolean(opts.verbose), color: opts.color === false ? false : undefined });
+  observeWaits((p) => io.emit({ type: 'waiting', ...p }));
+  return io;
 }
 
 /** Validate the stack name and every setting before anything else happens. */
