@@ -5,5 +5,5 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.stderr.write(`ecs-cwlogs needs Node.js 22.12 or later; this is ${process.version}. See the README, "Node.js".\n`);
   process.exit(1);
 }
-const { main } = await import('../dist/src/cli/main.js');
+const { main } = await import('../dist/bundle/ecs-cwlogs.js');
 process.exitCode = await main(process.argv);
