@@ -199,11 +199,8 @@ export async function openSession(input: SessionInput): Promise<Session> {
   const retry = retrySettings(profile, { maxAttempts: 10, retryMode: 'adaptive' }, env);
   const credentials = input.sandbox ? input.sandbox.credentials : sharedCredentialProvider(profile, input.profile);
   let requestHandler: unknown;
-  const { proxyConfigured, proxyAgents } = await import('./proxy.js');
-  if (!input.sandbox && proxyConfigured(env)) {
-    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
-    requestHandler = new NodeHttpHandler(proxyAgents(env));
-  }
+  const { proxyConfigured, proxyRequestHandler } = await import('./proxy.js');
+  if (!input.sandbox && proxyConfigured(env)) requestHandler = await proxyRequestHandler(env);
   const profileName = input.sandbox ? undefined : input.profile;
   return {
     region,

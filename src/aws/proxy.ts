@@ -5,10 +5,6 @@
  * covers goes direct. Lower-case names are honoured too; upper case wins. Nothing is proxied when
  * none is set, and the agent then is Node's plain one.
  */
-import type { Agent as HttpAgent, ClientRequest } from 'node:http';
-import { Agent as HttpsAgentClass, type Agent as HttpsAgent } from 'node:https';
-import { Agent as PlainHttpAgent } from 'node:http';
-import { Agent as AgentBase, type AgentConnectOpts } from 'agent-base';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -58,48 +54,50 @@ export function proxyConfigured(env: Env = process.env): boolean {
   return Boolean(envVar(env, 'https_proxy') || envVar(env, 'http_proxy'));
 }
 
+interface HandlerLike {
+  handle(request: { protocol?: string; hostname?: string; port?: number }, options?: unknown): Promise<unknown>;
+  updateHttpClientConfig?(key: never, value: never): void;
+  httpHandlerConfigs?(): unknown;
+  destroy?(): void;
+}
+
 /**
- * One agent for one scheme that decides per request: direct, or through the proxy the environment
- * names for that host. Proxy agents are kept per proxy URL, so connections are reused.
+ * The SDK's HTTP handler for a run with proxies in the environment: it picks, per request, the
+ * SDK's own NodeHttpHandler going direct or one whose agents go through the proxy that
+ * HTTPS_PROXY/HTTP_PROXY name for that request's scheme (NO_PROXY decides per host). One handler
+ * per proxy, so connections are pooled as usual.
  */
-class EnvProxyAgent extends AgentBase {
-  private readonly direct: HttpAgent | HttpsAgent;
-  private readonly viaProxy = new Map<string, HttpAgent>();
-
-  constructor(
-    private readonly secure: boolean,
-    private readonly env: Env,
-  ) {
-    super({ keepAlive: true });
-    this.direct = secure ? new HttpsAgentClass({ keepAlive: true }) : new PlainHttpAgent({ keepAlive: true });
-  }
-
-  override async connect(_req: ClientRequest, opts: AgentConnectOpts): Promise<HttpAgent> {
-    const host = opts.host ?? 'localhost';
-    const url = new URL(`${this.secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${opts.port}`);
-    const proxy = proxyFor(url, this.env);
-    if (!proxy) return this.direct;
-    let agent = this.viaProxy.get(proxy);
-    if (!agent) {
-      if (this.secure) {
-        const { HttpsProxyAgent } = await import('https-proxy-agent');
-        agent = new HttpsProxyAgent(proxy, { keepAlive: true }) as unknown as HttpAgent;
-      } else {
-        const { HttpProxyAgent } = await import('http-proxy-agent');
-        agent = new HttpProxyAgent(proxy, { keepAlive: true }) as unknown as HttpAgent;
-      }
-      this.viaProxy.set(proxy, agent);
+export async function proxyRequestHandler(env: Env = process.env): Promise<HandlerLike> {
+  const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+  const direct = new NodeHttpHandler();
+  const via = new Map<string, Promise<InstanceType<typeof NodeHttpHandler>>>();
+  const viaProxy = (proxy: string) => {
+    let h = via.get(proxy);
+    if (!h) {
+      h = (async () => {
+        const [{ HttpsProxyAgent }, { HttpProxyAgent }] = await Promise.all([import('https-proxy-agent'), import('http-proxy-agent')]);
+        return new NodeHttpHandler({ httpAgent: new HttpProxyAgent(proxy, { keepAlive: true }), httpsAgent: new HttpsProxyAgent(proxy, { keepAlive: true }) });
+      })();
+      via.set(proxy, h);
     }
-    return agent;
-  }
-}
-
-export interface ProxyAgents {
-  httpAgent: HttpAgent;
-  httpsAgent: HttpsAgent;
-}
-
-/** Agents for the SDK's NodeHttpHandler that follow the environment's proxy settings. */
-export function proxyAgents(env: Env = process.env): ProxyAgents {
-  return { httpAgent: new EnvProxyAgent(false, env), httpsAgent: new EnvProxyAgent(true, env) as unknown as HttpsAgent };
+    return h;
+  };
+  return {
+    async handle(request, options) {
+      const host = request.hostname ?? 'localhost';
+      const origin = `${request.protocol ?? 'https:'}//${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}${request.port ? `:${request.port}` : ''}`;
+      const proxy = proxyFor(origin, env);
+      const handler = proxy ? await viaProxy(proxy) : direct;
+      return handler.handle(request as never, options as never);
+    },
+    updateHttpClientConfig(key, value) {
+      direct.updateHttpClientConfig(key, value);
+      for (const h of via.values()) void h.then((x) => x.updateHttpClientConfig(key, value));
+    },
+    httpHandlerConfigs: () => direct.httpHandlerConfigs(),
+    destroy() {
+      direct.destroy();
+      for (const h of via.values()) void h.then((x) => x.destroy());
+    },
+  };
 }
