@@ -21,7 +21,7 @@ git clone -q "$repo" "$work/clone"
 test -f "$work/clone/dist/bundle/ecs-cwlogs.js" || { echo "npm ci did not build (prepare)"; exit 1; }
 
 say "npm pack"
-tarball=$(cd "$work/clone" && npm pack --silent --pack-destination "$work")
+tarball=$(cd "$work/clone" && npm pack --silent --pack-destination "$work" | tail -1)
 tar -tzf "$work/$tarball" >"$work/files"
 grep -q '^package/LICENSE$' "$work/files" || { echo "no LICENSE in the tarball"; exit 1; }
 grep -q '^package/dist/bundle/ecs-cwlogs.js$' "$work/files" || { echo "no dist/bundle in the tarball"; exit 1; }
@@ -47,6 +47,6 @@ for p in from-tarball from-git; do
     "$bin" sandbox --stop >/dev/null 2>&1 || true
   )
   mods="$work/$p/lib/node_modules"
-  echo "installed: $(du -sm "$mods" | cut -f1) MB, $(find "$mods" -name package.json -path '*/node_modules/*/package.json' -not -path '*/node_modules/*/node_modules/*/*/package.json' | wc -l) package.json files"
+  echo "installed: $(du -sm "$mods" | cut -f1) MB, $(find "$mods" -name package.json -not -path '*/test*' -exec grep -l '"version"' {} + | wc -l) packages (package.json files with a version)"
 done
 say "ok"
