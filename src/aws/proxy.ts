@@ -2,8 +2,8 @@
  * HTTPS_PROXY / HTTP_PROXY / NO_PROXY for the SDK clients, as the AWS CLI reads them (botocore with
  * urllib3): an https:// endpoint goes through HTTPS_PROXY (a CONNECT tunnel), an http:// endpoint
  * (the sandbox, a local emulator) through HTTP_PROXY as a forwarding proxy, and a host that NO_PROXY
- * covers goes direct. Lower-case names are honoured too; upper case wins. Nothing is proxied when
- * none is set, and the agent then is Node's plain one.
+ * covers goes direct. Lower-case names are honoured too; upper case wins. When none is set the
+ * clients keep the SDK's default HTTP handler.
  */
 
 type Env = NodeJS.ProcessEnv;
