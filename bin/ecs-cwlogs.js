@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Thin shim: the compiled CLI lives in dist/ (npm run build).
-// On Node 20 the AWS SDK prints a multi-line notice on every run; the README's "Node.js" section
-// says the same once, so keep the terminal quiet unless the user asked for the SDK's own words.
-if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+// Thin shim: the CLI lives in dist/ (built by `npm run build`, and by `prepare` on a git or local install).
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  process.stderr.write(`ecs-cwlogs needs Node.js 22.12 or later; this is ${process.version}. See the README, "Node.js".\n`);
+  process.exit(1);
 }
-const { main } = await import('../dist/src/cli/main.js');
+const { main } = await import('../dist/bundle/ecs-cwlogs.js');
 process.exitCode = await main(process.argv);

@@ -4,9 +4,11 @@
  * methods, while the real thing is the SDK client pointed at AWS or at the sandbox.
  *
  * Credentials: the SDK's standard chain (environment, shared config and credentials files with
- * --profile, SSO, web identity, ECS/EC2 metadata). Region: --region, then ECS_CWLOGS_REGION, the
- * saved stack, AWS_REGION / AWS_DEFAULT_REGION, then the profile. Endpoint: --endpoint-url, or
- * AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which the SDK honours by itself.
+ * --profile, SSO, web identity, ECS/EC2 metadata), one provider for all clients. Region: --region,
+ * then ECS_CWLOGS_REGION, the saved stack, AWS_REGION, AWS_DEFAULT_REGION, then the profile.
+ * Endpoint: --endpoint-url, or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> / a profile's
+ * endpoint_url, which the SDK honours by itself. Proxies: HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
+ * Retries: AWS_MAX_ATTEMPTS / AWS_RETRY_MODE or the profile's. See conventions.ts and proxy.ts.
  */
 import type { ECS } from '@aws-sdk/client-ecs';
 import type { IAM } from '@aws-sdk/client-iam';
@@ -16,7 +18,9 @@ import type { STS } from '@aws-sdk/client-sts';
 import type { ECR } from '@aws-sdk/client-ecr';
 import type { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
 import type { ResourceGroupsTaggingAPI } from '@aws-sdk/client-resource-groups-tagging-api';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { lazyObject } from '../core/lazy.js';
+import { UserInputError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 
 export type EcsApi = Pick<
@@ -130,9 +134,12 @@ export interface ClientOptions {
   region: string;
   profile?: string;
   endpoint?: string;
-  /** Static credentials (sandbox mode). Otherwise the standard chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Static credentials (sandbox mode), or one provider shared by every client of the run. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | AwsCredentialIdentityProvider;
   maxAttempts?: number;
+  retryMode?: 'standard' | 'adaptive';
+  /** The SDK's HTTP handler, shared by all clients (proxy agents); the SDK's default when absent. */
+  requestHandler?: unknown;
 }
 
 /**
@@ -145,9 +152,10 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     profile: opts.profile,
     endpoint: opts.endpoint,
     credentials: opts.credentials,
-    retryMode: 'adaptive',
+    retryMode: opts.retryMode ?? 'adaptive',
     maxAttempts: opts.maxAttempts ?? 10,
     customUserAgent: [['ecs-cwlogs', VERSION]] as [string, string][],
+    ...(opts.requestHandler ? { requestHandler: opts.requestHandler as never } : {}),
   };
   return {
     ecs: lazyObject(async () => new (await import('@aws-sdk/client-ecs')).ECS(common)),
@@ -162,14 +170,64 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
   };
 }
 
-/** Resolve the region the way the SDK does (env, then the profile), or undefined. */
-export async function regionFromEnvironment(profile?: string): Promise<string | undefined> {
-  try {
-    const { STS } = await import('@aws-sdk/client-sts');
-    const probe = new STS({ profile });
-    const r = await probe.config.region();
-    return r || undefined;
-  } catch {
-    return undefined;
+export interface SessionInput {
+  /** The tool's own region sources (--region, ECS_CWLOGS_REGION, the saved stack). */
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+  /** The tool's own local sandbox: static credentials, no profile needed, no proxy, us-east-1 by default. */
+  sandbox?: { credentials: { accessKeyId: string; secretAccessKey: string } };
+  env?: NodeJS.ProcessEnv;
+  /** Used when nothing names a region (e.g. to ask STS who the caller is); `regionFound` then says false. */
+  fallbackRegion?: string;
+}
+
+export interface Session {
+  region: string;
+  /** The region came from a flag, the environment or the profile (not a fallback or the sandbox's default). */
+  regionFound: boolean;
+  /** Clients sharing one credential provider and one HTTP handler. */
+  clients(overrides?: { maxAttempts?: number }): AwsClients;
+}
+
+/**
+ * Profile, region, retries, credentials and proxies as the AWS CLI reads them (see conventions.ts),
+ * ready to make clients. Throws UserInputError for an unknown profile, an invalid region, or none.
+ */
+export async function openSession(input: SessionInput): Promise<Session> {
+  const env = input.env ?? process.env;
+  const { resolveProfile, resolveRegion, retrySettings, sharedCredentialProvider } = await import('./conventions.js');
+  const profile = input.sandbox
+    ? await resolveProfile(undefined, { ...env, AWS_PROFILE: undefined }).catch(() => ({ name: 'default', explicit: false, settings: {} }))
+    : await resolveProfile(input.profile, env);
+  const found = await resolveRegion({ flag: input.region, profile, env });
+  const region = found?.region ?? input.fallbackRegion ?? (input.sandbox ? 'us-east-1' : undefined);
+  if (!region) {
+    throw new UserInputError({
+      what: 'No AWS region set',
+      why: `neither --region, ECS_CWLOGS_REGION, AWS_REGION, AWS_DEFAULT_REGION nor profile "${profile.name}" names one`,
+      fix: 'Pass --region, e.g. --region us-east-1 (or set AWS_REGION, or `aws configure set region us-east-1`).',
+    });
   }
+  const retry = retrySettings(profile, { maxAttempts: 10, retryMode: 'adaptive' }, env);
+  const credentials = input.sandbox ? input.sandbox.credentials : sharedCredentialProvider(profile, input.profile);
+  let requestHandler: unknown;
+  const { proxyConfigured, proxyRequestHandler } = await import('./proxy.js');
+  if (!input.sandbox && proxyConfigured(env)) requestHandler = await proxyRequestHandler(env);
+  const profileName = input.sandbox ? undefined : input.profile;
+  return {
+    region,
+    regionFound: Boolean(found?.region),
+    clients: (overrides = {}) =>
+      createAwsClients({
+        region,
+        profile: profileName,
+        endpoint: input.endpoint,
+        credentials,
+        retryMode: retry.retryMode,
+        // The user's own max_attempts wins over the tool's choice for a call (the preflight's 3).
+        maxAttempts: retry.fromUser ? retry.maxAttempts : (overrides.maxAttempts ?? retry.maxAttempts),
+        requestHandler,
+      }),
+  };
 }

@@ -28,6 +28,14 @@ export function toCliError(e: unknown, doing: string): CliError {
   const name = e instanceof Error ? e.name : '';
   const message = e instanceof Error ? e.message : String(e);
 
+  if (name === 'CredentialsProviderError' && /credential_process of profile/.test(message)) {
+    return new AwsError({
+      what: 'No AWS credentials',
+      why: message.split('\n')[0],
+      fix: 'Fix that command (run it by hand to see what it prints), or use another --profile.',
+      cause: e,
+    });
+  }
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
     return new AwsError({
       what: 'No AWS credentials found',

@@ -13,6 +13,7 @@ import { iamCommand, instanceCommand, logGroupCommand } from './commands/lab-ste
 import { logsCommand } from './commands/logs.js';
 import { completionCommand } from './commands/completion.js';
 import { takeExitCode } from './run.js';
+import { exitQuietlyOnEpipe } from '../io/terminal.js';
 
 export function buildProgram(): Command {
   const program = new Command('ecs-cwlogs')
@@ -66,6 +67,7 @@ idempotent and tagged with the stack; \`ecs-cwlogs <command> --help\` has exampl
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnEpipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

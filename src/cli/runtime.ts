@@ -7,7 +7,7 @@
  *   3. Resolve: flag > environment > what was saved for this target > default
  *   4. The Context the steps run with, its config frozen
  */
-import { createAwsClients, regionFromEnvironment, type AwsClients } from '../aws/clients.js';
+import { openSession, type AwsClients } from '../aws/clients.js';
 import { toCliError } from '../aws/errors.js';
 import {
   lastRegion,
@@ -27,6 +27,7 @@ import * as v from '../core/validate.js';
 import { ValidationFailure } from '../core/validate.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { lazyObject } from '../core/lazy.js';
+import { observeWaits } from '../core/wait.js';
 import { createTerminalHost } from '../io/terminal.js';
 import type { IoHost } from '../io/host.js';
 import { ensureSandbox, SANDBOX_CREDENTIALS } from './sandbox-mode.js';
@@ -50,8 +51,10 @@ export interface GlobalOptions {
 }
 
 export function createIo(opts: GlobalOptions): IoHost {
-  const color = opts.color !== false && !process.env.NO_COLOR;
-  return createTerminalHost({ json: Boolean(opts.json), yes: Boolean(opts.yes), verbose: Boolean(opts.verbose), color });
+  // --no-color gives false; otherwise FORCE_COLOR, NO_COLOR and the terminal decide (io/terminal.ts).
+  const io = createTerminalHost({ json: Boolean(opts.json), yes: Boolean(opts.yes), verbose: Boolean(opts.verbose), color: opts.color === false ? false : undefined });
+  observeWaits((p) => io.emit({ type: 'waiting', ...p }));
+  return io;
 }
 
 export interface Validated {
@@ -130,17 +133,19 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
     credentials = SANDBOX_CREDENTIALS;
   }
   const kind: Target['kind'] = sandbox ? 'sandbox' : endpoint ? 'endpoint' : 'aws';
-  const profile = opts.profile || process.env.ECS_CWLOGS_PROFILE || undefined;
-  let region: string | undefined = opts.region || process.env.ECS_CWLOGS_REGION || undefined;
-  if (region) parseOrExit(opts.region ? '--region' : 'ECS_CWLOGS_REGION', v.region, region);
-  if (!region) {
-    const fromSdk = await regionFromEnvironment(profile);
-    if (fromSdk) region = parseOrExit('AWS_REGION', v.region, fromSdk);
-  }
-  // Without a region, the identity is asked in us-east-1 (STS answers everywhere) and the stack's
-  // last region in that account is used, if it has one.
-  const probeRegion = region ?? 'us-east-1';
-  const probe = createAwsClients({ region: probeRegion, profile, endpoint: opts.endpointUrl ?? (sandbox ? endpoint : undefined), credentials, maxAttempts: 3 });
+  // Profile, region, retries, credentials and proxies as the AWS CLI reads them. Without a region,
+  // the identity is asked in us-east-1 (STS answers everywhere) and the stack's last region in that
+  // account is used, if it has one.
+  const sessionInput = {
+    region: opts.region || process.env.ECS_CWLOGS_REGION || undefined,
+    profile: opts.profile || process.env.ECS_CWLOGS_PROFILE || undefined,
+    endpoint: opts.endpointUrl ?? (sandbox ? endpoint : undefined),
+    sandbox: credentials && { credentials },
+  };
+  let session = await openSession({ ...sessionInput, fallbackRegion: 'us-east-1' });
+  // Preflight: fail fast (three attempts, so throttling doesn't fail it) on missing credentials or an
+  // endpoint that isn't there.
+  const probe = session.clients({ maxAttempts: 3 });
   let account: string;
   let callerArn: string;
   try {
@@ -151,6 +156,7 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
     throw toCliError(e, 'Checking your AWS identity');
   }
   const where = { kind, account, ...(kind === 'endpoint' ? { endpoint: originOf(endpoint!) } : {}) };
+  let region = session.regionFound ? session.region : undefined;
   region ??= lastRegion(validated.saved, where) ?? (sandbox ? 'us-east-1' : undefined);
   if (!region && io.interactive) {
     region = await io.ask<string>({ flag: '--region', kind: 'input', message: 'AWS region', default: 'us-east-1', validate: v.promptValidator(v.region) });
@@ -162,7 +168,8 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
       fix: 'Pass --region, e.g. --region us-east-1.',
     });
   }
-  const aws = createAwsClients({ region, profile, endpoint: opts.endpointUrl ?? (sandbox ? endpoint : undefined), credentials });
+  if (region !== session.region) session = await openSession({ ...sessionInput, region });
+  const aws = session.clients();
   return { region, endpoint, sandbox, aws, account, callerArn, target: { ...where, region } };
 }
 

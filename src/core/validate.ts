@@ -30,7 +30,9 @@ export function promptValidator<T>(v: Validator<T>): (s: string) => true | strin
   };
 }
 
-const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$/;
+// The shape only (us-east-1, us-gov-west-1, eusc-de-east-1): src/aws/conventions.ts checks the name
+// against the SDK's partition data when connecting.
+const REGION_RE = /^[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}$/;
 export const region: Validator<string> = (s) =>
   REGION_RE.test(s) ? s : fail(`"${s}" is not an AWS region name`, 'use a region code such as us-east-1 or eu-west-2');
 

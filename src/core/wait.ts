@@ -49,13 +49,35 @@ export interface PollOptions {
 
 export class WaitTimeoutError extends Error {}
 
+/** How a wait is going: reported after every check, and once more when it ends. */
+export interface WaitProgress {
+  what: string;
+  elapsedMs: number;
+  limitMs: number;
+  done: boolean;
+}
+
+let waitObserver: ((p: WaitProgress) => void) | undefined;
+
+/** One observer for every wait of the process (the IO host: a non-TTY run prints a heartbeat). */
+export function observeWaits(fn: ((p: WaitProgress) => void) | undefined): void {
+  waitObserver = fn;
+}
+
 /** Poll until check() returns a value (not undefined). */
 export async function pollUntil<T>(check: () => Promise<T | undefined>, opts: PollOptions): Promise<T> {
-  const deadline = opts.clock.now() + opts.timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (opts.clock.now() >= deadline) throw new WaitTimeoutError(`Timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for ${opts.what}`);
-    await opts.clock.sleep(opts.intervalMs, opts.signal);
+  const start = opts.clock.now();
+  const deadline = start + opts.timeoutMs;
+  const progress = (done: boolean) => waitObserver?.({ what: opts.what, elapsedMs: opts.clock.now() - start, limitMs: opts.timeoutMs, done });
+  try {
+    for (;;) {
+      const v = await check();
+      if (v !== undefined) return v;
+      if (opts.clock.now() >= deadline) throw new WaitTimeoutError(`Timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for ${opts.what}`);
+      progress(false);
+      await opts.clock.sleep(opts.intervalMs, opts.signal);
+    }
+  } finally {
+    progress(true);
   }
 }

@@ -22,7 +22,9 @@ export type ProgressEvent =
     }
   | { type: 'step-failed'; step: StepId; title: string; ms: number; message: string; interrupted?: boolean }
   | { type: 'step-skipped'; step: StepId; title: string; reason: string }
-  | { type: 'message'; level: 'info' | 'warn' | 'success'; text: string };
+  | { type: 'message'; level: 'info' | 'warn' | 'success'; text: string }
+  /** A long wait in progress (src/core/wait.ts), after each check: hosts without a spinner print a heartbeat. */
+  | { type: 'waiting'; what: string; elapsedMs: number; limitMs: number; done: boolean };
 
 export interface Choice<T> {
   name: string;

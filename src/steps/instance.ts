@@ -19,6 +19,7 @@
  *   destroy  every instance carrying the stack tag terminated (waiting for terminated), then the
  *            stack's security groups, retried while EC2 still reports a DependencyViolation.
  */
+import { callerIpEndpoint } from '../aws/endpoints.js';
 import { createHash } from 'node:crypto';
 import type { _InstanceType, Instance, IpPermission, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { Context } from '../core/context.js';
@@ -291,7 +292,7 @@ export async function detectPublicIp(endpoint: string | undefined, timeoutMs = 3
 async function prepareAllowCidr(ctx: Ctx): Promise<InstancePrepared['allowCidr']> {
   if (ctx.config.allowCidr) return ctx.config.allowCidr;
   if (ctx.flags.intent === 'inspect') return undefined; // status needs no caller IP
-  const found = await detectPublicIp(ctx.endpoint);
+  const found = await detectPublicIp(await callerIpEndpoint(ctx));
   if (found.ip) return discovered(`${found.ip}/32`, 'your public IP');
   throw inputError(
     'Cannot detect your public IP address',

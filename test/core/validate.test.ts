@@ -4,8 +4,8 @@ import * as v from '../../src/core/validate.js';
 import { diff, normalise } from '../../src/core/diff.js';
 
 test('region accepts real region codes and rejects the rest', () => {
-  for (const r of ['us-east-1', 'eu-west-2', 'ap-southeast-4', 'us-gov-west-1', 'il-central-1']) assert.equal(v.region(r), r);
-  for (const r of ['us-east', 'US-EAST-1', 'us-east-99x', 'moon-base-1', '']) assert.throws(() => v.region(r), v.ValidationFailure);
+  for (const r of ['us-east-1', 'eu-west-2', 'ap-southeast-4', 'us-gov-west-1', 'il-central-1', 'eusc-de-east-1', 'us-isob-east-1']) assert.equal(v.region(r), r);
+  for (const r of ['us-east', 'US-EAST-1', 'us-east-99x', 'moon_base-1', '']) assert.throws(() => v.region(r), v.ValidationFailure);
 });
 
 test('ECS names: up to 255 letters, digits, hyphens and underscores', () => {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { readBuildContext } from '../../src/docker/build-context.js';
 import { manifestDigest } from '../../src/docker/registry.js';
 import { runCli, cliEnv, tempConfigDir } from '../helpers/cli.js';
-import { agentSchemaValidator } from './agent-schema.js';
+import { schemaErrors } from './agent-schema.js';
 import {
   buildAux,
   copyOfDockerDir,
@@ -238,10 +238,10 @@ test('data path: tags unsafe as file names stay inside /var/log/apps', { skip, t
   assert.equal((await sh(docker, LOGGING, 'for f in /etc/x /etc/x.log /var/log/x.log /var/log/apps/.hidden.log; do [ -e "$f" ] && echo "$f"; done; true')).trim(), '');
 });
 
-test('the agent configuration the container wrote validates against the agent schema', { skip }, async () => {
+test('the agent configuration the container wrote validates against the agent schema', { skip }, async (t) => {
   const text = await sh(env.docker, LOGGING, 'cat /etc/ecs-cwlogs/amazon-cloudwatch-agent.json');
   const cfg = JSON.parse(text) as { agent: { region?: string }; logs: { logs_collected: { files: { collect_list: { file_path: string; log_stream_name: string }[] } } } };
-  assert.deepEqual(agentSchemaValidator()(cfg), []);
+  assert.deepEqual(schemaErrors(t, cfg), []);
   assert.equal(cfg.agent.region, 'us-east-1');
   const streams = cfg.logs.logs_collected.files.collect_list.map((e) => e.log_stream_name);
   assert.ok(streams.includes('{instance_id}-{hostname}-{ip_address}-httpd-access.log'), streams.join(', '));

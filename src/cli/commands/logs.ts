@@ -14,6 +14,7 @@ import { Command, Option } from 'commander';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { ExitCode, InterruptedError, isCliError } from '../../core/errors.js';
 import { parseSince, StreamNames, tailLogs, type LogLine } from '../../logs/tail.js';
+import { colorLevel } from '../../io/terminal.js';
 import { action, reportError, type Runtime } from '../run.js';
 import { addSettingOptions, examples } from './steps.js';
 
@@ -23,6 +24,7 @@ interface LogsFlags {
   stream?: string[];
   filter?: string;
   json?: boolean;
+  format: 'detailed' | 'short';
 }
 
 /** Poll at most this often against AWS (FilterLogEvents allows a few calls a second per account). */
@@ -43,11 +45,13 @@ export function logsCommand(): Command {
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
     .option('--filter <pattern>', 'CloudWatch Logs filter pattern, e.g. ERROR, "?WARN ?ERROR", \'"GET /" -200\'');
+  cmd.addOption(new Option('--format <format>', 'detailed: time, stream and message; short: time and message (as `aws logs tail --format`)').choices(['detailed', 'short']).default('detailed'));
   addSettingOptions(cmd, ['logGroup']);
   cmd.option('--json', 'JSON Lines: one {"timestamp","stream","message"} object per event per line (not one document)');
   cmd.addHelpText(
     'after',
-    `\nLines read "HH:MM:SS stream message" (UTC); the stream is shown without its instance-host-ip prefix.\n` +
+    `\nLines read "HH:MM:SS stream message" (UTC; "YYYY-MM-DD HH:MM:SS" when the events span more than one day);\n` +
+      `the stream is shown without its instance-host-ip prefix. --format short leaves the stream out.\n` +
       `While following, events the agent ships late (up to 30s) still show, possibly after newer ones.\n` +
       examples([
         'ecs-cwlogs logs',
@@ -85,8 +89,8 @@ export function logsCommand(): Command {
 async function run(rt: Runtime, f: LogsFlags, fail: (e: unknown) => number): Promise<number> {
   const startTime = parseSince(f.since, Date.now());
   const ctx = rt.context(await rt.session(), 'inspect');
-  const color = rt.opts.color !== false && !process.env.NO_COLOR && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb';
-  const print = printer(Boolean(f.json), new Chalk({ level: color ? 1 : 0 }));
+  const level = Math.min(colorLevel(process.stdout, rt.opts.color === false ? false : undefined), 1);
+  const print = printer(Boolean(f.json), new Chalk({ level: level as 0 | 1 }), { format: f.format, startTime, now: Date.now() });
   const stackFlag = rt.stack === 'ecs-cwlogs' ? '' : ` --stack ${rt.stack}`;
   const streams = f.stream ?? [];
   const quoted = streams.map((s) => `"${s}"`).join(' or ');
@@ -142,15 +146,27 @@ async function run(rt: Runtime, f: LogsFlags, fail: (e: unknown) => number): Pro
   }
 }
 
-/** Formats a batch of events: JSON Lines, or "HH:MM:SS stream message" with the stream in colour. */
-function printer(json: boolean, c: ChalkInstance): (lines: LogLine[]) => string {
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Formats a batch of events: JSON Lines, or "HH:MM:SS stream message" with the stream in colour
+ * (--format short: no stream). The time carries the date once the events span more than one UTC day:
+ * from the start when the window [since, now] does, or from the first event of a later day.
+ */
+export function printer(json: boolean, c: ChalkInstance, opts: { format?: 'detailed' | 'short'; startTime: number; now: number }): (lines: LogLine[]) => string {
   if (json) {
     return (lines) => lines.map((e) => `${JSON.stringify({ timestamp: new Date(e.timestamp).toISOString(), stream: e.stream, message: e.message })}\n`).join('');
   }
   const names = new StreamNames();
   const colours = new Map<string, (typeof PALETTE)[number]>();
   let width = 0;
+  const firstDay = utcDay(opts.startTime);
+  let withDate = utcDay(opts.now) !== firstDay;
   const line = (e: LogLine): string => {
+    if (!withDate && utcDay(e.timestamp) !== firstDay) withDate = true;
+    const iso = new Date(e.timestamp).toISOString();
+    const time = withDate ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : iso.slice(11, 19);
+    if (opts.format === 'short') return `${c.dim(time)} ${e.message}\n`;
     const short = names.short(e.stream);
     width = Math.max(width, Math.min(short.length, 40));
     let colour = colours.get(short);
@@ -158,7 +174,6 @@ function printer(json: boolean, c: ChalkInstance): (lines: LogLine[]) => string 
       colour = PALETTE[colours.size % PALETTE.length];
       colours.set(short, colour);
     }
-    const time = new Date(e.timestamp).toISOString().slice(11, 19);
     return `${c.dim(time)} ${c[colour](short.padEnd(width))} ${e.message}\n`;
   };
   return (lines) => {
