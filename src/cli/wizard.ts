@@ -23,6 +23,7 @@ import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js
 import * as v from '../core/validate.js';
 import type { Choice, IoHost } from '../io/host.js';
 import { detectPublicIp } from '../steps/instance.js';
+import { callerIpEndpoint } from '../aws/endpoints.js';
 import { renderStatus } from './summary.js';
 import type { Runtime, Session } from './run.js';
 
@@ -171,7 +172,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
 
   // 7. Who may connect: the detected public IP preselected.
   if (ask('allowCidr')) {
-    const found = await detectPublicIp(look.endpoint);
+    const found = await detectPublicIp(await callerIpEndpoint(look));
     await askSetting(rtAsk, 'allowCidr', 'Allow HTTP (and SSH) from', found.ip ? `${found.ip}/32` : undefined);
   }
 
