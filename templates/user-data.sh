@@ -9,9 +9,11 @@ set -euo pipefail
 iptables --new-chain DOCKER-USER 2>/dev/null || true
 iptables --check DOCKER-USER --in-interface docker+ --destination 169.254.169.254/32 --jump DROP 2>/dev/null \
   || iptables --insert DOCKER-USER 1 --in-interface docker+ --destination 169.254.169.254/32 --jump DROP
+# Saving is worth a warning, not the instance: a failure here leaves the rule in place until a reboot.
 if [ -e /usr/lib/systemd/system/iptables.service ] || dnf install -y iptables-services || yum install -y iptables-services; then
-  iptables-save | tee /etc/sysconfig/iptables >/dev/null
-  systemctl enable --now iptables
+  mkdir -p /etc/sysconfig
+  { iptables-save | tee /etc/sysconfig/iptables >/dev/null && systemctl enable --now iptables; } \
+    || echo 'ecs-cwlogs: the iptables rules could not be saved: the IMDS block holds until the next reboot' >&2
 else
   echo 'ecs-cwlogs: iptables-services is not installable: the IMDS block holds until the next reboot' >&2
 fi
