@@ -138,3 +138,33 @@ test('circuit breaker: a logging image that cannot be pulled fails up fast with 
     assert.ok(svc.deployments[0].failedTasks >= 3);
   });
 });
+
+test('circuit breaker with rollback: a broken new revision fails up fast, ECS goes back to the revision that worked, and up says so', async () => {
+  await withSandbox({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    assert.equal((await runCli(upArgs(sb.url), env)).code, 0);
+    const good = (await awscli(sb, env, 'ecs', 'describe-services', '--cluster', 'ECSCloudWatchLogs', '--services', 'cloudwatchlogs')).services[0].taskDefinition;
+
+    const broken = await runCli(upArgs(sb.url, '--image', `${UNPULLABLE_REGISTRY}/cloudwatchlogs:2`), env, { timeoutMs: 240_000 });
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr + broken.stdout, /CannotPullContainerError/);
+    assert.match(broken.stderr + broken.stdout, /rolled the service back to its last working revision/);
+
+    const svc = await until(async () => {
+      const s = (await awscli(sb, env, 'ecs', 'describe-services', '--cluster', 'ECSCloudWatchLogs', '--services', 'cloudwatchlogs')).services[0];
+      return s.runningCount === 1 && s.deployments.length === 1 ? s : undefined;
+    });
+    assert.equal(svc.taskDefinition, good, 'back on the revision that worked');
+    assert.equal(svc.deployments[0].rolloutState, 'COMPLETED');
+  });
+});
+
+async function until<T>(fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
