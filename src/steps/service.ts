@@ -328,11 +328,13 @@ async function waitSteady(ctx: Ctx, d: ServiceDesired): Promise<void> {
         first = false;
         // The circuit breaker failed our deployment (rolled back or not): stop waiting, say why.
         const failed = s.deployments?.find((x) => x.taskDefinition === d.taskDefinition && x.rolloutState === 'FAILED' && !d.ignoreDeployments?.includes(x.id ?? ''));
-        if (failed) {
+        // Or already rolled back, the failed deployment gone from the list between two polls.
+        const rolledBack = !failed && s.taskDefinition !== d.taskDefinition && !s.deployments?.some((x) => x.taskDefinition === d.taskDefinition);
+        if (failed || rolledBack) {
           const reasons = await stoppedReasons(ctx, d.cluster, d.name, d.taskDefinition);
           throw new DeploymentFailedError({
             what: `The deployment of service ${d.name} failed: its tasks keep stopping`,
-            why: [failed.rolloutStateReason ?? 'the deployment circuit breaker tripped', ...reasons].join('\n  '),
+            why: [failed?.rolloutStateReason ?? `the service went back to ${s.taskDefinition?.split('/').pop()} (the deployment circuit breaker rolled it back)`, ...reasons].join('\n  '),
             fix: `Fix what the stopped task says (an image the instance cannot pull, a container that exits: \`ecs-cwlogs logs\`), then run \`ecs-cwlogs up\` again.${
               s.deployments?.some((x) => x.status === 'PRIMARY' && x.taskDefinition !== d.taskDefinition) ? ' ECS rolled the service back to its last working revision.' : ''
             }`,
