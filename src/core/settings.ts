@@ -66,7 +66,7 @@ export const SETTINGS = {
   region: setting('region', '--region <region>', 'AWS region (default: AWS_REGION, then the profile)', v.region),
   profile: setting('profile', '--profile <name>', 'AWS shared config profile', any),
   clusterName: setting('clusterName', '--cluster-name <name>', 'ECS cluster name', v.ecsName('cluster name'), 'ECSCloudWatchLogs'),
-  iamName: setting('iamName', '--iam-name <name>', 'name of the IAM policy, role and instance profile', v.iamName, 'ECSCloudWatchLogs'),
+  iamName: setting('iamName', '--iam-name <name>', 'base name of the IAM roles, policy and instance profile (<name>-<region>, task role <name>-task-<region>)', v.iamName, 'ECSCloudWatchLogs'),
   securityGroupName: setting('securityGroupName', '--security-group-name <name>', 'security group name', v.securityGroupName, 'ECSCloudWatchLogs'),
   instanceType: setting('instanceType', '--instance-type <type>', 'EC2 instance type', v.instanceType, 't3.small'),
   keyName: setting('keyName', '--key-name <name>', 'EC2 key pair for SSH (default: none, no SSH)', v.keyName),

@@ -88,7 +88,16 @@ export function discovered<T>(value: T, how: string): Discovered<T> {
 export interface StepOutputs {
   image: { imageRef: Later<string>; repository?: string; tag?: string; digest?: Later<string>; built?: boolean; pushed?: boolean };
   cluster: { clusterName: string; clusterArn: Later<string> };
-  iam: { policyArn: string; roleName: string; roleArn: Later<string>; instanceProfileName: string; instanceProfileArn: Later<string> };
+  iam: {
+    policyArn: string;
+    roleName: string;
+    roleArn: Later<string>;
+    instanceProfileName: string;
+    instanceProfileArn: Later<string>;
+    /** The logging task's role (logs on the stack's group only). Its ARN follows from path and name. */
+    taskRoleName: string;
+    taskRoleArn: Later<string>;
+  };
   'log-group': { logGroup: string; logGroupArn: string; retentionDays: number };
   instance: {
     instanceId: Later<string>;

@@ -14,6 +14,13 @@
  * PROVISIONING -> PENDING -> RUNNING, one latency.taskPhaseMs per phase, and take latency.taskStopMs to
  * stop. Services record events and deployment rollout state as ECS does. DRAINING services stop their
  * tasks and become INACTIVE.
+ *
+ * Failing tasks and the deployment circuit breaker: an image on the host UNPULLABLE_REGISTRY (a
+ * reserved .invalid name) cannot be pulled, so its task stops at the end of PENDING with stopCode
+ * TaskFailedToStart and a CannotPullContainerError reason, and the scheduler starts another. With the
+ * circuit breaker on, CIRCUIT_BREAKER_THRESHOLD (ECS's minimum, 3; half the desired count when more)
+ * failed tasks of a deployment mark it FAILED and stop new launches; with rollback, the last
+ * completed task definition gets a new deployment.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -38,6 +45,14 @@ import {
 } from './ecs-state.js';
 import { AWS_MANAGED_POLICIES, findInstanceProfile, instanceProfilePolicyArns } from './services/iam.js';
 import type { Ec2InstanceRecord, Ec2StateView, World } from './types.js';
+
+/** Images on this registry host never pull (see above). */
+export const UNPULLABLE_REGISTRY = 'unpullable.sandbox.invalid';
+
+/** Failed tasks of one deployment that trip the circuit breaker: ECS's max(3, ceil(desired / 2)), at most 200. */
+export function circuitBreakerThreshold(desiredCount: number): number {
+  return Math.min(200, Math.max(3, Math.ceil(desiredCount / 2)));
+}
 
 /** How long STOPPED tasks and INACTIVE container instances stay visible. */
 const RETENTION_MS = 60 * 60 * 1000;
@@ -386,6 +401,11 @@ function advanceTasks(world: World, now: number): boolean {
     while (next && now >= t.statusChangedAt + taskPhaseMs) {
       const at = t.statusChangedAt + taskPhaseMs;
       if (next === 'PENDING') t.pullStartedAt = at;
+      if (next === 'RUNNING' && t.containers.some((c) => c.image.startsWith(`${UNPULLABLE_REGISTRY}/`))) {
+        taskFailedToStart(world, t, at);
+        progressed = true;
+        break;
+      }
       if (next === 'RUNNING') {
         t.pullStoppedAt = at;
         t.startedAt = at;
@@ -398,6 +418,35 @@ function advanceTasks(world: World, now: number): boolean {
     }
   }
   return progressed;
+}
+
+/** A task whose image cannot be pulled stops; its deployment counts the failure (the circuit breaker). */
+function taskFailedToStart(world: World, t: TaskRecord, at: number): void {
+  const c = t.containers.find((x) => x.image.startsWith(`${UNPULLABLE_REGISTRY}/`))!;
+  stopTask(
+    t,
+    at,
+    `CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref ${c.image}: ${UNPULLABLE_REGISTRY}: not found`,
+    'TaskFailedToStart',
+  );
+  const svc = t.serviceArn ? ecsState(world).services[t.serviceArn] : undefined;
+  const d = svc?.deployments.find((x) => x.id === t.startedBy);
+  if (!svc || !d || d.rolloutState !== 'IN_PROGRESS') return;
+  d.failedTasks += 1;
+  const breaker = svc.deploymentConfiguration.deploymentCircuitBreaker;
+  if (!breaker?.enable || d.failedTasks < circuitBreakerThreshold(d.desiredCount)) return;
+  d.rolloutState = 'FAILED';
+  d.rolloutStateReason = 'ECS deployment circuit breaker: tasks failed to start.';
+  d.updatedAt = at;
+  addEvent(world, svc, at, `(service ${svc.serviceName}) (deployment ${d.id}) deployment failed: tasks failed to start.`);
+  const previous = svc.lastCompletedTaskDefinition;
+  if (breaker.rollback && previous && previous !== d.taskDefinition) {
+    svc.taskDefinition = previous;
+    d.status = 'ACTIVE';
+    const rollback = newDeployment(world, svc, at);
+    svc.deployments.unshift(rollback);
+    addEvent(world, svc, at, `(service ${svc.serviceName}) rolling back to deployment ${rollback.id}.`);
+  }
 }
 
 // ---- Service scheduler ------------------------------------------------------------------------------
@@ -464,8 +513,8 @@ function scheduleService(world: World, svc: ServiceRecord, now: number): boolean
     progressed = true;
   }
 
-  // 2. Start tasks of the current deployment, within maximumPercent.
-  const missing = Math.min(svc.desiredCount - live().filter((t) => t.startedBy === primary.id).length, maxTotal - live().length);
+  // 2. Start tasks of the current deployment, within maximumPercent (none once it has FAILED).
+  const missing = primary.rolloutState === 'FAILED' ? 0 : Math.min(svc.desiredCount - live().filter((t) => t.startedBy === primary.id).length, maxTotal - live().length);
   if (missing > 0) {
     const td = findTaskDefinition(world, parseEcsArn(svc.serviceArn)!.region, primary.taskDefinition);
     const started: TaskRecord[] = [];
@@ -515,6 +564,7 @@ function scheduleService(world: World, svc: ServiceRecord, now: number): boolean
   if (settled && primary.rolloutState === 'IN_PROGRESS') {
     primary.rolloutState = 'COMPLETED';
     primary.rolloutStateReason = `ECS deployment ${primary.id} completed.`;
+    svc.lastCompletedTaskDefinition = primary.taskDefinition;
     primary.updatedAt = now;
     addEvent(world, svc, now, `(service ${svc.serviceName}) (deployment ${primary.id}) deployment completed.`);
   }

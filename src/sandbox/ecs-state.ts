@@ -115,6 +115,8 @@ export interface ServiceRecord {
   healthCheckGracePeriodSeconds?: number;
   /** Whether the last scheduler pass found the service steady (so "reached a steady state" is said once). */
   steady: boolean;
+  /** The task definition of the last deployment that completed (what a circuit-breaker rollback returns to). */
+  lastCompletedTaskDefinition?: string;
   deletedAt?: number;
 }
 
@@ -168,6 +170,8 @@ export interface EcsState {
   agentRegistrations: Record<string, string>;
   /** Sandbox time ECS was last brought up to date (agent.ts replays timed events since then). */
   lastTickAt?: number;
+  /** CreateService clientTokens and the request each came with (services/ecs.ts). */
+  clientTokens?: Record<string, { serviceArn: string; fingerprint: string }>;
 }
 
 export function initEcsState(): EcsState {

@@ -1,11 +1,18 @@
 /**
- * Step: IAM for the container instance (lab steps 2-3): a customer-managed policy, a role EC2 can
- * assume with that policy and AmazonEC2ContainerServiceforEC2Role attached, and an instance profile
- * of the same name holding the role.
+ * Step: the stack's IAM (lab steps 2-3), least privilege as AWS advises for ECS:
  *
- * The policy grants the CloudWatch agent's logs actions on the stack's log group only (not
- * arn:aws:logs:*:*:*). What the ECS agent needs comes from the AWS-managed policy: the lab's six ecs
- * actions are no longer enough (ecs:TagResource, ECR pulls, ...), and AWS keeps that policy current.
+ *   instance role  <iamName>-<region>: EC2 may assume it; only AmazonEC2ContainerServiceforEC2Role
+ *                  (what the ECS agent needs: register, poll, pull from ECR, ...; AWS keeps it current),
+ *                  in an instance profile of the same name.
+ *   task role      <iamName>-task-<region>: only ecs-tasks.amazonaws.com may assume it, for tasks of
+ *                  this account and region (aws:SourceAccount, aws:SourceArn, as the ECS developer
+ *                  guide recommends against the confused deputy). The logging task runs with it.
+ *   policy         <iamName>-<region>, attached to the task role only: the CloudWatch agent's logs
+ *                  actions on the stack's log group only (templates/iam-policy.json).
+ *
+ * The task role lives in this step rather than a step of its own: it shares the base name, the path
+ * and the teardown (IAM resources are found by the stack's path and a base name), and the instance
+ * and task roles have to change together (the policy moves from one to the other on an older stack).
  *
  * Drift: a policy document that differs from templates/iam-policy.json gets a new default version (the
  * oldest non-default version is deleted first when there are already 5, IAM's limit). A changed trust
@@ -21,7 +28,7 @@ import { renderJson } from '../core/templates.js';
 import { retryOn } from '../core/wait.js';
 import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './arns.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
-import { iamBaseNames, iamNameIn, iamPath } from './inventory.js';
+import { iamBaseNames, iamNameIn, iamPath, taskRoleBase } from './inventory.js';
 
 type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -57,6 +64,7 @@ export interface IamObserved {
   policy?: PolicyObserved;
   role?: RoleObserved;
   profile?: ProfileObserved;
+  taskRole?: RoleObserved;
 }
 
 export interface IamDesired {
@@ -67,8 +75,15 @@ export interface IamDesired {
   policyArn: string;
   policyDocument: unknown;
   trustPolicy: unknown;
-  /** The managed policies the role must have: ours and the ECS agent's. */
+  /** The managed policies the instance role must have: the ECS agent's. */
   attachPolicyArns: string[];
+  /** Ours, which must not be on the instance role (an older stack attached it there). */
+  detachPolicyArns: string[];
+  /** The task role: its name, ARN (IAM ARNs follow from path and name), trust and policies. */
+  taskRoleName: string;
+  taskRoleArn: string;
+  taskTrustPolicy: unknown;
+  taskAttachPolicyArns: string[];
   tags: Record<string, string>;
   adopt: boolean;
 }
@@ -159,6 +174,11 @@ function nameFor(ctx: Pick<Ctx, 'config'>, base = ctx.config.iamName): string {
   return iamNameIn(base, ctx.config.region);
 }
 
+/** The task role's name in this region, for a base name. */
+function taskRoleNameFor(ctx: Pick<Ctx, 'config'>, base = ctx.config.iamName): string {
+  return iamNameIn(taskRoleBase(base), ctx.config.region);
+}
+
 function policyArnFor(ctx: Pick<Ctx, 'callerArn' | 'account' | 'config' | 'stack'>, base?: string): string {
   return iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, `${iamPath(ctx.stack).slice(1)}${nameFor(ctx, base)}`);
 }
@@ -168,17 +188,18 @@ const shortArn = (arn: string) => arn.split('/').pop() ?? arn;
 /** The differences, part by part. Conflicts (a part not ours, no --adopt) are returned separately. */
 function compare(o: IamObserved, d: IamDesired): { diffs: FieldDiff[]; conflict?: Plan } {
   const diffs: FieldDiff[] = [];
-  const parts: [string, string, { owned: boolean; tags: Record<string, string> } | undefined][] = [
-    ['IAM policy', 'policy', o.policy],
-    ['IAM role', 'role', o.role],
-    ['Instance profile', 'instanceProfile', o.profile],
+  const parts: [string, string, string, { owned: boolean; tags: Record<string, string> } | undefined][] = [
+    ['IAM policy', 'policy', d.name, o.policy],
+    ['IAM role', 'role', d.name, o.role],
+    ['Instance profile', 'instanceProfile', d.name, o.profile],
+    ['IAM task role', 'taskRole', d.taskRoleName, o.taskRole],
   ];
-  for (const [kind, key, part] of parts) {
+  for (const [kind, key, name, part] of parts) {
     if (!part) {
-      diffs.push({ field: key, from: undefined, to: d.name });
+      diffs.push({ field: key, from: undefined, to: name });
       continue;
     }
-    if (!part.owned && !d.adopt) return { diffs, conflict: ownershipConflict(kind, d.name, part.tags[STACK_TAG], 'iam') };
+    if (!part.owned && !d.adopt) return { diffs, conflict: ownershipConflict(kind, name, part.tags[STACK_TAG], 'iam') };
     diffs.push(...ownedTagsDiff(part.tags, d.tags).map((x) => ({ ...x, field: `${key}.${x.field}` })));
   }
   if (o.policy) diffs.push(...diff(o.policy.document, d.policyDocument, 'policy.document'));
@@ -186,6 +207,15 @@ function compare(o: IamObserved, d: IamDesired): { diffs: FieldDiff[]; conflict?
     diffs.push(...diff(o.role.trustPolicy, d.trustPolicy, 'role.trustPolicy'));
     for (const arn of d.attachPolicyArns) {
       if (!o.role.attachedPolicyArns.includes(arn)) diffs.push({ field: `role.attachedPolicies.${shortArn(arn)}`, from: 'detached', to: 'attached' });
+    }
+    for (const arn of d.detachPolicyArns) {
+      if (o.role.attachedPolicyArns.includes(arn)) diffs.push({ field: `role.attachedPolicies.${shortArn(arn)}`, from: 'attached', to: 'detached' });
+    }
+  }
+  if (o.taskRole) {
+    diffs.push(...diff(o.taskRole.trustPolicy, d.taskTrustPolicy, 'taskRole.trustPolicy'));
+    for (const arn of d.taskAttachPolicyArns) {
+      if (!o.taskRole.attachedPolicyArns.includes(arn)) diffs.push({ field: `taskRole.attachedPolicies.${shortArn(arn)}`, from: 'detached', to: 'attached' });
     }
   }
   if (o.profile && !(o.profile.roles.length === 1 && o.profile.roles[0] === d.name)) {
@@ -214,7 +244,12 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
         logGroupArn: logGroupArn(partition, ctx.config.region, ctx.account, ctx.config.logGroup),
       }),
       trustPolicy: renderJson('ec2-trust-policy.json', {}),
-      attachPolicyArns: [ecsInstancePolicyArn(partition), policyArn],
+      attachPolicyArns: [ecsInstancePolicyArn(partition)],
+      detachPolicyArns: [policyArn],
+      taskRoleName: taskRoleNameFor(ctx),
+      taskRoleArn: `arn:${partition}:iam::${ctx.account}:role${iamPath(ctx.stack)}${taskRoleNameFor(ctx)}`,
+      taskTrustPolicy: renderJson('ecs-tasks-trust-policy.json', { partition, region: ctx.config.region, account: ctx.account }),
+      taskAttachPolicyArns: [policyArn],
       tags: { ...ctx.tags, [REGION_TAG]: ctx.config.region },
       adopt: ctx.flags.adopt,
     };
@@ -222,7 +257,10 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
 
   plan(observed, desired): Plan {
     if (isAbsent(observed)) {
-      return { action: 'create', summary: `policy, role and instance profile ${desired.name} (+ AmazonEC2ContainerServiceforEC2Role)` };
+      return {
+        action: 'create',
+        summary: `instance role and profile ${desired.name} (AmazonEC2ContainerServiceforEC2Role only), task role ${desired.taskRoleName} with policy ${desired.name} (logs on the stack's log group only)`,
+      };
     }
     const { diffs, conflict } = compare(observed, desired);
     if (conflict) return conflict;
@@ -245,7 +283,7 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
             PolicyName: name,
             Path: desired.path,
             PolicyDocument: JSON.stringify(desired.policyDocument),
-            Description: `ecs-cwlogs (stack ${ctx.stack}): the CloudWatch agent's access to log group ${ctx.config.logGroup}`,
+            Description: `ecs-cwlogs (stack ${ctx.stack}): the CloudWatch agent's access to log group ${ctx.config.logGroup} (task role only)`,
             Tags: tags,
           }),
         () => readPolicy(ctx, desired.policyArn),
@@ -290,6 +328,39 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
       await retryOn(() => ctx.iam.attachRolePolicy({ RoleName: name, PolicyArn: arn }), ['NoSuchEntity', 'NoSuchEntityException'], retryOpts(ctx, 'the new policy to propagate'));
     }
 
+    // 2b. The task role: trust, tags, our policy.
+    const taskName = desired.taskRoleName;
+    let taskRole = o.taskRole;
+    if (!taskRole) {
+      taskRole = await createOrRead(
+        () =>
+          ctx.iam.createRole({
+            RoleName: taskName,
+            Path: desired.path,
+            AssumeRolePolicyDocument: JSON.stringify(desired.taskTrustPolicy),
+            Description: `ecs-cwlogs (stack ${ctx.stack}): the logging task's role, logs on ${ctx.config.logGroup} only`,
+            Tags: tags,
+          }),
+        () => readRole(ctx, taskName),
+        'IAM task role',
+        { ...desired, name: taskName },
+      );
+    }
+    if (taskRole) {
+      if (ownedTagsDiff(taskRole.tags, desired.tags).length) await ctx.iam.tagRole({ RoleName: taskName, Tags: tags });
+      if (!deepEqual(normalise(taskRole.trustPolicy), normalise(desired.taskTrustPolicy))) {
+        await ctx.iam.updateAssumeRolePolicy({ RoleName: taskName, PolicyDocument: JSON.stringify(desired.taskTrustPolicy) });
+      }
+    }
+    for (const arn of desired.taskAttachPolicyArns) {
+      if (taskRole?.attachedPolicyArns.includes(arn)) continue;
+      await retryOn(() => ctx.iam.attachRolePolicy({ RoleName: taskName, PolicyArn: arn }), ['NoSuchEntity', 'NoSuchEntityException'], retryOpts(ctx, 'the new role to propagate'));
+    }
+    // Then off the instance role (an older stack had the logs policy there): after the task role has it.
+    for (const arn of desired.detachPolicyArns) {
+      if (attached.includes(arn)) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: name, PolicyArn: arn }));
+    }
+
     // 3. The instance profile, holding exactly our role.
     let profile = o.profile;
     if (!profile) {
@@ -331,6 +402,8 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
       roleArn: role?.arn || `arn:${partition}:iam::${ctx.account}:role${desired.path}${name}`,
       instanceProfileName: name,
       instanceProfileArn: profile?.arn || `arn:${partition}:iam::${ctx.account}:instance-profile${desired.path}${name}`,
+      taskRoleName: taskName,
+      taskRoleArn: taskRole?.arn || desired.taskRoleArn,
     };
   },
 
@@ -342,6 +415,9 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
       roleArn: o.role?.arn ?? unknown('create'),
       instanceProfileName: desired.name,
       instanceProfileArn: o.profile?.arn ?? unknown('create'),
+      // Known before it exists: an IAM ARN follows from its path and name.
+      taskRoleName: desired.taskRoleName,
+      taskRoleArn: o.taskRole?.arn ?? desired.taskRoleArn,
     };
   },
 
@@ -349,6 +425,7 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
     policy: o.policy ? `${o.policy.arn} (default ${o.policy.defaultVersionId})` : 'missing',
     role: o.role ? `${o.role.arn} (${o.role.attachedPolicyArns.map(shortArn).join(', ') || 'no policies'})` : 'missing',
     instanceProfile: o.profile ? `${o.profile.arn} (${o.profile.roles.join(', ') || 'no role'})` : 'missing',
+    taskRole: o.taskRole ? `${o.taskRole.arn} (${o.taskRole.attachedPolicyArns.map(shortArn).join(', ') || 'no policies'})` : 'missing',
   }),
 
   async destroy(ctx) {
@@ -367,10 +444,11 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
       const name = nameFor(ctx, base);
       const o = await readIam(ctx, base);
       if (isAbsent(o)) continue;
-      for (const [what, part] of [['instance profile', o.profile], ['IAM role', o.role], ['IAM policy', o.policy]] as const) {
+      const taskName = taskRoleNameFor(ctx, base);
+      for (const [what, part, n] of [['instance profile', o.profile, name], ['IAM role', o.role, name], ['IAM task role', o.taskRole, taskName], ['IAM policy', o.policy, name]] as const) {
         if (!part) continue;
-        if (part.owned) result.deleted.push(`${what} ${name}${what === 'IAM policy' ? ' and all its versions' : ''}`);
-        else result.kept.push(`${what} ${name} (not tagged as stack ${ctx.stack})`);
+        if (part.owned) result.deleted.push(`${what} ${n}${what === 'IAM policy' ? ' and all its versions' : ''}`);
+        else result.kept.push(`${what} ${n} (not tagged as stack ${ctx.stack})`);
       }
     }
     return result;
@@ -380,9 +458,9 @@ export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
 /** The policy, role and profile of a base name in this region. */
 async function readIam(ctx: Ctx, base: string): Promise<IamObserved | Absent> {
   const name = nameFor(ctx, base);
-  const [policy, role, profile] = await Promise.all([readPolicyNamed(ctx, base), readRole(ctx, name), readProfile(ctx, name)]);
-  if (!policy && !role && !profile) return ABSENT;
-  return { policy, role, profile };
+  const [policy, role, profile, taskRole] = await Promise.all([readPolicyNamed(ctx, base), readRole(ctx, name), readProfile(ctx, name), readRole(ctx, taskRoleNameFor(ctx, base))]);
+  if (!policy && !role && !profile && !taskRole) return ABSENT;
+  return { policy, role, profile, taskRole };
 }
 
 /**
@@ -413,21 +491,23 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
     deleted.push(`instance profile ${name}`);
   }
 
-  const role = await readRole(ctx, name);
-  if (role && !role.owned) notOurs('role');
-  else if (role) {
-    // A role can't be deleted while a profile holds it or a policy is attached.
-    let marker: string | undefined;
-    const holders: string[] = [];
-    do {
-      const page = await notFoundAsUndefined(ctx.iam.listInstanceProfilesForRole({ RoleName: name, Marker: marker }));
-      for (const ip of page?.InstanceProfiles ?? []) if (ip.InstanceProfileName) holders.push(ip.InstanceProfileName);
-      marker = page?.IsTruncated ? page.Marker : undefined;
-    } while (marker);
-    for (const ip of holders) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: ip, RoleName: name }));
-    for (const arn of role.attachedPolicyArns) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: name, PolicyArn: arn }));
-    await ignoreNotFound(ctx.iam.deleteRole({ RoleName: name }));
-    deleted.push(`role ${name}`);
+  for (const [what, roleName] of [['role', name], ['task role', taskRoleNameFor(ctx, base)]] as const) {
+    const role = await readRole(ctx, roleName);
+    if (role && !role.owned) kept.push(`${what} ${roleName} (not tagged as stack ${ctx.stack})`);
+    else if (role) {
+      // A role can't be deleted while a profile holds it or a policy is attached.
+      let marker: string | undefined;
+      const holders: string[] = [];
+      do {
+        const page = await notFoundAsUndefined(ctx.iam.listInstanceProfilesForRole({ RoleName: roleName, Marker: marker }));
+        for (const ip of page?.InstanceProfiles ?? []) if (ip.InstanceProfileName) holders.push(ip.InstanceProfileName);
+        marker = page?.IsTruncated ? page.Marker : undefined;
+      } while (marker);
+      for (const ip of holders) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: ip, RoleName: roleName }));
+      for (const arn of role.attachedPolicyArns) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
+      await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
+      deleted.push(`${what} ${roleName}`);
+    }
   }
 
   const policy = await readPolicyNamed(ctx, base);

@@ -10,8 +10,9 @@
  *            pair is given) from the allowed CIDR: missing rules authorised, others revoked.
  *            instance: RunInstances with a ClientToken derived from the launch request, so a re-run
  *            after a crash gets the same instance back rather than a second one; IMDSv2 required with
- *            hop limit 2 (containers in bridge mode can reach the metadata service); encrypted gp3
- *            root volume; user data that writes ECS_CLUSTER to /etc/ecs/ecs.config. "Invalid IAM
+ *            hop limit 1 (only the host reaches it); encrypted gp3 root volume; user data that blocks
+ *            bridge containers from IMDS, writes the host facts for the logging container and
+ *            ECS_CLUSTER to /etc/ecs/ecs.config. "Invalid IAM
  *            Instance Profile" is IAM propagation and retried. Then waits: pending -> running ->
  *            registered as a container instance of the cluster.
  *   drift    tags and security group rules are repaired; what only a new instance can change (type,
@@ -37,6 +38,14 @@ type Ctx = Pick<
   Context,
   'ec2' | 'ssm' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'clock' | 'timing' | 'signal' | 'report' | 'io' | 'endpoint'
 >;
+
+/**
+ * IMDSv2 answers only one network hop away: the host (the ECS agent, the user data that writes the
+ * host facts). No container needs instance metadata any more (the logging container's credentials
+ * come from its task role through the ECS agent, the stream names from the host facts file), and a
+ * bridge container is a second hop, so even with the iptables block gone it gets no IMDSv2 token.
+ */
+export const METADATA_HOP_LIMIT = 1;
 
 /** Tag recording the cluster the instance's user data joins (user data can't be changed in place). */
 export const CLUSTER_TAG = 'ecs-cwlogs:cluster';
@@ -405,7 +414,7 @@ function replaceDiffs(i: InstanceObserved, d: InstanceDesired, sgId: string | un
   const profile = i.instanceProfileArn?.split('/').pop();
   add('instanceProfile', profile, d.instanceProfileName);
   add('metadata.httpTokens', i.httpTokens, 'required');
-  if (i.hopLimit !== undefined) add('metadata.hopLimit', i.hopLimit, 2);
+  if (i.hopLimit !== undefined) add('metadata.hopLimit', i.hopLimit, METADATA_HOP_LIMIT);
   if (sgId && !i.securityGroupIds.includes(sgId)) out.push({ field: 'instance.securityGroups', from: i.securityGroupIds, to: [sgId] });
   if (i.state === 'stopped' || i.state === 'stopping') out.push({ field: 'instance.state', from: i.state, to: 'running' });
   return out;
@@ -733,7 +742,7 @@ export function launchRequest(d: InstanceDesired, securityGroupId: string): Omit
       { DeviceIndex: 0, SubnetId: d.subnetId, Groups: [securityGroupId], AssociatePublicIpAddress: true, DeleteOnTermination: true },
     ],
     UserData: Buffer.from(d.userData, 'utf8').toString('base64'),
-    MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' },
+    MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: METADATA_HOP_LIMIT, HttpEndpoint: 'enabled' },
     BlockDeviceMappings: [{ DeviceName: d.rootDeviceName ?? '/dev/xvda', Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
     TagSpecifications: [
       { ResourceType: 'instance', Tags: awsTags(tags) },

@@ -30,6 +30,11 @@ export function iamPath(stack: string): string {
   return `/ecs-cwlogs/${stack}/`;
 }
 
+/** The base name of the task role that goes with a base name: <base>-task (named <base>-task-<region>). */
+export function taskRoleBase(base: string): string {
+  return `${base}-task`;
+}
+
 /** The IAM name of the stack's policy, role and profile in a region (IAM is global, the stack is not). */
 export function iamNameIn(base: string, region: string): string {
   return `${base}-${region}`;
@@ -104,7 +109,7 @@ export function namesOf(resources: readonly TaggedResource[]): StackNames {
   return n;
 }
 
-/** The stack's IAM role names in this region (from its path), without the region suffix. */
+/** The stack's IAM base names in this region (from its roles' path), without the region suffix or task roles. */
 export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string }, region: string): Promise<string[]> {
   const out: string[] = [];
   let marker: string | undefined;
@@ -116,7 +121,8 @@ export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string 
     }
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
-  return out;
+  // A task role (<base>-task-<region>) belongs to its base; alone (its base already gone) it is one.
+  return out.filter((b) => !out.some((x) => taskRoleBase(x) === b));
 }
 
 /**

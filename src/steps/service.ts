@@ -1,6 +1,15 @@
 /**
  * Step: the ECS service (lab step 14). Creates it, or updates it to the newest revision, then waits
  * for a steady state while printing the service's new events. Outputs the app's URL.
+ *
+ * The deployment circuit breaker is on, with rollback: a task that keeps failing to start (an image
+ * that cannot be pulled, a container that exits) fails the deployment, and `up` stops waiting at
+ * once with the stopped task's reason instead of waiting out its 15 minutes.
+ *
+ * CreateService's clientToken names one generation of the service: the stack, cluster, name, the
+ * task definition revision and the service it replaces (an INACTIVE one of the same name, from an
+ * earlier `down`). A retried call of one run sends the same token; `down` then `up` sends another,
+ * so ECS does not answer "Creation of service was not idempotent".
  */
 import type { Service } from '@aws-sdk/client-ecs';
 import type { Context } from '../core/context.js';
@@ -25,6 +34,10 @@ export interface ServiceObserved {
   deployments: number;
   minimumHealthyPercent?: number;
   maximumPercent?: number;
+  circuitBreaker?: { enable: boolean; rollback: boolean };
+  /** Deployments the circuit breaker has failed (ids), and whether the PRIMARY one is among them. */
+  failedDeployments: string[];
+  primaryFailed: boolean;
   tags: Record<string, string>;
   owned: boolean;
 }
@@ -37,9 +50,12 @@ export interface ServiceDesired {
   /** One instance, one fixed host port 80: the old task must stop before the new one can start. */
   minimumHealthyPercent: number;
   maximumPercent: number;
+  circuitBreaker: { enable: boolean; rollback: boolean };
   tags: Record<string, string>;
   adopt: boolean;
   url: Later<string | undefined>;
+  /** Failed deployments from before this run: waiting ignores them. */
+  ignoreDeployments?: string[];
   /** The task definition is only known once it is registered: apply needs it. */
   pending?: string;
 }
@@ -56,6 +72,11 @@ function observe(s: Service, stack: string): ServiceObserved {
     deployments: s.deployments?.length ?? 0,
     minimumHealthyPercent: s.deploymentConfiguration?.minimumHealthyPercent,
     maximumPercent: s.deploymentConfiguration?.maximumPercent,
+    circuitBreaker: s.deploymentConfiguration?.deploymentCircuitBreaker
+      ? { enable: Boolean(s.deploymentConfiguration.deploymentCircuitBreaker.enable), rollback: Boolean(s.deploymentConfiguration.deploymentCircuitBreaker.rollback) }
+      : undefined,
+    failedDeployments: (s.deployments ?? []).filter((d) => d.rolloutState === 'FAILED').map((d) => d.id ?? ''),
+    primaryFailed: (s.deployments ?? []).some((d) => d.status === 'PRIMARY' && d.rolloutState === 'FAILED'),
     tags,
     owned: tags[STACK_TAG] === stack,
   };
@@ -74,10 +95,29 @@ export async function readService(ctx: Pick<Context, 'ecs' | 'stack'>, cluster: 
   }
 }
 
-/** A stable idempotency token: a re-run after a crash can't create a second service. */
-function clientToken(stack: string, cluster: string, name: string): string {
-  return createHash('sha256').update(`ecs-cwlogs/${stack}/${cluster}/${name}`).digest('hex').slice(0, 32);
+/**
+ * The idempotency token of one generation of the service: the same for retries of one creation (a
+ * re-run after a crash can't create a second service), another once the service was deleted and is
+ * created again (a new task definition revision, a previous INACTIVE service).
+ */
+export function clientToken(stack: string, cluster: string, name: string, generation: string): string {
+  return createHash('sha256').update(`ecs-cwlogs/${stack}/${cluster}/${name}/${generation}`).digest('hex').slice(0, 32);
 }
+
+/** What the generation is made of: the task definition, and the service this one follows, if any. */
+async function generationOf(ctx: Pick<Context, 'ecs'>, d: ServiceDesired): Promise<string> {
+  let previous = 'first';
+  try {
+    const res = await ctx.ecs.describeServices({ cluster: d.cluster, services: [d.name] });
+    const gone = (res.services ?? []).find((s) => s.serviceName === d.name && s.status === 'INACTIVE');
+    if (gone) previous = `after ${gone.serviceArn ?? ''}@${gone.createdAt?.getTime() ?? 0}`;
+  } catch (e) {
+    if (!hasAwsCode(e, 'ClusterNotFoundException')) throw e;
+  }
+  return `${d.taskDefinition}/${previous}`;
+}
+
+const CIRCUIT_BREAKER = { enable: true, rollback: true };
 
 export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 'service'> = {
   id: 'service',
@@ -97,6 +137,7 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
       desiredCount: 1,
       minimumHealthyPercent: 0,
       maximumPercent: 100,
+      circuitBreaker: CIRCUIT_BREAKER,
       tags: ctx.tags,
       adopt: ctx.flags.adopt,
       url: isUnknown(ip) ? unknown('launch') : ip ? `http://${ip}/` : undefined,
@@ -112,6 +153,7 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
         desiredCount: observed.desiredCount,
         minimumHealthyPercent: observed.minimumHealthyPercent,
         maximumPercent: observed.maximumPercent,
+        circuitBreaker: observed.circuitBreaker ?? { enable: false, rollback: false },
         tags: Object.fromEntries(Object.keys(desired.tags).map((k) => [k, observed.tags[k]])),
       },
       {
@@ -119,9 +161,12 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
         desiredCount: desired.desiredCount,
         minimumHealthyPercent: desired.minimumHealthyPercent,
         maximumPercent: desired.maximumPercent,
+        circuitBreaker: desired.circuitBreaker,
         tags: desired.tags,
       },
     );
+    // A deployment the circuit breaker failed stays failed: a run (once the cause is fixed) starts a new one.
+    if (observed.primaryFailed && !diffs.some((d) => d.field === 'taskDefinition')) diffs.push({ field: 'deployment', from: 'FAILED', to: 'a new deployment' });
     return diffs.length ? { action: 'update', summary: diffs.map((d) => d.field).join(', '), diffs } : { action: 'noop', summary: `${observed.runningCount}/${observed.desiredCount} running` };
   },
 
@@ -131,15 +176,16 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
     if (plan.action === 'create') {
       if (!isAbsent(observed)) throw new Error('unreachable');
       if (observed.detail?.startsWith('draining')) await waitInactive(ctx, desired.cluster, desired.name);
+      const generation = await generationOf(ctx, desired);
       const res = await ctx.ecs.createService({
         cluster: desired.cluster,
         serviceName: desired.name,
         taskDefinition: desired.taskDefinition,
         desiredCount: desired.desiredCount,
         launchType: 'EC2',
-        deploymentConfiguration: { minimumHealthyPercent: desired.minimumHealthyPercent, maximumPercent: desired.maximumPercent },
+        deploymentConfiguration: deploymentConfiguration(desired),
         schedulingStrategy: 'REPLICA',
-        clientToken: clientToken(ctx.stack, desired.cluster, desired.name),
+        clientToken: clientToken(ctx.stack, desired.cluster, desired.name, generation),
         tags: ecsTags(desired.tags),
         propagateTags: 'SERVICE',
         enableECSManagedTags: true,
@@ -150,19 +196,20 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
       arn = o.arn;
       if (plan.action === 'update') {
         const changed = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
-        if (changed.has('taskDefinition') || changed.has('desiredCount') || changed.has('minimumHealthyPercent') || changed.has('maximumPercent')) {
+        if (['taskDefinition', 'desiredCount', 'minimumHealthyPercent', 'maximumPercent', 'circuitBreaker', 'deployment'].some((f) => changed.has(f))) {
           await ctx.ecs.updateService({
             cluster: desired.cluster,
             service: desired.name,
             taskDefinition: desired.taskDefinition,
             desiredCount: desired.desiredCount,
-            deploymentConfiguration: { minimumHealthyPercent: desired.minimumHealthyPercent, maximumPercent: desired.maximumPercent },
+            deploymentConfiguration: deploymentConfiguration(desired),
+            ...(changed.has('deployment') ? { forceNewDeployment: true } : {}),
           });
         }
         if (changed.has('tags')) await ctx.ecs.tagResource({ resourceArn: o.arn, tags: ecsTags(desired.tags) });
       }
     }
-    await waitSteady(ctx, desired);
+    await waitSteady(ctx, { ...desired, ignoreDeployments: isAbsent(observed) ? [] : observed.failedDeployments });
     return { serviceName: desired.name, serviceArn: arn, url: desired.url };
   },
 
@@ -210,7 +257,7 @@ async function stackServices(ctx: Ctx): Promise<{ ours: (ServiceObserved & { clu
   for (const w of unique) {
     const o = await readService(ctx, w.cluster, w.name);
     if (isAbsent(o)) {
-      if (o.detail?.startsWith('draining')) ours.push({ name: w.name, arn: '', status: 'DRAINING', taskDefinition: '', desiredCount: 0, runningCount: 0, deployments: 0, tags: {}, owned: true, cluster: w.cluster, draining: true });
+      if (o.detail?.startsWith('draining')) ours.push({ name: w.name, arn: '', status: 'DRAINING', taskDefinition: '', desiredCount: 0, runningCount: 0, deployments: 0, failedDeployments: [], primaryFailed: false, tags: {}, owned: true, cluster: w.cluster, draining: true });
       continue;
     }
     if (!o.owned) kept.push(`service ${w.name} (not tagged as stack ${ctx.stack})`);
@@ -235,6 +282,32 @@ async function waitInactive(ctx: Ctx, cluster: string, name: string): Promise<vo
   });
 }
 
+function deploymentConfiguration(d: ServiceDesired) {
+  return { minimumHealthyPercent: d.minimumHealthyPercent, maximumPercent: d.maximumPercent, deploymentCircuitBreaker: d.circuitBreaker };
+}
+
+/** Thrown when the circuit breaker failed the deployment: not worth waiting on. */
+export class DeploymentFailedError extends AwsError {}
+
+/** Why the service's tasks stopped: the newest STOPPED tasks' reasons (and their containers'). */
+export async function stoppedReasons(ctx: Pick<Context, 'ecs'>, cluster: string, service: string, taskDefinition?: string): Promise<string[]> {
+  const list = await ctx.ecs.listTasks({ cluster, serviceName: service, desiredStatus: 'STOPPED' });
+  const arns = (list.taskArns ?? []).slice(0, 100);
+  if (arns.length === 0) return [];
+  const res = await ctx.ecs.describeTasks({ cluster, tasks: arns });
+  const tasks = (res.tasks ?? [])
+    .filter((t) => !taskDefinition || t.taskDefinitionArn === taskDefinition)
+    .sort((a, b) => (b.stoppedAt?.getTime() ?? b.createdAt?.getTime() ?? 0) - (a.stoppedAt?.getTime() ?? a.createdAt?.getTime() ?? 0));
+  const out: string[] = [];
+  for (const t of tasks) {
+    const containers = (t.containers ?? []).filter((c) => c.reason).map((c) => `${c.name}: ${c.reason}`);
+    const line = [`task ${t.taskArn?.split('/').pop() ?? ''}${t.stopCode ? ` (${t.stopCode})` : ''}: ${t.stoppedReason ?? 'no reason given'}`, ...containers].join('; ');
+    if (!out.includes(line)) out.push(line);
+    if (out.length >= 3) break;
+  }
+  return out;
+}
+
 /** Wait until one deployment runs the desired count, printing service events as they come. */
 async function waitSteady(ctx: Ctx, d: ServiceDesired): Promise<void> {
   const seen = new Set<string>();
@@ -253,6 +326,20 @@ async function waitSteady(ctx: Ctx, d: ServiceDesired): Promise<void> {
           if (!first || ev === events[events.length - 1]) ctx.report(stripServicePrefix(ev.message ?? ''));
         }
         first = false;
+        // The circuit breaker failed our deployment (rolled back or not): stop waiting, say why.
+        const failed = s.deployments?.find((x) => x.taskDefinition === d.taskDefinition && x.rolloutState === 'FAILED' && !d.ignoreDeployments?.includes(x.id ?? ''));
+        // Or already rolled back, the failed deployment gone from the list between two polls.
+        const rolledBack = !failed && s.taskDefinition !== d.taskDefinition && !s.deployments?.some((x) => x.taskDefinition === d.taskDefinition);
+        if (failed || rolledBack) {
+          const reasons = await stoppedReasons(ctx, d.cluster, d.name, d.taskDefinition);
+          throw new DeploymentFailedError({
+            what: `The deployment of service ${d.name} failed: its tasks keep stopping`,
+            why: [failed?.rolloutStateReason ?? `the service went back to ${s.taskDefinition?.split('/').pop()} (the deployment circuit breaker rolled it back)`, ...reasons].join('\n  '),
+            fix: `Fix what the stopped task says (an image the instance cannot pull, a container that exits: \`ecs-cwlogs logs\`), then run \`ecs-cwlogs up\` again.${
+              s.deployments?.some((x) => x.status === 'PRIMARY' && x.taskDefinition !== d.taskDefinition) ? ' ECS rolled the service back to its last working revision.' : ''
+            }`,
+          });
+        }
         const primary = s.deployments?.find((x) => x.status === 'PRIMARY');
         const steady = (s.deployments?.length ?? 0) === 1 && s.runningCount === d.desiredCount && primary?.runningCount === d.desiredCount;
         return steady ? true : undefined;

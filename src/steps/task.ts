@@ -2,6 +2,14 @@
  * Step: the task definition (lab step 13), family `cloudwatchlogs` with the logging container and
  * httpd, rendered from templates/task-definition.json. A new revision is registered only when the
  * rendered definition, normalised, differs from the latest ACTIVE revision.
+ *
+ * The task runs with the stack's task role (the iam step): the CloudWatch agent's only credentials.
+ * httpd (or any --app-image) shares the task and so could ask the ECS agent's endpoint too, but it
+ * gets nothing more than logs on this group; it cannot reach instance metadata (the user data).
+ *
+ * prepare: the instance pulls without credentials (no repositoryCredentials), so each image it will
+ * pull is checked for an anonymous pull at plan time. A private one stops the run before anything is
+ * written; an unreachable registry only warns (it cannot tell).
  */
 import type { ContainerDefinition, RegisterTaskDefinitionCommandInput, TaskDefinition } from '@aws-sdk/client-ecs';
 import type { Context } from '../core/context.js';
@@ -12,8 +20,15 @@ import { ABSENT, isAbsent, isUnknown, known, showValue, unknown, type Absent, ty
 import { renderJson, templateText } from '../core/templates.js';
 import { ownershipConflict } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
+import { anonymousPull, ecrAccountOf, type PullCheck, type PullCheckOptions } from '../docker/pullable.js';
+import { parseReference } from '../docker/reference.js';
 
-type Ctx = Pick<Context, 'ecs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'report' | 'account' | 'io' | 'signal'>;
+
+export interface TaskPrepared {
+  /** What each registry said about an anonymous pull (empty when not checked: status). */
+  pullChecks: (PullCheck & { image: 'logging' | 'app' })[];
+}
 
 export interface TaskObserved {
   arn: string;
@@ -33,10 +48,11 @@ export interface TaskDesired {
 }
 
 /** The task definition this stack wants, as RegisterTaskDefinition input. Pure. */
-export function renderTaskDefinition(config: Context['config'], image: string): RegisterTaskDefinitionCommandInput {
+export function renderTaskDefinition(config: Context['config'], image: string, taskRoleArn: string): RegisterTaskDefinitionCommandInput {
   const httpdCommand = templateText('httpd-command.sh');
   return renderJson<RegisterTaskDefinitionCommandInput>('task-definition.json', {
     family: config.taskFamily,
+    taskRoleArn,
     image,
     appImage: config.appImage,
     region: config.region,
@@ -51,7 +67,7 @@ export function renderTaskDefinition(config: Context['config'], image: string): 
  * (defaults like protocol "tcp", empty lists, cpu 0) projected away and lists sorted where AWS
  * doesn't keep order.
  */
-export function comparable(def: Pick<TaskDefinition, 'family' | 'networkMode' | 'requiresCompatibilities' | 'volumes' | 'containerDefinitions'>): unknown {
+export function comparable(def: Pick<TaskDefinition, 'family' | 'taskRoleArn' | 'networkMode' | 'requiresCompatibilities' | 'volumes' | 'containerDefinitions'>): unknown {
   const containers = [...(def.containerDefinitions ?? [])]
     .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''))
     .map((c: ContainerDefinition) => ({
@@ -72,6 +88,7 @@ export function comparable(def: Pick<TaskDefinition, 'family' | 'networkMode' | 
     }));
   return normalise({
     family: def.family,
+    taskRoleArn: def.taskRoleArn,
     networkMode: def.networkMode ?? 'bridge',
     requiresCompatibilities: [...(def.requiresCompatibilities ?? [])].sort(),
     volumes: def.volumes,
@@ -129,14 +146,71 @@ async function readTask(ctx: Pick<Context, 'ecs' | 'stack'>, family: string): Pr
   return first ?? ABSENT;
 }
 
-export const taskStep: Step<Ctx, TaskObserved, TaskDesired, undefined, 'task'> = {
+/** Options for the anonymous-pull check (tests hand in a fetch). */
+export const pullCheckOptions: PullCheckOptions = {};
+
+/**
+ * The images the instance will pull, and whether it can without credentials. Refuses (a
+ * UserInputError, before anything is written) when one is private; warns when it cannot tell.
+ */
+export async function checkPulls(ctx: Pick<Ctx, 'config' | 'account' | 'io' | 'signal'>): Promise<TaskPrepared> {
+  const wanted: { image: 'logging' | 'app'; ref: string; toPush?: boolean }[] = [];
+  const repo = ctx.config.imageRepo?.trim();
+  if (ctx.config.image) wanted.push({ image: 'logging', ref: ctx.config.image });
+  else if (repo && repo !== 'ecr') wanted.push({ image: 'logging', ref: `${repo}:latest`, toPush: true });
+  if (ctx.config.appImage) wanted.push({ image: 'app', ref: ctx.config.appImage });
+  const checks: TaskPrepared['pullChecks'] = [];
+  const refusals: string[] = [];
+  const warn = (text: string) => ctx.io.emit({ type: 'message', level: 'warn', text });
+  for (const w of wanted) {
+    const registry = parseReference(w.ref).registry;
+    const ecrAccount = ecrAccountOf(registry);
+    if (ecrAccount === ctx.account) {
+      checks.push({ image: w.image, ref: w.ref, registry, status: 'pullable', why: `ECR of this account: the instance role may pull it` });
+      continue;
+    }
+    const c = { image: w.image, ...(await anonymousPull(w.ref, { ...pullCheckOptions, signal: ctx.signal })) };
+    checks.push(c);
+    const which = w.image === 'logging' ? 'logging image' : 'app image';
+    if (c.status === 'unknown') {
+      warn(`Cannot tell whether the instance can pull the ${which} ${w.ref} without credentials: ${c.why}. If it is private, the task will stop with CannotPullContainerError.`);
+    } else if (c.status === 'private' && w.toPush) {
+      // Before the first push a new repository looks private too (Docker Hub hides what it does not have).
+      warn(`${repo} is not readable without credentials yet (${c.why}). If it stays private after the push, the task will stop with CannotPullContainerError: make it public, or use --ecr.`);
+    } else if (c.status === 'private') {
+      refusals.push(
+        w.image === 'logging'
+          ? `the logging image ${w.ref}: ${c.why}. Push it to ECR in this account instead (\`--ecr\`: the instance role may pull from there), or make the repository public.`
+          : `the app image ${w.ref}: ${c.why}. Copy it to an ECR repository of this account and pass that as --app-image, or use a public image.`,
+      );
+    }
+  }
+  if (refusals.length) {
+    throw new UserInputError({
+      what: `The instance cannot pull ${refusals.length === 1 ? 'an image' : 'the images'} without credentials`,
+      why: `the task definition has no repositoryCredentials, so ECS pulls anonymously (or with the instance role from this account's ECR), and:\n  - ${refusals.join('\n  - ')}`,
+      fix: 'Nothing was changed. Private registries through repositoryCredentials (a Secrets Manager secret and an execution role) are not supported yet.',
+    });
+  }
+  return { pullChecks: checks };
+}
+
+export const taskStep: Step<Ctx, TaskObserved, TaskDesired, TaskPrepared, 'task'> = {
   id: 'task',
   title: 'Task definition',
-  dependsOn: ['image'],
+  dependsOn: ['image', 'iam'],
+
+  async prepare(ctx) {
+    // status only looks: it asks no registry.
+    if (ctx.flags.intent === 'inspect') return { pullChecks: [] };
+    return checkPulls(ctx);
+  },
 
   read: (ctx) => readTask(ctx, ctx.config.taskFamily),
 
   desired(ctx, deps) {
+    const role = deps.iam?.taskRoleArn;
+    const taskRoleArn = known(role) ?? '';
     const ref = deps.image?.imageRef;
     const image = known(ref) || ctx.config.image || '';
     if (!image && !isUnknown(ref)) {
@@ -146,8 +220,9 @@ export const taskStep: Step<Ctx, TaskObserved, TaskDesired, undefined, 'task'> =
         fix: 'Run `ecs-cwlogs image --repo <user/repo>` (or --ecr) first, or pass --image <ref>.',
       });
     }
-    if (!image) return { input: renderTaskDefinition(ctx.config, showValue(ref)), pending: showValue(ref), tags: { ...ctx.tags }, adopt: ctx.flags.adopt };
-    return { input: renderTaskDefinition(ctx.config, image), tags: { ...ctx.tags }, adopt: ctx.flags.adopt };
+    if (!image) return { input: renderTaskDefinition(ctx.config, showValue(ref), taskRoleArn || showValue(role)), pending: showValue(ref), tags: { ...ctx.tags }, adopt: ctx.flags.adopt };
+    if (!taskRoleArn) return { input: renderTaskDefinition(ctx.config, image, showValue(role)), pending: `the task role (${showValue(role)})`, tags: { ...ctx.tags }, adopt: ctx.flags.adopt };
+    return { input: renderTaskDefinition(ctx.config, image, taskRoleArn), tags: { ...ctx.tags }, adopt: ctx.flags.adopt };
   },
 
   plan(observed, desired): Plan {

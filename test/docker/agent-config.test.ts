@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentSchemaValidator, schemaErrors, schemaSkip } from './agent-schema.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
@@ -98,6 +100,45 @@ test('the placeholders resolve from EC2 instance metadata (IMDSv2), naming the i
     assert.ok(names.includes('i-0123456789abcdef0-ip-10-0-1-23.ec2.internal-10.0.1.23-httpd-access.log'), names.join(', '));
     assert.ok(names.includes('i-0123456789abcdef0-ip-10-0-1-23.ec2.internal-10.0.1.23-ecs-agent.log'));
     assert.deepEqual(schemaErrors(t, cfg), []);
+  } finally {
+    server.close();
+  }
+});
+
+test('the placeholders resolve from the host facts file the user data writes, without asking IMDS; a bad value is left to the agent', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cwl-facts-'));
+  const facts = join(dir, 'facts');
+  writeFileSync(facts, 'instance_id=i-0fedcba9876543210\nhostname=ip-10-0-2-7.ec2.internal\nip_address=10.0.2.7\n');
+  // An IMDS that must not be asked: the file is there.
+  let asked = 0;
+  const server = createServer((_req, res) => {
+    asked += 1;
+    res.end('tok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const run = (env: Record<string, string>) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        import('node:child_process').then(({ execFile }) => {
+          execFile('bash', [SCRIPT], { env: { PATH: process.env.PATH, ECS_CWLOGS_IMDS: 'auto', ECS_CWLOGS_IMDS_ENDPOINT: `http://127.0.0.1:${port}`, ...env }, timeout: 20_000 }, (err, stdout, stderr) =>
+            resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          );
+        });
+      });
+    const r = await run({ ECS_CWLOGS_HOST_FACTS: facts });
+    assert.equal(r.status, 0, r.stderr);
+    const names = (JSON.parse(r.stdout) as AgentConfig).logs.logs_collected.files.collect_list.map((e) => e.log_stream_name);
+    assert.ok(names.includes('i-0fedcba9876543210-ip-10-0-2-7.ec2.internal-10.0.2.7-httpd-access.log'), names.join(', '));
+    assert.ok(names.includes('i-0fedcba9876543210-ip-10-0-2-7.ec2.internal-10.0.2.7-ecs-agent.log'));
+    assert.equal(asked, 0, 'IMDS was not asked: the facts file is there');
+
+    // A value that is not a plain name is not substituted (parsed, never sourced).
+    writeFileSync(facts, 'instance_id=i-1;touch /tmp/pwned\nhostname=$(id)\nip_address=10.0.2.7\n');
+    const bad = await run({ ECS_CWLOGS_HOST_FACTS: facts });
+    assert.equal(bad.status, 0, bad.stderr);
+    const badNames = (JSON.parse(bad.stdout) as AgentConfig).logs.logs_collected.files.collect_list.map((e) => e.log_stream_name);
+    assert.ok(badNames.includes('{instance_id}-{hostname}-10.0.2.7-syslog'), badNames.join(', '));
   } finally {
     server.close();
   }

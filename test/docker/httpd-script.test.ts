@@ -64,7 +64,7 @@ before(async () => {
   await (await env.docker.createContainer({ name: LOGGING, Image: logging, Env: ['AWS_REGION=us-east-1', 'ECS_CWLOGS_IMDS=off'] })).start();
   await waitFor('rsyslog to listen', async () => (await exec(env.docker, LOGGING, ['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/514'])).code === 0, 30_000, 100);
   // The httpd container as the task definition has it.
-  const def = renderTaskDefinition({ ...resolveSettings({ flags: {}, env: {} }).config, region: 'us-east-1' }, 'logging-image');
+  const def = renderTaskDefinition({ ...resolveSettings({ flags: {}, env: {} }).config, region: 'us-east-1' }, 'logging-image', 'arn:aws:iam::123456789012:role/ecs-cwlogs/test/ecs-cwlogs-task-us-east-1');
   const c = def.containerDefinitions!.find((x) => x.name === 'httpd')!;
   assert.deepEqual(c.links, ['cloudwatchlogs']);
   await removeContainer(env.docker, HTTPD);

@@ -13,7 +13,9 @@ import { mutatingCalls, sandboxContext, withSandbox } from '../helpers/sandbox-c
 
 const ECS_MANAGED = 'arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role';
 
-test('iam: creates the policy, role and instance profile, tagged, with the scoped policy and both attachments', async () => {
+const TASK_ROLE = 'ECSCloudWatchLogs-task-us-east-1';
+
+test('iam: the instance role has only the ECS agent policy; the task role (ecs-tasks, this account and region) holds the logs policy on the stack group only', async () => {
   await withSandbox({}, async (sb) => {
     const ctx = await sandboxContext(sb);
     const report = await applySteps(STEPS, ctx, { targets: ['iam'] });
@@ -27,24 +29,32 @@ test('iam: creates the policy, role and instance profile, tagged, with the scope
     assert.match(String(out.roleArn), /:role\/ecs-cwlogs\/test\/ECSCloudWatchLogs-us-east-1$/);
     assert.match(String(out.instanceProfileArn), /:instance-profile\/ecs-cwlogs\/test\/ECSCloudWatchLogs-us-east-1$/);
 
+    assert.equal(out.taskRoleName, TASK_ROLE);
+    assert.equal(out.taskRoleArn, `arn:aws:iam::${account}:role/ecs-cwlogs/test/${TASK_ROLE}`);
+
     const policy = await readPolicy(ctx, out.policyArn!);
     assert.ok(policy?.owned);
     const doc = policy.document as { Statement: { Action: string[]; Resource: string[] }[] };
-    assert.deepEqual(doc.Statement[0]!.Action.sort(), [
-      'logs:CreateLogGroup',
-      'logs:CreateLogStream',
-      'logs:DescribeLogStreams',
-      'logs:PutLogEvents',
-      'logs:PutRetentionPolicy',
-    ]);
+    const actions = doc.Statement.flatMap((x) => x.Action).sort();
+    assert.deepEqual(actions, ['logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:PutLogEvents', 'logs:PutRetentionPolicy']);
     const groupArn = `arn:aws:logs:us-east-1:${account}:log-group:ecs`;
-    assert.deepEqual(doc.Statement[0]!.Resource, [groupArn, `${groupArn}:*`]);
-    assert.ok(!JSON.stringify(doc).includes('arn:aws:logs:*:*:*'));
+    const resources = doc.Statement.flatMap((x) => x.Resource);
+    assert.ok(resources.every((r) => r === groupArn || r.startsWith(`${groupArn}:`)), `only the stack's group: ${resources.join(' ')}`);
+    assert.ok(!JSON.stringify(doc).includes('*:*'));
 
     const role = await readRole(ctx, 'ECSCloudWatchLogs-us-east-1');
     assert.ok(role?.owned);
     assert.deepEqual(role.trustPolicy, renderJson('ec2-trust-policy.json', {}));
-    assert.deepEqual([...role.attachedPolicyArns].sort(), [ECS_MANAGED, out.policyArn].sort());
+    assert.deepEqual(role.attachedPolicyArns, [ECS_MANAGED], 'the instance role has no logs policy');
+
+    const task = await readRole(ctx, TASK_ROLE);
+    assert.ok(task?.owned);
+    assert.equal(task.tags['ecs-cwlogs:region'], 'us-east-1');
+    assert.deepEqual(task.attachedPolicyArns, [out.policyArn]);
+    const trust = task.trustPolicy as { Statement: { Principal: { Service: string }; Condition: Record<string, Record<string, string>> }[] };
+    assert.equal(trust.Statement[0]!.Principal.Service, 'ecs-tasks.amazonaws.com');
+    assert.equal(trust.Statement[0]!.Condition.StringEquals!['aws:SourceAccount'], account);
+    assert.equal(trust.Statement[0]!.Condition.ArnLike!['aws:SourceArn'], `arn:aws:ecs:us-east-1:${account}:*`);
     const profile = await readProfile(ctx, 'ECSCloudWatchLogs-us-east-1');
     assert.ok(profile?.owned);
     assert.deepEqual(profile.roles, ['ECSCloudWatchLogs-us-east-1']);
@@ -67,17 +77,17 @@ test('iam: a detached policy is shown in the plan and only that is repaired', as
     const ctx = await sandboxContext(sb);
     const first = await applySteps(STEPS, ctx, { targets: ['iam'] });
     const policyArn = first.outputs.iam!.policyArn!;
-    await ctx.iam.detachRolePolicy({ RoleName: 'ECSCloudWatchLogs-us-east-1', PolicyArn: policyArn });
+    await ctx.iam.detachRolePolicy({ RoleName: TASK_ROLE, PolicyArn: policyArn });
 
     const dry = await applySteps(STEPS, ctx, { targets: ['iam'], dryRun: true });
     const plan = dry.steps.find((s) => s.id === 'iam')!.plan!;
     assert.equal(plan.action, 'update');
-    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'role.attachedPolicies.ECSCloudWatchLogs-us-east-1'));
+    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'taskRole.attachedPolicies.ECSCloudWatchLogs-us-east-1'));
 
     const since = sb.requestLog().length;
     await applySteps(STEPS, ctx, { targets: ['iam'] });
     assert.deepEqual(mutatingCalls(sb, since), ['iam:AttachRolePolicy']);
-    const role = await readRole(ctx, 'ECSCloudWatchLogs-us-east-1');
+    const role = await readRole(ctx, TASK_ROLE);
     assert.ok(role?.attachedPolicyArns.includes(policyArn));
   });
 });
@@ -138,9 +148,10 @@ test('iam: destroy deletes what carries the tag (policy with all versions); same
 
     const report = await destroySteps(STEPS, ctx, { targets: ['iam'] });
     const step = report.steps.find((s) => s.id === 'iam')!;
-    assert.equal(step.deleted?.length, 3);
+    assert.equal(step.deleted?.length, 4);
     assert.equal(await readPolicy(ctx, arn), undefined);
     assert.equal(await readRole(ctx, 'ECSCloudWatchLogs-us-east-1'), undefined);
+    assert.equal(await readRole(ctx, TASK_ROLE), undefined);
     assert.equal(await readProfile(ctx, 'ECSCloudWatchLogs-us-east-1'), undefined);
 
     // Applying or destroying with the foreign name: a conflict, nothing changed, nothing deleted.
@@ -167,7 +178,7 @@ test('iam: --adopt takes over a same-named untagged role and tags it', async () 
     await applySteps(STEPS, ctx, { targets: ['iam'] });
     const role = await readRole(ctx, 'ECSCloudWatchLogs-us-east-1');
     assert.equal(role?.tags[STACK_TAG], 'test');
-    assert.equal(role?.attachedPolicyArns.length, 2);
+    assert.deepEqual(role?.attachedPolicyArns, [ECS_MANAGED]);
   });
 });
 
@@ -179,10 +190,35 @@ test('iam: converges under 20% throttling', async () => {
     assert.ok(throttled > 0, 'some calls were throttled');
     const ok = sb.requestLog().filter((r) => r.status < 400 && r.mutating).map((r) => `${r.service}:${r.operation}`);
     assert.equal(ok.filter((o) => o === 'iam:CreatePolicy').length, 1);
-    assert.equal(ok.filter((o) => o === 'iam:CreateRole').length, 1);
+    assert.equal(ok.filter((o) => o === 'iam:CreateRole').length, 2, 'the instance role and the task role, once each');
     assert.equal(ok.filter((o) => o === 'iam:CreateInstanceProfile').length, 1);
     const since = sb.requestLog().length;
     await applySteps(STEPS, ctx, { targets: ['iam'] });
     assert.deepEqual(mutatingCalls(sb, since), []);
+  });
+});
+
+test('iam: an older stack (logs policy on the instance role) gets the task role; the policy moves off the instance role, in one update', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    const first = await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const policyArn = first.outputs.iam!.policyArn!;
+    // What an older version left: the policy on the instance role, no task role.
+    await ctx.iam.detachRolePolicy({ RoleName: TASK_ROLE, PolicyArn: policyArn });
+    await ctx.iam.deleteRole({ RoleName: TASK_ROLE });
+    await ctx.iam.attachRolePolicy({ RoleName: 'ECSCloudWatchLogs-us-east-1', PolicyArn: policyArn });
+
+    const dry = await applySteps(STEPS, ctx, { targets: ['iam'], dryRun: true });
+    const plan = dry.steps.find((s) => s.id === 'iam')!.plan!;
+    assert.ok(plan.action === 'update', plan.action);
+    const fields = plan.action === 'update' ? plan.diffs.map((d) => `${d.field}:${String(d.to)}`) : [];
+    assert.ok(fields.includes(`taskRole:${TASK_ROLE}`), fields.join(' '));
+    assert.ok(fields.includes('role.attachedPolicies.ECSCloudWatchLogs-us-east-1:detached'), fields.join(' '));
+
+    const since = sb.requestLog().length;
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.deepEqual(mutatingCalls(sb, since), ['iam:CreateRole', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy']);
+    assert.deepEqual((await readRole(ctx, 'ECSCloudWatchLogs-us-east-1'))?.attachedPolicyArns, [ECS_MANAGED]);
+    assert.deepEqual((await readRole(ctx, TASK_ROLE))?.attachedPolicyArns, [policyArn]);
   });
 });

@@ -6,7 +6,7 @@ import { stepCommand } from './steps.js';
 export const iamCommand = () =>
   stepCommand({
     name: 'iam',
-    summary: 'Create the IAM policy, role and instance profile the container instance uses (lab steps 2-3)',
+    summary: "Create the IAM roles: the container instance's (the ECS agent's managed policy only) and the logging task's (logs on the stack's group only), lab steps 2-3",
     settings: ['iamName', 'logGroup'],
     examples: [
       'ecs-cwlogs iam',

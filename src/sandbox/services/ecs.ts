@@ -689,6 +689,17 @@ const createService: Handler = (req, world) => {
   const ecs = ecsState(world);
   const arn = serviceArnFor(world, cluster, name);
   const existing = ecs.services[arn];
+  // clientToken: ECS remembers the request a token came with. The same token with other parameters
+  // (another task definition, say, after the service was deleted and is created again) is refused,
+  // whatever became of the service; the same request again gets the service it created.
+  const token = optString(p, 'clientToken');
+  const fingerprint = JSON.stringify([arn, td.taskDefinitionArn, desiredCount, launchType, config]);
+  if (token) {
+    ecs.clientTokens ??= {};
+    const seen = ecs.clientTokens[token];
+    if (seen && seen.fingerprint !== fingerprint) throw invalidParameter('Creation of service was not idempotent.');
+    if (seen && ecs.services[seen.serviceArn]?.status === 'ACTIVE') return { service: serviceView(world, ecs.services[seen.serviceArn]!) };
+  }
   if (existing && existing.status !== 'INACTIVE') {
     // Same request again: ECS answers with the existing service. Anything else is a conflict.
     if (existing.status === 'ACTIVE' && existing.taskDefinition === td.taskDefinitionArn && existing.desiredCount === desiredCount) {
@@ -721,6 +732,7 @@ const createService: Handler = (req, world) => {
   };
   service.deployments.push(newDeployment(world, service, req.now));
   ecs.services[arn] = service;
+  if (token) ecs.clientTokens![token] = { serviceArn: arn, fingerprint };
   return { service: serviceView(world, service, { include: ['TAGS'] }) };
 };
 
