@@ -24,6 +24,8 @@ import { STACK_LABEL, TASK_LABEL } from '../../src/sandbox/local/labels.js';
 import { dockerEnv, waitFor, type DockerEnv } from './docker-helpers.js';
 import { alive, get, labelledNow, lastSeq, localStack, mutatingSince, readLogs, type LocalStack } from './local-helpers.js';
 
+// The SDK's Node 20 notice would repeat in every test's output (the README explains it once).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const setup = await dockerEnv();
 const skip = typeof setup === 'string' ? setup : false;
 if (skip) console.log(`# docker tests ${skip}`);
