@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ECS } from '@aws-sdk/client-ecs';
-import { STACK_LABEL, TASK_LABEL } from '../../src/sandbox/local/labels.js';
+import { CONTAINER_LABEL, STACK_LABEL, TASK_LABEL } from '../../src/sandbox/local/labels.js';
 import { dockerEnv, waitFor, type DockerEnv } from './docker-helpers.js';
 import { alive, get, labelledNow, lastSeq, localStack, mutatingSince, readLogs, type LocalStack } from './local-helpers.js';
 
@@ -65,6 +65,32 @@ test('1. up --sandbox --local prints a local URL that answers within 10 s', { sk
   await waitFor('the app to answer', async () => (await get(url).catch(() => 0)) === 200, 10_000, 50);
   console.log(`# first 200 from ${url} ${Date.now() - returned} ms after up returned`);
   assert.equal(s.record()?.local, true);
+
+  // As the ECS agent starts them: labels, memory limits, one network for the task, health.
+  const found = await labelledNow(env.docker, s.stack);
+  assert.equal(found.containers.length, 2);
+  assert.equal(found.networks.length, 1);
+  const inspected = await Promise.all(found.containers.map((c) => env.docker.getContainer(c.id).inspect()));
+  const byName = async (n: string) => inspected.find((c) => c.Config.Labels[CONTAINER_LABEL] === n)!;
+  const [logging, httpd] = [await byName('cloudwatchlogs'), await byName('httpd')];
+  assert.equal(logging.Config.Labels[TASK_LABEL], httpd.Config.Labels[TASK_LABEL]);
+  assert.equal(logging.State.Health?.Status, 'healthy');
+  assert.ok(Object.keys(httpd.NetworkSettings.Networks).includes(found.networks[0]!.name));
+  assert.equal(httpd.NetworkSettings.Ports['80/tcp']?.[0]?.HostIp, '127.0.0.1');
+  const ecs = new ECS({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s.record()!.port}`, credentials: { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'x' } });
+  const arns = (await ecs.listTasks({ cluster: 'ECSCloudWatchLogs' })).taskArns!;
+  const task = (await ecs.describeTasks({ cluster: 'ECSCloudWatchLogs', tasks: arns })).tasks![0]!;
+  assert.equal(task.lastStatus, 'RUNNING');
+  assert.equal(task.healthStatus, 'HEALTHY');
+  assert.equal(task.taskArn, logging.Config.Labels[TASK_LABEL]);
+  const td = (await ecs.describeTaskDefinition({ taskDefinition: task.taskDefinitionArn! })).taskDefinition!;
+  for (const [name, c] of [['cloudwatchlogs', logging], ['httpd', httpd]] as const) {
+    const def = td.containerDefinitions!.find((x) => x.name === name)!;
+    assert.equal(c.HostConfig.Memory, (def.memory ?? 0) * 2 ** 20, `${name}: memory limit`);
+    assert.equal(c.HostConfig.MemoryReservation, (def.memoryReservation ?? 0) * 2 ** 20, `${name}: memory reservation`);
+  }
+  assert.deepEqual(task.containers!.map((c) => [c.name, c.lastStatus, c.healthStatus]).sort(), [['cloudwatchlogs', 'RUNNING', 'HEALTHY'], ['httpd', 'RUNNING', 'UNKNOWN']]);
+  ecs.destroy();
 });
 
 test('2. N GETs give exactly N access lines within 15 s; errors, the agent stream, stream names', { skip, timeout: 60_000 }, async () => {
@@ -120,7 +146,7 @@ test('4. a second up makes 0 mutating AWS calls and starts no container', { skip
 test('3. docker kill of httpd: the service replaces the task, the URL answers again, nothing is shipped twice', { skip, timeout: 120_000 }, async () => {
   const ok = `ok-${run}`;
   const found = await labelledNow(env.docker, s.stack);
-  const httpd = found.containers.find((c) => c.name.includes('-httpd-') && c.state === 'running');
+  const httpd = found.containers.find((c) => /-httpd-[0-9a-f]{12}$/.test(c.name) && c.state === 'running');
   assert.ok(httpd, 'a running httpd container');
   await env.docker.getContainer(httpd.id).kill();
   const newUrl = await waitFor(

@@ -182,6 +182,14 @@ export class LocalRunner implements TaskRuntime {
         this.finishStop(t, now);
         return true;
       }
+      if (t.lastStatus !== 'PROVISIONING' && t.lastStatus !== 'PENDING') {
+        // Started by an earlier sandbox process, and its containers are gone from Docker since.
+        stopTask(t, now, 'Essential container in task exited', 'EssentialContainerExited');
+        this.finishStop(t, now);
+        const svc = t.serviceArn ? ecsState(this.o.world).services[t.serviceArn] : undefined;
+        if (svc) addEvent(this.o.world, svc, now, `(service ${svc.serviceName}) (task ${arnId(t.taskArn)}) has stopped: its containers are gone from the Docker engine.`);
+        return true;
+      }
       run = this.begin(t);
       return true;
     }
