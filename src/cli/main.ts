@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .option('--endpoint-url <url>', 'send AWS calls to this endpoint (AWS_ENDPOINT_URL is honoured too)')
     .addOption(new Option('--stack <name>', 'stack name: the ecs-cwlogs:stack tag value that marks what this tool owns').default('ecs-cwlogs').env('ECS_CWLOGS_STACK'))
     .option('--sandbox', 'use a local AWS sandbox kept for this stack (no account needed)')
+    .option('--local', "with --sandbox: run the stack's tasks on the local Docker engine (real httpd, real logs in the sandbox's CloudWatch Logs)")
     .option('-y, --yes', 'never prompt: take defaults, fail naming any missing flag')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('--dry-run', 'show the plan, change nothing')

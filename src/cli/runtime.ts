@@ -44,6 +44,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   color?: boolean;
   sandbox?: boolean;
+  /** With --sandbox: the sandbox runs the tasks on the local Docker engine. */
+  local?: boolean;
   adopt?: boolean;
   deleteLogs?: boolean;
   ecr?: boolean;
@@ -125,11 +127,15 @@ const originOf = (url: string) => {
 
 /** Region, endpoint, clients and the preflight identity check: where the stack lives. */
 export async function connect(opts: GlobalOptions, validated: Validated, io: IoHost): Promise<Connection> {
+  // (Checked here, not in validateInputs: `ecs-cwlogs sandbox --local` has --local of its own.)
+  if (opts.local && !opts.sandbox) {
+    throw new UserInputError({ what: '--local needs --sandbox', why: "--local makes the sandbox's simulated ECS agent run the tasks on the local Docker engine; AWS runs them on the instance itself", fix: 'Add --sandbox (ecs-cwlogs up --sandbox --local).' });
+  }
   let endpoint = opts.endpointUrl ?? (process.env.AWS_ENDPOINT_URL || undefined);
   let credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
   const sandbox = Boolean(opts.sandbox);
   if (sandbox) {
-    endpoint = await ensureSandbox(validated.stack, io);
+    endpoint = await ensureSandbox(validated.stack, io, { local: Boolean(opts.local) });
     credentials = SANDBOX_CREDENTIALS;
   }
   const kind: Target['kind'] = sandbox ? 'sandbox' : endpoint ? 'endpoint' : 'aws';

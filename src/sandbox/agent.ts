@@ -45,6 +45,7 @@ import {
 } from './ecs-state.js';
 import { AWS_MANAGED_POLICIES, findInstanceProfile, instanceProfilePolicyArns } from './services/iam.js';
 import type { Ec2InstanceRecord, Ec2StateView, World } from './types.js';
+import { taskRuntime } from './local/hooks.js';
 
 /** Images on this registry host never pull (see above). */
 export const UNPULLABLE_REGISTRY = 'unpullable.sandbox.invalid';
@@ -94,7 +95,8 @@ function nextEventAfter(world: World, after: number): number | undefined {
   const { taskPhaseMs, taskStopMs, agentRegisterMs } = world.settings.latency;
   const instances = (world.state.ec2 as Ec2StateView | undefined)?.instances ?? {};
   const times: number[] = [];
-  for (const t of Object.values(ecs.tasks)) {
+  // Tasks run by a local runtime (local/hooks.ts) change phase when their containers do, not on a timer.
+  for (const t of taskRuntime(world) ? [] : Object.values(ecs.tasks)) {
     if (t.lastStatus === 'STOPPING') times.push(t.statusChangedAt + taskStopMs);
     else if (t.desiredStatus === 'RUNNING' && NEXT_PHASE[t.lastStatus]) times.push(t.statusChangedAt + taskPhaseMs);
   }
@@ -389,6 +391,7 @@ function finishStop(t: TaskRecord, at: number): void {
 function advanceTasks(world: World, now: number): boolean {
   const { taskPhaseMs, taskStopMs } = world.settings.latency;
   let progressed = false;
+  if (taskRuntime(world)) return false; // the runtime moves its tasks through their phases (local/runner.ts)
   for (const t of Object.values(ecsState(world).tasks)) {
     if (t.lastStatus === 'STOPPING') {
       if (now >= t.statusChangedAt + taskStopMs) {
@@ -663,6 +666,7 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
     tags: svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? td.tags : [],
   };
   ecs.tasks[taskArn] = task;
+  taskRuntime(world)?.taskPlaced(task);
   return task;
 }
 

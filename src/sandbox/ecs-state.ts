@@ -154,7 +154,23 @@ export interface TaskRecord {
   cpu: number;
   memory: number;
   /** Host ports reserved on the container instance, per container. */
-  containers: { containerArn: string; name: string; image: string; networkBindings: NetworkBinding[]; cpu: number; memory?: number; memoryReservation?: number }[];
+  containers: {
+    containerArn: string;
+    name: string;
+    image: string;
+    networkBindings: NetworkBinding[];
+    cpu: number;
+    memory?: number;
+    memoryReservation?: number;
+    /** Set when a local runtime runs the container (local/runner.ts): what Docker says of it. */
+    lastStatus?: 'PENDING' | 'RUNNING' | 'STOPPED';
+    exitCode?: number;
+    reason?: string;
+    healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+    runtimeId?: string;
+  }[];
+  /** Set by a local runtime: the task's health from its essential containers' Docker health. */
+  healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
   version: number;
   tags: EcsTag[];
 }

@@ -46,6 +46,8 @@ export function upCommand(): Command {
       // Plan: every step prepared, read and planned; any conflict or failed check stops here, with
       // nothing written. Values from a failed check are never saved.
       const ctx = rt.context(s);
+      const local = await localMode(rt);
+      if (local) await local.checkLocalImages(localImages(ctx.config));
       const steps = labSteps(stepOptions(rt, s));
       const plan = await planRun(steps, ctx);
       if (dryRun) {
@@ -62,10 +64,26 @@ export function upCommand(): Command {
       if (asked.keyPair) await createPendingKeyPair(ctx, rt.io, asked.keyPair);
       const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any });
       const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
+      // The app as it runs on this machine, not the simulated instance's address.
+      if (local) summary.url = (await local.localUrl(rt.stack)) ?? summary.url;
       rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
     }),
   );
   return cmd;
+}
+
+/** The --local helpers when this command's sandbox runs tasks on Docker (loaded only then). */
+async function localMode(rt: Runtime): Promise<typeof import('../local-mode.js') | undefined> {
+  const mod = rt.opts.sandbox ? await import('../local-mode.js') : undefined;
+  return mod?.isLocal(rt.opts, rt.stack) ? mod : undefined;
+}
+
+/** The images the task will run: the app's, and the logging image when it is given (not built). */
+function localImages(config: { appImage: string; image?: string }): { ref: string; flag: string; what: string }[] {
+  return [
+    { ref: config.appImage, flag: '--app-image', what: 'app image' },
+    ...(config.image ? [{ ref: config.image, flag: '--image', what: 'logging image' }] : []),
+  ];
 }
 
 /** "No" at a confirmation: exit 1 in every command, nothing changed. */
@@ -84,7 +102,11 @@ export function statusCommand(): Command {
       const s = await rt.session();
       const ctx = rt.context(s, 'inspect');
       const report = await inspectSteps(labSteps(stepOptions(rt, s)), ctx);
-      rt.io.result({ ...report, stack: rt.stack, target: ctx.target }, () => renderStatus(rt.stack, report));
+      const local = await localMode(rt);
+      const url = local ? await local.localUrl(rt.stack) : undefined;
+      rt.io.result({ ...report, stack: rt.stack, target: ctx.target, ...(local ? { localUrl: url ?? null } : {}) }, () =>
+        renderStatus(rt.stack, report) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : ''),
+      );
     }),
   );
   return cmd;
@@ -98,6 +120,11 @@ export function downCommand(): Command {
   cmd.addHelpText('after', examples(['ecs-cwlogs down', 'ecs-cwlogs down --yes', 'ecs-cwlogs down --yes --delete-logs', 'ecs-cwlogs down --dry-run   # list what would be deleted']));
   cmd.action(
     action(async (rt) => {
+      // A stack whose sandbox never ran owns nothing: no sandbox is started to say so.
+      if (rt.opts.sandbox && !(await import('../sandbox-mode.js')).sandboxUsed(rt.stack)) {
+        rt.io.result({ ok: true, stack: rt.stack, steps: [], deleted: [] }, () => `Nothing to delete: stack ${rt.stack} has never used its sandbox.`);
+        return;
+      }
       const s = await rt.session();
       if (!rt.opts.dryRun) await rt.lock('down');
       const ctx = rt.context(s);
@@ -105,6 +132,7 @@ export function downCommand(): Command {
       const preview = await previewDestroy(steps, ctx);
       const doomed = preview.steps.flatMap((x) => x.deleted ?? []);
       if (doomed.length === 0) {
+        if (rt.opts.sandbox && !rt.opts.dryRun) await (await import('../local-mode.js')).finishSandboxDown(rt.stack, rt.io);
         rt.io.result({ ...preview, stack: rt.stack, deleted: [] }, () =>
           [`Nothing to delete: stack ${rt.stack} has no resources in ${ctx.config.region}.`, ...preview.steps.flatMap((x) => (x.kept ?? []).map((k) => `  kept ${k}`))].join('\n'),
         );
@@ -117,6 +145,9 @@ export function downCommand(): Command {
       rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
       if (!(await confirmOrCancel(rt, `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`))) return cancelled(rt, 'Nothing was deleted.');
       const report = await destroySteps(steps, ctx);
+      // The sandbox's state is in its file: its process (and, with --local, the containers and the
+      // stack's directory) can go.
+      if (rt.opts.sandbox) await (await import('../local-mode.js')).finishSandboxDown(rt.stack, rt.io);
       rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
     }),
   );

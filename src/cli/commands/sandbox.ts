@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { UserInputError } from '../../core/errors.js';
-import { stopSandbox } from '../sandbox-mode.js';
+import { localDir, SANDBOX_CREDENTIALS, stopSandbox } from '../sandbox-mode.js';
 import { action } from '../run.js';
 import { examples } from './steps.js';
 
@@ -18,6 +18,8 @@ export function sandboxCommand(): Command {
     .option('--iam-propagation-ms <ms>', 'how long a new instance profile is rejected by RunInstances (default: 5000 with --latency realistic, else 0)')
     .option('--state <file>', 'persist state in this file')
     .option('--stop', 'stop the sandbox that --sandbox started for this stack')
+    .option('--local', "run the tasks the simulated ECS agent places on the local Docker engine (DOCKER_HOST), and ship the logging container's files to the sandbox's CloudWatch Logs")
+    .addOption(new Option('--local-dir <dir>', 'the stack directory of --local (default: in the config directory)').hideHelp())
     .addOption(new Option('--ready-file <file>').hideHelp())
     .addHelpText(
       'after',
@@ -74,6 +76,22 @@ export function sandboxCommand(): Command {
         }
         throw err;
       }
+      let runner: { close(): Promise<void> } | undefined;
+      if (o.local) {
+        const { startLocalRunner } = await import('../../sandbox/local/index.js');
+        try {
+          runner = await startLocalRunner(sb, {
+            stack: rt.stack,
+            dir: String(o.localDir ?? localDir(rt.stack)),
+            statePath: o.state as string | undefined,
+            credentials: SANDBOX_CREDENTIALS,
+            log: (line) => rt.io.emit({ type: 'message', level: 'info', text: `local: ${line}` }),
+          });
+        } catch (e) {
+          await sb.close();
+          throw new UserInputError({ what: 'Cannot run the tasks on the local Docker engine', why: (e as Error).message, fix: 'Start Docker, or set DOCKER_HOST to where your daemon listens.' });
+        }
+      }
       if (o.readyFile) await writeFile(String(o.readyFile), JSON.stringify({ port: sb.port }));
       rt.io.result({ ok: true, url: sb.url, port: sb.port }, () => `Sandbox listening on ${sb.url}\n  requests: ${sb.url}/_sandbox/requests\n  Ctrl-C stops it.`);
       // A signal may have come while the sandbox was starting: an abort event that has already fired
@@ -82,6 +100,7 @@ export function sandboxCommand(): Command {
         if (rt.signal.aborted) return resolve();
         rt.signal.addEventListener('abort', () => resolve(), { once: true });
       });
+      await runner?.close();
       await sb.close();
     }),
   );

@@ -1,0 +1,562 @@
+/**
+ * The local runner: with `--local`, the sandbox's simulated ECS agent really runs the tasks it
+ * places, on the local Docker engine (DOCKER_HOST), as the ECS agent would on the instance:
+ *
+ *   placed (PROVISIONING) -> PENDING: images present or pulled, the task's network and containers
+ *     created, then started in dependency order (links first; dependsOn START, COMPLETE, SUCCESS,
+ *     HEALTHY, as Docker reports them)
+ *   -> RUNNING: every essential container runs
+ *   -> STOPPING (an essential container exited, failed its health check, or the scheduler stopped the
+ *     task) -> STOPPED once every container has stopped, with each container's exit code and reason;
+ *     the service scheduler then starts a replacement, as ECS does.
+ *
+ * The instance's file system is a directory per stack (dir/instances/<instance-id>/root), where host
+ * volumes live (/var/log/ecs: the simulated agent writes its ecs-agent.log and ecs-init.log there).
+ * The logging container's /var/log is bind-mounted from dir/tasks/<task-id>/<container>/var/log,
+ * which the log shipper (log-shipper.ts) follows in place of the CloudWatch agent.
+ *
+ * Everything on Docker carries the stack's label (labels.ts). At start the runner adopts the
+ * containers of the tasks it still knows as active and removes every other labelled container, so a
+ * sandbox killed with SIGKILL leaves no orphan after its next start.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { resolveRegistryAuth, dockerAuthConfig } from '../../docker/auth.js';
+import { parseReference } from '../../docker/reference.js';
+import { stopTask } from '../agent.js';
+import { addEvent, arnId, ecsState, findTaskDefinition, parseEcsArn, type TaskRecord } from '../ecs-state.js';
+import type { Ec2StateView, World } from '../types.js';
+import { planContainers, type ContainerPlan, type TaskContext } from './containers.js';
+import { attachRuntime, detachRuntime, type TaskRuntime } from './hooks.js';
+import { labelled, localDocker, removeLabelled, CONTAINER_LABEL, STACK_LABEL, TASK_LABEL } from './labels.js';
+import { LogShipper, type LogSource } from './log-shipper.js';
+
+export interface LocalRunnerOptions {
+  stack: string;
+  /** The stack's local directory (instances' stand-in roots, tasks' log directories, offsets). */
+  dir: string;
+  world: World;
+  /** The sandbox's own URL: the shipper calls PutLogEvents there. */
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Bring the world up to now (the scheduler reacts to what the runner changed). */
+  tick(): void;
+  /** Persist the world (after the runner changed it). */
+  save(): void;
+  docker?: Docker;
+  pollMs?: number;
+  flushMs?: number;
+  log?: (line: string) => void;
+}
+
+interface TaskRun {
+  taskArn: string;
+  plans: ContainerPlan[];
+  ids: Map<string, string>;
+  started: Set<string>;
+  /** Every container was started (the task may become RUNNING once its essential ones run). */
+  allStarted: boolean;
+  failed?: { reason: string; stopCode: string };
+  starting?: Promise<void>;
+  stopping?: Promise<void>;
+  stoppingDone?: boolean;
+  removing?: Promise<void>;
+  removed?: boolean;
+  /** name -> last Docker state seen. */
+  state: Map<string, ContainerState>;
+  /** Logging containers: name -> their /var/log on this machine. */
+  logDirs: Map<string, { dir: string; env: Record<string, string> }>;
+  instanceId: string;
+  hostRoot: string;
+  network: string;
+}
+
+interface ContainerState {
+  status: string;
+  running: boolean;
+  /** Docker started it at some point (a look taken before its start says false). */
+  everStarted: boolean;
+  exitCode: number;
+  oom: boolean;
+  health?: string;
+  error?: string;
+}
+
+const LOGGING_ENTRYPOINT = 'ecs-cwlogs-entrypoint';
+const DEPENDENCY_TIMEOUT_MS = 5 * 60_000;
+
+export class LocalRunner implements TaskRuntime {
+  private readonly docker: Docker;
+  private readonly runs = new Map<string, TaskRun>();
+  private readonly shipper: LogShipper;
+  private timer?: NodeJS.Timeout;
+  private reconciling = false;
+  private closed = false;
+  private readonly noted = new Set<string>();
+
+  constructor(private readonly o: LocalRunnerOptions) {
+    this.docker = o.docker ?? localDocker();
+    mkdirSync(o.dir, { recursive: true });
+    this.shipper = new LogShipper({
+      endpoint: o.endpoint,
+      credentials: o.credentials,
+      offsetsFile: join(o.dir, 'offsets.json'),
+      flushMs: o.flushMs,
+      onError: (m) => this.log(`log shipper: ${m}`),
+    });
+  }
+
+  private log(line: string): void {
+    this.o.log?.(line);
+  }
+
+  /** Adopt or remove what a previous sandbox process left, then reconcile every pollMs. */
+  async start(): Promise<void> {
+    await this.docker.ping();
+    const ecs = ecsState(this.o.world);
+    const found = await labelled(this.docker, this.o.stack);
+    const keep = new Set<string>();
+    for (const c of found.containers) {
+      const t = ecs.tasks[c.taskArn];
+      if (t && t.lastStatus !== 'STOPPED') keep.add(c.taskArn);
+    }
+    const removed = await removeLabelled(this.docker, this.o.stack, keep);
+    if (removed.containers.length) this.log(`removed ${removed.containers.length} container(s) of tasks this sandbox no longer runs: ${removed.containers.join(', ')}`);
+    for (const arn of keep) await this.adopt(ecs.tasks[arn]!);
+    attachRuntime(this.o.world, this);
+    this.timer = setInterval(() => void this.reconcile(), this.o.pollMs ?? 250);
+    await this.reconcile();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    detachRuntime(this.o.world);
+    await this.shipper.flush().catch(() => undefined);
+    this.shipper.close();
+  }
+
+  taskPlaced(task: TaskRecord): void {
+    // Started on the next reconcile pass (placement happens inside a request's tick; Docker is async).
+    this.agentLog(task, 'info', 'New task placed', `task="${arnId(task.taskArn)}"`);
+  }
+
+  // ---- Reconcile ------------------------------------------------------------------------------
+
+  async reconcile(): Promise<void> {
+    if (this.reconciling || this.closed) return;
+    this.reconciling = true;
+    try {
+      this.o.tick();
+      let changed = this.noteInstances();
+      const ecs = ecsState(this.o.world);
+      for (const t of Object.values(ecs.tasks)) {
+        changed = (await this.reconcileTask(t)) || changed;
+      }
+      if (changed) {
+        this.o.tick();
+        this.o.save();
+      }
+      this.shipper.setSources(this.sources());
+      await this.shipper.poll();
+    } catch (e) {
+      this.log(`reconcile: ${(e as Error).message}`);
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private async reconcileTask(t: TaskRecord): Promise<boolean> {
+    const now = Date.now();
+    let run = this.runs.get(t.taskArn);
+    if (t.lastStatus === 'STOPPED') {
+      if (run && !run.removing) {
+        const r = run;
+        r.removing = (r.stopping ?? (r.starting ?? Promise.resolve()).then(() => this.stopAll(r))).then(() => this.removeRun(r));
+      }
+      return false;
+    }
+    if (!run) {
+      if (t.desiredStatus !== 'RUNNING') {
+        this.finishStop(t, now);
+        return true;
+      }
+      if (t.lastStatus !== 'PROVISIONING' && t.lastStatus !== 'PENDING') {
+        // Started by an earlier sandbox process, and its containers are gone from Docker since.
+        stopTask(t, now, 'Essential container in task exited', 'EssentialContainerExited');
+        this.finishStop(t, now);
+        const svc = t.serviceArn ? ecsState(this.o.world).services[t.serviceArn] : undefined;
+        if (svc) addEvent(this.o.world, svc, now, `(service ${svc.serviceName}) (task ${arnId(t.taskArn)}) has stopped: its containers are gone from the Docker engine.`);
+        return true;
+      }
+      run = this.begin(t);
+      return true;
+    }
+    let changed = await this.inspect(t, run);
+    const svc = t.serviceArn ? ecsState(this.o.world).services[t.serviceArn] : undefined;
+    const stop = (reason: string, code: string) => {
+      stopTask(t, now, reason, code);
+      this.agentLog(t, 'info', 'Stopping task', `task="${arnId(t.taskArn)}" reason="${reason}"`);
+      if (svc) addEvent(this.o.world, svc, now, `(service ${svc.serviceName}) (task ${arnId(t.taskArn)}) has stopped: ${reason}.`);
+      changed = true;
+    };
+    if (t.desiredStatus === 'RUNNING') {
+      const exited = (name: string) => {
+        const st = run!.state.get(name);
+        return run!.started.has(name) && st !== undefined && st.everStarted && !st.running;
+      };
+      const essentialExited = run.plans.find((p) => p.essential && exited(p.name));
+      const unhealthy = run.plans.find((p) => p.essential && run!.state.get(p.name)?.health === 'unhealthy');
+      if (run.failed) stop(run.failed.reason, run.failed.stopCode);
+      else if (essentialExited) stop('Essential container in task exited', 'EssentialContainerExited');
+      else if (unhealthy) stop('Task failed container health checks', 'TaskFailedToStart');
+      else if (t.lastStatus === 'PENDING' && run.allStarted && run.plans.every((p) => !p.essential || run!.state.get(p.name)?.running)) {
+        t.lastStatus = 'RUNNING';
+        t.statusChangedAt = now;
+        t.startedAt = now;
+        t.version += 1;
+        this.agentLog(t, 'info', 'Task transitioned to RUNNING', `task="${arnId(t.taskArn)}"`);
+        changed = true;
+      }
+    }
+    if (t.desiredStatus === 'STOPPED') {
+      run.stopping ??= (run.starting ?? Promise.resolve()).then(() => this.stopAll(run!));
+      const anyRunning = [...run.state.values()].some((s) => s.running);
+      if (run.stoppingDone && !anyRunning) {
+        await this.inspect(t, run);
+        this.finishStop(t, now);
+        this.agentLog(t, 'info', 'Task stopped', `task="${arnId(t.taskArn)}"`);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  private finishStop(t: TaskRecord, at: number): void {
+    t.lastStatus = 'STOPPED';
+    t.statusChangedAt = at;
+    t.stoppedAt = at;
+    t.version += 1;
+  }
+
+  /** Docker's view of the task's containers, copied onto the task. */
+  private async inspect(t: TaskRecord, run: TaskRun): Promise<boolean> {
+    let changed = false;
+    for (const p of run.plans) {
+      const id = run.ids.get(p.name);
+      if (!id) continue;
+      const info = await this.docker
+        .getContainer(id)
+        .inspect()
+        .catch(() => undefined);
+      const s: ContainerState = info
+        ? { status: info.State.Status, running: info.State.Running, everStarted: Boolean(info.State.StartedAt) && !info.State.StartedAt.startsWith('0001'), exitCode: info.State.ExitCode, oom: info.State.OOMKilled, health: info.State.Health?.Status, error: info.State.Error || undefined }
+        : { status: 'removed', running: false, everStarted: true, exitCode: 137, oom: false, error: 'the container was removed' };
+      run.state.set(p.name, s);
+      const c = t.containers.find((x) => x.name === p.name);
+      if (!c) continue;
+      const lastStatus = s.running ? 'RUNNING' : s.everStarted ? 'STOPPED' : 'PENDING';
+      const health = s.health === 'healthy' ? 'HEALTHY' : s.health === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN';
+      const exitCode = lastStatus === 'STOPPED' ? s.exitCode : undefined;
+      const reason = lastStatus === 'STOPPED' ? (s.oom ? 'OutOfMemoryError: Container killed due to memory usage' : s.error) : undefined;
+      if (c.lastStatus !== lastStatus || c.healthStatus !== health || c.exitCode !== exitCode || c.reason !== reason || c.runtimeId !== id) {
+        Object.assign(c, { lastStatus, healthStatus: health, exitCode, reason, runtimeId: id });
+        if (lastStatus === 'STOPPED') this.agentLog(t, 'info', 'Container stopped', `task="${arnId(t.taskArn)}" container="${p.name}" exitCode=${s.exitCode}`);
+        changed = true;
+      }
+    }
+    const checked = run.plans.filter((p) => p.essential && p.hasHealthCheck).map((p) => run.state.get(p.name)?.health);
+    const health = checked.length === 0 ? 'UNKNOWN' : checked.some((h) => h === 'unhealthy') ? 'UNHEALTHY' : checked.every((h) => h === 'healthy') ? 'HEALTHY' : 'UNKNOWN';
+    if (t.healthStatus !== health) {
+      t.healthStatus = health;
+      changed = true;
+    }
+    if (changed) t.version += 1;
+    return changed;
+  }
+
+  // ---- Starting ---------------------------------------------------------------------------------
+
+  private context(t: TaskRecord): { ctx: TaskContext; instanceId: string; definition: Record<string, any> } | undefined {
+    const world = this.o.world;
+    const region = parseEcsArn(t.taskArn)!.region;
+    const td = findTaskDefinition(world, region, t.taskDefinitionArn);
+    if (!td) return undefined;
+    const ci = ecsState(world).containerInstances[t.containerInstanceArn];
+    const instanceId = ci?.ec2InstanceId ?? 'i-unknown';
+    const taskId = arnId(t.taskArn);
+    const cluster = ecsState(world).clusters[t.clusterArn]?.clusterName ?? 'default';
+    const ctx: TaskContext = {
+      stack: this.o.stack,
+      taskArn: t.taskArn,
+      taskId,
+      cluster,
+      family: td.family,
+      revision: td.revision,
+      network: `ecs-cwlogs-${this.o.stack}-${taskId.slice(0, 12)}`,
+      hostRoot: this.hostRoot(instanceId),
+      taskRoot: join(this.o.dir, 'tasks', taskId),
+    };
+    return { ctx, instanceId, definition: td.definition };
+  }
+
+  private hostRoot(instanceId: string): string {
+    return join(this.o.dir, 'instances', instanceId, 'root');
+  }
+
+  private newRun(t: TaskRecord, plans: ContainerPlan[], ctx: TaskContext, instanceId: string): TaskRun {
+    const run: TaskRun = {
+      taskArn: t.taskArn,
+      plans,
+      ids: new Map(),
+      started: new Set(),
+      allStarted: false,
+      state: new Map(),
+      logDirs: new Map(),
+      instanceId,
+      hostRoot: ctx.hostRoot,
+      network: ctx.network,
+    };
+    this.runs.set(t.taskArn, run);
+    return run;
+  }
+
+  private begin(t: TaskRecord): TaskRun {
+    const c = this.context(t);
+    const run = this.newRun(t, c ? planContainers(c.ctx, c.definition) : [], c?.ctx ?? ({} as TaskContext), c?.instanceId ?? '');
+    if (!c) {
+      run.failed = { reason: 'Task definition not found', stopCode: 'TaskFailedToStart' };
+      return run;
+    }
+    const now = Date.now();
+    t.lastStatus = 'PENDING';
+    t.statusChangedAt = now;
+    t.pullStartedAt = now;
+    t.version += 1;
+    this.agentLog(t, 'info', 'Task transitioned to PENDING', `task="${c.ctx.taskId}"`);
+    run.starting = this.startTask(t, run, c.ctx, c.definition).catch((e) => {
+      run.failed ??= { reason: `CannotStartContainerError: ${(e as Error).message}`, stopCode: 'TaskFailedToStart' };
+    });
+    return run;
+  }
+
+  private async startTask(t: TaskRecord, run: TaskRun, ctx: TaskContext, definition: Record<string, any>): Promise<void> {
+    // Images first: a task whose image cannot be had stops, as on ECS, with CannotPullContainerError.
+    for (const image of new Set(run.plans.map((p) => p.image))) {
+      const problem = await this.ensureImage(image);
+      if (problem) {
+        run.failed = { reason: `CannotPullContainerError: ${problem}`, stopCode: 'TaskFailedToStart' };
+        this.agentLog(t, 'error', 'Error pulling image', `image="${image}" error="${problem.replace(/"/g, "'")}"`);
+        return;
+      }
+    }
+    t.pullStoppedAt = Date.now();
+    mkdirSync(ctx.taskRoot, { recursive: true });
+    for (const v of definition.volumes ?? []) {
+      const path = v.host?.sourcePath ? join(ctx.hostRoot, v.host.sourcePath) : join(ctx.taskRoot, 'volumes', v.name);
+      mkdirSync(path, { recursive: true });
+    }
+    await this.docker.createNetwork({ Name: ctx.network, Driver: 'bridge', Labels: { [STACK_LABEL]: ctx.stack, [TASK_LABEL]: ctx.taskArn } });
+    for (const p of run.plans) {
+      const image = await this.docker.getImage(p.image).inspect();
+      const entry = [...(image.Config?.Entrypoint ?? [])].join(' ');
+      if (entry.includes(LOGGING_ENTRYPOINT)) {
+        // The logging container: its /var/log on this machine, for the stand-in to follow. The
+        // CloudWatch agent, if the image has one, would call AWS itself without credentials: off.
+        const dir = join(ctx.taskRoot, p.name, 'var', 'log');
+        mkdirSync(join(dir, 'apps'), { recursive: true });
+        p.options.HostConfig!.Binds = [...(p.options.HostConfig!.Binds ?? []), `${dir}:/var/log`];
+        p.options.Env = [...(p.options.Env ?? []), 'ECS_CWLOGS_AGENT=off', 'ECS_CWLOGS_IMDS=off'];
+        const env = Object.fromEntries((p.options.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+        run.logDirs.set(p.name, { dir, env });
+      }
+      const created = await this.docker.createContainer(p.options);
+      run.ids.set(p.name, created.id);
+    }
+    // Start in dependency order.
+    const deadline = Date.now() + DEPENDENCY_TIMEOUT_MS;
+    while (run.started.size < run.plans.length) {
+      if (t.desiredStatus !== 'RUNNING' || this.closed) return;
+      let progressed = false;
+      for (const p of run.plans) {
+        if (run.started.has(p.name)) continue;
+        const verdict = this.dependencies(run, p);
+        if (verdict === 'wait') continue;
+        if (verdict !== 'ok') {
+          run.failed = { reason: verdict, stopCode: 'TaskFailedToStart' };
+          return;
+        }
+        await this.docker.getContainer(run.ids.get(p.name)!).start();
+        run.started.add(p.name);
+        run.state.delete(p.name); // what Docker said before the start no longer holds
+        this.agentLog(t, 'info', 'Container started', `task="${ctx.taskId}" container="${p.name}"`);
+        progressed = true;
+      }
+      if (run.started.size === run.plans.length) break;
+      if (Date.now() > deadline) {
+        run.failed = { reason: 'Container dependencies were not satisfied in time', stopCode: 'TaskFailedToStart' };
+        return;
+      }
+      if (!progressed) await new Promise((r) => setTimeout(r, 200));
+      await this.inspect(t, run);
+    }
+    run.allStarted = true;
+  }
+
+  /** ok, wait, or why the container can never start. */
+  private dependencies(run: TaskRun, p: ContainerPlan): 'ok' | 'wait' | string {
+    for (const link of p.links) if (!run.started.has(link)) return 'wait';
+    for (const d of p.dependsOn) {
+      if (!run.started.has(d.containerName)) return 'wait';
+      const s = run.state.get(d.containerName);
+      if (d.condition === 'START') continue;
+      if (!s) return 'wait';
+      if (d.condition === 'HEALTHY') {
+        if (s.health === 'healthy') continue;
+        if (!s.everStarted) return 'wait';
+        if (!s.running || s.health === 'unhealthy') return `dependency ${d.containerName} of container ${p.name} did not become HEALTHY`;
+        return 'wait';
+      }
+      if (s.running || !s.everStarted) return 'wait';
+      if (d.condition === 'SUCCESS' && s.exitCode !== 0) return `dependency ${d.containerName} of container ${p.name} exited with ${s.exitCode}, not 0`;
+    }
+    return 'ok';
+  }
+
+  /** undefined when the image is here (or was pulled), else why not. */
+  private async ensureImage(image: string): Promise<string | undefined> {
+    if (await this.docker.getImage(image).inspect().then(() => true, () => false)) return undefined;
+    try {
+      const ref = parseReference(image);
+      const creds = await resolveRegistryAuth(ref.registry).catch(() => undefined);
+      const stream = await this.docker.pull(image, creds ? { authconfig: dockerAuthConfig(creds) } : {});
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+          const failed = err ?? out.find((x) => x.error);
+          if (failed) reject(new Error(err ? err.message : (failed as { error: string }).error));
+          else resolve();
+        }),
+      );
+      return undefined;
+    } catch (e) {
+      return `the local Docker engine cannot pull ${image}: ${(e as Error).message}`;
+    }
+  }
+
+  /** Rebuild what a previous sandbox process was running from the labelled containers. */
+  private async adopt(t: TaskRecord): Promise<void> {
+    const c = this.context(t);
+    if (!c) return;
+    const run = this.newRun(t, planContainers(c.ctx, c.definition), c.ctx, c.instanceId);
+    const filters = JSON.stringify({ label: [`${TASK_LABEL}=${t.taskArn}`] });
+    for (const x of await this.docker.listContainers({ all: true, filters })) {
+      const name = x.Labels[CONTAINER_LABEL];
+      if (!name) continue;
+      run.ids.set(name, x.Id);
+      const info = await this.docker.getContainer(x.Id).inspect();
+      if (info.State.StartedAt && !info.State.StartedAt.startsWith('0001')) run.started.add(name);
+      const mount = info.Mounts.find((m) => m.Destination === '/var/log');
+      if (mount) {
+        const env = Object.fromEntries((info.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+        run.logDirs.set(name, { dir: mount.Source, env });
+      }
+    }
+    run.allStarted = run.started.size === run.plans.length;
+    // A task whose start was cut short cannot resume it: it stops, and the service replaces it.
+    if (!run.allStarted) run.failed = { reason: 'The sandbox stopped while the task was starting', stopCode: 'TaskFailedToStart' };
+    this.log(`adopted task ${arnId(t.taskArn)} (${run.ids.size} container(s))`);
+  }
+
+  // ---- Stopping -------------------------------------------------------------------------------
+
+  private async stopAll(run: TaskRun): Promise<void> {
+    await Promise.all(
+      [...run.ids].map(async ([name, id]) => {
+        const p = run.plans.find((x) => x.name === name);
+        await this.docker
+          .getContainer(id)
+          .stop({ t: p?.stopTimeout ?? 30 })
+          .catch(() => undefined);
+      }),
+    );
+    run.stoppingDone = true;
+  }
+
+  private async removeRun(run: TaskRun): Promise<void> {
+    // Ship the last lines of the task's files before they go.
+    await this.shipper.poll(true).catch(() => undefined);
+    for (const id of run.ids.values()) {
+      await this.docker
+        .getContainer(id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
+    }
+    if (run.network) await this.docker.getNetwork(run.network).remove().catch(() => undefined);
+    run.removed = true;
+  }
+
+  // ---- The instance's ECS agent log, and the shipper's sources --------------------------------
+
+  /** Lines of the simulated agent in the instance's /var/log/ecs, as the ECS agent writes them. */
+  private agentLog(t: TaskRecord | string, level: string, msg: string, fields = ''): void {
+    const instanceId = typeof t === 'string' ? t : ecsState(this.o.world).containerInstances[t.containerInstanceArn]?.ec2InstanceId;
+    if (!instanceId) return;
+    this.appendHostLog(instanceId, 'ecs-agent.log', `level=${level} time=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} msg="${msg}"${fields ? ` ${fields}` : ''}`);
+  }
+
+  private appendHostLog(instanceId: string, file: string, line: string): void {
+    const dir = join(this.hostRoot(instanceId), 'var', 'log', 'ecs');
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(join(dir, file), `${line}\n`);
+  }
+
+  /** First sight of an ACTIVE container instance: ecs-init and agent start-up lines. */
+  private noteInstances(): boolean {
+    for (const ci of Object.values(ecsState(this.o.world).containerInstances)) {
+      if (ci.status !== 'ACTIVE' || this.noted.has(ci.ec2InstanceId)) continue;
+      this.noted.add(ci.ec2InstanceId);
+      const dir = join(this.hostRoot(ci.ec2InstanceId), 'var', 'log', 'ecs');
+      mkdirSync(dir, { recursive: true });
+      const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      this.appendHostLog(ci.ec2InstanceId, 'ecs-init.log', `level=info time=${time} msg="ecs-init (sandbox): the ECS agent runs in the ecs-cwlogs sandbox"`);
+      this.agentLog(ci.ec2InstanceId, 'info', 'Registered container instance with cluster', `containerInstance="${arnId(ci.containerInstanceArn)}"`);
+    }
+    return false;
+  }
+
+  private sources(): LogSource[] {
+    const world = this.o.world;
+    const instances = (world.state.ec2 as Ec2StateView | undefined)?.instances ?? {};
+    const out: LogSource[] = [];
+    const hostFiles = new Set<string>();
+    for (const run of this.runs.values()) {
+      if (run.removed) continue;
+      const inst = instances[run.instanceId];
+      const ip = inst?.privateIpAddress ?? '127.0.0.1';
+      const region = inst?.region ?? world.settings.defaultRegion;
+      const hostname = `ip-${ip.replace(/\./g, '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
+      for (const { dir, env } of run.logDirs.values()) {
+        const prefix = (env.LOG_STREAM_PREFIX || '{instance_id}-{hostname}-{ip_address}')
+          .replace(/\{instance_id\}/g, run.instanceId)
+          .replace(/\{hostname\}/g, hostname)
+          .replace(/\{ip_address\}/g, ip);
+        const base = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || region, logGroup: env.LOG_GROUP || 'ecs' };
+        for (const f of ['httpd-access.log', 'httpd-error.log', 'syslog']) out.push({ ...base, path: join(dir, f), logStream: `${prefix}-${f}` });
+        const ecsDir = join(run.hostRoot, 'var', 'log', 'ecs');
+        for (const f of ['ecs-agent.log', 'ecs-init.log']) {
+          const path = join(ecsDir, f);
+          if (hostFiles.has(path)) continue;
+          hostFiles.add(path);
+          out.push({ ...base, path, logStream: `${prefix}-${f}` });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Events shipped so far. */
+  get shipped(): number {
+    return this.shipper.shipped;
+  }
+}

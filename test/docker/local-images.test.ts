@@ -1,0 +1,35 @@
+/**
+ * Issue 13, images: where the app image cannot be pulled, `up --sandbox --local` says so plainly,
+ * names --app-image, and stops before the plan: no mutating AWS call, no container.
+ * The image is one the CI registry does not have (a pull there fails at once; Docker Hub is not
+ * reachable offline, and would only be slower to say the same).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dockerEnv, type DockerEnv } from './docker-helpers.js';
+import { alive, labelledNow, localStack, mutatingSince } from './local-helpers.js';
+
+const setup = await dockerEnv();
+const skip = typeof setup === 'string' ? setup : false;
+if (skip) console.log(`# docker tests ${skip}`);
+const env = setup as DockerEnv;
+
+test('an app image that cannot be pulled: a plain message naming --app-image, nothing created', { skip, timeout: 120_000 }, async () => {
+  const s = await localStack(env, 'img');
+  const missing = `${env.registry}/ecs-cwlogs-missing-${Date.now().toString(36)}/httpd:2.4`;
+  const args = s.upArgs.map((a, i) => (s.upArgs[i - 1] === '--app-image' ? missing : a)).filter((a) => a !== '--json');
+  try {
+    const r = await s.cli(args);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`The app image ${missing.replace(/[.]/g, '\\.')} cannot be pulled`));
+    assert.match(r.stderr, /Pass --app-image with an image this Docker engine has or can pull/);
+    const rec = s.record()!;
+    assert.deepEqual(await mutatingSince(rec.port, 0), [], 'nothing was created');
+    assert.deepEqual((await labelledNow(env.docker, s.stack)).containers, []);
+  } finally {
+    const down = await s.cli(['down', '--sandbox', '--yes', '--stack', s.stack]);
+    assert.equal(down.code, 0, down.stderr);
+    const rec = s.record();
+    if (rec && alive(rec.pid)) process.kill(rec.pid, 'SIGKILL');
+  }
+});
