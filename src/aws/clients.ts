@@ -91,6 +91,7 @@ export type Ec2Api = Pick<
   | 'createTags'
   | 'describeImages'
   | 'describeInstanceTypes'
+  | 'describeInstanceTypeOfferings'
 >;
 
 export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters'>;
