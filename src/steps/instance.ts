@@ -494,13 +494,15 @@ function replaceDiffs(i: InstanceObserved, d: InstanceDesired, sgId: string | un
 
 /**
  * Which live instance is the stack's, and which are extra (a replacement cut short leaves the old
- * and the new one): the newest one with nothing to replace, else the oldest.
+ * and the new one): the newest of those with the fewest differences only a new instance can fix
+ * (a moved AMI counts only with --replace-instance), so the replacement's instance wins.
  */
 export function currentInstance(o: InstanceStepObserved, d: InstanceDesired): { instance?: InstanceObserved; extra: InstanceObserved[] } {
   const all = o.instances ?? (o.instance ? [o.instance] : []);
   if (all.length <= 1) return { instance: all[0], extra: [] };
-  const good = all.filter((i) => replaceDiffs(i, d, o.securityGroup?.groupId).length === 0);
-  const instance = good[good.length - 1] ?? all[0]!;
+  const cost = (i: InstanceObserved) => replaceDiffs(i, d, o.securityGroup?.groupId).filter((x) => d.replaceInstance || x.field !== 'instance.amiId').length;
+  let instance = all[all.length - 1]!;
+  for (const i of [...all].reverse()) if (cost(i) < cost(instance)) instance = i;
   return { instance, extra: all.filter((i) => i !== instance) };
 }
 
@@ -695,7 +697,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       publicIp: i ? i.publicIp : later,
       privateIp: i ? i.privateIp : later,
       securityGroupId: o.securityGroup?.groupId ?? unknown('create'),
-      subnetId: i?.subnetId ?? later,
+      subnetId: i?.subnetId ?? desired.subnetId ?? later,
       vpcId: i?.vpcId ?? o.securityGroup?.vpcId ?? desired.vpcId ?? later,
       amiId: i?.imageId ?? desired.amiId ?? later,
       architecture: desired.architecture,
