@@ -73,6 +73,10 @@ test('AMI moved: status notes the newer AMI, up writes nothing, up --replace-ins
     const dry = await runCli([...upArgs(sb.url, '--replace-instance'), '--dry-run'], env);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout + dry.stderr, /would replace/);
+    const dryStep = await runCli(['instance', ...base(sb.url, '--allow-cidr', '203.0.113.7/32', '--replace-instance', '--dry-run')], env);
+    assert.equal(dryStep.code, 0, dryStep.stderr);
+    assert.match(dryStep.stdout + dryStep.stderr, /would replace/, 'the instance command takes the flag too');
+    assert.deepEqual(mutatingCalls(sb, before), [], 'dry runs write nothing');
     const since = sb.requestLog().length;
     const replaced = await runCli(upArgs(sb.url, '--replace-instance'), env);
     assert.equal(replaced.code, 0, replaced.stderr);
@@ -90,6 +94,8 @@ test('AMI moved: status notes the newer AMI, up writes nothing, up --replace-ins
     assert.deepEqual(hosts, [live[0]!.InstanceId]);
     assert.match(replaced.stdout, new RegExp(`App:\\s+http://${live[0]!.PublicIpAddress!.replace(/\./g, '\\.')}/`), 'the URL is the new instance\'s');
 
+    const after1 = await runCli(['status', ...base(sb.url)], env);
+    assert.doesNotMatch(after1.stdout, /newer AMI/, 'nothing newer once replaced');
     // The flag is not saved: the next up is a no-op.
     const after = sb.requestLog().length;
     const again = await runCli(upArgs(sb.url), env);
