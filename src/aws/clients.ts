@@ -154,13 +154,43 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     ecs: lazyObject(async () => new (await import('@aws-sdk/client-ecs')).ECS(common)),
     // IAM is global; the SDK sends it to the partition's global endpoint.
     iam: lazyObject(async () => new (await import('@aws-sdk/client-iam')).IAM(common)),
-    ec2: lazyObject(async () => new (await import('@aws-sdk/client-ec2')).EC2(common)),
+    ec2: lazyObject(async () => withoutCapacityRetries(new (await import('@aws-sdk/client-ec2')).EC2(common))),
     ssm: lazyObject(async () => new (await import('@aws-sdk/client-ssm')).SSM(common)),
     sts: lazyObject(async () => new (await import('@aws-sdk/client-sts')).STS(common)),
     ecr: lazyObject(async () => new (await import('@aws-sdk/client-ecr')).ECR(common)),
     logs: lazyObject(async () => new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogs(common)),
     tagging: lazyObject(async () => new (await import('@aws-sdk/client-resource-groups-tagging-api')).ResourceGroupsTaggingAPI(common)),
   };
+}
+
+interface RetryStrategyLike {
+  acquireInitialRetryToken(scope: string): Promise<unknown>;
+  refreshRetryTokenForRetry(token: unknown, info: { error?: { name?: string } }): Promise<unknown>;
+  recordSuccess(token: unknown): void;
+}
+
+/**
+ * EC2 answers InsufficientInstanceCapacity with HTTP 500, which the SDK retries as a server error
+ * (10 attempts, about 10 s). A zone's capacity does not come back in seconds: the instance step
+ * moves to the next zone instead, so that one error is handed back at once.
+ */
+function withoutCapacityRetries<T extends object>(client: T): T {
+  const config = (client as unknown as { config: { retryStrategy: () => Promise<unknown> } }).config;
+  const base = config.retryStrategy;
+  let wrapped: RetryStrategyLike | undefined;
+  config.retryStrategy = async () => {
+    const s = (await base()) as RetryStrategyLike;
+    if (typeof s.refreshRetryTokenForRetry !== 'function') return s;
+    return (wrapped ??= {
+      acquireInitialRetryToken: (scope) => s.acquireInitialRetryToken(scope),
+      refreshRetryTokenForRetry: async (token, info) => {
+        if (info?.error?.name === 'InsufficientInstanceCapacity') throw info.error;
+        return s.refreshRetryTokenForRetry(token, info);
+      },
+      recordSuccess: (token) => s.recordSuccess(token),
+    });
+  };
+  return client;
 }
 
 /** Resolve the region the way the SDK does (env, then the profile), or undefined. */
