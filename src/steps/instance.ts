@@ -659,10 +659,6 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       if (ownedTagsDiff(instance.tags, desired.tags).length) {
         await ctx.ec2.createTags({ Resources: [instance.instanceId], Tags: awsTags(desired.tags) });
       }
-      if (current.extra.length) {
-        ctx.report(`terminating ${current.extra.map((x) => x.instanceId).join(', ')}, left running by a replacement that was cut short`);
-        await terminateAndWait(ctx, current.extra.map((x) => x.instanceId));
-      }
     } else {
       instance = await launch(ctx, desired, sg.groupId);
     }
@@ -671,6 +667,12 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       await waitRegistered(ctx, instance.instanceId, desired.clusterName);
     } else {
       ctx.report(`the instance joins cluster ${instance.tags[CLUSTER_TAG]}, not ${desired.clusterName}: replace it to change that`);
+    }
+    // A replacement cut short: the old instance goes once the one kept is running and registered.
+    const leftOver = current.extra.filter((x) => x.instanceId !== instance!.instanceId);
+    if (!(plan.action === 'replace' && desired.replaceInstance) && leftOver.length) {
+      ctx.report(`terminating ${leftOver.map((x) => x.instanceId).join(', ')}, left running by a replacement that was cut short`);
+      await terminateAndWait(ctx, leftOver.map((x) => x.instanceId));
     }
     return {
       instanceId: instance.instanceId,
