@@ -92,6 +92,8 @@ export type Ec2Api = Pick<
   | 'describeImages'
   | 'describeInstanceTypes'
   | 'describeInstanceTypeOfferings'
+  | 'describeInstanceCreditSpecifications'
+  | 'modifyInstanceCreditSpecification'
 >;
 
 export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters'>;

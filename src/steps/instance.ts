@@ -78,6 +78,8 @@ export interface InstanceObserved {
   instanceProfileArn?: string;
   httpTokens?: string;
   hopLimit?: number;
+  /** Burstable types: the CPU credit option, when EC2 says (DescribeInstanceCreditSpecifications). */
+  cpuCredits?: string;
   tags: Record<string, string>;
 }
 
@@ -437,6 +439,21 @@ function instanceShape(i: Instance): InstanceObserved {
   };
 }
 
+/** Fills in the CPU credit option of burstable instances (left unknown where EC2 won't say). */
+async function readCredits(ctx: Pick<Ctx, 'ec2'>, instances: InstanceObserved[]): Promise<void> {
+  const ids = instances.filter((i) => isBurstable(i.instanceType) && i.state !== 'shutting-down').map((i) => i.instanceId);
+  if (!ids.length) return;
+  try {
+    const res = await ctx.ec2.describeInstanceCreditSpecifications({ InstanceIds: ids });
+    for (const c of res.InstanceCreditSpecifications ?? []) {
+      const i = instances.find((x) => x.instanceId === c.InstanceId);
+      if (i && c.CpuCredits) i.cpuCredits = c.CpuCredits;
+    }
+  } catch (e) {
+    if (!hasAwsCode(e, 'UnauthorizedOperation', 'AccessDenied', 'InvalidAction', 'NotImplemented', 'InvalidInstanceID.NotFound')) throw e;
+  }
+}
+
 /** Instances carrying the stack tag in the given states, oldest first. */
 export async function stackInstances(ctx: Pick<Ctx, 'ec2' | 'stack'>, states: readonly string[]): Promise<InstanceObserved[]> {
   const found: (InstanceObserved & { launch: number })[] = [];
@@ -546,6 +563,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       stackInstances(ctx, LIVE_STATES),
     ]);
     if (!securityGroup && live.length === 0) return ABSENT;
+    await readCredits(ctx, live);
     return { securityGroup, instance: live[0], ...(live.length > 1 ? { instances: live } : {}) };
   },
 
@@ -608,6 +626,10 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
     if (!i) fix.push({ field: 'instance', from: undefined, to: `${desired.instanceType} (launch)` });
     else {
       fix.push(...ownedTagsDiff(i.tags, desired.tags).map((d) => ({ ...d, field: `instance.${d.field}` })));
+      // An instance launched before credits were set (t3 defaults to unlimited): changed in place.
+      if (desired.cpuCredits && i.cpuCredits && i.cpuCredits !== desired.cpuCredits && i.instanceType === desired.instanceType) {
+        fix.push({ field: 'instance.cpuCredits', from: i.cpuCredits, to: desired.cpuCredits });
+      }
       replace = replaceDiffs(i, desired, sg?.groupId);
     }
     // A replacement cut short left the old instance running next to the new one: finish it.
@@ -658,6 +680,12 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
     } else if (instance) {
       if (ownedTagsDiff(instance.tags, desired.tags).length) {
         await ctx.ec2.createTags({ Resources: [instance.instanceId], Tags: awsTags(desired.tags) });
+      }
+      if (desired.cpuCredits && instance.cpuCredits && instance.cpuCredits !== desired.cpuCredits && instance.instanceType === desired.instanceType) {
+        const res = await ctx.ec2.modifyInstanceCreditSpecification({ InstanceCreditSpecifications: [{ InstanceId: instance.instanceId, CpuCredits: desired.cpuCredits }] });
+        const failed = res.UnsuccessfulInstanceCreditSpecifications?.[0];
+        if (failed) ctx.report(`could not set ${desired.cpuCredits} CPU credits on ${instance.instanceId}: ${failed.Error?.Code ?? ''} ${failed.Error?.Message ?? ''}`.trim());
+        else ctx.report(`${instance.instanceId}: CPU credits ${instance.cpuCredits} -> ${desired.cpuCredits}`);
       }
     } else {
       instance = await launch(ctx, desired, sg.groupId);

@@ -212,6 +212,8 @@ is "$(q ec2 describe-instance-credit-specifications --instance-ids "$INSTANCE" -
 CREDITS=$(q ec2 run-instances --image-id "$AMI" --instance-type t3.micro --count 1 --subnet-id "$SUBNET" --credit-specification CpuCredits=standard --query 'Instances[0].InstanceId')
 is "$(q ec2 describe-instance-credit-specifications --instance-ids "$CREDITS" --query 'InstanceCreditSpecifications[0].CpuCredits')" standard "ec2 run-instances --credit-specification"
 fails InstanceCreditSpecification.NotSupported ec2 run-instances --image-id "$AMI" --instance-type m5.large --count 1 --credit-specification CpuCredits=unlimited
+is "$(q ec2 modify-instance-credit-specification --instance-credit-specifications "InstanceId=$CREDITS,CpuCredits=unlimited" --query 'SuccessfulInstanceCreditSpecifications[0].InstanceId')" "$CREDITS" "ec2 modify-instance-credit-specification"
+is "$(q ec2 describe-instance-credit-specifications --instance-ids "$CREDITS" --query 'InstanceCreditSpecifications[0].CpuCredits')" unlimited "ec2 describe-instance-credit-specifications after modify"
 call ec2 terminate-instances --instance-ids "$CREDITS" >/dev/null
 # Placement: a zone that does not offer t3.* (Unsupported) and one with no capacity left
 # (InsufficientInstanceCapacity), set through the sandbox's settings endpoint.

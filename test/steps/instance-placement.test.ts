@@ -236,3 +236,23 @@ test('replace: without --replace-instance another instance type is planned as re
     assert.deepEqual(mutatingCalls(sb, since), []);
   });
 });
+
+test('credits: an instance running unlimited credits (launched before) is changed in place to standard, with one call', async () => {
+  await withSandbox({}, async (sb) => {
+    const { report } = await up(sb);
+    const id = inst(report).instanceId!;
+    sb.world.state.ec2.instances[id].cpuCredits = 'unlimited'; // as t3 launches without CreditSpecification
+    const since = sb.requestLog().length;
+    const { ctx, report: r2 } = await up(sb);
+    const plan = r2.steps.find((s) => s.id === 'instance')!.plan!;
+    assert.equal(plan.action, 'update');
+    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'instance.cpuCredits' && d.from === 'unlimited' && d.to === 'standard'));
+    assert.deepEqual(mutatingCalls(sb, since), ['ec2:ModifyInstanceCreditSpecification']);
+    const res = await (ctx.ec2 as any).describeInstanceCreditSpecifications({ InstanceIds: [id] });
+    assert.equal(res.InstanceCreditSpecifications[0].CpuCredits, 'standard');
+    assert.equal((await stackInstances(ctx, LIVE))[0]!.instanceId, id, 'the same instance');
+    const since2 = sb.requestLog().length;
+    await up(sb);
+    assert.deepEqual(mutatingCalls(sb, since2), []);
+  });
+});

@@ -152,6 +152,36 @@ interface CreditView {
 }
 
 /**
+ * ModifyInstanceCreditSpecification: per instance, success, or NotSupported for a non-burstable one
+ * (in the unsuccessful set, as EC2 reports it).
+ */
+export function modifyInstanceCreditSpecification(req: SandboxRequest, world: World) {
+  const p = unflatten(req.params);
+  const items = list(p.InstanceCreditSpecification).filter(Boolean) as { InstanceId?: string; CpuCredits?: string }[];
+  if (!items.length) throw new ServiceError('MissingParameter', 'The request must contain the parameter InstanceCreditSpecification', 400);
+  const instances = (world.state.ec2?.instances ?? {}) as Record<string, CreditView>;
+  const ok: { instanceId: string }[] = [];
+  const failed: { instanceId: string; error: { code: string; message: string } }[] = [];
+  for (const item of items) {
+    const id = String(item.InstanceId ?? '');
+    const credits = item.CpuCredits;
+    if (credits !== 'standard' && credits !== 'unlimited') {
+      throw new ServiceError('InvalidParameterValue', `Value (${String(credits)}) for parameter cpuCredits is invalid. Valid values are standard and unlimited.`, 400);
+    }
+    const inst = instances[id];
+    if (!inst || inst.region !== req.region || inst.state === 'terminated') {
+      failed.push({ instanceId: id, error: { code: 'InvalidInstanceID.NotFound', message: `The instance ID '${id}' does not exist` } });
+    } else if (!isBurstable(inst.instanceType)) {
+      failed.push({ instanceId: id, error: { code: 'InstanceCreditSpecification.NotSupported', message: `The ${inst.instanceType} instance type does not support burstable performance.` } });
+    } else {
+      inst.cpuCredits = credits;
+      ok.push({ instanceId: id });
+    }
+  }
+  return { successfulInstanceCreditSpecificationSet: ok, unsuccessfulInstanceCreditSpecificationSet: failed };
+}
+
+/**
  * DescribeInstanceCreditSpecifications: named instances with their option (a non-burstable one
  * reports `standard`); without ids, the burstable instances running `unlimited`.
  */

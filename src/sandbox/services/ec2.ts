@@ -22,7 +22,7 @@ import {
   specsOf,
   type AmiRecord,
 } from './ec2-data.js';
-import { checkPlacement, describeInstanceCreditSpecifications, describeInstanceTypeOfferings, launchCredits, useCapacity } from './ec2-offerings.js';
+import { checkPlacement, describeInstanceCreditSpecifications, describeInstanceTypeOfferings, launchCredits, modifyInstanceCreditSpecification, useCapacity } from './ec2-offerings.js';
 import { findInstanceProfile, instanceProfileUsable } from './iam.js';
 import { bool, int, list, type TagMap } from './util.js';
 
@@ -1739,6 +1739,7 @@ export const ec2: ServiceModule = {
     DescribeInstanceTypes: { mutating: false, handler: regional(describeInstanceTypes) },
     DescribeInstanceTypeOfferings: { mutating: false, handler: regional(describeInstanceTypeOfferings) },
     DescribeInstanceCreditSpecifications: { mutating: false, handler: regional(describeInstanceCreditSpecifications) },
+    ModifyInstanceCreditSpecification: { mutating: true, handler: regional(modifyInstanceCreditSpecification) },
 
     RunInstances: { mutating: true, handler: regional(runInstances) },
     DescribeInstances: { mutating: false, handler: regional(describeInstances) },
