@@ -95,6 +95,9 @@ export type Ec2Api = Pick<
   | 'createTags'
   | 'describeImages'
   | 'describeInstanceTypes'
+  | 'describeInstanceTypeOfferings'
+  | 'describeInstanceCreditSpecifications'
+  | 'modifyInstanceCreditSpecification'
 >;
 
 export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters'>;
@@ -161,7 +164,7 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     ecs: lazyObject(async () => new (await import('@aws-sdk/client-ecs')).ECS(common)),
     // IAM is global; the SDK sends it to the partition's global endpoint.
     iam: lazyObject(async () => new (await import('@aws-sdk/client-iam')).IAM(common)),
-    ec2: lazyObject(async () => new (await import('@aws-sdk/client-ec2')).EC2(common)),
+    ec2: lazyObject(async () => withoutCapacityRetries(new (await import('@aws-sdk/client-ec2')).EC2(common))),
     ssm: lazyObject(async () => new (await import('@aws-sdk/client-ssm')).SSM(common)),
     sts: lazyObject(async () => new (await import('@aws-sdk/client-sts')).STS(common)),
     ecr: lazyObject(async () => new (await import('@aws-sdk/client-ecr')).ECR(common)),
@@ -230,4 +233,34 @@ export async function openSession(input: SessionInput): Promise<Session> {
         requestHandler,
       }),
   };
+}
+
+interface RetryStrategyLike {
+  acquireInitialRetryToken(scope: string): Promise<unknown>;
+  refreshRetryTokenForRetry(token: unknown, info: { error?: { name?: string } }): Promise<unknown>;
+  recordSuccess(token: unknown): void;
+}
+
+/**
+ * EC2 answers InsufficientInstanceCapacity with HTTP 500, which the SDK retries as a server error
+ * (10 attempts, about 10 s). A zone's capacity does not come back in seconds: the instance step
+ * moves to the next zone instead, so that one error is handed back at once.
+ */
+function withoutCapacityRetries<T extends object>(client: T): T {
+  const config = (client as unknown as { config: { retryStrategy: () => Promise<unknown> } }).config;
+  const base = config.retryStrategy;
+  let wrapped: RetryStrategyLike | undefined;
+  config.retryStrategy = async () => {
+    const s = (await base()) as RetryStrategyLike;
+    if (typeof s.refreshRetryTokenForRetry !== 'function') return s;
+    return (wrapped ??= {
+      acquireInitialRetryToken: (scope) => s.acquireInitialRetryToken(scope),
+      refreshRetryTokenForRetry: async (token, info) => {
+        if (info?.error?.name === 'InsufficientInstanceCapacity') throw info.error;
+        return s.refreshRetryTokenForRetry(token, info);
+      },
+      recordSuccess: (token) => s.recordSuccess(token),
+    });
+  };
+  return client;
 }

@@ -49,6 +49,8 @@ export interface GlobalOptions {
   adopt?: boolean;
   deleteLogs?: boolean;
   ecr?: boolean;
+  /** up / instance: replace the instance where only a new one can have what is wanted. */
+  replaceInstance?: boolean;
   [k: string]: unknown;
 }
 
@@ -199,7 +201,13 @@ export interface ContextInput {
 
 /** The steps' context. Its config is frozen: steps read it, nothing writes it. */
 export function buildContext({ opts, io, stack, resolved, conn, signal, intent, newKeyPair }: ContextInput): Context {
-  const flags: RunFlags = Object.freeze({ adopt: Boolean(opts.adopt), deleteLogs: Boolean(opts.deleteLogs), intent, ...(newKeyPair ? { newKeyPair } : {}) });
+  const flags: RunFlags = Object.freeze({
+    adopt: Boolean(opts.adopt),
+    deleteLogs: Boolean(opts.deleteLogs),
+    intent,
+    ...(newKeyPair ? { newKeyPair } : {}),
+    ...(opts.replaceInstance ? { replaceInstance: true } : {}),
+  });
   const fast = conn.sandbox || Boolean(conn.endpoint && /^https?:\/\/(127\.|localhost|\[::1\])/.test(conn.endpoint));
   const timing = fast ? SANDBOX_TIMING : AWS_TIMING;
   const pollOverride = Number(process.env.ECS_CWLOGS_POLL_MS);

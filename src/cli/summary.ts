@@ -75,7 +75,8 @@ export function renderStatus(stack: string, report: RunReport): string {
       .map(([k, v]) => `${k}=${v}`)
       .join('  ');
     const drift = s.plan?.action === 'update' || s.plan?.action === 'replace' ? `(${s.plan.diffs.map((d) => d.field).join(', ')})` : '';
-    return [s.title, state, [ids, drift, s.error ?? ''].filter(Boolean).join('  ')];
+    const note = s.plan && 'note' in s.plan && s.plan.note ? `note: ${s.plan.note}` : '';
+    return [s.title, state, [ids, drift, note, s.error ?? ''].filter(Boolean).join('  ')];
   });
   const w0 = Math.max(4, ...rows.map((r) => r[0]!.length));
   const w1 = Math.max(5, ...rows.map((r) => r[1]!.length));

@@ -22,7 +22,7 @@ import { estimateMonthly, hourlyPrice } from '../core/pricing.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
 import * as v from '../core/validate.js';
 import type { Choice, IoHost } from '../io/host.js';
-import { detectPublicIp } from '../steps/instance.js';
+import { detectPublicIp, offeredZones } from '../steps/instance.js';
 import { callerIpEndpoint } from '../aws/endpoints.js';
 import { renderStatus } from './summary.js';
 import type { Runtime, Session } from './run.js';
@@ -162,9 +162,12 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
   }
   if (ask('subnetId') && config.vpcId) {
     const subnets = (await look.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [config.vpcId] }] })).Subnets ?? [];
-    const def = subnets.find((x) => x.MapPublicIpOnLaunch)?.SubnetId ?? subnets[0]?.SubnetId;
+    // Zones that don't offer the instance type are marked (choosing one is refused at plan time).
+    const offered = await offeredZones(look, config.instanceType).catch(() => undefined);
+    const offers = (x: { AvailabilityZone?: string }) => !offered || !x.AvailabilityZone || offered.has(x.AvailabilityZone);
+    const def = subnets.find((x) => x.MapPublicIpOnLaunch && offers(x))?.SubnetId ?? subnets.find((x) => x.MapPublicIpOnLaunch)?.SubnetId ?? subnets[0]?.SubnetId;
     const choices = subnets.map((x) => ({
-      name: `${x.SubnetId} ${x.AvailabilityZone ?? ''} ${x.CidrBlock ?? ''}${x.MapPublicIpOnLaunch ? ' public' : ' private (no public IP: the URL will not be reachable)'}${nameTag(x.Tags)}`,
+      name: `${x.SubnetId} ${x.AvailabilityZone ?? ''} ${x.CidrBlock ?? ''}${x.MapPublicIpOnLaunch ? ' public' : ' private (no public IP: the URL will not be reachable)'}${offers(x) ? '' : ` (${config.instanceType} not offered in this zone)`}${nameTag(x.Tags)}`,
       value: x.SubnetId ?? '',
     }));
     if (choices.length) await askSetting(rtAsk, 'subnetId', 'Subnet', def, choices);

@@ -42,6 +42,12 @@ export interface RunFlags {
   intent: 'apply' | 'inspect';
   /** A key pair that is created after the plan is confirmed (the wizard's "create a new key pair"). */
   newKeyPair?: string;
+  /**
+   * `--replace-instance`: what only a new instance can change (a newer AMI, another instance type,
+   * subnet or key pair) is done by launching a new instance, then terminating the old one. A run flag,
+   * never saved.
+   */
+  replaceInstance?: boolean;
 }
 
 export interface Context extends AwsClients {

@@ -64,10 +64,11 @@ export interface FieldDiff {
 
 export type Plan =
   | { readonly action: 'create'; readonly summary: string }
-  | { readonly action: 'update'; readonly summary: string; readonly diffs: readonly FieldDiff[] }
+  | { readonly action: 'update'; readonly summary: string; readonly diffs: readonly FieldDiff[]; readonly note?: string }
   /** Only a new resource can have what is wanted (e.g. another instance type or subnet). */
-  | { readonly action: 'replace'; readonly summary: string; readonly diffs: readonly FieldDiff[]; readonly fix: string }
-  | { readonly action: 'noop'; readonly summary?: string }
+  | { readonly action: 'replace'; readonly summary: string; readonly diffs: readonly FieldDiff[]; readonly fix: string; readonly note?: string }
+  /** `note`: worth knowing, not drift (e.g. "newer AMI available"); shown by status and up. */
+  | { readonly action: 'noop'; readonly summary?: string; readonly note?: string }
   /** The step cannot proceed safely by itself, e.g. a resource of that name not owned by this stack. */
   | { readonly action: 'conflict'; readonly what: string; readonly why: string; readonly fix: string };
 

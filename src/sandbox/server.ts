@@ -76,7 +76,7 @@ export interface RunningSandbox {
 
 const CODECS: Record<Protocol, ProtocolCodec> = { json: jsonCodec, query: queryCodec, ec2: ec2Codec };
 const MAX_LOG_ENTRIES = 10_000;
-const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'latency'] as const;
+const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'latency', 'capacity', 'notOffered'] as const;
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
   const sandbox = new Sandbox(opts);
@@ -349,6 +349,18 @@ class Sandbox {
           return jsonReply(400, { error: 'latency must be none, fast or realistic' });
         }
         settings.latency = latencyProfile(value);
+        continue;
+      }
+      if (key === 'capacity' || key === 'notOffered') {
+        // { "us-east-1a": 0 } / { "us-east-1a": ["t3.*"] }; null clears the setting.
+        const ok =
+          value === null ||
+          (typeof value === 'object' &&
+            !Array.isArray(value) &&
+            Object.values(value as object).every((x) => (key === 'capacity' ? typeof x === 'number' && x >= 0 : Array.isArray(x) && x.every((t) => typeof t === 'string'))));
+        if (!ok) return jsonReply(400, { error: key === 'capacity' ? 'capacity must map zone names to non-negative numbers' : 'notOffered must map zone names to lists of instance type patterns' });
+        if (value === null) delete settings[key];
+        else (settings as unknown as Record<string, unknown>)[key] = value;
         continue;
       }
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {

@@ -107,6 +107,10 @@ export interface SandboxSettings {
   iamPropagationMs: number;
   accountId: string;
   defaultRegion: string;
+  /** EC2: availability zone -> instance type patterns (* and ?) it does not offer (services/ec2-offerings.ts). */
+  notOffered?: Record<string, string[]>;
+  /** EC2: availability zone -> instances it can still launch; 0 gives InsufficientInstanceCapacity. Absent: unlimited. */
+  capacity?: Record<string, number>;
 }
 
 export interface World {

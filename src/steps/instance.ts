@@ -88,18 +88,40 @@ export interface InstanceObserved {
   instanceProfileArn?: string;
   httpTokens?: string;
   hopLimit?: number;
+  /** Burstable types: the CPU credit option, when EC2 says (DescribeInstanceCreditSpecifications). */
+  cpuCredits?: string;
   tags: Record<string, string>;
 }
 
 export interface InstanceStepObserved {
   securityGroup?: SecurityGroupObserved;
+  /** The oldest live instance carrying the stack tag (normally the only one). */
   instance?: InstanceObserved;
+  /** Every live instance of the stack, oldest first: two after a replacement cut short. */
+  instances?: InstanceObserved[];
+}
+
+/** A public subnet an instance may launch in, and its availability zone. */
+export interface SubnetChoice {
+  subnetId: string;
+  az?: string;
 }
 
 export interface InstanceDesired {
   securityGroupName: string;
   vpcId?: string;
   subnetId?: string;
+  /**
+   * Where a launch may go, in order: the first is tried first, the next ones when EC2 answers
+   * InsufficientInstanceCapacity or Unsupported. Only the given one with --subnet.
+   */
+  subnetChoices: SubnetChoice[];
+  /** The subnet was given (--subnet): an instance elsewhere differs. Otherwise any public subnet of the VPC will do. */
+  subnetFixed: boolean;
+  /** Burstable types (t2, t3, t3a, t4g) launch with `standard` CPU credits: no surplus credit charges. */
+  cpuCredits?: 'standard';
+  /** --replace-instance: what only a new instance can change (the AMI included) is done by replacing it. */
+  replaceInstance: boolean;
   /** Undefined when the allowed CIDR is not known (status without prepare): rules are not compared. */
   ingress?: IngressRule[];
   instanceType: string;
@@ -131,6 +153,8 @@ export interface AmiInfo {
 export interface InstancePrepared {
   vpcId: string | Discovered<string>;
   subnetId: string | Discovered<string>;
+  /** The subnets a launch may use, in order (the first is subnetId); see InstanceDesired.subnetChoices. */
+  subnets?: SubnetChoice[];
   /** Undefined when only inspecting (status): the rules are then not compared. */
   allowCidr?: string | Discovered<string>;
   ami?: AmiInfo;
@@ -183,11 +207,43 @@ function inputError(what: string, why: string, fix: string): UserInputError {
   return new UserInputError({ what, why, fix });
 }
 
-async function prepareNetwork(ctx: Ctx): Promise<Pick<InstancePrepared, 'vpcId' | 'subnetId'>> {
+/** Burstable families, whose instances earn and spend CPU credits. */
+export function isBurstable(instanceType: string): boolean {
+  return /^t(2|3|3a|4g)\./.test(instanceType);
+}
+
+/**
+ * The availability zones of the region that offer the instance type (DescribeInstanceTypeOfferings),
+ * or undefined when the endpoint can't say (not permitted, not implemented): then every zone is tried.
+ */
+export async function offeredZones(ctx: Pick<Ctx, 'ec2'>, instanceType: string): Promise<Set<string> | undefined> {
+  const zones = new Set<string>();
+  let token: string | undefined;
+  try {
+    do {
+      const res = await ctx.ec2.describeInstanceTypeOfferings({
+        LocationType: 'availability-zone',
+        Filters: [{ Name: 'instance-type', Values: [instanceType] }],
+        NextToken: token,
+      });
+      for (const o of res.InstanceTypeOfferings ?? []) if (o.Location) zones.add(o.Location);
+      token = res.NextToken;
+    } while (token);
+  } catch (e) {
+    if (hasAwsCode(e, 'UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'NotImplemented', 'UnsupportedOperation')) return undefined;
+    throw e;
+  }
+  return zones;
+}
+
+async function prepareNetwork(ctx: Ctx): Promise<Pick<InstancePrepared, 'vpcId' | 'subnetId' | 'subnets'>> {
   const c = ctx.config;
   const region = c.region;
+  const type = c.instanceType;
+  const offeredP = offeredZones(ctx, type);
+  offeredP.catch(() => undefined);
   let vpcId: string | Discovered<string> | undefined = c.vpcId;
-  let subnet: { SubnetId?: string; VpcId?: string; MapPublicIpOnLaunch?: boolean } | undefined;
+  let subnet: { SubnetId?: string; VpcId?: string; MapPublicIpOnLaunch?: boolean; AvailabilityZone?: string } | undefined;
   if (c.subnetId) {
     try {
       subnet = (await ctx.ec2.describeSubnets({ SubnetIds: [c.subnetId] })).Subnets?.[0];
@@ -218,7 +274,17 @@ async function prepareNetwork(ctx: Ctx): Promise<Pick<InstancePrepared, 'vpcId' 
     if (subnet.VpcId !== vpc) {
       throw inputError(`Subnet ${c.subnetId} is not in VPC ${vpc}`, `it belongs to ${subnet.VpcId}`, `Pass a --subnet of ${vpc}, or leave --subnet out to pick a public subnet of it.`);
     }
-    return { vpcId: vpcId!, subnetId: c.subnetId! };
+    const offered = await offeredP;
+    const az = subnet.AvailabilityZone;
+    if (offered && az && !offered.has(az)) {
+      const where = [...offered].sort();
+      throw inputError(
+        `Instance type ${type} is not offered in ${az}`,
+        `subnet ${c.subnetId} is in ${az}; ${where.length ? `the zones of ${region} that offer ${type}: ${where.join(', ')}` : `no zone of ${region} offers ${type}`}`,
+        `Pass --subnet with a subnet in ${where.length ? `one of those zones` : 'another region'}, leave --subnet out to choose one, or pick another --instance-type.`,
+      );
+    }
+    return { vpcId: vpcId!, subnetId: c.subnetId!, subnets: [{ subnetId: c.subnetId!, az }] };
   }
   // A public subnet of the VPC, chosen the same way every run (so a re-run plans the same launch).
   const subnets: { SubnetId?: string; AvailabilityZone?: string; MapPublicIpOnLaunch?: boolean; DefaultForAz?: boolean; State?: string }[] = [];
@@ -234,7 +300,23 @@ async function prepareNetwork(ctx: Ctx): Promise<Pick<InstancePrepared, 'vpcId' 
   if (!pub[0]) {
     throw inputError(`No public subnet in VPC ${vpc}`, 'none of its subnets gives instances a public IP address', 'Pass --subnet with a public subnet of the VPC (one with a route to an internet gateway).');
   }
-  return { vpcId: vpcId!, subnetId: discovered(pub[0].SubnetId!, `a public subnet of ${vpc} (${pub[0].AvailabilityZone ?? 'its AZ'})`) };
+  // Only zones that offer the instance type (t3.small is not offered in us-east-1e, for one).
+  const offered = await offeredP;
+  const usable = offered ? pub.filter((s) => !s.AvailabilityZone || offered.has(s.AvailabilityZone)) : pub;
+  if (!usable[0]) {
+    const zones = [...new Set(pub.map((s) => s.AvailabilityZone ?? '?'))].sort();
+    throw inputError(
+      `Instance type ${type} is not offered where VPC ${vpc} has public subnets`,
+      `its public subnets are in ${zones.join(', ')}; ${offered!.size ? `${type} is offered in ${[...offered!].sort().join(', ')}` : `no zone of ${region} offers ${type}`}`,
+      'Pick another --instance-type (e.g. t3.small, t3a.small or t4g.small), or pass --vpc/--subnet with a public subnet in a zone that offers it.',
+    );
+  }
+  const first = usable[0];
+  return {
+    vpcId: vpcId!,
+    subnetId: discovered(first.SubnetId!, `a public subnet of ${vpc} (${first.AvailabilityZone ?? 'its AZ'}${offered ? `, which offers ${type}` : ''})`),
+    subnets: usable.map((s) => ({ subnetId: s.SubnetId!, az: s.AvailabilityZone })),
+  };
 }
 
 async function prepareKeyPair(ctx: Ctx): Promise<void> {
@@ -367,6 +449,21 @@ function instanceShape(i: Instance): InstanceObserved {
   };
 }
 
+/** Fills in the CPU credit option of burstable instances (left unknown where EC2 won't say). */
+async function readCredits(ctx: Pick<Ctx, 'ec2'>, instances: InstanceObserved[]): Promise<void> {
+  const ids = instances.filter((i) => isBurstable(i.instanceType) && i.state !== 'shutting-down').map((i) => i.instanceId);
+  if (!ids.length) return;
+  try {
+    const res = await ctx.ec2.describeInstanceCreditSpecifications({ InstanceIds: ids });
+    for (const c of res.InstanceCreditSpecifications ?? []) {
+      const i = instances.find((x) => x.instanceId === c.InstanceId);
+      if (i && c.CpuCredits) i.cpuCredits = c.CpuCredits;
+    }
+  } catch (e) {
+    if (!hasAwsCode(e, 'UnauthorizedOperation', 'AccessDenied', 'InvalidAction', 'NotImplemented', 'InvalidInstanceID.NotFound')) throw e;
+  }
+}
+
 /** Instances carrying the stack tag in the given states, oldest first. */
 export async function stackInstances(ctx: Pick<Ctx, 'ec2' | 'stack'>, states: readonly string[]): Promise<InstanceObserved[]> {
   const found: (InstanceObserved & { launch: number })[] = [];
@@ -408,7 +505,9 @@ function replaceDiffs(i: InstanceObserved, d: InstanceDesired, sgId: string | un
   };
   add('instanceType', i.instanceType, d.instanceType);
   add('amiId', i.imageId, d.amiId);
-  add('subnetId', i.subnetId, d.subnetId);
+  // A chosen subnet is only where the first launch goes: a fallback to another zone is no drift.
+  if (d.subnetFixed) add('subnetId', i.subnetId, d.subnetId);
+  else if (i.vpcId) add('vpcId', i.vpcId, d.vpcId);
   add('keyName', i.keyName, d.keyName);
   add('cluster', i.tags[CLUSTER_TAG], d.clusterName);
   const profile = i.instanceProfileArn?.split('/').pop();
@@ -418,6 +517,26 @@ function replaceDiffs(i: InstanceObserved, d: InstanceDesired, sgId: string | un
   if (sgId && !i.securityGroupIds.includes(sgId)) out.push({ field: 'instance.securityGroups', from: i.securityGroupIds, to: [sgId] });
   if (i.state === 'stopped' || i.state === 'stopping') out.push({ field: 'instance.state', from: i.state, to: 'running' });
   return out;
+}
+
+/**
+ * Which live instance is the stack's, and which are extra (a replacement cut short leaves the old
+ * and the new one): the newest of those with the fewest differences only a new instance can fix
+ * (a moved AMI counts only with --replace-instance), so the replacement's instance wins.
+ */
+export function currentInstance(o: InstanceStepObserved, d: InstanceDesired): { instance?: InstanceObserved; extra: InstanceObserved[] } {
+  const all = o.instances ?? (o.instance ? [o.instance] : []);
+  if (all.length <= 1) return { instance: all[0], extra: [] };
+  const cost = (i: InstanceObserved) => replaceDiffs(i, d, o.securityGroup?.groupId).filter((x) => d.replaceInstance || x.field !== 'instance.amiId').length;
+  let instance = all[all.length - 1]!;
+  for (const i of [...all].reverse()) if (cost(i) < cost(instance)) instance = i;
+  return { instance, extra: all.filter((i) => i !== instance) };
+}
+
+/** The AMI moved on since launch: worth a note, not drift. */
+function amiNote(diffs: FieldDiff[]): string | undefined {
+  const d = diffs.find((x) => x.field === 'instance.amiId');
+  return d ? `newer AMI available: ${String(d.to)} (running ${String(d.from)})` : undefined;
 }
 
 function ingressDiffs(observed: IngressRule[], desired: IngressRule[] | undefined): FieldDiff[] {
@@ -454,7 +573,8 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       stackInstances(ctx, LIVE_STATES),
     ]);
     if (!securityGroup && live.length === 0) return ABSENT;
-    return { securityGroup, instance: live[0] };
+    await readCredits(ctx, live);
+    return { securityGroup, instance: live[0], ...(live.length > 1 ? { instances: live } : {}) };
   },
 
   desired(ctx, deps: DepOutputs, prepared): InstanceDesired {
@@ -466,6 +586,10 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       securityGroupName: c.securityGroupName,
       vpcId: valueOf(prepared?.vpcId) ?? c.vpcId,
       subnetId: valueOf(prepared?.subnetId) ?? c.subnetId,
+      subnetChoices: prepared?.subnets ?? (c.subnetId ? [{ subnetId: c.subnetId }] : []),
+      subnetFixed: Boolean(c.subnetId),
+      ...(isBurstable(c.instanceType) ? { cpuCredits: 'standard' as const } : {}),
+      replaceInstance: Boolean(ctx.flags.replaceInstance),
       architecture: ami?.architecture ?? (v.isArmInstanceType(c.instanceType) ? 'arm64' : 'x86_64'),
       ingress: cidr
         ? [
@@ -507,34 +631,71 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       fix.push(...ownedTagsDiff(sg.tags, desired.securityGroupTags).map((d) => ({ ...d, field: `securityGroup.${d.field}` })));
       fix.push(...ingressDiffs(sg.ingress, desired.ingress));
     }
-    const i = observed.instance;
+    const { instance: i, extra } = currentInstance(observed, desired);
     let replace: FieldDiff[] = [];
     if (!i) fix.push({ field: 'instance', from: undefined, to: `${desired.instanceType} (launch)` });
     else {
       fix.push(...ownedTagsDiff(i.tags, desired.tags).map((d) => ({ ...d, field: `instance.${d.field}` })));
+      // An instance launched before credits were set (t3 defaults to unlimited): changed in place.
+      if (desired.cpuCredits && i.cpuCredits && i.cpuCredits !== desired.cpuCredits && i.instanceType === desired.instanceType) {
+        fix.push({ field: 'instance.cpuCredits', from: i.cpuCredits, to: desired.cpuCredits });
+      }
       replace = replaceDiffs(i, desired, sg?.groupId);
     }
-    if (fix.length === 0 && replace.length === 0) return { action: 'noop', summary: i ? `${i.instanceId} (${i.state})` : desired.securityGroupName };
-    const repair = fix.length ? `repair ${fix.map((d) => d.field.split('.').slice(0, 2).join('.')).filter((x, n, a) => a.indexOf(x) === n).join(', ')}` : '';
+    // A replacement cut short left the old instance running next to the new one: finish it.
+    if (extra.length) fix.push({ field: 'instance.extra', from: extra.map((x) => x.instanceId), to: [] });
+    // The recommended AMI moves every few weeks: that alone is a note, replaced only on request.
+    const note = desired.replaceInstance ? undefined : amiNote(replace);
+    if (!desired.replaceInstance) replace = replace.filter((d) => d.field !== 'instance.amiId');
+    const noted = note ? { note } : {};
+    if (fix.length === 0 && replace.length === 0) return { action: 'noop', summary: i ? `${i.instanceId} (${i.state})` : desired.securityGroupName, ...noted };
+    const repair = fix.length
+      ? `${extra.length ? `terminate ${extra.map((x) => x.instanceId).join(', ')} (left by a replacement)` : ''}${
+          fix.some((d) => d.field !== 'instance.extra') ? `${extra.length ? '; ' : ''}repair ${fix.filter((d) => d.field !== 'instance.extra').map((d) => d.field.split('.').slice(0, 2).join('.')).filter((x, n, a) => a.indexOf(x) === n).join(', ')}` : ''
+        }`
+      : '';
     if (replace.length) {
       const what = `${replace.map((d) => d.field.replace(/^instance\./, '')).join(', ')} differ${replace.length === 1 ? 's' : ''} on the running instance`;
       return {
         action: 'replace',
-        summary: [repair, what].filter(Boolean).join('; '),
+        summary: [repair, what, desired.replaceInstance ? `replace ${i!.instanceId}: launch the new instance, wait until it is registered, then terminate the old one` : ''].filter(Boolean).join('; '),
         diffs: [...fix, ...replace],
-        fix: 'Only a new instance can change that, and it is never replaced silently: run `ecs-cwlogs instance --delete`, then `ecs-cwlogs up`.',
+        fix: desired.replaceInstance
+          ? `The new instance joins cluster ${desired.clusterName} before ${i!.instanceId} is terminated; the service's task moves to it.`
+          : 'Only a new instance can change that, and it is never replaced silently: run `ecs-cwlogs up --replace-instance` (or `ecs-cwlogs instance --delete`, then `ecs-cwlogs up`).',
+        ...noted,
       };
     }
-    return { action: 'update', summary: repair, diffs: fix };
+    return { action: 'update', summary: repair, diffs: fix, ...noted };
   },
 
-  async apply(ctx, { observed, desired }) {
+  async apply(ctx, { plan, observed, desired }) {
     const o: InstanceStepObserved = isAbsent(observed) ? {} : observed;
+    if ((plan.action === 'noop' || plan.action === 'update' || plan.action === 'replace') && plan.note) ctx.report(plan.note);
     const sg = await ensureSecurityGroup(ctx, o.securityGroup, desired);
-    let instance = o.instance;
-    if (instance) {
+    const current = currentInstance(o, desired);
+    let instance = current.instance;
+    if (instance && plan.action === 'replace' && desired.replaceInstance) {
+      // Launch the new one first: the cluster keeps a registered instance, and the service's task
+      // moves to the new one once the old is gone. At the end only the new instance runs.
+      const old = instance;
+      const leaving = [old, ...current.extra];
+      ctx.report(`replacing ${old.instanceId}: launching a new ${desired.instanceType} first`);
+      let fresh = await launch(ctx, desired, sg.groupId, leaving.map((x) => x.instanceId));
+      fresh = await waitRunning(ctx, fresh);
+      await waitRegistered(ctx, fresh.instanceId, desired.clusterName);
+      ctx.report(`${fresh.instanceId} registered; terminating ${leaving.map((x) => x.instanceId).join(', ')} (the service's task moves to ${fresh.instanceId})`);
+      await terminateAndWait(ctx, leaving.map((x) => x.instanceId));
+      instance = fresh;
+    } else if (instance) {
       if (ownedTagsDiff(instance.tags, desired.tags).length) {
         await ctx.ec2.createTags({ Resources: [instance.instanceId], Tags: awsTags(desired.tags) });
+      }
+      if (desired.cpuCredits && instance.cpuCredits && instance.cpuCredits !== desired.cpuCredits && instance.instanceType === desired.instanceType) {
+        const res = await ctx.ec2.modifyInstanceCreditSpecification({ InstanceCreditSpecifications: [{ InstanceId: instance.instanceId, CpuCredits: desired.cpuCredits }] });
+        const failed = res.UnsuccessfulInstanceCreditSpecifications?.[0];
+        if (failed) ctx.report(`could not set ${desired.cpuCredits} CPU credits on ${instance.instanceId}: ${failed.Error?.Code ?? ''} ${failed.Error?.Message ?? ''}`.trim());
+        else ctx.report(`${instance.instanceId}: CPU credits ${instance.cpuCredits} -> ${desired.cpuCredits}`);
       }
     } else {
       instance = await launch(ctx, desired, sg.groupId);
@@ -544,6 +705,12 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       await waitRegistered(ctx, instance.instanceId, desired.clusterName);
     } else {
       ctx.report(`the instance joins cluster ${instance.tags[CLUSTER_TAG]}, not ${desired.clusterName}: replace it to change that`);
+    }
+    // A replacement cut short: the old instance goes once the one kept is running and registered.
+    const leftOver = current.extra.filter((x) => x.instanceId !== instance!.instanceId);
+    if (!(plan.action === 'replace' && desired.replaceInstance) && leftOver.length) {
+      ctx.report(`terminating ${leftOver.map((x) => x.instanceId).join(', ')}, left running by a replacement that was cut short`);
+      await terminateAndWait(ctx, leftOver.map((x) => x.instanceId));
     }
     return {
       instanceId: instance.instanceId,
@@ -561,15 +728,18 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
   preview(observed, desired) {
     const o: InstanceStepObserved = isAbsent(observed) ? {} : observed;
     const later = unknown('launch');
+    let i = currentInstance(o, desired).instance;
+    // Replaced: what the new instance will have is known only once it is launched.
+    if (i && desired.replaceInstance && replaceDiffs(i, desired, o.securityGroup?.groupId).length) i = undefined;
     return {
-      instanceId: o.instance?.instanceId ?? later,
-      instanceType: o.instance?.instanceType ?? desired.instanceType,
-      publicIp: o.instance ? o.instance.publicIp : later,
-      privateIp: o.instance ? o.instance.privateIp : later,
+      instanceId: i?.instanceId ?? later,
+      instanceType: i?.instanceType ?? desired.instanceType,
+      publicIp: i ? i.publicIp : later,
+      privateIp: i ? i.privateIp : later,
       securityGroupId: o.securityGroup?.groupId ?? unknown('create'),
-      subnetId: o.instance?.subnetId ?? desired.subnetId ?? later,
-      vpcId: o.instance?.vpcId ?? o.securityGroup?.vpcId ?? desired.vpcId ?? later,
-      amiId: o.instance?.imageId ?? desired.amiId ?? later,
+      subnetId: i?.subnetId ?? desired.subnetId ?? later,
+      vpcId: i?.vpcId ?? o.securityGroup?.vpcId ?? desired.vpcId ?? later,
+      amiId: i?.imageId ?? desired.amiId ?? later,
       architecture: desired.architecture,
     };
   },
@@ -581,6 +751,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       out.instance = `${i.instanceId} (${i.state}, ${i.instanceType})`;
       if (i.publicIp) out.publicIp = i.publicIp;
       out.ami = i.imageId;
+      if ((o.instances?.length ?? 0) > 1) out.instances = o.instances!.map((x) => `${x.instanceId} (${x.state}, ${x.imageId})`).join(', ');
     } else out.instance = 'none';
     if (o.securityGroup) {
       const g = o.securityGroup;
@@ -597,22 +768,8 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
     const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
     if (instances.length) {
       const ids = instances.map((i) => i.instanceId);
-      const toTerminate = instances.filter((i) => i.state !== 'shutting-down').map((i) => i.instanceId);
-      if (toTerminate.length) {
-        try {
-          await ctx.ec2.terminateInstances({ InstanceIds: toTerminate });
-        } catch (e) {
-          if (!hasAwsCode(e, 'InvalidInstanceID.NotFound')) throw e;
-        }
-      }
       ctx.report(`terminating ${ids.join(', ')}`);
-      await pollUntil(
-        async () => {
-          const left = (await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'])).filter((i) => ids.includes(i.instanceId));
-          return left.length === 0 ? true : undefined;
-        },
-        { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
-      );
+      await terminateAndWait(ctx, ids, instances.filter((i) => i.state === 'shutting-down').map((i) => i.instanceId));
       deleted.push(...ids.map((id) => `instance ${id}`));
     }
 
@@ -667,6 +824,25 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
 };
 
 // ---- apply helpers ----------------------------------------------------------------------------------
+
+/** Terminate the stack's instances (those already shutting down are only waited for) and wait until they are gone. */
+async function terminateAndWait(ctx: Ctx, ids: string[], alreadyGoing: string[] = []): Promise<void> {
+  const toTerminate = ids.filter((id) => !alreadyGoing.includes(id));
+  if (toTerminate.length) {
+    try {
+      await ctx.ec2.terminateInstances({ InstanceIds: toTerminate });
+    } catch (e) {
+      if (!hasAwsCode(e, 'InvalidInstanceID.NotFound')) throw e;
+    }
+  }
+  await pollUntil(
+    async () => {
+      const left = (await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'])).filter((i) => ids.includes(i.instanceId));
+      return left.length === 0 ? true : undefined;
+    },
+    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
+  );
+}
 
 function permissions(rules: IngressRule[], withDescription: boolean): IpPermission[] {
   return rules.map((r) => ({
@@ -742,6 +918,7 @@ export function launchRequest(d: InstanceDesired, securityGroupId: string): Omit
       { DeviceIndex: 0, SubnetId: d.subnetId, Groups: [securityGroupId], AssociatePublicIpAddress: true, DeleteOnTermination: true },
     ],
     UserData: Buffer.from(d.userData, 'utf8').toString('base64'),
+    ...(d.cpuCredits ? { CreditSpecification: { CpuCredits: d.cpuCredits } } : {}),
     MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: METADATA_HOP_LIMIT, HttpEndpoint: 'enabled' },
     BlockDeviceMappings: [{ DeviceName: d.rootDeviceName ?? '/dev/xvda', Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
     TagSpecifications: [
@@ -767,41 +944,105 @@ function isProfilePropagation(e: unknown): boolean {
 
 const MAX_GENERATIONS = 50;
 
-async function launch(ctx: Ctx, d: InstanceDesired, securityGroupId: string): Promise<InstanceObserved> {
-  const request = launchRequest(d, securityGroupId);
-  for (let n = 0; n < MAX_GENERATIONS; n++) {
-    const token = clientToken(ctx.account, ctx.config.region, ctx.stack, request, n);
-    let res;
-    try {
-      res = await retryOn(() => ctx.ec2.runInstances({ ...request, ClientToken: token }), isProfilePropagation, {
-        clock: ctx.clock,
-        signal: ctx.signal,
-        timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
-        initialDelayMs: ctx.timing.retryMs,
-        maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
-        onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),
-      });
-    } catch (e) {
-      if (hasAwsCode(e, 'IdempotentParameterMismatch')) continue; // that token went to another request
-      if (isProfilePropagation(e)) {
-        throw new AwsError({
-          what: `EC2 does not accept instance profile ${d.instanceProfileName}`,
-          why: 'it still is not visible to EC2 after 3 minutes',
-          fix: 'Check it exists and holds a role (`ecs-cwlogs iam`), then run the command again.',
-          code: awsErrorCode(e),
-          cause: e,
+/**
+ * What the ClientToken is derived from: the launch request without its subnet. One launch keeps its
+ * token while it moves from zone to zone, so a run that was cut short after a fallback and runs
+ * again (trying the first zone again) gets IdempotentParameterMismatch for that token, and finds the
+ * instance it launched by the token instead of launching a second one.
+ */
+export function tokenBasis(request: Omit<RunInstancesCommandInput, 'ClientToken'>): object {
+  return { ...request, NetworkInterfaces: request.NetworkInterfaces?.map(({ SubnetId: _subnet, ...nic }) => nic) };
+}
+
+/** Capacity answers: the next zone may have what this one has not. */
+const PLACEMENT_CODES = ['InsufficientInstanceCapacity', 'Unsupported'];
+
+async function launchedWith(ctx: Ctx, token: string, exclude: readonly string[]): Promise<InstanceObserved | undefined> {
+  const res = await ctx.ec2.describeInstances({
+    Filters: [
+      { Name: 'client-token', Values: [token] },
+      { Name: 'instance-state-name', Values: LIVE_STATES },
+    ],
+  });
+  const found = (res.Reservations ?? []).flatMap((r) => r.Instances ?? []).map(instanceShape);
+  return found.find((i) => !exclude.includes(i.instanceId));
+}
+
+/**
+ * RunInstances in the first subnet of the desired choices; on InsufficientInstanceCapacity or
+ * Unsupported, in the next one (the next zone), saying so. `exclude`: instances that don't count as
+ * this launch (the one a replacement replaces).
+ */
+async function launch(ctx: Ctx, d: InstanceDesired, securityGroupId: string, exclude: readonly string[] = []): Promise<InstanceObserved> {
+  const choices: SubnetChoice[] = d.subnetChoices.length ? d.subnetChoices : [{ subnetId: d.subnetId ?? '' }];
+  const tried: { az: string; code: string }[] = [];
+  let n = 0;
+  for (let k = 0; k < choices.length; k++) {
+    const choice = choices[k]!;
+    const request = launchRequest({ ...d, subnetId: choice.subnetId || undefined }, securityGroupId);
+    const basis = tokenBasis(request);
+    let moved = false;
+    for (; n < MAX_GENERATIONS; n++) {
+      const token = clientToken(ctx.account, ctx.config.region, ctx.stack, basis, n);
+      let res;
+      try {
+        res = await retryOn(() => ctx.ec2.runInstances({ ...request, ClientToken: token }), isProfilePropagation, {
+          clock: ctx.clock,
+          signal: ctx.signal,
+          timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
+          initialDelayMs: ctx.timing.retryMs,
+          maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
+          onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),
         });
+      } catch (e) {
+        if (hasAwsCode(e, 'IdempotentParameterMismatch')) {
+          // That token launched this request in another subnet (a run cut short after a fallback).
+          const earlier = await launchedWith(ctx, token, exclude);
+          if (earlier) {
+            ctx.report(`found ${earlier.instanceId}, launched by an earlier run in ${earlier.subnetId}`);
+            return earlier;
+          }
+          continue;
+        }
+        if (hasAwsCode(e, ...PLACEMENT_CODES)) {
+          const code = awsErrorCode(e) ?? 'InsufficientInstanceCapacity';
+          tried.push({ az: choice.az ?? choice.subnetId, code });
+          const next = choices[k + 1];
+          ctx.report(
+            `${code === 'Unsupported' ? `${d.instanceType} is not supported` : `no ${d.instanceType} capacity`} in ${choice.az ?? choice.subnetId}` +
+              (next ? `: trying ${next.az ?? next.subnetId} (subnet ${next.subnetId})` : ''),
+          );
+          moved = true;
+          break;
+        }
+        if (isProfilePropagation(e)) {
+          throw new AwsError({
+            what: `EC2 does not accept instance profile ${d.instanceProfileName}`,
+            why: 'it still is not visible to EC2 after 3 minutes',
+            fix: 'Check it exists and holds a role (`ecs-cwlogs iam`), then run the command again.',
+            code: awsErrorCode(e),
+            cause: e,
+          });
+        }
+        throw e;
       }
-      throw e;
+      const i = res.Instances?.[0];
+      if (!i?.InstanceId) throw new Error('RunInstances returned no instance');
+      const state = i.State?.Name ?? 'pending';
+      if (state === 'terminated' || state === 'shutting-down') continue; // an earlier generation, since deleted
+      if (exclude.includes(i.InstanceId)) continue; // the instance being replaced was launched by this very request
+      ctx.report(`launched ${i.InstanceId} in ${choice.az ?? choice.subnetId}: pending`);
+      return instanceShape(i);
     }
-    const i = res.Instances?.[0];
-    if (!i?.InstanceId) throw new Error('RunInstances returned no instance');
-    const state = i.State?.Name ?? 'pending';
-    if (state === 'terminated' || state === 'shutting-down') continue; // an earlier generation, since deleted
-    ctx.report(`launched ${i.InstanceId}: pending`);
-    return instanceShape(i);
+    if (!moved) throw new Error(`instance: ${MAX_GENERATIONS} launch tokens of this stack are used up`);
   }
-  throw new Error(`instance: ${MAX_GENERATIONS} launch tokens of this stack are used up`);
+  const zones = tried.map((t) => t.az).join(', ');
+  throw new AwsError({
+    what: `Cannot launch a ${d.instanceType} instance`,
+    why: `EC2 has no capacity for it in ${zones} (${[...new Set(tried.map((t) => t.code))].join(', ')})${d.subnetFixed ? `; --subnet ${d.subnetId} allows no other zone` : ''}`,
+    fix: `Try another --instance-type (e.g. ${d.architecture === 'arm64' ? 't4g.medium or m7g.medium' : 't3a.small, t3.medium or m5.large'})${d.subnetFixed ? ', or another --subnet' : ''}, or run the command again later.`,
+    code: tried[tried.length - 1]?.code,
+  });
 }
 
 async function waitRunning(ctx: Ctx, instance: InstanceObserved): Promise<InstanceObserved> {

@@ -172,6 +172,9 @@ is "$(q ec2 describe-images --image-ids "$AMI" --query 'Images[0].Architecture')
 call ec2 describe-images --owners amazon --filters 'Name=name,Values=al2023-ami-ecs-hvm-*' >/dev/null
 fails InvalidAMIID.NotFound ec2 describe-images --image-ids ami-0123456789abcdef0
 is "$(q ec2 describe-instance-types --instance-types t3.small --query 'InstanceTypes[0].MemoryInfo.SizeInMiB')" 2048 "ec2 describe-instance-types"
+is "$(q ec2 describe-instance-type-offerings --location-type availability-zone --filters Name=instance-type,Values=t3.small --query 'length(InstanceTypeOfferings)')" 3 "ec2 describe-instance-type-offerings (every zone)"
+is "$(q ec2 describe-instance-type-offerings --filters Name=instance-type,Values=t3.small --query 'InstanceTypeOfferings[0].Location')" us-east-1 "ec2 describe-instance-type-offerings (region)"
+is "$(q ec2 describe-instance-type-offerings --location-type availability-zone-id --filters Name=instance-type,Values=t3.small Name=location,Values=use1-az2 --query 'InstanceTypeOfferings[0].LocationType')" availability-zone-id "ec2 describe-instance-type-offerings by zone id"
 
 is "$(q ec2 create-key-pair --key-name tour-key --query 'KeyMaterial' | head -1)" "-----BEGIN RSA PRIVATE KEY-----" "ec2 create-key-pair"
 fails InvalidKeyPair.Duplicate ec2 create-key-pair --key-name tour-key
@@ -210,6 +213,27 @@ RUN=(ec2 run-instances --image-id "$AMI" --instance-type t3.small --count 1 --su
   --query 'Instances[0].InstanceId')
 INSTANCE=$(q "${RUN[@]}")
 is "$(q "${RUN[@]}")" "$INSTANCE" "ec2 run-instances is idempotent with --client-token"
+is "$(q ec2 describe-instance-credit-specifications --instance-ids "$INSTANCE" --query 'InstanceCreditSpecifications[0].CpuCredits')" unlimited "ec2 describe-instance-credit-specifications (t3 default)"
+CREDITS=$(q ec2 run-instances --image-id "$AMI" --instance-type t3.micro --count 1 --subnet-id "$SUBNET" --credit-specification CpuCredits=standard --query 'Instances[0].InstanceId')
+is "$(q ec2 describe-instance-credit-specifications --instance-ids "$CREDITS" --query 'InstanceCreditSpecifications[0].CpuCredits')" standard "ec2 run-instances --credit-specification"
+fails InstanceCreditSpecification.NotSupported ec2 run-instances --image-id "$AMI" --instance-type m5.large --count 1 --credit-specification CpuCredits=unlimited
+is "$(q ec2 modify-instance-credit-specification --instance-credit-specifications "InstanceId=$CREDITS,CpuCredits=unlimited" --query 'SuccessfulInstanceCreditSpecifications[0].InstanceId')" "$CREDITS" "ec2 modify-instance-credit-specification"
+is "$(q ec2 describe-instance-credit-specifications --instance-ids "$CREDITS" --query 'InstanceCreditSpecifications[0].CpuCredits')" unlimited "ec2 describe-instance-credit-specifications after modify"
+call ec2 terminate-instances --instance-ids "$CREDITS" >/dev/null
+# Placement: a zone that does not offer t3.* (Unsupported) and one with no capacity left
+# (InsufficientInstanceCapacity), set through the sandbox's settings endpoint.
+SUBNET_B=$(q ec2 describe-subnets --filters Name=vpc-id,Values="$VPC" Name=availability-zone,Values=us-east-1b --query 'Subnets[0].SubnetId')
+python3 - "$ENDPOINT" '{"notOffered":{"us-east-1a":["t3.*"]},"capacity":{"us-east-1b":0}}' <<'PY'
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/_sandbox/settings', data=sys.argv[2].encode(), method='POST')).read()
+PY
+is "$(q ec2 describe-instance-type-offerings --location-type availability-zone --filters Name=instance-type,Values=t3.small --query 'join(`,`, sort(InstanceTypeOfferings[].Location))')" us-east-1b,us-east-1c "ec2 describe-instance-type-offerings without a zone that does not offer the type"
+fails Unsupported ec2 run-instances --image-id "$AMI" --instance-type t3.small --count 1 --subnet-id "$SUBNET"
+AWS_MAX_ATTEMPTS=1 fails InsufficientInstanceCapacity ec2 run-instances --image-id "$AMI" --instance-type t3.small --count 1 --subnet-id "$SUBNET_B"
+python3 - "$ENDPOINT" '{"notOffered":null,"capacity":null}' <<'PY'
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/_sandbox/settings', data=sys.argv[2].encode(), method='POST')).read()
+PY
 fails IdempotentParameterMismatch ec2 run-instances --image-id "$AMI" --instance-type t3.medium --count 1 --client-token tour-token
 wait_for "ec2 instance running" running ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
 [[ "$(q ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].PublicIpAddress')" =~ ^[0-9.]+$ ]] || fail "public IP"

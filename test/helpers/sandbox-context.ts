@@ -33,6 +33,10 @@ export interface TestContextOptions {
   /** Use this config object itself, filling only the region. */
   configRef?: StackConfig;
   intent?: 'apply' | 'inspect';
+  /** Progress messages (ctx.report), e.g. to see a fallback to another zone. */
+  report?: (message: string) => void;
+  /** --replace-instance */
+  replaceInstance?: boolean;
 }
 
 /** A Context as the CLI builds it, against the sandbox, with defaults for every setting. */
@@ -54,11 +58,11 @@ export async function sandboxContext(sb: RunningSandbox, o: TestContextOptions =
     config: { value: full },
     tags: { value: stackTags(stack) },
     io: { value: io },
-    flags: { value: { adopt: Boolean(o.adopt), deleteLogs: Boolean(o.deleteLogs), intent: o.intent ?? 'apply' } },
+    flags: { value: { adopt: Boolean(o.adopt), deleteLogs: Boolean(o.deleteLogs), intent: o.intent ?? 'apply', ...(o.replaceInstance ? { replaceInstance: true } : {}) } },
     clock: { value: realClock },
     timing: { value: { ...SANDBOX_TIMING, pollMs: 50, retryMs: 50 } },
     signal: { value: o.signal ?? new AbortController().signal },
-    report: { value: () => undefined },
+    report: { value: o.report ?? (() => undefined) },
   }) as Context & { io: RecordingIoHost };
   return ctx;
 }

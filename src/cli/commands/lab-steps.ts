@@ -37,6 +37,7 @@ export const instanceCommand = () =>
       'ecs-cwlogs instance',
       'ecs-cwlogs instance --instance-type t4g.small --key-name my-key',
       'ecs-cwlogs instance --vpc vpc-0a1b2c3d4e5f60718 --subnet subnet-0a1b2c3d4e5f60718 --allow-cidr 203.0.113.7/32',
+      'ecs-cwlogs instance --replace-instance          # a new instance on the newest AMI, then the old one terminated',
       'ecs-cwlogs instance --delete --yes',
     ],
-  });
+  }).option('--replace-instance', 'replace the instance where only a new one can change things (a newer AMI, another type, subnet or key pair): launch the new one, then terminate the old');

@@ -26,10 +26,12 @@ export function upCommand(): Command {
   addSettingOptions(cmd, ALL_SETTINGS);
   addImageBuildOptions(cmd);
   cmd.option('--adopt', 'take over existing resources of the same names that are not tagged for this stack');
+  cmd.option('--replace-instance', 'replace the instance where only a new one can change things (a newer AMI, another type, subnet or key pair): launch the new one, then terminate the old');
   cmd.addHelpText(
     'after',
     examples([
       'ecs-cwlogs up                                  # the wizard asks what it needs',
+      'ecs-cwlogs up --replace-instance               # move to the newest ECS-optimized AMI',
       'ecs-cwlogs up --yes --repo user/cloudwatchlogs # no questions: defaults and saved answers',
       'ecs-cwlogs up --yes --image user/cloudwatchlogs@sha256:… --allow-cidr 203.0.113.7/32',
       'ecs-cwlogs up --sandbox                        # rehearse with no AWS account',

@@ -195,15 +195,15 @@ const ECS_AMI_VERSION = '2023.0.20250224';
 const AL2023_SOURCE_VERSION = '2023.6.20250218.2';
 export const ECS_AGENT_VERSION = '1.91.2';
 
-function ecsAmi(region: string, architecture: 'x86_64' | 'arm64'): AmiRecord {
-  const name = `al2023-ami-ecs-hvm-${ECS_AMI_VERSION}-kernel-6.1-${architecture}`;
+function ecsAmi(region: string, architecture: 'x86_64' | 'arm64', version = ECS_AMI_VERSION, creationDate = '2025-02-25T01:12:34.000Z'): AmiRecord {
+  const name = `al2023-ami-ecs-hvm-${version}-kernel-6.1-${architecture}`;
   return {
     imageId: builtinId('ami-', region, name),
     name,
-    description: `Amazon Linux AMI ${ECS_AMI_VERSION} ${architecture} ECS HVM EBS`,
+    description: `Amazon Linux AMI ${version} ${architecture} ECS HVM EBS`,
     architecture,
     ownerId: AMAZON_OWNER_ID,
-    creationDate: '2025-02-25T01:12:34.000Z',
+    creationDate,
     rootVolumeSize: 30,
     snapshotId: builtinId('snap-', region, name),
     ssmPath:
@@ -238,6 +238,38 @@ function plainAl2023Ami(region: string): AmiRecord {
 /** The public AMIs available in a region: the ECS-optimized AL2023 x86_64 and arm64, and plain AL2023. */
 export function amisForRegion(region: string): AmiRecord[] {
   return [ecsAmi(region, 'x86_64'), ecsAmi(region, 'arm64'), plainAl2023Ami(region)];
+}
+
+/**
+ * The AMIs of a region including the ECS-optimized releases published since (publishEcsAmi): a
+ * release is what SSM's recommended parameter names from then on; older AMIs stay launchable.
+ */
+export function amisIn(world: { state: Record<string, any> }, region: string): AmiRecord[] {
+  const releases: AmiRecord[] = world.state.ec2?.amiReleases?.[region] ?? [];
+  const builtin = amisForRegion(region);
+  return [...builtin, ...releases.filter((r) => !builtin.some((b) => b.imageId === r.imageId))];
+}
+
+/** The AMI SSM recommends for an architecture: the latest release, else the built-in one. */
+export function recommendedEcsAmi(world: { state: Record<string, any> }, region: string, architecture: 'x86_64' | 'arm64'): AmiRecord {
+  const releases: AmiRecord[] = (world.state.ec2?.amiReleases?.[region] ?? []).filter((r: AmiRecord) => r.architecture === architecture && r.ssmPath);
+  return releases[releases.length - 1] ?? ecsAmi(region, architecture);
+}
+
+/**
+ * A new ECS-optimized AMI release (tests: "the recommended AMI moved"). EC2 knows it from now on and
+ * SSM's recommended parameter names it; the earlier AMIs stay describable and launchable.
+ * Stored in world.state.ec2.amiReleases, so it persists with the state file.
+ */
+export function publishEcsAmi(world: { state: Record<string, any> }, region: string, architecture: 'x86_64' | 'arm64' = 'x86_64', version?: string): AmiRecord {
+  const ec2 = (world.state.ec2 ??= {});
+  const byRegion: Record<string, AmiRecord[]> = (ec2.amiReleases ??= {});
+  const list = (byRegion[region] ??= []);
+  const n = list.filter((r) => r.architecture === architecture).length + 1;
+  const v = version ?? `2023.0.2025030${Math.min(n, 9)}${n > 9 ? n : ''}`;
+  const ami = ecsAmi(region, architecture, v, new Date(Date.UTC(2025, 2, n)).toISOString());
+  if (!list.some((r) => r.imageId === ami.imageId)) list.push(ami);
+  return ami;
 }
 
 /** Availability zones of a region: region + a, b, c (zone ids like use1-az1). */

@@ -17,13 +17,14 @@ import { unflatten } from '../protocols/query.js';
 import { ServiceError, type Ec2InstanceRecord, type SandboxRequest, type ServiceModule, type World } from '../types.js';
 import {
   INSTANCE_TYPES,
-  amisForRegion,
+  amisIn,
   architectureOf,
   availabilityZones,
   builtinId,
   specsOf,
   type AmiRecord,
 } from './ec2-data.js';
+import { checkPlacement, describeInstanceCreditSpecifications, describeInstanceTypeOfferings, launchCredits, modifyInstanceCreditSpecification, useCapacity } from './ec2-offerings.js';
 import { findInstanceProfile, instanceProfileUsable } from './iam.js';
 import { bool, int, list, type TagMap } from './util.js';
 
@@ -124,6 +125,8 @@ interface InstanceRecord extends Ec2InstanceRecord {
   stateTransitionReason?: string;
   /** Whether the instance gets a public IP when it is running (subnet setting or AssociatePublicIpAddress). */
   wantsPublicIp: boolean;
+  /** Burstable types: the CPU credit option (CreditSpecification, else the family's default). */
+  cpuCredits?: 'standard' | 'unlimited';
 }
 
 interface ReservationRecord {
@@ -1035,9 +1038,9 @@ function amiShape(ami: AmiRecord) {
   };
 }
 
-function findAmi(region: string, imageId: string): AmiRecord {
+function findAmi(world: World, region: string, imageId: string): AmiRecord {
   checkIdFormat(imageId, 'ami', 'InvalidAMIID.Malformed');
-  const ami = amisForRegion(region).find((a) => a.imageId === imageId);
+  const ami = amisIn(world, region).find((a) => a.imageId === imageId);
   if (!ami) throw new ServiceError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`, 400);
   return ami;
 }
@@ -1046,8 +1049,8 @@ function describeImages(req: SandboxRequest, world: World) {
   const p = unflatten(req.params);
   const ids = strings(p.ImageId);
   const owners = strings(p.Owner);
-  for (const id of ids) findAmi(req.region, id);
-  let amis = amisForRegion(req.region).map((a) => ({ ...a, tags: {} as TagMap }));
+  for (const id of ids) findAmi(world, req.region, id);
+  let amis = amisIn(world, req.region).map((a) => ({ ...a, tags: {} as TagMap }));
   if (ids.length) amis = amis.filter((a) => ids.includes(a.imageId));
   if (owners.length) {
     amis = amis.filter((a) =>
@@ -1170,7 +1173,7 @@ function planLaunch(req: SandboxRequest, world: World, p: Record<string, any>): 
   if (!Number.isInteger(maxCount) || maxCount < 1) throw invalidValue(`Value (${p.MaxCount}) for parameter maxCount is invalid. Expected a positive integer.`);
   if (minCount > maxCount) throw invalidValue('Minimum count cannot be greater than maximum count.');
 
-  const ami = findAmi(region, requiredParam(p.ImageId, 'ImageId'));
+  const ami = findAmi(world, region, requiredParam(p.ImageId, 'ImageId'));
   const instanceType = p.InstanceType ? String(p.InstanceType) : 'm1.small';
   if (!INSTANCE_TYPES.has(instanceType)) throw invalidValue(`Invalid value '${instanceType}' for InstanceType.`);
   const typeArch = architectureOf(instanceType);
@@ -1366,7 +1369,10 @@ function runInstances(req: SandboxRequest, world: World) {
     }
   }
   const plan = planLaunch(req, world, p);
+  const cpuCredits = launchCredits(plan.instanceType, p);
   dryRun(p);
+  // Placement (ec2-offerings.ts): the zone must offer the type and have capacity left.
+  checkPlacement(world, req.region, plan.instanceType, plan.subnet.availabilityZone, plan.count);
 
   const reservation: ReservationRecord = {
     reservationId: world.nextId('r-'),
@@ -1424,11 +1430,13 @@ function runInstances(req: SandboxRequest, world: World) {
       blockDevices,
       disableApiTermination: plan.disableApiTermination,
       wantsPublicIp: plan.wantsPublicIp,
+      ...(cpuCredits ? { cpuCredits } : {}),
     };
     s.instances[instanceId] = instance;
     reservation.instanceIds.push(instanceId);
   }
   s.reservations[reservation.reservationId] = reservation;
+  useCapacity(world, plan.subnet.availabilityZone, plan.count);
   return reservationShape(world, reservation);
 }
 
@@ -1815,6 +1823,9 @@ export const ec2: ServiceModule = {
 
     DescribeImages: { mutating: false, handler: regional(describeImages) },
     DescribeInstanceTypes: { mutating: false, handler: regional(describeInstanceTypes) },
+    DescribeInstanceTypeOfferings: { mutating: false, handler: regional(describeInstanceTypeOfferings) },
+    DescribeInstanceCreditSpecifications: { mutating: false, handler: regional(describeInstanceCreditSpecifications) },
+    ModifyInstanceCreditSpecification: { mutating: true, handler: regional(modifyInstanceCreditSpecification) },
 
     RunInstances: { mutating: true, handler: regional(runInstances) },
     DescribeInstances: { mutating: false, handler: regional(describeInstances) },

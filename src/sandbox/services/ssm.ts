@@ -6,7 +6,7 @@
 
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
 import { paginate } from '../paginate.js';
-import { amisForRegion } from './ec2-data.js';
+import { amisForRegion, recommendedEcsAmi } from './ec2-data.js';
 import { bool, int, list } from './util.js';
 
 interface PublicParameter {
@@ -20,17 +20,21 @@ interface PublicParameter {
 const PUBLISHED = Date.UTC(2025, 1, 25, 3, 4, 5);
 
 /** The public parameters of a region, by name. */
-function publicParameters(region: string): Map<string, PublicParameter> {
+function publicParameters(region: string, world?: World): Map<string, PublicParameter> {
   const params = new Map<string, PublicParameter>();
   const add = (name: string, value: string, version: number) =>
     params.set(name, { name, value, version, lastModified: PUBLISHED });
-  for (const ami of amisForRegion(region)) {
+  // A release published since (publishEcsAmi in ec2-data.ts) replaces the built-in recommended AMI.
+  const amis = amisForRegion(region).map((a) => (world && a.ssmPath ? recommendedEcsAmi(world, region, a.architecture) : a));
+  for (const ami of amis) {
     if (ami.ssmPath && ami.ssmFields) {
       // The "recommended" parameter is a JSON document; each field is also its own parameter.
       const fields: Record<string, string | number> = { ...ami.ssmFields, image_id: ami.imageId };
       const ordered = Object.fromEntries(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b)));
-      add(ami.ssmPath, JSON.stringify(ordered), 143);
-      for (const [key, value] of Object.entries(ordered)) add(`${ami.ssmPath}/${key}`, String(value), 143);
+      // Each release since the built-in one is a new version of the parameter.
+      const version = 143 + ((world?.state.ec2?.amiReleases?.[region] ?? []) as { imageId: string; architecture: string }[]).filter((r) => r.architecture === ami.architecture).findIndex((r) => r.imageId === ami.imageId) + 1;
+      add(ami.ssmPath, JSON.stringify(ordered), version);
+      for (const [key, value] of Object.entries(ordered)) add(`${ami.ssmPath}/${key}`, String(value), version);
     } else if (ami.architecture === 'x86_64') {
       add('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64', ami.imageId, 88);
       add('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64', ami.imageId, 88);
@@ -67,14 +71,14 @@ function checkName(name: unknown, member = 'name'): string {
   return name;
 }
 
-function getParameter(req: SandboxRequest) {
+function getParameter(req: SandboxRequest, world: World) {
   const name = checkName(req.params.Name);
-  const param = publicParameters(req.region).get(name);
+  const param = publicParameters(req.region, world).get(name);
   if (!param) throw new ServiceError('ParameterNotFound', '', 400);
   return { Parameter: parameterShape(req.region, param) };
 }
 
-function getParameters(req: SandboxRequest) {
+function getParameters(req: SandboxRequest, world: World) {
   const names = list<unknown>(req.params.Names);
   if (names.length === 0) {
     throw validationException(`1 validation error detected: Value null at 'names' failed to satisfy constraint: Member must not be null`);
@@ -84,7 +88,7 @@ function getParameters(req: SandboxRequest) {
       `1 validation error detected: Value '[${names.join(', ')}]' at 'names' failed to satisfy constraint: Member must have length less than or equal to 10`,
     );
   }
-  const all = publicParameters(req.region);
+  const all = publicParameters(req.region, world);
   const found = [];
   const invalid = [];
   for (const n of names) {
@@ -107,7 +111,7 @@ function getParametersByPath(req: SandboxRequest, world: World) {
       `1 validation error detected: Value '${req.params.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10`,
     );
   }
-  const matching = [...publicParameters(req.region).values()]
+  const matching = [...publicParameters(req.region, world).values()]
     .filter((p) => p.name.startsWith(prefix) && (recursive || !p.name.slice(prefix.length).includes('/')))
     .sort((a, b) => a.name.localeCompare(b.name));
   const page = paginate(matching, {
