@@ -33,6 +33,8 @@ LogFormat "%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\"" ecs_
 CustomLog "|\$$(pipe local6)" ecs_cwlogs
 ErrorLogFormat "%v [%t] [%m:%l] [pid %P] [client\\ %a] %M"
 ErrorLog "|\$$(pipe local7)"
+# A missing page is an error line, as in the lab's Apache 2.2 (2.4 logs "File does not exist" at info).
+LogLevel warn core:info
 CONF
 } && { grep -qxF "Include $ours" "$conf" || printf '\nInclude %s\n' "$ours" >> "$conf"; } \
   || echo "ecs-cwlogs: cannot write $ours or $conf: httpd logs where its image says, not to cloudwatchlogs" >&2

@@ -399,3 +399,29 @@ test('a sandbox rehearsal never poisons another endpoint: up --sandbox, then up 
     await runCli(['sandbox', '--stop', '--stack', STACK], env);
   }
 });
+
+test('a stopped instance does not stall down: its container instance, still registered, is deregistered and the cluster deleted', async () => {
+  await withSandbox({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    assert.equal((await runCli(upArgs(sb.url), env)).code, 0);
+    const aws = clients(sb);
+    const id = (await aws.ec2.describeInstances({ Filters: [{ Name: 'tag:ecs-cwlogs:stack', Values: [STACK] }] })).Reservations![0]!.Instances![0]!.InstanceId!;
+    await (aws.ec2 as unknown as { stopInstances(x: object): Promise<unknown> }).stopInstances({ InstanceIds: [id] });
+    for (;;) {
+      const st = (await aws.ec2.describeInstances({ InstanceIds: [id] })).Reservations![0]!.Instances![0]!.State?.Name;
+      if (st === 'stopped') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ci = await aws.ecs.describeContainerInstances({ cluster: 'ECSCloudWatchLogs', containerInstances: (await aws.ecs.listContainerInstances({ cluster: 'ECSCloudWatchLogs' })).containerInstanceArns ?? [] });
+    assert.equal(ci.containerInstances?.[0]?.agentConnected, false, 'ECS keeps a stopped instance registered, disconnected');
+    const since = sb.requestLog().length;
+    const down = await runCli(['down', ...base(sb.url, '--yes')], env, { timeoutMs: 120_000 });
+    assert.equal(down.code, 0, down.stderr);
+    const calls = mutatingCalls(sb, since);
+    assert.ok(calls.includes('ecs:DeregisterContainerInstance'), calls.join(', '));
+    assert.ok(calls.includes('ecs:DeleteCluster'));
+    const c = (await aws.ecs.describeClusters({ clusters: ['ECSCloudWatchLogs'] })).clusters?.[0];
+    assert.equal(c?.status, 'INACTIVE');
+    assert.equal(sb.requestLog().slice(since).filter((r) => r.operation === 'DeleteCluster' && r.errorCode === 'ClusterContainsContainerInstancesException').length, 0, 'no retried DeleteCluster');
+  });
+});

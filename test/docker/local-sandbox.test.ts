@@ -4,9 +4,9 @@
  * an httpd-like app image, both built from the CI base image and cached by content hash. One stack,
  * in order (each test builds on the one before):
  *   1. up prints a http://127.0.0.1:<port>/ URL that answers 200 within 10 s of up returning;
- *   2. N = 50 GETs give exactly N access lines in `logs --json` within 15 s; denied pages give error
- *      lines in the httpd-error stream (missing pages give 404 access lines: with LogLevel warn,
- *      httpd 2.4 writes no error line for them); the ECS agent's stream is there; every stream is
+ *   2. N = 50 GETs give exactly N access lines in `logs --json` within 15 s; missing and denied pages
+ *      give error lines in the httpd-error stream (the start script sets `LogLevel warn core:info`,
+ *      so a 404 is an error line as in the lab); the ECS agent's stream is there; every stream is
  *      named {instance_id}-{hostname}-{ip_address}-<file> with the sandbox's instance;
  *   4. a second up makes 0 mutating AWS calls and starts no container;
  *   3. docker kill of httpd: the service's events show the task stopped and a new one started, the
@@ -107,7 +107,7 @@ test('2. N GETs give exactly N access lines within 15 s; errors, the agent strea
     'the lines in logs',
     async () => {
       const ev = await readLogs(s);
-      return count(ev, 'httpd-access.log', ok) >= N && count(ev, 'httpd-error.log', denied) >= DENIED && count(ev, 'httpd-access.log', missing) >= MISSING ? ev : undefined;
+      return count(ev, 'httpd-access.log', ok) >= N && count(ev, 'httpd-error.log', denied) >= DENIED && count(ev, 'httpd-access.log', missing) >= MISSING && count(ev, 'httpd-error.log', missing) >= MISSING ? ev : undefined;
     },
     15_000,
     250,
@@ -119,6 +119,7 @@ test('2. N GETs give exactly N access lines within 15 s; errors, the agent strea
   for (let i = 0; i < N; i++) assert.equal(events.filter((e) => e.message.includes(`${ok}-${i} `)).length, 1, `line ${i} once`);
   assert.equal(count(events, 'httpd-error.log', denied), DENIED);
   assert.equal(count(events, 'httpd-access.log', missing), MISSING);
+  assert.equal(count(events, 'httpd-error.log', missing), MISSING, 'each missing page is an error line too (AH00128)');
   assert.ok(events.some((e) => e.stream.endsWith('-ecs-agent.log') && /msg="Task transitioned to RUNNING"/.test(e.message)), 'the ECS agent stream');
   const streams = [...new Set(events.map((e) => e.stream))];
   const id = instanceId.replace(/[.]/g, '\\.');
