@@ -10,7 +10,7 @@
  *   unknown   the registry cannot be reached from here (DNS, refused, timeout) or answers oddly:
  *             the caller warns and goes on
  */
-import { parseChallenge, type Fetch } from './registry.js';
+import { MANIFEST_TYPES, parseChallenge, type Fetch } from './registry.js';
 import { isLoopbackRegistry, parseReference, registryApiHost } from './reference.js';
 
 export type PullStatus = 'pullable' | 'private' | 'unknown';
@@ -29,13 +29,6 @@ export interface PullCheckOptions {
   /** Per request (default 5 s): an unreachable registry must not hold the plan up. */
   timeoutMs?: number;
 }
-
-const MANIFEST_TYPES = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
 
 /** The account's own ECR: `<account>.dkr.ecr.<region>.amazonaws.com[.cn]`. */
 export function ecrAccountOf(registry: string): string | undefined {

@@ -7,7 +7,8 @@ import { DockerError } from '../core/errors.js';
 import type { RegistryCredentials } from './auth.js';
 import { isLoopbackRegistry, parseReference, registryApiHost } from './reference.js';
 
-const MANIFEST_TYPES = [
+/** The manifest media types a registry may answer with, as an Accept header. */
+export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
   'application/vnd.oci.image.manifest.v1+json',
