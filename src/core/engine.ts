@@ -175,12 +175,12 @@ export async function prepareSteps(steps: readonly AnyStep[], ctx: Context): Pro
       }
     }),
   );
-  if (errors.length) throw combine(errors, steps);
+  if (errors.length) throw combine(errors);
   return out;
 }
 
 /** One error for several: the worst kind first, every message listed. */
-function combine(errors: CliError[], _steps: readonly AnyStep[]): CliError {
+function combine(errors: CliError[]): CliError {
   const first = pickError(errors);
   if (errors.length === 1) return first;
   const others = errors.filter((e) => e !== first);
@@ -195,8 +195,6 @@ function combine(errors: CliError[], _steps: readonly AnyStep[]): CliError {
 
 export interface PlanOptions {
   targets?: readonly StepId[];
-  /** status: conflicts and missing settings are reported per step instead of failing the run. */
-  tolerant?: boolean;
 }
 
 function depsFor(step: AnyStep, outputs: Map<StepId, Outputs>): DepOutputs {
@@ -262,7 +260,7 @@ export async function planRun(steps: readonly AnyStep[], ctx: Context, opts: Pla
     outputs.set(step.id, preview);
     planned.set(step.id, { step, target: isTarget, prepared: prepared.get(step.id), observed, desired, plan, preview, deps, readMs });
   }
-  if (errors.length && !opts.tolerant) throw combine(errors, run);
+  if (errors.length) throw combine(errors);
   const list = run.map((s) => planned.get(s.id)).filter((x): x is PlannedStep => Boolean(x));
   return { steps: list, byId: planned, changes: list.filter((p) => p.target && ['create', 'update', 'replace'].includes(p.plan.action)) };
 }
