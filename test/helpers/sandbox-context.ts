@@ -75,3 +75,21 @@ export function mutatingCalls(sb: RunningSandbox, since = 0): string[] {
     .filter((r) => r.mutating)
     .map((r) => `${r.service}:${r.operation}`);
 }
+
+/**
+ * The same context, but its process "dies" at one EC2 operation: before the call is made, or once
+ * it has returned (its answer lost), by throwing "SIGKILL".
+ */
+export function crashingAt<C extends Pick<Context, 'ec2'>>(base: C, operation: string, when: 'before' | 'after'): C {
+  const ec2 = new Proxy(base.ec2, {
+    get(target, prop, recv) {
+      const f = Reflect.get(target, prop, recv);
+      if (prop !== operation) return typeof f === 'function' ? f.bind(target) : f;
+      return async (...args: unknown[]) => {
+        if (when === 'after') await (f as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        throw new Error('SIGKILL');
+      };
+    },
+  });
+  return Object.create(base, { ec2: { value: ec2 } }) as C;
+}

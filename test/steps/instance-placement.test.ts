@@ -14,7 +14,7 @@ import { STEPS } from '../../src/steps/index.js';
 import { instanceStep, isRegistered, readSecurityGroup, stackInstances } from '../../src/steps/instance.js';
 import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
 import { publishEcsAmi } from '../../src/sandbox/services/ec2-data.js';
-import { mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
+import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 
 const UP: StepId[] = ['iam', 'cluster', 'instance'];
@@ -112,20 +112,7 @@ test('placement: killed right after the launch in the second zone, then run agai
     sb.world.settings.capacity = { 'us-east-1a': 0 };
     const base = await sandboxContext(sb);
     // The process "dies" when RunInstances succeeds (in us-east-1b): the response is lost.
-    const crashing = Object.create(base, {
-      ec2: {
-        value: new Proxy(base.ec2, {
-          get(target, prop, recv) {
-            const f = Reflect.get(target, prop, recv);
-            if (prop !== 'runInstances') return typeof f === 'function' ? f.bind(target) : f;
-            return async (...args: unknown[]) => {
-              await (f as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-              throw new Error('SIGKILL');
-            };
-          },
-        }),
-      },
-    }) as Context;
+    const crashing = crashingAt(base, 'runInstances', 'after');
     await assert.rejects(applySteps(STEPS, crashing, { targets: UP }), /SIGKILL/);
     const launched = await stackInstances(base, LIVE);
     assert.equal(launched.length, 1);
@@ -200,17 +187,7 @@ test('replace: killed after the new instance registered, before the old one is t
     const { report } = await up(sb, { config: { instanceType: 't3.small' } });
     const old = inst(report).instanceId!;
     const base = await sandboxContext(sb, { replaceInstance: true, config: { instanceType: 't3.medium' } });
-    const crashing = Object.create(base, {
-      ec2: {
-        value: new Proxy(base.ec2, {
-          get(target, prop, recv) {
-            const f = Reflect.get(target, prop, recv);
-            if (prop === 'terminateInstances') return async () => Promise.reject(new Error('SIGKILL'));
-            return typeof f === 'function' ? f.bind(target) : f;
-          },
-        }),
-      },
-    }) as Context;
+    const crashing = crashingAt(base, 'terminateInstances', 'before');
     await assert.rejects(applySteps(STEPS, crashing, { targets: UP }), /SIGKILL/);
     assert.equal((await stackInstances(base, LIVE)).length, 2, 'old and new both running');
 

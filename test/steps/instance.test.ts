@@ -12,7 +12,7 @@ import { STEPS } from '../../src/steps/index.js';
 import { clientToken, instanceStep, isRegistered, readSecurityGroup, stackInstances, detectPublicIp } from '../../src/steps/instance.js';
 import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
 import { RecordingIoHost } from '../../src/io/recording.js';
-import { mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
+import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 
 const UP: StepId[] = ['iam', 'cluster', 'instance'];
@@ -145,21 +145,7 @@ test('instance: crash after RunInstances, then run again: still one instance (st
   await withSandbox({}, async (sb) => {
     const base = await sandboxContext(sb);
     // A context whose process "dies" right after RunInstances returned.
-    const ec2 = base.ec2;
-    const crashing = Object.create(base, {
-      ec2: {
-        value: new Proxy(ec2, {
-          get(target, prop, recv) {
-            const f = Reflect.get(target, prop, recv);
-            if (prop !== 'runInstances') return typeof f === 'function' ? f.bind(target) : f;
-            return async (...args: unknown[]) => {
-              await (f as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-              throw new Error('SIGKILL');
-            };
-          },
-        }),
-      },
-    }) as Context;
+    const crashing = crashingAt(base, 'runInstances', 'after');
     await assert.rejects(applySteps(STEPS, crashing, { targets: UP }));
     assert.equal(okCalls(sb, 'ec2:RunInstances'), 1);
 
