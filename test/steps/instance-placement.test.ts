@@ -202,18 +202,6 @@ test('replace: killed after the new instance registered, before the old one is t
   });
 });
 
-test('replace: without --replace-instance another instance type is planned as replace, pointing at the flag, and changes nothing', async () => {
-  await withSandbox({}, async (sb) => {
-    await up(sb);
-    const since = sb.requestLog().length;
-    const { report } = await up(sb, { config: { instanceType: 't3.medium' } });
-    const plan = report.steps.find((s) => s.id === 'instance')!.plan!;
-    assert.equal(plan.action, 'replace');
-    assert.match(plan.action === 'replace' ? plan.fix : '', /--replace-instance/);
-    assert.deepEqual(mutatingCalls(sb, since), []);
-  });
-});
-
 test('credits: an instance running unlimited credits (launched before) is changed in place to standard, with one call', async () => {
   await withSandbox({}, async (sb) => {
     const { report } = await up(sb);

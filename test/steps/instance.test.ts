@@ -137,6 +137,7 @@ test('instance: a changed instance type is planned as a replacement, never done 
     assert.equal(plan.action, 'replace');
     assert.ok(plan.action === 'replace' && plan.diffs.some((d) => d.field === 'instance.instanceType' && d.from === 't3.small' && d.to === 't3.medium'));
     assert.match(plan.action === 'replace' ? plan.fix : '', /instance --delete/);
+    assert.match(plan.action === 'replace' ? plan.fix : '', /--replace-instance/, 'the fix points at the flag');
     assert.deepEqual(mutatingCalls(sb, since), []);
   });
 });
