@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applySteps, inspectSteps, type RunReport } from '../../src/core/engine.js';
 import { AwsError, UserInputError } from '../../src/core/errors.js';
-import type { Context } from '../../src/core/context.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
 import { instanceStep, isRegistered, readSecurityGroup, stackInstances } from '../../src/steps/instance.js';

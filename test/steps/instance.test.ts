@@ -11,7 +11,6 @@ import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
 import { clientToken, instanceStep, isRegistered, readSecurityGroup, stackInstances, detectPublicIp } from '../../src/steps/instance.js';
 import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
-import { RecordingIoHost } from '../../src/io/recording.js';
 import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 
