@@ -18,6 +18,8 @@ import type { STS } from '@aws-sdk/client-sts';
 import type { ECR } from '@aws-sdk/client-ecr';
 import type { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
 import type { ResourceGroupsTaggingAPI } from '@aws-sdk/client-resource-groups-tagging-api';
+import type { AutoScaling } from '@aws-sdk/client-auto-scaling';
+import type { ElasticLoadBalancingV2 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { lazyObject } from '../core/lazy.js';
 import { UserInputError } from '../core/errors.js';
@@ -44,6 +46,11 @@ export type EcsApi = Pick<
   | 'listTasks'
   | 'describeTasks'
   | 'listTagsForResource'
+  | 'createCapacityProvider'
+  | 'describeCapacityProviders'
+  | 'updateCapacityProvider'
+  | 'deleteCapacityProvider'
+  | 'putClusterCapacityProviders'
 >;
 
 export type IamApi = Pick<
@@ -98,6 +105,44 @@ export type Ec2Api = Pick<
   | 'describeInstanceTypeOfferings'
   | 'describeInstanceCreditSpecifications'
   | 'modifyInstanceCreditSpecification'
+  | 'createLaunchTemplate'
+  | 'createLaunchTemplateVersion'
+  | 'modifyLaunchTemplate'
+  | 'describeLaunchTemplates'
+  | 'describeLaunchTemplateVersions'
+  | 'deleteLaunchTemplate'
+  | 'deleteLaunchTemplateVersions'
+>;
+
+/** The group topology: the Auto Scaling group behind the capacity provider. */
+export type AutoScalingApi = Pick<
+  AutoScaling,
+  | 'createAutoScalingGroup'
+  | 'describeAutoScalingGroups'
+  | 'updateAutoScalingGroup'
+  | 'deleteAutoScalingGroup'
+  | 'setInstanceProtection'
+  | 'createOrUpdateTags'
+  | 'describeScalingActivities'
+>;
+
+/** The optional Application Load Balancer, its target group and listener. */
+export type Elbv2Api = Pick<
+  ElasticLoadBalancingV2,
+  | 'createLoadBalancer'
+  | 'describeLoadBalancers'
+  | 'deleteLoadBalancer'
+  | 'createTargetGroup'
+  | 'describeTargetGroups'
+  | 'modifyTargetGroup'
+  | 'deleteTargetGroup'
+  | 'createListener'
+  | 'describeListeners'
+  | 'modifyListener'
+  | 'deleteListener'
+  | 'describeTargetHealth'
+  | 'addTags'
+  | 'describeTags'
 >;
 
 export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters'>;
@@ -131,6 +176,8 @@ export interface AwsClients {
   readonly ecr: EcrApi;
   readonly logs: LogsApi;
   readonly tagging: TaggingApi;
+  readonly autoscaling: AutoScalingApi;
+  readonly elbv2: Elbv2Api;
 }
 
 export interface ClientOptions {
@@ -170,6 +217,8 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     ecr: lazyObject(async () => new (await import('@aws-sdk/client-ecr')).ECR(common)),
     logs: lazyObject(async () => new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogs(common)),
     tagging: lazyObject(async () => new (await import('@aws-sdk/client-resource-groups-tagging-api')).ResourceGroupsTaggingAPI(common)),
+    autoscaling: lazyObject(async () => new (await import('@aws-sdk/client-auto-scaling')).AutoScaling(common)),
+    elbv2: lazyObject(async () => new (await import('@aws-sdk/client-elastic-load-balancing-v2')).ElasticLoadBalancingV2(common)),
   };
 }
 

@@ -16,7 +16,7 @@
  */
 import { CliError, ConflictError, InterruptedError, UserInputError } from './errors.js';
 import type { Context } from './context.js';
-import { isAbsent, type Absent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId, type StepOutputs } from './step.js';
+import { edgesOf, isAbsent, type Absent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId, type StepOutputs } from './step.js';
 import { toCliError } from '../aws/errors.js';
 import { deepEqual } from './diff.js';
 
@@ -66,6 +66,7 @@ export interface RunPlan {
 /** Order steps so that each comes after its dependencies; reject cycles and unknown ids. */
 export function topoSort(steps: readonly AnyStep[]): AnyStep[] {
   const byId = new Map(steps.map((s) => [s.id, s]));
+  const present = new Set(byId.keys());
   const out: AnyStep[] = [];
   const state = new Map<StepId, 'visiting' | 'done'>();
   const visit = (s: AnyStep, path: StepId[]) => {
@@ -73,7 +74,7 @@ export function topoSort(steps: readonly AnyStep[]): AnyStep[] {
     if (st === 'done') return;
     if (st === 'visiting') throw new Error(`Step dependency cycle: ${[...path, s.id].join(' -> ')}`);
     state.set(s.id, 'visiting');
-    for (const d of s.dependsOn) {
+    for (const d of edgesOf(s, present)) {
       const dep = byId.get(d);
       if (!dep) throw new Error(`Step ${s.id} depends on unknown step ${d}`);
       visit(dep, [...path, s.id]);
@@ -150,12 +151,14 @@ async function runGraph(
 /** The steps a run touches: the targets and, read only, everything they depend on. */
 function runOrder(steps: readonly AnyStep[], targets?: readonly StepId[]): { run: AnyStep[]; targets: Set<StepId> } {
   const order = topoSort(steps);
+  const present = new Set(order.map((s) => s.id));
   const t = new Set<StepId>(targets ?? order.map((s) => s.id));
   const needed = new Set<StepId>();
   const addNeeded = (id: StepId) => {
     if (needed.has(id)) return;
     needed.add(id);
-    order.find((s) => s.id === id)?.dependsOn.forEach(addNeeded);
+    const s = order.find((x) => x.id === id);
+    if (s) edgesOf(s, present).forEach(addNeeded);
   };
   t.forEach(addNeeded);
   return { run: order.filter((s) => needed.has(s.id)), targets: t };
@@ -198,7 +201,7 @@ export interface PlanOptions {
 }
 
 function depsFor(step: AnyStep, outputs: Map<StepId, Outputs>): DepOutputs {
-  return Object.fromEntries(step.dependsOn.map((d) => [d, outputs.get(d)]).filter(([, v]) => v !== undefined));
+  return Object.fromEntries([...step.dependsOn, ...(step.after ?? [])].map((d) => [d, outputs.get(d)]).filter(([, v]) => v !== undefined));
 }
 
 /**
@@ -222,7 +225,7 @@ export async function planRun(steps: readonly AnyStep[], ctx: Context, opts: Pla
   );
   for (const step of run) {
     checkInterrupted(ctx);
-    if (step.dependsOn.some((d) => !outputs.has(d) && run.some((r) => r.id === d))) continue; // a dependency failed to plan
+    if ([...step.dependsOn, ...(step.after ?? [])].some((d) => !outputs.has(d) && run.some((r) => r.id === d))) continue; // a dependency failed to plan
     let observed: unknown;
     let readMs = 0;
     try {
@@ -306,10 +309,11 @@ export async function executePlan(p: RunPlan, ctx: Context, opts: ExecuteOptions
   const reports = new Map<StepId, StepReport>();
   const errors: CliError[] = [];
   const order = p.steps.map((s) => s.step);
+  const present = new Set(order.map((s) => s.id));
 
   await runGraph(
     order,
-    (s) => s.dependsOn,
+    (s) => edgesOf(s, present),
     async (step) => {
       const ps = p.byId.get(step.id)!;
       const t0 = ctx.clock.now();
@@ -479,7 +483,8 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
   const order = topoSort(steps);
   const targets = new Set<StepId>(opts.targets ?? order.map((s) => s.id));
   const run = order.filter((s) => targets.has(s.id)).reverse();
-  const dependents = (s: AnyStep) => run.filter((o) => o.dependsOn.includes(s.id)).map((o) => o.id);
+  const present = new Set(run.map((s) => s.id));
+  const dependents = (s: AnyStep) => run.filter((o) => edgesOf(o, present).includes(s.id)).map((o) => o.id);
   const reports = new Map<StepId, StepReport>();
   const errors: CliError[] = [];
 

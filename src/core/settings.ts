@@ -27,6 +27,13 @@ export interface StackConfig {
   appImage: string;
   /** Where `image` pushes: a registry repository such as user/cloudwatchlogs, or "ecr". */
   imageRepo?: string;
+  /**
+   * How many container instances. 1 (the default, and no load balancer): one EC2 instance, the lab as
+   * it is. More, or a load balancer: an Auto Scaling group behind an ECS capacity provider.
+   */
+  instances: number;
+  /** An Application Load Balancer in front of the tasks (the group topology). */
+  loadBalancer: boolean;
 }
 
 export type SettingKey = keyof StackConfig;
@@ -79,6 +86,8 @@ export const SETTINGS = {
   serviceName: setting('serviceName', '--service-name <name>', 'ECS service name', v.ecsName('service name'), 'cloudwatchlogs'),
   image: setting('image', '--image <ref>', 'logging image reference (default: the one `image` pushed)', v.imageRef),
   appImage: setting('appImage', '--app-image <ref>', 'the app (httpd) image', v.imageRef, 'httpd:2.4'),
+  instances: setting('instances', '--instances <n>', 'how many container instances: 1 is one EC2 instance; more is an Auto Scaling group across Availability Zones', v.instanceCount, 1),
+  loadBalancer: setting('loadBalancer', '--load-balancer', 'put an Application Load Balancer in front of the tasks (an Auto Scaling group even with --instances 1); --no-load-balancer takes it away', v.flag('--load-balancer'), false),
   imageRepo: setting('imageRepo', '--repo <repo>', 'where `image` pushes: a repository such as user/cloudwatchlogs, or "ecr"', any),
 } satisfies { [K in SettingKey]: Setting<K> };
 

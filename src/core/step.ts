@@ -15,7 +15,20 @@
  */
 import type { Context } from './context.js';
 
-export type StepId = 'image' | 'cluster' | 'iam' | 'log-group' | 'instance' | 'task' | 'service';
+export type StepId =
+  | 'image'
+  | 'cluster'
+  | 'iam'
+  | 'log-group'
+  | 'security-group'
+  | 'instance'
+  | 'target-group'
+  | 'load-balancer'
+  | 'launch-template'
+  | 'auto-scaling-group'
+  | 'capacity-provider'
+  | 'task'
+  | 'service';
 
 /** Typed not-found. `read` returns it instead of throwing. */
 export interface Absent {
@@ -100,6 +113,8 @@ export interface StepOutputs {
     taskRoleArn: Later<string>;
   };
   'log-group': { logGroup: string; logGroupArn: string; retentionDays: number };
+  /** The instances' security group: HTTP from --allow-cidr (one instance, or a group without ALB) or from the ALB's group. */
+  'security-group': { securityGroupId: Later<string>; groupName: string; vpcId: string };
   instance: {
     instanceId: Later<string>;
     instanceType: string;
@@ -111,6 +126,14 @@ export interface StepOutputs {
     amiId: Later<string>;
     architecture: 'x86_64' | 'arm64';
   };
+  /** Group topology with --load-balancer: where the ALB sends requests (instance targets, the tasks' dynamic host ports). */
+  'target-group': { targetGroupArn: Later<string>; targetGroupName: string };
+  /** The ALB, its own security group (HTTP from --allow-cidr) and its listener on port 80. */
+  'load-balancer': { loadBalancerArn: Later<string>; loadBalancerName: string; dnsName: Later<string>; securityGroupId: Later<string>; listenerArn: Later<string> };
+  /** What every instance of the group is launched with (AMI, user data, IMDSv2, encrypted gp3, profile, credits). */
+  'launch-template': { launchTemplateId: Later<string>; launchTemplateName: string; version: Later<number>; amiId: string; architecture: 'x86_64' | 'arm64'; instanceType: string };
+  'auto-scaling-group': { groupName: string; groupArn: Later<string>; desired: number; subnetIds: string[]; zones: string[] };
+  'capacity-provider': { capacityProviderName: string; capacityProviderArn: Later<string> };
   task: { taskDefinitionArn: Later<string>; family: string; revision: Later<number> };
   service: { serviceName: string; serviceArn: Later<string>; url: Later<string | undefined> };
 }
@@ -131,6 +154,12 @@ export interface Step<C = Context, O = unknown, D = unknown, P = undefined, Id e
   /** Short human title, e.g. "ECS cluster". */
   readonly title: string;
   readonly dependsOn: readonly StepId[];
+  /**
+   * Dependencies that hold only when those steps are part of the run: the topology picks the steps
+   * (src/core/topology.ts), so e.g. the service comes after the instance in one and after the
+   * capacity provider in the other; `down` runs them all, so every edge orders the teardown.
+   */
+  readonly after?: readonly StepId[];
 
   /**
    * Optional, read-only: validate settings against the account (the key pair exists, the subnet is
@@ -156,6 +185,11 @@ export interface Change<O, D> {
   plan: Plan;
   observed: O | Absent;
   desired: D;
+}
+
+/** A step's dependencies among the steps of this run. */
+export function edgesOf(step: Pick<AnyStep, 'dependsOn' | 'after'>, present: ReadonlySet<StepId>): StepId[] {
+  return [...step.dependsOn, ...(step.after ?? []).filter((d) => present.has(d))];
 }
 
 /** Any step, for collections. */

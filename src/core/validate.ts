@@ -68,6 +68,25 @@ export const logGroupName: Validator<string> = (s) =>
     ? s
     : fail(`"${truncate(s)}" is not a valid log group name`, 'use 1-512 letters, digits and ._-/# characters');
 
+/** The most instances --instances takes: a lab, not a fleet (and inside a new account's vCPU quota). */
+export const MAX_INSTANCES = 20;
+export const instanceCount: Validator<number> = (s) => {
+  const n = Number(s);
+  return /^\d+$/.test(String(s).trim()) && Number.isInteger(n) && n >= 1 && n <= MAX_INSTANCES
+    ? n
+    : fail(`"${truncate(String(s))}" is not a number of instances`, `use a whole number from 1 to ${MAX_INSTANCES}`);
+};
+
+/** A switch given as a flag (true), --no-… (false), or true/false in the environment and the stack file. */
+export const flag =
+  (name: string): Validator<boolean> =>
+  (s) => {
+    const t = String(s).trim().toLowerCase();
+    if (['true', '1', 'yes'].includes(t)) return true;
+    if (['false', '0', 'no'].includes(t)) return false;
+    return fail(`"${truncate(String(s))}" is not a value ${name} takes`, 'use true or false');
+  };
+
 export const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 export const retentionDays: Validator<number> = (s) => {
   const n = Number(s);
