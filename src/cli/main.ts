@@ -10,6 +10,7 @@ import { downCommand, statusCommand, upCommand } from './commands/lab.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { imageCommand } from './commands/image.js';
 import { iamCommand, instanceCommand, logGroupCommand } from './commands/lab-steps.js';
+import { autoScalingGroupCommand, capacityProviderCommand, loadBalancerCommand, targetGroupCommand } from './commands/group-steps.js';
 import { logsCommand } from './commands/logs.js';
 import { completionCommand } from './commands/completion.js';
 import { takeExitCode } from './run.js';
@@ -57,6 +58,10 @@ idempotent and tagged with the stack; \`ecs-cwlogs <command> --help\` has exampl
     iamCommand(),
     logGroupCommand(),
     instanceCommand(),
+    targetGroupCommand(),
+    loadBalancerCommand(),
+    autoScalingGroupCommand(),
+    capacityProviderCommand(),
     taskCommand(),
     serviceCommand(),
     sandboxCommand(),

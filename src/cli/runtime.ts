@@ -74,6 +74,7 @@ export function flagValues(opts: GlobalOptions): FlagValues {
   for (const s of SETTING_LIST) {
     const value = opts[s.attribute];
     if (typeof value === 'string' || typeof value === 'number') flags[s.key as SettingKey] = value;
+    else if (typeof value === 'boolean' && !s.flag.includes('<')) flags[s.key as SettingKey] = String(value); // --load-balancer / --no-load-balancer
   }
   if (opts.ecr) {
     if (flags.imageRepo !== undefined && flags.imageRepo !== 'ecr') {

@@ -7,6 +7,11 @@ import { known } from '../core/step.js';
 
 export interface UpSummary {
   url?: string;
+  /** A group without an ALB: every instance's address. */
+  urls?: string[];
+  /** The group topology: the Auto Scaling group, and how many instances in which zones. */
+  group?: { name: string; instances: number; zones: string[] };
+  loadBalancer?: string;
   cluster: string;
   instanceId?: string;
   logGroup: string;
@@ -28,8 +33,13 @@ export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunRep
   const url = known(o.service?.url);
   const id = known(o.instance?.instanceId);
   const stack = `${ctx.stack === 'ecs-cwlogs' ? '' : ` --stack ${ctx.stack}`}${extraFlags}`;
+  const asg = o['auto-scaling-group'];
+  const urls = o.service?.urls;
   return {
     url,
+    ...(urls && urls.length > 1 ? { urls } : {}),
+    ...(asg ? { group: { name: asg.groupName, instances: asg.desired, zones: asg.zones } } : {}),
+    ...(o['load-balancer'] ? { loadBalancer: o['load-balancer'].loadBalancerName } : {}),
     cluster: ctx.config.clusterName,
     instanceId: id,
     logGroup: ctx.config.logGroup,
@@ -46,8 +56,10 @@ export function renderUpSummary(s: UpSummary, report: RunReport): string {
     return ['Plan (dry run, nothing changed):', ...lines].join('\n');
   }
   const where = [
-    s.url ? `App:        ${s.url}` : 'App:        (no URL yet: the instance has no public IP)',
+    s.url ? `App:        ${s.url}${s.loadBalancer ? ` (load balancer ${s.loadBalancer})` : ''}` : 'App:        (no URL yet: the instance has no public IP)',
+    ...(s.urls ?? []).slice(1).map((u) => `            ${u}`),
     `Cluster:    ${s.cluster}`,
+    ...(s.group ? [`Instances:  ${s.group.instances} in Auto Scaling group ${s.group.name} (${s.group.zones.join(', ')})`] : []),
     ...(s.instanceId ? [`Instance:   ${s.instanceId}`] : []),
     `Log group:  ${s.logGroup}`,
     `Streams:    {instance_id}-{hostname}-{ip}-${s.logStreams.join(', …-')}`,

@@ -18,7 +18,7 @@ import { missingSettingsError, pickImageSource, savedFor, type ResolvedConfig, t
 import type { Context } from '../core/context.js';
 import { planReport, type RunPlan } from '../core/engine.js';
 import { showValue, type StepOutputs } from '../core/step.js';
-import { estimateMonthly, hourlyPrice } from '../core/pricing.js';
+import { estimateStack, hourlyPrice } from '../core/pricing.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
 import * as v from '../core/validate.js';
 import type { Choice, IoHost } from '../io/host.js';
@@ -220,8 +220,12 @@ export function summaryLines(c: StackConfig, stack: string, inst?: StepOutputs['
     row('logging image', c.image ?? (c.imageRepo === 'ecr' ? 'built and pushed to ECR' : c.imageRepo ? `built and pushed to ${c.imageRepo}` : undefined)),
     row('app image', c.appImage),
     row('instance type', c.instanceType),
+    row('instances', c.instances > 1 || c.loadBalancer ? `${c.instances}, an Auto Scaling group across Availability Zones (ECS capacity provider)` : '1 (one EC2 instance; --instances N for a group)'),
+    row('load balancer', c.loadBalancer ? 'an Application Load Balancer, HTTP 80 (dynamic host ports behind it)' : 'none (--load-balancer adds one)'),
     row('key pair', c.keyName ? `${c.keyName}${asked?.keyPair === c.keyName ? ' (created now, private key saved to ~/.ssh)' : ''}` : 'none (no SSH)'),
-    row('VPC / subnet', `${c.vpcId ?? `${showValue(inst?.vpcId) || 'the'} (default VPC)`} / ${c.subnetId ?? `${showValue(inst?.subnetId) || 'a'} (public subnet)`}`),
+    c.instances > 1 || c.loadBalancer
+      ? row('VPC / subnets', `${c.vpcId ?? 'the default VPC'} / a public subnet in each zone`)
+      : row('VPC / subnet', `${c.vpcId ?? `${showValue(inst?.vpcId) || 'the'} (default VPC)`} / ${c.subnetId ?? `${showValue(inst?.subnetId) || 'a'} (public subnet)`}`),
     row('allowed from', c.allowCidr),
     row('log group', `${c.logGroup} (${c.retentionDays} days)`),
   ];
@@ -232,7 +236,8 @@ export async function confirmPlan(rt: Runtime, ctx: Context, plan: RunPlan, aske
   const io = rt.io;
   const report = planReport(plan);
   const inst = plan.byId.get('instance')?.preview as StepOutputs['instance'] | undefined;
-  const cost = estimateMonthly(ctx.config.instanceType);
+  const zones = (plan.byId.get('auto-scaling-group')?.preview as StepOutputs['auto-scaling-group'] | undefined)?.zones.length ?? 2;
+  const cost = estimateStack(ctx.config, zones);
   const text = [
     '',
     ...summaryLines(ctx.config, rt.stack, inst, asked),
@@ -240,7 +245,7 @@ export async function confirmPlan(rt: Runtime, ctx: Context, plan: RunPlan, aske
     renderStatus(rt.stack, report).split('\n').slice(1).join('\n'),
     '',
     cost
-      ? `Estimated cost: ~$${cost.hourly.toFixed(3)}/hour (~$${cost.monthly.toFixed(0)}/month) for the ${ctx.config.instanceType} instance, its 30 GB gp3 volume and public IPv4 address, on-demand us-east-1 list prices. An estimate: logs ingestion and storage are extra ($0.50/GB ingested).`
+      ? `Estimated cost: ~$${cost.hourly.toFixed(3)}/hour (~$${cost.monthly.toFixed(0)}/month) for ${cost.parts.join(', and ')}, on-demand us-east-1 list prices. An estimate: logs ingestion and storage are extra ($0.50/GB ingested).`
       : `Estimated cost: no price on file for ${ctx.config.instanceType}; see the EC2 pricing page.`,
     '',
   ].join('\n');

@@ -52,7 +52,7 @@ export function describeTarget(t: Target): string {
   return `${where}, account ${t.account}, ${t.region}`;
 }
 
-export type SavedSettings = Partial<Record<SettingKey, string | number>>;
+export type SavedSettings = Partial<Record<SettingKey, string | number | boolean>>;
 
 export interface SavedTarget extends Target {
   settings: SavedSettings;
@@ -86,7 +86,7 @@ function checkSettings(x: unknown, where: string): SavedSettings {
   const out: SavedSettings = {};
   for (const [k, v] of Object.entries(x)) {
     if (!(k in SETTINGS)) continue; // a setting of a newer or older version: ignored, kept out
-    if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`${where}.${k} must be a string or a number`);
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${where}.${k} must be a string, a number or true/false`);
     out[k as SettingKey] = v;
   }
   return out;
@@ -264,7 +264,7 @@ function pick(s: Setting, input: ResolveInput): { value: string | number; source
   const env = input.env[s.env];
   if (env !== undefined && env !== '') return { value: env, source: 'env' };
   const saved = input.saved?.[s.key];
-  if (saved !== undefined && saved !== '') return { value: saved, source: 'saved' };
+  if (saved !== undefined && saved !== '') return { value: typeof saved === 'boolean' ? String(saved) : saved, source: 'saved' };
   return undefined;
 }
 
@@ -304,7 +304,7 @@ export function withUserSettings(stack: string, target: Target, r: ResolvedConfi
     if (src === 'flag' || src === 'env' || src === 'prompt') {
       const value = r.config[s.key];
       if (value === undefined || value === '') delete settings[s.key];
-      else settings[s.key] = value as string | number;
+      else settings[s.key] = value as string | number | boolean;
     }
   }
   // The image question has one answer.

@@ -41,3 +41,30 @@ export function estimateMonthly(instanceType: string): { hourly: number; monthly
   const hourly = h + IPV4_HOURLY + VOLUME_MONTHLY / HOURS_PER_MONTH;
   return { hourly, monthly: hourly * HOURS_PER_MONTH };
 }
+
+/** An Application Load Balancer: $0.0225 per hour plus LCUs ($0.008 each; a lab uses well under one). */
+const ALB_HOURLY = 0.0225 + 0.008;
+
+export interface StackCost {
+  hourly: number;
+  monthly: number;
+  /** What the figure is made of, e.g. "3 × t3.small with volume and public IPv4", "the ALB (1 LCU)". */
+  parts: string[];
+}
+
+/**
+ * The stack's running cost: N instances (type, 30 GB gp3, public IPv4) and, with --load-balancer,
+ * the ALB and its public IPv4 address in each zone. Undefined when the type has no price on file.
+ */
+export function estimateStack(c: { instanceType: string; instances: number; loadBalancer: boolean }, zones = 2): StackCost | undefined {
+  const one = estimateMonthly(c.instanceType);
+  if (!one) return undefined;
+  const n = Math.max(1, c.instances);
+  let hourly = n * one.hourly;
+  const parts = [`${n === 1 ? 'the' : `${n} ×`} ${c.instanceType} instance${n === 1 ? '' : 's'}, ${n === 1 ? 'its' : 'their'} 30 GB gp3 volume${n === 1 ? '' : 's'} and public IPv4 address${n === 1 ? '' : 'es'}`];
+  if (c.loadBalancer) {
+    hourly += ALB_HOURLY + zones * IPV4_HOURLY;
+    parts.push(`the load balancer (1 LCU) and its ${zones} public IPv4 addresses`);
+  }
+  return { hourly, monthly: hourly * HOURS_PER_MONTH, parts };
+}

@@ -135,7 +135,14 @@ export interface StepOutputs {
   'auto-scaling-group': { groupName: string; groupArn: Later<string>; desired: number; subnetIds: string[]; zones: string[] };
   'capacity-provider': { capacityProviderName: string; capacityProviderArn: Later<string> };
   task: { taskDefinitionArn: Later<string>; family: string; revision: Later<number> };
-  service: { serviceName: string; serviceArn: Later<string>; url: Later<string | undefined> };
+  service: {
+    serviceName: string;
+    serviceArn: Later<string>;
+    /** The app's address: the instance's IP, or the ALB's DNS name; with a group and no ALB, the first of `urls`. */
+    url: Later<string | undefined>;
+    /** A group without an ALB: every instance running a task answers on port 80. */
+    urls?: string[];
+  };
 }
 export type Outputs = StepOutputs[StepId];
 

@@ -1,30 +1,65 @@
 /**
- * The lab's steps, in the order the lab takes them. The engine orders them by dependsOn anyway:
+ * The lab's steps. The engine orders them by dependsOn (and `after`, among the steps of the run).
+ * Which steps a run has is the topology's (src/core/topology.ts):
  *
- *   image ──────────────┐
- *   iam ──────┐          ├─ task ─┐
- *   cluster ──┼─ instance ────────┼─ service
- *   log-group │                   │
+ *   one instance (the default)
+ *     image ───────────────────────────────────┐
+ *     iam ───────┐                             ├─ task ─┐
+ *     cluster ───┼─ security-group ─ instance ─┼────────┼─ service
+ *     log-group  │                             │        │
+ *
+ *   a group (--instances N, --load-balancer)
+ *     target-group ─ load-balancer ─ security-group ─ launch-template ─ auto-scaling-group ─ capacity-provider ─ service
+ *     (iam and cluster before the launch template; image, log-group, task as above)
+ *
+ * `down` runs every step, so whatever either topology left is deleted in the reverse order.
  */
+import type { StackConfig } from '../core/settings.js';
 import type { AnyStep, StepId } from '../core/step.js';
+import { stepsFor } from '../core/topology.js';
+import { autoScalingGroupStep } from './auto-scaling-group.js';
+import { capacityProviderStep } from './capacity-provider.js';
 import { clusterStep } from './cluster.js';
 import { createImageStep, imageStep, type ImageStepOptions } from './image.js';
 import { iamStep } from './iam.js';
 import { logGroupStep } from './log-group.js';
 import { instanceStep } from './instance.js';
+import { loadBalancerStep } from './load-balancer.js';
+import { targetGroupStep } from './target-group.js';
 import { taskStep } from './task.js';
 import { serviceStep } from './service.js';
 
-export const STEPS: readonly AnyStep[] = [imageStep, iamStep, clusterStep, logGroupStep, instanceStep, taskStep, serviceStep];
+export const STEPS: readonly AnyStep[] = [
+  imageStep,
+  iamStep,
+  clusterStep,
+  logGroupStep,
+  instanceStep,
+  targetGroupStep,
+  loadBalancerStep,
+  autoScalingGroupStep,
+  capacityProviderStep,
+  taskStep,
+  serviceStep,
+];
 
 export interface LabStepOptions {
   image?: ImageStepOptions;
+  /** Only the steps of this configuration's topology (absent: every step, as `down` needs). */
+  topology?: Pick<StackConfig, 'instances' | 'loadBalancer'>;
 }
 
 /** The steps with per-run options (the image step takes build and push options). */
 export function labSteps(opts: LabStepOptions = {}): AnyStep[] {
   const image = opts.image ? createImageStep(opts.image) : imageStep;
-  return STEPS.map((s) => (s.id === 'image' ? image : s));
+  const ids = opts.topology ? new Set(stepsFor(opts.topology)) : undefined;
+  return STEPS.filter((s) => !ids || ids.has(s.id)).map((s) => (s.id === 'image' ? image : s));
+}
+
+/** The steps of the other topology (and the ALB's, without --load-balancer): what moving between them removes. */
+export function retiredSteps(topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): AnyStep[] {
+  const ids = new Set(stepsFor(topology));
+  return STEPS.filter((s) => !ids.has(s.id));
 }
 
 export function stepById(id: StepId): AnyStep {

@@ -11,7 +11,7 @@
  * earlier `down`). A retried call of one run sends the same token; `down` then `up` sends another,
  * so ECS does not answer "Creation of service was not idempotent".
  */
-import type { Service } from '@aws-sdk/client-ecs';
+import type { CapacityProviderStrategyItem, LoadBalancer, PlacementStrategy, Service } from '@aws-sdk/client-ecs';
 import type { Context } from '../core/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff } from '../core/diff.js';
@@ -21,8 +21,12 @@ import { pollUntil, retryOn, WaitTimeoutError } from '../core/wait.js';
 import { ownershipConflict } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { createHash } from 'node:crypto';
+import { groupNames, topologyOf } from '../core/topology.js';
 
-type Ctx = Pick<Context, 'ecs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'ec2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+
+/** Where the tasks run: the EC2 launch type (one instance), or the stack's capacity provider. */
+export type Capacity = { launchType: 'EC2' } | { capacityProvider: string };
 
 export interface ServiceObserved {
   name: string;
@@ -35,6 +39,9 @@ export interface ServiceObserved {
   minimumHealthyPercent?: number;
   maximumPercent?: number;
   circuitBreaker?: { enable: boolean; rollback: boolean };
+  capacity: string;
+  placement: string[];
+  loadBalancers: string[];
   /** Deployments the circuit breaker has failed (ids), and whether the PRIMARY one is among them. */
   failedDeployments: string[];
   primaryFailed: boolean;
@@ -47,13 +54,25 @@ export interface ServiceDesired {
   name: string;
   taskDefinition: string;
   desiredCount: number;
-  /** One instance, one fixed host port 80: the old task must stop before the new one can start. */
+  /**
+   * One instance, one fixed host port 80: the old task must stop before the new one can start (0/100).
+   * A group with host port 80: one task per instance, half of them replaced at a time (50/100).
+   * Behind the ALB (dynamic host ports): new tasks start beside the old ones (100/200).
+   */
   minimumHealthyPercent: number;
   maximumPercent: number;
   circuitBreaker: { enable: boolean; rollback: boolean };
+  /** "EC2" (the launch type) or the capacity provider's name. */
+  capacity: string;
+  /** Spread over zones, then instances ("spread:attribute:ecs.availability-zone"). */
+  placement: string[];
+  /** "targetGroupArn|httpd:80" */
+  loadBalancers: string[];
   tags: Record<string, string>;
   adopt: boolean;
   url: Later<string | undefined>;
+  /** A group without an ALB: the URL is each instance's, found once the tasks run. */
+  urlsFromTasks?: boolean;
   /** Failed deployments from before this run: waiting ignores them. */
   ignoreDeployments?: string[];
   /** The task definition is only known once it is registered: apply needs it. */
@@ -75,6 +94,9 @@ function observe(s: Service, stack: string): ServiceObserved {
     circuitBreaker: s.deploymentConfiguration?.deploymentCircuitBreaker
       ? { enable: Boolean(s.deploymentConfiguration.deploymentCircuitBreaker.enable), rollback: Boolean(s.deploymentConfiguration.deploymentCircuitBreaker.rollback) }
       : undefined,
+    capacity: s.capacityProviderStrategy?.length ? s.capacityProviderStrategy.map((c) => c.capacityProvider ?? '').join(',') : (s.launchType ?? 'EC2'),
+    placement: placementStrings(s.placementStrategy),
+    loadBalancers: loadBalancerStrings(s.loadBalancers),
     failedDeployments: (s.deployments ?? []).filter((d) => d.rolloutState === 'FAILED').map((d) => d.id ?? ''),
     primaryFailed: (s.deployments ?? []).some((d) => d.status === 'PRIMARY' && d.rolloutState === 'FAILED'),
     tags,
@@ -119,28 +141,66 @@ async function generationOf(ctx: Pick<Context, 'ecs'>, d: ServiceDesired): Promi
 
 const CIRCUIT_BREAKER = { enable: true, rollback: true };
 
+const SPREAD: PlacementStrategy[] = [
+  { type: 'spread', field: 'attribute:ecs.availability-zone' },
+  { type: 'spread', field: 'instanceId' },
+];
+const placementStrings = (p: PlacementStrategy[] | undefined) => (p ?? []).map((x) => `${x.type}${x.field ? `:${x.field}` : ''}`);
+const loadBalancerStrings = (l: LoadBalancer[] | undefined) => (l ?? []).map((x) => `${x.targetGroupArn ?? x.loadBalancerName}|${x.containerName}:${x.containerPort}`).sort();
+const APP_CONTAINER = 'httpd';
+
+function capacitySpec(d: ServiceDesired): { launchType: 'EC2' } | { capacityProviderStrategy: CapacityProviderStrategyItem[] } {
+  return d.capacity === 'EC2' ? { launchType: 'EC2' } : { capacityProviderStrategy: [{ capacityProvider: d.capacity, weight: 1, base: 0 }] };
+}
+function loadBalancerSpec(d: ServiceDesired): LoadBalancer[] {
+  return d.loadBalancers.map((l) => {
+    const [targetGroupArn, container] = l.split('|');
+    const [containerName, port] = container!.split(':');
+    return { targetGroupArn, containerName, containerPort: Number(port) };
+  });
+}
+
 export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 'service'> = {
   id: 'service',
   title: 'ECS service',
-  dependsOn: ['cluster', 'task', 'instance'],
+  dependsOn: ['cluster', 'task'],
+  after: ['instance', 'capacity-provider', 'target-group', 'load-balancer', 'auto-scaling-group'],
 
   read: (ctx) => readService(ctx, ctx.config.clusterName, ctx.config.serviceName),
 
   desired(ctx, deps: DepOutputs) {
-    const ip = deps.instance?.publicIp;
     const td = deps.task?.taskDefinitionArn;
+    const group = topologyOf(ctx.config) === 'group';
+    const lb = group && ctx.config.loadBalancer;
+    const cp = deps['capacity-provider']?.capacityProviderName;
+    const tg = deps['target-group']?.targetGroupArn;
+    const pending = [isUnknown(td) ? showValue(td) : undefined, lb && isUnknown(tg) ? `the target group ${showValue(tg)}` : undefined].filter(Boolean).join(', ');
+    let url: Later<string | undefined>;
+    if (!group) {
+      const ip = deps.instance?.publicIp;
+      url = isUnknown(ip) ? unknown('launch') : ip ? `http://${ip}/` : undefined;
+    } else if (lb) {
+      const dns = deps['load-balancer']?.dnsName;
+      url = isUnknown(dns) ? unknown('create') : dns ? `http://${dns}/` : undefined;
+    } else {
+      url = unknown('the tasks run');
+    }
     return {
       cluster: ctx.config.clusterName,
       name: ctx.config.serviceName,
       taskDefinition: known(td) ?? showValue(td),
-      ...(isUnknown(td) ? { pending: showValue(td) } : {}),
-      desiredCount: 1,
-      minimumHealthyPercent: 0,
-      maximumPercent: 100,
+      ...(pending ? { pending } : {}),
+      desiredCount: group ? ctx.config.instances : 1,
+      minimumHealthyPercent: !group ? 0 : lb ? 100 : 50,
+      maximumPercent: lb ? 200 : 100,
       circuitBreaker: CIRCUIT_BREAKER,
+      capacity: group ? (cp ?? groupNames(ctx.config).capacityProvider) : 'EC2',
+      placement: group ? placementStrings(SPREAD) : [],
+      loadBalancers: lb ? [`${known(tg) ?? showValue(tg)}|${APP_CONTAINER}:80`] : [],
       tags: ctx.tags,
       adopt: ctx.flags.adopt,
-      url: isUnknown(ip) ? unknown('launch') : ip ? `http://${ip}/` : undefined,
+      url,
+      ...(group && !lb ? { urlsFromTasks: true } : {}),
     };
   },
 
@@ -154,6 +214,9 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
         minimumHealthyPercent: observed.minimumHealthyPercent,
         maximumPercent: observed.maximumPercent,
         circuitBreaker: observed.circuitBreaker ?? { enable: false, rollback: false },
+        capacity: observed.capacity,
+        placement: observed.placement,
+        loadBalancers: observed.loadBalancers,
         tags: Object.fromEntries(Object.keys(desired.tags).map((k) => [k, observed.tags[k]])),
       },
       {
@@ -162,9 +225,21 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
         minimumHealthyPercent: desired.minimumHealthyPercent,
         maximumPercent: desired.maximumPercent,
         circuitBreaker: desired.circuitBreaker,
+        capacity: desired.capacity,
+        placement: desired.placement,
+        loadBalancers: desired.pending ? observed.loadBalancers : desired.loadBalancers,
         tags: desired.tags,
       },
     );
+    // UpdateService can move a service from the EC2 launch type to a capacity provider, not back.
+    if (observed.capacity !== 'EC2' && desired.capacity === 'EC2') {
+      return {
+        action: 'conflict',
+        what: `Service ${desired.name} runs on capacity provider ${observed.capacity}`,
+        why: "ECS can't move a service from a capacity provider back to the EC2 launch type",
+        fix: 'Delete the service first (`ecs-cwlogs service --delete --yes`), then run `ecs-cwlogs up` again.',
+      };
+    }
     // A deployment the circuit breaker failed stays failed: a run (once the cause is fixed) starts a new one.
     if (observed.primaryFailed && !diffs.some((d) => d.field === 'taskDefinition')) diffs.push({ field: 'deployment', from: 'FAILED', to: 'a new deployment' });
     return diffs.length ? { action: 'update', summary: diffs.map((d) => d.field).join(', '), diffs } : { action: 'noop', summary: `${observed.runningCount}/${observed.desiredCount} running` };
@@ -182,7 +257,9 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
         serviceName: desired.name,
         taskDefinition: desired.taskDefinition,
         desiredCount: desired.desiredCount,
-        launchType: 'EC2',
+        ...capacitySpec(desired),
+        ...(desired.placement.length ? { placementStrategy: SPREAD } : {}),
+        ...(desired.loadBalancers.length ? { loadBalancers: loadBalancerSpec(desired), healthCheckGracePeriodSeconds: 60 } : {}),
         deploymentConfiguration: deploymentConfiguration(desired),
         schedulingStrategy: 'REPLICA',
         clientToken: clientToken(ctx.stack, desired.cluster, desired.name, generation),
@@ -196,26 +273,42 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
       arn = o.arn;
       if (plan.action === 'update') {
         const changed = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
-        if (['taskDefinition', 'desiredCount', 'minimumHealthyPercent', 'maximumPercent', 'circuitBreaker', 'deployment'].some((f) => changed.has(f))) {
+        if (['taskDefinition', 'desiredCount', 'minimumHealthyPercent', 'maximumPercent', 'circuitBreaker', 'deployment', 'capacity', 'placement', 'loadBalancers'].some((f) => changed.has(f))) {
+          // Moving between the launch type and a capacity provider takes a new deployment (ECS insists).
+          const cap = changed.has('capacity') ? capacitySpec(desired) : undefined;
           await ctx.ecs.updateService({
             cluster: desired.cluster,
             service: desired.name,
             taskDefinition: desired.taskDefinition,
             desiredCount: desired.desiredCount,
             deploymentConfiguration: deploymentConfiguration(desired),
-            ...(changed.has('deployment') ? { forceNewDeployment: true } : {}),
+            ...(cap && 'capacityProviderStrategy' in cap ? { capacityProviderStrategy: cap.capacityProviderStrategy } : {}),
+            ...(changed.has('placement') ? { placementStrategy: desired.placement.length ? SPREAD : [] } : {}),
+            ...(changed.has('loadBalancers') ? { loadBalancers: loadBalancerSpec(desired), ...(desired.loadBalancers.length ? { healthCheckGracePeriodSeconds: 60 } : {}) } : {}),
+            ...(changed.has('deployment') || changed.has('capacity') ? { forceNewDeployment: true } : {}),
           });
         }
         if (changed.has('tags')) await ctx.ecs.tagResource({ resourceArn: o.arn, tags: ecsTags(desired.tags) });
       }
     }
     await waitSteady(ctx, { ...desired, ignoreDeployments: isAbsent(observed) ? [] : observed.failedDeployments });
+    if (desired.urlsFromTasks) {
+      const urls = (await taskAddresses(ctx, desired.cluster, desired.name)).map((ip) => `http://${ip}/`);
+      return { serviceName: desired.name, serviceArn: arn, url: urls[0], urls };
+    }
     return { serviceName: desired.name, serviceArn: arn, url: desired.url };
   },
 
   preview: (observed, desired) => ({ serviceName: desired.name, serviceArn: isAbsent(observed) ? unknown('create') : observed.arn, url: desired.url }),
 
-  describe: (o) => ({ arn: o.arn, status: o.status, running: `${o.runningCount}/${o.desiredCount}`, taskDefinition: o.taskDefinition.split('/').pop() ?? '' }),
+  describe: (o) => ({
+    arn: o.arn,
+    status: o.status,
+    running: `${o.runningCount}/${o.desiredCount}`,
+    taskDefinition: o.taskDefinition.split('/').pop() ?? '',
+    ...(o.capacity !== 'EC2' ? { capacity: o.capacity } : {}),
+    ...(o.loadBalancers.length ? { targetGroup: o.loadBalancers.map((l) => l.split('|')[0]!.split('/').slice(-2, -1)[0] ?? '').join(', ') } : {}),
+  }),
 
   async destroy(ctx) {
     const { ours, kept } = await stackServices(ctx);
@@ -257,7 +350,7 @@ async function stackServices(ctx: Ctx): Promise<{ ours: (ServiceObserved & { clu
   for (const w of unique) {
     const o = await readService(ctx, w.cluster, w.name);
     if (isAbsent(o)) {
-      if (o.detail?.startsWith('draining')) ours.push({ name: w.name, arn: '', status: 'DRAINING', taskDefinition: '', desiredCount: 0, runningCount: 0, deployments: 0, failedDeployments: [], primaryFailed: false, tags: {}, owned: true, cluster: w.cluster, draining: true });
+      if (o.detail?.startsWith('draining')) ours.push({ name: w.name, arn: '', status: 'DRAINING', taskDefinition: '', desiredCount: 0, runningCount: 0, deployments: 0, capacity: '', placement: [], loadBalancers: [], failedDeployments: [], primaryFailed: false, tags: {}, owned: true, cluster: w.cluster, draining: true });
       continue;
     }
     if (!o.owned) kept.push(`service ${w.name} (not tagged as stack ${ctx.stack})`);
@@ -280,6 +373,19 @@ async function waitInactive(ctx: Ctx, cluster: string, name: string): Promise<vo
     if (hasAwsCode(e, 'ClusterNotFoundException')) return;
     throw e;
   });
+}
+
+/** The public IPs of the instances running the service's tasks (a group without an ALB). */
+async function taskAddresses(ctx: Ctx, cluster: string, service: string): Promise<string[]> {
+  const arns = (await ctx.ecs.listTasks({ cluster, serviceName: service, desiredStatus: 'RUNNING' })).taskArns ?? [];
+  if (!arns.length) return [];
+  const tasks = (await ctx.ecs.describeTasks({ cluster, tasks: arns.slice(0, 100) })).tasks ?? [];
+  const cis = [...new Set(tasks.map((t) => t.containerInstanceArn).filter((x): x is string => Boolean(x)))];
+  if (!cis.length) return [];
+  const ids = ((await ctx.ecs.describeContainerInstances({ cluster, containerInstances: cis })).containerInstances ?? []).map((c) => c.ec2InstanceId).filter((x): x is string => Boolean(x));
+  if (!ids.length) return [];
+  const res = await ctx.ec2.describeInstances({ InstanceIds: ids });
+  return (res.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.PublicIpAddress).filter((x): x is string => Boolean(x)).sort();
 }
 
 function deploymentConfiguration(d: ServiceDesired) {

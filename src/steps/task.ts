@@ -50,7 +50,7 @@ export interface TaskDesired {
 /** The task definition this stack wants, as RegisterTaskDefinition input. Pure. */
 export function renderTaskDefinition(config: Context['config'], image: string, taskRoleArn: string): RegisterTaskDefinitionCommandInput {
   const httpdCommand = templateText('httpd-command.sh');
-  return renderJson<RegisterTaskDefinitionCommandInput>('task-definition.json', {
+  const input = renderJson<RegisterTaskDefinitionCommandInput>('task-definition.json', {
     family: config.taskFamily,
     taskRoleArn,
     image,
@@ -60,6 +60,12 @@ export function renderTaskDefinition(config: Context['config'], image: string, t
     retentionDays: config.retentionDays,
     httpdCommand,
   });
+  // Behind the ALB, each task gets a dynamic host port (0: ECS picks one from the ephemeral range),
+  // so tasks of two deployments can share an instance; ECS registers (instance, port) as the target.
+  if (config.loadBalancer) {
+    for (const c of input.containerDefinitions ?? []) for (const p of c.portMappings ?? []) if (p.containerPort === 80) p.hostPort = 0;
+  }
+  return input;
 }
 
 /**

@@ -7,7 +7,8 @@ import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunReport } from '../../core/engine.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
-import { labSteps, type LabStepOptions } from '../../steps/index.js';
+import { labSteps, retiredSteps, type LabStepOptions } from '../../steps/index.js';
+import type { StackConfig } from '../../core/settings.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
 import { addSettingOptions, confirmOrCancel, examples } from './steps.js';
@@ -17,8 +18,8 @@ import { askMissing, confirmPlan, createPendingKeyPair } from '../wizard.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
 
-export function stepOptions(rt: Runtime, s: Session): LabStepOptions {
-  return { image: imageBuildOptions(rt, s.resolved) };
+export function stepOptions(rt: Runtime, s: Session, topology?: Pick<StackConfig, 'instances' | 'loadBalancer'>): LabStepOptions {
+  return { image: imageBuildOptions(rt, s.resolved), ...(topology ? { topology } : {}) };
 }
 
 export function upCommand(): Command {
@@ -50,21 +51,33 @@ export function upCommand(): Command {
       const ctx = rt.context(s);
       const local = await localMode(rt);
       if (local) await local.checkLocalImages(localImages(ctx.config));
-      const steps = labSteps(stepOptions(rt, s));
+      const steps = labSteps(stepOptions(rt, s, ctx.config));
       const plan = await planRun(steps, ctx);
+      // Moving between topologies: what the other one left (the lone instance, or the group, or the
+      // ALB) goes once the new shape runs the service. Read now, so the plan shows it.
+      const retired = retiredSteps(ctx.config);
+      const retiring = await previewDestroy(retired, ctx);
+      const leaving = retiring.steps.flatMap((x) => x.deleted ?? []);
       if (dryRun) {
         announceDryRun(plan, ctx);
+        if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Then, the stack's other shape would be removed:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
         const report = planReport(plan);
         const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
         rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
         return;
       }
       // Confirm, where a question is due.
+      if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Once the service runs on the new shape, this goes:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
       if (asked.any && !(await confirmPlan(rt, ctx, plan, asked))) return cancelled(rt, 'Nothing was created.');
+      if (leaving.length && !(await confirmOrCancel(rt, `Remove ${leaving.length === 1 ? leaving[0] : `these ${leaving.length} resources`} once the new shape runs?`))) return cancelled(rt, 'Nothing was created.');
       // Execute: the answers are saved first, so an interrupted run resumes with no questions.
       await rt.save(s);
       if (asked.keyPair) await createPendingKeyPair(ctx, rt.io, asked.keyPair);
-      const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any });
+      const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any && !leaving.length });
+      if (leaving.length) {
+        const removed = await destroySteps(retired, ctx);
+        report.steps.push(...removed.steps);
+      }
       const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
       // The app as it runs on this machine, not the simulated instance's address.
       if (local) summary.url = (await local.localUrl(rt.stack)) ?? summary.url;
@@ -103,7 +116,7 @@ export function statusCommand(): Command {
     action(async (rt) => {
       const s = await rt.session();
       const ctx = rt.context(s, 'inspect');
-      const report = await inspectSteps(labSteps(stepOptions(rt, s)), ctx);
+      const report = await inspectSteps(labSteps(stepOptions(rt, s, ctx.config)), ctx);
       const local = await localMode(rt);
       const url = local ? await local.localUrl(rt.stack) : undefined;
       rt.io.result({ ...report, stack: rt.stack, target: ctx.target, ...(local ? { localUrl: url ?? null } : {}) }, () =>

@@ -7,6 +7,7 @@ import { UserInputError } from '../../core/errors.js';
 import { SETTINGS, type SettingKey } from '../../core/settings.js';
 import type { StepId } from '../../core/step.js';
 import { labSteps } from '../../steps/index.js';
+import { topologyOf } from '../../core/topology.js';
 import { renderApply, renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime } from '../run.js';
 import { imageBuildOptions } from './image.js';
@@ -31,11 +32,27 @@ export async function confirmOrCancel(rt: Runtime, message: string): Promise<boo
   return rt.io.ask({ flag: '--yes', kind: 'confirm', message, default: false });
 }
 
+/** A step of the other topology, run on its own: it would build what this stack's shape doesn't use. */
+function outsideTopology(step: StepId, c: { instances: number; loadBalancer: boolean }): UserInputError {
+  const group = topologyOf(c) === 'group';
+  return new UserInputError({
+    what: `The ${step} step is not part of this stack's shape`,
+    why: group
+      ? `the stack runs an Auto Scaling group (--instances ${c.instances}${c.loadBalancer ? ' --load-balancer' : ''}), not ${step === 'instance' ? 'a single instance' : `a ${step}`}`
+      : `the stack runs one instance (--instances 1${c.loadBalancer ? '' : ', no --load-balancer'}); ${step} belongs to the group topology`,
+    fix: group
+      ? `Pass --instances 1 --no-load-balancer to \`ecs-cwlogs up\` to move to one instance, or --delete to remove a left-over ${step}.`
+      : `Pass --instances N or --load-balancer to \`ecs-cwlogs up\` (the group and its steps come with it), or --delete to remove a left-over ${step}.`,
+  });
+}
+
 export function addSettingOptions(cmd: Command, keys: readonly SettingKey[]): Command {
   for (const k of keys) {
     const s = SETTINGS[k];
     const def = s.default !== undefined ? ` (default: ${s.default})` : '';
     cmd.addOption(new Option(s.flag, `${s.description}${def}`));
+    // A switch can be turned off again: the saved answer (or the environment's) is overridden by --no-….
+    if (!s.flag.includes('<')) cmd.addOption(new Option(`--no-${s.flagName.replace(/^--/, '')}`, `turn ${s.flagName} off`).hideHelp());
   }
   return cmd;
 }
@@ -56,7 +73,9 @@ export function stepCommand(spec: StepCommandSpec): Command {
       const dryRun = Boolean(rt.opts.dryRun);
       if (!dryRun) await rt.lock(`${spec.name}${rt.opts.delete ? ' --delete' : ''}`);
       const ctx = rt.context(s);
-      const steps = labSteps({ image: imageBuildOptions(rt, s.resolved) });
+      const image = imageBuildOptions(rt, s.resolved);
+      const steps = labSteps({ image, ...(rt.opts.delete ? {} : { topology: ctx.config }) });
+      if (!rt.opts.delete && !steps.some((x) => x.id === spec.name)) throw outsideTopology(spec.name, ctx.config);
       if (rt.opts.delete) {
         const preview = await previewDestroy(steps, ctx, { targets: [spec.name] });
         const doomed = preview.steps.flatMap((x) => x.deleted ?? []);

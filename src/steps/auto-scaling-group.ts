@@ -1,0 +1,312 @@
+/**
+ * Step: the Auto Scaling group (group topology). min = max = desired = --instances, one public
+ * subnet per Availability Zone (the group balances the zones), instances launched from the stack's
+ * launch template ($Default version) and carrying the stack tag (PropagateAtLaunch). New instances
+ * are protected from scale-in: the capacity provider's managed termination protection requires it,
+ * and ECS clears the protection of an instance once it runs no task, so a smaller --instances only
+ * ever terminates an empty instance. An instance that dies is replaced by the group.
+ *
+ * Applying waits until the group has N instances InService and registered in the cluster; a
+ * smaller N is not waited for (the service stops tasks first, then ECS lets the group scale in).
+ *
+ * Teardown: the group is set to 0 and its instances' protection cleared, the instances terminate
+ * (waited for), then the group is deleted (waited for). Resumable: every step of it reads first.
+ */
+import type { AutoScalingGroup, Instance as AsgInstance } from '@aws-sdk/client-auto-scaling';
+import type { Context } from '../core/context.js';
+import { ownedBy, STACK_TAG } from '../core/context.js';
+import { diff } from '../core/diff.js';
+import { hasAwsCode } from '../core/errors.js';
+import { isAbsent, known, showValue, unknown, absent, type Absent, type Plan, type Step } from '../core/step.js';
+import { groupNames } from '../core/topology.js';
+import { pollUntil, retryOn } from '../core/wait.js';
+import { ownedTagsDiff, ownershipConflict } from './ownership.js';
+import { groupNetwork, type GroupNetwork } from './zones.js';
+
+type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+
+export interface AsgObserved {
+  name: string;
+  arn: string;
+  min: number;
+  max: number;
+  desired: number;
+  subnets: string[];
+  launchTemplate?: { id?: string; name?: string; version?: string };
+  protectNew: boolean;
+  healthCheckType: string;
+  instances: { id: string; zone: string; state: string; health: string; protected: boolean }[];
+  deleting: boolean;
+  tags: Record<string, string>;
+  owned: boolean;
+}
+
+export interface AsgDesired {
+  name: string;
+  count: number;
+  subnets: string[];
+  zones: string[];
+  launchTemplateId: string;
+  cluster: string;
+  tags: Record<string, string>;
+  adopt: boolean;
+  pending?: string;
+}
+
+const LT_VERSION = '$Default';
+
+function shape(g: AutoScalingGroup, stack: string): AsgObserved {
+  const tags = Object.fromEntries((g.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  const lt = g.LaunchTemplate ?? g.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
+  return {
+    name: g.AutoScalingGroupName ?? '',
+    arn: g.AutoScalingGroupARN ?? '',
+    min: g.MinSize ?? 0,
+    max: g.MaxSize ?? 0,
+    desired: g.DesiredCapacity ?? 0,
+    subnets: (g.VPCZoneIdentifier ?? '').split(',').map((s) => s.trim()).filter(Boolean).sort(),
+    launchTemplate: lt ? { id: lt.LaunchTemplateId, name: lt.LaunchTemplateName, version: lt.Version } : undefined,
+    protectNew: Boolean(g.NewInstancesProtectedFromScaleIn),
+    healthCheckType: g.HealthCheckType ?? 'EC2',
+    instances: (g.Instances ?? []).map((i: AsgInstance) => ({ id: i.InstanceId ?? '', zone: i.AvailabilityZone ?? '', state: i.LifecycleState ?? '', health: i.HealthStatus ?? '', protected: Boolean(i.ProtectedFromScaleIn) })),
+    deleting: g.Status === 'Delete in progress',
+    tags,
+    owned: ownedBy(tags, stack),
+  };
+}
+
+export async function readGroup(ctx: Pick<Context, 'autoscaling' | 'stack'>, name: string): Promise<AsgObserved | undefined> {
+  const res = await ctx.autoscaling.describeAutoScalingGroups({ AutoScalingGroupNames: [name] });
+  const g = res.AutoScalingGroups?.find((x) => x.AutoScalingGroupName === name);
+  return g ? shape(g, ctx.stack) : undefined;
+}
+
+/** The stack's groups: by name, and any other carrying the stack tag. */
+async function stackGroups(ctx: Ctx): Promise<{ ours: AsgObserved[]; kept: string[] }> {
+  const found = new Map<string, AsgObserved>();
+  let token: string | undefined;
+  do {
+    const res = await ctx.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
+    for (const g of res.AutoScalingGroups ?? []) found.set(g.AutoScalingGroupName ?? '', shape(g, ctx.stack));
+    token = res.NextToken;
+  } while (token);
+  const kept: string[] = [];
+  const name = groupNames(ctx.config).autoScalingGroup;
+  if (!found.has(name)) {
+    const g = await readGroup(ctx, name);
+    if (g?.owned) found.set(name, g);
+    else if (g) kept.push(`Auto Scaling group ${name} (not tagged as stack ${ctx.stack})`);
+  }
+  return { ours: [...found.values()].filter((g) => g.owned), kept };
+}
+
+const inService = (g: AsgObserved) => g.instances.filter((i) => i.state === 'InService');
+
+export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwork, 'auto-scaling-group'> = {
+  id: 'auto-scaling-group',
+  title: 'Auto Scaling group',
+  dependsOn: ['launch-template', 'cluster'],
+
+  prepare: (ctx) => groupNetwork(ctx),
+
+  async read(ctx): Promise<AsgObserved | Absent> {
+    const g = await readGroup(ctx, groupNames(ctx.config).autoScalingGroup);
+    if (!g) return absent();
+    if (g.deleting) return absent('being deleted');
+    return g;
+  },
+
+  desired(ctx, deps, network): AsgDesired {
+    const lt = deps['launch-template']?.launchTemplateId;
+    return {
+      name: groupNames(ctx.config).autoScalingGroup,
+      count: ctx.config.instances,
+      subnets: network.subnets.map((s) => s.subnetId).sort(),
+      zones: network.subnets.map((s) => s.zone),
+      launchTemplateId: known(lt) ?? showValue(lt),
+      ...(known(lt) === undefined ? { pending: `the launch template (${showValue(lt)})` } : {}),
+      cluster: ctx.config.clusterName,
+      tags: { ...ctx.tags, Name: `ecs-cwlogs ${ctx.stack}` },
+      adopt: ctx.flags.adopt,
+    };
+  },
+
+  plan(observed, desired): Plan {
+    const where = `${desired.zones.length} zone${desired.zones.length === 1 ? '' : 's'} (${desired.zones.join(', ')})`;
+    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}: ${desired.count} instance${desired.count === 1 ? '' : 's'} across ${where}` };
+    if (!observed.owned && !desired.adopt) return ownershipConflict('Auto Scaling group', desired.name, observed.tags[STACK_TAG], 'up');
+    const diffs = [
+      ...diff(
+        { min: observed.min, max: observed.max, desired: observed.desired, subnets: observed.subnets, protectNew: observed.protectNew },
+        { min: desired.count, max: desired.count, desired: desired.count, subnets: desired.subnets, protectNew: true },
+      ),
+      ...(desired.pending || (observed.launchTemplate?.id === desired.launchTemplateId && observed.launchTemplate?.version === LT_VERSION)
+        ? []
+        : [{ field: 'launchTemplate', from: `${observed.launchTemplate?.id ?? observed.launchTemplate?.name}:${observed.launchTemplate?.version}`, to: `${desired.launchTemplateId}:${LT_VERSION}` }]),
+      ...ownedTagsDiff(observed.tags, desired.tags),
+    ];
+    const running = inService(observed).length;
+    return diffs.length
+      ? { action: 'update', summary: diffs.map((d) => d.field).join(', '), diffs }
+      : { action: 'noop', summary: `${running}/${desired.count} in service` };
+  },
+
+  async apply(ctx, { plan, observed, desired }) {
+    if (desired.pending) throw new Error(`auto scaling group: ${desired.pending} is not known yet`);
+    const tags = Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true, ResourceId: desired.name, ResourceType: 'auto-scaling-group' }));
+    if (isAbsent(observed)) {
+      if (observed.detail === 'being deleted') await waitGone(ctx, desired.name);
+      ctx.report(`creating ${desired.name} (${desired.count} instances)`);
+      await ctx.autoscaling
+        .createAutoScalingGroup({
+          AutoScalingGroupName: desired.name,
+          LaunchTemplate: { LaunchTemplateId: desired.launchTemplateId, Version: LT_VERSION },
+          MinSize: desired.count,
+          MaxSize: desired.count,
+          DesiredCapacity: desired.count,
+          VPCZoneIdentifier: desired.subnets.join(','),
+          NewInstancesProtectedFromScaleIn: true,
+          HealthCheckType: 'EC2',
+          HealthCheckGracePeriod: 60,
+          Tags: tags,
+        })
+        .catch((e) => {
+          // Created by a run that was killed before it read the group back.
+          if (!hasAwsCode(e, 'AlreadyExists', 'AlreadyExistsFault')) throw e;
+        });
+    } else if (plan.action === 'update') {
+      const fields = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
+      if ([...fields].some((f) => f !== 'tags')) {
+        await ctx.autoscaling.updateAutoScalingGroup({
+          AutoScalingGroupName: desired.name,
+          LaunchTemplate: { LaunchTemplateId: desired.launchTemplateId, Version: LT_VERSION },
+          MinSize: desired.count,
+          MaxSize: desired.count,
+          DesiredCapacity: desired.count,
+          VPCZoneIdentifier: desired.subnets.join(','),
+          NewInstancesProtectedFromScaleIn: true,
+        });
+      }
+      if (fields.has('tags')) await ctx.autoscaling.createOrUpdateTags({ Tags: tags });
+    }
+    const g = await waitInService(ctx, desired);
+    return { groupName: desired.name, groupArn: g.arn, desired: desired.count, subnetIds: desired.subnets, zones: desired.zones };
+  },
+
+  preview: (observed, desired) => ({ groupName: desired.name, groupArn: isAbsent(observed) ? unknown('create') : observed.arn, desired: desired.count, subnetIds: desired.subnets, zones: desired.zones }),
+
+  describe(o) {
+    const up = inService(o);
+    const zones = [...new Set(up.map((i) => i.zone))].sort();
+    const other = o.instances.filter((i) => i.state !== 'InService').map((i) => `${i.id} ${i.state}`);
+    return {
+      arn: o.arn,
+      instances: `${up.length}/${o.desired} in service${zones.length ? ` in ${zones.join(', ')}` : ''}`,
+      ...(other.length ? { changing: other.join(', ') } : {}),
+    };
+  },
+
+  async destroy(ctx) {
+    const { ours, kept } = await stackGroups(ctx);
+    const deleted: string[] = [];
+    for (const g of ours) {
+      const n = g.instances.length;
+      if (!g.deleting) {
+        if (g.min || g.max || g.desired) {
+          ctx.report(`${g.name}: scaling to 0`);
+          await ctx.autoscaling.updateAutoScalingGroup({ AutoScalingGroupName: g.name, MinSize: 0, MaxSize: 0, DesiredCapacity: 0 });
+        }
+        // Managed termination protection keeps instances with tasks; the service is gone by now.
+        const protectedIds = g.instances.filter((i) => i.protected && i.state !== 'Terminated').map((i) => i.id);
+        for (let k = 0; k < protectedIds.length; k += 50) {
+          await ctx.autoscaling.setInstanceProtection({ AutoScalingGroupName: g.name, InstanceIds: protectedIds.slice(k, k + 50), ProtectedFromScaleIn: false }).catch((e) => {
+            if (!hasAwsCode(e, 'ValidationError')) throw e; // an instance already left the group
+          });
+        }
+        await waitEmpty(ctx, g.name);
+        await retryOn(
+          async () => {
+            try {
+              await ctx.autoscaling.deleteAutoScalingGroup({ AutoScalingGroupName: g.name });
+            } catch (e) {
+              if (hasAwsCode(e, 'ValidationError') && /not found/i.test((e as Error).message)) return;
+              throw e;
+            }
+          },
+          ['ScalingActivityInProgress', 'ResourceInUse'],
+          { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, initialDelayMs: ctx.timing.retryMs, maxDelayMs: 5 * ctx.timing.retryMs },
+        );
+      }
+      await waitGone(ctx, g.name);
+      deleted.push(`Auto Scaling group ${g.name}${n ? ` and its ${n} instance${n === 1 ? '' : 's'}` : ''}`);
+    }
+    return { deleted, kept };
+  },
+
+  async destroyPreview(ctx) {
+    const { ours, kept } = await stackGroups(ctx);
+    return { deleted: ours.map((g) => `Auto Scaling group ${g.name} and its ${g.instances.length} instance${g.instances.length === 1 ? '' : 's'} (${g.instances.map((i) => i.id).join(', ') || 'none'})`), kept };
+  },
+};
+
+async function waitInService(ctx: Ctx, d: AsgDesired): Promise<AsgObserved> {
+  let last = '';
+  return pollUntil(
+    async () => {
+      const g = await readGroup(ctx, d.name);
+      if (!g) return undefined;
+      const up = inService(g);
+      const registered = up.length >= d.count ? await registeredIn(ctx, d.cluster, up.map((i) => i.id)) : 0;
+      const line = `${up.length}/${d.count} instances in service, ${registered} registered in cluster ${d.cluster}`;
+      if (line !== last) ctx.report(line);
+      last = line;
+      return up.length >= d.count && registered >= d.count ? g : undefined;
+    },
+    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${d.count} instances of ${d.name} to be in service and registered in cluster ${d.cluster} (look at \`aws autoscaling describe-scaling-activities --auto-scaling-group-name ${d.name}\`)` },
+  );
+}
+
+/** How many of these EC2 instances are ACTIVE container instances of the cluster. */
+async function registeredIn(ctx: Pick<Context, 'ecs'>, cluster: string, ids: string[]): Promise<number> {
+  const want = new Set(ids);
+  let n = 0;
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await ctx.ecs.listContainerInstances({ cluster, status: 'ACTIVE', nextToken: token });
+    } catch (e) {
+      if (hasAwsCode(e, 'ClusterNotFoundException')) return 0;
+      throw e;
+    }
+    const arns = page.containerInstanceArns ?? [];
+    for (let k = 0; k < arns.length; k += 100) {
+      const res = await ctx.ecs.describeContainerInstances({ cluster, containerInstances: arns.slice(k, k + 100) });
+      n += (res.containerInstances ?? []).filter((c) => c.ec2InstanceId && want.has(c.ec2InstanceId)).length;
+    }
+    token = page.nextToken;
+  } while (token);
+  return n;
+}
+
+async function waitEmpty(ctx: Ctx, name: string): Promise<void> {
+  await pollUntil(
+    async () => {
+      const g = await readGroup(ctx, name);
+      const left = g?.instances.filter((i) => i.state !== 'Terminated') ?? [];
+      if (left.length) ctx.report(`${name}: ${left.length} instance${left.length === 1 ? '' : 's'} terminating`);
+      return left.length === 0 ? true : undefined;
+    },
+    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `the instances of ${name} to terminate` },
+  );
+}
+
+async function waitGone(ctx: Ctx, name: string): Promise<void> {
+  await pollUntil(async () => ((await readGroup(ctx, name)) ? undefined : true), {
+    clock: ctx.clock,
+    signal: ctx.signal,
+    timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale,
+    intervalMs: ctx.timing.pollMs,
+    what: `Auto Scaling group ${name} to be deleted`,
+  });
+}

@@ -1,0 +1,239 @@
+/**
+ * Step: the ECS capacity provider over the stack's Auto Scaling group (group topology), attached to
+ * the cluster as its default strategy. Managed scaling keeps the group sized for the tasks (within
+ * the group's min and max, which the group step pins to --instances); managed termination
+ * protection lets the group terminate only instances that run no task; managed draining drains an
+ * instance before the group terminates it.
+ *
+ * A capacity provider's group can't change: one that points at another group (the group was
+ * recreated) is a replace plan. Teardown: detached from the cluster, deleted, waited until INACTIVE.
+ */
+import type { CapacityProvider, CapacityProviderStrategyItem } from '@aws-sdk/client-ecs';
+import type { Context } from '../core/context.js';
+import { ecsTags, ownedBy, STACK_TAG } from '../core/context.js';
+import { diff } from '../core/diff.js';
+import { hasAwsCode } from '../core/errors.js';
+import { absent, isAbsent, known, showValue, unknown, type Absent, type Plan, type Step } from '../core/step.js';
+import { groupNames } from '../core/topology.js';
+import { pollUntil, retryOn } from '../core/wait.js';
+import { ownedTagsDiff, ownershipConflict } from './ownership.js';
+
+type Ctx = Pick<Context, 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+
+export interface CapacityProviderSettings {
+  managedScaling: 'ENABLED' | 'DISABLED';
+  targetCapacity: number;
+  managedTerminationProtection: 'ENABLED' | 'DISABLED';
+  managedDraining: 'ENABLED' | 'DISABLED';
+}
+
+export interface CapacityProviderObserved extends CapacityProviderSettings {
+  name: string;
+  arn: string;
+  groupArn: string;
+  /** The cluster's providers and default strategy (the association is this step's too). */
+  cluster: { providers: string[]; strategy: CapacityProviderStrategyItem[] } | undefined;
+  tags: Record<string, string>;
+  owned: boolean;
+}
+
+export interface CapacityProviderDesired extends CapacityProviderSettings {
+  name: string;
+  cluster: string;
+  groupArn: string;
+  tags: Record<string, string>;
+  adopt: boolean;
+  pending?: string;
+}
+
+const SETTINGS: CapacityProviderSettings = { managedScaling: 'ENABLED', targetCapacity: 100, managedTerminationProtection: 'ENABLED', managedDraining: 'ENABLED' };
+
+function shape(cp: CapacityProvider, stack: string, cluster: CapacityProviderObserved['cluster']): CapacityProviderObserved {
+  const tags = Object.fromEntries((cp.tags ?? []).map((t) => [t.key ?? '', t.value ?? '']));
+  const p = cp.autoScalingGroupProvider;
+  return {
+    name: cp.name ?? '',
+    arn: cp.capacityProviderArn ?? '',
+    groupArn: p?.autoScalingGroupArn ?? '',
+    managedScaling: (p?.managedScaling?.status ?? 'DISABLED') as 'ENABLED' | 'DISABLED',
+    targetCapacity: p?.managedScaling?.targetCapacity ?? 100,
+    managedTerminationProtection: (p?.managedTerminationProtection ?? 'DISABLED') as 'ENABLED' | 'DISABLED',
+    managedDraining: (p?.managedDraining ?? 'ENABLED') as 'ENABLED' | 'DISABLED',
+    cluster,
+    tags,
+    owned: ownedBy(tags, stack),
+  };
+}
+
+async function readCluster(ctx: Pick<Context, 'ecs'>, cluster: string): Promise<CapacityProviderObserved['cluster']> {
+  const c = (await ctx.ecs.describeClusters({ clusters: [cluster] })).clusters?.find((x) => x.status === 'ACTIVE' || x.status === 'PROVISIONING');
+  return c ? { providers: c.capacityProviders ?? [], strategy: c.defaultCapacityProviderStrategy ?? [] } : undefined;
+}
+
+async function readProvider(ctx: Pick<Context, 'ecs' | 'stack'>, name: string, cluster: string): Promise<CapacityProviderObserved | Absent> {
+  const res = await ctx.ecs.describeCapacityProviders({ capacityProviders: [name], include: ['TAGS'] });
+  const cp = res.capacityProviders?.find((x) => x.name === name);
+  if (!cp || cp.status === 'INACTIVE') return absent();
+  if (cp.updateStatus === 'DELETE_IN_PROGRESS' || cp.status === 'DEPROVISIONING') return absent('being deleted');
+  return shape(cp, ctx.stack, await readCluster(ctx, cluster));
+}
+
+const strategyFor = (name: string): CapacityProviderStrategyItem[] => [{ capacityProvider: name, weight: 1, base: 0 }];
+const sameStrategy = (a: CapacityProviderStrategyItem[], name: string) => a.length === 1 && a[0]!.capacityProvider === name && (a[0]!.weight ?? 0) === 1 && (a[0]!.base ?? 0) === 0;
+
+export const capacityProviderStep: Step<Ctx, CapacityProviderObserved, CapacityProviderDesired, undefined, 'capacity-provider'> = {
+  id: 'capacity-provider',
+  title: 'Capacity provider',
+  dependsOn: ['cluster', 'auto-scaling-group'],
+
+  read: (ctx) => readProvider(ctx, groupNames(ctx.config).capacityProvider, ctx.config.clusterName),
+
+  desired(ctx, deps) {
+    const g = deps['auto-scaling-group']?.groupArn;
+    return {
+      name: groupNames(ctx.config).capacityProvider,
+      cluster: ctx.config.clusterName,
+      groupArn: known(g) ?? showValue(g),
+      ...(known(g) === undefined ? { pending: `the Auto Scaling group (${showValue(g)})` } : {}),
+      ...SETTINGS,
+      tags: { ...ctx.tags },
+      adopt: ctx.flags.adopt,
+    };
+  },
+
+  plan(observed, desired): Plan {
+    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}: managed scaling and termination protection, the default of cluster ${desired.cluster}` };
+    if (!observed.owned && !desired.adopt) return ownershipConflict('Capacity provider', desired.name, observed.tags[STACK_TAG], 'up');
+    if (!desired.pending && observed.groupArn !== desired.groupArn) {
+      return {
+        action: 'conflict',
+        what: `Capacity provider ${desired.name} belongs to another Auto Scaling group (${observed.groupArn.split('/').pop()})`,
+        why: "a capacity provider's group can't change",
+        fix: 'Run `ecs-cwlogs down` (logs are kept), then `ecs-cwlogs up`.',
+      };
+    }
+    const pick = (x: CapacityProviderSettings) => ({ managedScaling: x.managedScaling, targetCapacity: x.targetCapacity, managedTerminationProtection: x.managedTerminationProtection, managedDraining: x.managedDraining });
+    const diffs = [...diff(pick(observed), pick(desired)), ...ownedTagsDiff(observed.tags, desired.tags)];
+    if (!observed.cluster?.providers.includes(desired.name)) diffs.push({ field: 'cluster.capacityProviders', from: observed.cluster?.providers ?? [], to: [...(observed.cluster?.providers ?? []), desired.name] });
+    if (!sameStrategy(observed.cluster?.strategy ?? [], desired.name)) diffs.push({ field: 'cluster.defaultStrategy', from: (observed.cluster?.strategy ?? []).map((s) => s.capacityProvider), to: [desired.name] });
+    return diffs.length ? { action: 'update', summary: [...new Set(diffs.map((d) => d.field))].join(', '), diffs } : { action: 'noop' };
+  },
+
+  async apply(ctx, { plan, observed, desired }) {
+    if (desired.pending) throw new Error(`capacity provider: ${desired.pending} is not known yet`);
+    const provider = {
+      managedScaling: { status: desired.managedScaling, targetCapacity: desired.targetCapacity, minimumScalingStepSize: 1, maximumScalingStepSize: 10 },
+      managedTerminationProtection: desired.managedTerminationProtection,
+      managedDraining: desired.managedDraining,
+    };
+    let arn: string;
+    if (isAbsent(observed)) {
+      if (observed.detail === 'being deleted') await waitInactive(ctx, desired.name);
+      try {
+        const res = await ctx.ecs.createCapacityProvider({ name: desired.name, autoScalingGroupProvider: { autoScalingGroupArn: desired.groupArn, ...provider }, tags: ecsTags(desired.tags) });
+        arn = res.capacityProvider?.capacityProviderArn ?? '';
+      } catch (e) {
+        // Created by a run killed before it could attach it: read it back.
+        if (!hasAwsCode(e, 'ClientException') || !/already exists/i.test((e as Error).message)) throw e;
+        const again = await readProvider(ctx, desired.name, desired.cluster);
+        if (isAbsent(again)) throw e;
+        arn = again.arn;
+      }
+    } else {
+      arn = observed.arn;
+      if (plan.action === 'update') {
+        const fields = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
+        if (['managedScaling', 'targetCapacity', 'managedTerminationProtection', 'managedDraining'].some((f) => fields.has(f))) {
+          await ctx.ecs.updateCapacityProvider({ name: desired.name, autoScalingGroupProvider: provider });
+        }
+        if (fields.has('tags')) await ctx.ecs.tagResource({ resourceArn: arn, tags: ecsTags(desired.tags) });
+      }
+    }
+    const cluster = await readCluster(ctx, desired.cluster);
+    if (!cluster?.providers.includes(desired.name) || !sameStrategy(cluster.strategy, desired.name)) {
+      ctx.report(`attaching to cluster ${desired.cluster}`);
+      await putProviders(ctx, desired.cluster, [...new Set([...(cluster?.providers ?? []), desired.name])], strategyFor(desired.name));
+    }
+    return { capacityProviderName: desired.name, capacityProviderArn: arn };
+  },
+
+  preview: (observed, desired) => ({ capacityProviderName: desired.name, capacityProviderArn: isAbsent(observed) ? unknown('create') : observed.arn }),
+
+  describe: (o) => ({ arn: o.arn, scaling: `managed ${o.managedScaling.toLowerCase()}, termination protection ${o.managedTerminationProtection.toLowerCase()}`, default: o.cluster && sameStrategy(o.cluster.strategy, o.name) ? 'yes' : 'no' }),
+
+  async destroy(ctx) {
+    const { ours, kept } = await stackProviders(ctx);
+    const deleted: string[] = [];
+    for (const cp of ours) {
+      const cluster = await readCluster(ctx, ctx.config.clusterName).catch((e) => {
+        if (hasAwsCode(e, 'ClusterNotFoundException')) return undefined;
+        throw e;
+      });
+      if (cluster?.providers.includes(cp.name)) {
+        ctx.report(`detaching from cluster ${ctx.config.clusterName}`);
+        await putProviders(ctx, ctx.config.clusterName, cluster.providers.filter((p) => p !== cp.name), cluster.strategy.filter((s) => s.capacityProvider !== cp.name));
+      }
+      try {
+        await retryOn(() => ctx.ecs.deleteCapacityProvider({ capacityProvider: cp.name }), ['UpdateInProgressException', 'ResourceInUseException'], {
+          clock: ctx.clock,
+          signal: ctx.signal,
+          timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
+          initialDelayMs: ctx.timing.retryMs,
+          maxDelayMs: 5 * ctx.timing.retryMs,
+        });
+      } catch (e) {
+        if (!(hasAwsCode(e, 'ClientException', 'InvalidParameterException') && /not found|does not exist|INACTIVE/i.test((e as Error).message))) throw e;
+      }
+      await waitInactive(ctx, cp.name);
+      deleted.push(`capacity provider ${cp.name}`);
+    }
+    return { deleted, kept };
+  },
+
+  async destroyPreview(ctx) {
+    const { ours, kept } = await stackProviders(ctx);
+    return { deleted: ours.map((c) => `capacity provider ${c.name}`), kept };
+  },
+};
+
+/** The stack's capacity provider(s): the one named for the cluster, and any other with the stack tag. */
+async function stackProviders(ctx: Ctx): Promise<{ ours: CapacityProviderObserved[]; kept: string[] }> {
+  const all: CapacityProvider[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.ecs.describeCapacityProviders({ include: ['TAGS'], nextToken: token });
+    all.push(...(res.capacityProviders ?? []));
+    token = res.nextToken;
+  } while (token);
+  const name = groupNames(ctx.config).capacityProvider;
+  const ours: CapacityProviderObserved[] = [];
+  const kept: string[] = [];
+  for (const cp of all) {
+    if (cp.status === 'INACTIVE' || !cp.autoScalingGroupProvider) continue; // FARGATE, FARGATE_SPOT, deleted
+    const o = shape(cp, ctx.stack, undefined);
+    if (o.owned) ours.push(o);
+    else if (o.name === name) kept.push(`capacity provider ${name} (not tagged as stack ${ctx.stack})`);
+  }
+  return { ours, kept };
+}
+
+async function putProviders(ctx: Ctx, cluster: string, providers: string[], strategy: CapacityProviderStrategyItem[]): Promise<void> {
+  // ECS takes one cluster update at a time: UpdateInProgressException while the last one settles.
+  await retryOn(() => ctx.ecs.putClusterCapacityProviders({ cluster, capacityProviders: providers, defaultCapacityProviderStrategy: strategy }), ['UpdateInProgressException'], {
+    clock: ctx.clock,
+    signal: ctx.signal,
+    timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
+    initialDelayMs: ctx.timing.retryMs,
+    maxDelayMs: 5 * ctx.timing.retryMs,
+  });
+}
+
+async function waitInactive(ctx: Ctx, name: string): Promise<void> {
+  await pollUntil(
+    async () => {
+      const cp = (await ctx.ecs.describeCapacityProviders({ capacityProviders: [name] })).capacityProviders?.find((x) => x.name === name);
+      return !cp || cp.status === 'INACTIVE' ? true : undefined;
+    },
+    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `capacity provider ${name} to be deleted` },
+  );
+}
