@@ -1,10 +1,14 @@
 /**
  * The lab's steps, in the order the lab takes them. The engine orders them by dependsOn anyway:
  *
- *   image ──────────────┐
- *   iam ──────┐          ├─ task ─┐
- *   cluster ──┼─ instance ────────┼─ service
- *   log-group │                   │
+ *   image ──────────────────────────────────┐
+ *   iam ──────┐                              ├─ task ─┐
+ *   cluster ──┼──────────────── instance ────────────┼─ service        (single topology)
+ *   log-group │  security-group ┘                    │
+ *             └─ security-group ── launch-template ──…                 (group topology: + ASG,
+ *                (after load-balancer)                                  capacity provider, ALB)
+ *
+ * Which of them a run takes is the topology's (src/core/topology.ts: stepsFor); `down` takes them all.
  */
 import type { AnyStep, StepId } from '../core/step.js';
 import { clusterStep } from './cluster.js';
@@ -12,10 +16,12 @@ import { createImageStep, imageStep, type ImageStepOptions } from './image.js';
 import { iamStep } from './iam.js';
 import { logGroupStep } from './log-group.js';
 import { instanceStep } from './instance.js';
+import { launchTemplateStep } from './launch-template.js';
+import { securityGroupStep } from './security-group.js';
 import { taskStep } from './task.js';
 import { serviceStep } from './service.js';
 
-export const STEPS: readonly AnyStep[] = [imageStep, iamStep, clusterStep, logGroupStep, instanceStep, taskStep, serviceStep];
+export const STEPS: readonly AnyStep[] = [imageStep, iamStep, clusterStep, logGroupStep, securityGroupStep, instanceStep, launchTemplateStep, taskStep, serviceStep];
 
 export interface LabStepOptions {
   image?: ImageStepOptions;

@@ -146,7 +146,7 @@ test('a failure mid-run says what exists, what it costs and how to resume or rem
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /limit on the number of services/);
       assert.match(r.stderr, /What exists now:/);
-      assert.match(r.stderr, /created\s+Security group and EC2 container instance i-[0-9a-f]+ \(running: ~\$0\.0208\/hour\)/);
+      assert.match(r.stderr, /created\s+EC2 container instance i-[0-9a-f]+ \(running: ~\$0\.0208\/hour\)/);
       assert.match(r.stderr, /created\s+ECS cluster ECSCloudWatchLogs/);
       assert.match(r.stderr, /Run `ecs-cwlogs up --stack safe --region us-east-1 --endpoint-url http:\/\/127\.0\.0\.1:\d+` again to resume, or `ecs-cwlogs down --stack safe/);
     } finally {
@@ -255,7 +255,7 @@ test('one run per stack: a second up waits for nobody, it refuses clearly; a kil
       let err = '';
       child.stderr.on('data', (d) => {
         err += d;
-        if (/Security group and EC2 container instance/.test(err)) {
+        if (/EC2 container instance/.test(err)) {
           child.kill('SIGKILL');
           resolve();
         }

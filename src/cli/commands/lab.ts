@@ -7,6 +7,9 @@ import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunReport } from '../../core/engine.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
+import { stepsFor } from '../../core/topology.js';
+import type { AnyStep } from '../../core/step.js';
+import type { StackConfig } from '../../core/settings.js';
 import { labSteps, type LabStepOptions } from '../../steps/index.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
@@ -19,6 +22,12 @@ const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region'
 
 export function stepOptions(rt: Runtime, s: Session): LabStepOptions {
   return { image: imageBuildOptions(rt, s.resolved) };
+}
+
+/** The steps of the stack's topology (`down` takes them all: whatever exists of either goes). */
+export function topologySteps(steps: AnyStep[], config: Pick<StackConfig, 'instances' | 'loadBalancer'>): AnyStep[] {
+  const ids = stepsFor(config);
+  return steps.filter((s) => ids.includes(s.id));
 }
 
 export function upCommand(): Command {
@@ -50,7 +59,7 @@ export function upCommand(): Command {
       const ctx = rt.context(s);
       const local = await localMode(rt);
       if (local) await local.checkLocalImages(localImages(ctx.config));
-      const steps = labSteps(stepOptions(rt, s));
+      const steps = topologySteps(labSteps(stepOptions(rt, s)), ctx.config);
       const plan = await planRun(steps, ctx);
       if (dryRun) {
         announceDryRun(plan, ctx);
@@ -103,7 +112,7 @@ export function statusCommand(): Command {
     action(async (rt) => {
       const s = await rt.session();
       const ctx = rt.context(s, 'inspect');
-      const report = await inspectSteps(labSteps(stepOptions(rt, s)), ctx);
+      const report = await inspectSteps(topologySteps(labSteps(stepOptions(rt, s)), ctx.config), ctx);
       const local = await localMode(rt);
       const url = local ? await local.localUrl(rt.stack) : undefined;
       rt.io.result({ ...report, stack: rt.stack, target: ctx.target, ...(local ? { localUrl: url ?? null } : {}) }, () =>
