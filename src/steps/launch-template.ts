@@ -165,6 +165,18 @@ function stackTemplates(ctx: Pick<Ctx, 'ec2' | 'stack'>): Promise<LaunchTemplate
   return describeTemplates(ctx, { Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }] });
 }
 
+/** An endpoint without launch templates (an emulator) holds none of ours: nothing to delete there. */
+const NO_LAUNCH_TEMPLATES = ['InvalidAction', 'NotImplemented', 'UnsupportedOperation'];
+
+async function orNone<T>(p: Promise<T[]>): Promise<T[]> {
+  try {
+    return await p;
+  } catch (e) {
+    if (hasAwsCode(e, ...NO_LAUNCH_TEMPLATES)) return [];
+    throw e;
+  }
+}
+
 async function defaultVersionData(ctx: Pick<Ctx, 'ec2'>, id: string): Promise<{ version: number; data: TemplateData } | undefined> {
   try {
     const res = await ctx.ec2.describeLaunchTemplateVersions({ LaunchTemplateId: id, Versions: ['$Default'] });
@@ -365,7 +377,7 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
 
   async destroy(ctx) {
     const deleted: string[] = [];
-    for (const t of await stackTemplates(ctx)) {
+    for (const t of await orNone(stackTemplates(ctx))) {
       if (!t.LaunchTemplateId) continue;
       try {
         await ctx.ec2.deleteLaunchTemplate({ LaunchTemplateId: t.LaunchTemplateId });
@@ -379,7 +391,7 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
   },
 
   async destroyPreview(ctx) {
-    const [ours, kept] = await Promise.all([stackTemplates(ctx), keptSameName(ctx)]);
+    const [ours, kept] = await Promise.all([orNone(stackTemplates(ctx)), keptSameName(ctx)]);
     return { deleted: ours.map((t) => `launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId}, ${t.LatestVersionNumber ?? 1} version${(t.LatestVersionNumber ?? 1) === 1 ? '' : 's'})`), kept };
   },
 };
@@ -387,7 +399,7 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
 /** A template of our name that is not the stack's: left alone, and said so. */
 async function keptSameName(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config'>): Promise<string[]> {
   const name = groupNames(ctx.config).launchTemplate;
-  const t = (await describeTemplates(ctx, { LaunchTemplateNames: [name] }))[0];
+  const t = (await orNone(describeTemplates(ctx, { LaunchTemplateNames: [name] })))[0];
   return t && !ownedBy(tagMap(t.Tags), ctx.stack) ? [`launch template ${name} (${t.LaunchTemplateId}, not tagged as stack ${ctx.stack})`] : [];
 }
 
