@@ -154,7 +154,14 @@ async function readCredits(ctx: Pick<Ctx, 'ec2'>, instances: InstanceObserved[])
   }
 }
 
-/** Instances carrying the stack tag in the given states, oldest first. */
+/** The tag EC2 Auto Scaling puts on every instance it launches. */
+export const ASG_TAG = 'aws:autoscaling:groupName';
+
+/**
+ * Instances carrying the stack tag in the given states, oldest first: this step's, not those of the
+ * group topology's Auto Scaling group (they carry the stack tag too, from the launch template, and
+ * the group replaces and terminates them itself).
+ */
 export async function stackInstances(ctx: Pick<Ctx, 'ec2' | 'stack'>, states: readonly string[]): Promise<InstanceObserved[]> {
   const found: (InstanceObserved & { launch: number })[] = [];
   let token: string | undefined;
@@ -167,7 +174,10 @@ export async function stackInstances(ctx: Pick<Ctx, 'ec2' | 'stack'>, states: re
       NextToken: token,
     });
     for (const r of res.Reservations ?? []) {
-      for (const i of r.Instances ?? []) found.push({ ...instanceShape(i), launch: i.LaunchTime?.getTime() ?? 0 });
+      for (const i of r.Instances ?? []) {
+        if (i.Tags?.some((t) => t.Key === ASG_TAG)) continue;
+        found.push({ ...instanceShape(i), launch: i.LaunchTime?.getTime() ?? 0 });
+      }
     }
     token = res.NextToken;
   } while (token);

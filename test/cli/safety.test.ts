@@ -200,7 +200,7 @@ test('two regions of one stack: both up without --vpc/--subnet; down in one leav
       assert.equal(s.code, 0, s.stderr);
       return (JSON.parse(s.stdout) as { steps: { id: string; action: string }[] }).steps.map((x) => `${x.id}:${x.action}`);
     };
-    const inSync = ['image:noop', 'iam:noop', 'cluster:noop', 'log-group:noop', 'instance:noop', 'task:noop', 'service:noop'];
+    const inSync = ['image:noop', 'iam:noop', 'cluster:noop', 'log-group:noop', 'security-group:noop', 'instance:noop', 'task:noop', 'service:noop'];
     assert.deepEqual((await statusOf('us-east-1')).sort(), [...inSync].sort(), 'eu-west-1 did not rewrite us-east-1');
     assert.deepEqual((await statusOf('eu-west-1')).sort(), [...inSync].sort());
     const down = await runCli(['down', ...region('eu-west-1', '--yes')], env);
@@ -315,7 +315,7 @@ test('lose the stack file, lose nothing: after up with custom names, status find
     const status = await runCli(['status', ...base(sb.url, '--json')], env);
     assert.equal(status.code, 0, status.stderr);
     const steps = (JSON.parse(status.stdout) as { steps: { id: string; action: string; details?: Record<string, string> }[] }).steps;
-    for (const id of ['cluster', 'iam', 'log-group', 'instance', 'task', 'service']) {
+    for (const id of ['cluster', 'iam', 'log-group', 'security-group', 'instance', 'task', 'service']) {
       assert.equal(steps.find((s) => s.id === id)?.action, id === 'instance' ? 'noop' : 'noop', `${id} found by its tag: ${JSON.stringify(steps.find((s) => s.id === id))}`);
     }
     assert.match(JSON.stringify(steps), /c-custom/);

@@ -331,3 +331,23 @@ test('instance: Graviton instance types get the arm64 AMI', async () => {
     assert.equal(inst(report).amiId, arm.Parameter?.Value);
   });
 });
+
+test("instance: an Auto Scaling group's instances (stack-tagged by the launch template) are not this step's: not read, not terminated", async () => {
+  await withSandbox({}, async (sb) => {
+    const { ctx, report } = await up(sb);
+    const ours = inst(report).instanceId!;
+    // An instance launched as the group topology's are: the stack's tags, plus the tag EC2 Auto Scaling adds.
+    const ami = (await ctx.ssm.getParameter({ Name: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id' })).Parameter!.Value!;
+    const res = await ctx.ec2.runInstances({ ImageId: ami, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: STACK_TAG, Value: 'test' }] }] });
+    const grouped = res.Instances![0]!.InstanceId!;
+    (sb.world.state.ec2.instances[grouped] as { tags: Record<string, string> }).tags['aws:autoscaling:groupName'] = 'ECSCloudWatchLogs-instances';
+    assert.deepEqual((await stackInstances(ctx, LIVE)).map((i) => i.instanceId), [ours]);
+    const since = sb.requestLog().length;
+    assert.equal((await up(sb)).report.steps.find((s) => s.id === 'instance')!.action, 'noop', 'no extra instance to terminate');
+    assert.deepEqual(mutatingCalls(sb, since), []);
+    const d = await destroySteps(STEPS, ctx, { targets: ['instance'] });
+    assert.deepEqual(d.steps.find((s) => s.id === 'instance')!.deleted, [`instance ${ours}`]);
+    const left = (await ctx.ec2.describeInstances({ InstanceIds: [grouped] })).Reservations![0]!.Instances![0]!;
+    assert.equal(left.State?.Name, 'running');
+  });
+});
