@@ -28,6 +28,7 @@ import {
   CLUSTER_TAG,
   METADATA_HOP_LIMIT,
   METADATA_OPTIONS,
+  amiNoteFor,
   architectureByName,
   cpuCreditsFor,
   hostUserData,
@@ -237,7 +238,7 @@ export function currentInstance(o: InstanceStepObserved, d: InstanceDesired): { 
 /** The AMI moved on since launch: worth a note, not drift. */
 function amiNote(diffs: FieldDiff[]): string | undefined {
   const d = diffs.find((x) => x.field === 'instance.amiId');
-  return d ? `newer AMI available: ${String(d.to)} (running ${String(d.from)})` : undefined;
+  return d ? amiNoteFor(String(d.from), String(d.to)) : undefined;
 }
 
 // ---- the step ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@
  *            --replace-instance.
  *   destroy  the stack's templates (all versions go with them); not found counts as success
  */
-import type { _InstanceType, LaunchTemplate, RequestLaunchTemplateData, ResourceType } from '@aws-sdk/client-ec2';
+import type { _InstanceType, CreateLaunchTemplateRequest, LaunchTemplate, RequestLaunchTemplateData, ResourceType } from '@aws-sdk/client-ec2';
 import type { Context } from '../core/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
@@ -312,10 +312,9 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
         TagSpecifications: [{ ResourceType: 'launch-template' as ResourceType, Tags: awsTags(desired.tags) }],
       };
       try {
-        const res = await ctx.ec2.createLaunchTemplate({ ...request, ClientToken: clientToken(ctx.account, ctx.config.region, ctx.stack, request, 0) });
-        const t = res.LaunchTemplate;
-        ctx.report(`created launch template ${desired.name} (${t?.LaunchTemplateId ?? '?'}), version ${t?.DefaultVersionNumber ?? 1}`);
-        return outputs(t?.LaunchTemplateId ?? '', desired.name, t?.DefaultVersionNumber ?? 1, desired.data, desired);
+        const t = await createTemplate(ctx, request);
+        ctx.report(`created launch template ${desired.name} (${t.LaunchTemplateId ?? '?'}), version ${t.DefaultVersionNumber ?? 1}`);
+        return outputs(t.LaunchTemplateId ?? '', desired.name, t.DefaultVersionNumber ?? 1, desired.data, desired);
       } catch (e) {
         if (!hasAwsCode(e, 'InvalidLaunchTemplateName.AlreadyExistsException')) throw e;
         // Created meanwhile (another run, or one cut short whose token expired): compare with that one.
@@ -395,6 +394,23 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
     return { deleted: ours.map((t) => `launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId}, ${t.LatestVersionNumber ?? 1} version${(t.LatestVersionNumber ?? 1) === 1 ? '' : 's'})`), kept };
   },
 };
+
+/**
+ * CreateLaunchTemplate with a ClientToken derived from the request: a run cut short after the call
+ * gets the same template back. A token whose template has since been deleted (the same request after
+ * `--delete`) is used up: the next one is tried.
+ */
+async function createTemplate(ctx: Pick<Ctx, 'ec2' | 'account' | 'config' | 'stack'>, request: Omit<CreateLaunchTemplateRequest, 'ClientToken'>): Promise<LaunchTemplate> {
+  for (let n = 0; n < 10; n++) {
+    const res = await ctx.ec2.createLaunchTemplate({ ...request, ClientToken: clientToken(ctx.account, ctx.config.region, ctx.stack, request, n) });
+    const t = res.LaunchTemplate;
+    if (!t?.LaunchTemplateId) throw new Error('CreateLaunchTemplate returned no template');
+    const still = await describeTemplates(ctx, { LaunchTemplateNames: [request.LaunchTemplateName ?? ''] });
+    if (still.some((x) => x.LaunchTemplateId === t.LaunchTemplateId)) return t;
+    // The token answered with an earlier template of this request, since deleted: try the next one.
+  }
+  throw new Error('launch-template: 10 ClientTokens of this request are used up');
+}
 
 /** A template of our name that is not the stack's: left alone, and said so. */
 async function keptSameName(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config'>): Promise<string[]> {

@@ -317,6 +317,16 @@ test('launch-template: destroy deletes the stack\'s templates, not another\'s of
   assert.deepEqual(await launchTemplateStep.destroy(context(ec2)), { deleted: [], kept: [] });
   assert.deepEqual(ec2.calls, []);
 
+  // Created again with the same request: the first token answers with the deleted template, the next creates one.
+  const gone = (await launchTemplateStep.destroyPreview(context(ec2))).deleted;
+  assert.deepEqual(gone, []);
+  const again = await run(context(ec2));
+  assert.equal(again.plan.action, 'create');
+  assert.deepEqual(ec2.calls, ['CreateLaunchTemplate', 'CreateLaunchTemplate']);
+  assert.equal(ec2.templates.size, 1);
+  assert.equal(again.out.launchTemplateId, ec2.templates.get('ECSCloudWatchLogs-instances')!.id);
+  await launchTemplateStep.destroy(context(ec2));
+
   // Someone else's template of our name: kept, and said so.
   await ec2.createLaunchTemplate({ LaunchTemplateName: 'ECSCloudWatchLogs-instances', LaunchTemplateData: {}, TagSpecifications: [] });
   const kept = await launchTemplateStep.destroy(context(ec2));
