@@ -9,7 +9,7 @@ import { clusterCommand, serviceCommand, taskCommand } from './commands/steps.js
 import { downCommand, statusCommand, upCommand } from './commands/lab.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { imageCommand } from './commands/image.js';
-import { iamCommand, instanceCommand, logGroupCommand } from './commands/lab-steps.js';
+import { iamCommand, instanceCommand, launchTemplateCommand, logGroupCommand, securityGroupCommand } from './commands/lab-steps.js';
 import { autoScalingGroupCommand, capacityProviderCommand, loadBalancerCommand, targetGroupCommand } from './commands/group-steps.js';
 import { logsCommand } from './commands/logs.js';
 import { completionCommand } from './commands/completion.js';
@@ -57,9 +57,11 @@ idempotent and tagged with the stack; \`ecs-cwlogs <command> --help\` has exampl
     clusterCommand(),
     iamCommand(),
     logGroupCommand(),
+    securityGroupCommand(),
     instanceCommand(),
     targetGroupCommand(),
     loadBalancerCommand(),
+    launchTemplateCommand(),
     autoScalingGroupCommand(),
     capacityProviderCommand(),
     taskCommand(),

@@ -24,7 +24,9 @@ import { createImageStep, imageStep, type ImageStepOptions } from './image.js';
 import { iamStep } from './iam.js';
 import { logGroupStep } from './log-group.js';
 import { instanceStep } from './instance.js';
+import { launchTemplateStep } from './launch-template.js';
 import { loadBalancerStep } from './load-balancer.js';
+import { securityGroupStep } from './security-group.js';
 import { targetGroupStep } from './target-group.js';
 import { taskStep } from './task.js';
 import { serviceStep } from './service.js';
@@ -34,9 +36,11 @@ export const STEPS: readonly AnyStep[] = [
   iamStep,
   clusterStep,
   logGroupStep,
+  securityGroupStep,
   instanceStep,
   targetGroupStep,
   loadBalancerStep,
+  launchTemplateStep,
   autoScalingGroupStep,
   capacityProviderStep,
   taskStep,

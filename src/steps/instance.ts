@@ -1,78 +1,57 @@
 /**
- * Step: the security group and the EC2 container instance (lab steps 4-6).
+ * Step: the EC2 container instance of the single topology (lab steps 5-6). The security group is its
+ * own step (security-group.ts); what a host is launched with is shared with the launch template (host.ts).
  *
  *   prepare  the VPC and a public subnet (the default VPC unless given; a given subnet must be in it),
- *            the key pair (must exist), the instance type (EC2 must know it), the caller's public IP
- *            (for --allow-cidr's default), the ECS-optimized AL2023 AMI from SSM (arm64 for Graviton)
- *   read     the security group by name (ours carries the stack tag) and the live instance carrying
- *            the stack tag
- *   apply    security group: created, then its ingress made exactly HTTP 80 (and SSH 22 when a key
- *            pair is given) from the allowed CIDR: missing rules authorised, others revoked.
- *            instance: RunInstances with a ClientToken derived from the launch request, so a re-run
- *            after a crash gets the same instance back rather than a second one; IMDSv2 required with
- *            hop limit 1 (only the host reaches it); encrypted gp3 root volume; user data that blocks
+ *            the key pair (must exist), the instance type (EC2 must know it), the ECS-optimized AL2023
+ *            AMI from SSM (arm64 for Graviton)
+ *   read     the live instances carrying the stack tag
+ *   apply    RunInstances with a ClientToken derived from the launch request, so a re-run after a
+ *            crash gets the same instance back rather than a second one; IMDSv2 required with hop
+ *            limit 1 (only the host reaches it); encrypted gp3 root volume; user data that blocks
  *            bridge containers from IMDS, writes the host facts for the logging container and
- *            ECS_CLUSTER to /etc/ecs/ecs.config. "Invalid IAM
- *            Instance Profile" is IAM propagation and retried. Then waits: pending -> running ->
- *            registered as a container instance of the cluster.
- *   drift    tags and security group rules are repaired; what only a new instance can change (type,
- *            AMI, subnet, key pair, ...) is shown in the plan, never done silently.
- *   destroy  every instance carrying the stack tag terminated (waiting for terminated), then the
- *            stack's security groups, retried while EC2 still reports a DependencyViolation.
+ *            ECS_CLUSTER to /etc/ecs/ecs.config. "Invalid IAM Instance Profile" is IAM propagation
+ *            and retried. Then waits: pending -> running -> registered as a container instance of
+ *            the cluster.
+ *   drift    tags and CPU credits are repaired; what only a new instance can change (type, AMI,
+ *            subnet, key pair, security group, ...) is shown in the plan, never done silently.
+ *   destroy  every instance carrying the stack tag terminated (waiting for terminated).
  */
-import { callerIpEndpoint } from '../aws/endpoints.js';
 import { createHash } from 'node:crypto';
-import type { _InstanceType, Instance, IpPermission, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import type { _InstanceType, Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { Context } from '../core/context.js';
-import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
-import { diff } from '../core/diff.js';
-import { AwsError, ConflictError, UserInputError, awsErrorCode, hasAwsCode } from '../core/errors.js';
-import { ABSENT, discovered, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';
-import { render } from '../core/templates.js';
-import * as v from '../core/validate.js';
+import { STACK_TAG, awsTags } from '../core/context.js';
+import { AwsError, awsErrorCode, hasAwsCode } from '../core/errors.js';
+import { ABSENT, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';
 import { pollUntil, retryOn } from '../core/wait.js';
-import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+import {
+  CLUSTER_TAG,
+  METADATA_HOP_LIMIT,
+  METADATA_OPTIONS,
+  amiNoteFor,
+  architectureByName,
+  cpuCreditsFor,
+  hostUserData,
+  isBurstable,
+  prepareInstanceType,
+  prepareKeyPair,
+  prepareNetwork,
+  resolveAmi,
+  tagMap,
+  valueOf,
+  type AmiInfo,
+  type SubnetChoice,
+} from './host.js';
+import { ownedTagsDiff } from './ownership.js';
 import { iamNameIn } from './inventory.js';
 
-type Ctx = Pick<
-  Context,
-  'ec2' | 'ssm' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'clock' | 'timing' | 'signal' | 'report' | 'io' | 'endpoint'
->;
+// What moved to host.ts and security-group.ts, still importable from here.
+export { AMI_PARAMETER, CLUSTER_TAG, METADATA_HOP_LIMIT, architectureOf, isBurstable, offeredZones, resolveAmi, type AmiInfo, type SubnetChoice } from './host.js';
+export { detectPublicIp, readSecurityGroup, type IngressRule, type SecurityGroupObserved } from './security-group.js';
 
-/**
- * IMDSv2 answers only one network hop away: the host (the ECS agent, the user data that writes the
- * host facts). No container needs instance metadata any more (the logging container's credentials
- * come from its task role through the ECS agent, the stream names from the host facts file), and a
- * bridge container is a second hop, so even with the iptables block gone it gets no IMDSv2 token.
- */
-export const METADATA_HOP_LIMIT = 1;
+type Ctx = Pick<Context, 'ec2' | 'ssm' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'clock' | 'timing' | 'signal' | 'report'>;
 
-/** Tag recording the cluster the instance's user data joins (user data can't be changed in place). */
-export const CLUSTER_TAG = 'ecs-cwlogs:cluster';
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
-
-export const AMI_PARAMETER = {
-  x86_64: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id',
-  arm64: '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id',
-} as const;
-
-export interface IngressRule {
-  protocol: string;
-  fromPort: number;
-  toPort: number;
-  cidr: string;
-  ipv6?: boolean;
-  description?: string;
-}
-
-export interface SecurityGroupObserved {
-  groupId: string;
-  name: string;
-  vpcId: string;
-  ingress: IngressRule[];
-  tags: Record<string, string>;
-  owned: boolean;
-}
 
 export interface InstanceObserved {
   instanceId: string;
@@ -94,20 +73,15 @@ export interface InstanceObserved {
 }
 
 export interface InstanceStepObserved {
-  securityGroup?: SecurityGroupObserved;
   /** The oldest live instance carrying the stack tag (normally the only one). */
   instance?: InstanceObserved;
   /** Every live instance of the stack, oldest first: two after a replacement cut short. */
   instances?: InstanceObserved[];
 }
 
-/** A public subnet an instance may launch in, and its availability zone. */
-export interface SubnetChoice {
-  subnetId: string;
-  az?: string;
-}
-
 export interface InstanceDesired {
+  /** The security group the instance launches in (the security-group step's); undefined until it is created. */
+  securityGroupId?: string;
   securityGroupName: string;
   vpcId?: string;
   subnetId?: string;
@@ -122,8 +96,6 @@ export interface InstanceDesired {
   cpuCredits?: 'standard';
   /** --replace-instance: what only a new instance can change (the AMI included) is done by replacing it. */
   replaceInstance: boolean;
-  /** Undefined when the allowed CIDR is not known (status without prepare): rules are not compared. */
-  ingress?: IngressRule[];
   instanceType: string;
   architecture: 'x86_64' | 'arm64';
   amiId?: string;
@@ -133,302 +105,21 @@ export interface InstanceDesired {
   instanceProfileName: string;
   userData: string;
   tags: Record<string, string>;
-  securityGroupTags: Record<string, string>;
-  /** How the network and the allowed CIDR were chosen, for the plan ("discovered: the default VPC"). */
+  /** How the network was chosen, for the plan ("discovered: the default VPC"). */
   found: string[];
-  adopt: boolean;
   stack: string;
 }
 
-// ---- discovered values ------------------------------------------------------------------------------
-
-/** The AMI a launch uses: found in SSM for the instance type's architecture, never configured. */
-export interface AmiInfo {
-  amiId: string;
-  rootDeviceName: string;
-  architecture: 'x86_64' | 'arm64';
-}
-
-/** What prepare finds for a run: the network, who may connect, the AMI. Never saved. */
+/** What prepare finds for a run: the network and the AMI. Never saved. */
 export interface InstancePrepared {
   vpcId: string | Discovered<string>;
   subnetId: string | Discovered<string>;
   /** The subnets a launch may use, in order (the first is subnetId); see InstanceDesired.subnetChoices. */
   subnets?: SubnetChoice[];
-  /** Undefined when only inspecting (status): the rules are then not compared. */
-  allowCidr?: string | Discovered<string>;
   ami?: AmiInfo;
 }
 
-const valueOf = <T>(x: T | Discovered<T> | undefined): T | undefined => (x !== undefined && typeof x === 'object' && (x as Discovered<T>).source === 'discovered' ? (x as Discovered<T>).value : (x as T | undefined));
-
-/** The instance type's architecture from EC2 (its name as a fallback when EC2 does not say). */
-export async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promise<'x86_64' | 'arm64'> {
-  try {
-    const res = await ctx.ec2.describeInstanceTypes({ InstanceTypes: [type as _InstanceType] });
-    const archs = res.InstanceTypes?.[0]?.ProcessorInfo?.SupportedArchitectures ?? [];
-    if (archs.includes('x86_64')) return 'x86_64';
-    if (archs.includes('arm64')) return 'arm64';
-  } catch (e) {
-    if (hasAwsCode(e, 'InvalidInstanceType')) throw e;
-  }
-  return v.isArmInstanceType(type) ? 'arm64' : 'x86_64';
-}
-
-/** The ECS-optimized AL2023 AMI for the instance type's architecture, and its root device. */
-export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>): Promise<AmiInfo> {
-  const arch = await architectureOf(ctx, ctx.config.instanceType);
-  const name = AMI_PARAMETER[arch];
-  let amiId: string | undefined;
-  try {
-    amiId = (await ctx.ssm.getParameter({ Name: name })).Parameter?.Value;
-  } catch (e) {
-    if (!hasAwsCode(e, 'ParameterNotFound')) throw e;
-  }
-  if (!amiId) {
-    throw new AwsError({
-      what: 'Cannot find the ECS-optimized Amazon Linux 2023 AMI',
-      why: `SSM parameter ${name} does not exist in ${ctx.config.region}`,
-      fix: 'Use a region where Amazon ECS is available, or an instance type of another architecture.',
-    });
-  }
-  let rootDeviceName: string | undefined;
-  try {
-    rootDeviceName = (await ctx.ec2.describeImages({ ImageIds: [amiId] })).Images?.[0]?.RootDeviceName;
-  } catch {
-    rootDeviceName = undefined; // the launch uses the AMI's default mapping (/dev/xvda) then
-  }
-  return { amiId, rootDeviceName: rootDeviceName ?? '/dev/xvda', architecture: arch };
-}
-
-// ---- prepare: validation and defaults ---------------------------------------------------------------
-
-function inputError(what: string, why: string, fix: string): UserInputError {
-  return new UserInputError({ what, why, fix });
-}
-
-/** Burstable families, whose instances earn and spend CPU credits. */
-export function isBurstable(instanceType: string): boolean {
-  return /^t(2|3|3a|4g)\./.test(instanceType);
-}
-
-/**
- * The availability zones of the region that offer the instance type (DescribeInstanceTypeOfferings),
- * or undefined when the endpoint can't say (not permitted, not implemented): then every zone is tried.
- */
-export async function offeredZones(ctx: Pick<Ctx, 'ec2'>, instanceType: string): Promise<Set<string> | undefined> {
-  const zones = new Set<string>();
-  let token: string | undefined;
-  try {
-    do {
-      const res = await ctx.ec2.describeInstanceTypeOfferings({
-        LocationType: 'availability-zone',
-        Filters: [{ Name: 'instance-type', Values: [instanceType] }],
-        NextToken: token,
-      });
-      for (const o of res.InstanceTypeOfferings ?? []) if (o.Location) zones.add(o.Location);
-      token = res.NextToken;
-    } while (token);
-  } catch (e) {
-    if (hasAwsCode(e, 'UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'NotImplemented', 'UnsupportedOperation')) return undefined;
-    throw e;
-  }
-  return zones;
-}
-
-async function prepareNetwork(ctx: Ctx): Promise<Pick<InstancePrepared, 'vpcId' | 'subnetId' | 'subnets'>> {
-  const c = ctx.config;
-  const region = c.region;
-  const type = c.instanceType;
-  const offeredP = offeredZones(ctx, type);
-  offeredP.catch(() => undefined);
-  let vpcId: string | Discovered<string> | undefined = c.vpcId;
-  let subnet: { SubnetId?: string; VpcId?: string; MapPublicIpOnLaunch?: boolean; AvailabilityZone?: string } | undefined;
-  if (c.subnetId) {
-    try {
-      subnet = (await ctx.ec2.describeSubnets({ SubnetIds: [c.subnetId] })).Subnets?.[0];
-    } catch (e) {
-      if (!hasAwsCode(e, 'InvalidSubnetID.NotFound', 'InvalidSubnetID.Malformed')) throw e;
-    }
-    if (!subnet) throw inputError(`Subnet ${c.subnetId} not found`, `there is no such subnet in ${region}`, 'Pass --subnet with a subnet of this region, or leave it out to use a public subnet of the VPC.');
-  }
-  if (c.vpcId) {
-    let found = false;
-    try {
-      found = Boolean((await ctx.ec2.describeVpcs({ VpcIds: [c.vpcId] })).Vpcs?.length);
-    } catch (e) {
-      if (!hasAwsCode(e, 'InvalidVpcID.NotFound', 'InvalidVpcID.Malformed')) throw e;
-    }
-    if (!found) throw inputError(`VPC ${c.vpcId} not found`, `there is no such VPC in ${region}`, 'Pass --vpc with a VPC of this region, or leave it out to use the default VPC.');
-  } else if (subnet?.VpcId) {
-    vpcId = discovered(subnet.VpcId, `the VPC of subnet ${c.subnetId}`);
-  } else {
-    const vpc = (await ctx.ec2.describeVpcs({ Filters: [{ Name: 'is-default', Values: ['true'] }] })).Vpcs?.[0];
-    if (!vpc?.VpcId) {
-      throw inputError(`No default VPC in ${region}`, 'the account has no default VPC in this region', 'Pass --vpc and --subnet (a public subnet), or create a default VPC: aws ec2 create-default-vpc.');
-    }
-    vpcId = discovered(vpc.VpcId, 'the default VPC');
-  }
-  const vpc = valueOf(vpcId)!;
-  if (subnet) {
-    if (subnet.VpcId !== vpc) {
-      throw inputError(`Subnet ${c.subnetId} is not in VPC ${vpc}`, `it belongs to ${subnet.VpcId}`, `Pass a --subnet of ${vpc}, or leave --subnet out to pick a public subnet of it.`);
-    }
-    const offered = await offeredP;
-    const az = subnet.AvailabilityZone;
-    if (offered && az && !offered.has(az)) {
-      const where = [...offered].sort();
-      throw inputError(
-        `Instance type ${type} is not offered in ${az}`,
-        `subnet ${c.subnetId} is in ${az}; ${where.length ? `the zones of ${region} that offer ${type}: ${where.join(', ')}` : `no zone of ${region} offers ${type}`}`,
-        `Pass --subnet with a subnet in ${where.length ? `one of those zones` : 'another region'}, leave --subnet out to choose one, or pick another --instance-type.`,
-      );
-    }
-    return { vpcId: vpcId!, subnetId: c.subnetId!, subnets: [{ subnetId: c.subnetId!, az }] };
-  }
-  // A public subnet of the VPC, chosen the same way every run (so a re-run plans the same launch).
-  const subnets: { SubnetId?: string; AvailabilityZone?: string; MapPublicIpOnLaunch?: boolean; DefaultForAz?: boolean; State?: string }[] = [];
-  let token: string | undefined;
-  do {
-    const res = await ctx.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [vpc] }], NextToken: token });
-    subnets.push(...(res.Subnets ?? []));
-    token = res.NextToken;
-  } while (token);
-  const pub = subnets
-    .filter((s) => s.MapPublicIpOnLaunch && (s.State ?? 'available') === 'available' && s.SubnetId)
-    .sort((a, b) => Number(Boolean(b.DefaultForAz)) - Number(Boolean(a.DefaultForAz)) || (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? '') || a.SubnetId!.localeCompare(b.SubnetId!));
-  if (!pub[0]) {
-    throw inputError(`No public subnet in VPC ${vpc}`, 'none of its subnets gives instances a public IP address', 'Pass --subnet with a public subnet of the VPC (one with a route to an internet gateway).');
-  }
-  // Only zones that offer the instance type (t3.small is not offered in us-east-1e, for one).
-  const offered = await offeredP;
-  const usable = offered ? pub.filter((s) => !s.AvailabilityZone || offered.has(s.AvailabilityZone)) : pub;
-  if (!usable[0]) {
-    const zones = [...new Set(pub.map((s) => s.AvailabilityZone ?? '?'))].sort();
-    throw inputError(
-      `Instance type ${type} is not offered where VPC ${vpc} has public subnets`,
-      `its public subnets are in ${zones.join(', ')}; ${offered!.size ? `${type} is offered in ${[...offered!].sort().join(', ')}` : `no zone of ${region} offers ${type}`}`,
-      'Pick another --instance-type (e.g. t3.small, t3a.small or t4g.small), or pass --vpc/--subnet with a public subnet in a zone that offers it.',
-    );
-  }
-  const first = usable[0];
-  return {
-    vpcId: vpcId!,
-    subnetId: discovered(first.SubnetId!, `a public subnet of ${vpc} (${first.AvailabilityZone ?? 'its AZ'}${offered ? `, which offers ${type}` : ''})`),
-    subnets: usable.map((s) => ({ subnetId: s.SubnetId!, az: s.AvailabilityZone })),
-  };
-}
-
-async function prepareKeyPair(ctx: Ctx): Promise<void> {
-  const name = ctx.config.keyName;
-  if (!name || ctx.flags.newKeyPair === name) return; // none, or created once the plan is confirmed
-  let found = false;
-  try {
-    found = Boolean((await ctx.ec2.describeKeyPairs({ KeyNames: [name] })).KeyPairs?.length);
-  } catch (e) {
-    if (!hasAwsCode(e, 'InvalidKeyPair.NotFound')) throw e;
-  }
-  if (!found) {
-    throw inputError(
-      `Key pair ${name} not found`,
-      `there is no key pair of that name in ${ctx.config.region}`,
-      'Create or import it first (aws ec2 create-key-pair / import-key-pair), pass the name of an existing one with --key-name, or leave --key-name out (no SSH).',
-    );
-  }
-}
-
-async function prepareInstanceType(ctx: Ctx): Promise<void> {
-  try {
-    await ctx.ec2.describeInstanceTypes({ InstanceTypes: [ctx.config.instanceType as _InstanceType] });
-  } catch (e) {
-    if (hasAwsCode(e, 'InvalidInstanceType', 'InvalidParameterValue')) {
-      throw inputError(`Unknown instance type ${ctx.config.instanceType}`, `EC2 does not offer it in ${ctx.config.region}`, 'Pass --instance-type with a type such as t3.small, t3.medium or t4g.small.');
-    }
-    throw e;
-  }
-}
-
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-async function fetchIp(url: string, timeoutMs: number): Promise<{ ip?: string; status?: number; error?: string }> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return { status: res.status, error: `${url} answered HTTP ${res.status}` };
-    const text = (await res.text()).trim();
-    const m = IPV4.exec(text);
-    if (!m || m.slice(1).some((o) => Number(o) > 255)) return { error: `${url} did not answer with an IPv4 address` };
-    return { ip: text };
-  } catch (e) {
-    return { error: `${url}: ${(e as Error).name === 'TimeoutError' ? 'no answer within 3 s' : (e as Error).message}` };
-  }
-}
-
-const isLoopback = (url: string) => /^https?:\/\/(127\.|localhost|\[::1\])/.test(url);
-
-/**
- * The caller's public IPv4 address: https://checkip.amazonaws.com, or the sandbox's /_sandbox/checkip
- * when the AWS endpoint is a sandbox. Undefined (and why) when it can't be found.
- */
-export async function detectPublicIp(endpoint: string | undefined, timeoutMs = 3000): Promise<{ ip?: string; why?: string }> {
-  if (endpoint) {
-    const r = await fetchIp(`${endpoint.replace(/\/+$/, '')}/_sandbox/checkip`, timeoutMs);
-    if (r.ip) return { ip: r.ip };
-    // A local endpoint that is no sandbox: a test setup where a public IP means nothing. Don't go out.
-    if (isLoopback(endpoint)) return { why: r.error };
-  }
-  const r = await fetchIp('https://checkip.amazonaws.com', timeoutMs);
-  return r.ip ? { ip: r.ip } : { why: r.error };
-}
-
-async function prepareAllowCidr(ctx: Ctx): Promise<InstancePrepared['allowCidr']> {
-  if (ctx.config.allowCidr) return ctx.config.allowCidr;
-  if (ctx.flags.intent === 'inspect') return undefined; // status needs no caller IP
-  const found = await detectPublicIp(await callerIpEndpoint(ctx));
-  if (found.ip) return discovered(`${found.ip}/32`, 'your public IP');
-  throw inputError(
-    'Cannot detect your public IP address',
-    `${found.why ?? 'no answer'}; it is needed to allow HTTP${ctx.config.keyName ? ' and SSH' : ''} from your address only`,
-    'Pass --allow-cidr with your address, e.g. --allow-cidr 203.0.113.7/32.',
-  );
-}
-
 // ---- read -------------------------------------------------------------------------------------------
-
-function tagMap(tags: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
-  return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-}
-
-function rulesOf(perms: IpPermission[] | undefined): IngressRule[] {
-  const out: IngressRule[] = [];
-  for (const p of perms ?? []) {
-    const base = { protocol: p.IpProtocol ?? '-1', fromPort: p.FromPort ?? -1, toPort: p.ToPort ?? -1 };
-    for (const r of p.IpRanges ?? []) if (r.CidrIp) out.push({ ...base, cidr: r.CidrIp, description: r.Description });
-    for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) out.push({ ...base, cidr: r.CidrIpv6, ipv6: true, description: r.Description });
-  }
-  return out;
-}
-
-const ruleKey = (r: IngressRule) => `${r.protocol}:${r.fromPort}-${r.toPort}:${r.cidr}`;
-
-export async function readSecurityGroup(
-  ctx: Pick<Ctx, 'ec2' | 'stack'>,
-  name: string,
-  vpcId: string | undefined,
-): Promise<SecurityGroupObserved | undefined> {
-  const filters = [{ Name: 'group-name', Values: [name] }, ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : [])];
-  const groups: SecurityGroupObserved[] = [];
-  let token: string | undefined;
-  do {
-    const res = await ctx.ec2.describeSecurityGroups({ Filters: filters, NextToken: token });
-    for (const g of res.SecurityGroups ?? []) {
-      const tags = tagMap(g.Tags);
-      groups.push({ groupId: g.GroupId ?? '', name: g.GroupName ?? name, vpcId: g.VpcId ?? '', ingress: rulesOf(g.IpPermissions), tags, owned: ownedBy(tags, ctx.stack) });
-    }
-    token = res.NextToken;
-  } while (token);
-  // Without a VPC (status before prepare), prefer ours among same-named groups of other VPCs.
-  return groups.find((g) => g.owned) ?? groups[0];
-}
 
 function instanceShape(i: Instance): InstanceObserved {
   return {
@@ -464,7 +155,14 @@ async function readCredits(ctx: Pick<Ctx, 'ec2'>, instances: InstanceObserved[])
   }
 }
 
-/** Instances carrying the stack tag in the given states, oldest first. */
+/** The tag EC2 Auto Scaling puts on every instance it launches. */
+export const ASG_TAG = 'aws:autoscaling:groupName';
+
+/**
+ * Instances carrying the stack tag in the given states, oldest first: this step's, not those of the
+ * group topology's Auto Scaling group (they carry the stack tag too, from the launch template, and
+ * the group replaces and terminates them itself).
+ */
 export async function stackInstances(ctx: Pick<Ctx, 'ec2' | 'stack'>, states: readonly string[]): Promise<InstanceObserved[]> {
   const found: (InstanceObserved & { launch: number })[] = [];
   let token: string | undefined;
@@ -477,7 +175,10 @@ export async function stackInstances(ctx: Pick<Ctx, 'ec2' | 'stack'>, states: re
       NextToken: token,
     });
     for (const r of res.Reservations ?? []) {
-      for (const i of r.Instances ?? []) found.push({ ...instanceShape(i), launch: i.LaunchTime?.getTime() ?? 0 });
+      for (const i of r.Instances ?? []) {
+        if (i.Tags?.some((t) => t.Key === ASG_TAG)) continue;
+        found.push({ ...instanceShape(i), launch: i.LaunchTime?.getTime() ?? 0 });
+      }
     }
     token = res.NextToken;
   } while (token);
@@ -498,7 +199,8 @@ async function describeInstance(ctx: Pick<Ctx, 'ec2'>, id: string): Promise<Inst
 // ---- plan -------------------------------------------------------------------------------------------
 
 /** Differences only a new instance can fix. */
-function replaceDiffs(i: InstanceObserved, d: InstanceDesired, sgId: string | undefined): FieldDiff[] {
+function replaceDiffs(i: InstanceObserved, d: InstanceDesired): FieldDiff[] {
+  const sgId = d.securityGroupId;
   const out: FieldDiff[] = [];
   const add = (field: string, from: unknown, to: unknown) => {
     if (to !== undefined && from !== to) out.push({ field: `instance.${field}`, from, to });
@@ -527,7 +229,7 @@ function replaceDiffs(i: InstanceObserved, d: InstanceDesired, sgId: string | un
 export function currentInstance(o: InstanceStepObserved, d: InstanceDesired): { instance?: InstanceObserved; extra: InstanceObserved[] } {
   const all = o.instances ?? (o.instance ? [o.instance] : []);
   if (all.length <= 1) return { instance: all[0], extra: [] };
-  const cost = (i: InstanceObserved) => replaceDiffs(i, d, o.securityGroup?.groupId).filter((x) => d.replaceInstance || x.field !== 'instance.amiId').length;
+  const cost = (i: InstanceObserved) => replaceDiffs(i, d).filter((x) => d.replaceInstance || x.field !== 'instance.amiId').length;
   let instance = all[all.length - 1]!;
   for (const i of [...all].reverse()) if (cost(i) < cost(instance)) instance = i;
   return { instance, extra: all.filter((i) => i !== instance) };
@@ -536,80 +238,63 @@ export function currentInstance(o: InstanceStepObserved, d: InstanceDesired): { 
 /** The AMI moved on since launch: worth a note, not drift. */
 function amiNote(diffs: FieldDiff[]): string | undefined {
   const d = diffs.find((x) => x.field === 'instance.amiId');
-  return d ? `newer AMI available: ${String(d.to)} (running ${String(d.from)})` : undefined;
-}
-
-function ingressDiffs(observed: IngressRule[], desired: IngressRule[] | undefined): FieldDiff[] {
-  if (!desired) return [];
-  const from = observed.map(ruleKey).sort();
-  const to = desired.map(ruleKey).sort();
-  return diff(from.join(', ') || undefined, to.join(', '), 'securityGroup.ingress');
+  return d ? amiNoteFor(String(d.from), String(d.to)) : undefined;
 }
 
 // ---- the step ---------------------------------------------------------------------------------------
 
 export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, InstancePrepared, 'instance'> = {
   id: 'instance',
-  title: 'Security group and EC2 container instance',
-  dependsOn: ['iam', 'cluster'],
+  title: 'EC2 container instance',
+  dependsOn: ['iam', 'cluster', 'security-group'],
 
   async prepare(ctx): Promise<InstancePrepared> {
-    const [, network, , allowCidr, ami] = await Promise.all([
+    const [, network, , ami] = await Promise.all([
       prepareInstanceType(ctx),
       prepareNetwork(ctx),
       prepareKeyPair(ctx),
-      prepareAllowCidr(ctx),
       resolveAmi(ctx).catch((e) => {
         if (ctx.flags.intent === 'inspect') return undefined; // best effort: the plan compares the AMI when known
         throw e;
       }),
     ]);
-    return { ...network, allowCidr, ami };
+    return { ...network, ami };
   },
 
-  async read(ctx, prepared): Promise<InstanceStepObserved | Absent> {
-    const [securityGroup, live] = await Promise.all([
-      readSecurityGroup(ctx, ctx.config.securityGroupName, valueOf(prepared?.vpcId) ?? ctx.config.vpcId),
-      stackInstances(ctx, LIVE_STATES),
-    ]);
-    if (!securityGroup && live.length === 0) return ABSENT;
+  async read(ctx): Promise<InstanceStepObserved | Absent> {
+    const live = await stackInstances(ctx, LIVE_STATES);
+    if (live.length === 0) return ABSENT;
     await readCredits(ctx, live);
-    return { securityGroup, instance: live[0], ...(live.length > 1 ? { instances: live } : {}) };
+    return { instance: live[0], ...(live.length > 1 ? { instances: live } : {}) };
   },
 
   desired(ctx, deps: DepOutputs, prepared): InstanceDesired {
     const c = ctx.config;
     const clusterName = deps.cluster?.clusterName || c.clusterName;
-    const cidr = valueOf(prepared?.allowCidr);
     const ami = prepared?.ami;
+    const sg = deps['security-group'];
+    const cpuCredits = cpuCreditsFor(c.instanceType);
     return {
-      securityGroupName: c.securityGroupName,
+      ...(sg && typeof sg.securityGroupId === 'string' ? { securityGroupId: sg.securityGroupId } : {}),
+      securityGroupName: sg?.groupName ?? c.securityGroupName,
       vpcId: valueOf(prepared?.vpcId) ?? c.vpcId,
       subnetId: valueOf(prepared?.subnetId) ?? c.subnetId,
       subnetChoices: prepared?.subnets ?? (c.subnetId ? [{ subnetId: c.subnetId }] : []),
       subnetFixed: Boolean(c.subnetId),
-      ...(isBurstable(c.instanceType) ? { cpuCredits: 'standard' as const } : {}),
+      ...(cpuCredits ? { cpuCredits } : {}),
       replaceInstance: Boolean(ctx.flags.replaceInstance),
-      architecture: ami?.architecture ?? (v.isArmInstanceType(c.instanceType) ? 'arm64' : 'x86_64'),
-      ingress: cidr
-        ? [
-            { protocol: 'tcp', fromPort: 80, toPort: 80, cidr, description: 'HTTP (ecs-cwlogs)' },
-            ...(c.keyName ? [{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr, description: 'SSH (ecs-cwlogs)' }] : []),
-          ]
-        : undefined,
+      architecture: ami?.architecture ?? architectureByName(c.instanceType),
       instanceType: c.instanceType,
       amiId: ami?.amiId,
       rootDeviceName: ami?.rootDeviceName,
       keyName: c.keyName || undefined,
       clusterName,
       instanceProfileName: deps.iam?.instanceProfileName || iamNameIn(c.iamName, c.region),
-      userData: render('user-data.sh', { clusterName, stack: ctx.stack }),
+      userData: hostUserData(clusterName, ctx.stack),
       tags: { ...ctx.tags, Name: `ecs-cwlogs-${ctx.stack}` },
-      securityGroupTags: { ...ctx.tags, Name: c.securityGroupName },
-      found: [prepared?.vpcId, prepared?.subnetId, prepared?.allowCidr]
+      found: [prepared?.vpcId, prepared?.subnetId]
         .filter((x): x is Discovered<string> => typeof x === 'object' && x !== null && x.source === 'discovered')
         .map((x) => `${x.value} (${x.how})`),
-      adopt: ctx.flags.adopt,
       stack: ctx.stack,
     };
   },
@@ -619,18 +304,11 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       return {
         action: 'create',
         summary:
-          `security group ${desired.securityGroupName} (HTTP${desired.keyName ? ', SSH' : ''} from ${desired.ingress?.[0]?.cidr ?? 'your IP'}) and a ${desired.instanceType} instance in cluster ${desired.clusterName}` +
+          `a ${desired.instanceType} instance in cluster ${desired.clusterName}, security group ${desired.securityGroupName}` +
           `, subnet ${desired.subnetId ?? '?'} of ${desired.vpcId ?? '?'}${desired.found.length ? `; discovered: ${desired.found.join(', ')}` : ''}`,
       };
     }
-    const sg = observed.securityGroup;
-    if (sg && !sg.owned && !desired.adopt) return ownershipConflict('Security group', desired.securityGroupName, sg.tags[STACK_TAG], 'instance');
     const fix: FieldDiff[] = [];
-    if (!sg) fix.push({ field: 'securityGroup', from: undefined, to: desired.securityGroupName });
-    else {
-      fix.push(...ownedTagsDiff(sg.tags, desired.securityGroupTags).map((d) => ({ ...d, field: `securityGroup.${d.field}` })));
-      fix.push(...ingressDiffs(sg.ingress, desired.ingress));
-    }
     const { instance: i, extra } = currentInstance(observed, desired);
     let replace: FieldDiff[] = [];
     if (!i) fix.push({ field: 'instance', from: undefined, to: `${desired.instanceType} (launch)` });
@@ -640,7 +318,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       if (desired.cpuCredits && i.cpuCredits && i.cpuCredits !== desired.cpuCredits && i.instanceType === desired.instanceType) {
         fix.push({ field: 'instance.cpuCredits', from: i.cpuCredits, to: desired.cpuCredits });
       }
-      replace = replaceDiffs(i, desired, sg?.groupId);
+      replace = replaceDiffs(i, desired);
     }
     // A replacement cut short left the old instance running next to the new one: finish it.
     if (extra.length) fix.push({ field: 'instance.extra', from: extra.map((x) => x.instanceId), to: [] });
@@ -648,7 +326,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
     const note = desired.replaceInstance ? undefined : amiNote(replace);
     if (!desired.replaceInstance) replace = replace.filter((d) => d.field !== 'instance.amiId');
     const noted = note ? { note } : {};
-    if (fix.length === 0 && replace.length === 0) return { action: 'noop', summary: i ? `${i.instanceId} (${i.state})` : desired.securityGroupName, ...noted };
+    if (fix.length === 0 && replace.length === 0) return { action: 'noop', summary: `${i!.instanceId} (${i!.state})`, ...noted };
     const repair = fix.length
       ? `${extra.length ? `terminate ${extra.map((x) => x.instanceId).join(', ')} (left by a replacement)` : ''}${
           fix.some((d) => d.field !== 'instance.extra') ? `${extra.length ? '; ' : ''}repair ${fix.filter((d) => d.field !== 'instance.extra').map((d) => d.field.split('.').slice(0, 2).join('.')).filter((x, n, a) => a.indexOf(x) === n).join(', ')}` : ''
@@ -672,7 +350,8 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
   async apply(ctx, { plan, observed, desired }) {
     const o: InstanceStepObserved = isAbsent(observed) ? {} : observed;
     if ((plan.action === 'noop' || plan.action === 'update' || plan.action === 'replace') && plan.note) ctx.report(plan.note);
-    const sg = await ensureSecurityGroup(ctx, o.securityGroup, desired);
+    const sgId = desired.securityGroupId;
+    if (!sgId) throw new Error(`instance: security group ${desired.securityGroupName} is not known (the security-group step did not run)`);
     const current = currentInstance(o, desired);
     let instance = current.instance;
     if (instance && plan.action === 'replace' && desired.replaceInstance) {
@@ -681,7 +360,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       const old = instance;
       const leaving = [old, ...current.extra];
       ctx.report(`replacing ${old.instanceId}: launching a new ${desired.instanceType} first`);
-      let fresh = await launch(ctx, desired, sg.groupId, leaving.map((x) => x.instanceId));
+      let fresh = await launch(ctx, desired, sgId, leaving.map((x) => x.instanceId));
       fresh = await waitRunning(ctx, fresh);
       await waitRegistered(ctx, fresh.instanceId, desired.clusterName);
       ctx.report(`${fresh.instanceId} registered; terminating ${leaving.map((x) => x.instanceId).join(', ')} (the service's task moves to ${fresh.instanceId})`);
@@ -698,7 +377,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
         else ctx.report(`${instance.instanceId}: CPU credits ${instance.cpuCredits} -> ${desired.cpuCredits}`);
       }
     } else {
-      instance = await launch(ctx, desired, sg.groupId);
+      instance = await launch(ctx, desired, sgId);
     }
     instance = await waitRunning(ctx, instance);
     if (instance.tags[CLUSTER_TAG] === desired.clusterName || instance.tags[CLUSTER_TAG] === undefined) {
@@ -717,7 +396,7 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       instanceType: instance.instanceType,
       publicIp: instance.publicIp,
       privateIp: instance.privateIp,
-      securityGroupId: sg.groupId,
+      securityGroupId: sgId,
       subnetId: instance.subnetId,
       vpcId: instance.vpcId,
       amiId: instance.imageId,
@@ -730,15 +409,15 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
     const later = unknown('launch');
     let i = currentInstance(o, desired).instance;
     // Replaced: what the new instance will have is known only once it is launched.
-    if (i && desired.replaceInstance && replaceDiffs(i, desired, o.securityGroup?.groupId).length) i = undefined;
+    if (i && desired.replaceInstance && replaceDiffs(i, desired).length) i = undefined;
     return {
       instanceId: i?.instanceId ?? later,
       instanceType: i?.instanceType ?? desired.instanceType,
       publicIp: i ? i.publicIp : later,
       privateIp: i ? i.privateIp : later,
-      securityGroupId: o.securityGroup?.groupId ?? unknown('create'),
+      securityGroupId: desired.securityGroupId ?? unknown('create'),
       subnetId: i?.subnetId ?? desired.subnetId ?? later,
-      vpcId: i?.vpcId ?? o.securityGroup?.vpcId ?? desired.vpcId ?? later,
+      vpcId: i?.vpcId ?? desired.vpcId ?? later,
       amiId: i?.imageId ?? desired.amiId ?? later,
       architecture: desired.architecture,
     };
@@ -753,73 +432,22 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
       out.ami = i.imageId;
       if ((o.instances?.length ?? 0) > 1) out.instances = o.instances!.map((x) => `${x.instanceId} (${x.state}, ${x.imageId})`).join(', ');
     } else out.instance = 'none';
-    if (o.securityGroup) {
-      const g = o.securityGroup;
-      out.securityGroup = `${g.groupId} (${g.ingress.map(ruleKey).join(', ') || 'no ingress'})`;
-    } else out.securityGroup = 'none';
     return out;
   },
 
   async destroy(ctx) {
-    const deleted: string[] = [];
-    const kept: string[] = [];
-
-    // 1. Every instance of the stack (normally one), then wait until they are terminated.
+    // Every instance of the stack (normally one), then wait until they are terminated.
     const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
-    if (instances.length) {
-      const ids = instances.map((i) => i.instanceId);
-      ctx.report(`terminating ${ids.join(', ')}`);
-      await terminateAndWait(ctx, ids, instances.filter((i) => i.state === 'shutting-down').map((i) => i.instanceId));
-      deleted.push(...ids.map((id) => `instance ${id}`));
-    }
-
-    // 2. The stack's security groups (by tag, whatever their name), then say which same-named one was left.
-    const ours: { GroupId?: string; GroupName?: string }[] = [];
-    let token: string | undefined;
-    do {
-      const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
-      ours.push(...(res.SecurityGroups ?? []));
-      token = res.NextToken;
-    } while (token);
-    for (const g of ours) {
-      if (!g.GroupId) continue;
-      await retryOn(
-        async () => {
-          try {
-            await ctx.ec2.deleteSecurityGroup({ GroupId: g.GroupId });
-          } catch (e) {
-            if (hasAwsCode(e, 'InvalidGroup.NotFound')) return;
-            throw e;
-          }
-        },
-        ['DependencyViolation'],
-        {
-          clock: ctx.clock,
-          signal: ctx.signal,
-          timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
-          initialDelayMs: ctx.timing.retryMs,
-          maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
-          onRetry: () => ctx.report(`security group ${g.GroupId} still in use (DependencyViolation): waiting`),
-        },
-      );
-      deleted.push(`security group ${g.GroupName ?? ''} (${g.GroupId})`.replace('  ', ' '));
-    }
-    const sameName = await readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId);
-    if (sameName && !sameName.owned) kept.push(`security group ${sameName.name} (${sameName.groupId}, not tagged as stack ${ctx.stack})`);
-    return { deleted, kept };
+    if (!instances.length) return { deleted: [], kept: [] };
+    const ids = instances.map((i) => i.instanceId);
+    ctx.report(`terminating ${ids.join(', ')}`);
+    await terminateAndWait(ctx, ids, instances.filter((i) => i.state === 'shutting-down').map((i) => i.instanceId));
+    return { deleted: ids.map((id) => `instance ${id}`), kept: [] };
   },
 
   async destroyPreview(ctx) {
     const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
-    const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }] });
-    const sameName = await readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId);
-    return {
-      deleted: [
-        ...instances.map((i) => `EC2 instance ${i.instanceId} (${i.instanceType}, ${i.state})`),
-        ...(res.SecurityGroups ?? []).map((g) => `security group ${g.GroupName} (${g.GroupId})`),
-      ],
-      kept: sameName && !sameName.owned ? [`security group ${sameName.name} (${sameName.groupId}, not tagged as stack ${ctx.stack})`] : [],
-    };
+    return { deleted: instances.map((i) => `EC2 instance ${i.instanceId} (${i.instanceType}, ${i.state})`), kept: [] };
   },
 };
 
@@ -844,65 +472,6 @@ async function terminateAndWait(ctx: Ctx, ids: string[], alreadyGoing: string[] 
   );
 }
 
-function permissions(rules: IngressRule[], withDescription: boolean): IpPermission[] {
-  return rules.map((r) => ({
-    IpProtocol: r.protocol,
-    ...(r.protocol === '-1' ? {} : { FromPort: r.fromPort, ToPort: r.toPort }),
-    ...(r.ipv6
-      ? { Ipv6Ranges: [{ CidrIpv6: r.cidr, ...(withDescription && r.description ? { Description: r.description } : {}) }] }
-      : { IpRanges: [{ CidrIp: r.cidr, ...(withDescription && r.description ? { Description: r.description } : {}) }] }),
-  }));
-}
-
-async function ensureSecurityGroup(ctx: Ctx, observed: SecurityGroupObserved | undefined, d: InstanceDesired): Promise<SecurityGroupObserved> {
-  let sg = observed;
-  if (!sg) {
-    if (!d.vpcId) throw new Error('instance: the VPC is not known (prepare did not run)');
-    try {
-      const res = await ctx.ec2.createSecurityGroup({
-        GroupName: d.securityGroupName,
-        Description: `ecs-cwlogs stack ${d.stack}: HTTP${d.keyName ? ' and SSH' : ''} from the allowed CIDR only`,
-        VpcId: d.vpcId,
-        TagSpecifications: [{ ResourceType: 'security-group', Tags: awsTags(d.securityGroupTags) }],
-      });
-      sg = { groupId: res.GroupId ?? '', name: d.securityGroupName, vpcId: d.vpcId, ingress: [], tags: d.securityGroupTags, owned: true };
-    } catch (e) {
-      if (!hasAwsCode(e, 'InvalidGroup.Duplicate')) throw e;
-      sg = await readSecurityGroup(ctx, d.securityGroupName, d.vpcId);
-      if (!sg) throw e;
-      if (!sg.owned && !d.adopt) {
-        const c = ownershipConflict('Security group', d.securityGroupName, sg.tags[STACK_TAG], 'instance');
-        if (c.action === 'conflict') throw new ConflictError({ what: c.what, why: c.why, fix: c.fix });
-      }
-    }
-  }
-  if (ownedTagsDiff(sg.tags, d.securityGroupTags).length) {
-    await ctx.ec2.createTags({ Resources: [sg.groupId], Tags: awsTags(d.securityGroupTags) });
-  }
-  if (d.ingress) {
-    const want = new Set(d.ingress.map(ruleKey));
-    const have = new Set(sg.ingress.map(ruleKey));
-    const missing = d.ingress.filter((r) => !have.has(ruleKey(r)));
-    const extra = sg.ingress.filter((r) => !want.has(ruleKey(r)));
-    if (missing.length) {
-      try {
-        await ctx.ec2.authorizeSecurityGroupIngress({ GroupId: sg.groupId, IpPermissions: permissions(missing, true) });
-      } catch (e) {
-        if (!hasAwsCode(e, 'InvalidPermission.Duplicate')) throw e;
-      }
-    }
-    if (extra.length) {
-      try {
-        await ctx.ec2.revokeSecurityGroupIngress({ GroupId: sg.groupId, IpPermissions: permissions(extra, false) });
-      } catch (e) {
-        if (!hasAwsCode(e, 'InvalidPermission.NotFound')) throw e;
-      }
-    }
-    sg = { ...sg, ingress: d.ingress };
-  }
-  return sg;
-}
-
 /** The launch request, minus the ClientToken. Deterministic: the token is derived from it. */
 export function launchRequest(d: InstanceDesired, securityGroupId: string): Omit<RunInstancesCommandInput, 'ClientToken'> {
   if (!d.amiId) throw new Error('instance: the AMI is not known (prepare did not run)');
@@ -919,7 +488,7 @@ export function launchRequest(d: InstanceDesired, securityGroupId: string): Omit
     ],
     UserData: Buffer.from(d.userData, 'utf8').toString('base64'),
     ...(d.cpuCredits ? { CreditSpecification: { CpuCredits: d.cpuCredits } } : {}),
-    MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: METADATA_HOP_LIMIT, HttpEndpoint: 'enabled' },
+    MetadataOptions: { ...METADATA_OPTIONS },
     BlockDeviceMappings: [{ DeviceName: d.rootDeviceName ?? '/dev/xvda', Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
     TagSpecifications: [
       { ResourceType: 'instance', Tags: awsTags(tags) },

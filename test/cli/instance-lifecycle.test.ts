@@ -53,13 +53,13 @@ test('AMI moved: status notes the newer AMI, up writes nothing, up --replace-ins
     const released = publishEcsAmi(sb.world, 'us-east-1', 'x86_64');
     const status = await runCli(['status', ...base(sb.url)], env);
     assert.equal(status.code, 0, status.stderr);
-    const line = status.stdout.split('\n').find((l) => l.startsWith('Security group and EC2 container instance')) ?? '';
+    const line = status.stdout.split('\n').find((l) => l.startsWith('EC2 container instance')) ?? '';
     assert.match(line, /in sync/);
     assert.ok(line.includes(`note: newer AMI available: ${released.imageId} (running ${old.ImageId})`), status.stdout);
     const json = JSON.parse((await runCli(['status', ...base(sb.url), '--json'], env)).stdout);
     assert.deepEqual(
       json.steps.map((s: { id: string; action: string }) => `${s.id}:${s.action}`).sort(),
-      ['cluster', 'iam', 'image', 'instance', 'log-group', 'service', 'task'].map((id) => `${id}:noop`),
+      ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task'].map((id) => `${id}:noop`),
       'a moved AMI is no drift',
     );
 
@@ -73,7 +73,7 @@ test('AMI moved: status notes the newer AMI, up writes nothing, up --replace-ins
     const dry = await runCli([...upArgs(sb.url, '--replace-instance'), '--dry-run'], env);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout + dry.stderr, /would replace/);
-    const dryStep = await runCli(['instance', ...base(sb.url, '--allow-cidr', '203.0.113.7/32', '--replace-instance', '--dry-run')], env);
+    const dryStep = await runCli(['instance', ...base(sb.url, '--replace-instance', '--dry-run')], env);
     assert.equal(dryStep.code, 0, dryStep.stderr);
     assert.match(dryStep.stdout + dryStep.stderr, /would replace/, 'the instance command takes the flag too');
     assert.deepEqual(mutatingCalls(sb, before), [], 'dry runs write nothing');
@@ -118,7 +118,7 @@ test('no capacity in the first zone: up says it moves to the next zone and succe
     const subnets = (await clients(sb).ec2.describeSubnets({ Filters: [{ Name: 'availability-zone', Values: ['us-east-1c'] }, { Name: 'default-for-az', Values: ['true'] }] })).Subnets ?? [];
     sb.world.settings.notOffered = { 'us-east-1c': ['t3.*'] };
     const before = sb.requestLog().length;
-    const bad = await runCli(['instance', ...base(sb.url, '--subnet', subnets[0]!.SubnetId!, '--allow-cidr', '203.0.113.7/32', '--stack', 'other')], cliEnv(tempConfigDir()));
+    const bad = await runCli(['instance', ...base(sb.url, '--subnet', subnets[0]!.SubnetId!, '--stack', 'other')], cliEnv(tempConfigDir()));
     assert.equal(bad.code, 2, bad.stdout + bad.stderr);
     assert.match(bad.stderr, /t3\.small is not offered in us-east-1c/);
     assert.deepEqual(mutatingCalls(sb, before), []);

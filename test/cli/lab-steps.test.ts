@@ -1,5 +1,5 @@
 /**
- * The `iam`, `log-group` and `instance` subcommands through the real binary against the sandbox:
+ * The `iam`, `log-group`, `security-group` and `instance` subcommands through the real binary against the sandbox:
  * bad input exits 2 before any mutating call; a step run creates, a second run changes nothing.
  */
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { mutatingCalls, withSandbox } from '../helpers/sandbox-context.js';
 
 const args = (cmd: string, url: string, ...rest: string[]) => [cmd, '--endpoint-url', url, '--region', 'us-east-1', '--stack', 'steps', '--yes', ...rest];
 
-test('cli: bad input to iam, log-group and instance exits 2 before any mutating call', async () => {
+test('cli: bad input to iam, log-group, security-group and instance exits 2 before any mutating call', async () => {
   await withSandbox({}, async (sb) => {
     const env = cliEnv(tempConfigDir());
     const net = builtinNetwork('us-east-1');
@@ -18,12 +18,13 @@ test('cli: bad input to iam, log-group and instance exits 2 before any mutating 
       [args('iam', sb.url, '--iam-name', 'no spaces allowed'), /--iam-name/],
       [args('log-group', sb.url, '--retention-days', '31'), /--retention-days/],
       [args('log-group', sb.url, '--log-group', 'bad:name'), /--log-group/],
-      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/33'), /--allow-cidr/],
-      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--instance-type', 'banana'), /--instance-type/],
-      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--instance-type', 'm5.nano'), /Unknown instance type m5\.nano/],
-      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--key-name', 'nope'), /Key pair nope not found/],
-      [args('instance', sb.url, '--allow-cidr', '203.0.113.7/32', '--vpc', net.defaultVpcId, '--subnet', net.otherSubnetId), /is not in VPC/],
-      [args('instance', sb.url, '--security-group-name', 'sg-looks-like-an-id', '--allow-cidr', '203.0.113.7/32'), /security group name/],
+      [args('security-group', sb.url, '--allow-cidr', '203.0.113.7/33'), /--allow-cidr/],
+      [args('instance', sb.url, '--instance-type', 'banana'), /--instance-type/],
+      [args('instance', sb.url, '--instance-type', 'm5.nano'), /Unknown instance type m5\.nano/],
+      [args('instance', sb.url, '--key-name', 'nope'), /Key pair nope not found/],
+      [args('instance', sb.url, '--vpc', net.defaultVpcId, '--subnet', net.otherSubnetId), /is not in VPC/],
+      [args('security-group', sb.url, '--security-group-name', 'sg-looks-like-an-id', '--allow-cidr', '203.0.113.7/32'), /security group name/],
+      [args('security-group', sb.url, '--vpc', 'vpc-0123456789abcdef0', '--allow-cidr', '203.0.113.7/32'), /VPC vpc-0123456789abcdef0 not found/],
     ];
     for (const [argv, pattern] of cases) {
       const since = sb.requestLog().length;
@@ -35,11 +36,11 @@ test('cli: bad input to iam, log-group and instance exits 2 before any mutating 
   });
 });
 
-test('cli: iam, log-group, cluster, instance one by one; a second round makes zero mutating calls', async () => {
+test('cli: iam, log-group, cluster, security-group, instance one by one; a second round makes zero mutating calls', async () => {
   await withSandbox({}, async (sb) => {
     const env = cliEnv(tempConfigDir());
     const round = async () => {
-      for (const cmd of ['iam', 'log-group', 'cluster', 'instance']) {
+      for (const cmd of ['iam', 'log-group', 'cluster', 'security-group', 'instance']) {
         const r = await runCli(args(cmd, sb.url), env);
         assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
       }
@@ -47,7 +48,7 @@ test('cli: iam, log-group, cluster, instance one by one; a second round makes ze
     // instance before iam/cluster: a clear error naming the command that creates them.
     const early = await runCli(args('instance', sb.url), env);
     assert.notEqual(early.code, 0);
-    assert.match(early.stderr, /ecs-cwlogs (iam|cluster)/);
+    assert.match(early.stderr, /ecs-cwlogs (iam|cluster|security-group)/);
 
     await round();
     const since = sb.requestLog().length;

@@ -73,7 +73,7 @@ test('up: fresh run creates everything, prints the URL; a second up makes zero m
     assert.equal(status.code, 0, status.stderr);
     assert.deepEqual(
       JSON.parse(status.stdout).steps.map((s: { id: string; action: string }) => `${s.id}:${s.action}`).sort(),
-      ['cluster', 'iam', 'image', 'instance', 'log-group', 'service', 'task'].map((id) => `${id}:noop`),
+      ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task'].map((id) => `${id}:noop`),
     );
   });
 });
@@ -110,7 +110,8 @@ test('crash and resume: SIGKILL while each step is in flight, then up converges 
       'IAM policy, role and instance profile',
       'ECS cluster',
       'CloudWatch Logs log group',
-      'Security group and EC2 container instance',
+      'Security group',
+      'EC2 container instance',
       'Task definition',
       'ECS service',
     ];

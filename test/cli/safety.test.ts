@@ -146,7 +146,7 @@ test('a failure mid-run says what exists, what it costs and how to resume or rem
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /limit on the number of services/);
       assert.match(r.stderr, /What exists now:/);
-      assert.match(r.stderr, /created\s+Security group and EC2 container instance i-[0-9a-f]+ \(running: ~\$0\.0208\/hour\)/);
+      assert.match(r.stderr, /created\s+EC2 container instance i-[0-9a-f]+ \(running: ~\$0\.0208\/hour\)/);
       assert.match(r.stderr, /created\s+ECS cluster ECSCloudWatchLogs/);
       assert.match(r.stderr, /Run `ecs-cwlogs up --stack safe --region us-east-1 --endpoint-url http:\/\/127\.0\.0\.1:\d+` again to resume, or `ecs-cwlogs down --stack safe/);
     } finally {
@@ -200,7 +200,7 @@ test('two regions of one stack: both up without --vpc/--subnet; down in one leav
       assert.equal(s.code, 0, s.stderr);
       return (JSON.parse(s.stdout) as { steps: { id: string; action: string }[] }).steps.map((x) => `${x.id}:${x.action}`);
     };
-    const inSync = ['image:noop', 'iam:noop', 'cluster:noop', 'log-group:noop', 'instance:noop', 'task:noop', 'service:noop'];
+    const inSync = ['image:noop', 'iam:noop', 'cluster:noop', 'log-group:noop', 'security-group:noop', 'instance:noop', 'task:noop', 'service:noop'];
     assert.deepEqual((await statusOf('us-east-1')).sort(), [...inSync].sort(), 'eu-west-1 did not rewrite us-east-1');
     assert.deepEqual((await statusOf('eu-west-1')).sort(), [...inSync].sort());
     const down = await runCli(['down', ...region('eu-west-1', '--yes')], env);
@@ -255,7 +255,7 @@ test('one run per stack: a second up waits for nobody, it refuses clearly; a kil
       let err = '';
       child.stderr.on('data', (d) => {
         err += d;
-        if (/Security group and EC2 container instance/.test(err)) {
+        if (/EC2 container instance/.test(err)) {
           child.kill('SIGKILL');
           resolve();
         }
@@ -315,7 +315,7 @@ test('lose the stack file, lose nothing: after up with custom names, status find
     const status = await runCli(['status', ...base(sb.url, '--json')], env);
     assert.equal(status.code, 0, status.stderr);
     const steps = (JSON.parse(status.stdout) as { steps: { id: string; action: string; details?: Record<string, string> }[] }).steps;
-    for (const id of ['cluster', 'iam', 'log-group', 'instance', 'task', 'service']) {
+    for (const id of ['cluster', 'iam', 'log-group', 'security-group', 'instance', 'task', 'service']) {
       assert.equal(steps.find((s) => s.id === id)?.action, id === 'instance' ? 'noop' : 'noop', `${id} found by its tag: ${JSON.stringify(steps.find((s) => s.id === id))}`);
     }
     assert.match(JSON.stringify(steps), /c-custom/);

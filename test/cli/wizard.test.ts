@@ -50,7 +50,7 @@ async function wizard(rt: Runtime, s: Session) {
   // A Docker host that has every image and no registry: planning the build needs nothing more.
   const docker = { endpoint: 'fake://', inspectImage: async (ref: string) => ({ id: 'sha256:x', repoTags: [ref], repoDigests: [] }), remoteDigest: async () => undefined, ping: async () => undefined };
   const ctx = Object.create(rt.context(s), { docker: { value: docker } }) as Context;
-  const plan = await planRun(labSteps({}), ctx);
+  const plan = await planRun(labSteps({ topology: ctx.config }), ctx);
   if (asked.any) await confirmPlan(rt, ctx, plan, asked);
   return { ctx, plan, asked };
 }
@@ -88,7 +88,7 @@ test('first run: every question has a default, in order, and the defaults make a
     assert.equal(c.allowCidr, '127.0.0.1/32', "the detected IP (the sandbox's checkip) is preselected");
     assert.equal(c.retentionDays, 30);
     assert.ok(Object.isFrozen(c), 'the steps get a frozen config');
-    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['cluster', 'iam', 'image', 'instance', 'log-group', 'service', 'task']);
+    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task']);
     const summary = io.events.find((e) => e.type === 'message' && /Estimated cost/.test(e.text));
     assert.ok(summary, 'the summary with a cost estimate was shown before confirming');
   });

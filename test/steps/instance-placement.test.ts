@@ -10,13 +10,13 @@ import { applySteps, inspectSteps, type RunReport } from '../../src/core/engine.
 import { AwsError, UserInputError } from '../../src/core/errors.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
-import { instanceStep, isRegistered, readSecurityGroup, stackInstances } from '../../src/steps/instance.js';
+import { instanceStep, isRegistered, stackInstances } from '../../src/steps/instance.js';
 import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
 import { publishEcsAmi } from '../../src/sandbox/services/ec2-data.js';
 import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 
-const UP: StepId[] = ['iam', 'cluster', 'instance'];
+const UP: StepId[] = ['iam', 'cluster', 'security-group', 'instance'];
 const LIVE = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 const net = builtinNetwork('us-east-1');
 const ZONE_OF = Object.fromEntries(net.defaultSubnetIds.map((id, i) => [id, `us-east-1${'abc'[i]}`]));
@@ -122,12 +122,12 @@ test('placement: killed right after the launch in the second zone, then run agai
     delete sb.world.settings.capacity;
     const ctx = await sandboxContext(sb);
     const prepared = await instanceStep.prepare!(ctx);
-    const deps = { iam: (await applySteps(STEPS, ctx, { targets: ['iam', 'cluster'] })).outputs.iam!, cluster: { clusterName: 'ECSCloudWatchLogs', clusterArn: '' } };
+    const first = await applySteps(STEPS, ctx, { targets: ['iam', 'cluster', 'security-group'] });
+    const deps = { iam: first.outputs.iam!, cluster: { clusterName: 'ECSCloudWatchLogs', clusterArn: '' }, 'security-group': first.outputs['security-group']! };
     const desired = instanceStep.desired(ctx, deps, prepared);
     assert.equal(ZONE_OF[desired.subnetId!], 'us-east-1a', 'the first choice is us-east-1a again');
-    const sg = await readSecurityGroup(ctx, 'ECSCloudWatchLogs', desired.vpcId);
     const since = sb.requestLog().length;
-    const out = await instanceStep.apply(ctx, { plan: { action: 'create', summary: '' }, observed: { securityGroup: sg }, desired });
+    const out = await instanceStep.apply(ctx, { plan: { action: 'create', summary: '' }, observed: {}, desired });
     assert.equal(out.instanceId, launched[0]!.instanceId, 'the instance of the first run');
     assert.deepEqual(calls(sb, 'ec2:RunInstances', since), ['IdempotentParameterMismatch'], 'the token is the launch\'s, whatever the zone');
     assert.equal((await stackInstances(ctx, LIVE)).length, 1);

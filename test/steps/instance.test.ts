@@ -1,6 +1,7 @@
 /**
- * The `instance` step (security group + EC2 container instance) against the sandbox, through the
- * engine and real SDK clients. It depends on `iam` and `cluster`, which the runs create first.
+ * The `instance` step (the EC2 container instance) against the sandbox, through the engine and real
+ * SDK clients, with the `security-group` step it launches in. It depends on `iam`, `cluster` and
+ * `security-group`, which the runs create first.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +10,13 @@ import { ConflictError, UserInputError } from '../../src/core/errors.js';
 import { STACK_TAG, type Context } from '../../src/core/context.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
-import { clientToken, instanceStep, isRegistered, readSecurityGroup, stackInstances, detectPublicIp } from '../../src/steps/instance.js';
+import { clientToken, instanceStep, isRegistered, stackInstances } from '../../src/steps/instance.js';
+import { detectPublicIp, readSecurityGroup, securityGroupStep } from '../../src/steps/security-group.js';
 import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
 import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 
-const UP: StepId[] = ['iam', 'cluster', 'instance'];
+const UP: StepId[] = ['iam', 'cluster', 'security-group', 'instance'];
 const LIVE = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 
 async function up(sb: RunningSandbox, o: TestContextOptions = {}) {
@@ -88,7 +90,7 @@ test('instance: a second run makes zero mutating calls', async () => {
     await up(sb);
     const since = sb.requestLog().length;
     const { report } = await up(sb);
-    assert.deepEqual(report.steps.map((s) => [s.id, s.action]), [['iam', 'noop'], ['cluster', 'noop'], ['instance', 'noop']]);
+    assert.deepEqual(report.steps.map((s) => [s.id, s.action]), [['iam', 'noop'], ['cluster', 'noop'], ['security-group', 'noop'], ['instance', 'noop']]);
     assert.deepEqual(mutatingCalls(sb, since), []);
   });
 });
@@ -114,9 +116,10 @@ test('instance: security group rule drift is repaired by authorising the new and
     // And the user's address changed.
     const moved = await sandboxContext(sb, { config: { allowCidr: '198.51.100.9/32' } });
     const dry = await applySteps(STEPS, moved, { targets: UP, dryRun: true });
-    const plan = dry.steps.find((s) => s.id === 'instance')!.plan!;
+    const plan = dry.steps.find((s) => s.id === 'security-group')!.plan!;
     assert.equal(plan.action, 'update');
-    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'securityGroup.ingress'));
+    assert.ok(plan.action === 'update' && plan.diffs.some((d) => d.field === 'ingress'));
+    assert.equal(dry.steps.find((s) => s.id === 'instance')!.action, 'noop', 'the instance stays');
 
     const since = sb.requestLog().length;
     await applySteps(STEPS, moved, { targets: UP });
@@ -161,11 +164,10 @@ test('instance: ClientToken: launching again with a forgotten state returns the 
   await withSandbox({}, async (sb) => {
     const { ctx, report } = await up(sb);
     const first = inst(report).instanceId!;
-    const deps = { iam: report.outputs.iam!, cluster: report.outputs.cluster! };
+    const deps = { iam: report.outputs.iam!, cluster: report.outputs.cluster!, 'security-group': report.outputs['security-group']! };
     const desired = instanceStep.desired(ctx, deps, await instanceStep.prepare!(ctx));
-    const sg = await readSecurityGroup(ctx, 'ECSCloudWatchLogs', desired.vpcId);
     // "Forget" the instance: apply a create plan as if the read had found nothing.
-    const out = await instanceStep.apply(ctx, { plan: { action: 'create', summary: '' }, observed: { securityGroup: sg }, desired });
+    const out = await instanceStep.apply(ctx, { plan: { action: 'create', summary: '' }, observed: {}, desired });
     assert.equal(out.instanceId, first);
     assert.equal(okCalls(sb, 'ec2:RunInstances'), 2, 'RunInstances was called again');
     assert.equal((await stackInstances(ctx, LIVE)).length, 1, 'but EC2 returned the same instance');
@@ -237,7 +239,9 @@ test('instance: teardown terminates and deletes only what carries the stack tag'
     const d = await destroySteps(STEPS, ctx, { targets: UP });
     const instReport = d.steps.find((s) => s.id === 'instance')!;
     assert.ok(instReport.deleted?.some((x) => x.includes(ours.instanceId!)));
-    assert.ok(instReport.deleted?.some((x) => x.includes(ours.securityGroupId!)));
+    const sgReport = d.steps.find((s) => s.id === 'security-group')!;
+    assert.ok(sgReport.deleted?.some((x) => x.includes(ours.securityGroupId!)));
+    assert.ok(sgReport.kept?.some((x) => x.includes(foreignSg.GroupId!)), 'the same-named group of another VPC is said to be kept');
 
     // Nothing tagged is left.
     const tagged = await ctx.ec2.describeInstances({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: ['test'] }, { Name: 'instance-state-name', Values: LIVE }] });
@@ -255,7 +259,7 @@ test('instance: teardown terminates and deletes only what carries the stack tag'
 
     // A second teardown has nothing to do.
     const since = sb.requestLog().length;
-    await destroySteps(STEPS, ctx, { targets: ['instance'] });
+    await destroySteps(STEPS, ctx, { targets: ['instance', 'security-group'] });
     assert.deepEqual(mutatingCalls(sb, since), []);
   });
 });
@@ -306,17 +310,17 @@ test('instance: the caller IP comes from the sandbox checkip when the endpoint i
     assert.deepEqual(await detectPublicIp(sb.url), { ip: '127.0.0.1' });
     const ctx = await sandboxContext(sb, { config: { allowCidr: undefined } });
     const report = await applySteps(STEPS, ctx, { targets: UP, dryRun: true });
-    const plan = report.steps.find((s) => s.id === 'instance')!.plan!;
+    const plan = report.steps.find((s) => s.id === 'security-group')!.plan!;
     assert.equal(plan.action, 'create');
     assert.match('summary' in plan ? plan.summary : '', /from 127\.0\.0\.1\/32/);
     assert.equal(ctx.config.allowCidr, undefined, 'the config is not written');
-    const prepared = await instanceStep.prepare!(ctx);
+    const prepared = await securityGroupStep.prepare!(ctx);
     assert.deepEqual(prepared.allowCidr, { value: '127.0.0.1/32', source: 'discovered', how: 'your public IP' });
     assert.equal((prepared.vpcId as { source?: string }).source, 'discovered');
     // Status needs no caller IP at all.
     const inspect = await sandboxContext(sb, { config: { allowCidr: undefined }, intent: 'inspect' });
     const unreachable = Object.create(inspect, { endpoint: { value: 'http://127.0.0.1:9' } }) as Context;
-    assert.equal((await instanceStep.prepare!(unreachable)).allowCidr, undefined);
+    assert.equal((await securityGroupStep.prepare!(unreachable)).allowCidr, undefined);
   });
 });
 
@@ -325,5 +329,25 @@ test('instance: Graviton instance types get the arm64 AMI', async () => {
     const { ctx, report } = await up(sb, { config: { instanceType: 't4g.small' } });
     const arm = await ctx.ssm.getParameter({ Name: '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id' });
     assert.equal(inst(report).amiId, arm.Parameter?.Value);
+  });
+});
+
+test("instance: an Auto Scaling group's instances (stack-tagged by the launch template) are not this step's: not read, not terminated", async () => {
+  await withSandbox({}, async (sb) => {
+    const { ctx, report } = await up(sb);
+    const ours = inst(report).instanceId!;
+    // An instance launched as the group topology's are: the stack's tags, plus the tag EC2 Auto Scaling adds.
+    const ami = (await ctx.ssm.getParameter({ Name: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id' })).Parameter!.Value!;
+    const res = await ctx.ec2.runInstances({ ImageId: ami, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: STACK_TAG, Value: 'test' }] }] });
+    const grouped = res.Instances![0]!.InstanceId!;
+    (sb.world.state.ec2.instances[grouped] as { tags: Record<string, string> }).tags['aws:autoscaling:groupName'] = 'ECSCloudWatchLogs-instances';
+    assert.deepEqual((await stackInstances(ctx, LIVE)).map((i) => i.instanceId), [ours]);
+    const since = sb.requestLog().length;
+    assert.equal((await up(sb)).report.steps.find((s) => s.id === 'instance')!.action, 'noop', 'no extra instance to terminate');
+    assert.deepEqual(mutatingCalls(sb, since), []);
+    const d = await destroySteps(STEPS, ctx, { targets: ['instance'] });
+    assert.deepEqual(d.steps.find((s) => s.id === 'instance')!.deleted, [`instance ${ours}`]);
+    const left = (await ctx.ec2.describeInstances({ InstanceIds: [grouped] })).Reservations![0]!.Instances![0]!;
+    assert.equal(left.State?.Name, 'running');
   });
 });

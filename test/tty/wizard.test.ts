@@ -131,7 +131,7 @@ test('the wizard in a real terminal: answers, summary, confirm, URL; then status
       const out = await status.waitFor(/EXIT=\d+/, 60_000);
       assert.match(out, /EXIT=0/, out);
       assert.doesNotMatch(out, /^\? /m, 'no question was asked');
-      assert.match(out, /Security group and EC2 container instance\s+in sync/);
+      assert.match(out, /EC2 container instance\s+in sync/);
     } finally {
       await status.kill();
     }
@@ -161,10 +161,10 @@ test('Ctrl-C during the instance wait: exit 130, says what finished and that up 
       // Lines wrap at the terminal's width: read the screen as one line.
       const out = (await term.waitFor(/EXIT=\d+/, 30_000)).replace(/\n/g, '');
       assert.match(out, /EXIT=130/, out);
-      assert.match(out, /Security group and EC2 container instance interrupted/);
+      assert.match(out, /EC2 container instance interrupted/);
       assert.match(out, /Interrupted\./);
       assert.match(out, /Finished: [^\n]*ECS cluster/);
-      assert.match(out, /Interrupted during: Security group and EC2 container instance/);
+      assert.match(out, /Interrupted during: EC2 container instance/);
       assert.match(out, /Run the same command ?again to resume/);
       assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
     } finally {

@@ -1,5 +1,6 @@
 /**
- * The `iam`, `log-group` and `instance` subcommands (lab steps 2-6): one step each, through the engine.
+ * The `iam`, `log-group`, `security-group`, `instance` and `launch-template` subcommands (lab steps 2-6):
+ * one step each, through the engine.
  */
 import { stepCommand } from './steps.js';
 
@@ -28,11 +29,24 @@ export const logGroupCommand = () =>
     ],
   }).option('--delete-logs', 'with --delete: delete the log group and every log in it (kept otherwise)');
 
+export const securityGroupCommand = () =>
+  stepCommand({
+    name: 'security-group',
+    summary: "Create the instances' security group (lab step 4): HTTP from --allow-cidr (your IP by default), SSH too with a key pair; behind a load balancer, the tasks' host ports from its security group only",
+    settings: ['securityGroupName', 'allowCidr', 'vpcId', 'subnetId', 'keyName', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs security-group',
+      'ecs-cwlogs security-group --allow-cidr 203.0.113.7/32 --key-name my-key',
+      'ecs-cwlogs security-group --security-group-name existing-sg --adopt',
+      'ecs-cwlogs security-group --delete --yes',
+    ],
+  });
+
 export const instanceCommand = () =>
   stepCommand({
     name: 'instance',
-    summary: 'Create the security group and launch the ECS container instance, then wait until it joins the cluster (lab steps 4-6)',
-    settings: ['instanceType', 'keyName', 'vpcId', 'subnetId', 'allowCidr', 'securityGroupName', 'clusterName', 'iamName'],
+    summary: 'Launch the ECS container instance in the security group, then wait until it joins the cluster (lab steps 5-6)',
+    settings: ['instanceType', 'keyName', 'vpcId', 'subnetId', 'clusterName', 'iamName'],
     examples: [
       'ecs-cwlogs instance',
       'ecs-cwlogs instance --instance-type t4g.small --key-name my-key',
@@ -41,3 +55,16 @@ export const instanceCommand = () =>
       'ecs-cwlogs instance --delete --yes',
     ],
   }).option('--replace-instance', 'replace the instance where only a new one can change things (a newer AMI, another type, subnet or key pair): launch the new one, then terminate the old');
+
+export const launchTemplateCommand = () =>
+  stepCommand({
+    name: 'launch-template',
+    summary: "Create the launch template every instance of the Auto Scaling group starts from: the ECS-optimized AMI, the instance profile, the security group, IMDSv2, an encrypted gp3 volume; a change is a new default version",
+    settings: ['instanceType', 'keyName', 'clusterName', 'iamName', 'securityGroupName', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs launch-template --instances 2',
+      'ecs-cwlogs launch-template --instance-type t4g.small --dry-run',
+      'ecs-cwlogs launch-template --replace-instance   # a new default version on the newest AMI',
+      'ecs-cwlogs launch-template --delete --yes',
+    ],
+  }).option('--replace-instance', 'move the template to the newest recommended AMI (a new default version; instances keep theirs until replaced)');

@@ -1,0 +1,424 @@
+/**
+ * Step: the launch template of the group topology: what every instance of the Auto Scaling group is
+ * launched with. The same host as the single topology's instance (host.ts): the recommended
+ * ECS-optimized AMI for the type's architecture, the instance profile, the security group, the user
+ * data that joins the cluster, IMDSv2 with hop limit 1, an encrypted gp3 root volume, standard CPU
+ * credits for burstable types, the stack's tags on the instances and their volumes.
+ *
+ *   prepare  the instance type (EC2 must know it), the key pair (must exist), the AMI from SSM
+ *   read     the template carrying the stack tag (else one of its name: not ours is a conflict unless
+ *            --adopt), and its default version's data
+ *   plan     the default version's data, normalised, against the desired: equal is a noop; otherwise
+ *            a new version made the default (instances keep the version they were launched from
+ *            until they are replaced). A newer recommended AMI is a note, not drift, unless
+ *            --replace-instance.
+ *   destroy  the stack's templates (all versions go with them); not found counts as success
+ */
+import type { _InstanceType, CreateLaunchTemplateRequest, LaunchTemplate, RequestLaunchTemplateData, ResourceType } from '@aws-sdk/client-ec2';
+import type { Context } from '../core/context.js';
+import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
+import { diff } from '../core/diff.js';
+import { ConflictError, hasAwsCode } from '../core/errors.js';
+import { ABSENT, isAbsent, isUnknown, showValue, unknown, type Absent, type DepOutputs, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { groupNames } from '../core/topology.js';
+import { CLUSTER_TAG, METADATA_OPTIONS, amiNoteFor, architectureByName, cpuCreditsFor, hostUserData, prepareInstanceType, prepareKeyPair, resolveAmi, tagMap, type AmiInfo } from './host.js';
+import { clientToken } from './instance.js';
+import { iamNameIn } from './inventory.js';
+import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+
+type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'>;
+
+/** The running instances keep theirs: said with every new version. */
+export const NEW_VERSION_NOTE = 'running instances keep the version they were launched from until they are replaced';
+
+/** A template's data in the form plans compare: what this step sets, nothing else. */
+export interface TemplateData {
+  imageId?: string;
+  instanceType?: string;
+  /** The instance profile's name (a template may hold its ARN instead: the name is its last part). */
+  instanceProfile?: string;
+  securityGroupIds: string[];
+  keyName?: string;
+  /** Decoded. */
+  userData?: string;
+  metadata: { httpTokens?: string; hopLimit?: number; httpEndpoint?: string };
+  rootVolume?: { deviceName?: string; volumeType?: string; encrypted?: boolean; deleteOnTermination?: boolean };
+  cpuCredits?: string;
+  instanceTags: Record<string, string>;
+  volumeTags: Record<string, string>;
+}
+
+export interface LaunchTemplateObserved {
+  launchTemplateId: string;
+  name: string;
+  defaultVersion: number;
+  latestVersion: number;
+  tags: Record<string, string>;
+  owned: boolean;
+  /** The default version's data, normalised. */
+  data: TemplateData;
+  /** Other templates carrying the stack tag (a cluster renamed): deleted by destroy. */
+  others?: { launchTemplateId: string; name: string }[];
+}
+
+export interface LaunchTemplatePrepared {
+  ami?: AmiInfo;
+}
+
+export interface LaunchTemplateDesired {
+  name: string;
+  /** The request data with the recommended AMI (undefined ImageId when it is not known: status). */
+  data: RequestLaunchTemplateData;
+  /** The security group is created in this run: known only once it is. */
+  securityGroupPending: boolean;
+  architecture: 'x86_64' | 'arm64';
+  instanceType: string;
+  replaceInstance: boolean;
+  /** The template's own tags. */
+  tags: Record<string, string>;
+  adopt: boolean;
+  stack: string;
+}
+
+// ---- normalisation ----------------------------------------------------------------------------------
+
+/** What both the request and the response data of a template have (the SDK types differ in details). */
+interface DataLike {
+  ImageId?: string;
+  InstanceType?: string;
+  IamInstanceProfile?: { Arn?: string; Name?: string };
+  SecurityGroupIds?: string[];
+  KeyName?: string;
+  UserData?: string;
+  MetadataOptions?: { HttpTokens?: string; HttpPutResponseHopLimit?: number; HttpEndpoint?: string };
+  BlockDeviceMappings?: { DeviceName?: string; Ebs?: { VolumeType?: string; Encrypted?: boolean; DeleteOnTermination?: boolean } }[];
+  CreditSpecification?: { CpuCredits?: string };
+  TagSpecifications?: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[];
+}
+
+function decode(b64: string | undefined): string | undefined {
+  return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/** The normalised form of a template's data, request or response. */
+export function normaliseData(d: DataLike | undefined): TemplateData {
+  const root = d?.BlockDeviceMappings?.[0];
+  const profile = d?.IamInstanceProfile?.Name ?? d?.IamInstanceProfile?.Arn?.split('/').pop();
+  const tagsOf = (type: string) => tagMap(d?.TagSpecifications?.find((t) => t.ResourceType === type)?.Tags);
+  const out: TemplateData = {
+    securityGroupIds: [...(d?.SecurityGroupIds ?? [])].sort(),
+    metadata: {},
+    instanceTags: tagsOf('instance'),
+    volumeTags: tagsOf('volume'),
+  };
+  if (d?.ImageId) out.imageId = d.ImageId;
+  if (d?.InstanceType) out.instanceType = d.InstanceType;
+  if (profile) out.instanceProfile = profile;
+  if (d?.KeyName) out.keyName = d.KeyName;
+  if (d?.UserData) out.userData = decode(d.UserData);
+  const m = d?.MetadataOptions;
+  if (m?.HttpTokens) out.metadata.httpTokens = m.HttpTokens;
+  if (m?.HttpPutResponseHopLimit !== undefined) out.metadata.hopLimit = m.HttpPutResponseHopLimit;
+  if (m?.HttpEndpoint) out.metadata.httpEndpoint = m.HttpEndpoint;
+  if (root) {
+    out.rootVolume = {
+      ...(root.DeviceName ? { deviceName: root.DeviceName } : {}),
+      ...(root.Ebs?.VolumeType ? { volumeType: root.Ebs.VolumeType } : {}),
+      ...(root.Ebs?.Encrypted !== undefined ? { encrypted: root.Ebs.Encrypted } : {}),
+      ...(root.Ebs?.DeleteOnTermination !== undefined ? { deleteOnTermination: root.Ebs.DeleteOnTermination } : {}),
+    };
+  }
+  if (d?.CreditSpecification?.CpuCredits) out.cpuCredits = d.CreditSpecification.CpuCredits;
+  return out;
+}
+
+/**
+ * The data a new version would carry: the desired, but on the AMI the template has unless
+ * --replace-instance (or unless the recommended one is not known).
+ */
+export function effectiveData(observed: LaunchTemplateObserved | Absent, d: LaunchTemplateDesired): RequestLaunchTemplateData {
+  if (isAbsent(observed)) return d.data;
+  const keep = observed.data.imageId && (!d.replaceInstance || !d.data.ImageId);
+  return keep ? { ...d.data, ImageId: observed.data.imageId } : d.data;
+}
+
+// ---- read -------------------------------------------------------------------------------------------
+
+async function describeTemplates(ctx: Pick<Ctx, 'ec2'>, input: { Filters?: { Name: string; Values: string[] }[]; LaunchTemplateNames?: string[] }): Promise<LaunchTemplate[]> {
+  const out: LaunchTemplate[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const res = await ctx.ec2.describeLaunchTemplates({ ...input, NextToken: token });
+      out.push(...(res.LaunchTemplates ?? []));
+      token = res.NextToken;
+    } while (token);
+  } catch (e) {
+    if (hasAwsCode(e, 'InvalidLaunchTemplateName.NotFoundException', 'InvalidLaunchTemplateId.NotFound')) return [];
+    throw e;
+  }
+  return out;
+}
+
+/** The stack's templates (by the stack tag). */
+function stackTemplates(ctx: Pick<Ctx, 'ec2' | 'stack'>): Promise<LaunchTemplate[]> {
+  return describeTemplates(ctx, { Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }] });
+}
+
+/** An endpoint without launch templates (an emulator) holds none of ours: nothing to delete there. */
+const NO_LAUNCH_TEMPLATES = ['InvalidAction', 'NotImplemented', 'UnsupportedOperation'];
+
+async function orNone<T>(p: Promise<T[]>): Promise<T[]> {
+  try {
+    return await p;
+  } catch (e) {
+    if (hasAwsCode(e, ...NO_LAUNCH_TEMPLATES)) return [];
+    throw e;
+  }
+}
+
+async function defaultVersionData(ctx: Pick<Ctx, 'ec2'>, id: string): Promise<{ version: number; data: TemplateData } | undefined> {
+  try {
+    const res = await ctx.ec2.describeLaunchTemplateVersions({ LaunchTemplateId: id, Versions: ['$Default'] });
+    const v = res.LaunchTemplateVersions?.[0];
+    if (!v) return undefined;
+    return { version: v.VersionNumber ?? 1, data: normaliseData(v.LaunchTemplateData as DataLike | undefined) };
+  } catch (e) {
+    if (hasAwsCode(e, 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateName.NotFoundException')) return undefined; // deleted meanwhile
+    throw e;
+  }
+}
+
+export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string): Promise<LaunchTemplateObserved | Absent> {
+  const tagged = await stackTemplates(ctx);
+  let t = tagged.find((x) => x.LaunchTemplateName === name);
+  if (!t) t = (await describeTemplates(ctx, { LaunchTemplateNames: [name] }))[0];
+  const others = tagged.filter((x) => x !== t && x.LaunchTemplateId).map((x) => ({ launchTemplateId: x.LaunchTemplateId!, name: x.LaunchTemplateName ?? '' }));
+  if (!t?.LaunchTemplateId) return ABSENT;
+  const v = await defaultVersionData(ctx, t.LaunchTemplateId);
+  if (!v) return ABSENT;
+  const tags = tagMap(t.Tags);
+  return {
+    launchTemplateId: t.LaunchTemplateId,
+    name: t.LaunchTemplateName ?? name,
+    defaultVersion: v.version,
+    latestVersion: t.LatestVersionNumber ?? v.version,
+    tags,
+    owned: ownedBy(tags, ctx.stack),
+    data: v.data,
+    ...(others.length ? { others } : {}),
+  };
+}
+
+// ---- the step ---------------------------------------------------------------------------------------
+
+function dataDiffs(observed: LaunchTemplateObserved, d: LaunchTemplateDesired): FieldDiff[] {
+  return diff(observed.data, normaliseData(effectiveData(observed, d) as DataLike), 'data');
+}
+
+function pendingGuard(d: LaunchTemplateDesired): void {
+  if (d.securityGroupPending) throw new Error('launch-template: the security group is not known yet (the security-group step did not run)');
+  if (!d.data.ImageId) throw new Error('launch-template: the AMI is not known (prepare did not run)');
+}
+
+export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplateDesired, LaunchTemplatePrepared, 'launch-template'> = {
+  id: 'launch-template',
+  title: 'Launch template',
+  dependsOn: ['iam', 'cluster', 'security-group'],
+
+  async prepare(ctx): Promise<LaunchTemplatePrepared> {
+    const [, , ami] = await Promise.all([
+      prepareInstanceType(ctx),
+      prepareKeyPair(ctx),
+      resolveAmi(ctx).catch((e) => {
+        if (ctx.flags.intent === 'inspect') return undefined;
+        throw e;
+      }),
+    ]);
+    return { ami };
+  },
+
+  read(ctx) {
+    return readLaunchTemplate(ctx, groupNames(ctx.config).launchTemplate);
+  },
+
+  desired(ctx, deps: DepOutputs, prepared): LaunchTemplateDesired {
+    const c = ctx.config;
+    const clusterName = deps.cluster?.clusterName || c.clusterName;
+    const sg = deps['security-group']?.securityGroupId;
+    const ami = prepared?.ami;
+    const credits = cpuCreditsFor(c.instanceType);
+    const instanceTags = { ...ctx.tags, Name: `ecs-cwlogs-${ctx.stack}`, [CLUSTER_TAG]: clusterName };
+    const data: RequestLaunchTemplateData = {
+      ...(ami ? { ImageId: ami.amiId } : {}),
+      InstanceType: c.instanceType as _InstanceType,
+      IamInstanceProfile: { Name: deps.iam?.instanceProfileName || iamNameIn(c.iamName, c.region) },
+      SecurityGroupIds: [sg === undefined ? '(the security group)' : showValue(sg)],
+      ...(c.keyName ? { KeyName: c.keyName } : {}),
+      UserData: Buffer.from(hostUserData(clusterName, ctx.stack), 'utf8').toString('base64'),
+      MetadataOptions: { ...METADATA_OPTIONS },
+      BlockDeviceMappings: [{ DeviceName: ami?.rootDeviceName ?? '/dev/xvda', Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
+      ...(credits ? { CreditSpecification: { CpuCredits: credits } } : {}),
+      TagSpecifications: [
+        { ResourceType: 'instance' as ResourceType, Tags: awsTags(instanceTags) },
+        { ResourceType: 'volume' as ResourceType, Tags: awsTags({ ...ctx.tags }) },
+      ],
+    };
+    return {
+      name: groupNames(c).launchTemplate,
+      data,
+      securityGroupPending: sg === undefined || isUnknown(sg),
+      architecture: ami?.architecture ?? architectureByName(c.instanceType),
+      instanceType: c.instanceType,
+      replaceInstance: Boolean(ctx.flags.replaceInstance),
+      tags: { ...ctx.tags, Name: groupNames(c).launchTemplate },
+      adopt: ctx.flags.adopt,
+      stack: ctx.stack,
+    };
+  },
+
+  plan(observed, desired): Plan {
+    if (isAbsent(observed)) {
+      return {
+        action: 'create',
+        summary: `launch template ${desired.name}: ${desired.instanceType} (${desired.architecture}) on ${desired.data.ImageId ?? 'the ECS-optimized AMI'}, profile ${desired.data.IamInstanceProfile?.Name}, IMDSv2, encrypted gp3`,
+      };
+    }
+    if (!observed.owned && !desired.adopt) return ownershipConflict('Launch template', desired.name, observed.tags[STACK_TAG], 'launch-template');
+    const note = desired.replaceInstance ? undefined : amiNoteFor(observed.data.imageId, desired.data.ImageId);
+    const noted = note ? { note } : {};
+    const data = dataDiffs(observed, desired);
+    const tags = ownedTagsDiff(observed.tags, desired.tags);
+    if (data.length === 0 && tags.length === 0) return { action: 'noop', summary: `${observed.launchTemplateId} version ${observed.defaultVersion}`, ...noted };
+    if (data.length === 0) return { action: 'update', summary: `repair the tags of ${observed.launchTemplateId}`, diffs: tags };
+    const fields = [...new Set(data.map((d) => d.field.split('.')[1]))].join(', ');
+    return {
+      action: 'update',
+      summary: `version ${observed.latestVersion + 1} of ${observed.name} (${fields}) made the default${tags.length ? '; repair its tags' : ''}`,
+      diffs: [...data, ...tags],
+      note: [NEW_VERSION_NOTE, note].filter(Boolean).join('; '),
+    };
+  },
+
+  async apply(ctx, { plan, observed, desired }) {
+    if ((plan.action === 'noop' || plan.action === 'update') && plan.note) ctx.report(plan.note);
+    let o = observed;
+    if (isAbsent(o)) {
+      pendingGuard(desired);
+      const request = {
+        LaunchTemplateName: desired.name,
+        VersionDescription: `ecs-cwlogs stack ${desired.stack}`,
+        LaunchTemplateData: desired.data,
+        TagSpecifications: [{ ResourceType: 'launch-template' as ResourceType, Tags: awsTags(desired.tags) }],
+      };
+      try {
+        const t = await createTemplate(ctx, request);
+        ctx.report(`created launch template ${desired.name} (${t.LaunchTemplateId ?? '?'}), version ${t.DefaultVersionNumber ?? 1}`);
+        return outputs(t.LaunchTemplateId ?? '', desired.name, t.DefaultVersionNumber ?? 1, desired.data, desired);
+      } catch (e) {
+        if (!hasAwsCode(e, 'InvalidLaunchTemplateName.AlreadyExistsException')) throw e;
+        // Created meanwhile (another run, or one cut short whose token expired): compare with that one.
+        o = await readLaunchTemplate(ctx, desired.name);
+        if (isAbsent(o)) throw e;
+        if (!o.owned && !desired.adopt) {
+          const c = ownershipConflict('Launch template', desired.name, o.tags[STACK_TAG], 'launch-template');
+          if (c.action === 'conflict') throw new ConflictError({ what: c.what, why: c.why, fix: c.fix });
+        }
+      }
+    }
+    if (ownedTagsDiff(o.tags, desired.tags).length) {
+      await ctx.ec2.createTags({ Resources: [o.launchTemplateId], Tags: awsTags(desired.tags) });
+    }
+    const data = effectiveData(o, desired);
+    if (dataDiffs(o, desired).length === 0) return outputs(o.launchTemplateId, o.name, o.defaultVersion, data, desired);
+    pendingGuard(desired);
+    // A new version, then made the default. The token is the request's: a run cut short between
+    // the two gets the same version back, and makes it the default.
+    const request = { LaunchTemplateId: o.launchTemplateId, VersionDescription: `ecs-cwlogs stack ${desired.stack}`, LaunchTemplateData: data };
+    const res = await ctx.ec2.createLaunchTemplateVersion({ ...request, ClientToken: clientToken(ctx.account, ctx.config.region, ctx.stack, request, 0) });
+    const version = res.LaunchTemplateVersion?.VersionNumber;
+    if (version === undefined) throw new Error('CreateLaunchTemplateVersion returned no version');
+    await ctx.ec2.modifyLaunchTemplate({ LaunchTemplateId: o.launchTemplateId, DefaultVersion: String(version) });
+    ctx.report(`${o.name}: version ${version} is the default (was ${o.defaultVersion}); ${NEW_VERSION_NOTE}`);
+    return outputs(o.launchTemplateId, o.name, version, data, desired);
+  },
+
+  preview(observed, desired) {
+    if (isAbsent(observed)) {
+      return {
+        launchTemplateId: unknown('create'),
+        launchTemplateName: desired.name,
+        version: 1,
+        amiId: desired.data.ImageId ?? '',
+        architecture: desired.architecture,
+        instanceType: desired.instanceType,
+      };
+    }
+    const data = effectiveData(observed, desired);
+    const changes = dataDiffs(observed, desired).length > 0;
+    return {
+      launchTemplateId: observed.launchTemplateId,
+      launchTemplateName: observed.name,
+      version: changes ? unknown('new version') : observed.defaultVersion,
+      amiId: data.ImageId ?? observed.data.imageId ?? '',
+      architecture: desired.architecture,
+      instanceType: desired.instanceType,
+    };
+  },
+
+  describe(o) {
+    return {
+      launchTemplate: `${o.launchTemplateId} (${o.name}, default version ${o.defaultVersion} of ${o.latestVersion})`,
+      ami: o.data.imageId ?? '',
+      instanceType: o.data.instanceType ?? '',
+    };
+  },
+
+  async destroy(ctx) {
+    const deleted: string[] = [];
+    for (const t of await orNone(stackTemplates(ctx))) {
+      if (!t.LaunchTemplateId) continue;
+      try {
+        await ctx.ec2.deleteLaunchTemplate({ LaunchTemplateId: t.LaunchTemplateId });
+      } catch (e) {
+        if (!hasAwsCode(e, 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateName.NotFoundException')) throw e;
+        continue;
+      }
+      deleted.push(`launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId})`);
+    }
+    return { deleted, kept: await keptSameName(ctx) };
+  },
+
+  async destroyPreview(ctx) {
+    const [ours, kept] = await Promise.all([orNone(stackTemplates(ctx)), keptSameName(ctx)]);
+    return { deleted: ours.map((t) => `launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId}, ${t.LatestVersionNumber ?? 1} version${(t.LatestVersionNumber ?? 1) === 1 ? '' : 's'})`), kept };
+  },
+};
+
+/**
+ * CreateLaunchTemplate with a ClientToken derived from the request: a run cut short after the call
+ * gets the same template back. A token whose template has since been deleted (the same request after
+ * `--delete`) is used up: the next one is tried.
+ */
+async function createTemplate(ctx: Pick<Ctx, 'ec2' | 'account' | 'config' | 'stack'>, request: Omit<CreateLaunchTemplateRequest, 'ClientToken'>): Promise<LaunchTemplate> {
+  for (let n = 0; n < 10; n++) {
+    const res = await ctx.ec2.createLaunchTemplate({ ...request, ClientToken: clientToken(ctx.account, ctx.config.region, ctx.stack, request, n) });
+    const t = res.LaunchTemplate;
+    if (!t?.LaunchTemplateId) throw new Error('CreateLaunchTemplate returned no template');
+    const still = await describeTemplates(ctx, { LaunchTemplateNames: [request.LaunchTemplateName ?? ''] });
+    if (still.some((x) => x.LaunchTemplateId === t.LaunchTemplateId)) return t;
+    // The token answered with an earlier template of this request, since deleted: try the next one.
+  }
+  throw new Error('launch-template: 10 ClientTokens of this request are used up');
+}
+
+/** A template of our name that is not the stack's: left alone, and said so. */
+async function keptSameName(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config'>): Promise<string[]> {
+  const name = groupNames(ctx.config).launchTemplate;
+  const t = (await orNone(describeTemplates(ctx, { LaunchTemplateNames: [name] })))[0];
+  return t && !ownedBy(tagMap(t.Tags), ctx.stack) ? [`launch template ${name} (${t.LaunchTemplateId}, not tagged as stack ${ctx.stack})`] : [];
+}
+
+function outputs(id: string, name: string, version: number, data: RequestLaunchTemplateData, d: LaunchTemplateDesired) {
+  return { launchTemplateId: id, launchTemplateName: name, version, amiId: data.ImageId ?? '', architecture: d.architecture, instanceType: d.instanceType };
+}
