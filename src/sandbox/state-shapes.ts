@@ -143,7 +143,7 @@ const ecs = object({
   lastTickAt: optNum,
 });
 
-// ---- EC2 (services/ec2.ts, types.ts) -----------------------------------------------------------------
+// ---- EC2 (services/ec2/, types.ts) -----------------------------------------------------------------
 
 const rule = object({ ruleId: str, ipProtocol: str, fromPort: optInt, toPort: optInt, cidrIp: optStr, groupId: optStr, description: optStr });
 

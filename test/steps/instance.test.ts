@@ -10,7 +10,7 @@ import { STACK_TAG, type Context } from '../../src/core/context.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
 import { clientToken, instanceStep, isRegistered, readSecurityGroup, stackInstances, detectPublicIp } from '../../src/steps/instance.js';
-import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
+import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
 import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 

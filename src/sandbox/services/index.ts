@@ -3,7 +3,7 @@
  * Add a module here to emulate another service.
  */
 import type { ServiceModule } from '../types.js';
-import { ec2 } from './ec2.js';
+import { ec2 } from './ec2/index.js';
 import { ecr } from './ecr.js';
 import { ecsService } from './ecs.js';
 import { iam } from './iam.js';
