@@ -222,6 +222,24 @@ const ec2 = object({
   instances: recordOf(instance),
   reservations: recordOf(object({ reservationId: str, region: str, instanceIds: arrayOf(str), clientToken: optStr, requestHash: optStr })),
   publicIpSeq: int,
+  // Absent in files written before launch templates (services/ec2/launch-templates.ts).
+  launchTemplates: optional(
+    recordOf(
+      object({
+        launchTemplateId: str,
+        launchTemplateName: str,
+        region: str,
+        createTime: num,
+        createdBy: str,
+        defaultVersion: int,
+        latestVersion: int,
+        tags: tagMap,
+        versions: recordOf(object({ versionNumber: int, versionDescription: optStr, createTime: num, data: any, clientToken: optStr, requestHash: optStr })),
+        clientToken: optStr,
+        requestHash: optStr,
+      }),
+    ),
+  ),
 });
 
 // ---- IAM (services/iam.ts) ---------------------------------------------------------------------------

@@ -89,6 +89,11 @@ export function wildcard(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`, 's');
 }
 
+/** applyFilters on the SDK's Filters ({ Name, Values }), for typed handlers. */
+export function filterItems<T extends { tags: TagMap }>(items: T[], filters: { Name?: string; Values?: string[] }[] | undefined, fields: FilterFields<T>): T[] {
+  return applyFilters(items, { Filter: (filters ?? []).map((f) => ({ Name: f.Name, Value: f.Values ?? [] })) }, fields);
+}
+
 export function applyFilters<T extends { tags: TagMap }>(items: T[], p: Record<string, any>, fields: FilterFields<T>): T[] {
   const filters = list(p.Filter).filter((f) => f && f.Name);
   for (const f of filters) {
@@ -117,6 +122,11 @@ export function applyFilters<T extends { tags: TagMap }>(items: T[], p: Record<s
       return values.some((v) => patterns.some((re) => re.test(v)));
     }),
   );
+}
+
+/** page() on the SDK's MaxResults and NextToken, for typed handlers. */
+export function pageOf<T>(world: World, items: T[], maxResults: number | undefined, nextToken: string | undefined, opts: { min?: number; max?: number } = {}) {
+  return page(world, items, { MaxResults: maxResults, NextToken: nextToken }, opts);
 }
 
 export function page<T>(world: World, items: T[], p: Record<string, any>, opts: { min?: number; max?: number } = {}) {

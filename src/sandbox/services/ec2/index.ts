@@ -14,6 +14,7 @@ import { operations as securityGroups } from './security-groups.js';
 import { initState, tick } from './state.js';
 import { operations as tags } from './tags.js';
 
+export { launchFromTemplate, terminateInstance, type TemplateLaunch } from './instances.js';
 export { builtinNetwork, DEFAULT_SANDBOX_ACCOUNT, type Ec2State } from './state.js';
 
 export const ec2: ServiceModule = {

@@ -8,10 +8,11 @@ import { applyFilters, checkIdFormat, dryRun, inRegion, invalidValue, missing, n
 import { INSTANCE_TYPES, architectureOf, type AmiRecord } from './ec2-data.js';
 import { checkPlacement, describeInstanceCreditSpecifications, launchCredits, modifyInstanceCreditSpecification, useCapacity } from './ec2-offerings.js';
 import { findAmi } from './images.js';
+import { findTemplate, launchParams, resolveVersion } from './launch-templates.js';
 import { keyPairByName } from './key-pairs.js';
 import { defaultVpc, getSubnet, type SubnetRecord } from './network.js';
 import type { SecurityGroupRecord } from './security-groups.js';
-import { MAX_INSTANCES_PER_REQUEST, STATE_CODES, VOLUME_TYPES, regional, state } from './state.js';
+import { MAX_INSTANCES_PER_REQUEST, STATE_CODES, VOLUME_TYPES, regional, seedRegion, state } from './state.js';
 
 export interface VolumeRecord {
   volumeId: string;
@@ -110,7 +111,7 @@ export interface LaunchPlan {
 }
 
 /** Validates a RunInstances request the way EC2 does, in roughly the same order. */
-export function planLaunch(req: SandboxRequest, world: World, p: Record<string, any>): LaunchPlan {
+export function planLaunch(req: { region: string; now: number }, world: World, p: Record<string, any>): LaunchPlan {
   const region = req.region;
   const minCount = int(requiredParam(p.MinCount, 'MinCount'))!;
   const maxCount = int(requiredParam(p.MaxCount, 'MaxCount'))!;
@@ -296,9 +297,9 @@ export function requestHash(params: Record<string, any>): string {
 }
 
 export function runInstances(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
+  const raw = unflatten(req.params);
   const s = state(world);
-  const clientToken = p.ClientToken ? String(p.ClientToken) : undefined;
+  const clientToken = raw.ClientToken ? String(raw.ClientToken) : undefined;
   if (clientToken) {
     if (clientToken.length > 64) throw invalidValue('The client token must be 64 characters or less.');
     const previous = inRegion(s.reservations, req.region).find((r) => r.clientToken === clientToken);
@@ -313,19 +314,116 @@ export function runInstances(req: SandboxRequest, world: World) {
       return reservationShape(world, previous);
     }
   }
-  const plan = planLaunch(req, world, p);
+  // LaunchTemplate: the template version's data, overridden by what the request itself names.
+  const fromTemplate = raw.LaunchTemplate ? withTemplate(world, req.region, raw.LaunchTemplate, raw) : undefined;
+  const reservation = launch(world, { region: req.region, now: req.now }, fromTemplate?.params ?? raw, {
+    extraInstanceTags: fromTemplate?.tags,
+    clientToken,
+    requestHash: clientToken ? requestHash(req.params) : undefined,
+    dryRun: () => dryRun(raw),
+  });
+  return reservationShape(world, reservation);
+}
+
+/**
+ * RunInstances with LaunchTemplate: the version's data as parameters, with every parameter the
+ * request names replacing the template's (tag specifications are merged, the request's tags winning),
+ * as EC2 documents. Instances launched from a template carry aws:ec2launchtemplate:id and :version.
+ */
+function withTemplate(world: World, region: string, spec: Record<string, any>, request: Record<string, any>) {
+  if (typeof spec !== 'object' || (!spec.LaunchTemplateId && !spec.LaunchTemplateName)) {
+    throw missing('LaunchTemplate.LaunchTemplateId or LaunchTemplate.LaunchTemplateName');
+  }
+  const t = findTemplate(world, region, { LaunchTemplateId: spec.LaunchTemplateId, LaunchTemplateName: spec.LaunchTemplateName });
+  const v = resolveVersion(t, spec.Version === undefined ? undefined : String(spec.Version));
+  const base = launchParams(v.data);
+  const params: Record<string, any> = { ...base, ...request };
+  delete params.LaunchTemplate;
+  if (base.TagSpecification && request.TagSpecification) params.TagSpecification = [...list(base.TagSpecification), ...list(request.TagSpecification)];
+  // A subnet or groups named by the request replace the template's network interface's.
+  const nic = list(params.NetworkInterface)[0];
+  if (nic && (request.SubnetId || request.SecurityGroupId) && !request.NetworkInterface) {
+    params.NetworkInterface = [{ ...nic, SubnetId: request.SubnetId ?? nic.SubnetId, SecurityGroupId: request.SecurityGroupId ?? nic.SecurityGroupId }];
+    delete params.SubnetId;
+    delete params.SecurityGroupId;
+  }
+  return {
+    params,
+    tags: { 'aws:ec2launchtemplate:id': t.launchTemplateId, 'aws:ec2launchtemplate:version': String(v.versionNumber) } as TagMap,
+  };
+}
+
+/** What Auto Scaling asks EC2 for: one instance of a template version in a subnet. */
+export interface TemplateLaunch {
+  region: string;
+  now: number;
+  launchTemplateId?: string;
+  launchTemplateName?: string;
+  /** '$Latest', '$Default' or a version number; absent: the default version. */
+  version?: string;
+  subnetId: string;
+  /** Set on the instance as they are (Auto Scaling's aws:autoscaling:groupName and propagated tags). */
+  tags?: TagMap;
+}
+
+/**
+ * Launch one instance from a launch template into a subnet, with the same validation, placement
+ * and capacity checks (ec2-offerings.ts: settings.capacity, settings.notOffered) and IAM
+ * propagation check as RunInstances. Throws the ServiceError RunInstances would answer with.
+ */
+export function launchFromTemplate(world: World, launchSpec: TemplateLaunch): Ec2InstanceRecord & { availabilityZone: string } {
+  seedRegion(world, launchSpec.region);
+  const { params, tags } = withTemplate(
+    world,
+    launchSpec.region,
+    { LaunchTemplateId: launchSpec.launchTemplateId, LaunchTemplateName: launchSpec.launchTemplateName, Version: launchSpec.version },
+    { MinCount: '1', MaxCount: '1', SubnetId: launchSpec.subnetId },
+  );
+  const reservation = launch(world, { region: launchSpec.region, now: launchSpec.now }, params, { extraInstanceTags: { ...tags, ...(launchSpec.tags ?? {}) } });
+  return state(world).instances[reservation.instanceIds[0]!]!;
+}
+
+/**
+ * Terminate an instance as TerminateInstances would (pending/running/stopping/stopped ->
+ * shutting-down); `reason` becomes its stateTransitionReason. Returns false if it was already gone.
+ */
+export function terminateInstance(world: World, region: string, instanceId: string, now: number, reason?: string): boolean {
+  const inst = state(world).instances[instanceId];
+  if (!inst || inst.region !== region) return false;
+  if (inst.state === 'shutting-down' || inst.state === 'terminated') return false;
+  inst.state = 'shutting-down';
+  inst.stateChangedAt = now;
+  inst.stateTransitionReason = reason ?? userInitiated(now);
+  return true;
+}
+
+interface LaunchOptions {
+  clientToken?: string;
+  requestHash?: string;
+  /** Called once the request is valid, before placement (RunInstances' DryRun). */
+  dryRun?: () => void;
+  /** Tags set on every instance after validation (Auto Scaling's aws:autoscaling:groupName). */
+  extraInstanceTags?: TagMap;
+}
+
+/** Validates and launches what RunInstances parameters `p` (unflattened, wire names) describe. */
+function launch(world: World, at: { region: string; now: number }, p: Record<string, any>, opts: LaunchOptions = {}): ReservationRecord {
+  const s = state(world);
+  const plan = planLaunch(at, world, p);
   const cpuCredits = launchCredits(plan.instanceType, p);
-  dryRun(p);
+  opts.dryRun?.();
   // Placement (ec2-offerings.ts): the zone must offer the type and have capacity left.
-  checkPlacement(world, req.region, plan.instanceType, plan.subnet.availabilityZone, plan.count);
+  checkPlacement(world, at.region, plan.instanceType, plan.subnet.availabilityZone, plan.count);
 
   const reservation: ReservationRecord = {
     reservationId: world.nextId('r-'),
-    region: req.region,
+    region: at.region,
     instanceIds: [],
-    clientToken,
-    requestHash: clientToken ? requestHash(req.params) : undefined,
+    clientToken: opts.clientToken,
+    requestHash: opts.requestHash,
   };
+  const clientToken = opts.clientToken;
+  const req = at;
   for (let index = 0; index < plan.count; index++) {
     const instanceId = world.nextId('i-');
     const blockDevices = plan.volumes.map((v) => {
@@ -363,7 +461,7 @@ export function runInstances(req: SandboxRequest, world: World) {
       subnetId: plan.subnet.subnetId,
       vpcId: plan.subnet.vpcId,
       securityGroupIds: plan.securityGroups.map((g) => g.groupId),
-      tags: { ...(plan.tags.instance ?? {}) },
+      tags: { ...(plan.tags.instance ?? {}), ...(opts.extraInstanceTags ?? {}) },
       region: req.region,
       reservationId: reservation.reservationId,
       amiLaunchIndex: index,
@@ -382,8 +480,9 @@ export function runInstances(req: SandboxRequest, world: World) {
   }
   s.reservations[reservation.reservationId] = reservation;
   useCapacity(world, plan.subnet.availabilityZone, plan.count);
-  return reservationShape(world, reservation);
+  return reservation;
 }
+
 
 export function reservationShape(world: World, reservation: ReservationRecord, only?: Set<string>) {
   const instances = reservation.instanceIds
@@ -490,6 +589,16 @@ export function describeInstances(req: SandboxRequest, world: World) {
     'iam-instance-profile.arn': (i) => [i.iamInstanceProfile?.arn],
     'instance.group-id': (i) => i.securityGroupIds,
     'group-id': (i) => i.securityGroupIds,
+    // Group names: instance.group-name and, from EC2-Classic's documentation, group-name.
+    'instance.group-name': (i) => i.securityGroupIds.map((id) => state(world).securityGroups[id]?.groupName),
+    'group-name': (i) => i.securityGroupIds.map((id) => state(world).securityGroups[id]?.groupName),
+    'network-interface.subnet-id': (i) => [i.subnetId],
+    'network-interface.vpc-id': (i) => [i.vpcId],
+    'launch-time': (i) => [new Date(i.launchTime).toISOString()],
+    'root-device-type': () => ['ebs'],
+    tenancy: () => ['default'],
+    'dns-name': (i) => [dnsNames(i.region, i).dnsName],
+    'private-dns-name': (i) => [dnsNames(i.region, i).privateDnsName],
     architecture: (i) => [i.architecture],
   });
   const result = page(world, instances, p);

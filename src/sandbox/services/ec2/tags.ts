@@ -20,6 +20,7 @@ export function taggable(world: World, region: string, id: string): Taggable {
     ['subnet-', s.subnets, 'subnet', 'InvalidSubnetID.NotFound', 'subnet ID'],
     ['vol-', s.volumes, 'volume', 'InvalidVolume.NotFound', 'volume'],
     ['key-', s.keyPairs, 'key-pair', 'InvalidKeyPair.NotFound', 'key pair'],
+    ['lt-', s.launchTemplates, 'launch-template', 'InvalidLaunchTemplateId.NotFound', 'launch template'],
   ];
   for (const [prefix, records, resourceType, code, what] of kinds) {
     if (!id.startsWith(prefix)) continue;
@@ -79,6 +80,7 @@ export function describeTags(req: SandboxRequest, world: World) {
   for (const sn of inRegion(s.subnets, req.region)) add(sn.subnetId, 'subnet', sn.tags);
   for (const v of inRegion(s.volumes, req.region)) add(v.volumeId, 'volume', v.tags);
   for (const k of inRegion(s.keyPairs, req.region)) add(k.keyPairId, 'key-pair', k.tags);
+  for (const t of inRegion(s.launchTemplates, req.region)) add(t.launchTemplateId, 'launch-template', t.tags);
   const filtered = applyFilters(all, p, {
     'resource-id': (t) => [t.resourceId],
     'resource-type': (t) => [t.resourceType],
