@@ -164,3 +164,34 @@ export function ec2Decoder<I>(schema: unknown): (params: Record<string, any>) =>
 export function ec2Encoder<O>(schema: unknown): (out: O) => unknown {
   return (out) => encodeValue(schema, out);
 }
+
+function queryValue(s: AnySchema, v: unknown): unknown {
+  if (v === undefined) return undefined;
+  const k = kindOf(s);
+  if (k.kind === 'list') {
+    if (v === '') return [];
+    const items = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? Object.values(v) : [v];
+    return items.filter((x) => x !== undefined).map((x) => queryValue(k.item, x));
+  }
+  if (k.kind === 'struct') {
+    if (typeof v !== 'object' || v === null) return undefined;
+    const src = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    k.names.forEach((name, i) => {
+      const { schema, traits } = member(k.members[i]);
+      const value = queryValue(schema, src[trait(traits, XML_NAME) ?? name]);
+      if (value !== undefined) out[name] = value;
+    });
+    return out;
+  }
+  return decodeValue(s, v);
+}
+
+/**
+ * Flat Query-protocol parameters (Tags.member.1.Key=...) -> the SDK input type of `schema`
+ * (Auto Scaling, IAM): members by their xmlName, else their name; numbers and booleans converted.
+ * Outputs need no encoder: the Query protocol's XML uses the SDK's member names.
+ */
+export function queryDecoder<I>(schema: unknown): (params: Record<string, any>) => I {
+  return (params) => queryValue(schema, unflatten(params)) as I;
+}
