@@ -39,6 +39,12 @@ export function strings(value: unknown): string[] {
     .map(String);
 }
 
+/** Tags as the SDK lists them; undefined when there are none (EC2 then leaves out the tagSet). */
+export function sdkTags(tags: TagMap): { Key: string; Value: string }[] | undefined {
+  const entries = Object.entries(tags);
+  return entries.length ? entries.map(([Key, Value]) => ({ Key, Value })) : undefined;
+}
+
 export function tagSet(tags: TagMap) {
   return Object.entries(tags).map(([key, value]) => ({ key, value }));
 }
@@ -72,7 +78,12 @@ export function tagSpecifications(p: Record<string, any>, allowed: string[]): Re
   return byType;
 }
 
-export function dryRun(p: Record<string, any>): void {
+/** tagSpecifications() on the SDK's TagSpecifications ({ ResourceType, Tags }), for typed handlers. */
+export function sdkTagSpecifications(specs: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[] | undefined, allowed: string[]) {
+  return tagSpecifications({ TagSpecification: (specs ?? []).map((s) => ({ ResourceType: s.ResourceType, Tag: s.Tags ?? [] })) }, allowed);
+}
+
+export function dryRun(p: { DryRun?: unknown }): void {
   if (bool(p.DryRun)) {
     throw new ServiceError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
   }

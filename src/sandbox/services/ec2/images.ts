@@ -1,52 +1,58 @@
 /** EC2 images (the built-in ECS-optimized AMIs, ec2-data.ts) and instance types. */
-import { unflatten } from '../../protocols/query.js';
-import { ServiceError, type Operation, type SandboxRequest, type World } from '../../types.js';
+import {
+  DescribeImagesRequest$,
+  DescribeImagesResult$,
+  DescribeInstanceTypesRequest$,
+  DescribeInstanceTypesResult$,
+  type _InstanceType,
+  type ArchitectureValues,
+  type DescribeImagesRequest,
+  type DescribeImagesResult,
+  type DescribeInstanceTypesRequest,
+  type DescribeInstanceTypesResult,
+  type Image,
+} from '@aws-sdk/client-ec2';
+import { typedOperation, type Call } from '../../typed.js';
+import { ServiceError, type Operation, type World } from '../../types.js';
 import type { TagMap } from '../util.js';
-import { applyFilters, checkIdFormat, page, strings } from './common.js';
+import { ec2Decoder, ec2Encoder } from './codec.js';
+import { checkIdFormat, filterItems, pageOf } from './common.js';
 import { describeInstanceTypeOfferings } from './ec2-offerings.js';
-import { regional } from './state.js';
+import { regional, seeded } from './state.js';
 import { INSTANCE_TYPES, amisIn, architectureOf, specsOf, type AmiRecord } from './ec2-data.js';
 
-export function amiShape(ami: AmiRecord) {
+export function amiShape(ami: AmiRecord): Image {
   return {
-    imageId: ami.imageId,
-    imageLocation: `amazon/${ami.name}`,
-    imageState: 'available',
-    imageOwnerId: ami.ownerId,
-    creationDate: ami.creationDate,
-    isPublic: true,
-    architecture: ami.architecture,
-    imageType: 'machine',
-    imageOwnerAlias: 'amazon',
-    name: ami.name,
-    description: ami.description,
-    rootDeviceType: 'ebs',
-    rootDeviceName: '/dev/xvda',
-    blockDeviceMapping: [
+    ImageId: ami.imageId,
+    ImageLocation: `amazon/${ami.name}`,
+    State: 'available',
+    OwnerId: ami.ownerId,
+    CreationDate: ami.creationDate,
+    Public: true,
+    Architecture: ami.architecture as ArchitectureValues,
+    ImageType: 'machine',
+    ImageOwnerAlias: 'amazon',
+    Name: ami.name,
+    Description: ami.description,
+    RootDeviceType: 'ebs',
+    RootDeviceName: '/dev/xvda',
+    BlockDeviceMappings: [
       {
-        deviceName: '/dev/xvda',
-        ebs: {
-          snapshotId: ami.snapshotId,
-          volumeSize: ami.rootVolumeSize,
-          deleteOnTermination: true,
-          volumeType: 'gp3',
-          iops: 3000,
-          throughput: 125,
-          encrypted: false,
-        },
+        DeviceName: '/dev/xvda',
+        Ebs: { SnapshotId: ami.snapshotId, VolumeSize: ami.rootVolumeSize, DeleteOnTermination: true, VolumeType: 'gp3', Iops: 3000, Throughput: 125, Encrypted: false },
       },
     ],
-    virtualizationType: 'hvm',
-    hypervisor: 'xen',
-    enaSupport: true,
-    sriovNetSupport: 'simple',
-    bootMode: 'uefi-preferred',
-    imdsSupport: 'v2.0',
-    platformDetails: 'Linux/UNIX',
-    usageOperation: 'RunInstances',
-    deprecationTime: '2027-02-25T01:12:34.000Z',
-    productCodes: [],
-    tagSet: [],
+    VirtualizationType: 'hvm',
+    Hypervisor: 'xen',
+    EnaSupport: true,
+    SriovNetSupport: 'simple',
+    BootMode: 'uefi-preferred',
+    ImdsSupport: 'v2.0',
+    PlatformDetails: 'Linux/UNIX',
+    UsageOperation: 'RunInstances',
+    DeprecationTime: '2027-02-25T01:12:34.000Z',
+    ProductCodes: [],
+    Tags: [],
   };
 }
 
@@ -57,19 +63,18 @@ export function findAmi(world: World, region: string, imageId: string): AmiRecor
   return ami;
 }
 
-export function describeImages(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const ids = strings(p.ImageId);
-  const owners = strings(p.Owner);
-  for (const id of ids) findAmi(world, req.region, id);
-  let amis = amisIn(world, req.region).map((a) => ({ ...a, tags: {} as TagMap }));
+export function describeImages(input: DescribeImagesRequest, { world, region }: Call): DescribeImagesResult {
+  const ids = input.ImageIds ?? [];
+  const owners = input.Owners ?? [];
+  for (const id of ids) findAmi(world, region, id);
+  let amis = amisIn(world, region).map((a) => ({ ...a, tags: {} as TagMap }));
   if (ids.length) amis = amis.filter((a) => ids.includes(a.imageId));
   if (owners.length) {
     amis = amis.filter((a) =>
       owners.some((o) => o === 'amazon' || o === a.ownerId || (o === 'self' && a.ownerId === world.settings.accountId)),
     );
   }
-  amis = applyFilters(amis, p, {
+  amis = filterItems(amis, input.Filters, {
     name: (a) => [a.name],
     'image-id': (a) => [a.imageId],
     architecture: (a) => [a.architecture],
@@ -85,50 +90,58 @@ export function describeImages(req: SandboxRequest, world: World) {
     description: (a) => [a.description],
     'platform-details': () => ['Linux/UNIX'],
   });
-  const result = page(world, amis, p);
-  return {
-    imagesSet: result.items.map(amiShape),
-    nextToken: result.nextToken,
-  };
+  const result = pageOf(world, amis, input.MaxResults, input.NextToken);
+  return { Images: result.items.map(amiShape), NextToken: result.nextToken };
 }
 
-export function describeInstanceTypes(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const requested = strings(p.InstanceType);
+const currentGeneration = (t: string) => !/^(t1|m1|m2|m3|c1|c3|r3|i2|cc2|cr1|hs1|g2)\./.test(t);
+
+export function describeInstanceTypes(input: DescribeInstanceTypesRequest, { world }: Call): DescribeInstanceTypesResult {
+  const requested: string[] = input.InstanceTypes ?? [];
   const unknown = requested.filter((t) => !INSTANCE_TYPES.has(t));
   if (unknown.length) {
     throw new ServiceError('InvalidInstanceType', `The following supplied instance types do not exist: [${unknown.join(', ')}]`, 400);
   }
   let types = (requested.length ? requested : [...INSTANCE_TYPES].sort()).map((t) => ({ instanceType: t, tags: {} as TagMap }));
-  types = applyFilters(types, p, {
+  types = filterItems(types, input.Filters, {
     'instance-type': (t) => [t.instanceType],
     'processor-info.supported-architecture': (t) => [architectureOf(t.instanceType)],
-    'current-generation': (t) => [!/^(t1|m1|m2|m3|c1|c3|r3|i2|cc2|cr1|hs1|g2)\./.test(t.instanceType)],
+    'current-generation': (t) => [currentGeneration(t.instanceType)],
     'vcpu-info.default-vcpus': (t) => [specsOf(t.instanceType)?.vcpus],
     'memory-info.size-in-mib': (t) => [specsOf(t.instanceType)?.memoryMiB],
   });
-  const result = page(world, types, p, { min: 5, max: 100 });
+  const result = pageOf(world, types, input.MaxResults, input.NextToken, { min: 5, max: 100 });
   return {
-    instanceTypeSet: result.items.map(({ instanceType }) => {
+    InstanceTypes: result.items.map(({ instanceType }) => {
       const specs = specsOf(instanceType);
       return {
-        instanceType,
-        currentGeneration: !/^(t1|m1|m2|m3|c1|c3|r3|i2|cc2|cr1|hs1|g2)\./.test(instanceType),
-        bareMetal: instanceType.includes('metal'),
-        hypervisor: instanceType.includes('metal') ? undefined : 'nitro',
-        processorInfo: { supportedArchitectures: [architectureOf(instanceType)] },
-        vCpuInfo: specs ? { defaultVCpus: specs.vcpus } : undefined,
-        memoryInfo: specs ? { sizeInMiB: specs.memoryMiB } : undefined,
-        supportedRootDeviceTypes: ['ebs'],
-        supportedVirtualizationTypes: ['hvm'],
+        InstanceType: instanceType as _InstanceType,
+        CurrentGeneration: currentGeneration(instanceType),
+        BareMetal: instanceType.includes('metal'),
+        Hypervisor: instanceType.includes('metal') ? undefined : 'nitro',
+        ProcessorInfo: { SupportedArchitectures: [architectureOf(instanceType)] },
+        VCpuInfo: specs ? { DefaultVCpus: specs.vcpus } : undefined,
+        MemoryInfo: specs ? { SizeInMiB: specs.memoryMiB } : undefined,
+        SupportedRootDeviceTypes: ['ebs'],
+        SupportedVirtualizationTypes: ['hvm'],
       };
     }),
-    nextToken: result.nextToken,
+    NextToken: result.nextToken,
   };
 }
 
 export const operations: Record<string, Operation> = {
-  DescribeImages: { mutating: false, handler: regional(describeImages) },
-  DescribeInstanceTypes: { mutating: false, handler: regional(describeInstanceTypes) },
+  DescribeImages: typedOperation<DescribeImagesRequest, DescribeImagesResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeImagesRequest$),
+    encode: ec2Encoder(DescribeImagesResult$),
+    handler: seeded(describeImages),
+  }),
+  DescribeInstanceTypes: typedOperation<DescribeInstanceTypesRequest, DescribeInstanceTypesResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeInstanceTypesRequest$),
+    encode: ec2Encoder(DescribeInstanceTypesResult$),
+    handler: seeded(describeInstanceTypes),
+  }),
   DescribeInstanceTypeOfferings: { mutating: false, handler: regional(describeInstanceTypeOfferings) },
 };

@@ -1,10 +1,25 @@
 /** EC2 key pairs. */
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { unflatten } from '../../protocols/query.js';
-import { ServiceError, type Operation, type SandboxRequest, type World } from '../../types.js';
-import { bool, type TagMap } from '../util.js';
-import { applyFilters, dryRun, inRegion, invalidValue, missing, requiredParam, strings, tagSet, tagSpecifications } from './common.js';
-import { regional, state } from './state.js';
+import {
+  CreateKeyPairRequest$,
+  DeleteKeyPairRequest$,
+  DeleteKeyPairResult$,
+  DescribeKeyPairsRequest$,
+  DescribeKeyPairsResult$,
+  KeyPair$,
+  type CreateKeyPairRequest,
+  type DeleteKeyPairRequest,
+  type DeleteKeyPairResult,
+  type DescribeKeyPairsRequest,
+  type DescribeKeyPairsResult,
+  type KeyPair,
+} from '@aws-sdk/client-ec2';
+import { typedOperation, type Call } from '../../typed.js';
+import { ServiceError, type Operation, type World } from '../../types.js';
+import type { TagMap } from '../util.js';
+import { ec2Decoder, ec2Encoder } from './codec.js';
+import { dryRun, filterItems, inRegion, invalidValue, missing, requiredParam, sdkTags, sdkTagSpecifications } from './common.js';
+import { seeded, state } from './state.js';
 
 export interface KeyPairRecord {
   keyPairId: string;
@@ -21,36 +36,29 @@ export function keyPairByName(world: World, region: string, name: string): KeyPa
   return inRegion(state(world).keyPairs, region).find((k) => k.keyName === name);
 }
 
-export function createKeyPair(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  dryRun(p);
-  const keyName = requiredParam(p.KeyName, 'KeyName');
+export function createKeyPair(input: CreateKeyPairRequest, { world, region, now }: Call): KeyPair {
+  dryRun(input);
+  const keyName = requiredParam(input.KeyName, 'KeyName');
   if (keyName.length > 255) throw invalidValue(`Value (${keyName}) for parameter keyName is invalid. Length exceeds maximum of 255.`);
-  const keyType = (p.KeyType ?? 'rsa') as 'rsa' | 'ed25519';
+  const keyType = (input.KeyType ?? 'rsa') as 'rsa' | 'ed25519';
   if (keyType !== 'rsa' && keyType !== 'ed25519') throw invalidValue(`Invalid value '${keyType}' for keyType.`);
-  const tags = tagSpecifications(p, ['key-pair'])['key-pair'] ?? {};
-  if (keyPairByName(world, req.region, keyName)) {
+  const tags = sdkTagSpecifications(input.TagSpecifications, ['key-pair'])['key-pair'] ?? {};
+  if (keyPairByName(world, region, keyName)) {
     throw new ServiceError('InvalidKeyPair.Duplicate', `The keypair '${keyName}' already exists.`, 400);
   }
   const { material, fingerprint, publicKey } = generateKeyMaterial(keyType);
   const record: KeyPairRecord = {
     keyPairId: world.nextId('key-'),
-    region: req.region,
+    region,
     keyName,
     keyType,
     keyFingerprint: fingerprint,
     publicKey,
-    createTime: req.now,
+    createTime: now,
     tags,
   };
   state(world).keyPairs[record.keyPairId] = record;
-  return {
-    keyName,
-    keyFingerprint: fingerprint,
-    keyMaterial: material,
-    keyPairId: record.keyPairId,
-    tagSet: Object.keys(tags).length ? tagSet(tags) : undefined,
-  };
+  return { KeyName: keyName, KeyFingerprint: fingerprint, KeyMaterial: material, KeyPairId: record.keyPairId, Tags: sdkTags(tags) };
 }
 
 /** A real key pair, so the private key is usable: RSA as PKCS#1 PEM, ed25519 in OpenSSH format. */
@@ -76,11 +84,10 @@ export function generateKeyMaterial(type: 'rsa' | 'ed25519') {
   };
 }
 
-export function describeKeyPairs(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  let keys = inRegion(state(world).keyPairs, req.region);
-  const names = strings(p.KeyName);
-  const ids = strings(p.KeyPairId);
+export function describeKeyPairs(input: DescribeKeyPairsRequest, { world, region }: Call): DescribeKeyPairsResult {
+  let keys = inRegion(state(world).keyPairs, region);
+  const names = input.KeyNames ?? [];
+  const ids = input.KeyPairIds ?? [];
   for (const name of names) {
     if (!keys.some((k) => k.keyName === name)) {
       throw new ServiceError('InvalidKeyPair.NotFound', `The key pair '${name}' does not exist`, 400);
@@ -92,47 +99,61 @@ export function describeKeyPairs(req: SandboxRequest, world: World) {
     }
   }
   if (names.length || ids.length) keys = keys.filter((k) => names.includes(k.keyName) || ids.includes(k.keyPairId));
-  keys = applyFilters(keys, p, {
+  keys = filterItems(keys, input.Filters, {
     'key-name': (k) => [k.keyName],
     'key-pair-id': (k) => [k.keyPairId],
     fingerprint: (k) => [k.keyFingerprint],
     'key-type': (k) => [k.keyType],
   });
-  const includePublicKey = bool(p.IncludePublicKey) ?? false;
+  const includePublicKey = input.IncludePublicKey ?? false;
   return {
-    keySet: keys.map((k) => ({
-      keyPairId: k.keyPairId,
-      keyName: k.keyName,
-      keyFingerprint: k.keyFingerprint,
-      keyType: k.keyType,
-      tagSet: tagSet(k.tags),
-      publicKey: includePublicKey ? k.publicKey : undefined,
-      createTime: new Date(k.createTime),
+    KeyPairs: keys.map((k) => ({
+      KeyPairId: k.keyPairId,
+      KeyName: k.keyName,
+      KeyFingerprint: k.keyFingerprint,
+      KeyType: k.keyType,
+      Tags: Object.entries(k.tags).map(([Key, Value]) => ({ Key, Value })),
+      PublicKey: includePublicKey ? k.publicKey : undefined,
+      CreateTime: new Date(k.createTime),
     })),
   };
 }
 
-export function deleteKeyPair(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  dryRun(p);
-  if (!p.KeyName && !p.KeyPairId) throw missing('KeyName');
+export function deleteKeyPair(input: DeleteKeyPairRequest, { world, region }: Call): DeleteKeyPairResult {
+  dryRun(input);
+  if (!input.KeyName && !input.KeyPairId) throw missing('KeyName');
   const keys = state(world).keyPairs;
   let record: KeyPairRecord | undefined;
-  if (p.KeyPairId) {
-    record = keys[p.KeyPairId];
-    if (!record || record.region !== req.region) {
-      throw new ServiceError('InvalidKeyPair.NotFound', `The key pair '${p.KeyPairId}' does not exist`, 400);
+  if (input.KeyPairId) {
+    record = keys[input.KeyPairId];
+    if (!record || record.region !== region) {
+      throw new ServiceError('InvalidKeyPair.NotFound', `The key pair '${input.KeyPairId}' does not exist`, 400);
     }
   } else {
     // Like EC2, deleting a key pair name that does not exist succeeds.
-    record = keyPairByName(world, req.region, String(p.KeyName));
+    record = keyPairByName(world, region, String(input.KeyName));
   }
   if (record) delete keys[record.keyPairId];
-  return { return: true, keyPairId: record?.keyPairId };
+  return { Return: true, KeyPairId: record?.keyPairId };
 }
 
 export const operations: Record<string, Operation> = {
-  CreateKeyPair: { mutating: true, handler: regional(createKeyPair) },
-  DescribeKeyPairs: { mutating: false, handler: regional(describeKeyPairs) },
-  DeleteKeyPair: { mutating: true, handler: regional(deleteKeyPair) },
+  CreateKeyPair: typedOperation<CreateKeyPairRequest, KeyPair>({
+    mutating: true,
+    decode: ec2Decoder(CreateKeyPairRequest$),
+    encode: ec2Encoder(KeyPair$),
+    handler: seeded(createKeyPair),
+  }),
+  DescribeKeyPairs: typedOperation<DescribeKeyPairsRequest, DescribeKeyPairsResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeKeyPairsRequest$),
+    encode: ec2Encoder(DescribeKeyPairsResult$),
+    handler: seeded(describeKeyPairs),
+  }),
+  DeleteKeyPair: typedOperation<DeleteKeyPairRequest, DeleteKeyPairResult>({
+    mutating: true,
+    decode: ec2Decoder(DeleteKeyPairRequest$),
+    encode: ec2Encoder(DeleteKeyPairResult$),
+    handler: seeded(deleteKeyPair),
+  }),
 };

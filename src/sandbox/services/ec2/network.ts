@@ -1,10 +1,25 @@
 /** EC2 VPCs, subnets and availability zones (the built-in network is seeded in state.ts). */
-import { unflatten } from '../../protocols/query.js';
-import type { Operation, SandboxRequest, World } from '../../types.js';
+import {
+  DescribeAvailabilityZonesRequest$,
+  DescribeAvailabilityZonesResult$,
+  DescribeSubnetsRequest$,
+  DescribeSubnetsResult$,
+  DescribeVpcsRequest$,
+  DescribeVpcsResult$,
+  type DescribeAvailabilityZonesRequest,
+  type DescribeAvailabilityZonesResult,
+  type DescribeSubnetsRequest,
+  type DescribeSubnetsResult,
+  type DescribeVpcsRequest,
+  type DescribeVpcsResult,
+} from '@aws-sdk/client-ec2';
+import { typedOperation, type Call } from '../../typed.js';
+import type { Operation, World } from '../../types.js';
 import type { TagMap } from '../util.js';
-import { applyFilters, inRegion, notFound, page, strings, tagSet } from './common.js';
+import { ec2Decoder, ec2Encoder } from './codec.js';
+import { filterItems, inRegion, notFound, pageOf, sdkTags } from './common.js';
 import { availabilityZones, builtinId } from './ec2-data.js';
-import { regional, state } from './state.js';
+import { seeded, state } from './state.js';
 
 export interface VpcRecord {
   vpcId: string;
@@ -53,10 +68,9 @@ export function availableIps(world: World, subnet: SubnetRecord): number {
   return 2 ** (32 - prefix) - 5 - used;
 }
 
-export function describeVpcs(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  let vpcs = inRegion(state(world).vpcs, req.region);
-  const ids = strings(p.VpcId);
+export function describeVpcs(input: DescribeVpcsRequest, { world, region }: Call): DescribeVpcsResult {
+  let vpcs = inRegion(state(world).vpcs, region);
+  const ids = input.VpcIds ?? [];
   if (ids.length) {
     const missingIds = ids.filter((id) => !vpcs.some((v) => v.vpcId === id));
     if (missingIds.length) throw notFound('InvalidVpcID.NotFound', 'vpc ID', missingIds);
@@ -64,7 +78,7 @@ export function describeVpcs(req: SandboxRequest, world: World) {
   }
   // Besides the documented names, EC2 still accepts the camelCase ones of older documentation
   // (isDefault, vpcId, cidrBlock) and cidr-block, as moto also models.
-  vpcs = applyFilters(vpcs, p, {
+  vpcs = filterItems(vpcs, input.Filters, {
     'vpc-id': (v) => [v.vpcId],
     vpcId: (v) => [v.vpcId],
     'is-default': (v) => [v.isDefault],
@@ -73,33 +87,34 @@ export function describeVpcs(req: SandboxRequest, world: World) {
     'cidr-block': (v) => [v.cidrBlock],
     cidrBlock: (v) => [v.cidrBlock],
     'cidr-block-association.cidr-block': (v) => [v.cidrBlock],
+    'cidr-block-association.state': () => ['associated'],
     'dhcp-options-id': (v) => [v.dhcpOptionsId],
+    dhcpOptionsId: (v) => [v.dhcpOptionsId],
     'owner-id': () => [world.settings.accountId],
     state: () => ['available'],
   });
-  const result = page(world, vpcs, p);
+  const result = pageOf(world, vpcs, input.MaxResults, input.NextToken);
   return {
-    vpcSet: result.items.map((v) => ({
-      vpcId: v.vpcId,
-      ownerId: world.settings.accountId,
-      state: 'available',
-      cidrBlock: v.cidrBlock,
-      cidrBlockAssociationSet: [
-        { cidrBlock: v.cidrBlock, associationId: builtinId('vpc-cidr-assoc-', v.region, v.vpcId), cidrBlockState: { state: 'associated' } },
+    Vpcs: result.items.map((v) => ({
+      VpcId: v.vpcId,
+      OwnerId: world.settings.accountId,
+      State: 'available',
+      CidrBlock: v.cidrBlock,
+      CidrBlockAssociationSet: [
+        { CidrBlock: v.cidrBlock, AssociationId: builtinId('vpc-cidr-assoc-', v.region, v.vpcId), CidrBlockState: { State: 'associated' } },
       ],
-      dhcpOptionsId: v.dhcpOptionsId,
-      instanceTenancy: 'default',
-      isDefault: v.isDefault,
-      tagSet: Object.keys(v.tags).length ? tagSet(v.tags) : undefined,
+      DhcpOptionsId: v.dhcpOptionsId,
+      InstanceTenancy: 'default',
+      IsDefault: v.isDefault,
+      Tags: sdkTags(v.tags),
     })),
-    nextToken: result.nextToken,
+    NextToken: result.nextToken,
   };
 }
 
-export function describeSubnets(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  let subnets = inRegion(state(world).subnets, req.region);
-  const ids = strings(p.SubnetId);
+export function describeSubnets(input: DescribeSubnetsRequest, { world, region }: Call): DescribeSubnetsResult {
+  let subnets = inRegion(state(world).subnets, region);
+  const ids = input.SubnetIds ?? [];
   if (ids.length) {
     const missingIds = ids.filter((id) => !subnets.some((s) => s.subnetId === id));
     if (missingIds.length) throw notFound('InvalidSubnetID.NotFound', 'subnet ID', missingIds);
@@ -107,8 +122,9 @@ export function describeSubnets(req: SandboxRequest, world: World) {
   }
   // The documented aliases (availabilityZone, availabilityZoneId, cidr, cidrBlock, defaultForAz) and
   // vpcId, which EC2 accepts from older documentation.
-  subnets = applyFilters(subnets, p, {
+  subnets = filterItems(subnets, input.Filters, {
     'subnet-id': (s) => [s.subnetId],
+    subnetId: (s) => [s.subnetId],
     'subnet-arn': (s) => [`arn:aws:ec2:${s.region}:${world.settings.accountId}:subnet/${s.subnetId}`],
     'vpc-id': (s) => [s.vpcId],
     vpcId: (s) => [s.vpcId],
@@ -119,6 +135,7 @@ export function describeSubnets(req: SandboxRequest, world: World) {
     'availability-zone-id': (s) => [s.availabilityZoneId],
     availabilityZoneId: (s) => [s.availabilityZoneId],
     'available-ip-address-count': (s) => [availableIps(world, s)],
+    availableIpAddressCount: (s) => [availableIps(world, s)],
     'map-public-ip-on-launch': (s) => [s.mapPublicIpOnLaunch],
     'cidr-block': (s) => [s.cidrBlock],
     cidr: (s) => [s.cidrBlock],
@@ -126,59 +143,76 @@ export function describeSubnets(req: SandboxRequest, world: World) {
     'owner-id': () => [world.settings.accountId],
     state: () => ['available'],
   });
-  const result = page(world, subnets, p);
+  const result = pageOf(world, subnets, input.MaxResults, input.NextToken);
   return {
-    subnetSet: result.items.map((s) => ({
-      subnetId: s.subnetId,
-      subnetArn: `arn:aws:ec2:${s.region}:${world.settings.accountId}:subnet/${s.subnetId}`,
-      state: 'available',
-      ownerId: world.settings.accountId,
-      vpcId: s.vpcId,
-      cidrBlock: s.cidrBlock,
-      availableIpAddressCount: availableIps(world, s),
-      availabilityZone: s.availabilityZone,
-      availabilityZoneId: s.availabilityZoneId,
-      defaultForAz: s.defaultForAz,
-      mapPublicIpOnLaunch: s.mapPublicIpOnLaunch,
-      assignIpv6AddressOnCreation: false,
-      tagSet: Object.keys(s.tags).length ? tagSet(s.tags) : undefined,
+    Subnets: result.items.map((s) => ({
+      SubnetId: s.subnetId,
+      SubnetArn: `arn:aws:ec2:${s.region}:${world.settings.accountId}:subnet/${s.subnetId}`,
+      State: 'available',
+      OwnerId: world.settings.accountId,
+      VpcId: s.vpcId,
+      CidrBlock: s.cidrBlock,
+      AvailableIpAddressCount: availableIps(world, s),
+      AvailabilityZone: s.availabilityZone,
+      AvailabilityZoneId: s.availabilityZoneId,
+      DefaultForAz: s.defaultForAz,
+      MapPublicIpOnLaunch: s.mapPublicIpOnLaunch,
+      AssignIpv6AddressOnCreation: false,
+      Tags: sdkTags(s.tags),
     })),
-    nextToken: result.nextToken,
+    NextToken: result.nextToken,
   };
 }
 
-export function describeAvailabilityZones(req: SandboxRequest) {
-  const p = unflatten(req.params);
-  const names = strings(p.ZoneName);
-  const zones = availabilityZones(req.region).map((z) => ({ ...z, tags: {} as TagMap }));
-  const selected = applyFilters(
-    names.length ? zones.filter((z) => names.includes(z.zoneName)) : zones,
-    p,
+export function describeAvailabilityZones(input: DescribeAvailabilityZonesRequest, { region }: Call): DescribeAvailabilityZonesResult {
+  const names = input.ZoneNames ?? [];
+  const zoneIds = input.ZoneIds ?? [];
+  const zones = availabilityZones(region).map((z) => ({ ...z, tags: {} as TagMap }));
+  const selected = filterItems(
+    names.length || zoneIds.length ? zones.filter((z) => names.includes(z.zoneName) || zoneIds.includes(z.zoneId)) : zones,
+    input.Filters,
     {
       'zone-name': (z) => [z.zoneName],
       'zone-id': (z) => [z.zoneId],
-      'region-name': () => [req.region],
+      'region-name': () => [region],
       state: () => ['available'],
       'zone-type': () => ['availability-zone'],
+      'group-name': () => [region],
+      'opt-in-status': () => ['opt-in-not-required'],
     },
   );
   return {
-    availabilityZoneInfo: selected.map((z) => ({
-      zoneName: z.zoneName,
-      zoneId: z.zoneId,
-      zoneState: 'available',
-      regionName: req.region,
-      zoneType: 'availability-zone',
-      optInStatus: 'opt-in-not-required',
-      groupName: req.region,
-      networkBorderGroup: req.region,
-      messageSet: [],
+    AvailabilityZones: selected.map((z) => ({
+      ZoneName: z.zoneName,
+      ZoneId: z.zoneId,
+      State: 'available',
+      RegionName: region,
+      ZoneType: 'availability-zone',
+      OptInStatus: 'opt-in-not-required',
+      GroupName: region,
+      NetworkBorderGroup: region,
+      Messages: [],
     })),
   };
 }
 
 export const operations: Record<string, Operation> = {
-  DescribeVpcs: { mutating: false, handler: regional(describeVpcs) },
-  DescribeSubnets: { mutating: false, handler: regional(describeSubnets) },
-  DescribeAvailabilityZones: { mutating: false, handler: regional(describeAvailabilityZones) },
+  DescribeVpcs: typedOperation<DescribeVpcsRequest, DescribeVpcsResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeVpcsRequest$),
+    encode: ec2Encoder(DescribeVpcsResult$),
+    handler: seeded(describeVpcs),
+  }),
+  DescribeSubnets: typedOperation<DescribeSubnetsRequest, DescribeSubnetsResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeSubnetsRequest$),
+    encode: ec2Encoder(DescribeSubnetsResult$),
+    handler: seeded(describeSubnets),
+  }),
+  DescribeAvailabilityZones: typedOperation<DescribeAvailabilityZonesRequest, DescribeAvailabilityZonesResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeAvailabilityZonesRequest$),
+    encode: ec2Encoder(DescribeAvailabilityZonesResult$),
+    handler: seeded(describeAvailabilityZones),
+  }),
 };

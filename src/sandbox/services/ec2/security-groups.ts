@@ -1,10 +1,34 @@
 /** EC2 security groups and their ingress rules. */
-import { unflatten } from '../../protocols/query.js';
-import { ServiceError, type Operation, type SandboxRequest, type World } from '../../types.js';
-import { int, list, type TagMap } from '../util.js';
-import { applyFilters, dryRun, inRegion, invalidValue, missing, page, requiredParam, strings, tagSet, tagSpecifications } from './common.js';
+import {
+  AuthorizeSecurityGroupIngressRequest$,
+  AuthorizeSecurityGroupIngressResult$,
+  CreateSecurityGroupRequest$,
+  CreateSecurityGroupResult$,
+  DeleteSecurityGroupRequest$,
+  DeleteSecurityGroupResult$,
+  DescribeSecurityGroupsRequest$,
+  DescribeSecurityGroupsResult$,
+  RevokeSecurityGroupIngressRequest$,
+  RevokeSecurityGroupIngressResult$,
+  type AuthorizeSecurityGroupIngressRequest,
+  type AuthorizeSecurityGroupIngressResult,
+  type CreateSecurityGroupRequest,
+  type CreateSecurityGroupResult,
+  type DeleteSecurityGroupRequest,
+  type DeleteSecurityGroupResult,
+  type DescribeSecurityGroupsRequest,
+  type DescribeSecurityGroupsResult,
+  type IpPermission,
+  type RevokeSecurityGroupIngressRequest,
+  type RevokeSecurityGroupIngressResult,
+} from '@aws-sdk/client-ec2';
+import { typedOperation, type Call } from '../../typed.js';
+import { ServiceError, type Operation, type World } from '../../types.js';
+import { int, type TagMap } from '../util.js';
+import { ec2Decoder, ec2Encoder } from './codec.js';
+import { dryRun, filterItems, inRegion, invalidValue, missing, pageOf, requiredParam, sdkTags, sdkTagSpecifications } from './common.js';
 import { defaultVpc, getVpc } from './network.js';
-import { regional, state } from './state.js';
+import { seeded, state } from './state.js';
 
 export interface RuleRecord {
   ruleId: string;
@@ -38,7 +62,7 @@ export function getSecurityGroup(world: World, region: string, groupId: string):
 }
 
 /** By GroupId, or by GroupName in the default VPC (as EC2 resolves names). */
-export function groupFromParams(world: World, region: string, p: Record<string, any>): SecurityGroupRecord {
+export function groupFromParams(world: World, region: string, p: { GroupId?: string; GroupName?: string }): SecurityGroupRecord {
   if (p.GroupId) return getSecurityGroup(world, region, String(p.GroupId));
   if (p.GroupName) {
     const vpc = defaultVpc(world, region);
@@ -57,17 +81,17 @@ export function groupFromParams(world: World, region: string, p: Record<string, 
   throw missing('GroupId');
 }
 
-export function createSecurityGroup(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
+export function createSecurityGroup(p: CreateSecurityGroupRequest, { world, region }: Call): CreateSecurityGroupResult {
+  const req = { region };
   dryRun(p);
   const groupName = requiredParam(p.GroupName, 'GroupName');
-  const description = requiredParam(p.GroupDescription, 'GroupDescription');
+  const description = requiredParam(p.Description, 'GroupDescription');
   if (groupName.length > 255) throw invalidValue(`Invalid value '${groupName}' for groupName. Length exceeds maximum of 255.`);
   if (description.length > 255) throw invalidValue(`Invalid value for GroupDescription. Length exceeds maximum of 255.`);
   if (groupName.toLowerCase().startsWith('sg-')) throw invalidValue(`Group names may not be in the format sg-*.`);
   const vpcId = p.VpcId ? getVpc(world, req.region, String(p.VpcId)).vpcId : defaultVpc(world, req.region)?.vpcId;
   if (!vpcId) throw new ServiceError('VPCIdNotSpecified', 'No default VPC for this user', 400);
-  const tags = tagSpecifications(p, ['security-group'])['security-group'] ?? {};
+  const tags = sdkTagSpecifications(p.TagSpecifications, ['security-group'])['security-group'] ?? {};
   const groups = inRegion(state(world).securityGroups, req.region);
   if (groups.some((g) => g.vpcId === vpcId && g.groupName === groupName)) {
     throw new ServiceError('InvalidGroup.Duplicate', `The security group '${groupName}' already exists for VPC '${vpcId}'`, 400);
@@ -84,14 +108,14 @@ export function createSecurityGroup(req: SandboxRequest, world: World) {
   };
   state(world).securityGroups[group.groupId] = group;
   return {
-    groupId: group.groupId,
-    securityGroupArn: `arn:aws:ec2:${req.region}:${world.settings.accountId}:security-group/${group.groupId}`,
-    tagSet: Object.keys(tags).length ? tagSet(tags) : undefined,
+    GroupId: group.groupId,
+    SecurityGroupArn: `arn:aws:ec2:${req.region}:${world.settings.accountId}:security-group/${group.groupId}`,
+    Tags: sdkTags(tags),
   };
 }
 
 /** Rules grouped the way DescribeSecurityGroups shows them: one IpPermission per protocol and port range. */
-export function ipPermissions(rules: RuleRecord[], world: World) {
+export function ipPermissions(rules: RuleRecord[], world: World): IpPermission[] {
   const byRange = new Map<string, RuleRecord[]>();
   for (const r of rules) {
     const key = `${r.ipProtocol}/${r.fromPort ?? ''}/${r.toPort ?? ''}`;
@@ -100,24 +124,24 @@ export function ipPermissions(rules: RuleRecord[], world: World) {
   return [...byRange.values()].map((group) => {
     const first = group[0];
     return {
-      ipProtocol: first.ipProtocol,
-      fromPort: first.fromPort,
-      toPort: first.toPort,
-      groups: group
+      IpProtocol: first.ipProtocol,
+      FromPort: first.fromPort,
+      ToPort: first.toPort,
+      UserIdGroupPairs: group
         .filter((r) => r.groupId)
-        .map((r) => ({ groupId: r.groupId, userId: world.settings.accountId, description: r.description })),
-      ipRanges: group.filter((r) => r.cidrIp).map((r) => ({ cidrIp: r.cidrIp, description: r.description })),
-      ipv6Ranges: [],
-      prefixListIds: [],
+        .map((r) => ({ GroupId: r.groupId, UserId: world.settings.accountId, Description: r.description })),
+      IpRanges: group.filter((r) => r.cidrIp).map((r) => ({ CidrIp: r.cidrIp, Description: r.description })),
+      Ipv6Ranges: [],
+      PrefixListIds: [],
     };
   });
 }
 
-export function describeSecurityGroups(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
+export function describeSecurityGroups(p: DescribeSecurityGroupsRequest, { world, region }: Call): DescribeSecurityGroupsResult {
+  const req = { region };
   let groups = inRegion(state(world).securityGroups, req.region);
-  const ids = strings(p.GroupId);
-  const names = strings(p.GroupName);
+  const ids = p.GroupIds ?? [];
+  const names = p.GroupNames ?? [];
   for (const id of ids) getSecurityGroup(world, req.region, id);
   if (names.length) {
     const vpc = defaultVpc(world, req.region);
@@ -135,7 +159,7 @@ export function describeSecurityGroups(req: SandboxRequest, world: World) {
     const vpcId = defaultVpc(world, req.region)?.vpcId;
     groups = groups.filter((g) => ids.includes(g.groupId) || (names.includes(g.groupName) && g.vpcId === vpcId));
   }
-  groups = applyFilters(groups, p, {
+  groups = filterItems(groups, p.Filters, {
     'group-id': (g) => [g.groupId],
     'group-name': (g) => [g.groupName],
     'vpc-id': (g) => [g.vpcId],
@@ -146,25 +170,25 @@ export function describeSecurityGroups(req: SandboxRequest, world: World) {
     'ip-permission.to-port': (g) => g.ingress.map((r) => r.toPort),
     'ip-permission.protocol': (g) => g.ingress.map((r) => r.ipProtocol),
   });
-  const result = page(world, groups, p);
+  const result = pageOf(world, groups, p.MaxResults, p.NextToken);
   return {
-    securityGroupInfo: result.items.map((g) => ({
-      ownerId: world.settings.accountId,
-      groupId: g.groupId,
-      groupName: g.groupName,
-      groupDescription: g.description,
-      vpcId: g.vpcId,
-      securityGroupArn: `arn:aws:ec2:${g.region}:${world.settings.accountId}:security-group/${g.groupId}`,
-      ipPermissions: ipPermissions(g.ingress, world),
-      ipPermissionsEgress: ipPermissions(g.egress, world),
-      tagSet: Object.keys(g.tags).length ? tagSet(g.tags) : undefined,
+    SecurityGroups: result.items.map((g) => ({
+      OwnerId: world.settings.accountId,
+      GroupId: g.groupId,
+      GroupName: g.groupName,
+      Description: g.description,
+      VpcId: g.vpcId,
+      SecurityGroupArn: `arn:aws:ec2:${g.region}:${world.settings.accountId}:security-group/${g.groupId}`,
+      IpPermissions: ipPermissions(g.ingress, world),
+      IpPermissionsEgress: ipPermissions(g.egress, world),
+      Tags: sdkTags(g.tags),
     })),
-    nextToken: result.nextToken,
+    NextToken: result.nextToken,
   };
 }
 
-export function deleteSecurityGroup(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
+export function deleteSecurityGroup(p: DeleteSecurityGroupRequest, { world, region }: Call): DeleteSecurityGroupResult {
+  const req = { region };
   dryRun(p);
   const group = groupFromParams(world, req.region, p);
   if (group.groupName === 'default') {
@@ -184,19 +208,19 @@ export function deleteSecurityGroup(req: SandboxRequest, world: World) {
     throw new ServiceError('DependencyViolation', `resource ${group.groupId} has a dependent object`, 400);
   }
   delete state(world).securityGroups[group.groupId];
-  return { return: true, groupId: group.groupId };
+  return { Return: true, GroupId: group.groupId };
 }
 
 /** The rules an Authorize/Revoke request names, from IpPermissions.N or the legacy top-level fields. */
-export function requestedRules(world: World, region: string, p: Record<string, any>): Omit<RuleRecord, 'ruleId'>[] {
-  const permissions = list(p.IpPermissions);
+export function requestedRules(world: World, region: string, p: AuthorizeSecurityGroupIngressRequest): Omit<RuleRecord, 'ruleId'>[] {
+  const permissions: IpPermission[] = [...(p.IpPermissions ?? [])];
   if (permissions.length === 0 && (p.IpProtocol || p.CidrIp)) {
     permissions.push({
       IpProtocol: p.IpProtocol,
       FromPort: p.FromPort,
       ToPort: p.ToPort,
       IpRanges: p.CidrIp ? [{ CidrIp: p.CidrIp }] : [],
-      Groups: p.SourceSecurityGroupName ? [{ GroupName: p.SourceSecurityGroupName }] : [],
+      UserIdGroupPairs: p.SourceSecurityGroupName ? [{ GroupName: p.SourceSecurityGroupName }] : [],
     });
   }
   if (permissions.length === 0) throw missing('IpPermissions');
@@ -215,8 +239,8 @@ export function requestedRules(world: World, region: string, p: Record<string, a
         throw invalidValue(`Invalid TCP/UDP port range: ${fromPort}-${toPort}`);
       }
     }
-    const ranges = list(perm.IpRanges);
-    const pairs = list(perm.Groups);
+    const ranges = perm.IpRanges ?? [];
+    const pairs = perm.UserIdGroupPairs ?? [];
     if (ranges.length === 0 && pairs.length === 0) {
       throw new ServiceError('InvalidParameterValue', 'Invalid value: a rule must name at least one source (IpRanges or Groups).', 400);
     }
@@ -262,8 +286,8 @@ export function describeRule(r: Omit<RuleRecord, 'ruleId'>): string {
   return `peer: ${r.cidrIp ?? r.groupId}, ${proto}${ports}, ALLOW`;
 }
 
-export function authorizeIngress(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
+export function authorizeIngress(p: AuthorizeSecurityGroupIngressRequest, { world, region }: Call): AuthorizeSecurityGroupIngressResult {
+  const req = { region };
   dryRun(p);
   const group = groupFromParams(world, req.region, p);
   const rules = requestedRules(world, req.region, p);
@@ -275,27 +299,27 @@ export function authorizeIngress(req: SandboxRequest, world: World) {
   const added = rules.map((r) => ({ ...r, ruleId: world.nextId('sgr-') }));
   group.ingress.push(...added);
   return {
-    return: true,
-    securityGroupRuleSet: added.map((r) => ({
-      securityGroupRuleId: r.ruleId,
-      groupId: group.groupId,
-      groupOwnerId: world.settings.accountId,
-      isEgress: false,
-      ipProtocol: r.ipProtocol,
-      fromPort: r.fromPort ?? -1,
-      toPort: r.toPort ?? -1,
-      cidrIpv4: r.cidrIp,
-      referencedGroupInfo: r.groupId ? { groupId: r.groupId, userId: world.settings.accountId } : undefined,
-      description: r.description,
+    Return: true,
+    SecurityGroupRules: added.map((r) => ({
+      SecurityGroupRuleId: r.ruleId,
+      GroupId: group.groupId,
+      GroupOwnerId: world.settings.accountId,
+      IsEgress: false,
+      IpProtocol: r.ipProtocol,
+      FromPort: r.fromPort ?? -1,
+      ToPort: r.toPort ?? -1,
+      CidrIpv4: r.cidrIp,
+      ReferencedGroupInfo: r.groupId ? { GroupId: r.groupId, UserId: world.settings.accountId } : undefined,
+      Description: r.description,
     })),
   };
 }
 
-export function revokeIngress(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
+export function revokeIngress(p: RevokeSecurityGroupIngressRequest, { world, region }: Call): RevokeSecurityGroupIngressResult {
+  const req = { region };
   dryRun(p);
   const group = groupFromParams(world, req.region, p);
-  const ruleIds = strings(p.SecurityGroupRuleId);
+  const ruleIds = p.SecurityGroupRuleIds ?? [];
   if (ruleIds.length) {
     for (const id of ruleIds) {
       if (!group.ingress.some((r) => r.ruleId === id)) {
@@ -303,7 +327,7 @@ export function revokeIngress(req: SandboxRequest, world: World) {
       }
     }
     group.ingress = group.ingress.filter((r) => !ruleIds.includes(r.ruleId));
-    return { return: true };
+    return { Return: true };
   }
   const rules = requestedRules(world, req.region, p);
   for (const rule of rules) {
@@ -312,13 +336,38 @@ export function revokeIngress(req: SandboxRequest, world: World) {
     }
   }
   group.ingress = group.ingress.filter((existing) => !rules.some((r) => sameRule(existing, r)));
-  return { return: true };
+  return { Return: true };
 }
 
 export const operations: Record<string, Operation> = {
-  CreateSecurityGroup: { mutating: true, handler: regional(createSecurityGroup) },
-  DescribeSecurityGroups: { mutating: false, handler: regional(describeSecurityGroups) },
-  DeleteSecurityGroup: { mutating: true, handler: regional(deleteSecurityGroup) },
-  AuthorizeSecurityGroupIngress: { mutating: true, handler: regional(authorizeIngress) },
-  RevokeSecurityGroupIngress: { mutating: true, handler: regional(revokeIngress) },
+  CreateSecurityGroup: typedOperation<CreateSecurityGroupRequest, CreateSecurityGroupResult>({
+    mutating: true,
+    decode: ec2Decoder(CreateSecurityGroupRequest$),
+    encode: ec2Encoder(CreateSecurityGroupResult$),
+    handler: seeded(createSecurityGroup),
+  }),
+  DescribeSecurityGroups: typedOperation<DescribeSecurityGroupsRequest, DescribeSecurityGroupsResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeSecurityGroupsRequest$),
+    encode: ec2Encoder(DescribeSecurityGroupsResult$),
+    handler: seeded(describeSecurityGroups),
+  }),
+  DeleteSecurityGroup: typedOperation<DeleteSecurityGroupRequest, DeleteSecurityGroupResult>({
+    mutating: true,
+    decode: ec2Decoder(DeleteSecurityGroupRequest$),
+    encode: ec2Encoder(DeleteSecurityGroupResult$),
+    handler: seeded(deleteSecurityGroup),
+  }),
+  AuthorizeSecurityGroupIngress: typedOperation<AuthorizeSecurityGroupIngressRequest, AuthorizeSecurityGroupIngressResult>({
+    mutating: true,
+    decode: ec2Decoder(AuthorizeSecurityGroupIngressRequest$),
+    encode: ec2Encoder(AuthorizeSecurityGroupIngressResult$),
+    handler: seeded(authorizeIngress),
+  }),
+  RevokeSecurityGroupIngress: typedOperation<RevokeSecurityGroupIngressRequest, RevokeSecurityGroupIngressResult>({
+    mutating: true,
+    decode: ec2Decoder(RevokeSecurityGroupIngressRequest$),
+    encode: ec2Encoder(RevokeSecurityGroupIngressResult$),
+    handler: seeded(revokeIngress),
+  }),
 };

@@ -9,6 +9,7 @@
  * (volumes kept, public IP released); StartInstances boots a stopped one again.
  * The simulated ECS agent reads world.state.ec2.instances (Ec2InstanceRecord in ../../types.ts).
  */
+import type { Call } from '../../typed.js';
 import type { Operation, SandboxRequest, World } from '../../types.js';
 import type { TagMap } from '../util.js';
 import { availabilityZones, builtinId } from './ec2-data.js';
@@ -207,5 +208,13 @@ export function regional(handler: (req: SandboxRequest, world: World) => unknown
   return (req: SandboxRequest, world: World) => {
     seedRegion(world, req.region);
     return handler(req, world);
+  };
+}
+
+/** regional() for typed handlers. */
+export function seeded<I, O>(handler: (input: I, call: Call) => O): (input: I, call: Call) => O {
+  return (input, call) => {
+    seedRegion(call.world, call.region);
+    return handler(input, call);
   };
 }
