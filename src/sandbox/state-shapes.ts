@@ -143,7 +143,7 @@ const ecs = object({
   lastTickAt: optNum,
 });
 
-// ---- EC2 (services/ec2.ts, types.ts) -----------------------------------------------------------------
+// ---- EC2 (services/ec2/, types.ts) -----------------------------------------------------------------
 
 const rule = object({ ruleId: str, ipProtocol: str, fromPort: optInt, toPort: optInt, cidrIp: optStr, groupId: optStr, description: optStr });
 
@@ -222,6 +222,24 @@ const ec2 = object({
   instances: recordOf(instance),
   reservations: recordOf(object({ reservationId: str, region: str, instanceIds: arrayOf(str), clientToken: optStr, requestHash: optStr })),
   publicIpSeq: int,
+  // Absent in files written before launch templates (services/ec2/launch-templates.ts).
+  launchTemplates: optional(
+    recordOf(
+      object({
+        launchTemplateId: str,
+        launchTemplateName: str,
+        region: str,
+        createTime: num,
+        createdBy: str,
+        defaultVersion: int,
+        latestVersion: int,
+        tags: tagMap,
+        versions: recordOf(object({ versionNumber: int, versionDescription: optStr, createTime: num, data: any, clientToken: optStr, requestHash: optStr })),
+        clientToken: optStr,
+        requestHash: optStr,
+      }),
+    ),
+  ),
 });
 
 // ---- IAM (services/iam.ts) ---------------------------------------------------------------------------
@@ -310,5 +328,70 @@ const ecr = object({
   ),
 });
 
+// ---- Auto Scaling (services/autoscaling/, views.ts AutoScalingView) ---------------------------------
+
+const asgTemplate = object({ launchTemplateId: str, launchTemplateName: str, version: str });
+
+const autoscaling = object({
+  groups: recordOf(
+    object({
+      autoScalingGroupName: str,
+      autoScalingGroupArn: str,
+      region: str,
+      minSize: int,
+      maxSize: int,
+      desiredCapacity: int,
+      newInstancesProtectedFromScaleIn: bool,
+      instances: arrayOf(
+        object({
+          instanceId: str,
+          availabilityZone: str,
+          lifecycleState: oneOf('Pending', 'InService', 'Terminating', 'Terminated', 'Detaching', 'Detached', 'Standby'),
+          healthStatus: oneOf('Healthy', 'Unhealthy'),
+          protectedFromScaleIn: bool,
+          instanceType: str,
+          subnetId: str,
+          launchedAt: num,
+          launchTemplate: asgTemplate,
+        }),
+      ),
+      tags: tagMap,
+      propagateAtLaunch: recordOf(bool),
+      createdTime: num,
+      launchTemplate: asgTemplate,
+      vpcZoneIdentifier: str,
+      subnetIds: arrayOf(str),
+      availabilityZones: arrayOf(str),
+      healthCheckType: str,
+      healthCheckGracePeriod: int,
+      defaultCooldown: int,
+      terminationPolicies: arrayOf(str),
+      targetGroupArns: arrayOf(str),
+      capacityRebalance: bool,
+      maxInstanceLifetime: optInt,
+      capacityCause: str,
+      lastLaunchFailureAt: optNum,
+      deleting: optional(bool),
+    }),
+  ),
+  activities: arrayOf(
+    object({
+      activityId: str,
+      region: str,
+      autoScalingGroupName: str,
+      autoScalingGroupArn: str,
+      description: str,
+      cause: str,
+      startTime: num,
+      endTime: optNum,
+      statusCode: str,
+      statusMessage: optStr,
+      progress: int,
+      details: str,
+      instanceId: optStr,
+    }),
+  ),
+});
+
 /** By ServiceModule.name. A module without an entry (ssm, sts, tagging keep nothing) accepts any object. */
-export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr };
+export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, autoscaling };

@@ -107,7 +107,7 @@ export interface SandboxSettings {
   iamPropagationMs: number;
   accountId: string;
   defaultRegion: string;
-  /** EC2: availability zone -> instance type patterns (* and ?) it does not offer (services/ec2-offerings.ts). */
+  /** EC2: availability zone -> instance type patterns (* and ?) it does not offer (services/ec2/ec2-offerings.ts). */
   notOffered?: Record<string, string[]>;
   /** EC2: availability zone -> instances it can still launch; 0 gives InsufficientInstanceCapacity. Absent: unlimited. */
   capacity?: Record<string, number>;
@@ -138,7 +138,7 @@ export interface RequestLogEntry {
 }
 
 /**
- * An EC2 instance as services/ec2.ts stores it in world.state.ec2.instances (keyed by instanceId).
+ * An EC2 instance as services/ec2/ stores it in world.state.ec2.instances (keyed by instanceId).
  * The simulated ECS agent (agent.ts) reads these records; it never writes them.
  */
 export interface Ec2InstanceRecord {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A tour of the sandbox with the real AWS CLI: every operation of every emulated service (sts, ecs,
-# iam, ec2, ssm, logs, ecr, resourcegroupstaggingapi) is called at least once, each JSON answer must
+# iam, ec2, ssm, logs, ecr, resourcegroupstaggingapi, autoscaling) is called at least once, each JSON answer must
 # parse, key fields are checked with --query, and each service is made to return at least one
 # expected error.
 #
@@ -455,17 +455,94 @@ call iam delete-instance-profile --instance-profile-name tagging-profile
 call iam delete-role --role-name tagging-role
 }
 
+tour_autoscaling() {
+echo "== ec2 launch templates"
+# m5 types: tour_iam_ec2_ecs takes t3.* out of us-east-1a for a while (settings.notOffered).
+local ami vpc subnets lt lt_inst ud first second
+ami=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id --query Parameter.Value)
+vpc=$(q ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].VpcId')
+subnets=$(q ec2 describe-subnets --filters Name=vpc-id,Values="$vpc" Name=defaultForAz,Values=true --query 'join(`,`, sort(Subnets[].SubnetId))')
+is "$(tr ',' '\n' <<<"$subnets" | wc -l | tr -d ' ')" 3 "ec2 describe-subnets legacy filter names (isDefault, defaultForAz)"
+ud=$(printf '#!/bin/bash\necho ECS_CLUSTER=tour-asg-cluster >> /etc/ecs/ecs.config\n' | base64 -w0)
+printf '{"ImageId":"%s","InstanceType":"m5.large","UserData":"%s","TagSpecifications":[{"ResourceType":"instance","Tags":[{"Key":"from","Value":"template"}]}]}' "$ami" "$ud" >"$WORK/lt.json"
+lt=$(q ec2 create-launch-template --launch-template-name tour-lt --launch-template-data "file://$WORK/lt.json" \
+  --tag-specifications 'ResourceType=launch-template,Tags=[{Key=tour,Value=asg}]' --query LaunchTemplate.LaunchTemplateId)
+[[ "$lt" == lt-* ]] || fail "launch template id: $lt"
+fails InvalidLaunchTemplateName.AlreadyExistsException ec2 create-launch-template --launch-template-name tour-lt --launch-template-data "file://$WORK/lt.json"
+fails InvalidAMIID.NotFound ec2 create-launch-template --launch-template-name tour-bad --launch-template-data '{"ImageId":"ami-0123456789abcdef0"}'
+is "$(q ec2 create-launch-template-version --launch-template-id "$lt" --source-version 1 --launch-template-data '{"InstanceType":"m5.xlarge"}' --query LaunchTemplateVersion.VersionNumber)" 2 "ec2 create-launch-template-version"
+fails InvalidLaunchTemplateId.VersionNotFound ec2 create-launch-template-version --launch-template-id "$lt" --source-version 9 --launch-template-data '{}'
+call ec2 create-launch-template-version --launch-template-name tour-lt --launch-template-data "file://$WORK/lt.json" >/dev/null
+is "$(q ec2 modify-launch-template --launch-template-id "$lt" --default-version 2 --query LaunchTemplate.DefaultVersionNumber)" 2 "ec2 modify-launch-template"
+fails InvalidLaunchTemplateName.NotFoundException ec2 modify-launch-template --launch-template-name tour-nope --default-version 1
+is "$(q ec2 describe-launch-templates --filters Name=tag:tour,Values=asg --query 'LaunchTemplates[0].LaunchTemplateName')" tour-lt "ec2 describe-launch-templates tag filter"
+fails InvalidLaunchTemplateId.Malformed ec2 describe-launch-templates --launch-template-ids lt-1
+is "$(q ec2 describe-launch-template-versions --launch-template-id "$lt" --versions '$Latest' '$Default' --query 'join(`,`, LaunchTemplateVersions[].to_string(VersionNumber))')" 3,2 "ec2 describe-launch-template-versions \$Latest \$Default"
+is "$(q ec2 describe-launch-template-versions --launch-template-id "$lt" --min-version 1 --max-version 2 --query 'length(LaunchTemplateVersions)')" 2 "ec2 describe-launch-template-versions min/max"
+fails InvalidLaunchTemplateId.NotFound ec2 describe-launch-template-versions --launch-template-id lt-0123456789abcdef0
+lt_inst=$(q ec2 run-instances --launch-template LaunchTemplateId="$lt",Version=1 --count 1 --subnet-id "${subnets##*,}" --query 'Instances[0].InstanceId')
+is "$(q ec2 describe-instances --instance-ids "$lt_inst" --query 'Reservations[0].Instances[0].[InstanceType, Tags[?Key==`from`].Value | [0]]' | tr '\t' ' ')" "m5.large template" "ec2 run-instances --launch-template"
+fails InvalidLaunchTemplateId.VersionNotFound ec2 run-instances --launch-template LaunchTemplateId="$lt",Version=7 --count 1
+call ec2 terminate-instances --instance-ids "$lt_inst" >/dev/null
+is "$(q ec2 delete-launch-template-versions --launch-template-id "$lt" --versions 1 2 --query 'join(`,`, [to_string(SuccessfullyDeletedLaunchTemplateVersions[0].VersionNumber), UnsuccessfullyDeletedLaunchTemplateVersions[0].ResponseError.Code])')" 1,unexpectedError "ec2 delete-launch-template-versions (the default one stays)"
+call ec2 create-launch-template --launch-template-name tour-lt-tmp --launch-template-data "{\"ImageId\":\"$ami\"}" >/dev/null
+is "$(q ec2 delete-launch-template --launch-template-name tour-lt-tmp --query LaunchTemplate.LaunchTemplateName)" tour-lt-tmp "ec2 delete-launch-template"
+fails InvalidLaunchTemplateName.NotFoundException ec2 delete-launch-template --launch-template-name tour-lt-tmp
+
+echo "== autoscaling"
+call autoscaling create-auto-scaling-group --auto-scaling-group-name tour-asg \
+  --launch-template LaunchTemplateId="$lt",Version='$Latest' --min-size 1 --max-size 4 --desired-capacity 2 \
+  --vpc-zone-identifier "$subnets" --health-check-type EC2 --health-check-grace-period 60 --default-cooldown 120 \
+  --new-instances-protected-from-scale-in --tags Key=team,Value=tour,PropagateAtLaunch=true Key=cost,Value=x,PropagateAtLaunch=false
+fails AlreadyExists autoscaling create-auto-scaling-group --auto-scaling-group-name tour-asg --launch-template LaunchTemplateId="$lt" --min-size 0 --max-size 1 --vpc-zone-identifier "$subnets"
+fails ValidationError autoscaling create-auto-scaling-group --auto-scaling-group-name tour-bad --launch-template LaunchTemplateId="$lt" --min-size 3 --max-size 1 --vpc-zone-identifier "$subnets"
+wait_for "autoscaling group InService" 2 autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'length(AutoScalingGroups[0].Instances[?LifecycleState==`InService`])'
+is "$(q autoscaling describe-auto-scaling-groups --filters Name=tag:team,Values=tour --query 'AutoScalingGroups[0].AutoScalingGroupARN' | cut -d: -f1-6)" "arn:aws:autoscaling:us-east-1:$ACCOUNT:autoScalingGroup" "autoscaling describe-auto-scaling-groups tag filter and ARN"
+fails ValidationError autoscaling describe-auto-scaling-groups --max-records 101
+first=$(q autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'AutoScalingGroups[0].Instances[0].InstanceId')
+second=$(q autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'AutoScalingGroups[0].Instances[1].InstanceId')
+is "$(q ec2 describe-instances --instance-ids "$first" --query 'Reservations[0].Instances[0].Tags[?Key==`aws:autoscaling:groupName`].Value | [0]')" tour-asg "autoscaling instance tag aws:autoscaling:groupName"
+is "$(q ec2 describe-instances --instance-ids "$first" --query 'Reservations[0].Instances[0].Tags[?Key==`team`].Value | [0]')" tour "autoscaling PropagateAtLaunch tag on the instance"
+is "$(q autoscaling describe-auto-scaling-instances --instance-ids "$first" --query 'AutoScalingInstances[0].[HealthStatus, ProtectedFromScaleIn]' | tr '\t' ' ')" "HEALTHY True" "autoscaling describe-auto-scaling-instances"
+fails ValidationError autoscaling describe-auto-scaling-instances --max-records 51
+# All protected: scaling in to 1 waits until one loses its protection.
+call autoscaling update-auto-scaling-group --auto-scaling-group-name tour-asg --desired-capacity 1
+is "$(q autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'length(AutoScalingGroups[0].Instances[?LifecycleState==`InService`])')" 2 "autoscaling scale-in waits for protected instances"
+fails ValidationError autoscaling update-auto-scaling-group --auto-scaling-group-name tour-nope --desired-capacity 1
+call autoscaling set-instance-protection --auto-scaling-group-name tour-asg --instance-ids "$second" --no-protected-from-scale-in
+fails ValidationError autoscaling set-instance-protection --auto-scaling-group-name tour-asg --instance-ids i-0123456789abcdef0 --protected-from-scale-in
+wait_for "autoscaling scaled in, keeping the protected instance" "$first" autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'join(`,`, AutoScalingGroups[0].Instances[].InstanceId)'
+fails ValidationError autoscaling terminate-instance-in-auto-scaling-group --instance-id "$first" --should-decrement-desired-capacity
+is "$(q autoscaling terminate-instance-in-auto-scaling-group --instance-id "$first" --no-should-decrement-desired-capacity --query Activity.Description)" "Terminating EC2 instance: $first" "autoscaling terminate-instance-in-auto-scaling-group"
+wait_for "autoscaling replaced the terminated instance" 1 autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query "length(AutoScalingGroups[0].Instances[?LifecycleState=='InService' && InstanceId!='$first'])"
+call autoscaling create-or-update-tags --tags ResourceId=tour-asg,ResourceType=auto-scaling-group,Key=env,Value=tour,PropagateAtLaunch=false
+fails ValidationError autoscaling create-or-update-tags --tags ResourceId=tour-nope,ResourceType=auto-scaling-group,Key=env,Value=x,PropagateAtLaunch=false
+is "$(q autoscaling describe-tags --filters Name=auto-scaling-group,Values=tour-asg Name=propagate-at-launch,Values=false --query 'join(`,`, Tags[].Key)')" cost,env "autoscaling describe-tags filters"
+fails ValidationError autoscaling describe-tags --filters Name=bogus,Values=x
+call autoscaling delete-tags --tags ResourceId=tour-asg,ResourceType=auto-scaling-group,Key=env
+is "$(q autoscaling describe-tags --filters Name=key,Values=env --query 'length(Tags)')" 0 "autoscaling delete-tags"
+fails ValidationError autoscaling delete-tags --tags ResourceId=tour-nope,ResourceType=auto-scaling-group,Key=env
+q autoscaling describe-scaling-activities --auto-scaling-group-name tour-asg --query 'Activities[].Description' | tr '\t' '\n' | grep -q "^Launching a new EC2 instance: i-" || fail "autoscaling describe-scaling-activities"
+echo "ok   autoscaling describe-scaling-activities"
+fails ValidationError autoscaling describe-scaling-activities --auto-scaling-group-name tour-nope
+fails ResourceInUse autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-asg
+call autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-asg --force-delete
+wait_for "autoscaling group deleted" 0 autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'length(AutoScalingGroups)'
+fails ValidationError autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-asg
+call ec2 delete-launch-template --launch-template-id "$lt" >/dev/null
+}
+
 ACCOUNT=$(q sts get-caller-identity --query Account)
 is "$ACCOUNT" 123456789012 "sts get-caller-identity account"
 
 # Run the independent sections in parallel, each with its output in a file; fail if any fails.
 pids=()
-for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging; do
+for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling; do
   ("$section") >"$WORK/$section.log" 2>&1 &
   pids+=("$!")
 done
 status=0
-sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging)
+sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling)
 for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then status=1; fi
   cat "$WORK/${sections[$i]}.log"

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
-import { publishEcsAmi } from '../../src/sandbox/services/ec2-data.js';
+import { publishEcsAmi } from '../../src/sandbox/services/ec2/ec2-data.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
+import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { mutatingCalls, withSandbox } from '../helpers/sandbox-context.js';
 

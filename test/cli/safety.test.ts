@@ -380,7 +380,7 @@ test('a sandbox rehearsal never poisons another endpoint: up --sandbox, then up 
   const rehearsal = await runCli(['up', '--sandbox', '--stack', STACK, '--yes', '--image', IMAGE], env, { timeoutMs: 120_000 });
   try {
     assert.equal(rehearsal.code, 0, rehearsal.stderr);
-    const { builtinNetwork } = await import('../../src/sandbox/services/ec2.js');
+    const { builtinNetwork } = await import('../../src/sandbox/services/ec2/index.js');
     const rehearsed = builtinNetwork('us-east-1');
     const saved = await readFile(join(dir, 'stacks', `${STACK}.json`), 'utf8');
     assert.doesNotMatch(saved, /vpc-|subnet-|127\.0\.0\.1|allowCidr|vpcId|subnetId/, `nothing discovered is saved:\n${saved}`);

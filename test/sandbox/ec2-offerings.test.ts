@@ -1,5 +1,5 @@
 /**
- * The sandbox's EC2 placement model (services/ec2-offerings.ts) through the real SDK: offerings per
+ * The sandbox's EC2 placement model (services/ec2/ec2-offerings.ts) through the real SDK: offerings per
  * zone, Unsupported and InsufficientInstanceCapacity from RunInstances, CPU credits, AMI releases.
  */
 import assert from 'node:assert/strict';
@@ -14,10 +14,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
-import { builtinNetwork, ec2 as ec2Module } from '../../src/sandbox/services/ec2.js';
+import { builtinNetwork, ec2 as ec2Module } from '../../src/sandbox/services/ec2/index.js';
 import { ssm as ssmModule } from '../../src/sandbox/services/ssm.js';
 import { iam as iamModule } from '../../src/sandbox/services/iam.js';
-import { publishEcsAmi } from '../../src/sandbox/services/ec2-data.js';
+import { publishEcsAmi } from '../../src/sandbox/services/ec2/ec2-data.js';
 
 const RECOMMENDED = '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id';
 const net = builtinNetwork('us-east-1');

@@ -27,7 +27,7 @@ import {
   IAMClient,
 } from '@aws-sdk/client-iam';
 import { ManualClock, startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
-import { builtinNetwork, ec2 as ec2Module } from '../../src/sandbox/services/ec2.js';
+import { builtinNetwork, ec2 as ec2Module } from '../../src/sandbox/services/ec2/index.js';
 import { iam as iamModule } from '../../src/sandbox/services/iam.js';
 
 const clock = new ManualClock();

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, GetParametersByPathCommand, GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
-import { ec2 as ec2Module } from '../../src/sandbox/services/ec2.js';
+import { ec2 as ec2Module } from '../../src/sandbox/services/ec2/index.js';
 import { ssm as ssmModule } from '../../src/sandbox/services/ssm.js';
 
 const RECOMMENDED = '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended';

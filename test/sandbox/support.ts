@@ -46,3 +46,22 @@ export function taskDefinitionInput(family: string, extra: Record<string, unknow
     ...extra,
   };
 }
+
+/** SDK clients for the Auto Scaling tests (EC2 for the instances behind a group). */
+export async function autoScalingClients(sb: { url: string }) {
+  const { AutoScalingClient } = await import('@aws-sdk/client-auto-scaling');
+  const { EC2Client } = await import('@aws-sdk/client-ec2');
+  const config = { endpoint: sb.url, region: 'us-east-1', credentials: CREDENTIALS, maxAttempts: 1 };
+  return { autoscaling: new AutoScalingClient(config), ec2: new EC2Client(config) };
+}
+
+/** Assert an SDK call fails with this Query-protocol error code (e.g. ValidationError, AlreadyExists), HTTP 400. */
+export async function rejectsCode(call: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(call, (err: any) => {
+    const got = err.Error?.Code ?? err.Code ?? err.name;
+    assert.equal(got, code, `expected ${code}, got ${got} (${err.name}): ${err.message}`);
+    assert.equal(err.$metadata?.httpStatusCode, 400);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}

@@ -11,8 +11,8 @@ import { AwsError, UserInputError } from '../../src/core/errors.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
 import { instanceStep, isRegistered, stackInstances } from '../../src/steps/instance.js';
-import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
-import { publishEcsAmi } from '../../src/sandbox/services/ec2-data.js';
+import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
+import { publishEcsAmi } from '../../src/sandbox/services/ec2/ec2-data.js';
 import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 

@@ -12,7 +12,7 @@ import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
 import { clientToken, instanceStep, isRegistered, stackInstances } from '../../src/steps/instance.js';
 import { detectPublicIp, readSecurityGroup, securityGroupStep } from '../../src/steps/security-group.js';
-import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
+import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
 import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 

@@ -14,7 +14,7 @@ import { isAbsent, unknown, type AnyStep, type StepOutputs } from '../../src/cor
 import { groupNames } from '../../src/core/topology.js';
 import { STEPS } from '../../src/steps/index.js';
 import { DYNAMIC_PORTS, desiredIngress, readSecurityGroup, ruleKey, securityGroupStep } from '../../src/steps/security-group.js';
-import { builtinNetwork } from '../../src/sandbox/services/ec2.js';
+import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
 import { mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 

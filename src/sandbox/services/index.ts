@@ -3,7 +3,8 @@
  * Add a module here to emulate another service.
  */
 import type { ServiceModule } from '../types.js';
-import { ec2 } from './ec2.js';
+import { autoscaling } from './autoscaling/index.js';
+import { ec2 } from './ec2/index.js';
 import { ecr } from './ecr.js';
 import { ecsService } from './ecs.js';
 import { iam } from './iam.js';
@@ -12,4 +13,4 @@ import { ssm } from './ssm.js';
 import { stsService } from './sts.js';
 import { tagging } from './tagging.js';
 
-export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr, tagging];
+export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr, tagging, autoscaling];

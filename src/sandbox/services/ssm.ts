@@ -6,7 +6,7 @@
 
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
 import { paginate } from '../paginate.js';
-import { amisForRegion, recommendedEcsAmi } from './ec2-data.js';
+import { amisForRegion, recommendedEcsAmi } from './ec2/ec2-data.js';
 import { bool, int, list } from './util.js';
 
 interface PublicParameter {

@@ -31,7 +31,7 @@ import type {
 import { ecsState, type EcsTag } from '../ecs-state.js';
 import { paginate } from '../paginate.js';
 import { ServiceError, type Handler, type ServiceModule, type World } from '../types.js';
-import type { Ec2State } from './ec2.js';
+import type { Ec2State } from './ec2/index.js';
 import type { EcrState } from './ecr.js';
 import type { IamState } from './iam.js';
 import type { LogsState } from './logs.js';

@@ -13,11 +13,11 @@
  * error (400) names the zones that do offer the type; `InsufficientInstanceCapacity` is a server
  * error (500) naming the zones with capacity left. A launch uses one unit of its zone's capacity.
  */
-import { ServiceError, type SandboxRequest, type World } from '../types.js';
-import { paginate } from '../paginate.js';
-import { unflatten } from '../protocols/query.js';
+import { ServiceError, type SandboxRequest, type World } from '../../types.js';
+import { paginate } from '../../paginate.js';
+import { unflatten } from '../../protocols/query.js';
 import { INSTANCE_TYPES, availabilityZones } from './ec2-data.js';
-import { int, list } from './util.js';
+import { int, list } from '../util.js';
 
 function wildcard(pattern: string): RegExp {
   const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');

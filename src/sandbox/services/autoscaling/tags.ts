@@ -1,0 +1,129 @@
+/**
+ * Auto Scaling group tags: CreateOrUpdateTags, DeleteTags, DescribeTags (filters auto-scaling-group,
+ * key, value, propagate-at-launch), and the tag filters of DescribeAutoScalingGroups (tag:K, tag-key,
+ * tag-value). Tags marked PropagateAtLaunch are set on the instances the group launches.
+ */
+import {
+  CreateOrUpdateTagsType$,
+  DeleteTagsType$,
+  DescribeTagsType$,
+  type CreateOrUpdateTagsType,
+  type DeleteTagsType,
+  type DescribeTagsType,
+  type Filter,
+  type Tag,
+  type TagDescription,
+  type TagsType,
+} from '@aws-sdk/client-auto-scaling';
+import { paginate } from '../../paginate.js';
+import { typedOperation, type Call } from '../../typed.js';
+import { ServiceError, type Operation, type World } from '../../types.js';
+import { queryDecoder } from '../ec2/codec.js';
+import type { TagMap } from '../util.js';
+import { asgState, findGroup, notDeleting, validation, type AsgGroupRecord } from './groups.js';
+
+const MAX_TAGS = 50;
+
+function checkTag(t: Tag): string {
+  if (!t.Key) throw validation("1 validation error detected: Value null at 'tags.1.member.key' failed to satisfy constraint: Member must not be null");
+  if (t.Key.toLowerCase().startsWith('aws:')) throw validation(`Tag keys starting with 'aws:' are reserved for internal use`);
+  if (t.Key.length > 128) throw validation(`Tag key exceeds maximum length of 128.`);
+  if ((t.Value ?? '').length > 256) throw validation(`Tag value exceeds maximum length of 256.`);
+  return t.Key;
+}
+
+/** CreateAutoScalingGroup's Tags (ResourceId, if given, must be the group). */
+export function tagsFromInput(list: Tag[], groupName: string): { tags: TagMap; propagate: Record<string, boolean> } {
+  const tags: TagMap = {};
+  const propagate: Record<string, boolean> = {};
+  for (const t of list) {
+    const key = checkTag(t);
+    if (t.ResourceId && t.ResourceId !== groupName) throw validation(`Invalid ResourceId: ${t.ResourceId}. Tags on a new group must name that group.`);
+    tags[key] = t.Value ?? '';
+    propagate[key] = t.PropagateAtLaunch ?? false;
+  }
+  if (Object.keys(tags).length > MAX_TAGS) throw new ServiceError('LimitExceeded', `The number of tags cannot exceed ${MAX_TAGS}.`, 400);
+  return { tags, propagate };
+}
+
+/** DescribeAutoScalingGroups' Filters: tag:<key>, tag-key, tag-value (values ORed, filters ANDed). */
+export function matchesTagFilters(g: AsgGroupRecord, filters: Filter[] | undefined): boolean {
+  return (filters ?? []).every((f) => {
+    const values = f.Values ?? [];
+    if (!f.Name) throw validation('Filter name cannot be empty.');
+    if (f.Name.startsWith('tag:')) {
+      const key = f.Name.slice(4);
+      return key in g.tags && values.includes(g.tags[key]!);
+    }
+    if (f.Name === 'tag-key') return Object.keys(g.tags).some((k) => values.includes(k));
+    if (f.Name === 'tag-value') return Object.values(g.tags).some((v) => values.includes(v));
+    throw validation(`Filter type ${f.Name} is not correct. Allowed Filter types are: auto-scaling-group key value propagate-at-launch tag-key tag-value tag:<key>`);
+  });
+}
+
+function groupsOf(world: World, region: string, tags: Tag[]) {
+  if (!tags.length) throw validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null");
+  return tags.map((t) => {
+    if (t.ResourceType && t.ResourceType !== 'auto-scaling-group') throw validation(`Invalid resourceType: ${t.ResourceType}. The only valid value is auto-scaling-group.`);
+    return { tag: t, group: notDeleting(findGroup(world, region, t.ResourceId)) };
+  });
+}
+
+function createOrUpdateTags(input: CreateOrUpdateTagsType, { world, region }: Call): void {
+  const pairs = groupsOf(world, region, input.Tags ?? []);
+  for (const { tag } of pairs) checkTag(tag);
+  for (const { tag, group } of pairs) {
+    if (!(tag.Key! in group.tags) && Object.keys(group.tags).length >= MAX_TAGS) {
+      throw new ServiceError('LimitExceeded', `The number of tags cannot exceed ${MAX_TAGS}.`, 400);
+    }
+    group.tags[tag.Key!] = tag.Value ?? '';
+    group.propagateAtLaunch[tag.Key!] = tag.PropagateAtLaunch ?? false;
+  }
+}
+
+function deleteTags(input: DeleteTagsType, { world, region }: Call): void {
+  for (const { tag, group } of groupsOf(world, region, input.Tags ?? [])) {
+    if (!tag.Key) throw validation("1 validation error detected: Value null at 'tags.1.member.key' failed to satisfy constraint: Member must not be null");
+    delete group.tags[tag.Key];
+    delete group.propagateAtLaunch[tag.Key];
+  }
+}
+
+const DESCRIBE_FILTERS = ['auto-scaling-group', 'key', 'value', 'propagate-at-launch'];
+
+function describeTags(input: DescribeTagsType, { world, region }: Call): TagsType {
+  for (const f of input.Filters ?? []) {
+    if (!f.Name || !DESCRIBE_FILTERS.includes(f.Name)) {
+      throw validation(`Filter type ${f.Name} is not correct. Allowed Filter types are: auto-scaling-group key value propagate-at-launch`);
+    }
+  }
+  const all: TagDescription[] = Object.values(asgState(world).groups)
+    .filter((g) => g.region === region)
+    .sort((a, b) => a.autoScalingGroupName.localeCompare(b.autoScalingGroupName))
+    .flatMap((g) =>
+      Object.keys(g.tags)
+        .sort()
+        .map((Key) => ({ ResourceId: g.autoScalingGroupName, ResourceType: 'auto-scaling-group', Key, Value: g.tags[Key], PropagateAtLaunch: g.propagateAtLaunch[Key] ?? false })),
+    );
+  const fields: Record<string, (t: TagDescription) => string> = {
+    'auto-scaling-group': (t) => t.ResourceId!,
+    key: (t) => t.Key!,
+    value: (t) => t.Value ?? '',
+    'propagate-at-launch': (t) => String(t.PropagateAtLaunch ?? false),
+  };
+  const selected = all.filter((t) => (input.Filters ?? []).every((f) => (f.Values ?? []).includes(fields[f.Name!]!(t))));
+  const page = paginate(selected, {
+    maxResults: input.MaxRecords,
+    nextToken: input.NextToken,
+    defaultPageSize: 50,
+    settings: world.settings,
+    invalidToken: () => new ServiceError('InvalidNextToken', 'The token provided is invalid.', 400),
+  });
+  return { Tags: page.items, NextToken: page.nextToken };
+}
+
+export const operations: Record<string, Operation> = {
+  CreateOrUpdateTags: typedOperation<CreateOrUpdateTagsType, void>({ mutating: true, decode: queryDecoder(CreateOrUpdateTagsType$), handler: createOrUpdateTags }),
+  DeleteTags: typedOperation<DeleteTagsType, void>({ mutating: true, decode: queryDecoder(DeleteTagsType$), handler: deleteTags }),
+  DescribeTags: typedOperation<DescribeTagsType, TagsType>({ mutating: false, decode: queryDecoder(DescribeTagsType$), handler: describeTags }),
+};
