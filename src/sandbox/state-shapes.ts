@@ -3,7 +3,7 @@
  * before serving it), so a damaged or hand-edited file is refused at start with the path of the first
  * wrong member instead of being answered later with internal errors.
  *
- * Each shape follows the record interfaces of its module (ecs-state.ts, services/*.ts): the members the
+ * Each shape follows the record interfaces of its module (services/ecs/state.ts, services/*.ts): the members the
  * code reads are required and typed; members only some records have are optional(). Keep them in step
  * when a record gains a member.
  */
@@ -14,7 +14,7 @@ const optInt = optional(int);
 const optStr = optional(str);
 const tagMap = recordOf(str);
 
-// ---- ECS (ecs-state.ts) -----------------------------------------------------------------------------
+// ---- ECS (services/ecs/state.ts)---------------------------------------------------------------------------
 
 const ecsTags = arrayOf(object({ key: str, value: str }));
 

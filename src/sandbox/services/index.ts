@@ -5,7 +5,7 @@
 import type { ServiceModule } from '../types.js';
 import { ec2 } from './ec2.js';
 import { ecr } from './ecr.js';
-import { ecsService } from './ecs.js';
+import { ecsService } from './ecs/index.js';
 import { iam } from './iam.js';
 import { logs } from './logs.js';
 import { ssm } from './ssm.js';

@@ -28,7 +28,7 @@ import type {
   ResourceTagMapping,
   TagFilter,
 } from '@aws-sdk/client-resource-groups-tagging-api';
-import { ecsState, type EcsTag } from '../ecs-state.js';
+import { ecsState, type EcsTag } from './ecs/state.js';
 import { paginate } from '../paginate.js';
 import { ServiceError, type Handler, type ServiceModule, type World } from '../types.js';
 import type { Ec2State } from './ec2.js';
