@@ -311,4 +311,68 @@ const ecr = object({
 });
 
 /** By ServiceModule.name. A module without an entry (ssm, sts, tagging keep nothing) accepts any object. */
-export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr };
+
+// ---- ELBv2 (services/elbv2/state.ts) -----------------------------------------------------------------
+
+const elbLoadBalancer = object({
+  loadBalancerArn: str,
+  loadBalancerName: str,
+  region: str,
+  dnsName: str,
+  tags: tagMap,
+  type: oneOf('application'),
+  scheme: oneOf('internet-facing', 'internal'),
+  vpcId: str,
+  subnets: arrayOf(object({ subnetId: str, availabilityZone: str })),
+  securityGroups: arrayOf(str),
+  ipAddressType: oneOf('ipv4', 'dualstack'),
+  canonicalHostedZoneId: str,
+  createdAt: num,
+  activeAt: num,
+});
+
+const elbTargetGroup = object({
+  targetGroupArn: str,
+  targetGroupName: str,
+  region: str,
+  port: int,
+  tags: tagMap,
+  protocol: str,
+  protocolVersion: str,
+  vpcId: str,
+  targetType: oneOf('instance', 'ip'),
+  ipAddressType: oneOf('ipv4', 'ipv6'),
+  healthCheck: object({
+    protocol: str,
+    port: str,
+    enabled: bool,
+    path: str,
+    intervalSeconds: int,
+    timeoutSeconds: int,
+    healthyThresholdCount: int,
+    unhealthyThresholdCount: int,
+    matcher: str,
+  }),
+  attributes: recordOf(str),
+  targets: arrayOf(object({ id: str, port: int, availabilityZone: optStr, registeredAt: num, deregisteredAt: optNum })),
+  createdAt: num,
+});
+
+const elbListener = object({
+  listenerArn: str,
+  loadBalancerArn: str,
+  region: str,
+  port: int,
+  protocol: str,
+  defaultActions: arrayOf(object({ Type: str, TargetGroupArn: optStr })),
+  tags: tagMap,
+  createdAt: num,
+});
+
+const elasticloadbalancing = object({
+  loadBalancers: recordOf(elbLoadBalancer),
+  targetGroups: recordOf(elbTargetGroup),
+  listeners: recordOf(elbListener),
+});
+
+export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing };

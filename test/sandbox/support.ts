@@ -46,3 +46,9 @@ export function taskDefinitionInput(family: string, extra: Record<string, unknow
     ...extra,
   };
 }
+
+/** An ELBv2 client against the sandbox. */
+export async function elbv2Client(sb: RunningSandbox, extra: Record<string, unknown> = {}) {
+  const { ElasticLoadBalancingV2 } = await import('@aws-sdk/client-elastic-load-balancing-v2');
+  return new ElasticLoadBalancingV2(clientConfig(sb, extra));
+}

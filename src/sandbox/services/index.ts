@@ -6,10 +6,11 @@ import type { ServiceModule } from '../types.js';
 import { ec2 } from './ec2.js';
 import { ecr } from './ecr.js';
 import { ecsService } from './ecs/index.js';
+import { elbv2 } from './elbv2/index.js';
 import { iam } from './iam.js';
 import { logs } from './logs.js';
 import { ssm } from './ssm.js';
 import { stsService } from './sts.js';
 import { tagging } from './tagging.js';
 
-export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr, tagging];
+export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr, tagging, elbv2];
