@@ -5,7 +5,7 @@ import { paginate } from '../../paginate.js';
 import { type Handler, ServiceError, type World } from '../../types.js';
 import { type ClusterRecord, NAME_PATTERN, clusterArnFor, ecsArn, ecsState, findCluster, includes, invalidParameter, isTaskActive, optString, optStringList, pageRequest, readTags, reqString, requireActiveCluster, tasksOf } from './state.js';
 
-function clusterView(world: World, c: ClusterRecord, p: Record<string, any>) {
+export function clusterView(world: World, c: ClusterRecord, p: Record<string, any>) {
   const ecs = ecsState(world);
   const tasks = tasksOf(world, (t) => t.clusterArn === c.clusterArn);
   return {
@@ -22,8 +22,10 @@ function clusterView(world: World, c: ClusterRecord, p: Record<string, any>) {
     tags: includes(p, 'TAGS') ? c.tags : undefined,
     settings: includes(p, 'SETTINGS') ? c.settings : undefined,
     configuration: includes(p, 'CONFIGURATIONS') ? c.configuration : undefined,
-    capacityProviders: [],
-    defaultCapacityProviderStrategy: [],
+    capacityProviders: c.capacityProviders ?? [],
+    defaultCapacityProviderStrategy: c.defaultCapacityProviderStrategy ?? [],
+    attachments: includes(p, 'ATTACHMENTS') ? (c.attachments ?? []) : undefined,
+    attachmentsStatus: includes(p, 'ATTACHMENTS') ? c.attachmentsStatus : undefined,
   };
 }
 

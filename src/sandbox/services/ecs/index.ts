@@ -5,6 +5,7 @@
  * same with a ManualClock.
  */
 import { NEXT_PHASE } from './tasks.js';
+import { capacityProviderTick, operations as capacityProviders } from './capacity-providers.js';
 import { operations as clusters } from './clusters.js';
 import { operations as containerInstances } from './container-instances.js';
 import { operations as taskDefinitions } from './task-definitions.js';
@@ -43,6 +44,7 @@ export function ecsTick(world: World, now: number): void {
   }
   step(world, now);
   ecs.lastTickAt = now;
+  capacityProviderTick(world, now);
   purge(world, now);
 }
 
@@ -109,6 +111,7 @@ export const ecsService: ServiceModule = {
   tick: ecsTick,
   operations: {
     ...clusters,
+    ...capacityProviders,
     ...containerInstances,
     ...taskDefinitions,
     ...services,

@@ -23,6 +23,37 @@ export interface ClusterRecord {
   settings: { name: string; value: string }[];
   configuration?: unknown;
   serviceConnectDefaults?: unknown;
+  /** Capacity provider names associated by PutClusterCapacityProviders (capacity-providers.ts). */
+  capacityProviders?: string[];
+  defaultCapacityProviderStrategy?: CapacityProviderStrategyItem[];
+  /** The Auto Scaling scaling-policy attachments ECS creates for managed scaling ("as_policy"). */
+  attachments?: { id: string; type: string; status: string; details: { name: string; value: string }[] }[];
+  attachmentsStatus?: string;
+}
+
+export interface CapacityProviderStrategyItem {
+  capacityProvider: string;
+  weight: number;
+  base: number;
+}
+
+export interface CapacityProviderRecord {
+  capacityProviderArn: string;
+  name: string;
+  region: string;
+  status: 'ACTIVE' | 'INACTIVE';
+  autoScalingGroupProvider: {
+    autoScalingGroupArn: string;
+    managedScaling: { status: 'ENABLED' | 'DISABLED'; targetCapacity: number; minimumScalingStepSize: number; maximumScalingStepSize: number; instanceWarmupPeriod: number };
+    managedTerminationProtection: 'ENABLED' | 'DISABLED';
+    managedDraining: 'ENABLED' | 'DISABLED';
+  };
+  updateStatus?: string;
+  updateStatusReason?: string;
+  tags: EcsTag[];
+  createdAt: number;
+  /** DeleteCapacityProvider: DELETE_IN_PROGRESS until then, INACTIVE after. */
+  deleteRequestedAt?: number;
 }
 
 export interface TaskDefinitionRecord {
@@ -113,6 +144,9 @@ export interface ServiceRecord {
   propagateTags: string;
   enableExecuteCommand: boolean;
   healthCheckGracePeriodSeconds?: number;
+  /** The service's capacity provider strategy (its own, or the cluster default when it was created); launchType is '' then. */
+  capacityProviderStrategy?: CapacityProviderStrategyItem[];
+  loadBalancers?: { targetGroupArn: string; containerName: string; containerPort: number }[];
   /** Whether the last scheduler pass found the service steady (so "reached a steady state" is said once). */
   steady: boolean;
   /** The task definition of the last deployment that completed (what a circuit-breaker rollback returns to). */
@@ -173,6 +207,10 @@ export interface TaskRecord {
   healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
   version: number;
   tags: EcsTag[];
+  /** The capacity provider the task was placed through. */
+  capacityProviderName?: string;
+  /** Target groups the scheduler registered the task in (scheduler.ts syncTargets). */
+  registeredTargets?: { targetGroupArn: string; id: string; port: number }[];
 }
 
 export interface EcsState {
@@ -188,6 +226,8 @@ export interface EcsState {
   lastTickAt?: number;
   /** CreateService clientTokens and the request each came with (services.ts). */
   clientTokens?: Record<string, { serviceArn: string; fingerprint: string }>;
+  /** Capacity providers by ARN (capacity-providers.ts); FARGATE and FARGATE_SPOT are built in, not stored. */
+  capacityProviders?: Record<string, CapacityProviderRecord>;
 }
 
 export function initEcsState(): EcsState {

@@ -31,6 +31,11 @@ function taggable(world: World, arn: string): { tags: EcsTag[]; set(tags: EcsTag
       if (!t) throw new ServiceError('ResourceNotFoundException', 'The specified resource could not be found.');
       return wrap(t);
     }
+    case 'capacity-provider': {
+      const cp = ecs.capacityProviders?.[arn];
+      if (!cp || cp.status !== 'ACTIVE') throw new ServiceError('ResourceNotFoundException', 'The specified resource could not be found.');
+      return wrap(cp);
+    }
     case 'container-instance': {
       const ci = ecs.containerInstances[arn];
       if (!ci) throw new ServiceError('ResourceNotFoundException', 'The specified resource could not be found.');
