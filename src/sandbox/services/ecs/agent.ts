@@ -95,7 +95,7 @@ function agentAttributes(instance: Ec2InstanceRecord, region: string, loggingDri
     { name: 'ecs.instance-type', value: instance.instanceType },
     { name: 'ecs.ami-id', value: instance.imageId },
     { name: 'ecs.cpu-architecture', value: arm ? 'arm64' : 'x86_64' },
-    { name: 'ecs.availability-zone', value: `${region}a` },
+    { name: 'ecs.availability-zone', value: (instance as Ec2InstanceRecord & { availabilityZone?: string }).availabilityZone ?? `${region}a` },
     { name: 'ecs.vpc-id', value: instance.vpcId },
     { name: 'ecs.subnet-id', value: instance.subnetId },
   ];

@@ -17,7 +17,7 @@ import { initEcsState } from './state.js';
 import { taskRuntime } from '../../local/hooks.js';
 import { type Ec2StateView, type World } from '../../types.js';
 import { syncAgents } from './agent.js';
-import { scheduleServices } from './scheduler.js';
+import { scheduleServices, syncTargets } from './scheduler.js';
 import { ecsState, isTaskActive, tasksOf } from './state.js';
 import { advanceTasks } from './tasks.js';
 
@@ -51,7 +51,7 @@ export function ecsTick(world: World, now: number): void {
 function step(world: World, at: number): void {
   syncAgents(world, at);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const progressed = advanceTasks(world, at) || scheduleServices(world, at);
+    const progressed = advanceTasks(world, at) || syncTargets(world, at) || scheduleServices(world, at);
     if (!progressed) break;
   }
 }

@@ -16,6 +16,8 @@
  * completed task definition gets a new deployment.
  */
 import { randomUUID } from 'node:crypto';
+import { deregisterTarget, registerTarget, targetHealth } from '../elbv2/targets.js';
+import { providerInstances } from './capacity-providers.js';
 import { taskRuntime } from '../../local/hooks.js';
 import { type World } from '../../types.js';
 import { type ContainerInstanceRecord, type DeploymentRecord, type NetworkBinding, type ServiceRecord, type TaskDefinitionRecord, type TaskRecord, addEvent, arnId, ecsArn, ecsState, findTaskDefinition, isTaskActive, parseEcsArn, remainingResources, stopTask, tasksOf } from './state.js';
@@ -145,13 +147,13 @@ function scheduleService(world: World, svc: ServiceRecord, now: number): boolean
   // 3. Retire tasks of older deployments while keeping minimumHealthyPercent of the service running.
   const old = live().filter((t) => t.startedBy !== primary.id);
   if (old.length > 0) {
-    let healthy = live().filter((t) => t.lastStatus === 'RUNNING').length;
+    let healthy = live().filter((t) => isHealthy(world, svc, t, now)).length;
     const stopped: TaskRecord[] = [];
     for (const t of old.sort((a, b) => Number(a.lastStatus === 'RUNNING') - Number(b.lastStatus === 'RUNNING'))) {
-      const isHealthy = t.lastStatus === 'RUNNING';
-      if (isHealthy && healthy - 1 < minHealthy) continue;
+      const wasHealthy = isHealthy(world, svc, t, now);
+      if (wasHealthy && healthy - 1 < minHealthy) continue;
       stopTask(t, now, `Task stopped by (deployment ${primary.id})`, 'ServiceSchedulerInitiated');
-      if (isHealthy) healthy -= 1;
+      if (wasHealthy) healthy -= 1;
       stopped.push(t);
     }
     if (stopped.length > 0) {
@@ -167,7 +169,7 @@ function scheduleService(world: World, svc: ServiceRecord, now: number): boolean
     (d) => d === primary || tasksOf(world, (t) => t.startedBy === d.id && isTaskActive(t)).length > 0,
   );
   if (svc.deployments.length !== before) progressed = true;
-  const running = live().filter((t) => t.startedBy === primary.id && t.lastStatus === 'RUNNING').length;
+  const running = live().filter((t) => t.startedBy === primary.id && isHealthy(world, svc, t, now)).length;
   const settled = svc.deployments.length === 1 && running === svc.desiredCount && live().length === svc.desiredCount;
   if (settled && primary.rolloutState === 'IN_PROGRESS') {
     primary.rolloutState = 'COMPLETED';
@@ -209,10 +211,27 @@ function requirements(td: TaskDefinitionRecord): Requirements {
 /** Place one task of the deployment, or explain (in ECS's words) why no container instance fits. */
 function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecord, td: TaskDefinitionRecord, now: number): TaskRecord | string {
   const ecs = ecsState(world);
-  const candidates = Object.values(ecs.containerInstances).filter(
+  let candidates = Object.values(ecs.containerInstances).filter(
     (ci) => ci.clusterArn === svc.clusterArn && ci.status === 'ACTIVE' && ci.agentConnected,
   );
   if (candidates.length === 0) return 'Reason: No Container Instances were found in your cluster.';
+  // A capacity provider strategy: the provider this task goes to (base first, then by weight), and only
+  // the container instances whose EC2 instance is in that provider's Auto Scaling group.
+  const region = parseEcsArn(svc.serviceArn)!.region;
+  const provider = svc.capacityProviderStrategy?.length ? chooseProvider(world, svc) : undefined;
+  if (provider) {
+    const members = providerInstances(world, region, provider);
+    candidates = candidates.filter((ci) => members.has(ci.ec2InstanceId));
+    if (candidates.length === 0) return `Reason: No Container Instances were found in your capacity provider.`;
+  }
+  if (svc.placementConstraints.some((c: any) => c?.type === 'distinctInstance')) {
+    const busy = new Set(tasksOf(world, (t) => t.serviceArn === svc.serviceArn && isTaskActive(t)).map((t) => t.containerInstanceArn));
+    const free = candidates.filter((ci) => !busy.has(ci.containerInstanceArn));
+    if (free.length === 0) {
+      return `The closest matching (container-instance ${arnId(candidates[0].containerInstanceArn)}) encountered error "DistinctInstance placement constraint unsatisfied."`;
+    }
+    candidates = free;
+  }
   const req = requirements(td);
   const awsvpc = td.definition.networkMode === 'awsvpc';
 
@@ -234,14 +253,10 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
   }
   if (fits.length === 0) return closest!;
 
-  // Spread: the instance running the fewest of this service's tasks, then the fewest tasks overall.
-  const load = (ci: ContainerInstanceRecord, own: boolean) =>
-    tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t) && (!own || t.serviceArn === svc.serviceArn)).length;
-  fits.sort((a, b) => load(a.ci, true) - load(b.ci, true) || load(a.ci, false) - load(b.ci, false));
+  orderByPlacement(world, svc, fits);
   const { ci, bindings } = fits[0];
 
   const cluster = ecs.clusters[svc.clusterArn];
-  const region = parseEcsArn(svc.clusterArn)!.region;
   const taskId = world.nextId('', 32);
   const taskArn = ecsArn(world, region, `task/${cluster.clusterName}/${taskId}`);
   const task: TaskRecord = {
@@ -268,6 +283,7 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
       memoryReservation: c.memoryReservation,
     })),
     version: 1,
+    capacityProviderName: provider,
     tags: svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? td.tags : [],
   };
   ecs.tasks[taskArn] = task;
@@ -297,4 +313,118 @@ function allocatePorts(td: TaskDefinitionRecord, usedTcp: Set<number>, usedUdp: 
     result.push(bindings);
   }
   return result;
+}
+
+// ---- Capacity providers and placement strategies ------------------------------------------------------
+
+/** The strategy's provider for the next task: one whose base is not yet met, else the most under its weight. */
+function chooseProvider(world: World, svc: ServiceRecord): string {
+  const strategy = svc.capacityProviderStrategy!;
+  const live = tasksOf(world, (t) => t.serviceArn === svc.serviceArn && t.desiredStatus === 'RUNNING');
+  const count = (name: string) => live.filter((t) => t.capacityProviderName === name).length;
+  const unmet = strategy.find((i) => i.base > 0 && count(i.capacityProvider) < i.base);
+  if (unmet) return unmet.capacityProvider;
+  const weighted = strategy.filter((i) => i.weight > 0);
+  weighted.sort((a, b) => count(a.capacityProvider) / a.weight - count(b.capacityProvider) / b.weight);
+  return (weighted[0] ?? strategy[0]).capacityProvider;
+}
+
+function attribute(ci: ContainerInstanceRecord, field: string): string {
+  if (field === 'instanceId' || field === 'host') return ci.ec2InstanceId;
+  const name = field.startsWith('attribute:') ? field.slice('attribute:'.length) : field;
+  return ci.attributes.find((a) => a.name === name)?.value ?? '';
+}
+
+/**
+ * Order the instances that fit by the service's placementStrategy, in order (spread: fewest of the
+ * service's tasks sharing the field's value; binpack: least of cpu/memory left; random). Without a
+ * strategy, spread over instances (ECS's default for services): fewest of this service's tasks, then
+ * fewest tasks overall.
+ */
+function orderByPlacement(world: World, svc: ServiceRecord, fits: { ci: ContainerInstanceRecord }[]): void {
+  const own = tasksOf(world, (t) => t.serviceArn === svc.serviceArn && isTaskActive(t));
+  const ciByArn = new Map(Object.values(ecsState(world).containerInstances).map((ci) => [ci.containerInstanceArn, ci]));
+  const strategies = (svc.placementStrategy as { type: string; field?: string }[]).length
+    ? (svc.placementStrategy as { type: string; field?: string }[])
+    : [{ type: 'spread', field: 'instanceId' }];
+  const keys = new Map<ContainerInstanceRecord, number[]>();
+  for (const { ci } of fits) {
+    const key: number[] = [];
+    for (const st of strategies) {
+      if (st.type === 'spread') {
+        const value = attribute(ci, st.field ?? 'instanceId');
+        key.push(own.filter((t) => { const c = ciByArn.get(t.containerInstanceArn); return c !== undefined && attribute(c, st.field ?? 'instanceId') === value; }).length);
+      } else if (st.type === 'binpack') {
+        const free = remainingResources(world, ci);
+        key.push(st.field === 'cpu' ? free.cpu : free.memory);
+      } else {
+        key.push(Math.random());
+      }
+    }
+    if (!(svc.placementStrategy as unknown[]).length) {
+      key.push(tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t)).length);
+    }
+    keys.set(ci, key);
+  }
+  fits.sort((a, b) => {
+    const ka = keys.get(a.ci)!;
+    const kb = keys.get(b.ci)!;
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
+    return 0;
+  });
+}
+
+// ---- Load balancers -------------------------------------------------------------------------------------
+
+/** Where the service's load balancer config points a task: (target group, instance, host port). */
+function targetsOf(world: World, svc: ServiceRecord, t: TaskRecord): { targetGroupArn: string; id: string; port: number }[] {
+  const ci = ecsState(world).containerInstances[t.containerInstanceArn];
+  if (!ci) return [];
+  const out: { targetGroupArn: string; id: string; port: number }[] = [];
+  for (const lb of svc.loadBalancers ?? []) {
+    const c = t.containers.find((x) => x.name === lb.containerName);
+    const binding = c?.networkBindings.find((b) => b.containerPort === lb.containerPort);
+    if (binding) out.push({ targetGroupArn: lb.targetGroupArn, id: ci.ec2InstanceId, port: binding.hostPort });
+  }
+  return out;
+}
+
+/** A task counts as healthy once RUNNING and, with load balancers, healthy in each target group. */
+function isHealthy(world: World, svc: ServiceRecord, t: TaskRecord, now: number): boolean {
+  if (t.lastStatus !== 'RUNNING') return false;
+  if (!svc.loadBalancers?.length) return true;
+  const registered = t.registeredTargets ?? [];
+  if (registered.length < svc.loadBalancers.length) return false;
+  return registered.every((r) => targetHealth(world, r.targetGroupArn, r.id, r.port, now) === 'healthy');
+}
+
+/**
+ * Register RUNNING service tasks in their target groups and deregister tasks that are stopping
+ * (ELBv2 drains them for the target group's deregistration delay), with ECS's service events.
+ */
+export function syncTargets(world: World, now: number): boolean {
+  let progressed = false;
+  const ecs = ecsState(world);
+  for (const t of Object.values(ecs.tasks)) {
+    const svc = t.serviceArn ? ecs.services[t.serviceArn] : undefined;
+    if (!svc) continue;
+    if (t.desiredStatus === 'RUNNING' && t.lastStatus === 'RUNNING' && svc.loadBalancers?.length && !t.registeredTargets?.length) {
+      const targets = targetsOf(world, svc, t).filter((x) => registerTarget(world, x.targetGroupArn, x.id, x.port, now));
+      if (targets.length === 0) continue;
+      t.registeredTargets = targets;
+      for (const tg of new Set(targets.map((x) => x.targetGroupArn))) {
+        addEvent(world, svc, now, `(service ${svc.serviceName}) registered ${targets.filter((x) => x.targetGroupArn === tg).length} targets in (target-group ${tg})`);
+      }
+      progressed = true;
+    } else if (t.desiredStatus === 'STOPPED' && t.registeredTargets?.length) {
+      const targets = t.registeredTargets;
+      t.registeredTargets = [];
+      for (const x of targets) deregisterTarget(world, x.targetGroupArn, x.id, x.port, now);
+      for (const tg of new Set(targets.map((x) => x.targetGroupArn))) {
+        addEvent(world, svc, now, `(service ${svc.serviceName}) deregistered ${targets.filter((x) => x.targetGroupArn === tg).length} targets in (target-group ${tg})`);
+      }
+      progressed = true;
+    }
+  }
+  return progressed;
 }

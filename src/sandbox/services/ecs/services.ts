@@ -1,4 +1,10 @@
 /** ECS services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService. */
+import { ServiceError } from '../../types.js';
+import type { Elbv2View } from '../../views.js';
+import { ELBV2_STATE } from '../elbv2/state.js';
+import { loadBalancersOf } from '../elbv2/target-groups.js';
+import { FARGATE_PROVIDERS, readStrategy } from './capacity-providers.js';
+import type { CapacityProviderStrategyItem } from './state.js';
 import { read, write } from './state.js';
 import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
@@ -19,12 +25,13 @@ export function serviceView(world: World, s: ServiceRecord, p: Record<string, an
     serviceArn: s.serviceArn,
     serviceName: s.serviceName,
     clusterArn: s.clusterArn,
-    loadBalancers: [],
+    loadBalancers: s.loadBalancers ?? [],
+    capacityProviderStrategy: s.capacityProviderStrategy,
     serviceRegistries: [],
     status: s.status,
     desiredCount: s.desiredCount,
     ...counts(),
-    launchType: s.launchType,
+    launchType: s.launchType || undefined,
     taskDefinition: s.taskDefinition,
     deploymentConfiguration: s.deploymentConfiguration,
     deployments: s.deployments.map((d) => ({
@@ -36,7 +43,8 @@ export function serviceView(world: World, s: ServiceRecord, p: Record<string, an
       failedTasks: d.failedTasks,
       createdAt: date(d.createdAt),
       updatedAt: date(d.updatedAt),
-      launchType: s.launchType,
+      launchType: s.launchType || undefined,
+      capacityProviderStrategy: s.capacityProviderStrategy,
       rolloutState: d.rolloutState,
       rolloutStateReason: d.rolloutStateReason,
     })),
@@ -88,11 +96,23 @@ const createService: Handler = (req, world) => {
   }
   const schedulingStrategy = optString(p, 'schedulingStrategy') ?? 'REPLICA';
   if (schedulingStrategy !== 'REPLICA') throw invalidParameter('The sandbox supports only the REPLICA scheduling strategy.');
-  const launchType = optString(p, 'launchType') ?? 'EC2';
-  if (launchType !== 'EC2') throw invalidParameter(`The sandbox supports only the EC2 launch type, not ${launchType}.`);
+  const requestedLaunchType = optString(p, 'launchType');
+  if (requestedLaunchType !== undefined && Array.isArray(p.capacityProviderStrategy) && p.capacityProviderStrategy.length > 0) {
+    throw invalidParameter('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
+  }
+  // No launch type and no strategy: the cluster's default strategy, if it has one; else EC2.
+  const strategy = requestedLaunchType !== undefined
+    ? []
+    : readStrategy(world, cluster, Array.isArray(p.capacityProviderStrategy) && p.capacityProviderStrategy.length > 0 ? p.capacityProviderStrategy : cluster.defaultCapacityProviderStrategy);
+  checkStrategyAssociated(cluster, strategy);
+  const launchType = strategy.length > 0 ? '' : (requestedLaunchType ?? 'EC2');
+  if (strategy.length === 0 && launchType !== 'EC2') throw invalidParameter(`The sandbox supports only the EC2 launch type, not ${launchType}.`);
   const desiredCount = optInt(p, 'desiredCount') ?? 0;
   if (desiredCount < 0) throw invalidParameter('desiredCount must be greater than or equal to 0.');
   const td = requireTaskDefinitionForService(world, req.region, reqString(p, 'taskDefinition', invalidParameter));
+  const loadBalancers = readLoadBalancers(world, td, p.loadBalancers);
+  const placementStrategy = readPlacementStrategy(p.placementStrategy);
+  const placementConstraints = readPlacementConstraints(p.placementConstraints);
   const tags = readTags(p);
   const config = deploymentConfiguration(p.deploymentConfiguration);
 
@@ -103,7 +123,7 @@ const createService: Handler = (req, world) => {
   // (another task definition, say, after the service was deleted and is created again) is refused,
   // whatever became of the service; the same request again gets the service it created.
   const token = optString(p, 'clientToken');
-  const fingerprint = JSON.stringify([arn, td.taskDefinitionArn, desiredCount, launchType, config]);
+  const fingerprint = JSON.stringify([arn, td.taskDefinitionArn, desiredCount, launchType, config, strategy, loadBalancers]);
   if (token) {
     ecs.clientTokens ??= {};
     const seen = ecs.clientTokens[token];
@@ -127,8 +147,10 @@ const createService: Handler = (req, world) => {
     launchType,
     schedulingStrategy: 'REPLICA',
     deploymentConfiguration: config,
-    placementConstraints: Array.isArray(p.placementConstraints) ? p.placementConstraints : [],
-    placementStrategy: Array.isArray(p.placementStrategy) ? p.placementStrategy : [],
+    placementConstraints,
+    placementStrategy,
+    capacityProviderStrategy: strategy.length > 0 ? strategy : undefined,
+    loadBalancers: loadBalancers.length > 0 ? loadBalancers : undefined,
     deployments: [],
     events: [],
     createdAt: req.now,
@@ -161,10 +183,37 @@ const updateService: Handler = (req, world) => {
   if (desiredCount !== undefined && desiredCount < 0) throw invalidParameter('desiredCount must be greater than or equal to 0.');
   const tdRef = optString(p, 'taskDefinition');
   const td = tdRef ? requireTaskDefinitionForService(world, req.region, tdRef) : undefined;
+  const cluster = ecsState(world).clusters[service.clusterArn];
+  let strategy: CapacityProviderStrategyItem[] | undefined;
+  if (Array.isArray(p.capacityProviderStrategy)) {
+    strategy = readStrategy(world, cluster, p.capacityProviderStrategy.length > 0 ? p.capacityProviderStrategy : cluster.defaultCapacityProviderStrategy);
+    checkStrategyAssociated(cluster, strategy);
+    const changed = JSON.stringify(strategy) !== JSON.stringify(service.capacityProviderStrategy ?? []);
+    if (changed && p.forceNewDeployment !== true) {
+      throw invalidParameter(
+        'When switching from launch type to capacity provider strategy on an existing service, or making a change to a capacity provider strategy on a service that is already using one, you must force a new deployment.',
+      );
+    }
+  }
+  const loadBalancers = Array.isArray(p.loadBalancers) ? readLoadBalancers(world, td ?? requireTaskDefinitionForService(world, req.region, service.taskDefinition), p.loadBalancers) : undefined;
+  const placementStrategy = p.placementStrategy !== undefined ? readPlacementStrategy(p.placementStrategy) : undefined;
+  const placementConstraints = p.placementConstraints !== undefined ? readPlacementConstraints(p.placementConstraints) : undefined;
+  const grace = optInt(p, 'healthCheckGracePeriodSeconds');
+  if (grace !== undefined && (grace < 0 || grace > 2147483647)) throw invalidParameter('healthCheckGracePeriodSeconds must be between 0 and 2147483647.');
+
   service.deploymentConfiguration = deploymentConfiguration(p.deploymentConfiguration, service.deploymentConfiguration);
   if (desiredCount !== undefined) service.desiredCount = desiredCount;
+  if (strategy) {
+    service.capacityProviderStrategy = strategy.length > 0 ? strategy : undefined;
+    service.launchType = strategy.length > 0 ? '' : 'EC2';
+  }
+  const lbChanged = loadBalancers !== undefined && JSON.stringify(loadBalancers) !== JSON.stringify(service.loadBalancers ?? []);
+  if (loadBalancers) service.loadBalancers = loadBalancers.length > 0 ? loadBalancers : undefined;
+  if (placementStrategy) service.placementStrategy = placementStrategy;
+  if (placementConstraints) service.placementConstraints = placementConstraints;
+  if (grace !== undefined) service.healthCheckGracePeriodSeconds = grace;
   const primary = service.deployments[0];
-  if ((td && td.taskDefinitionArn !== service.taskDefinition) || p.forceNewDeployment === true) {
+  if ((td && td.taskDefinitionArn !== service.taskDefinition) || p.forceNewDeployment === true || lbChanged) {
     if (td) service.taskDefinition = td.taskDefinitionArn;
     for (const d of service.deployments) {
       d.status = 'ACTIVE';
@@ -233,3 +282,81 @@ export const operations: Record<string, Operation> = {
   ListServices: read(listServices),
   DeleteService: write(deleteService),
 };
+
+// ---- Capacity providers, load balancers, placement -------------------------------------------------
+
+function checkStrategyAssociated(cluster: ClusterRecord, strategy: CapacityProviderStrategyItem[]): void {
+  for (const item of strategy) {
+    if (FARGATE_PROVIDERS.includes(item.capacityProvider)) {
+      throw invalidParameter('The sandbox emulates the EC2 launch type only: FARGATE capacity providers cannot run tasks here.');
+    }
+    if (!(cluster.capacityProviders ?? []).includes(item.capacityProvider)) {
+      throw invalidParameter(
+        'The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.',
+      );
+    }
+  }
+}
+
+/** A service's loadBalancers, checked as ECS checks them against ELBv2 and the task definition. */
+function readLoadBalancers(world: World, td: TaskDefinitionRecord, raw: unknown): NonNullable<ServiceRecord['loadBalancers']> {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new ServiceError('SerializationException', 'loadBalancers must be a list');
+  const elb = (world.state[ELBV2_STATE] ?? {}) as Elbv2View;
+  return raw.map((lb: any) => {
+    const targetGroupArn = lb?.targetGroupArn;
+    if (typeof targetGroupArn !== 'string' || targetGroupArn === '') {
+      if (lb?.loadBalancerName) throw invalidParameter('The sandbox supports target groups (targetGroupArn), not Classic Load Balancers.');
+      throw invalidParameter('targetGroupArn can not be blank.');
+    }
+    if (!elb.targetGroups?.[targetGroupArn]) throw invalidParameter(`The target group with targetGroupArn ${targetGroupArn} does not exist.`);
+    if (loadBalancersOf(world, targetGroupArn).length === 0) {
+      throw invalidParameter(`The target group with targetGroupArn ${targetGroupArn} does not have an associated load balancer.`);
+    }
+    const containerName = lb.containerName;
+    const containerPort = lb.containerPort;
+    const container = (td.definition.containerDefinitions as any[]).find((c) => c.name === containerName);
+    if (!container) throw invalidParameter(`The container ${containerName} does not exist in the task definition.`);
+    if (!(container.portMappings ?? []).some((pm: any) => pm.containerPort === containerPort)) {
+      throw invalidParameter(`The container ${containerName} did not have a container port ${containerPort} defined.`);
+    }
+    return { targetGroupArn, containerName, containerPort };
+  });
+}
+
+function readPlacementStrategy(raw: unknown): { type: string; field?: string }[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new ServiceError('SerializationException', 'placementStrategy must be a list');
+  if (raw.length > 5) throw invalidParameter('placementStrategy can have at most 5 items.');
+  return raw.map((st: any) => {
+    const type = st?.type;
+    const field = st?.field;
+    if (type === 'random') return { type };
+    if (type === 'spread') {
+      if (typeof field !== 'string' || field === '') throw invalidParameter('Spread placement strategy requires a field.');
+      return { type, field };
+    }
+    if (type === 'binpack') {
+      if (field !== 'cpu' && field !== 'memory') throw invalidParameter(`Invalid binpack field '${String(field)}'. Valid values are cpu and memory.`);
+      return { type, field };
+    }
+    throw invalidParameter(`Invalid placement strategy type '${String(type)}'. Valid values are random, spread and binpack.`);
+  });
+}
+
+function readPlacementConstraints(raw: unknown): { type: string; expression?: string }[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new ServiceError('SerializationException', 'placementConstraints must be a list');
+  if (raw.length > 10) throw invalidParameter('placementConstraints can have at most 10 items.');
+  return raw.map((c: any) => {
+    if (c?.type === 'distinctInstance') {
+      if (c.expression) throw invalidParameter('A distinctInstance placement constraint cannot have an expression.');
+      return { type: 'distinctInstance' };
+    }
+    if (c?.type === 'memberOf') {
+      if (typeof c.expression !== 'string' || c.expression === '') throw invalidParameter('A memberOf placement constraint requires an expression.');
+      return { type: 'memberOf', expression: c.expression };
+    }
+    throw invalidParameter(`Invalid placement constraint type '${String(c?.type)}'. Valid values are distinctInstance and memberOf.`);
+  });
+}

@@ -9,12 +9,20 @@ import { type Handler, type World } from '../../types.js';
 import { taskFailedToStart } from './scheduler.js';
 import { type ClusterRecord, type ServiceRecord, type TaskRecord, arnId, date, ecsArn, ecsState, findService, finishStop, includes, invalidParameter, optString, optStringList, pageRequest, parseEcsArn, reqString, requireActiveCluster, serviceNotFound, stopTask, tasksOf } from './state.js';
 
-function taskView(t: TaskRecord, p: Record<string, any>) {
+/** The zone of the task's container instance (its agent's ecs.availability-zone attribute). */
+function taskZone(world: World, t: TaskRecord): string {
+  const ci = ecsState(world).containerInstances[t.containerInstanceArn];
+  const zone = ci?.attributes.find((a) => a.name === 'ecs.availability-zone')?.value;
+  return zone ?? `${parseEcsArn(t.taskArn)?.region ?? 'us-east-1'}a`;
+}
+
+function taskView(world: World, t: TaskRecord, p: Record<string, any>) {
   const containerStatus = t.lastStatus === 'PROVISIONING' ? 'PENDING' : t.lastStatus === 'STOPPING' ? 'RUNNING' : t.lastStatus;
   return {
     attachments: [],
     attributes: [],
-    availabilityZone: `${parseEcsArn(t.taskArn)?.region ?? 'us-east-1'}a`,
+    availabilityZone: taskZone(world, t),
+    capacityProviderName: t.capacityProviderName,
     clusterArn: t.clusterArn,
     connectivity: 'CONNECTED',
     connectivityAt: date(t.createdAt),
@@ -105,7 +113,7 @@ const describeTasks: Handler = (req, world) => {
   const failures = [];
   for (const ref of refs) {
     const t = findTask(world, cluster, ref);
-    if (t) tasks.push(taskView(t, p));
+    if (t) tasks.push(taskView(world, t, p));
     else failures.push({ arn: ref.startsWith('arn:') ? ref : ecsArn(world, req.region, `task/${cluster.clusterName}/${ref}`), reason: 'MISSING' });
   }
   return { tasks, failures };
@@ -123,7 +131,7 @@ const stopTaskOp: Handler = (req, world) => {
       if (svc) svc.steady = false;
     }
   }
-  return { task: taskView(t, {}) };
+  return { task: taskView(world, t, {}) };
 };
 
 // ---- Phases ----
