@@ -379,7 +379,8 @@ export function capacityProviderTick(world: World, now: number): void {
     const group = findGroup(world, cp.region, cp.autoScalingGroupProvider.autoScalingGroupArn);
     if (!group) continue;
     const inService = group.instances.filter((i) => i.lifecycleState === 'InService');
-    let surplus = inService.length - group.desiredCapacity;
+    // Instances already unprotected are Auto Scaling's to take: only the rest of the surplus is cleared.
+    let surplus = inService.length - group.desiredCapacity - inService.filter((i) => !i.protectedFromScaleIn).length;
     for (const instance of inService) {
       if (surplus <= 0) break;
       if (!instance.protectedFromScaleIn) continue;
