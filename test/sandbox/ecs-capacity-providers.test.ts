@@ -8,27 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ECS } from '@aws-sdk/client-ecs';
 import { ManualClock } from '../../src/sandbox/index.js';
-import type { AsgGroupView } from '../../src/sandbox/views.js';
+import { seedGroup } from './ecs-fixtures.js';
 import { clientConfig, rejects, taskDefinitionInput, withSandbox } from './support.js';
-
-export function seedGroup(world: { state: Record<string, any> }, name: string, instanceIds: string[], extra: Partial<AsgGroupView> = {}): AsgGroupView {
-  world.state.autoscaling ??= {};
-  world.state.autoscaling.groups ??= {};
-  const group: AsgGroupView = {
-    autoScalingGroupName: name,
-    autoScalingGroupArn: `arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:00000000-0000-4000-8000-${String(Object.keys(world.state.autoscaling.groups).length).padStart(12, '0')}:autoScalingGroupName/${name}`,
-    region: 'us-east-1',
-    minSize: instanceIds.length,
-    maxSize: instanceIds.length,
-    desiredCapacity: instanceIds.length,
-    newInstancesProtectedFromScaleIn: false,
-    instances: instanceIds.map((instanceId) => ({ instanceId, availabilityZone: 'us-east-1a', lifecycleState: 'InService', healthStatus: 'Healthy', protectedFromScaleIn: false })),
-    tags: {},
-    ...extra,
-  };
-  world.state.autoscaling.groups[`us-east-1/${name}`] = group;
-  return group;
-}
 
 test('CreateCapacityProvider: names, the group must exist and be unused, managed termination protection needs managed scaling and protected instances', async () => {
   await withSandbox({}, async (sb) => {
