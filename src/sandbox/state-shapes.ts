@@ -26,6 +26,30 @@ const cluster = object({
   deletedAt: optNum,
   tags: ecsTags,
   settings: arrayOf(object({ name: str, value: str })),
+  capacityProviders: optional(arrayOf(str)),
+  defaultCapacityProviderStrategy: optional(arrayOf(object({ capacityProvider: str, weight: int, base: int }))),
+  attachments: optional(arrayOf(object({ id: str, type: str, status: str, details: arrayOf(object({ name: str, value: str })) }))),
+  attachmentsStatus: optStr,
+});
+
+const strategyItem = object({ capacityProvider: str, weight: int, base: int });
+
+const capacityProvider = object({
+  capacityProviderArn: str,
+  name: str,
+  region: str,
+  status: oneOf('ACTIVE', 'INACTIVE'),
+  autoScalingGroupProvider: object({
+    autoScalingGroupArn: str,
+    managedScaling: object({ status: oneOf('ENABLED', 'DISABLED'), targetCapacity: int, minimumScalingStepSize: int, maximumScalingStepSize: int, instanceWarmupPeriod: int }),
+    managedTerminationProtection: oneOf('ENABLED', 'DISABLED'),
+    managedDraining: oneOf('ENABLED', 'DISABLED'),
+  }),
+  updateStatus: optStr,
+  updateStatusReason: optStr,
+  tags: ecsTags,
+  createdAt: num,
+  deleteRequestedAt: optNum,
 });
 
 const taskDefinitionFamily = object({
@@ -99,6 +123,8 @@ const service = object({
   propagateTags: str,
   enableExecuteCommand: bool,
   healthCheckGracePeriodSeconds: optInt,
+  capacityProviderStrategy: optional(arrayOf(strategyItem)),
+  loadBalancers: optional(arrayOf(object({ targetGroupArn: str, containerName: str, containerPort: int }))),
   steady: bool,
   deletedAt: optNum,
 });
@@ -131,6 +157,8 @@ const task = object({
   ),
   version: int,
   tags: ecsTags,
+  capacityProviderName: optStr,
+  registeredTargets: optional(arrayOf(object({ targetGroupArn: str, id: str, port: int }))),
 });
 
 const ecs = object({
@@ -141,6 +169,7 @@ const ecs = object({
   tasks: recordOf(task),
   agentRegistrations: recordOf(str),
   lastTickAt: optNum,
+  capacityProviders: optional(recordOf(capacityProvider)),
 });
 
 // ---- EC2 (services/ec2.ts, types.ts) -----------------------------------------------------------------
