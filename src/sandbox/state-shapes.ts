@@ -3,7 +3,7 @@
  * before serving it), so a damaged or hand-edited file is refused at start with the path of the first
  * wrong member instead of being answered later with internal errors.
  *
- * Each shape follows the record interfaces of its module (ecs-state.ts, services/*.ts): the members the
+ * Each shape follows the record interfaces of its module (services/ecs/state.ts, services/*.ts): the members the
  * code reads are required and typed; members only some records have are optional(). Keep them in step
  * when a record gains a member.
  */
@@ -14,7 +14,7 @@ const optInt = optional(int);
 const optStr = optional(str);
 const tagMap = recordOf(str);
 
-// ---- ECS (ecs-state.ts) -----------------------------------------------------------------------------
+// ---- ECS (services/ecs/state.ts)---------------------------------------------------------------------------
 
 const ecsTags = arrayOf(object({ key: str, value: str }));
 
@@ -26,6 +26,30 @@ const cluster = object({
   deletedAt: optNum,
   tags: ecsTags,
   settings: arrayOf(object({ name: str, value: str })),
+  capacityProviders: optional(arrayOf(str)),
+  defaultCapacityProviderStrategy: optional(arrayOf(object({ capacityProvider: str, weight: int, base: int }))),
+  attachments: optional(arrayOf(object({ id: str, type: str, status: str, details: arrayOf(object({ name: str, value: str })) }))),
+  attachmentsStatus: optStr,
+});
+
+const strategyItem = object({ capacityProvider: str, weight: int, base: int });
+
+const capacityProvider = object({
+  capacityProviderArn: str,
+  name: str,
+  region: str,
+  status: oneOf('ACTIVE', 'INACTIVE'),
+  autoScalingGroupProvider: object({
+    autoScalingGroupArn: str,
+    managedScaling: object({ status: oneOf('ENABLED', 'DISABLED'), targetCapacity: int, minimumScalingStepSize: int, maximumScalingStepSize: int, instanceWarmupPeriod: int }),
+    managedTerminationProtection: oneOf('ENABLED', 'DISABLED'),
+    managedDraining: oneOf('ENABLED', 'DISABLED'),
+  }),
+  updateStatus: optStr,
+  updateStatusReason: optStr,
+  tags: ecsTags,
+  createdAt: num,
+  deleteRequestedAt: optNum,
 });
 
 const taskDefinitionFamily = object({
@@ -99,6 +123,8 @@ const service = object({
   propagateTags: str,
   enableExecuteCommand: bool,
   healthCheckGracePeriodSeconds: optInt,
+  capacityProviderStrategy: optional(arrayOf(strategyItem)),
+  loadBalancers: optional(arrayOf(object({ targetGroupArn: str, containerName: str, containerPort: int }))),
   steady: bool,
   deletedAt: optNum,
 });
@@ -131,6 +157,8 @@ const task = object({
   ),
   version: int,
   tags: ecsTags,
+  capacityProviderName: optStr,
+  registeredTargets: optional(arrayOf(object({ targetGroupArn: str, id: str, port: int }))),
 });
 
 const ecs = object({
@@ -141,6 +169,7 @@ const ecs = object({
   tasks: recordOf(task),
   agentRegistrations: recordOf(str),
   lastTickAt: optNum,
+  capacityProviders: optional(recordOf(capacityProvider)),
 });
 
 // ---- EC2 (services/ec2/, types.ts) -----------------------------------------------------------------
@@ -394,4 +423,68 @@ const autoscaling = object({
 });
 
 /** By ServiceModule.name. A module without an entry (ssm, sts, tagging keep nothing) accepts any object. */
-export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, autoscaling };
+
+// ---- ELBv2 (services/elbv2/state.ts) -----------------------------------------------------------------
+
+const elbLoadBalancer = object({
+  loadBalancerArn: str,
+  loadBalancerName: str,
+  region: str,
+  dnsName: str,
+  tags: tagMap,
+  type: oneOf('application'),
+  scheme: oneOf('internet-facing', 'internal'),
+  vpcId: str,
+  subnets: arrayOf(object({ subnetId: str, availabilityZone: str })),
+  securityGroups: arrayOf(str),
+  ipAddressType: oneOf('ipv4', 'dualstack'),
+  canonicalHostedZoneId: str,
+  createdAt: num,
+  activeAt: num,
+});
+
+const elbTargetGroup = object({
+  targetGroupArn: str,
+  targetGroupName: str,
+  region: str,
+  port: int,
+  tags: tagMap,
+  protocol: str,
+  protocolVersion: str,
+  vpcId: str,
+  targetType: oneOf('instance', 'ip'),
+  ipAddressType: oneOf('ipv4', 'ipv6'),
+  healthCheck: object({
+    protocol: str,
+    port: str,
+    enabled: bool,
+    path: str,
+    intervalSeconds: int,
+    timeoutSeconds: int,
+    healthyThresholdCount: int,
+    unhealthyThresholdCount: int,
+    matcher: str,
+  }),
+  attributes: recordOf(str),
+  targets: arrayOf(object({ id: str, port: int, availabilityZone: optStr, registeredAt: num, deregisteredAt: optNum })),
+  createdAt: num,
+});
+
+const elbListener = object({
+  listenerArn: str,
+  loadBalancerArn: str,
+  region: str,
+  port: int,
+  protocol: str,
+  defaultActions: arrayOf(object({ Type: str, TargetGroupArn: optStr })),
+  tags: tagMap,
+  createdAt: num,
+});
+
+const elasticloadbalancing = object({
+  loadBalancers: recordOf(elbLoadBalancer),
+  targetGroups: recordOf(elbTargetGroup),
+  listeners: recordOf(elbListener),
+});
+
+export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing, autoscaling };

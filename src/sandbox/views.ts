@@ -5,7 +5,10 @@
  *
  *   world.state.ec2          owned by services/ec2/          read by ELBv2 (subnets, groups), Auto Scaling, the ECS agent
  *   world.state.autoscaling  owned by services/autoscaling/  read by ECS capacity providers (which may clear protection)
- *   world.state.elbv2        owned by services/elbv2/        read by the Tagging API
+ *   world.state.elasticloadbalancing ("elbv2" below; state is keyed by signing name)
+ *                            owned by services/elbv2/        read by the Tagging API; ECS registers and deregisters
+ *                                                            service tasks through services/elbv2/targets.ts's functions
+ *   world.state.ecs          owned by services/ecs/          read by ELBv2 health checks (which host ports a RUNNING task binds)
  */
 import type { Ec2InstanceRecord } from './types.js';
 
@@ -105,8 +108,25 @@ export interface TargetGroupView {
   tags: TagMap;
 }
 
-/** world.state.elbv2, as other modules see it. Keyed by ARN. */
+/** world.state.elasticloadbalancing (the ELBv2 module's signing name), as other modules see it. Keyed by ARN. */
 export interface Elbv2View {
   loadBalancers?: Record<string, LoadBalancerView>;
   targetGroups?: Record<string, TargetGroupView>;
+}
+
+/**
+ * world.state.ecs, as ELBv2 health checks see it: a target (instance, port) answers while a RUNNING task
+ * on that instance's container instance binds that host port. Added for the ELBv2 module.
+ */
+export interface EcsView {
+  containerInstances?: Record<string, { ec2InstanceId: string }>;
+  tasks?: Record<
+    string,
+    {
+      lastStatus: string;
+      startedAt?: number;
+      containerInstanceArn: string;
+      containers: { networkBindings: { hostPort: number }[] }[];
+    }
+  >;
 }

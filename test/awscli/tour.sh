@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A tour of the sandbox with the real AWS CLI: every operation of every emulated service (sts, ecs,
-# iam, ec2, ssm, logs, ecr, resourcegroupstaggingapi, autoscaling) is called at least once, each JSON answer must
+# iam, ec2, ssm, logs, ecr, resourcegroupstaggingapi, autoscaling, elbv2) is called at least once, each JSON answer must
 # parse, key fields are checked with --query, and each service is made to return at least one
 # expected error.
 #
@@ -530,6 +530,78 @@ call autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-asg --
 wait_for "autoscaling group deleted" 0 autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'length(AutoScalingGroups)'
 fails ValidationError autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-asg
 call ec2 delete-launch-template --launch-template-id "$lt" >/dev/null
+
+tour_elbv2() {
+echo "== elbv2"
+VPC=$(q ec2 describe-vpcs --filters Name=is-default,Values=true --query 'Vpcs[0].VpcId')
+read -r SUBNET_A SUBNET_B <<<"$(q ec2 describe-subnets --filters Name=vpc-id,Values="$VPC" Name=default-for-az,Values=true --query 'sort_by(Subnets, &AvailabilityZone)[0:2].SubnetId')"
+[[ "$SUBNET_A" == subnet-* && "$SUBNET_B" == subnet-* ]] || fail "elbv2: two default subnets, got '$SUBNET_A' '$SUBNET_B'"
+fails ValidationError elbv2 create-load-balancer --name tour-alb --subnets "$SUBNET_A"
+LB=$(q elbv2 create-load-balancer --name tour-alb --subnets "$SUBNET_A" "$SUBNET_B" --tags Key=tour,Value=elbv2 --query 'LoadBalancers[0].LoadBalancerArn')
+[[ "$LB" == arn:aws:elasticloadbalancing:us-east-1:$ACCOUNT:loadbalancer/app/tour-alb/* ]] || fail "elbv2 load balancer ARN: $LB"
+[[ "$(q elbv2 describe-load-balancers --names tour-alb --query 'LoadBalancers[0].DNSName')" =~ ^tour-alb-[0-9]+\.us-east-1\.elb\.amazonaws\.com$ ]] || fail "elbv2 DNS name"
+echo "ok   elbv2 create-load-balancer (ARN, DNS name)"
+wait_for "elbv2 load balancer active" active elbv2 describe-load-balancers --load-balancer-arns "$LB" --query 'LoadBalancers[0].State.Code'
+is "$(q elbv2 create-load-balancer --name tour-alb --subnets "$SUBNET_A" "$SUBNET_B" --query 'LoadBalancers[0].LoadBalancerArn')" "$LB" "elbv2 create-load-balancer again (idempotent)"
+fails DuplicateLoadBalancerName elbv2 create-load-balancer --name tour-alb --subnets "$SUBNET_A" "$SUBNET_B" --scheme internal
+fails LoadBalancerNotFound elbv2 describe-load-balancers --names no-such-alb
+
+TG=$(q elbv2 create-target-group --name tour-tg --protocol HTTP --port 80 --vpc-id "$VPC" --health-check-path / --matcher HttpCode=200 --query 'TargetGroups[0].TargetGroupArn')
+[[ "$TG" == *":targetgroup/tour-tg/"* ]] || fail "elbv2 target group ARN: $TG"
+fails DuplicateTargetGroupName elbv2 create-target-group --name tour-tg --protocol HTTP --port 8080 --vpc-id "$VPC"
+is "$(q elbv2 describe-target-groups --names tour-tg --query 'TargetGroups[0].HealthyThresholdCount')" 5 "elbv2 describe-target-groups (defaults)"
+is "$(q elbv2 modify-target-group --target-group-arn "$TG" --health-check-interval-seconds 10 --query 'TargetGroups[0].HealthCheckIntervalSeconds')" 10 "elbv2 modify-target-group"
+call elbv2 modify-target-group-attributes --target-group-arn "$TG" --attributes Key=deregistration_delay.timeout_seconds,Value=5 >/dev/null
+is "$(q elbv2 describe-target-group-attributes --target-group-arn "$TG" --query "Attributes[?Key=='deregistration_delay.timeout_seconds'].Value | [0]")" 5 "elbv2 target group attributes"
+
+AMI_ELB=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id --query Parameter.Value)
+INSTANCE=$(q ec2 run-instances --image-id "$AMI_ELB" --instance-type t3.micro --subnet-id "$SUBNET_A" --query 'Instances[0].InstanceId')
+wait_for "elbv2 target instance running" running ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
+fails InvalidTarget elbv2 register-targets --target-group-arn "$TG" --targets Id=i-0123456789abcdef0
+call elbv2 register-targets --target-group-arn "$TG" --targets Id="$INSTANCE",Port=32768
+is "$(q elbv2 describe-target-health --target-group-arn "$TG" --query 'TargetHealthDescriptions[0].TargetHealth.Reason')" Target.NotInUse "elbv2 describe-target-health (no listener: unused)"
+LISTENER=$(q elbv2 create-listener --load-balancer-arn "$LB" --protocol HTTP --port 80 --default-actions Type=forward,TargetGroupArn="$TG" --query 'Listeners[0].ListenerArn')
+[[ "$LISTENER" == *":listener/app/tour-alb/"* ]] || fail "elbv2 listener ARN: $LISTENER"
+fails DuplicateListener elbv2 create-listener --load-balancer-arn "$LB" --protocol HTTP --port 80 --default-actions Type=fixed-response,FixedResponseConfig={StatusCode=404}
+is "$(q elbv2 describe-listeners --load-balancer-arn "$LB" --query 'Listeners[0].Port')" 80 "elbv2 describe-listeners"
+is "$(q elbv2 modify-listener --listener-arn "$LISTENER" --port 8080 --query 'Listeners[0].Port')" 8080 "elbv2 modify-listener"
+# Nothing answers on the instance's port 32768: health checks fail.
+wait_for "elbv2 target unhealthy (nothing listening)" Target.FailedHealthChecks elbv2 describe-target-health --target-group-arn "$TG" --query 'TargetHealthDescriptions[0].TargetHealth.Reason'
+call elbv2 deregister-targets --target-group-arn "$TG" --targets Id="$INSTANCE",Port=32768
+wait_for "elbv2 deregistered target drained" 0 elbv2 describe-target-health --target-group-arn "$TG" --query 'length(TargetHealthDescriptions)'
+
+call elbv2 add-tags --resource-arns "$TG" --tags Key=a,Value=1 Key=b,Value=2
+call elbv2 remove-tags --resource-arns "$TG" --tag-keys a
+is "$(q elbv2 describe-tags --resource-arns "$TG" --query 'TagDescriptions[0].Tags[].Key | join(`,`, @)')" b "elbv2 add-tags / remove-tags / describe-tags"
+fails ResourceInUse elbv2 delete-target-group --target-group-arn "$TG"
+call elbv2 delete-listener --listener-arn "$LISTENER"
+fails ListenerNotFound elbv2 delete-listener --listener-arn "$LISTENER"
+call elbv2 delete-target-group --target-group-arn "$TG"
+fails TargetGroupNotFound elbv2 describe-target-groups --target-group-arns "$TG"
+call elbv2 delete-load-balancer --load-balancer-arn "$LB"
+is "$(q elbv2 describe-load-balancers --query 'length(LoadBalancers[?LoadBalancerName==`tour-alb`])')" 0 "elbv2 delete-load-balancer"
+call ec2 terminate-instances --instance-ids "$INSTANCE" >/dev/null
+}
+
+tour_capacity_providers() {
+echo "== ecs capacity providers"
+# Without an Auto Scaling group (that module is not part of this tour yet) only the errors and the
+# built-in FARGATE providers can be exercised.
+is "$(q ecs describe-capacity-providers --query 'capacityProviders[].name | join(`,`, @)')" FARGATE,FARGATE_SPOT "ecs describe-capacity-providers (built-in)"
+fails ClientException ecs create-capacity-provider --name aws-tour --auto-scaling-group-provider autoScalingGroupArn=tour-asg
+fails ClientException ecs create-capacity-provider --name tour-cp --auto-scaling-group-provider autoScalingGroupArn=no-such-asg
+fails ClientException ecs update-capacity-provider --name tour-cp --auto-scaling-group-provider managedTerminationProtection=DISABLED
+fails ClientException ecs delete-capacity-provider --capacity-provider tour-cp
+fails InvalidParameterException ecs delete-capacity-provider --capacity-provider FARGATE
+call ecs create-cluster --cluster-name tour-cp-cluster >/dev/null
+fails InvalidParameterException ecs put-cluster-capacity-providers --cluster tour-cp-cluster --capacity-providers tour-cp --default-capacity-provider-strategy capacityProvider=tour-cp,weight=1
+call ecs put-cluster-capacity-providers --cluster tour-cp-cluster --capacity-providers FARGATE FARGATE_SPOT \
+  --default-capacity-provider-strategy capacityProvider=FARGATE,weight=1 >/dev/null
+is "$(q ecs describe-clusters --clusters tour-cp-cluster --query 'clusters[0].capacityProviders | join(`,`, @)')" FARGATE,FARGATE_SPOT "ecs put-cluster-capacity-providers"
+is "$(q ecs describe-clusters --clusters tour-cp-cluster --query 'clusters[0].defaultCapacityProviderStrategy[0].capacityProvider')" FARGATE "ecs cluster default strategy"
+call ecs put-cluster-capacity-providers --cli-input-json '{"cluster":"tour-cp-cluster","capacityProviders":[],"defaultCapacityProviderStrategy":[]}' >/dev/null
+is "$(q ecs describe-clusters --clusters tour-cp-cluster --query 'length(clusters[0].capacityProviders)')" 0 "ecs put-cluster-capacity-providers (none)"
+call ecs delete-cluster --cluster tour-cp-cluster >/dev/null
 }
 
 ACCOUNT=$(q sts get-caller-identity --query Account)
@@ -537,12 +609,12 @@ is "$ACCOUNT" 123456789012 "sts get-caller-identity account"
 
 # Run the independent sections in parallel, each with its output in a file; fail if any fails.
 pids=()
-for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling; do
+for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling tour_elbv2 tour_capacity_providers; do
   ("$section") >"$WORK/$section.log" 2>&1 &
   pids+=("$!")
 done
 status=0
-sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling)
+sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling tour_elbv2 tour_capacity_providers)
 for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then status=1; fi
   cat "$WORK/${sections[$i]}.log"

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createAwsClients } from '../../src/aws/clients.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
-import { UNPULLABLE_REGISTRY } from '../../src/sandbox/agent.js';
+import { UNPULLABLE_REGISTRY } from '../../src/sandbox/services/ecs/scheduler.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
 

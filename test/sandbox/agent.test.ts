@@ -14,7 +14,7 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { parseAgentConfig } from '../../src/sandbox/agent.js';
+import { parseAgentConfig } from '../../src/sandbox/services/ecs/agent.js';
 import { ManualClock, type Ec2InstanceRecord, type RunningSandbox } from '../../src/sandbox/index.js';
 import { clientConfig, rejection, withSandbox } from './support.js';
 

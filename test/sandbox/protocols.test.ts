@@ -94,7 +94,7 @@ const fakeEc2: ServiceModule = {
 };
 
 test('unsigned requests get each protocol\'s real authentication error', async () => {
-  const { ecsService } = await import('../../src/sandbox/services/ecs.js');
+  const { ecsService } = await import('../../src/sandbox/services/ecs/index.js');
   const { stsService } = await import('../../src/sandbox/services/sts.js');
   await withSandbox({ services: [ecsService, stsService, fakeEc2] }, async (sb) => {
     const json = await fetch(sb.url, {

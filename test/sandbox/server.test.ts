@@ -15,7 +15,7 @@ import {
 import { DescribeRegionsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startSandbox, type ServiceModule } from '../../src/sandbox/index.js';
-import { ecsService } from '../../src/sandbox/services/ecs.js';
+import { ecsService } from '../../src/sandbox/services/ecs/index.js';
 import { stsService } from '../../src/sandbox/services/sts.js';
 import { clientConfig, rejection, taskDefinitionInput, withSandbox } from './support.js';
 

@@ -65,3 +65,9 @@ export async function rejectsCode(call: Promise<unknown>, code: string, message?
     return true;
   });
 }
+
+/** An ELBv2 client against the sandbox. */
+export async function elbv2Client(sb: RunningSandbox, extra: Record<string, unknown> = {}) {
+  const { ElasticLoadBalancingV2 } = await import('@aws-sdk/client-elastic-load-balancing-v2');
+  return new ElasticLoadBalancingV2(clientConfig(sb, extra));
+}

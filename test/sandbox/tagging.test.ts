@@ -191,3 +191,50 @@ test('throttled calls fail with the ThrottledException the Tagging API models', 
     }
   });
 });
+
+test('GetResources: ELBv2 load balancers and target groups, ECS capacity providers, EC2 launch templates', async () => {
+  await withSandbox({}, async (sb) => {
+    const cfg = clientConfig(sb, { maxAttempts: 1 });
+    const { DescribeSubnetsCommand } = await import('@aws-sdk/client-ec2');
+    const { ElasticLoadBalancingV2 } = await import('@aws-sdk/client-elastic-load-balancing-v2');
+    const { ECS } = await import('@aws-sdk/client-ecs');
+    const ec2 = new EC2Client(cfg);
+    const elb = new ElasticLoadBalancingV2(cfg);
+    const ecs = new ECS(cfg);
+    const tagging = new ResourceGroupsTaggingAPIClient(cfg);
+    const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets!;
+    const tags = [{ Key: 'ecs-cwlogs:stack', Value: 'lab' }];
+    const lb = (await elb.createLoadBalancer({ Name: 'lab', Subnets: subnets.slice(0, 2).map((s) => s.SubnetId!), Tags: tags })).LoadBalancers![0];
+    const tg = (await elb.createTargetGroup({ Name: 'lab', Protocol: 'HTTP', Port: 80, VpcId: subnets[0].VpcId!, Tags: tags })).TargetGroups![0];
+    await elb.createTargetGroup({ Name: 'untagged', Protocol: 'HTTP', Port: 80, VpcId: subnets[0].VpcId! });
+    sb.world.state.autoscaling = {
+      groups: {
+        'us-east-1/lab': {
+          autoScalingGroupName: 'lab',
+          autoScalingGroupArn: 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:11111111-2222-4333-8444-555555555555:autoScalingGroupName/lab',
+          region: 'us-east-1', minSize: 0, maxSize: 0, desiredCapacity: 0, newInstancesProtectedFromScaleIn: false, instances: [], tags: { 'ecs-cwlogs:stack': 'lab' },
+        },
+      },
+    };
+    const cp = (await ecs.createCapacityProvider({ name: 'lab', autoScalingGroupProvider: { autoScalingGroupArn: 'lab' }, tags: STACK })).capacityProvider!;
+    // Launch templates belong to the EC2 module; seeded here as views.ts's LaunchTemplateView.
+    sb.world.state.ec2.launchTemplates ??= {};
+    sb.world.state.ec2.launchTemplates['lt-0123456789abcdef0'] = {
+      launchTemplateId: 'lt-0123456789abcdef0', launchTemplateName: 'lab', region: 'us-east-1', defaultVersion: 1, latestVersion: 1, tags: { 'ecs-cwlogs:stack': 'lab' },
+    };
+    try {
+      const found = await arns(tagging, { TagFilters: [{ Key: 'ecs-cwlogs:stack', Values: ['lab'] }] });
+      assert.deepEqual(found, [
+        `arn:aws:ec2:us-east-1:${ACCOUNT}:launch-template/lt-0123456789abcdef0`,
+        cp.capacityProviderArn!,
+        lb.LoadBalancerArn!,
+        tg.TargetGroupArn!,
+      ].sort());
+      assert.ok(!found.some((a) => a.includes(':autoscaling:')), 'Auto Scaling groups are not returned by GetResources');
+      assert.deepEqual(await arns(tagging, { ResourceTypeFilters: ['elasticloadbalancing:targetgroup'] }), [tg.TargetGroupArn]);
+      assert.deepEqual(await arns(tagging, { ResourceTypeFilters: ['ecs:capacity-provider'] }), [cp.capacityProviderArn]);
+    } finally {
+      for (const c of [ec2, elb, ecs, tagging]) c.destroy();
+    }
+  });
+});

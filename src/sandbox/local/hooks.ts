@@ -1,11 +1,11 @@
 /**
- * The one seam between the simulated ECS agent (../agent.ts) and the local runner (runner.ts): when a
+ * The one seam between the simulated ECS agent (../services/ecs/agent.ts) and the local runner (runner.ts): when a
  * runtime is attached to a world, tasks are really run (on the local Docker engine) and the runtime,
  * not the latency timers, moves them PROVISIONING -> PENDING -> RUNNING and STOPPING -> STOPPED.
  * Kept outside the world's JSON state: a runtime is a property of the sandbox process, not of the
  * persisted account.
  */
-import type { TaskRecord } from '../ecs-state.js';
+import type { TaskRecord } from '../services/ecs/state.js';
 import type { World } from '../types.js';
 
 export interface TaskRuntime {

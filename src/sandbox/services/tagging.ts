@@ -8,8 +8,13 @@
  *     untagged resources"; the sandbox does not remember resources that had tags once and lost them);
  *   - ECS clusters and services until they are deleted (INACTIVE), task definition revisions while they
  *     exist (ACTIVE, INACTIVE and DELETE_IN_PROGRESS: deregistering keeps the resource and its tags),
- *     container instances until deregistered, tasks until they are purged;
- *   - EC2 instances until terminated, VPCs, subnets, security groups, key pairs, volumes;
+ *     container instances until deregistered, tasks until they are purged, capacity providers until
+ *     INACTIVE (ecs:capacity-provider);
+ *   - EC2 instances until terminated, VPCs, subnets, security groups, key pairs, volumes, launch
+ *     templates (ec2:launch-template);
+ *   - ELBv2 load balancers and target groups (elasticloadbalancing:loadbalancer, :targetgroup);
+ *   - not Auto Scaling groups: AWS documents that GetResources, GetTagKeys and GetTagValues do not
+ *     support them ("return an empty response for this service");
  *   - CloudWatch Logs groups as arn:aws:logs:REGION:ACCOUNT:log-group:NAME (no ":*");
  *   - ECR repositories;
  *   - IAM customer managed policies and instance profiles, which are global and so answered in
@@ -28,7 +33,7 @@ import type {
   ResourceTagMapping,
   TagFilter,
 } from '@aws-sdk/client-resource-groups-tagging-api';
-import { ecsState, type EcsTag } from '../ecs-state.js';
+import { ecsState, type EcsTag } from './ecs/state.js';
 import { paginate } from '../paginate.js';
 import { ServiceError, type Handler, type ServiceModule, type World } from '../types.js';
 import type { Ec2State } from './ec2/index.js';
@@ -36,6 +41,8 @@ import type { EcrState } from './ecr.js';
 import type { IamState } from './iam.js';
 import type { LogsState } from './logs.js';
 import type { TagMap } from './util.js';
+import type { Ec2View, Elbv2View } from '../views.js';
+import { ELBV2_STATE } from './elbv2/state.js';
 
 /** Wire output: the SDK's output shape without the response metadata the SDK adds. */
 type Output<T> = Omit<T, '$metadata'>;
@@ -81,6 +88,9 @@ function ecsResources(world: World, region: string): Tagged[] {
     if (ci.status !== 'INACTIVE' && inRegion(ci.containerInstanceArn)) out.push({ arn: ci.containerInstanceArn, tags: fromEcs(ci.tags) });
   }
   for (const t of Object.values(ecs.tasks)) if (inRegion(t.taskArn)) out.push({ arn: t.taskArn, tags: fromEcs(t.tags) });
+  for (const cp of Object.values(ecs.capacityProviders ?? {})) {
+    if (cp.status === 'ACTIVE' && inRegion(cp.capacityProviderArn)) out.push({ arn: cp.capacityProviderArn, tags: fromEcs(cp.tags) });
+  }
   return out;
 }
 
@@ -98,7 +108,20 @@ function ec2Resources(world: World, region: string): Tagged[] {
   for (const i of Object.values(ec2.instances)) {
     if (i.region === region && i.state !== 'terminated') out.push({ arn: arn('instance', i.instanceId), tags: i.tags });
   }
+  // Launch templates, read through views.ts's Ec2View (the EC2 module owns them).
+  for (const lt of Object.values((ec2 as Ec2View).launchTemplates ?? {})) {
+    if (lt.region === region) out.push({ arn: arn('launch-template', lt.launchTemplateId), tags: lt.tags });
+  }
   return out;
+}
+
+/** ELBv2 load balancers and target groups (views.ts's Elbv2View). */
+function elbv2Resources(world: World, region: string): Tagged[] {
+  const elb = world.state[ELBV2_STATE] as Elbv2View | undefined;
+  if (!elb) return [];
+  return [...Object.values(elb.loadBalancers ?? {}), ...Object.values(elb.targetGroups ?? {})]
+    .filter((r) => r.region === region)
+    .map((r) => ({ arn: 'loadBalancerArn' in r ? r.loadBalancerArn : r.targetGroupArn, tags: r.tags }));
 }
 
 function logsResources(world: World, region: string): Tagged[] {
@@ -128,7 +151,7 @@ function iamResources(world: World, region: string): Tagged[] {
 
 /** Every tagged resource of the region, in ARN order (stable pages). */
 function taggedResources(world: World, region: string): Tagged[] {
-  return [ecsResources, ec2Resources, logsResources, ecrResources, iamResources]
+  return [ecsResources, ec2Resources, elbv2Resources, logsResources, ecrResources, iamResources]
     .flatMap((collect) => collect(world, region))
     .filter((r) => Object.keys(r.tags).length > 0)
     .sort((a, b) => (a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0));

@@ -1,11 +1,11 @@
 /**
  * ECS state as stored in world.state.ecs, plus the lookups and ARN helpers shared by the ECS API
- * handlers (services/ecs.ts) and the simulated agent and scheduler (agent.ts).
+ * handlers (clusters.ts, services.ts, ...) and the simulated agent and scheduler (agent.ts, scheduler.ts).
  *
  * Records hold plain JSON (timestamps in sandbox-clock milliseconds); the handlers turn them into API
  * shapes. Everything is keyed by ARN, and ARNs carry the region, so regions are naturally separate.
  */
-import { ServiceError, type World } from './types.js';
+import { ServiceError, type Handler, type Operation, type World } from '../../types.js';
 
 export interface EcsTag {
   key: string;
@@ -23,6 +23,37 @@ export interface ClusterRecord {
   settings: { name: string; value: string }[];
   configuration?: unknown;
   serviceConnectDefaults?: unknown;
+  /** Capacity provider names associated by PutClusterCapacityProviders (capacity-providers.ts). */
+  capacityProviders?: string[];
+  defaultCapacityProviderStrategy?: CapacityProviderStrategyItem[];
+  /** The Auto Scaling scaling-policy attachments ECS creates for managed scaling ("as_policy"). */
+  attachments?: { id: string; type: string; status: string; details: { name: string; value: string }[] }[];
+  attachmentsStatus?: string;
+}
+
+export interface CapacityProviderStrategyItem {
+  capacityProvider: string;
+  weight: number;
+  base: number;
+}
+
+export interface CapacityProviderRecord {
+  capacityProviderArn: string;
+  name: string;
+  region: string;
+  status: 'ACTIVE' | 'INACTIVE';
+  autoScalingGroupProvider: {
+    autoScalingGroupArn: string;
+    managedScaling: { status: 'ENABLED' | 'DISABLED'; targetCapacity: number; minimumScalingStepSize: number; maximumScalingStepSize: number; instanceWarmupPeriod: number };
+    managedTerminationProtection: 'ENABLED' | 'DISABLED';
+    managedDraining: 'ENABLED' | 'DISABLED';
+  };
+  updateStatus?: string;
+  updateStatusReason?: string;
+  tags: EcsTag[];
+  createdAt: number;
+  /** DeleteCapacityProvider: DELETE_IN_PROGRESS until then, INACTIVE after. */
+  deleteRequestedAt?: number;
 }
 
 export interface TaskDefinitionRecord {
@@ -113,6 +144,9 @@ export interface ServiceRecord {
   propagateTags: string;
   enableExecuteCommand: boolean;
   healthCheckGracePeriodSeconds?: number;
+  /** The service's capacity provider strategy (its own, or the cluster default when it was created); launchType is '' then. */
+  capacityProviderStrategy?: CapacityProviderStrategyItem[];
+  loadBalancers?: { targetGroupArn: string; containerName: string; containerPort: number }[];
   /** Whether the last scheduler pass found the service steady (so "reached a steady state" is said once). */
   steady: boolean;
   /** The task definition of the last deployment that completed (what a circuit-breaker rollback returns to). */
@@ -173,6 +207,10 @@ export interface TaskRecord {
   healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
   version: number;
   tags: EcsTag[];
+  /** The capacity provider the task was placed through. */
+  capacityProviderName?: string;
+  /** Target groups the scheduler registered the task in (scheduler.ts syncTargets). */
+  registeredTargets?: { targetGroupArn: string; id: string; port: number }[];
 }
 
 export interface EcsState {
@@ -184,10 +222,12 @@ export interface EcsState {
   tasks: Record<string, TaskRecord>;
   /** EC2 instance id => container instance ARN, for instances whose agent has registered once. */
   agentRegistrations: Record<string, string>;
-  /** Sandbox time ECS was last brought up to date (agent.ts replays timed events since then). */
+  /** Sandbox time ECS was last brought up to date (index.ts replays timed events since then). */
   lastTickAt?: number;
-  /** CreateService clientTokens and the request each came with (services/ecs.ts). */
+  /** CreateService clientTokens and the request each came with (services.ts). */
   clientTokens?: Record<string, { serviceArn: string; fingerprint: string }>;
+  /** Capacity providers by ARN (capacity-providers.ts); FARGATE and FARGATE_SPOT are built in, not stored. */
+  capacityProviders?: Record<string, CapacityProviderRecord>;
 }
 
 export function initEcsState(): EcsState {
@@ -325,3 +365,111 @@ export function addEvent(world: World, svc: ServiceRecord, now: number, message:
   svc.events.unshift({ id: world.nextId('', 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'), createdAt: now, message });
   if (svc.events.length > 100) svc.events.length = 100;
 }
+
+// ---- Errors -----------------------------------------------------------------------------------------
+
+export const invalidParameter = (message: string) => new ServiceError('InvalidParameterException', message);
+export const clientError = (message: string) => new ServiceError('ClientException', message);
+export const serviceNotFound = () => new ServiceError('ServiceNotFoundException', 'Service not found.');
+export const serviceNotActive = () => new ServiceError('ServiceNotActiveException', 'Service was not ACTIVE.');
+export const invalidToken = () => invalidParameter('Invalid token');
+
+// ---- Parameter helpers ------------------------------------------------------------------------------
+
+export function optString(p: Record<string, any>, name: string): string | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new ServiceError('SerializationException', `${name} must be a string`);
+  return v;
+}
+
+export function reqString(p: Record<string, any>, name: string, error = clientError): string {
+  const v = optString(p, name);
+  if (v === undefined || v === '') throw error(`${name} can not be blank.`);
+  return v;
+}
+
+export function optStringList(p: Record<string, any>, name: string): string[] | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+    throw new ServiceError('SerializationException', `${name} must be a list of strings`);
+  }
+  return v;
+}
+
+export function optInt(p: Record<string, any>, name: string): number | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ServiceError('SerializationException', `${name} must be an integer`);
+  return v;
+}
+
+export function maxResults(p: Record<string, any>, max: number): number | undefined {
+  const n = optInt(p, 'maxResults');
+  if (n !== undefined && (n < 1 || n > max)) {
+    throw invalidParameter(`maxResults must be between 1 and ${max}.`);
+  }
+  return n;
+}
+
+export function includes(p: Record<string, any>, what: string): boolean {
+  return (optStringList(p, 'include') ?? []).includes(what);
+}
+
+export const NAME_PATTERN = /^[a-zA-Z0-9_-]{1,255}$/;
+
+export function readTags(p: Record<string, any>): EcsTag[] {
+  const tags = p.tags;
+  if (tags === undefined || tags === null) return [];
+  if (!Array.isArray(tags)) throw new ServiceError('SerializationException', 'tags must be a list');
+  if (tags.length > 50) throw invalidParameter('Too many tags. A resource can have at most 50 tags.');
+  return tags.map((t: any) => {
+    if (typeof t?.key !== 'string' || t.key === '' || t.key.length > 128) {
+      throw invalidParameter('Tag keys must be between 1 and 128 characters in length.');
+    }
+    if (t.value !== undefined && (typeof t.value !== 'string' || t.value.length > 256)) {
+      throw invalidParameter('Tag values must be between 0 and 256 characters in length.');
+    }
+    return { key: t.key, value: t.value ?? '' };
+  });
+}
+
+export function mergeTags(existing: EcsTag[], added: EcsTag[]): EcsTag[] {
+  const byKey = new Map(existing.map((t) => [t.key, t]));
+  for (const t of added) byKey.set(t.key, t);
+  if (byKey.size > 50) throw invalidParameter('Too many tags. A resource can have at most 50 tags.');
+  return [...byKey.values()];
+}
+
+export const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+
+export function pageRequest(world: World, p: Record<string, any>, defaultPageSize: number, max: number) {
+  return { maxResults: maxResults(p, max), nextToken: optString(p, 'nextToken') || undefined, defaultPageSize, settings: world.settings, invalidToken };
+}
+
+// ---- Task lifecycle helpers ----------------------------------------------------------------------
+
+/** Ask a task to stop: it spends latency.taskStopMs in STOPPING, then is STOPPED. */
+export function stopTask(t: TaskRecord, now: number, reason: string, stopCode: string): void {
+  if (t.desiredStatus === 'STOPPED') return;
+  t.desiredStatus = 'STOPPED';
+  t.stoppingAt = now;
+  t.stoppedReason = reason;
+  t.stopCode = stopCode;
+  if (t.lastStatus !== 'STOPPED') {
+    t.lastStatus = 'STOPPING';
+    t.statusChangedAt = now;
+  }
+  t.version += 1;
+}
+
+export function finishStop(t: TaskRecord, at: number): void {
+  t.lastStatus = 'STOPPED';
+  t.statusChangedAt = at;
+  t.stoppedAt = at;
+  t.version += 1;
+}
+
+export const read = (handler: Handler): Operation => ({ mutating: false, handler });
+export const write = (handler: Handler): Operation => ({ mutating: true, handler });
