@@ -61,9 +61,9 @@ export function labSteps(opts: LabStepOptions = {}): AnyStep[] {
 }
 
 /** The steps of the other topology (and the ALB's, without --load-balancer): what moving between them removes. */
-export function retiredSteps(topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): AnyStep[] {
+export function retiredSteps(topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
   const ids = new Set(stepsFor(topology));
-  return STEPS.filter((s) => !ids.has(s.id));
+  return STEPS.filter((s) => !ids.has(s.id)).map((s) => s.id);
 }
 
 export function stepById(id: StepId): AnyStep {

@@ -56,7 +56,8 @@ export function upCommand(): Command {
       // Moving between topologies: what the other one left (the lone instance, or the group, or the
       // ALB) goes once the new shape runs the service. Read now, so the plan shows it.
       const retired = retiredSteps(ctx.config);
-      const retiring = await previewDestroy(retired, ctx);
+      const every = labSteps(stepOptions(rt, s));
+      const retiring = await previewDestroy(every, ctx, { targets: retired });
       const leaving = retiring.steps.flatMap((x) => x.deleted ?? []);
       if (dryRun) {
         announceDryRun(plan, ctx);
@@ -75,7 +76,7 @@ export function upCommand(): Command {
       if (asked.keyPair) await createPendingKeyPair(ctx, rt.io, asked.keyPair);
       const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any && !leaving.length });
       if (leaving.length) {
-        const removed = await destroySteps(retired, ctx);
+        const removed = await destroySteps(every, ctx, { targets: retired });
         report.steps.push(...removed.steps);
       }
       const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
