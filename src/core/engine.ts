@@ -183,7 +183,9 @@ export async function prepareSteps(steps: readonly AnyStep[], ctx: Context): Pro
 }
 
 /** One error for several: the worst kind first, every message listed. */
-function combine(errors: CliError[]): CliError {
+function combine(all: CliError[]): CliError {
+  // Two steps that check the same thing (the VPC) fail with the same message: say it once.
+  const errors = all.filter((e, i) => all.findIndex((x) => x.message === e.message) === i);
   const first = pickError(errors);
   if (errors.length === 1) return first;
   const others = errors.filter((e) => e !== first);

@@ -23,7 +23,7 @@ export interface TaggedResource {
   tags: Record<string, string>;
 }
 
-export const TAGGED_TYPES = ['ecs:cluster', 'ecs:service', 'ecs:task-definition', 'ec2:instance', 'ec2:security-group', 'logs:log-group'] as const;
+export const TAGGED_TYPES = ['ecs:cluster', 'ecs:service', 'ecs:task-definition', 'ecs:capacity-provider', 'ec2:instance', 'ec2:security-group', 'ec2:launch-template', 'elasticloadbalancing:loadbalancer', 'elasticloadbalancing:targetgroup', 'logs:log-group'] as const;
 
 /** The IAM path of a stack's roles, policies and instance profiles. */
 export function iamPath(stack: string): string {
@@ -130,7 +130,7 @@ export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string 
  * those, so a lost stack file or an older run's custom names still lead to the stack's resources.
  * Only an unambiguous find (one resource of the kind) is used. Found names are never saved.
  */
-export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 'tagging' | 'iam' | 'ec2' | 'ecs'>, stack: string, region: string): Promise<string[]> {
+export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 'tagging' | 'iam' | 'ec2' | 'ecs' | 'autoscaling'>, stack: string, region: string): Promise<string[]> {
   const notGiven = (k: SettingKey) => r.sources[k] === 'default' || r.sources[k] === undefined;
   const used: string[] = [];
   const use = (k: SettingKey, found: readonly string[]) => {
@@ -139,9 +139,28 @@ export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 
     r.sources[k] = 'tagged';
     used.push(`${k}=${found[0]}`);
   };
-  const keys: SettingKey[] = ['clusterName', 'serviceName', 'taskFamily', 'logGroup', 'securityGroupName', 'iamName'];
+  const keys: SettingKey[] = ['clusterName', 'serviceName', 'taskFamily', 'logGroup', 'securityGroupName', 'iamName', 'instances', 'loadBalancer'];
   if (!keys.some(notGiven)) return used;
   const tagged = await taggedResources({ tagging: aws.tagging, stack });
+  // The stack's shape: a tagged Auto Scaling group means the group topology (its size, and whether an
+  // ALB is tagged too), so a lost stack file never turns `up` into "replace the group by one instance".
+  if (notGiven('instances') || notGiven('loadBalancer')) {
+    const groups = await stackGroups(aws, stack);
+    if (groups.length === 1) {
+      const n = Math.max(1, groups[0]!.MaxSize ?? 1);
+      const alb = Boolean(tagged?.some((t) => /:loadbalancer\/app\//.test(t.arn)));
+      if (notGiven('instances') && n !== r.config.instances) {
+        r.config.instances = n;
+        r.sources.instances = 'tagged';
+        used.push(`instances=${n}`);
+      }
+      if (notGiven('loadBalancer') && alb !== r.config.loadBalancer) {
+        r.config.loadBalancer = alb;
+        r.sources.loadBalancer = 'tagged';
+        used.push(`loadBalancer=${alb}`);
+      }
+    }
+  }
   if (tagged) {
     const n = namesOf(tagged);
     use('clusterName', n.clusters);
@@ -152,7 +171,9 @@ export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 
   }
   if (notGiven('securityGroupName')) {
     const res = await aws.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
-    use('securityGroupName', [...new Set((res.SecurityGroups ?? []).map((g) => g.GroupName ?? ''))].filter(Boolean));
+    // The load balancer's own group (<name>-alb) is not the instances'.
+    const names = [...new Set((res.SecurityGroups ?? []).map((g) => g.GroupName ?? ''))].filter(Boolean);
+    use('securityGroupName', names.filter((n) => !names.includes(n.replace(/-alb$/, '')) || !n.endsWith('-alb')));
   }
   if (notGiven('iamName')) use('iamName', await iamBaseNames({ iam: aws.iam, stack }, region));
   // Neither --image nor --repo given: the logging image the stack's task definition runs is what it has.
@@ -177,3 +198,14 @@ async function runningImage(aws: Pick<AwsClients, 'ecs'>, family: string, stack:
 
 /** The logging container's name in templates/task-definition.json. */
 export const LOGGING_CONTAINER = 'cloudwatchlogs';
+
+/** The Auto Scaling groups carrying the stack tag (none where the endpoint has no Auto Scaling). */
+async function stackGroups(aws: Pick<AwsClients, 'autoscaling'>, stack: string) {
+  try {
+    const res = await aws.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
+    return (res.AutoScalingGroups ?? []).filter((g) => g.Status !== 'Delete in progress');
+  } catch (e) {
+    if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return [];
+    throw e;
+  }
+}

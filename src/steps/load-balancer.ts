@@ -21,7 +21,8 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { elbTags } from './target-group.js';
-import { allowedCidr, groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
+import { allowedCidr } from './security-group.js';
+import { groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
 
 type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
 

@@ -113,17 +113,31 @@ export async function detectPublicIp(endpoint: string | undefined, timeoutMs = 3
 }
 
 async function prepareAllowCidr(ctx: Ctx): Promise<SecurityGroupPrepared['allowCidr']> {
-  if (ctx.config.allowCidr) return ctx.config.allowCidr;
-  if (ctx.flags.intent === 'inspect') return undefined; // status needs no caller IP
   // Behind the ALB with no key pair, the instances take nothing from the caller: no IP needed.
-  if (topologyOf(ctx.config) === 'group' && ctx.config.loadBalancer && !ctx.config.keyName) return undefined;
-  const found = await detectPublicIp(await callerIpEndpoint(ctx));
-  if (found.ip) return discovered(`${found.ip}/32`, 'your public IP');
-  throw inputError(
-    'Cannot detect your public IP address',
-    `${found.why ?? 'no answer'}; it is needed to allow HTTP${ctx.config.keyName ? ' and SSH' : ''} from your address only`,
-    'Pass --allow-cidr with your address, e.g. --allow-cidr 203.0.113.7/32.',
-  );
+  if (!ctx.config.allowCidr && topologyOf(ctx.config) === 'group' && ctx.config.loadBalancer && !ctx.config.keyName) return undefined;
+  return allowedCidr(ctx, `HTTP${ctx.config.keyName ? ' and SSH' : ''}`);
+}
+
+const cidrLookups = new WeakMap<object, Promise<string | Discovered<string> | undefined>>();
+
+/**
+ * Who may reach the app (and SSH): --allow-cidr, else the caller's public IP/32, found once per run
+ * (the instances' and the load balancer's groups both ask). Status (intent inspect) needs none.
+ */
+export function allowedCidr(ctx: Pick<Context, 'config' | 'flags' | 'endpoint' | 'ec2'>, what = 'HTTP'): Promise<string | Discovered<string> | undefined> {
+  if (ctx.config.allowCidr) return Promise.resolve(ctx.config.allowCidr);
+  if (ctx.flags.intent === 'inspect') return Promise.resolve(undefined);
+  let p = cidrLookups.get(ctx.config);
+  if (!p) {
+    p = (async () => {
+      const found = await detectPublicIp(await callerIpEndpoint(ctx));
+      if (found.ip) return discovered(`${found.ip}/32`, 'your public IP');
+      throw inputError('Cannot detect your public IP address', `${found.why ?? 'no answer'}; it is needed to allow ${what} from your address only`, 'Pass --allow-cidr with your address, e.g. --allow-cidr 203.0.113.7/32.');
+    })();
+    cidrLookups.set(ctx.config, p);
+    p.catch(() => cidrLookups.delete(ctx.config));
+  }
+  return p;
 }
 
 // ---- read -------------------------------------------------------------------------------------------

@@ -5,10 +5,9 @@
  * same group. Read-only; a result of the run, never saved.
  */
 import type { Context } from '../core/context.js';
-import { UserInputError, hasAwsCode } from '../core/errors.js';
-import { discovered, type Discovered } from '../core/step.js';
-import { callerIpEndpoint } from '../aws/endpoints.js';
-import { detectPublicIp, offeredZones } from './instance.js';
+import { UserInputError } from '../core/errors.js';
+import type { Discovered } from '../core/step.js';
+import { offeredZones, resolveVpc } from './host.js';
 
 export interface ZoneSubnet {
   subnetId: string;
@@ -49,23 +48,7 @@ async function findGroupNetwork(ctx: Ctx): Promise<GroupNetwork> {
   }
   const offeredP = offeredZones(ctx, c.instanceType);
   offeredP.catch(() => undefined);
-  let vpcId: string | Discovered<string>;
-  if (c.vpcId) {
-    let found = false;
-    try {
-      found = Boolean((await ctx.ec2.describeVpcs({ VpcIds: [c.vpcId] })).Vpcs?.length);
-    } catch (e) {
-      if (!hasAwsCode(e, 'InvalidVpcID.NotFound', 'InvalidVpcID.Malformed')) throw e;
-    }
-    if (!found) throw new UserInputError({ what: `VPC ${c.vpcId} not found`, why: `there is no such VPC in ${c.region}`, fix: 'Pass --vpc with a VPC of this region, or leave it out to use the default VPC.' });
-    vpcId = c.vpcId;
-  } else {
-    const vpc = (await ctx.ec2.describeVpcs({ Filters: [{ Name: 'is-default', Values: ['true'] }] })).Vpcs?.[0];
-    if (!vpc?.VpcId) {
-      throw new UserInputError({ what: `No default VPC in ${c.region}`, why: 'the account has no default VPC in this region', fix: 'Pass --vpc with a VPC that has public subnets in two or more zones, or create a default VPC: aws ec2 create-default-vpc.' });
-    }
-    vpcId = discovered(vpc.VpcId, 'the default VPC');
-  }
+  const { vpcId } = await resolveVpc(ctx);
   const vpc = typeof vpcId === 'string' ? vpcId : vpcId.value;
   const all: { SubnetId?: string; AvailabilityZone?: string; MapPublicIpOnLaunch?: boolean; DefaultForAz?: boolean; State?: string }[] = [];
   let token: string | undefined;
@@ -91,30 +74,4 @@ async function findGroupNetwork(ctx: Ctx): Promise<GroupNetwork> {
     });
   }
   return { vpcId, subnets };
-}
-
-const cidrMemo = new WeakMap<object, Promise<string | Discovered<string> | undefined>>();
-
-/**
- * Who may reach the app: --allow-cidr, else the caller's public IP/32 (found once per run). Status
- * (intent inspect) needs none.
- */
-export function allowedCidr(ctx: Pick<Context, 'config' | 'flags' | 'endpoint' | 'ec2'>): Promise<string | Discovered<string> | undefined> {
-  if (ctx.config.allowCidr) return Promise.resolve(ctx.config.allowCidr);
-  if (ctx.flags.intent === 'inspect') return Promise.resolve(undefined);
-  let p = cidrMemo.get(ctx.config);
-  if (!p) {
-    p = (async () => {
-      const found = await detectPublicIp(await callerIpEndpoint(ctx));
-      if (found.ip) return discovered(`${found.ip}/32`, 'your public IP');
-      throw new UserInputError({
-        what: 'Cannot detect your public IP address',
-        why: `${found.why ?? 'no answer'}; it is needed to allow HTTP from your address only`,
-        fix: 'Pass --allow-cidr with your address, e.g. --allow-cidr 203.0.113.7/32.',
-      });
-    })();
-    cidrMemo.set(ctx.config, p);
-    p.catch(() => cidrMemo.delete(ctx.config));
-  }
-  return p;
 }
