@@ -1,7 +1,15 @@
 /** EC2 instances (RunInstances, Describe/Terminate/Stop/Start), their volumes and reservations. */
 import { createHash } from 'node:crypto';
 import {
+  DescribeInstanceCreditSpecificationsRequest$,
+  DescribeInstanceCreditSpecificationsResult$,
   DescribeVolumesRequest$,
+  ModifyInstanceCreditSpecificationRequest$,
+  ModifyInstanceCreditSpecificationResult$,
+  type DescribeInstanceCreditSpecificationsRequest,
+  type DescribeInstanceCreditSpecificationsResult,
+  type ModifyInstanceCreditSpecificationRequest,
+  type ModifyInstanceCreditSpecificationResult,
   DescribeVolumesResult$,
   StartInstancesRequest$,
   StartInstancesResult$,
@@ -797,6 +805,16 @@ export const operations: Record<string, Operation> = {
     encode: ec2Encoder(DescribeVolumesResult$),
     handler: seeded(describeVolumes),
   }),
-  DescribeInstanceCreditSpecifications: { mutating: false, handler: regional(describeInstanceCreditSpecifications) },
-  ModifyInstanceCreditSpecification: { mutating: true, handler: regional(modifyInstanceCreditSpecification) },
+  DescribeInstanceCreditSpecifications: typedOperation<DescribeInstanceCreditSpecificationsRequest, DescribeInstanceCreditSpecificationsResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeInstanceCreditSpecificationsRequest$),
+    encode: ec2Encoder(DescribeInstanceCreditSpecificationsResult$),
+    handler: seeded(describeInstanceCreditSpecifications),
+  }),
+  ModifyInstanceCreditSpecification: typedOperation<ModifyInstanceCreditSpecificationRequest, ModifyInstanceCreditSpecificationResult>({
+    mutating: true,
+    decode: ec2Decoder(ModifyInstanceCreditSpecificationRequest$),
+    encode: ec2Encoder(ModifyInstanceCreditSpecificationResult$),
+    handler: seeded(modifyInstanceCreditSpecification),
+  }),
 };
