@@ -400,7 +400,7 @@ const autoscaling = object({
       maxInstanceLifetime: optInt,
       capacityCause: str,
       lastLaunchFailureAt: optNum,
-      deleting: optional(bool),
+      status: optStr,
     }),
   ),
   activities: arrayOf(

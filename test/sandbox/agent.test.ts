@@ -38,7 +38,7 @@ test('parseAgentConfig reads ECS_CLUSTER from shell, bare lines and base64, igno
   assert.equal(parseAgentConfig(undefined).cluster, 'default');
 });
 
-/** Put an instance into the EC2 state directly, as services/ec2.ts would after RunInstances. */
+/** Put an instance into the EC2 state directly, as services/ec2/ would after RunInstances. */
 function addInstance(sb: RunningSandbox, now: number, overrides: Partial<Ec2InstanceRecord> = {}): Ec2InstanceRecord {
   const instanceId = sb.world.nextId('i-');
   const instance: Ec2InstanceRecord = {

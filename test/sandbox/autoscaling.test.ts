@@ -22,6 +22,8 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { CreateLaunchTemplateCommand, DescribeInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
+import { STATE_SHAPES } from '../../src/sandbox/state-shapes.js';
+import type { AutoScalingView } from '../../src/sandbox/views.js';
 import { amisIn } from '../../src/sandbox/services/ec2/ec2-data.js';
 import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
 import { autoScalingClients, rejectsCode, withSandbox } from './support.js';
@@ -276,6 +278,9 @@ test('DeleteAutoScalingGroup: ResourceInUse and ScalingActivityInProgress withou
     await c.asg.send(new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: 'del', ForceDelete: true }));
     const g = (await group(c.asg, 'del'))!;
     assert.equal(g.Status, 'Delete in progress');
+    const view = (c.sb.world.state.autoscaling as AutoScalingView).groups!['us-east-1/del']!;
+    assert.equal(view.status, 'Delete in progress', 'AsgGroupView.status, as views.ts documents it');
+    assert.equal(view.desiredCapacity, 0);
     assert.ok(g.Instances!.every((i) => i.LifecycleState === 'Terminating'));
     await rejectsCode(c.asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'del', DesiredCapacity: 1 })), 'ValidationError', /pending delete/);
     c.clock.advance(150);
@@ -303,5 +308,21 @@ test('launch failures: a zone without capacity is skipped; no capacity anywhere 
     assert.equal(acts[0]!.StatusCode, 'Failed');
     assert.match(acts[0]!.StatusMessage!, /sufficient t3.small capacity/);
     assert.match(acts[0]!.Description!, /^Launching a new EC2 instance\.  Status Reason: .* Launching EC2 instance failed\.$/);
+  });
+});
+
+test('the persisted state of EC2 (with launch templates) and Auto Scaling matches state-shapes.ts', async () => {
+  await withAsg(async (c) => {
+    await create(c, 'persist', { DesiredCapacity: 2 });
+    c.clock.advance(600);
+    await c.asg.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: (await group(c.asg, 'persist'))!.Instances![0]!.InstanceId, ShouldDecrementDesiredCapacity: false }));
+    const saved = JSON.parse(JSON.stringify(c.sb.world.state));
+    assert.equal(STATE_SHAPES.ec2!(saved.ec2, 'ec2'), undefined);
+    assert.equal(STATE_SHAPES.autoscaling!(saved.autoscaling, 'autoscaling'), undefined);
+    assert.ok(Object.keys(saved.ec2.launchTemplates).length === 1);
+    saved.autoscaling.groups['us-east-1/persist'].instances[0].lifecycleState = 'Sleeping';
+    assert.match(STATE_SHAPES.autoscaling!(saved.autoscaling, 'autoscaling')!, /lifecycleState must be one of/);
+    delete saved.ec2.launchTemplates;
+    assert.equal(STATE_SHAPES.ec2!(saved.ec2, 'ec2'), undefined, 'files from before launch templates still load');
   });
 });

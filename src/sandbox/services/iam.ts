@@ -2,7 +2,7 @@
  * IAM (Query protocol, global): managed policies and their versions, roles, instance profiles, tags.
  *
  * Eventual consistency: a role added to an instance profile (or a new instance profile) is not
- * usable by EC2 for settings.iamPropagationMs; ec2.ts asks instanceProfileUsable().
+ * usable by EC2 for settings.iamPropagationMs; ec2/instances.ts asks instanceProfileUsable().
  */
 
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';

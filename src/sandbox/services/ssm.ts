@@ -1,7 +1,7 @@
 /**
  * SSM Parameter Store (JSON 1.1), read-only: the public parameters ecs-cwlogs reads to find the
  * ECS-optimized Amazon Linux 2023 AMI, for x86_64 and arm64. The AMI ids are the ones EC2's
- * DescribeImages and RunInstances accept in the same region (ec2-data.ts).
+ * DescribeImages and RunInstances accept in the same region (ec2/ec2-data.ts).
  */
 
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
@@ -24,7 +24,7 @@ function publicParameters(region: string, world?: World): Map<string, PublicPara
   const params = new Map<string, PublicParameter>();
   const add = (name: string, value: string, version: number) =>
     params.set(name, { name, value, version, lastModified: PUBLISHED });
-  // A release published since (publishEcsAmi in ec2-data.ts) replaces the built-in recommended AMI.
+  // A release published since (publishEcsAmi in ec2/ec2-data.ts) replaces the built-in recommended AMI.
   const amis = amisForRegion(region).map((a) => (world && a.ssmPath ? recommendedEcsAmi(world, region, a.architecture) : a));
   for (const ami of amis) {
     if (ami.ssmPath && ami.ssmFields) {

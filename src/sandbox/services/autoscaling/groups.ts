@@ -48,8 +48,6 @@ export interface AsgGroupRecord extends AsgGroupView {
   capacityCause: string;
   /** When a launch last failed: tick() retries ten seconds later. */
   lastLaunchFailureAt?: number;
-  /** Set by ForceDelete: status 'Delete in progress' until every instance is terminated. */
-  deleting?: boolean;
 }
 
 export interface AutoScalingState {
@@ -81,9 +79,14 @@ export function findGroup(world: World, region: string, name: string | undefined
   return g;
 }
 
+/** AsgGroupView.status while ForceDelete terminates the instances; the group goes once they are. */
+export const DELETE_IN_PROGRESS = 'Delete in progress';
+
+export const isDeleting = (g: AsgGroupRecord) => g.status === DELETE_IN_PROGRESS;
+
 /** Groups being deleted refuse changes. */
 export function notDeleting(g: AsgGroupRecord): AsgGroupRecord {
-  if (g.deleting) throw validation(`AutoScalingGroup ${g.autoScalingGroupName} is pending delete.`);
+  if (isDeleting(g)) throw validation(`AutoScalingGroup ${g.autoScalingGroupName} is pending delete.`);
   return g;
 }
 
@@ -161,7 +164,7 @@ export function groupShape(g: AsgGroupRecord): AutoScalingGroup {
     SuspendedProcesses: [],
     VPCZoneIdentifier: g.vpcZoneIdentifier,
     EnabledMetrics: [],
-    Status: g.deleting ? 'Delete in progress' : undefined,
+    Status: g.status,
     Tags: Object.entries(g.tags).map(([Key, Value]) => ({
       ResourceId: g.autoScalingGroupName,
       ResourceType: 'auto-scaling-group',
@@ -281,7 +284,7 @@ function deleteAutoScalingGroup(input: DeleteAutoScalingGroupType, { world, regi
   const g = findGroup(world, region, input.AutoScalingGroupName);
   const s = asgState(world);
   if (!input.ForceDelete) {
-    if (inProgress(world, region, g.autoScalingGroupName).length || g.deleting) {
+    if (inProgress(world, region, g.autoScalingGroupName).length || isDeleting(g)) {
       throw new ServiceError('ScalingActivityInProgress', 'You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.', 400);
     }
     if (g.instances.length) {
@@ -291,7 +294,7 @@ function deleteAutoScalingGroup(input: DeleteAutoScalingGroupType, { world, regi
     return;
   }
   // ForceDelete: every instance is terminated (protection notwithstanding); the group goes once they are.
-  g.deleting = true;
+  g.status = DELETE_IN_PROGRESS;
   g.minSize = 0;
   g.maxSize = 0;
   g.desiredCapacity = 0;

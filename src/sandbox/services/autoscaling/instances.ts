@@ -36,7 +36,7 @@ import { queryDecoder } from '../ec2/codec.js';
 import { launchFromTemplate, terminateInstance } from '../ec2/instances.js';
 import { state as ec2State } from '../ec2/state.js';
 import { activityShape, causeTime, finishActivity, recordActivity } from './activities.js';
-import { asgState, findGroup, notDeleting, validation, type AsgGroupRecord } from './groups.js';
+import { asgState, findGroup, isDeleting, notDeleting, validation, type AsgGroupRecord } from './groups.js';
 
 export interface AsgInstanceRecord extends AsgInstanceView {
   instanceType: string;
@@ -194,7 +194,7 @@ function reconcile(world: World, g: AsgGroupRecord, now: number): void {
     }
   }
   const s = asgState(world);
-  if (g.deleting) {
+  if (isDeleting(g)) {
     if (!g.instances.length) delete s.groups[`${g.region}/${g.autoScalingGroupName}`];
     return;
   }

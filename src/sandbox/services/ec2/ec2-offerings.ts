@@ -13,23 +13,29 @@
  * error (400) names the zones that do offer the type; `InsufficientInstanceCapacity` is a server
  * error (500) naming the zones with capacity left. A launch uses one unit of its zone's capacity.
  */
-import { ServiceError, type SandboxRequest, type World } from '../../types.js';
+import { ServiceError, type World } from '../../types.js';
 import { paginate } from '../../paginate.js';
-import { unflatten } from '../../protocols/query.js';
+import type {
+  _InstanceType,
+  DescribeInstanceCreditSpecificationsRequest,
+  DescribeInstanceCreditSpecificationsResult,
+  DescribeInstanceTypeOfferingsRequest,
+  DescribeInstanceTypeOfferingsResult,
+  LocationType,
+  ModifyInstanceCreditSpecificationRequest,
+  ModifyInstanceCreditSpecificationResult,
+  SuccessfulInstanceCreditSpecificationItem,
+  UnsuccessfulInstanceCreditSpecificationErrorCode,
+  UnsuccessfulInstanceCreditSpecificationItem,
+} from '@aws-sdk/client-ec2';
+import type { Call } from '../../typed.js';
 import { INSTANCE_TYPES, availabilityZones } from './ec2-data.js';
-import { int, list } from '../util.js';
 
 function wildcard(pattern: string): RegExp {
   const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`, 's');
 }
 
-function strings(value: unknown): string[] {
-  if (value === undefined || value === null) return [];
-  if (Array.isArray(value)) return value.filter((v) => v !== undefined && v !== null).map(String);
-  if (typeof value === 'object') return Object.values(value as object).map(String);
-  return [String(value)];
-}
 
 /** Whether the zone offers the instance type (settings.notOffered). */
 export function isOffered(world: World, instanceType: string, zoneName: string): boolean {
@@ -78,34 +84,36 @@ export function useCapacity(world: World, zoneName: string, count: number): void
 }
 
 /** DescribeInstanceTypeOfferings: LocationType region (default), availability-zone or availability-zone-id. */
-export function describeInstanceTypeOfferings(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const locationType = p.LocationType ? String(p.LocationType) : 'region';
+export function describeInstanceTypeOfferings(p: DescribeInstanceTypeOfferingsRequest, { world, region }: Call): DescribeInstanceTypeOfferingsResult {
+  const req = { region };
+  const locationType: string = p.LocationType ? String(p.LocationType) : 'region';
   if (!['region', 'availability-zone', 'availability-zone-id'].includes(locationType)) {
     throw new ServiceError('InvalidParameterValue', `Value (${locationType}) for parameter locationType is invalid. Unknown location type.`, 400);
   }
   const zones = availabilityZones(req.region);
-  const offerings: { instanceType: string; location: string; locationType: string }[] = [];
+  const offerings: { InstanceType: _InstanceType; Location: string; LocationType: LocationType }[] = [];
   for (const type of [...INSTANCE_TYPES].sort()) {
     if (locationType === 'region') {
-      if (zones.some((z) => isOffered(world, type, z.zoneName))) offerings.push({ instanceType: type, location: req.region, locationType });
+      if (zones.some((z) => isOffered(world, type, z.zoneName))) offerings.push({ InstanceType: type as _InstanceType, Location: req.region, LocationType: 'region' });
       continue;
     }
     for (const z of zones) {
-      if (isOffered(world, type, z.zoneName)) offerings.push({ instanceType: type, location: locationType === 'availability-zone' ? z.zoneName : z.zoneId, locationType });
+      if (isOffered(world, type, z.zoneName)) {
+        offerings.push({ InstanceType: type as _InstanceType, Location: locationType === 'availability-zone' ? z.zoneName : z.zoneId, LocationType: locationType as LocationType });
+      }
     }
   }
-  const filters = list(p.Filter).filter((f) => f && f.Name);
+  const filters = (p.Filters ?? []).filter((f) => f.Name);
   for (const f of filters) {
     if (!['instance-type', 'location'].includes(String(f.Name))) throw new ServiceError('InvalidParameterValue', `The filter '${String(f.Name)}' is invalid`, 400);
   }
   const selected = offerings.filter((o) =>
     filters.every((f) => {
-      const value = String(f.Name) === 'instance-type' ? o.instanceType : o.location;
-      return strings(f.Value).some((v) => wildcard(v).test(value));
+      const value = String(f.Name) === 'instance-type' ? o.InstanceType : o.Location;
+      return (f.Values ?? []).some((v) => wildcard(v).test(value));
     }),
   );
-  const maxResults = int(p.MaxResults);
+  const maxResults = p.MaxResults;
   if (maxResults !== undefined && (Number.isNaN(maxResults) || maxResults < 5 || maxResults > 1000)) {
     throw new ServiceError('InvalidParameterValue', `Value ( ${p.MaxResults} ) for parameter maxResults is invalid. Parameter must be between 5 and 1000.`, 400);
   }
@@ -116,7 +124,7 @@ export function describeInstanceTypeOfferings(req: SandboxRequest, world: World)
     settings: world.settings,
     invalidToken: () => new ServiceError('InvalidPaginationToken', 'The specified pagination token is not valid or is expired.', 400),
   });
-  return { instanceTypeOfferingSet: page.items, nextToken: page.nextToken };
+  return { InstanceTypeOfferings: page.items, NextToken: page.nextToken };
 }
 
 // ---- CPU credits ------------------------------------------------------------------------------------
@@ -155,13 +163,13 @@ interface CreditView {
  * ModifyInstanceCreditSpecification: per instance, success, or NotSupported for a non-burstable one
  * (in the unsuccessful set, as EC2 reports it).
  */
-export function modifyInstanceCreditSpecification(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const items = list(p.InstanceCreditSpecification).filter(Boolean) as { InstanceId?: string; CpuCredits?: string }[];
+export function modifyInstanceCreditSpecification(p: ModifyInstanceCreditSpecificationRequest, { world, region }: Call): ModifyInstanceCreditSpecificationResult {
+  const req = { region };
+  const items = p.InstanceCreditSpecifications ?? [];
   if (!items.length) throw new ServiceError('MissingParameter', 'The request must contain the parameter InstanceCreditSpecification', 400);
   const instances = (world.state.ec2?.instances ?? {}) as Record<string, CreditView>;
-  const ok: { instanceId: string }[] = [];
-  const failed: { instanceId: string; error: { code: string; message: string } }[] = [];
+  const ok: SuccessfulInstanceCreditSpecificationItem[] = [];
+  const failed: UnsuccessfulInstanceCreditSpecificationItem[] = [];
   for (const item of items) {
     const id = String(item.InstanceId ?? '');
     const credits = item.CpuCredits;
@@ -170,24 +178,27 @@ export function modifyInstanceCreditSpecification(req: SandboxRequest, world: Wo
     }
     const inst = instances[id];
     if (!inst || inst.region !== req.region || inst.state === 'terminated') {
-      failed.push({ instanceId: id, error: { code: 'InvalidInstanceID.NotFound', message: `The instance ID '${id}' does not exist` } });
+      failed.push({ InstanceId: id, Error: { Code: 'InvalidInstanceID.NotFound', Message: `The instance ID '${id}' does not exist` } });
     } else if (!isBurstable(inst.instanceType)) {
-      failed.push({ instanceId: id, error: { code: 'InstanceCreditSpecification.NotSupported', message: `The ${inst.instanceType} instance type does not support burstable performance.` } });
+      failed.push({
+        InstanceId: id,
+        Error: { Code: 'InstanceCreditSpecification.NotSupported' as UnsuccessfulInstanceCreditSpecificationErrorCode, Message: `The ${inst.instanceType} instance type does not support burstable performance.` },
+      });
     } else {
       inst.cpuCredits = credits;
-      ok.push({ instanceId: id });
+      ok.push({ InstanceId: id });
     }
   }
-  return { successfulInstanceCreditSpecificationSet: ok, unsuccessfulInstanceCreditSpecificationSet: failed };
+  return { SuccessfulInstanceCreditSpecifications: ok, UnsuccessfulInstanceCreditSpecifications: failed };
 }
 
 /**
  * DescribeInstanceCreditSpecifications: named instances with their option (a non-burstable one
  * reports `standard`); without ids, the burstable instances running `unlimited`.
  */
-export function describeInstanceCreditSpecifications(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const ids = strings(p.InstanceId);
+export function describeInstanceCreditSpecifications(p: DescribeInstanceCreditSpecificationsRequest, { world, region }: Call): DescribeInstanceCreditSpecificationsResult {
+  const req = { region };
+  const ids = p.InstanceIds ?? [];
   const all = Object.values((world.state.ec2?.instances ?? {}) as Record<string, CreditView>).filter((i) => i.region === req.region && i.state !== 'terminated');
   let chosen: CreditView[];
   if (ids.length) {
@@ -197,5 +208,5 @@ export function describeInstanceCreditSpecifications(req: SandboxRequest, world:
   } else {
     chosen = all.filter((i) => i.cpuCredits === 'unlimited');
   }
-  return { instanceCreditSpecificationSet: chosen.map((i) => ({ instanceId: i.instanceId, cpuCredits: i.cpuCredits ?? 'standard' })) };
+  return { InstanceCreditSpecifications: chosen.map((i) => ({ InstanceId: i.instanceId, CpuCredits: i.cpuCredits ?? 'standard' })) };
 }

@@ -4,6 +4,10 @@ import {
   DescribeImagesResult$,
   DescribeInstanceTypesRequest$,
   DescribeInstanceTypesResult$,
+  DescribeInstanceTypeOfferingsRequest$,
+  DescribeInstanceTypeOfferingsResult$,
+  type DescribeInstanceTypeOfferingsRequest,
+  type DescribeInstanceTypeOfferingsResult,
   type _InstanceType,
   type ArchitectureValues,
   type DescribeImagesRequest,
@@ -18,7 +22,7 @@ import type { TagMap } from '../util.js';
 import { ec2Decoder, ec2Encoder } from './codec.js';
 import { checkIdFormat, filterItems, pageOf } from './common.js';
 import { describeInstanceTypeOfferings } from './ec2-offerings.js';
-import { regional, seeded } from './state.js';
+import { seeded } from './state.js';
 import { INSTANCE_TYPES, amisIn, architectureOf, specsOf, type AmiRecord } from './ec2-data.js';
 
 export function amiShape(ami: AmiRecord): Image {
@@ -143,5 +147,10 @@ export const operations: Record<string, Operation> = {
     encode: ec2Encoder(DescribeInstanceTypesResult$),
     handler: seeded(describeInstanceTypes),
   }),
-  DescribeInstanceTypeOfferings: { mutating: false, handler: regional(describeInstanceTypeOfferings) },
+  DescribeInstanceTypeOfferings: typedOperation<DescribeInstanceTypeOfferingsRequest, DescribeInstanceTypeOfferingsResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeInstanceTypeOfferingsRequest$),
+    encode: ec2Encoder(DescribeInstanceTypeOfferingsResult$),
+    handler: seeded(describeInstanceTypeOfferings),
+  }),
 };

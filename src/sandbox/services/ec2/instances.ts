@@ -1,10 +1,40 @@
 /** EC2 instances (RunInstances, Describe/Terminate/Stop/Start), their volumes and reservations. */
 import { createHash } from 'node:crypto';
+import {
+  DescribeInstanceCreditSpecificationsRequest$,
+  DescribeInstanceCreditSpecificationsResult$,
+  DescribeVolumesRequest$,
+  ModifyInstanceCreditSpecificationRequest$,
+  ModifyInstanceCreditSpecificationResult$,
+  type DescribeInstanceCreditSpecificationsRequest,
+  type DescribeInstanceCreditSpecificationsResult,
+  type ModifyInstanceCreditSpecificationRequest,
+  type ModifyInstanceCreditSpecificationResult,
+  DescribeVolumesResult$,
+  StartInstancesRequest$,
+  StartInstancesResult$,
+  StopInstancesRequest$,
+  StopInstancesResult$,
+  TerminateInstancesRequest$,
+  TerminateInstancesResult$,
+  type DescribeVolumesRequest,
+  type DescribeVolumesResult,
+  type InstanceStateChange,
+  type StartInstancesRequest,
+  type StartInstancesResult,
+  type StopInstancesRequest,
+  type StopInstancesResult,
+  type TerminateInstancesRequest,
+  type TerminateInstancesResult,
+  type VolumeType,
+} from '@aws-sdk/client-ec2';
+import { typedOperation, type Call } from '../../typed.js';
+import { ec2Decoder, ec2Encoder } from './codec.js';
 import { unflatten } from '../../protocols/query.js';
 import { ServiceError, type Ec2InstanceRecord, type Operation, type SandboxRequest, type World } from '../../types.js';
 import { findInstanceProfile, instanceProfileUsable } from '../iam.js';
 import { bool, int, list, type TagMap } from '../util.js';
-import { applyFilters, checkIdFormat, dryRun, inRegion, invalidValue, missing, notFound, page, requiredParam, strings, tagSet, tagSpecifications } from './common.js';
+import { applyFilters, checkIdFormat, dryRun, filterItems, inRegion, invalidValue, missing, notFound, page, pageOf, requiredParam, sdkTags, strings, tagSet, tagSpecifications } from './common.js';
 import { INSTANCE_TYPES, architectureOf, type AmiRecord } from './ec2-data.js';
 import { checkPlacement, describeInstanceCreditSpecifications, launchCredits, modifyInstanceCreditSpecification, useCapacity } from './ec2-offerings.js';
 import { findAmi } from './images.js';
@@ -12,7 +42,7 @@ import { findTemplate, launchParams, resolveVersion } from './launch-templates.j
 import { keyPairByName } from './key-pairs.js';
 import { defaultVpc, getSubnet, type SubnetRecord } from './network.js';
 import type { SecurityGroupRecord } from './security-groups.js';
-import { MAX_INSTANCES_PER_REQUEST, STATE_CODES, VOLUME_TYPES, regional, seedRegion, state } from './state.js';
+import { MAX_INSTANCES_PER_REQUEST, STATE_CODES, VOLUME_TYPES, regional, seedRegion, seeded, state } from './state.js';
 
 export interface VolumeRecord {
   volumeId: string;
@@ -615,9 +645,9 @@ export function describeInstances(req: SandboxRequest, world: World) {
   };
 }
 
-export function terminateInstances(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const ids = strings(p.InstanceId);
+export function terminateInstances(p: TerminateInstancesRequest, { world, region, now }: Call): TerminateInstancesResult {
+  const req = { region, now };
+  const ids = p.InstanceIds ?? [];
   if (ids.length === 0) throw missing('InstanceId');
   const instances = lookupInstances(world, req.region, ids);
   for (const inst of instances) {
@@ -632,18 +662,14 @@ export function terminateInstances(req: SandboxRequest, world: World) {
   dryRun(p);
   const when = new Date(req.now).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' GMT');
   return {
-    instancesSet: instances.map((inst) => {
+    TerminatingInstances: instances.map((inst) => {
       const previous = inst.state;
       if (inst.state === 'pending' || inst.state === 'running' || inst.state === 'stopping' || inst.state === 'stopped') {
         inst.state = 'shutting-down';
         inst.stateChangedAt = req.now;
         inst.stateTransitionReason = `User initiated (${when})`;
       }
-      return {
-        instanceId: inst.instanceId,
-        currentState: { code: STATE_CODES[inst.state], name: inst.state },
-        previousState: { code: STATE_CODES[previous], name: previous },
-      };
+      return stateChange(inst, previous);
     }),
   };
 }
@@ -653,18 +679,18 @@ export function userInitiated(now: number): string {
   return `User initiated (${new Date(now).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' GMT')})`;
 }
 
-export function stateChange(inst: InstanceRecord, previous: InstanceRecord['state']) {
+export function stateChange(inst: InstanceRecord, previous: InstanceRecord['state']): InstanceStateChange {
   return {
-    instanceId: inst.instanceId,
-    currentState: { code: STATE_CODES[inst.state], name: inst.state },
-    previousState: { code: STATE_CODES[previous], name: previous },
+    InstanceId: inst.instanceId,
+    CurrentState: { Code: STATE_CODES[inst.state], Name: inst.state },
+    PreviousState: { Code: STATE_CODES[previous], Name: previous },
   };
 }
 
 /** StopInstances: running -> stopping -> (instanceTerminateMs) stopped. The instance keeps its volumes. */
-export function stopInstances(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const ids = strings(p.InstanceId);
+export function stopInstances(p: StopInstancesRequest, { world, region, now }: Call): StopInstancesResult {
+  const req = { region, now };
+  const ids = p.InstanceIds ?? [];
   if (ids.length === 0) throw missing('InstanceId');
   const instances = lookupInstances(world, req.region, ids);
   for (const inst of instances) {
@@ -674,7 +700,7 @@ export function stopInstances(req: SandboxRequest, world: World) {
   }
   dryRun(p);
   return {
-    instancesSet: instances.map((inst) => {
+    StoppingInstances: instances.map((inst) => {
       const previous = inst.state;
       if (inst.state === 'running') {
         inst.state = 'stopping';
@@ -687,9 +713,9 @@ export function stopInstances(req: SandboxRequest, world: World) {
 }
 
 /** StartInstances: stopped -> pending -> (instanceBootMs) running. */
-export function startInstances(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const ids = strings(p.InstanceId);
+export function startInstances(p: StartInstancesRequest, { world, region, now }: Call): StartInstancesResult {
+  const req = { region, now };
+  const ids = p.InstanceIds ?? [];
   if (ids.length === 0) throw missing('InstanceId');
   const instances = lookupInstances(world, req.region, ids);
   for (const inst of instances) {
@@ -699,7 +725,7 @@ export function startInstances(req: SandboxRequest, world: World) {
   }
   dryRun(p);
   return {
-    instancesSet: instances.map((inst) => {
+    StartingInstances: instances.map((inst) => {
       const previous = inst.state;
       if (inst.state === 'stopped') {
         // The boot timer runs from launchTime, which EC2 also resets when an instance starts again.
@@ -713,14 +739,13 @@ export function startInstances(req: SandboxRequest, world: World) {
   };
 }
 
-export function describeVolumes(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  let volumes = inRegion(state(world).volumes, req.region);
-  const ids = strings(p.VolumeId);
+export function describeVolumes(p: DescribeVolumesRequest, { world, region }: Call): DescribeVolumesResult {
+  let volumes = inRegion(state(world).volumes, region);
+  const ids = p.VolumeIds ?? [];
   const missingIds = ids.filter((id) => !volumes.some((v) => v.volumeId === id));
   if (missingIds.length) throw notFound('InvalidVolume.NotFound', 'volume', missingIds);
   if (ids.length) volumes = volumes.filter((v) => ids.includes(v.volumeId));
-  volumes = applyFilters(volumes, p, {
+  volumes = filterItems(volumes, p.Filters, {
     'volume-id': (v) => [v.volumeId],
     'attachment.instance-id': (v) => [v.instanceId],
     'attachment.device': (v) => [v.deviceName],
@@ -730,36 +755,66 @@ export function describeVolumes(req: SandboxRequest, world: World) {
     size: (v) => [v.size],
     'availability-zone': (v) => [v.availabilityZone],
   });
-  const result = page(world, volumes, p);
+  const result = pageOf(world, volumes, p.MaxResults, p.NextToken);
   return {
-    volumeSet: result.items.map((v) => ({
-      volumeId: v.volumeId,
-      size: v.size,
-      snapshotId: v.snapshotId ?? '',
-      availabilityZone: v.availabilityZone,
-      status: v.state,
-      createTime: new Date(v.createTime),
-      attachmentSet: v.instanceId
-        ? [{ volumeId: v.volumeId, instanceId: v.instanceId, device: v.deviceName, status: 'attached', attachTime: new Date(v.createTime), deleteOnTermination: v.deleteOnTermination }]
+    Volumes: result.items.map((v) => ({
+      VolumeId: v.volumeId,
+      Size: v.size,
+      SnapshotId: v.snapshotId ?? '',
+      AvailabilityZone: v.availabilityZone,
+      State: v.state,
+      CreateTime: new Date(v.createTime),
+      Attachments: v.instanceId
+        ? [{ VolumeId: v.volumeId, InstanceId: v.instanceId, Device: v.deviceName, State: 'attached', AttachTime: new Date(v.createTime), DeleteOnTermination: v.deleteOnTermination }]
         : [],
-      volumeType: v.volumeType,
-      iops: v.iops,
-      throughput: v.throughput,
-      encrypted: v.encrypted,
-      multiAttachEnabled: false,
-      tagSet: Object.keys(v.tags).length ? tagSet(v.tags) : undefined,
+      VolumeType: v.volumeType as VolumeType,
+      Iops: v.iops,
+      Throughput: v.throughput,
+      Encrypted: v.encrypted,
+      MultiAttachEnabled: false,
+      Tags: sdkTags(v.tags),
     })),
-    nextToken: result.nextToken,
+    NextToken: result.nextToken,
   };
 }
 
 export const operations: Record<string, Operation> = {
   RunInstances: { mutating: true, handler: regional(runInstances) },
   DescribeInstances: { mutating: false, handler: regional(describeInstances) },
-  TerminateInstances: { mutating: true, handler: regional(terminateInstances) },
-  StopInstances: { mutating: true, handler: regional(stopInstances) },
-  StartInstances: { mutating: true, handler: regional(startInstances) },
-  DescribeVolumes: { mutating: false, handler: regional(describeVolumes) },
-  DescribeInstanceCreditSpecifications: { mutating: false, handler: regional(describeInstanceCreditSpecifications) },
-  ModifyInstanceCreditSpecification: { mutating: true, handler: regional(modifyInstanceCreditSpecification) },
+  TerminateInstances: typedOperation<TerminateInstancesRequest, TerminateInstancesResult>({
+    mutating: true,
+    decode: ec2Decoder(TerminateInstancesRequest$),
+    encode: ec2Encoder(TerminateInstancesResult$),
+    handler: seeded(terminateInstances),
+  }),
+  StopInstances: typedOperation<StopInstancesRequest, StopInstancesResult>({
+    mutating: true,
+    decode: ec2Decoder(StopInstancesRequest$),
+    encode: ec2Encoder(StopInstancesResult$),
+    handler: seeded(stopInstances),
+  }),
+  StartInstances: typedOperation<StartInstancesRequest, StartInstancesResult>({
+    mutating: true,
+    decode: ec2Decoder(StartInstancesRequest$),
+    encode: ec2Encoder(StartInstancesResult$),
+    handler: seeded(startInstances),
+  }),
+  DescribeVolumes: typedOperation<DescribeVolumesRequest, DescribeVolumesResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeVolumesRequest$),
+    encode: ec2Encoder(DescribeVolumesResult$),
+    handler: seeded(describeVolumes),
+  }),
+  DescribeInstanceCreditSpecifications: typedOperation<DescribeInstanceCreditSpecificationsRequest, DescribeInstanceCreditSpecificationsResult>({
+    mutating: false,
+    decode: ec2Decoder(DescribeInstanceCreditSpecificationsRequest$),
+    encode: ec2Encoder(DescribeInstanceCreditSpecificationsResult$),
+    handler: seeded(describeInstanceCreditSpecifications),
+  }),
+  ModifyInstanceCreditSpecification: typedOperation<ModifyInstanceCreditSpecificationRequest, ModifyInstanceCreditSpecificationResult>({
+    mutating: true,
+    decode: ec2Decoder(ModifyInstanceCreditSpecificationRequest$),
+    encode: ec2Encoder(ModifyInstanceCreditSpecificationResult$),
+    handler: seeded(modifyInstanceCreditSpecification),
+  }),
 };
