@@ -129,7 +129,7 @@ function checkTargets(world: World, tg: TargetGroupRecord, targets: RegisterTarg
   if (tg.targetType !== 'instance') return out;
   const instances = ec2View(world).instances ?? {};
   const invalid = out.filter((t) => !/^i-[0-9a-f]{8,17}$/.test(t.id) || (world.state.ec2 && !instances[t.id]));
-  if (invalid.length > 0) throw new ServiceError('InvalidTarget', `The following targets are not valid instances: ${invalid.map((t) => `'${t.id}'`).join(', ')}`);
+  if (invalid.length > 0) throw new ServiceError('InvalidTarget', `The following instances do not exist: ${invalid.map((t) => `'${t.id}'`).join(', ')}`);
   const notRunning = out.filter((t) => instances[t.id] && instances[t.id].state !== 'running');
   if (notRunning.length > 0) {
     throw new ServiceError('InvalidTarget', `The following targets are not in a running state and cannot be registered: ${notRunning.map((t) => `'${t.id}'`).join(', ')}`);
@@ -157,16 +157,9 @@ const deregisterTargets = typedOperation<DeregisterTargetsInput, DeregisterTarge
   handler: (input, { world, now }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     if (!input.Targets || input.Targets.length === 0) throw validation('Targets cannot be empty');
-    const missing: string[] = [];
-    for (const t of input.Targets) {
-      const id = t.Id ?? '';
-      const ports = t.Port !== undefined ? [t.Port] : tg.targets.filter((x) => x.id === id).map((x) => x.port);
-      const done = ports.map((port) => deregisterTarget(world, tg.targetGroupArn, id, port, now)).some(Boolean);
-      if (!done && !tg.targets.some((x) => x.id === id)) missing.push(id);
-    }
-    if (missing.length > 0) {
-      throw new ServiceError('InvalidTarget', `The following targets are not registered in target group '${tg.targetGroupArn}': ${missing.map((id) => `'${id}'`).join(', ')}`);
-    }
+    // As on AWS: a target without Port means the target group's port, and a target that is not
+    // registered (on that port) is ignored; the call succeeds either way.
+    for (const t of input.Targets) deregisterTarget(world, tg.targetGroupArn, t.Id ?? '', t.Port ?? tg.port, now);
     return {};
   },
 });
