@@ -5,8 +5,8 @@
  * Health is computed lazily from timestamps. A registered instance target is `initial` until the
  * health checker has seen HealthyThresholdCount good answers (× HealthCheckIntervalSeconds, scaled by
  * the latency profile: timeScale in state.ts), then `healthy`; it answers while the EC2 instance runs
- * and a RUNNING ECS task binds that host port on it (with a local runtime the task is RUNNING while
- * its real container is). Without an answer it turns `unhealthy` (Target.FailedHealthChecks) after
+ * and a RUNNING ECS task binds that host port on it (with a local runtime, while the real container
+ * runs and does not fail its Docker health check). Without an answer it turns `unhealthy` (Target.FailedHealthChecks) after
  * UnhealthyThresholdCount intervals. A target group no listener forwards to has `unused` targets
  * (Target.NotInUse); a deregistered target is `draining` for deregistration_delay.timeout_seconds
  * (scaled the same way) and then gone.
@@ -34,7 +34,10 @@ function answeringSince(world: World, instanceId: string, port: number): number 
   for (const t of Object.values(ecs.tasks ?? {})) {
     if (t.lastStatus !== 'RUNNING') continue;
     if (ecs.containerInstances?.[t.containerInstanceArn]?.ec2InstanceId !== instanceId) continue;
-    if (!t.containers.some((c) => c.networkBindings.some((b) => b.hostPort === port))) continue;
+    // With a local runtime the container itself must be up (and not failing its Docker health check).
+    const answers = (c: (typeof t.containers)[number]) =>
+      c.networkBindings.some((b) => b.hostPort === port) && (c.lastStatus === undefined || c.lastStatus === 'RUNNING') && c.healthStatus !== 'UNHEALTHY';
+    if (!t.containers.some(answers)) continue;
     const at = t.startedAt ?? 0;
     since = since === undefined ? at : Math.min(since, at);
   }
