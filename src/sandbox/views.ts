@@ -126,7 +126,8 @@ export interface EcsView {
       lastStatus: string;
       startedAt?: number;
       containerInstanceArn: string;
-      containers: { networkBindings: { hostPort: number }[] }[];
+      /** lastStatus / healthStatus are set when a local runtime really runs the container (Docker's word). */
+      containers: { networkBindings: { hostPort: number }[]; lastStatus?: string; healthStatus?: string }[];
     }
   >;
 }

@@ -140,6 +140,9 @@ test('targets: unused until a listener forwards, unhealthy with nothing answerin
     const other = await elb.describeTargetHealth({ TargetGroupArn: tg.TargetGroupArn!, Targets: [{ Id: instanceId, Port: 8080 }] });
     assert.equal(other.TargetHealthDescriptions![0].TargetHealth!.Reason, 'Target.NotRegistered');
 
+    // Without Port the target group's port is meant: the target on 32768 stays; an unregistered target is ignored.
+    await elb.deregisterTargets({ TargetGroupArn: tg.TargetGroupArn!, Targets: [{ Id: instanceId }] });
+    assert.equal((await elb.describeTargetHealth({ TargetGroupArn: tg.TargetGroupArn! })).TargetHealthDescriptions!.length, 1);
     await elb.deregisterTargets({ TargetGroupArn: tg.TargetGroupArn!, Targets: [{ Id: instanceId, Port: 32768 }] });
     h = await elb.describeTargetHealth({ TargetGroupArn: tg.TargetGroupArn! });
     // Latency 'none' scales the 300 s delay to nothing: the target is gone at the next request.

@@ -69,6 +69,57 @@ test('a world saved by a busy sandbox passes the state check and loads again', a
   }
 });
 
+test('ELBv2 resources and ECS capacity providers survive a save and a load', async () => {
+  const dir = tempConfigDir();
+  const statePath = join(dir, 'state.json');
+  const sb = await startSandbox({ statePath, latency: 'none' });
+  const cfg = clientConfig(sb, { maxAttempts: 1 });
+  const { ElasticLoadBalancingV2 } = await import('@aws-sdk/client-elastic-load-balancing-v2');
+  const { ECS } = await import('@aws-sdk/client-ecs');
+  const { DescribeSubnetsCommand } = await import('@aws-sdk/client-ec2');
+  const ec2 = new EC2Client(cfg);
+  const elb = new ElasticLoadBalancingV2(cfg);
+  const ecs = new ECS(cfg);
+  try {
+    const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets!;
+    const lb = (await elb.createLoadBalancer({ Name: 'web', Subnets: subnets.slice(0, 2).map((x) => x.SubnetId!) })).LoadBalancers![0];
+    const tg = (await elb.createTargetGroup({ Name: 'web', Protocol: 'HTTP', Port: 80, VpcId: subnets[0].VpcId! })).TargetGroups![0];
+    await elb.createListener({ LoadBalancerArn: lb.LoadBalancerArn!, Protocol: 'HTTP', Port: 80, DefaultActions: [{ Type: 'forward', TargetGroupArn: tg.TargetGroupArn! }] });
+    sb.world.state.autoscaling = {
+      groups: {
+        'us-east-1/asg': {
+          autoScalingGroupName: 'asg',
+          autoScalingGroupArn: 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:11111111-2222-4333-8444-555555555555:autoScalingGroupName/asg',
+          region: 'us-east-1', minSize: 0, maxSize: 0, desiredCapacity: 0, newInstancesProtectedFromScaleIn: false, instances: [], tags: {},
+        },
+      },
+    };
+    await ecs.createCluster({ clusterName: 'c' });
+    await ecs.createCapacityProvider({ name: 'cp', autoScalingGroupProvider: { autoScalingGroupArn: 'asg', managedScaling: { status: 'ENABLED' } } });
+    await ecs.putClusterCapacityProviders({ cluster: 'c', capacityProviders: ['cp'], defaultCapacityProviderStrategy: [{ capacityProvider: 'cp', weight: 1 }] });
+  } finally {
+    for (const c of [ec2, elb, ecs]) c.destroy();
+    await sb.close();
+  }
+  const saved = JSON.parse(readFileSync(statePath, 'utf8'));
+  assert.equal(Object.keys(saved.state.elasticloadbalancing.listeners).length, 1);
+  assert.equal(checkStateFile(saved, defaultServices), undefined);
+  const broken = JSON.parse(JSON.stringify(saved));
+  Object.values<any>(broken.state.elasticloadbalancing.targetGroups)[0].port = 'eighty';
+  assert.match(checkStateFile(broken, defaultServices) ?? '', /^elasticloadbalancing\.targetGroups\[.*\]\.port must be an integer/);
+  const again = await startSandbox({ statePath, latency: 'none' });
+  try {
+    const elb2 = new ElasticLoadBalancingV2(clientConfig(again, { maxAttempts: 1 }));
+    const ecs2 = new ECS(clientConfig(again, { maxAttempts: 1 }));
+    assert.equal((await elb2.describeListeners({ LoadBalancerArn: Object.keys(saved.state.elasticloadbalancing.loadBalancers)[0] })).Listeners!.length, 1);
+    assert.deepEqual((await ecs2.describeClusters({ clusters: ['c'] })).clusters![0].capacityProviders, ['cp']);
+    elb2.destroy();
+    ecs2.destroy();
+  } finally {
+    await again.close();
+  }
+});
+
 test('checkStateFile names the first wrong member', () => {
   const base = () => ({ format: 'ecs-cwlogs-sandbox/1', savedAt: '2026-01-01T00:00:00.000Z', idSeq: 1, state: {} as Record<string, any> });
   const check = (f: unknown) => checkStateFile(f, defaultServices);

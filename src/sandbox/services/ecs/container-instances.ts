@@ -1,12 +1,23 @@
 /** ECS container instances: Register/Deregister/List/DescribeContainerInstances. */
-import { read, write } from './state.js';
+import type {
+  DeregisterContainerInstanceRequest,
+  DeregisterContainerInstanceResponse,
+  DescribeContainerInstancesRequest,
+  DescribeContainerInstancesResponse,
+  ListContainerInstancesRequest,
+  ListContainerInstancesResponse,
+  RegisterContainerInstanceRequest,
+  RegisterContainerInstanceResponse,
+  ContainerInstance,
+} from '@aws-sdk/client-ecs';
+import { jsonBody, typedOperation } from '../../typed.js';
 import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
-import { type Handler, type World } from '../../types.js';
+import { type World } from '../../types.js';
 import { registerContainerInstance } from './agent.js';
 import { type ClusterRecord, type ContainerInstanceRecord, type Resource, arnId, clientError, date, ecsArn, ecsState, includes, invalidParameter, isTaskActive, optString, optStringList, pageRequest, readTags, remainingResources, reqString, requireActiveCluster, stopTask, tasksOf } from './state.js';
 
-function containerInstanceView(world: World, ci: ContainerInstanceRecord, p: Record<string, any>) {
+function containerInstanceView(world: World, ci: ContainerInstanceRecord, p: Record<string, any>): ContainerInstance {
   const remaining = remainingResources(world, ci);
   const tasks = tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t));
   const remainingResourcesList: Resource[] = [
@@ -33,27 +44,31 @@ function containerInstanceView(world: World, ci: ContainerInstanceRecord, p: Rec
   };
 }
 
-const registerContainerInstanceOp: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const doc = optString(p, 'instanceIdentityDocument');
-  let ec2InstanceId: string | undefined;
-  if (doc) {
-    try {
-      ec2InstanceId = JSON.parse(doc).instanceId;
-    } catch {
-      throw clientError('Invalid instance identity document.');
+const registerContainerInstanceOp = typedOperation<RegisterContainerInstanceRequest, RegisterContainerInstanceResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world, region, now }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const doc = optString(p, 'instanceIdentityDocument');
+    let ec2InstanceId: string | undefined;
+    if (doc) {
+      try {
+        ec2InstanceId = JSON.parse(doc).instanceId;
+      } catch {
+        throw clientError('Invalid instance identity document.');
+      }
     }
-  }
-  if (!ec2InstanceId) throw clientError('An instance identity document is required.');
-  const resources: Resource[] = Array.isArray(p.totalResources) ? p.totalResources : [];
-  const ci = registerContainerInstance(world, cluster, ec2InstanceId, req.now, {
-    resources: resources.length ? resources : undefined,
-    attributes: Array.isArray(p.attributes) ? p.attributes : undefined,
-    tags: readTags(p),
-  });
-  return { containerInstance: containerInstanceView(world, ci, { include: ['TAGS'] }) };
-};
+    if (!ec2InstanceId) throw clientError('An instance identity document is required.');
+    const resources: Resource[] = Array.isArray(p.totalResources) ? p.totalResources : [];
+    const ci = registerContainerInstance(world, cluster, ec2InstanceId, now, {
+      resources: resources.length ? resources : undefined,
+      attributes: Array.isArray(p.attributes) ? p.attributes : undefined,
+      tags: readTags(p),
+    });
+    return { containerInstance: containerInstanceView(world, ci, { include: ['TAGS'] }) };
+  },
+});
 
 export function findContainerInstance(world: World, cluster: ClusterRecord, ref: string): ContainerInstanceRecord | undefined {
   const id = ref.startsWith('arn:') ? arnId(ref) : ref;
@@ -62,57 +77,69 @@ export function findContainerInstance(world: World, cluster: ClusterRecord, ref:
   );
 }
 
-const listContainerInstances: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const status = optString(p, 'status');
-  if (status !== undefined && !['ACTIVE', 'DRAINING', 'REGISTERING', 'DEREGISTERING', 'REGISTRATION_FAILED'].includes(status)) {
-    throw invalidParameter(`Invalid status: ${status}`);
-  }
-  const arns = Object.values(ecsState(world).containerInstances)
-    .filter((ci) => ci.clusterArn === cluster.clusterArn)
-    .filter((ci) => (status ? ci.status === status : ci.status === 'ACTIVE' || ci.status === 'DRAINING'))
-    .sort((a, b) => a.registeredAt - b.registeredAt)
-    .map((ci) => ci.containerInstanceArn);
-  const page = paginate(arns, pageRequest(world, p, 100, 100));
-  return { containerInstanceArns: page.items, nextToken: page.nextToken };
-};
+const listContainerInstances = typedOperation<ListContainerInstancesRequest, ListContainerInstancesResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const status = optString(p, 'status');
+    if (status !== undefined && !['ACTIVE', 'DRAINING', 'REGISTERING', 'DEREGISTERING', 'REGISTRATION_FAILED'].includes(status)) {
+      throw invalidParameter(`Invalid status: ${status}`);
+    }
+    const arns = Object.values(ecsState(world).containerInstances)
+      .filter((ci) => ci.clusterArn === cluster.clusterArn)
+      .filter((ci) => (status ? ci.status === status : ci.status === 'ACTIVE' || ci.status === 'DRAINING'))
+      .sort((a, b) => a.registeredAt - b.registeredAt)
+      .map((ci) => ci.containerInstanceArn);
+    const page = paginate(arns, pageRequest(world, p, 100, 100));
+    return { containerInstanceArns: page.items, nextToken: page.nextToken };
+  },
+});
 
-const describeContainerInstances: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const refs = optStringList(p, 'containerInstances');
-  if (!refs || refs.length === 0) throw invalidParameter('containerInstances can not be empty.');
-  if (refs.length > 100) throw invalidParameter('containerInstances can have at most 100 items.');
-  const containerInstances = [];
-  const failures = [];
-  for (const ref of refs) {
+const describeContainerInstances = typedOperation<DescribeContainerInstancesRequest, DescribeContainerInstancesResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const refs = optStringList(p, 'containerInstances');
+    if (!refs || refs.length === 0) throw invalidParameter('containerInstances can not be empty.');
+    if (refs.length > 100) throw invalidParameter('containerInstances can have at most 100 items.');
+    const containerInstances = [];
+    const failures = [];
+    for (const ref of refs) {
+      const ci = findContainerInstance(world, cluster, ref);
+      if (ci) containerInstances.push(containerInstanceView(world, ci, p));
+      else failures.push({ arn: ref.startsWith('arn:') ? ref : ecsArn(world, region, `container-instance/${cluster.clusterName}/${ref}`), reason: 'MISSING' });
+    }
+    return { containerInstances, failures };
+  },
+});
+
+const deregisterContainerInstance = typedOperation<DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world, region, now }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const ref = reqString(p, 'containerInstance', invalidParameter);
     const ci = findContainerInstance(world, cluster, ref);
-    if (ci) containerInstances.push(containerInstanceView(world, ci, p));
-    else failures.push({ arn: ref.startsWith('arn:') ? ref : ecsArn(world, req.region, `container-instance/${cluster.clusterName}/${ref}`), reason: 'MISSING' });
-  }
-  return { containerInstances, failures };
-};
-
-const deregisterContainerInstance: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const ref = reqString(p, 'containerInstance', invalidParameter);
-  const ci = findContainerInstance(world, cluster, ref);
-  if (!ci || ci.status === 'INACTIVE') throw invalidParameter('The referenced container instance was not found.');
-  const tasks = tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t));
-  if (tasks.length > 0 && p.force !== true) throw invalidParameter('Found running tasks on the instance.');
-  for (const t of tasks) stopTask(t, req.now, 'Container instance deregistration forced by user.', 'UserInitiated');
-  ci.status = 'INACTIVE';
-  ci.agentConnected = false;
-  ci.deregisteredAt = req.now;
-  ci.version += 1;
-  return { containerInstance: containerInstanceView(world, ci, {}) };
-};
+    if (!ci || ci.status === 'INACTIVE') throw invalidParameter('The referenced container instance was not found.');
+    const tasks = tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t));
+    if (tasks.length > 0 && p.force !== true) throw invalidParameter('Found running tasks on the instance.');
+    for (const t of tasks) stopTask(t, now, 'Container instance deregistration forced by user.', 'UserInitiated');
+    ci.status = 'INACTIVE';
+    ci.agentConnected = false;
+    ci.deregisteredAt = now;
+    ci.version += 1;
+    return { containerInstance: containerInstanceView(world, ci, {}) };
+  },
+});
 
 export const operations: Record<string, Operation> = {
-  RegisterContainerInstance: write(registerContainerInstanceOp),
-  ListContainerInstances: read(listContainerInstances),
-  DescribeContainerInstances: read(describeContainerInstances),
-  DeregisterContainerInstance: write(deregisterContainerInstance),
+  RegisterContainerInstance: registerContainerInstanceOp,
+  ListContainerInstances: listContainerInstances,
+  DescribeContainerInstances: describeContainerInstances,
+  DeregisterContainerInstance: deregisterContainerInstance,
 };

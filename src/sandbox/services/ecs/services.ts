@@ -1,18 +1,32 @@
 /** ECS services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService. */
+import type {
+  CreateServiceRequest,
+  CreateServiceResponse,
+  DeleteServiceRequest,
+  DeleteServiceResponse,
+  DescribeServicesRequest,
+  DescribeServicesResponse,
+  ListServicesRequest,
+  ListServicesResponse,
+  UpdateServiceRequest,
+  UpdateServiceResponse,
+  LaunchType,
+  Service,
+} from '@aws-sdk/client-ecs';
+import { jsonBody, typedOperation } from '../../typed.js';
 import { ServiceError } from '../../types.js';
 import type { Elbv2View } from '../../views.js';
 import { ELBV2_STATE } from '../elbv2/state.js';
 import { loadBalancersOf } from '../elbv2/target-groups.js';
 import { FARGATE_PROVIDERS, readStrategy } from './capacity-providers.js';
 import type { CapacityProviderStrategyItem } from './state.js';
-import { read, write } from './state.js';
 import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
-import { type Handler, type SandboxRequest, type World } from '../../types.js';
+import { type SandboxRequest, type World } from '../../types.js';
 import { newDeployment } from './scheduler.js';
 import { type ClusterRecord, NAME_PATTERN, type ServiceRecord, type TaskDefinitionRecord, date, ecsState, findService, findTaskDefinition, includes, invalidParameter, optInt, optString, optStringList, pageRequest, readTags, reqString, requireActiveCluster, serviceArnFor, serviceNotActive, serviceNotFound, tasksOf } from './state.js';
 
-export function serviceView(world: World, s: ServiceRecord, p: Record<string, any> = {}) {
+export function serviceView(world: World, s: ServiceRecord, p: Record<string, any> = {}): Service {
   const live = tasksOf(world, (t) => t.serviceArn === s.serviceArn && t.desiredStatus === 'RUNNING');
   const counts = (deploymentId?: string) => {
     const mine = deploymentId ? live.filter((t) => t.startedBy === deploymentId) : live;
@@ -31,7 +45,7 @@ export function serviceView(world: World, s: ServiceRecord, p: Record<string, an
     status: s.status,
     desiredCount: s.desiredCount,
     ...counts(),
-    launchType: s.launchType || undefined,
+    launchType: (s.launchType || undefined) as LaunchType | undefined,
     taskDefinition: s.taskDefinition,
     deploymentConfiguration: s.deploymentConfiguration,
     deployments: s.deployments.map((d) => ({
@@ -43,21 +57,21 @@ export function serviceView(world: World, s: ServiceRecord, p: Record<string, an
       failedTasks: d.failedTasks,
       createdAt: date(d.createdAt),
       updatedAt: date(d.updatedAt),
-      launchType: s.launchType || undefined,
+      launchType: (s.launchType || undefined) as LaunchType | undefined,
       capacityProviderStrategy: s.capacityProviderStrategy,
       rolloutState: d.rolloutState,
       rolloutStateReason: d.rolloutStateReason,
     })),
     events: s.events.map((e) => ({ id: e.id, createdAt: date(e.createdAt), message: e.message })),
     createdAt: date(s.createdAt),
-    placementConstraints: s.placementConstraints,
-    placementStrategy: s.placementStrategy,
+    placementConstraints: s.placementConstraints as Service['placementConstraints'],
+    placementStrategy: s.placementStrategy as Service['placementStrategy'],
     healthCheckGracePeriodSeconds: s.healthCheckGracePeriodSeconds,
     schedulingStrategy: s.schedulingStrategy,
     deploymentController: { type: 'ECS' },
     createdBy: s.createdBy,
     enableECSManagedTags: s.enableECSManagedTags,
-    propagateTags: s.propagateTags,
+    propagateTags: s.propagateTags as Service['propagateTags'],
     enableExecuteCommand: s.enableExecuteCommand,
     tags: includes(p, 'TAGS') ? s.tags : undefined,
   };
@@ -87,86 +101,90 @@ function deploymentConfiguration(p: any, current?: ServiceRecord['deploymentConf
   return merged;
 }
 
-const createService: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const name = reqString(p, 'serviceName', invalidParameter);
-  if (!NAME_PATTERN.test(name)) {
-    throw invalidParameter('Service name can have up to 255 characters: letters (uppercase and lowercase), numbers, underscores, and hyphens.');
-  }
-  const schedulingStrategy = optString(p, 'schedulingStrategy') ?? 'REPLICA';
-  if (schedulingStrategy !== 'REPLICA') throw invalidParameter('The sandbox supports only the REPLICA scheduling strategy.');
-  const requestedLaunchType = optString(p, 'launchType');
-  if (requestedLaunchType !== undefined && Array.isArray(p.capacityProviderStrategy) && p.capacityProviderStrategy.length > 0) {
-    throw invalidParameter('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
-  }
-  // No launch type and no strategy: the cluster's default strategy, if it has one; else EC2.
-  const strategy = requestedLaunchType !== undefined
-    ? []
-    : readStrategy(world, cluster, Array.isArray(p.capacityProviderStrategy) && p.capacityProviderStrategy.length > 0 ? p.capacityProviderStrategy : cluster.defaultCapacityProviderStrategy);
-  checkStrategyAssociated(cluster, strategy);
-  const launchType = strategy.length > 0 ? '' : (requestedLaunchType ?? 'EC2');
-  if (strategy.length === 0 && launchType !== 'EC2') throw invalidParameter(`The sandbox supports only the EC2 launch type, not ${launchType}.`);
-  const desiredCount = optInt(p, 'desiredCount') ?? 0;
-  if (desiredCount < 0) throw invalidParameter('desiredCount must be greater than or equal to 0.');
-  const td = requireTaskDefinitionForService(world, req.region, reqString(p, 'taskDefinition', invalidParameter));
-  const loadBalancers = readLoadBalancers(world, td, p.loadBalancers);
-  const placementStrategy = readPlacementStrategy(p.placementStrategy);
-  const placementConstraints = readPlacementConstraints(p.placementConstraints);
-  const tags = readTags(p);
-  const config = deploymentConfiguration(p.deploymentConfiguration);
-
-  const ecs = ecsState(world);
-  const arn = serviceArnFor(world, cluster, name);
-  const existing = ecs.services[arn];
-  // clientToken: ECS remembers the request a token came with. The same token with other parameters
-  // (another task definition, say, after the service was deleted and is created again) is refused,
-  // whatever became of the service; the same request again gets the service it created.
-  const token = optString(p, 'clientToken');
-  const fingerprint = JSON.stringify([arn, td.taskDefinitionArn, desiredCount, launchType, config, strategy, loadBalancers]);
-  if (token) {
-    ecs.clientTokens ??= {};
-    const seen = ecs.clientTokens[token];
-    if (seen && seen.fingerprint !== fingerprint) throw invalidParameter('Creation of service was not idempotent.');
-    if (seen && ecs.services[seen.serviceArn]?.status === 'ACTIVE') return { service: serviceView(world, ecs.services[seen.serviceArn]!) };
-  }
-  if (existing && existing.status !== 'INACTIVE') {
-    // Same request again: ECS answers with the existing service. Anything else is a conflict.
-    if (existing.status === 'ACTIVE' && existing.taskDefinition === td.taskDefinitionArn && existing.desiredCount === desiredCount) {
-      return { service: serviceView(world, existing) };
+const createService = typedOperation<CreateServiceRequest, CreateServiceResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world, region, now }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const name = reqString(p, 'serviceName', invalidParameter);
+    if (!NAME_PATTERN.test(name)) {
+      throw invalidParameter('Service name can have up to 255 characters: letters (uppercase and lowercase), numbers, underscores, and hyphens.');
     }
-    throw invalidParameter('Creation of service was not idempotent.');
-  }
-  const service: ServiceRecord = {
-    serviceArn: arn,
-    serviceName: name,
-    clusterArn: cluster.clusterArn,
-    status: 'ACTIVE',
-    taskDefinition: td.taskDefinitionArn,
-    desiredCount,
-    launchType,
-    schedulingStrategy: 'REPLICA',
-    deploymentConfiguration: config,
-    placementConstraints,
-    placementStrategy,
-    capacityProviderStrategy: strategy.length > 0 ? strategy : undefined,
-    loadBalancers: loadBalancers.length > 0 ? loadBalancers : undefined,
-    deployments: [],
-    events: [],
-    createdAt: req.now,
-    createdBy: `arn:aws:iam::${world.settings.accountId}:user/sandbox`,
-    tags,
-    enableECSManagedTags: p.enableECSManagedTags === true,
-    propagateTags: optString(p, 'propagateTags') ?? 'NONE',
-    enableExecuteCommand: p.enableExecuteCommand === true,
-    healthCheckGracePeriodSeconds: optInt(p, 'healthCheckGracePeriodSeconds'),
-    steady: false,
-  };
-  service.deployments.push(newDeployment(world, service, req.now));
-  ecs.services[arn] = service;
-  if (token) ecs.clientTokens![token] = { serviceArn: arn, fingerprint };
-  return { service: serviceView(world, service, { include: ['TAGS'] }) };
-};
+    const schedulingStrategy = optString(p, 'schedulingStrategy') ?? 'REPLICA';
+    if (schedulingStrategy !== 'REPLICA') throw invalidParameter('The sandbox supports only the REPLICA scheduling strategy.');
+    const requestedLaunchType = optString(p, 'launchType');
+    if (requestedLaunchType !== undefined && Array.isArray(p.capacityProviderStrategy) && p.capacityProviderStrategy.length > 0) {
+      throw invalidParameter('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
+    }
+    // No launch type and no strategy: the cluster's default strategy, if it has one; else EC2.
+    const strategy = requestedLaunchType !== undefined
+      ? []
+      : readStrategy(world, cluster, Array.isArray(p.capacityProviderStrategy) && p.capacityProviderStrategy.length > 0 ? p.capacityProviderStrategy : cluster.defaultCapacityProviderStrategy);
+    checkStrategyAssociated(cluster, strategy);
+    const launchType = strategy.length > 0 ? '' : (requestedLaunchType ?? 'EC2');
+    if (strategy.length === 0 && launchType !== 'EC2') throw invalidParameter(`The sandbox supports only the EC2 launch type, not ${launchType}.`);
+    const desiredCount = optInt(p, 'desiredCount') ?? 0;
+    if (desiredCount < 0) throw invalidParameter('desiredCount must be greater than or equal to 0.');
+    const td = requireTaskDefinitionForService(world, region, reqString(p, 'taskDefinition', invalidParameter));
+    const loadBalancers = readLoadBalancers(world, td, p.loadBalancers);
+    const placementStrategy = readPlacementStrategy(p.placementStrategy);
+    const placementConstraints = readPlacementConstraints(p.placementConstraints);
+    const tags = readTags(p);
+    const config = deploymentConfiguration(p.deploymentConfiguration);
+
+    const ecs = ecsState(world);
+    const arn = serviceArnFor(world, cluster, name);
+    const existing = ecs.services[arn];
+    // clientToken: ECS remembers the request a token came with. The same token with other parameters
+    // (another task definition, say, after the service was deleted and is created again) is refused,
+    // whatever became of the service; the same request again gets the service it created.
+    const token = optString(p, 'clientToken');
+    const fingerprint = JSON.stringify([arn, td.taskDefinitionArn, desiredCount, launchType, config, strategy, loadBalancers]);
+    if (token) {
+      ecs.clientTokens ??= {};
+      const seen = ecs.clientTokens[token];
+      if (seen && seen.fingerprint !== fingerprint) throw invalidParameter('Creation of service was not idempotent.');
+      if (seen && ecs.services[seen.serviceArn]?.status === 'ACTIVE') return { service: serviceView(world, ecs.services[seen.serviceArn]!) };
+    }
+    if (existing && existing.status !== 'INACTIVE') {
+      // Same request again: ECS answers with the existing service. Anything else is a conflict.
+      if (existing.status === 'ACTIVE' && existing.taskDefinition === td.taskDefinitionArn && existing.desiredCount === desiredCount) {
+        return { service: serviceView(world, existing) };
+      }
+      throw invalidParameter('Creation of service was not idempotent.');
+    }
+    const service: ServiceRecord = {
+      serviceArn: arn,
+      serviceName: name,
+      clusterArn: cluster.clusterArn,
+      status: 'ACTIVE',
+      taskDefinition: td.taskDefinitionArn,
+      desiredCount,
+      launchType,
+      schedulingStrategy: 'REPLICA',
+      deploymentConfiguration: config,
+      placementConstraints,
+      placementStrategy,
+      capacityProviderStrategy: strategy.length > 0 ? strategy : undefined,
+      loadBalancers: loadBalancers.length > 0 ? loadBalancers : undefined,
+      deployments: [],
+      events: [],
+      createdAt: now,
+      createdBy: `arn:aws:iam::${world.settings.accountId}:user/sandbox`,
+      tags,
+      enableECSManagedTags: p.enableECSManagedTags === true,
+      propagateTags: optString(p, 'propagateTags') ?? 'NONE',
+      enableExecuteCommand: p.enableExecuteCommand === true,
+      healthCheckGracePeriodSeconds: optInt(p, 'healthCheckGracePeriodSeconds'),
+      steady: false,
+    };
+    service.deployments.push(newDeployment(world, service, now));
+    ecs.services[arn] = service;
+    if (token) ecs.clientTokens![token] = { serviceArn: arn, fingerprint };
+    return { service: serviceView(world, service, { include: ['TAGS'] }) };
+  },
+});
 
 function requireService(world: World, req: SandboxRequest): { cluster: ClusterRecord; service: ServiceRecord } {
   const cluster = requireActiveCluster(world, req.region, optString(req.params, 'cluster'));
@@ -175,112 +193,128 @@ function requireService(world: World, req: SandboxRequest): { cluster: ClusterRe
   return { cluster, service };
 }
 
-const updateService: Handler = (req, world) => {
-  const p = req.params;
-  const { service } = requireService(world, req);
-  if (service.status !== 'ACTIVE') throw serviceNotActive();
-  const desiredCount = optInt(p, 'desiredCount');
-  if (desiredCount !== undefined && desiredCount < 0) throw invalidParameter('desiredCount must be greater than or equal to 0.');
-  const tdRef = optString(p, 'taskDefinition');
-  const td = tdRef ? requireTaskDefinitionForService(world, req.region, tdRef) : undefined;
-  const cluster = ecsState(world).clusters[service.clusterArn];
-  let strategy: CapacityProviderStrategyItem[] | undefined;
-  if (Array.isArray(p.capacityProviderStrategy)) {
-    strategy = readStrategy(world, cluster, p.capacityProviderStrategy.length > 0 ? p.capacityProviderStrategy : cluster.defaultCapacityProviderStrategy);
-    checkStrategyAssociated(cluster, strategy);
-    const changed = JSON.stringify(strategy) !== JSON.stringify(service.capacityProviderStrategy ?? []);
-    if (changed && p.forceNewDeployment !== true) {
-      throw invalidParameter(
-        'When switching from launch type to capacity provider strategy on an existing service, or making a change to a capacity provider strategy on a service that is already using one, you must force a new deployment.',
-      );
+const updateService = typedOperation<UpdateServiceRequest, UpdateServiceResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { req, world, region, now }) => {
+    const p = input as Record<string, any>;
+    const { service } = requireService(world, req);
+    if (service.status !== 'ACTIVE') throw serviceNotActive();
+    const desiredCount = optInt(p, 'desiredCount');
+    if (desiredCount !== undefined && desiredCount < 0) throw invalidParameter('desiredCount must be greater than or equal to 0.');
+    const tdRef = optString(p, 'taskDefinition');
+    const td = tdRef ? requireTaskDefinitionForService(world, region, tdRef) : undefined;
+    const cluster = ecsState(world).clusters[service.clusterArn];
+    let strategy: CapacityProviderStrategyItem[] | undefined;
+    if (Array.isArray(p.capacityProviderStrategy)) {
+      strategy = readStrategy(world, cluster, p.capacityProviderStrategy.length > 0 ? p.capacityProviderStrategy : cluster.defaultCapacityProviderStrategy);
+      checkStrategyAssociated(cluster, strategy);
+      const changed = JSON.stringify(strategy) !== JSON.stringify(service.capacityProviderStrategy ?? []);
+      if (changed && p.forceNewDeployment !== true) {
+        throw invalidParameter(
+          'When switching from launch type to capacity provider strategy on an existing service, or making a change to a capacity provider strategy on a service that is already using one, you must force a new deployment.',
+        );
+      }
     }
-  }
-  const loadBalancers = Array.isArray(p.loadBalancers) ? readLoadBalancers(world, td ?? requireTaskDefinitionForService(world, req.region, service.taskDefinition), p.loadBalancers) : undefined;
-  const placementStrategy = p.placementStrategy !== undefined ? readPlacementStrategy(p.placementStrategy) : undefined;
-  const placementConstraints = p.placementConstraints !== undefined ? readPlacementConstraints(p.placementConstraints) : undefined;
-  const grace = optInt(p, 'healthCheckGracePeriodSeconds');
-  if (grace !== undefined && (grace < 0 || grace > 2147483647)) throw invalidParameter('healthCheckGracePeriodSeconds must be between 0 and 2147483647.');
+    const loadBalancers = Array.isArray(p.loadBalancers) ? readLoadBalancers(world, td ?? requireTaskDefinitionForService(world, region, service.taskDefinition), p.loadBalancers) : undefined;
+    const placementStrategy = p.placementStrategy !== undefined ? readPlacementStrategy(p.placementStrategy) : undefined;
+    const placementConstraints = p.placementConstraints !== undefined ? readPlacementConstraints(p.placementConstraints) : undefined;
+    const grace = optInt(p, 'healthCheckGracePeriodSeconds');
+    if (grace !== undefined && (grace < 0 || grace > 2147483647)) throw invalidParameter('healthCheckGracePeriodSeconds must be between 0 and 2147483647.');
 
-  service.deploymentConfiguration = deploymentConfiguration(p.deploymentConfiguration, service.deploymentConfiguration);
-  if (desiredCount !== undefined) service.desiredCount = desiredCount;
-  if (strategy) {
-    service.capacityProviderStrategy = strategy.length > 0 ? strategy : undefined;
-    service.launchType = strategy.length > 0 ? '' : 'EC2';
-  }
-  const lbChanged = loadBalancers !== undefined && JSON.stringify(loadBalancers) !== JSON.stringify(service.loadBalancers ?? []);
-  if (loadBalancers) service.loadBalancers = loadBalancers.length > 0 ? loadBalancers : undefined;
-  if (placementStrategy) service.placementStrategy = placementStrategy;
-  if (placementConstraints) service.placementConstraints = placementConstraints;
-  if (grace !== undefined) service.healthCheckGracePeriodSeconds = grace;
-  const primary = service.deployments[0];
-  if ((td && td.taskDefinitionArn !== service.taskDefinition) || p.forceNewDeployment === true || lbChanged) {
-    if (td) service.taskDefinition = td.taskDefinitionArn;
+    service.deploymentConfiguration = deploymentConfiguration(p.deploymentConfiguration, service.deploymentConfiguration);
+    if (desiredCount !== undefined) service.desiredCount = desiredCount;
+    if (strategy) {
+      service.capacityProviderStrategy = strategy.length > 0 ? strategy : undefined;
+      service.launchType = strategy.length > 0 ? '' : 'EC2';
+    }
+    const lbChanged = loadBalancers !== undefined && JSON.stringify(loadBalancers) !== JSON.stringify(service.loadBalancers ?? []);
+    if (loadBalancers) service.loadBalancers = loadBalancers.length > 0 ? loadBalancers : undefined;
+    if (placementStrategy) service.placementStrategy = placementStrategy;
+    if (placementConstraints) service.placementConstraints = placementConstraints;
+    if (grace !== undefined) service.healthCheckGracePeriodSeconds = grace;
+    const primary = service.deployments[0];
+    if ((td && td.taskDefinitionArn !== service.taskDefinition) || p.forceNewDeployment === true || lbChanged) {
+      if (td) service.taskDefinition = td.taskDefinitionArn;
+      for (const d of service.deployments) {
+        d.status = 'ACTIVE';
+        d.updatedAt = now;
+      }
+      service.deployments.unshift(newDeployment(world, service, now));
+      service.steady = false;
+    } else if (primary && desiredCount !== undefined) {
+      primary.desiredCount = desiredCount;
+      primary.updatedAt = now;
+      service.steady = false;
+    }
+    return { service: serviceView(world, service) };
+  },
+});
+
+const describeServices = typedOperation<DescribeServicesRequest, DescribeServicesResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const refs = optStringList(p, 'services');
+    if (!refs || refs.length === 0) throw invalidParameter('Services cannot be empty.');
+    if (refs.length > 10) throw invalidParameter('services can have at most 10 items.');
+    const services = [];
+    const failures = [];
+    for (const ref of refs) {
+      const s = findService(world, cluster, ref);
+      if (s) services.push(serviceView(world, s, p));
+      else failures.push({ arn: serviceArnFor(world, cluster, ref), reason: 'MISSING' });
+    }
+    return { services, failures };
+  },
+});
+
+const listServices = typedOperation<ListServicesRequest, ListServicesResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const launchType = optString(p, 'launchType');
+    const arns = Object.values(ecsState(world).services)
+      .filter((s) => s.clusterArn === cluster.clusterArn && s.status === 'ACTIVE')
+      .filter((s) => launchType === undefined || s.launchType === launchType)
+      .sort((a, b) => a.createdAt - b.createdAt || a.serviceArn.localeCompare(b.serviceArn))
+      .map((s) => s.serviceArn);
+    const page = paginate(arns, pageRequest(world, p, 10, 100));
+    return { serviceArns: page.items, nextToken: page.nextToken };
+  },
+});
+
+const deleteService = typedOperation<DeleteServiceRequest, DeleteServiceResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { req, world, now }) => {
+    const p = input as Record<string, any>;
+    const { service } = requireService(world, req);
+    if (service.status !== 'ACTIVE') throw serviceNotActive();
+    if (service.desiredCount > 0 && p.force !== true) {
+      throw invalidParameter('The service cannot be stopped while it is scaled above 0.');
+    }
+    service.status = 'DRAINING';
+    service.desiredCount = 0;
+    service.deletedAt = now;
     for (const d of service.deployments) {
-      d.status = 'ACTIVE';
-      d.updatedAt = req.now;
+      d.desiredCount = 0;
+      d.updatedAt = now;
     }
-    service.deployments.unshift(newDeployment(world, service, req.now));
-    service.steady = false;
-  } else if (primary && desiredCount !== undefined) {
-    primary.desiredCount = desiredCount;
-    primary.updatedAt = req.now;
-    service.steady = false;
-  }
-  return { service: serviceView(world, service) };
-};
-
-const describeServices: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const refs = optStringList(p, 'services');
-  if (!refs || refs.length === 0) throw invalidParameter('Services cannot be empty.');
-  if (refs.length > 10) throw invalidParameter('services can have at most 10 items.');
-  const services = [];
-  const failures = [];
-  for (const ref of refs) {
-    const s = findService(world, cluster, ref);
-    if (s) services.push(serviceView(world, s, p));
-    else failures.push({ arn: serviceArnFor(world, cluster, ref), reason: 'MISSING' });
-  }
-  return { services, failures };
-};
-
-const listServices: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const launchType = optString(p, 'launchType');
-  const arns = Object.values(ecsState(world).services)
-    .filter((s) => s.clusterArn === cluster.clusterArn && s.status === 'ACTIVE')
-    .filter((s) => launchType === undefined || s.launchType === launchType)
-    .sort((a, b) => a.createdAt - b.createdAt || a.serviceArn.localeCompare(b.serviceArn))
-    .map((s) => s.serviceArn);
-  const page = paginate(arns, pageRequest(world, p, 10, 100));
-  return { serviceArns: page.items, nextToken: page.nextToken };
-};
-
-const deleteService: Handler = (req, world) => {
-  const p = req.params;
-  const { service } = requireService(world, req);
-  if (service.status !== 'ACTIVE') throw serviceNotActive();
-  if (service.desiredCount > 0 && p.force !== true) {
-    throw invalidParameter('The service cannot be stopped while it is scaled above 0.');
-  }
-  service.status = 'DRAINING';
-  service.desiredCount = 0;
-  service.deletedAt = req.now;
-  for (const d of service.deployments) {
-    d.desiredCount = 0;
-    d.updatedAt = req.now;
-  }
-  return { service: serviceView(world, service) };
-};
+    return { service: serviceView(world, service) };
+  },
+});
 
 export const operations: Record<string, Operation> = {
-  CreateService: write(createService),
-  UpdateService: write(updateService),
-  DescribeServices: read(describeServices),
-  ListServices: read(listServices),
-  DeleteService: write(deleteService),
+  CreateService: createService,
+  UpdateService: updateService,
+  DescribeServices: describeServices,
+  ListServices: listServices,
+  DeleteService: deleteService,
 };
 
 // ---- Capacity providers, load balancers, placement -------------------------------------------------

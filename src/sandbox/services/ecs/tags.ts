@@ -1,7 +1,15 @@
 /** ECS TagResource, UntagResource, ListTagsForResource. */
-import { read, write } from './state.js';
+import type {
+  ListTagsForResourceRequest,
+  ListTagsForResourceResponse,
+  TagResourceRequest,
+  TagResourceResponse,
+  UntagResourceRequest,
+  UntagResourceResponse,
+} from '@aws-sdk/client-ecs';
+import { jsonBody, typedOperation } from '../../typed.js';
 import type { Operation } from '../../types.js';
-import { type Handler, ServiceError, type World } from '../../types.js';
+import { ServiceError, type World } from '../../types.js';
 import { type EcsTag, ecsState, findTaskDefinition, includes, invalidParameter, mergeTags, optStringList, parseEcsArn, readTags, reqString, serviceNotFound } from './state.js';
 
 /** The tag list of the resource an ARN names, or the error ECS gives. */
@@ -46,29 +54,41 @@ function taggable(world: World, arn: string): { tags: EcsTag[]; set(tags: EcsTag
   }
 }
 
-const tagResource: Handler = (req, world) => {
-  const resource = taggable(world, reqString(req.params, 'resourceArn', invalidParameter));
-  const tags = readTags(req.params);
-  if (tags.length === 0) throw invalidParameter('Tags can not be empty.');
-  resource.set(mergeTags(resource.tags, tags));
-  return {};
-};
+const tagResource = typedOperation<TagResourceRequest, TagResourceResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world }) => {
+    const resource = taggable(world, reqString((input as Record<string, any>), 'resourceArn', invalidParameter));
+    const tags = readTags((input as Record<string, any>));
+    if (tags.length === 0) throw invalidParameter('Tags can not be empty.');
+    resource.set(mergeTags(resource.tags, tags));
+    return {};
+  },
+});
 
-const untagResource: Handler = (req, world) => {
-  const resource = taggable(world, reqString(req.params, 'resourceArn', invalidParameter));
-  const keys = optStringList(req.params, 'tagKeys');
-  if (!keys || keys.length === 0) throw invalidParameter('TagKeys can not be empty.');
-  resource.set(resource.tags.filter((t) => !keys.includes(t.key)));
-  return {};
-};
+const untagResource = typedOperation<UntagResourceRequest, UntagResourceResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world }) => {
+    const resource = taggable(world, reqString((input as Record<string, any>), 'resourceArn', invalidParameter));
+    const keys = optStringList((input as Record<string, any>), 'tagKeys');
+    if (!keys || keys.length === 0) throw invalidParameter('TagKeys can not be empty.');
+    resource.set(resource.tags.filter((t) => !keys.includes(t.key)));
+    return {};
+  },
+});
 
-const listTagsForResource: Handler = (req, world) => {
-  const resource = taggable(world, reqString(req.params, 'resourceArn', invalidParameter));
-  return { tags: resource.tags };
-};
+const listTagsForResource = typedOperation<ListTagsForResourceRequest, ListTagsForResourceResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world }) => {
+    const resource = taggable(world, reqString((input as Record<string, any>), 'resourceArn', invalidParameter));
+    return { tags: resource.tags };
+  },
+});
 
 export const operations: Record<string, Operation> = {
-  TagResource: write(tagResource),
-  UntagResource: write(untagResource),
-  ListTagsForResource: read(listTagsForResource),
+  TagResource: tagResource,
+  UntagResource: untagResource,
+  ListTagsForResource: listTagsForResource,
 };

@@ -1,12 +1,27 @@
 /** ECS task definitions. */
-import { read, write } from './state.js';
+import type {
+  DeleteTaskDefinitionsRequest,
+  DeleteTaskDefinitionsResponse,
+  DeregisterTaskDefinitionRequest,
+  DeregisterTaskDefinitionResponse,
+  DescribeTaskDefinitionRequest,
+  DescribeTaskDefinitionResponse,
+  ListTaskDefinitionFamiliesRequest,
+  ListTaskDefinitionFamiliesResponse,
+  ListTaskDefinitionsRequest,
+  ListTaskDefinitionsResponse,
+  RegisterTaskDefinitionRequest,
+  RegisterTaskDefinitionResponse,
+  TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { jsonBody, typedOperation } from '../../typed.js';
 import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
-import { type Handler, type World } from '../../types.js';
+import { type World } from '../../types.js';
 import { taskDefinitionRequirements } from './agent.js';
 import { NAME_PATTERN, type TaskDefinitionRecord, clientError, date, ecsArn, ecsState, findTaskDefinition, includes, invalidParameter, optString, optStringList, pageRequest, parseEcsArn, readTags, reqString } from './state.js';
 
-export function taskDefinitionView(td: TaskDefinitionRecord) {
+export function taskDefinitionView(td: TaskDefinitionRecord): TaskDefinition {
   return {
     ...td.definition,
     taskDefinitionArn: td.taskDefinitionArn,
@@ -73,76 +88,84 @@ function normaliseContainer(c: any, networkMode: string, taskMemory: string | un
   };
 }
 
-const registerTaskDefinition: Handler = (req, world) => {
-  const p = req.params;
-  const family = reqString(p, 'family');
-  if (!NAME_PATTERN.test(family)) {
-    throw clientError('Family contains invalid characters. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.');
-  }
-  const networkMode = optString(p, 'networkMode');
-  if (networkMode !== undefined && !NETWORK_MODES.includes(networkMode)) {
-    throw clientError(`Invalid networkMode '${networkMode}'. Valid values are bridge, host, awsvpc and none.`);
-  }
-  const cpu = p.cpu === undefined ? undefined : String(p.cpu);
-  const memory = p.memory === undefined ? undefined : String(p.memory);
-  const defs = p.containerDefinitions;
-  if (!Array.isArray(defs) || defs.length === 0) throw clientError('Container list cannot be empty.');
-  if (defs.length > 10) throw clientError('Too many containers. A task definition can have at most 10 containers.');
-  const containerDefinitions = defs.map((c: any) => normaliseContainer(c, networkMode ?? 'bridge', memory));
-  const names = new Set<string>();
-  for (const c of containerDefinitions) {
-    if (names.has(c.name)) throw clientError(`Duplicate container name: '${c.name}'.`);
-    names.add(c.name);
-  }
-  const requiresCompatibilities = optStringList(p, 'requiresCompatibilities');
-  if (requiresCompatibilities?.includes('FARGATE')) {
-    if (networkMode !== 'awsvpc') throw clientError('Fargate only supports network mode ‘awsvpc’.');
-    if (cpu === undefined || memory === undefined) throw clientError('Fargate requires task definition to have cpu and memory values.');
-  }
-  const tags = readTags(p);
+const registerTaskDefinition = typedOperation<RegisterTaskDefinitionRequest, RegisterTaskDefinitionResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world, region, now }) => {
+    const p = input as Record<string, any>;
+    const family = reqString(p, 'family');
+    if (!NAME_PATTERN.test(family)) {
+      throw clientError('Family contains invalid characters. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.');
+    }
+    const networkMode = optString(p, 'networkMode');
+    if (networkMode !== undefined && !NETWORK_MODES.includes(networkMode)) {
+      throw clientError(`Invalid networkMode '${networkMode}'. Valid values are bridge, host, awsvpc and none.`);
+    }
+    const cpu = p.cpu === undefined ? undefined : String(p.cpu);
+    const memory = p.memory === undefined ? undefined : String(p.memory);
+    const defs = p.containerDefinitions;
+    if (!Array.isArray(defs) || defs.length === 0) throw clientError('Container list cannot be empty.');
+    if (defs.length > 10) throw clientError('Too many containers. A task definition can have at most 10 containers.');
+    const containerDefinitions = defs.map((c: any) => normaliseContainer(c, networkMode ?? 'bridge', memory));
+    const names = new Set<string>();
+    for (const c of containerDefinitions) {
+      if (names.has(c.name)) throw clientError(`Duplicate container name: '${c.name}'.`);
+      names.add(c.name);
+    }
+    const requiresCompatibilities = optStringList(p, 'requiresCompatibilities');
+    if (requiresCompatibilities?.includes('FARGATE')) {
+      if (networkMode !== 'awsvpc') throw clientError('Fargate only supports network mode ‘awsvpc’.');
+      if (cpu === undefined || memory === undefined) throw clientError('Fargate requires task definition to have cpu and memory values.');
+    }
+    const tags = readTags(p);
 
-  const ecs = ecsState(world);
-  const key = `${req.region}/${family}`;
-  const fam = (ecs.taskDefinitions[key] ??= { lastRevision: 0, revisions: {} });
-  fam.lastRevision += 1;
-  const revision = fam.lastRevision;
-  const arn = ecsArn(world, req.region, `task-definition/${family}:${revision}`);
-  const definition: Record<string, any> = {
-    containerDefinitions,
-    taskRoleArn: optString(p, 'taskRoleArn'),
-    executionRoleArn: optString(p, 'executionRoleArn'),
-    networkMode,
-    volumes: Array.isArray(p.volumes) ? p.volumes : [],
-    placementConstraints: Array.isArray(p.placementConstraints) ? p.placementConstraints : [],
-    requiresCompatibilities,
-    cpu,
-    memory,
-    pidMode: p.pidMode,
-    ipcMode: p.ipcMode,
-    runtimePlatform: p.runtimePlatform,
-    registeredBy: `arn:aws:iam::${world.settings.accountId}:user/sandbox`,
-  };
-  definition.requiresAttributes = taskDefinitionRequirements(definition).map((name) => ({ name }));
-  definition.compatibilities = networkMode === 'awsvpc' ? ['EC2', 'FARGATE'] : networkMode === 'host' || networkMode === undefined || networkMode === 'bridge' ? ['EXTERNAL', 'EC2'] : ['EC2'];
-  const record: TaskDefinitionRecord = {
-    taskDefinitionArn: arn,
-    family,
-    revision,
-    status: 'ACTIVE',
-    definition: JSON.parse(JSON.stringify(definition)),
-    tags,
-    registeredAt: req.now,
-  };
-  fam.revisions[String(revision)] = record;
-  return { taskDefinition: taskDefinitionView(record), tags: tags.length ? tags : undefined };
-};
+    const ecs = ecsState(world);
+    const key = `${region}/${family}`;
+    const fam = (ecs.taskDefinitions[key] ??= { lastRevision: 0, revisions: {} });
+    fam.lastRevision += 1;
+    const revision = fam.lastRevision;
+    const arn = ecsArn(world, region, `task-definition/${family}:${revision}`);
+    const definition: Record<string, any> = {
+      containerDefinitions,
+      taskRoleArn: optString(p, 'taskRoleArn'),
+      executionRoleArn: optString(p, 'executionRoleArn'),
+      networkMode,
+      volumes: Array.isArray(p.volumes) ? p.volumes : [],
+      placementConstraints: Array.isArray(p.placementConstraints) ? p.placementConstraints : [],
+      requiresCompatibilities,
+      cpu,
+      memory,
+      pidMode: p.pidMode,
+      ipcMode: p.ipcMode,
+      runtimePlatform: p.runtimePlatform,
+      registeredBy: `arn:aws:iam::${world.settings.accountId}:user/sandbox`,
+    };
+    definition.requiresAttributes = taskDefinitionRequirements(definition).map((name) => ({ name }));
+    definition.compatibilities = networkMode === 'awsvpc' ? ['EC2', 'FARGATE'] : networkMode === 'host' || networkMode === undefined || networkMode === 'bridge' ? ['EXTERNAL', 'EC2'] : ['EC2'];
+    const record: TaskDefinitionRecord = {
+      taskDefinitionArn: arn,
+      family,
+      revision,
+      status: 'ACTIVE',
+      definition: JSON.parse(JSON.stringify(definition)),
+      tags,
+      registeredAt: now,
+    };
+    fam.revisions[String(revision)] = record;
+    return { taskDefinition: taskDefinitionView(record), tags: tags.length ? tags : undefined };
+  },
+});
 
-const describeTaskDefinition: Handler = (req, world) => {
-  const p = req.params;
-  const td = findTaskDefinition(world, req.region, reqString(p, 'taskDefinition'));
-  if (!td) throw clientError('Unable to describe task definition.');
-  return { taskDefinition: taskDefinitionView(td), tags: includes(p, 'TAGS') ? td.tags : undefined };
-};
+const describeTaskDefinition = typedOperation<DescribeTaskDefinitionRequest, DescribeTaskDefinitionResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const td = findTaskDefinition(world, region, reqString(p, 'taskDefinition'));
+    if (!td) throw clientError('Unable to describe task definition.');
+    return { taskDefinition: taskDefinitionView(td), tags: includes(p, 'TAGS') ? td.tags : undefined };
+  },
+});
 
 function allTaskDefinitions(world: World, region: string): TaskDefinitionRecord[] {
   return Object.entries(ecsState(world).taskDefinitions)
@@ -150,87 +173,103 @@ function allTaskDefinitions(world: World, region: string): TaskDefinitionRecord[
     .flatMap(([, fam]) => Object.values(fam.revisions));
 }
 
-const listTaskDefinitions: Handler = (req, world) => {
-  const p = req.params;
-  const familyPrefix = optString(p, 'familyPrefix');
-  const status = optString(p, 'status') ?? 'ACTIVE';
-  if (!['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'].includes(status)) throw invalidParameter(`Invalid status: ${status}`);
-  const sort = optString(p, 'sort') ?? 'ASC';
-  if (sort !== 'ASC' && sort !== 'DESC') throw invalidParameter(`Invalid sort: ${sort}`);
-  const tds = allTaskDefinitions(world, req.region)
-    .filter((td) => td.status === status && (familyPrefix === undefined || td.family === familyPrefix))
-    .sort((a, b) => a.family.localeCompare(b.family) || a.revision - b.revision);
-  if (sort === 'DESC') tds.reverse();
-  const page = paginate(tds.map((td) => td.taskDefinitionArn), pageRequest(world, p, 100, 100));
-  return { taskDefinitionArns: page.items, nextToken: page.nextToken };
-};
+const listTaskDefinitions = typedOperation<ListTaskDefinitionsRequest, ListTaskDefinitionsResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const familyPrefix = optString(p, 'familyPrefix');
+    const status = optString(p, 'status') ?? 'ACTIVE';
+    if (!['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'].includes(status)) throw invalidParameter(`Invalid status: ${status}`);
+    const sort = optString(p, 'sort') ?? 'ASC';
+    if (sort !== 'ASC' && sort !== 'DESC') throw invalidParameter(`Invalid sort: ${sort}`);
+    const tds = allTaskDefinitions(world, region)
+      .filter((td) => td.status === status && (familyPrefix === undefined || td.family === familyPrefix))
+      .sort((a, b) => a.family.localeCompare(b.family) || a.revision - b.revision);
+    if (sort === 'DESC') tds.reverse();
+    const page = paginate(tds.map((td) => td.taskDefinitionArn), pageRequest(world, p, 100, 100));
+    return { taskDefinitionArns: page.items, nextToken: page.nextToken };
+  },
+});
 
-const listTaskDefinitionFamilies: Handler = (req, world) => {
-  const p = req.params;
-  const familyPrefix = optString(p, 'familyPrefix') ?? '';
-  const status = optString(p, 'status') ?? 'ACTIVE';
-  if (!['ACTIVE', 'INACTIVE', 'ALL'].includes(status)) throw invalidParameter(`Invalid status: ${status}`);
-  const families = new Map<string, boolean>();
-  for (const td of allTaskDefinitions(world, req.region)) {
-    if (!td.family.startsWith(familyPrefix)) continue;
-    families.set(td.family, (families.get(td.family) ?? false) || td.status === 'ACTIVE');
-  }
-  const names = [...families.entries()]
-    .filter(([, active]) => status === 'ALL' || (status === 'ACTIVE' ? active : !active))
-    .map(([name]) => name)
-    .sort();
-  const page = paginate(names, pageRequest(world, p, 100, 100));
-  return { families: page.items, nextToken: page.nextToken };
-};
+const listTaskDefinitionFamilies = typedOperation<ListTaskDefinitionFamiliesRequest, ListTaskDefinitionFamiliesResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const familyPrefix = optString(p, 'familyPrefix') ?? '';
+    const status = optString(p, 'status') ?? 'ACTIVE';
+    if (!['ACTIVE', 'INACTIVE', 'ALL'].includes(status)) throw invalidParameter(`Invalid status: ${status}`);
+    const families = new Map<string, boolean>();
+    for (const td of allTaskDefinitions(world, region)) {
+      if (!td.family.startsWith(familyPrefix)) continue;
+      families.set(td.family, (families.get(td.family) ?? false) || td.status === 'ACTIVE');
+    }
+    const names = [...families.entries()]
+      .filter(([, active]) => status === 'ALL' || (status === 'ACTIVE' ? active : !active))
+      .map(([name]) => name)
+      .sort();
+    const page = paginate(names, pageRequest(world, p, 100, 100));
+    return { families: page.items, nextToken: page.nextToken };
+  },
+});
 
-const deregisterTaskDefinition: Handler = (req, world) => {
-  const ref = reqString(req.params, 'taskDefinition');
-  const id = ref.startsWith('arn:') ? (parseEcsArn(ref)?.id ?? '') : ref;
-  if (!/:\d+$/.test(id)) throw clientError('Invalid revision number. Number: ' + (id.split(':')[1] ?? ''));
-  const td = findTaskDefinition(world, req.region, ref);
-  if (!td || td.status === 'DELETE_IN_PROGRESS') throw clientError('The specified task definition does not exist.');
-  if (td.status === 'ACTIVE') {
-    td.status = 'INACTIVE';
-    td.deregisteredAt = req.now;
-  }
-  return { taskDefinition: taskDefinitionView(td) };
-};
-
-const deleteTaskDefinitions: Handler = (req, world) => {
-  const refs = optStringList(req.params, 'taskDefinitions');
-  if (!refs || refs.length === 0) throw invalidParameter('size of TaskDefinition references list must be greater than 0');
-  if (refs.length > 10) throw invalidParameter('Size of TaskDefinition references list cannot exceed 10');
-  const taskDefinitions = [];
-  const failures = [];
-  for (const ref of refs) {
+const deregisterTaskDefinition = typedOperation<DeregisterTaskDefinitionRequest, DeregisterTaskDefinitionResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world, region, now }) => {
+    const ref = reqString((input as Record<string, any>), 'taskDefinition');
     const id = ref.startsWith('arn:') ? (parseEcsArn(ref)?.id ?? '') : ref;
-    if (!/^[a-zA-Z0-9_-]+:\d+$/.test(id)) {
-      failures.push({ arn: ref, reason: 'The specified task definition identifier is invalid. Specify a valid name or ARN and try again.' });
-      continue;
+    if (!/:\d+$/.test(id)) throw clientError('Invalid revision number. Number: ' + (id.split(':')[1] ?? ''));
+    const td = findTaskDefinition(world, region, ref);
+    if (!td || td.status === 'DELETE_IN_PROGRESS') throw clientError('The specified task definition does not exist.');
+    if (td.status === 'ACTIVE') {
+      td.status = 'INACTIVE';
+      td.deregisteredAt = now;
     }
-    const td = findTaskDefinition(world, req.region, ref);
-    const arn = td?.taskDefinitionArn ?? (ref.startsWith('arn:') ? ref : ecsArn(world, req.region, `task-definition/${ref}`));
-    if (!td) {
-      failures.push({ arn, reason: 'The specified task definition does not exist. Specify a valid account, family, revision and try again.' });
-    } else if (td.status === 'ACTIVE') {
-      failures.push({ arn, reason: 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.' });
-    } else {
-      // INACTIVE -> DELETE_IN_PROGRESS; ECS removes it once no task or deployment uses it (index.ts purge).
-      if (td.status === 'INACTIVE') {
-        td.status = 'DELETE_IN_PROGRESS';
-        td.deleteRequestedAt = req.now;
+    return { taskDefinition: taskDefinitionView(td) };
+  },
+});
+
+const deleteTaskDefinitions = typedOperation<DeleteTaskDefinitionsRequest, DeleteTaskDefinitionsResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world, region, now }) => {
+    const refs = optStringList((input as Record<string, any>), 'taskDefinitions');
+    if (!refs || refs.length === 0) throw invalidParameter('size of TaskDefinition references list must be greater than 0');
+    if (refs.length > 10) throw invalidParameter('Size of TaskDefinition references list cannot exceed 10');
+    const taskDefinitions = [];
+    const failures = [];
+    for (const ref of refs) {
+      const id = ref.startsWith('arn:') ? (parseEcsArn(ref)?.id ?? '') : ref;
+      if (!/^[a-zA-Z0-9_-]+:\d+$/.test(id)) {
+        failures.push({ arn: ref, reason: 'The specified task definition identifier is invalid. Specify a valid name or ARN and try again.' });
+        continue;
       }
-      taskDefinitions.push(taskDefinitionView(td));
+      const td = findTaskDefinition(world, region, ref);
+      const arn = td?.taskDefinitionArn ?? (ref.startsWith('arn:') ? ref : ecsArn(world, region, `task-definition/${ref}`));
+      if (!td) {
+        failures.push({ arn, reason: 'The specified task definition does not exist. Specify a valid account, family, revision and try again.' });
+      } else if (td.status === 'ACTIVE') {
+        failures.push({ arn, reason: 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.' });
+      } else {
+        // INACTIVE -> DELETE_IN_PROGRESS; ECS removes it once no task or deployment uses it (index.ts purge).
+        if (td.status === 'INACTIVE') {
+          td.status = 'DELETE_IN_PROGRESS';
+          td.deleteRequestedAt = now;
+        }
+        taskDefinitions.push(taskDefinitionView(td));
+      }
     }
-  }
-  return { taskDefinitions, failures };
-};
+    return { taskDefinitions, failures };
+  },
+});
 
 export const operations: Record<string, Operation> = {
-  RegisterTaskDefinition: write(registerTaskDefinition),
-  DescribeTaskDefinition: read(describeTaskDefinition),
-  ListTaskDefinitions: read(listTaskDefinitions),
-  ListTaskDefinitionFamilies: read(listTaskDefinitionFamilies),
-  DeregisterTaskDefinition: write(deregisterTaskDefinition),
-  DeleteTaskDefinitions: write(deleteTaskDefinitions),
+  RegisterTaskDefinition: registerTaskDefinition,
+  DescribeTaskDefinition: describeTaskDefinition,
+  ListTaskDefinitions: listTaskDefinitions,
+  ListTaskDefinitionFamilies: listTaskDefinitionFamilies,
+  DeregisterTaskDefinition: deregisterTaskDefinition,
+  DeleteTaskDefinitions: deleteTaskDefinitions,
 };

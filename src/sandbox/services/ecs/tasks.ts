@@ -1,11 +1,20 @@
 /** ECS tasks: ListTasks, DescribeTasks, StopTask, and the task phase timer. */
+import type {
+  DescribeTasksRequest,
+  DescribeTasksResponse,
+  ListTasksRequest,
+  ListTasksResponse,
+  StopTaskRequest,
+  StopTaskResponse,
+  Task,
+} from '@aws-sdk/client-ecs';
+import { jsonBody, typedOperation } from '../../typed.js';
 import { findContainerInstance } from './container-instances.js';
 import { UNPULLABLE_REGISTRY } from './scheduler.js';
-import { read, write } from './state.js';
 import type { Operation } from '../../types.js';
 import { taskRuntime } from '../../local/hooks.js';
 import { paginate } from '../../paginate.js';
-import { type Handler, type World } from '../../types.js';
+import { type World } from '../../types.js';
 import { taskFailedToStart } from './scheduler.js';
 import { type ClusterRecord, type ServiceRecord, type TaskRecord, arnId, date, ecsArn, ecsState, findService, finishStop, includes, invalidParameter, optString, optStringList, pageRequest, parseEcsArn, reqString, requireActiveCluster, serviceNotFound, stopTask, tasksOf } from './state.js';
 
@@ -16,7 +25,7 @@ function taskZone(world: World, t: TaskRecord): string {
   return zone ?? `${parseEcsArn(t.taskArn)?.region ?? 'us-east-1'}a`;
 }
 
-function taskView(world: World, t: TaskRecord, p: Record<string, any>) {
+function taskView(world: World, t: TaskRecord, p: Record<string, any>): Task {
   const containerStatus = t.lastStatus === 'PROVISIONING' ? 'PENDING' : t.lastStatus === 'STOPPING' ? 'RUNNING' : t.lastStatus;
   return {
     attachments: [],
@@ -57,7 +66,7 @@ function taskView(world: World, t: TaskRecord, p: Record<string, any>) {
     pullStoppedAt: date(t.pullStoppedAt),
     startedAt: date(t.startedAt),
     startedBy: t.startedBy,
-    stopCode: t.stopCode,
+    stopCode: t.stopCode as Task['stopCode'],
     stoppedAt: date(t.stoppedAt),
     stoppedReason: t.stoppedReason,
     stoppingAt: date(t.stoppingAt),
@@ -73,66 +82,78 @@ function findTask(world: World, cluster: ClusterRecord, ref: string): TaskRecord
   return tasksOf(world, (t) => t.clusterArn === cluster.clusterArn && arnId(t.taskArn) === id)[0];
 }
 
-const listTasks: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const serviceName = optString(p, 'serviceName');
-  let service: ServiceRecord | undefined;
-  if (serviceName) {
-    service = findService(world, cluster, serviceName);
-    if (!service) throw serviceNotFound();
-  }
-  const ciRef = optString(p, 'containerInstance');
-  const ci = ciRef ? findContainerInstance(world, cluster, ciRef) : undefined;
-  if (ciRef && !ci) throw invalidParameter('The referenced container instance was not found.');
-  const family = optString(p, 'family');
-  const startedBy = optString(p, 'startedBy');
-  const desiredStatus = optString(p, 'desiredStatus') ?? 'RUNNING';
-  if (desiredStatus !== 'RUNNING' && desiredStatus !== 'STOPPED' && desiredStatus !== 'PENDING') {
-    throw invalidParameter(`Invalid desiredStatus: ${desiredStatus}`);
-  }
-  const arns = tasksOf(world, (t) => t.clusterArn === cluster.clusterArn)
-    .filter((t) => (desiredStatus === 'PENDING' ? t.desiredStatus === 'RUNNING' && t.lastStatus !== 'RUNNING' : t.desiredStatus === desiredStatus))
-    .filter((t) => !service || t.serviceArn === service.serviceArn)
-    .filter((t) => !ci || t.containerInstanceArn === ci.containerInstanceArn)
-    .filter((t) => !family || parseEcsArn(t.taskDefinitionArn)?.id.replace(/:\d+$/, '') === family)
-    .filter((t) => !startedBy || t.startedBy === startedBy)
-    .sort((a, b) => a.createdAt - b.createdAt || a.taskArn.localeCompare(b.taskArn))
-    .map((t) => t.taskArn);
-  const page = paginate(arns, pageRequest(world, p, 100, 100));
-  return { taskArns: page.items, nextToken: page.nextToken };
-};
-
-const describeTasks: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const refs = optStringList(p, 'tasks');
-  if (!refs || refs.length === 0) throw invalidParameter('Tasks cannot be empty.');
-  if (refs.length > 100) throw invalidParameter('tasks can have at most 100 items.');
-  const tasks = [];
-  const failures = [];
-  for (const ref of refs) {
-    const t = findTask(world, cluster, ref);
-    if (t) tasks.push(taskView(world, t, p));
-    else failures.push({ arn: ref.startsWith('arn:') ? ref : ecsArn(world, req.region, `task/${cluster.clusterName}/${ref}`), reason: 'MISSING' });
-  }
-  return { tasks, failures };
-};
-
-const stopTaskOp: Handler = (req, world) => {
-  const p = req.params;
-  const cluster = requireActiveCluster(world, req.region, optString(p, 'cluster'));
-  const t = findTask(world, cluster, reqString(p, 'task', invalidParameter));
-  if (!t) throw invalidParameter('The referenced task was not found.');
-  if (t.desiredStatus !== 'STOPPED') {
-    stopTask(t, req.now, optString(p, 'reason') ?? 'Task stopped by user', 'UserInitiated');
-    if (t.serviceArn) {
-      const svc = ecsState(world).services[t.serviceArn];
-      if (svc) svc.steady = false;
+const listTasks = typedOperation<ListTasksRequest, ListTasksResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const serviceName = optString(p, 'serviceName');
+    let service: ServiceRecord | undefined;
+    if (serviceName) {
+      service = findService(world, cluster, serviceName);
+      if (!service) throw serviceNotFound();
     }
-  }
-  return { task: taskView(world, t, {}) };
-};
+    const ciRef = optString(p, 'containerInstance');
+    const ci = ciRef ? findContainerInstance(world, cluster, ciRef) : undefined;
+    if (ciRef && !ci) throw invalidParameter('The referenced container instance was not found.');
+    const family = optString(p, 'family');
+    const startedBy = optString(p, 'startedBy');
+    const desiredStatus = optString(p, 'desiredStatus') ?? 'RUNNING';
+    if (desiredStatus !== 'RUNNING' && desiredStatus !== 'STOPPED' && desiredStatus !== 'PENDING') {
+      throw invalidParameter(`Invalid desiredStatus: ${desiredStatus}`);
+    }
+    const arns = tasksOf(world, (t) => t.clusterArn === cluster.clusterArn)
+      .filter((t) => (desiredStatus === 'PENDING' ? t.desiredStatus === 'RUNNING' && t.lastStatus !== 'RUNNING' : t.desiredStatus === desiredStatus))
+      .filter((t) => !service || t.serviceArn === service.serviceArn)
+      .filter((t) => !ci || t.containerInstanceArn === ci.containerInstanceArn)
+      .filter((t) => !family || parseEcsArn(t.taskDefinitionArn)?.id.replace(/:\d+$/, '') === family)
+      .filter((t) => !startedBy || t.startedBy === startedBy)
+      .sort((a, b) => a.createdAt - b.createdAt || a.taskArn.localeCompare(b.taskArn))
+      .map((t) => t.taskArn);
+    const page = paginate(arns, pageRequest(world, p, 100, 100));
+    return { taskArns: page.items, nextToken: page.nextToken };
+  },
+});
+
+const describeTasks = typedOperation<DescribeTasksRequest, DescribeTasksResponse>({
+  mutating: false,
+  decode: jsonBody,
+  handler: (input, { world, region }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const refs = optStringList(p, 'tasks');
+    if (!refs || refs.length === 0) throw invalidParameter('Tasks cannot be empty.');
+    if (refs.length > 100) throw invalidParameter('tasks can have at most 100 items.');
+    const tasks = [];
+    const failures = [];
+    for (const ref of refs) {
+      const t = findTask(world, cluster, ref);
+      if (t) tasks.push(taskView(world, t, p));
+      else failures.push({ arn: ref.startsWith('arn:') ? ref : ecsArn(world, region, `task/${cluster.clusterName}/${ref}`), reason: 'MISSING' });
+    }
+    return { tasks, failures };
+  },
+});
+
+const stopTaskOp = typedOperation<StopTaskRequest, StopTaskResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (input, { world, region, now }) => {
+    const p = input as Record<string, any>;
+    const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
+    const t = findTask(world, cluster, reqString(p, 'task', invalidParameter));
+    if (!t) throw invalidParameter('The referenced task was not found.');
+    if (t.desiredStatus !== 'STOPPED') {
+      stopTask(t, now, optString(p, 'reason') ?? 'Task stopped by user', 'UserInitiated');
+      if (t.serviceArn) {
+        const svc = ecsState(world).services[t.serviceArn];
+        if (svc) svc.steady = false;
+      }
+    }
+    return { task: taskView(world, t, {}) };
+  },
+});
 
 // ---- Phases ----
 
@@ -178,7 +199,7 @@ export function advanceTasks(world: World, now: number): boolean {
 }
 
 export const operations: Record<string, Operation> = {
-  ListTasks: read(listTasks),
-  DescribeTasks: read(describeTasks),
-  StopTask: write(stopTaskOp),
+  ListTasks: listTasks,
+  DescribeTasks: describeTasks,
+  StopTask: stopTaskOp,
 };

@@ -5,8 +5,8 @@
  * Health is computed lazily from timestamps. A registered instance target is `initial` until the
  * health checker has seen HealthyThresholdCount good answers (× HealthCheckIntervalSeconds, scaled by
  * the latency profile: timeScale in state.ts), then `healthy`; it answers while the EC2 instance runs
- * and a RUNNING ECS task binds that host port on it (with a local runtime the task is RUNNING while
- * its real container is). Without an answer it turns `unhealthy` (Target.FailedHealthChecks) after
+ * and a RUNNING ECS task binds that host port on it (with a local runtime, while the real container
+ * runs and does not fail its Docker health check). Without an answer it turns `unhealthy` (Target.FailedHealthChecks) after
  * UnhealthyThresholdCount intervals. A target group no listener forwards to has `unused` targets
  * (Target.NotInUse); a deregistered target is `draining` for deregistration_delay.timeout_seconds
  * (scaled the same way) and then gone.
@@ -34,7 +34,10 @@ function answeringSince(world: World, instanceId: string, port: number): number 
   for (const t of Object.values(ecs.tasks ?? {})) {
     if (t.lastStatus !== 'RUNNING') continue;
     if (ecs.containerInstances?.[t.containerInstanceArn]?.ec2InstanceId !== instanceId) continue;
-    if (!t.containers.some((c) => c.networkBindings.some((b) => b.hostPort === port))) continue;
+    // With a local runtime the container itself must be up (and not failing its Docker health check).
+    const answers = (c: (typeof t.containers)[number]) =>
+      c.networkBindings.some((b) => b.hostPort === port) && (c.lastStatus === undefined || c.lastStatus === 'RUNNING') && c.healthStatus !== 'UNHEALTHY';
+    if (!t.containers.some(answers)) continue;
     const at = t.startedAt ?? 0;
     since = since === undefined ? at : Math.min(since, at);
   }
@@ -129,7 +132,7 @@ function checkTargets(world: World, tg: TargetGroupRecord, targets: RegisterTarg
   if (tg.targetType !== 'instance') return out;
   const instances = ec2View(world).instances ?? {};
   const invalid = out.filter((t) => !/^i-[0-9a-f]{8,17}$/.test(t.id) || (world.state.ec2 && !instances[t.id]));
-  if (invalid.length > 0) throw new ServiceError('InvalidTarget', `The following targets are not valid instances: ${invalid.map((t) => `'${t.id}'`).join(', ')}`);
+  if (invalid.length > 0) throw new ServiceError('InvalidTarget', `The following instances do not exist: ${invalid.map((t) => `'${t.id}'`).join(', ')}`);
   const notRunning = out.filter((t) => instances[t.id] && instances[t.id].state !== 'running');
   if (notRunning.length > 0) {
     throw new ServiceError('InvalidTarget', `The following targets are not in a running state and cannot be registered: ${notRunning.map((t) => `'${t.id}'`).join(', ')}`);
@@ -157,16 +160,9 @@ const deregisterTargets = typedOperation<DeregisterTargetsInput, DeregisterTarge
   handler: (input, { world, now }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     if (!input.Targets || input.Targets.length === 0) throw validation('Targets cannot be empty');
-    const missing: string[] = [];
-    for (const t of input.Targets) {
-      const id = t.Id ?? '';
-      const ports = t.Port !== undefined ? [t.Port] : tg.targets.filter((x) => x.id === id).map((x) => x.port);
-      const done = ports.map((port) => deregisterTarget(world, tg.targetGroupArn, id, port, now)).some(Boolean);
-      if (!done && !tg.targets.some((x) => x.id === id)) missing.push(id);
-    }
-    if (missing.length > 0) {
-      throw new ServiceError('InvalidTarget', `The following targets are not registered in target group '${tg.targetGroupArn}': ${missing.map((id) => `'${id}'`).join(', ')}`);
-    }
+    // As on AWS: a target without Port means the target group's port, and a target that is not
+    // registered (on that port) is ignored; the call succeeds either way.
+    for (const t of input.Targets) deregisterTarget(world, tg.targetGroupArn, t.Id ?? '', t.Port ?? tg.port, now);
     return {};
   },
 });
