@@ -530,6 +530,7 @@ call autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-asg --
 wait_for "autoscaling group deleted" 0 autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-asg --query 'length(AutoScalingGroups)'
 fails ValidationError autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-asg
 call ec2 delete-launch-template --launch-template-id "$lt" >/dev/null
+}
 
 tour_elbv2() {
 echo "== elbv2"

@@ -1,7 +1,7 @@
 /**
  * `ecs-cwlogs sandbox`: serve the local AWS emulator, for this tool or any AWS client.
  */
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { UserInputError } from '../../core/errors.js';
 import { localDir, SANDBOX_CREDENTIALS, stopSandbox } from '../sandbox-mode.js';
@@ -92,7 +92,12 @@ export function sandboxCommand(): Command {
           throw new UserInputError({ what: 'Cannot run the tasks on the local Docker engine', why: (e as Error).message, fix: 'Start Docker, or set DOCKER_HOST to where your daemon listens.' });
         }
       }
-      if (o.readyFile) await writeFile(String(o.readyFile), JSON.stringify({ port: sb.port }));
+      if (o.readyFile) {
+        // Whole or not at all: whoever waits for the file may read it the moment it appears.
+        const tmp = `${String(o.readyFile)}.${process.pid}.tmp`;
+        await writeFile(tmp, JSON.stringify({ port: sb.port }));
+        await rename(tmp, String(o.readyFile));
+      }
       rt.io.result({ ok: true, url: sb.url, port: sb.port }, () => `Sandbox listening on ${sb.url}\n  requests: ${sb.url}/_sandbox/requests\n  Ctrl-C stops it.`);
       // A signal may have come while the sandbox was starting: an abort event that has already fired
       // would never reach a listener added now.
