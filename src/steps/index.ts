@@ -17,6 +17,8 @@
 import type { StackConfig } from '../core/settings.js';
 import type { AnyStep, StepId } from '../core/step.js';
 import { stepsFor } from '../core/topology.js';
+import type { Context } from '../core/context.js';
+import { taggedResources, type TaggedResource } from './inventory.js';
 import { autoScalingGroupStep } from './auto-scaling-group.js';
 import { capacityProviderStep } from './capacity-provider.js';
 import { clusterStep } from './cluster.js';
@@ -64,6 +66,30 @@ export function labSteps(opts: LabStepOptions = {}): AnyStep[] {
 export function retiredSteps(topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
   const ids = new Set(stepsFor(topology));
   return STEPS.filter((s) => !ids.has(s.id)).map((s) => s.id);
+}
+
+/** Which resource types (ARN parts, tags) show that a step of the other shape has something to remove. */
+const LEFT_BEHIND: [StepId[], (r: TaggedResource) => boolean][] = [
+  [['instance'], (r) => /:instance\//.test(r.arn) && !r.tags['aws:autoscaling:groupName']],
+  [['launch-template', 'auto-scaling-group'], (r) => /:launch-template\//.test(r.arn)],
+  [['capacity-provider', 'auto-scaling-group'], (r) => /:capacity-provider\//.test(r.arn)],
+  [['auto-scaling-group'], (r) => /:instance\//.test(r.arn) && Boolean(r.tags['aws:autoscaling:groupName'])],
+  [['load-balancer'], (r) => /:loadbalancer\/app\//.test(r.arn)],
+  [['target-group'], (r) => /:targetgroup\//.test(r.arn)],
+];
+
+/**
+ * The retired steps that may have something to remove, judged from the stack's tagged resources
+ * (one Tagging API call, already made for the run): so a stack that never changed shape reads
+ * nothing more. Without the Tagging API, every retired step is asked.
+ */
+export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'>, topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): Promise<StepId[]> {
+  const retired = retiredSteps(topology);
+  const tagged = await taggedResources(ctx);
+  if (!tagged) return retired;
+  const found = new Set<StepId>();
+  for (const [ids, match] of LEFT_BEHIND) if (tagged.some(match)) ids.forEach((id) => found.add(id));
+  return retired.filter((id) => found.has(id));
 }
 
 export function stepById(id: StepId): AnyStep {

@@ -173,7 +173,8 @@ export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 
     const res = await aws.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
     // The load balancer's own group (<name>-alb) is not the instances'.
     const names = [...new Set((res.SecurityGroups ?? []).map((g) => g.GroupName ?? ''))].filter(Boolean);
-    use('securityGroupName', names.filter((n) => !names.includes(n.replace(/-alb$/, '')) || !n.endsWith('-alb')));
+    // (A run killed between the two leaves only the ALB's: its base is the instances' name.)
+    use('securityGroupName', [...new Set(names.map((n) => n.replace(/-alb$/, '')))]);
   }
   if (notGiven('iamName')) use('iamName', await iamBaseNames({ iam: aws.iam, stack }, region));
   // Neither --image nor --repo given: the logging image the stack's task definition runs is what it has.

@@ -208,7 +208,7 @@ test('HTTP_PROXY: the http:// sandbox endpoint goes through the proxy, unless NO
 });
 
 test('status and up with only AWS_ENDPOINT_URL_<SERVICE> set: no --allow-cidr needed, the caller IP comes from that endpoint', async () => {
-  const endpoints = Object.fromEntries(['ECS', 'EC2', 'IAM', 'SSM', 'STS', 'ECR', 'CLOUDWATCH_LOGS', 'RESOURCE_GROUPS_TAGGING_API'].map((s) => [`AWS_ENDPOINT_URL_${s}`, sb.url]));
+  const endpoints = Object.fromEntries(['ECS', 'EC2', 'IAM', 'SSM', 'STS', 'ECR', 'CLOUDWATCH_LOGS', 'RESOURCE_GROUPS_TAGGING_API', 'AUTO_SCALING', 'ELASTIC_LOAD_BALANCING_V2'].map((s) => [`AWS_ENDPOINT_URL_${s}`, sb.url]));
   const env = cliEnv(tempConfigDir(), { ...endpoints, AWS_REGION: 'us-east-1' });
   const status = await runCli(['status'], env);
   assert.equal(status.code, 0, status.stderr);

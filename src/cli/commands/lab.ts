@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunReport } from '../../core/engine.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
-import { labSteps, retiredSteps, type LabStepOptions } from '../../steps/index.js';
+import { labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
 import type { StackConfig } from '../../core/settings.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
@@ -55,9 +55,9 @@ export function upCommand(): Command {
       const plan = await planRun(steps, ctx);
       // Moving between topologies: what the other one left (the lone instance, or the group, or the
       // ALB) goes once the new shape runs the service. Read now, so the plan shows it.
-      const retired = retiredSteps(ctx.config);
+      const retired = await retiredStepsPresent(ctx, ctx.config);
       const every = labSteps(stepOptions(rt, s));
-      const retiring = await previewDestroy(every, ctx, { targets: retired });
+      const retiring = retired.length ? await previewDestroy(every, ctx, { targets: retired }) : { steps: [] };
       const leaving = retiring.steps.flatMap((x) => x.deleted ?? []);
       if (dryRun) {
         announceDryRun(plan, ctx);
