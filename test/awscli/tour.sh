@@ -586,8 +586,6 @@ call ec2 terminate-instances --instance-ids "$INSTANCE" >/dev/null
 
 tour_capacity_providers() {
 echo "== ecs capacity providers"
-# Without an Auto Scaling group (that module is not part of this tour yet) only the errors and the
-# built-in FARGATE providers can be exercised.
 is "$(q ecs describe-capacity-providers --query 'capacityProviders[].name | join(`,`, @)')" FARGATE,FARGATE_SPOT "ecs describe-capacity-providers (built-in)"
 fails ClientException ecs create-capacity-provider --name aws-tour --auto-scaling-group-provider autoScalingGroupArn=tour-asg
 fails ClientException ecs create-capacity-provider --name tour-cp --auto-scaling-group-provider autoScalingGroupArn=no-such-asg
@@ -602,6 +600,28 @@ is "$(q ecs describe-clusters --clusters tour-cp-cluster --query 'clusters[0].ca
 is "$(q ecs describe-clusters --clusters tour-cp-cluster --query 'clusters[0].defaultCapacityProviderStrategy[0].capacityProvider')" FARGATE "ecs cluster default strategy"
 call ecs put-cluster-capacity-providers --cli-input-json '{"cluster":"tour-cp-cluster","capacityProviders":[],"defaultCapacityProviderStrategy":[]}' >/dev/null
 is "$(q ecs describe-clusters --clusters tour-cp-cluster --query 'length(clusters[0].capacityProviders)')" 0 "ecs put-cluster-capacity-providers (none)"
+# A real one, over an (empty) Auto Scaling group of this tour's own.
+local cp_ami cp_subnets cp_lt cp_asg cp_arn
+cp_ami=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id --query Parameter.Value)
+cp_subnets=$(q ec2 describe-subnets --filters Name=default-for-az,Values=true --query 'join(`,`, sort(Subnets[].SubnetId))')
+cp_lt=$(q ec2 create-launch-template --launch-template-name tour-cp-lt --launch-template-data "{\"ImageId\":\"$cp_ami\",\"InstanceType\":\"m5.large\"}" --query LaunchTemplate.LaunchTemplateId)
+call autoscaling create-auto-scaling-group --auto-scaling-group-name tour-cp-asg --launch-template LaunchTemplateId="$cp_lt" \
+  --min-size 0 --max-size 0 --vpc-zone-identifier "$cp_subnets" --new-instances-protected-from-scale-in
+cp_asg=$(q autoscaling describe-auto-scaling-groups --auto-scaling-group-names tour-cp-asg --query 'AutoScalingGroups[0].AutoScalingGroupARN')
+cp_arn=$(q ecs create-capacity-provider --name tour-cp --tags key=tour,value=cp \
+  --auto-scaling-group-provider "autoScalingGroupArn=$cp_asg,managedScaling={status=ENABLED,targetCapacity=100},managedTerminationProtection=ENABLED" \
+  --query capacityProvider.capacityProviderArn)
+[[ "$cp_arn" == arn:aws:ecs:us-east-1:$ACCOUNT:capacity-provider/tour-cp ]] || fail "ecs capacity provider ARN: $cp_arn"
+fails ClientException ecs create-capacity-provider --name tour-cp-2 --auto-scaling-group-provider "autoScalingGroupArn=$cp_asg"
+is "$(q ecs describe-capacity-providers --capacity-providers tour-cp --include TAGS --query 'capacityProviders[0].tags[0].value')" cp "ecs describe-capacity-providers --include TAGS"
+is "$(q ecs update-capacity-provider --name tour-cp --auto-scaling-group-provider 'managedScaling={status=ENABLED,targetCapacity=90}' --query capacityProvider.autoScalingGroupProvider.managedScaling.targetCapacity)" 90 "ecs update-capacity-provider"
+call ecs put-cluster-capacity-providers --cluster tour-cp-cluster --capacity-providers tour-cp --default-capacity-provider-strategy capacityProvider=tour-cp,weight=1 >/dev/null
+is "$(q ecs describe-clusters --clusters tour-cp-cluster --query 'clusters[0].defaultCapacityProviderStrategy[0].capacityProvider')" tour-cp "ecs put-cluster-capacity-providers (an Auto Scaling provider)"
+call ecs put-cluster-capacity-providers --cli-input-json '{"cluster":"tour-cp-cluster","capacityProviders":[],"defaultCapacityProviderStrategy":[]}' >/dev/null
+call ecs delete-capacity-provider --capacity-provider tour-cp >/dev/null
+wait_for "ecs capacity provider deleted" INACTIVE ecs describe-capacity-providers --capacity-providers tour-cp --query 'capacityProviders[0].status'
+call autoscaling delete-auto-scaling-group --auto-scaling-group-name tour-cp-asg
+call ec2 delete-launch-template --launch-template-id "$cp_lt" >/dev/null
 call ecs delete-cluster --cluster tour-cp-cluster >/dev/null
 }
 
