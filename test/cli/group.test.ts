@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
@@ -215,6 +216,14 @@ test('group: bad input is exit 2 with nothing written; moving from one instance 
     assert.ok(state === 'terminated' || state === 'shutting-down', `the lone instance is retired (${state})`);
     assert.equal((await runningTasks(aws)).length, 2);
     assert.deepEqual((await runningTasks(aws)).map((t) => t.capacityProviderName), [`cp-${CLUSTER}`, `cp-${CLUSTER}`]);
+
+    // The stack file lost: the tagged group says what the shape is, so `up` changes nothing (it
+    // does not take the group for a stray and go back to one instance).
+    rmSync(join(env.ECS_CWLOGS_CONFIG_DIR!, 'stacks', `${STACK}.json`));
+    const mark = sb.requestLog().length;
+    const again = await runCli(upArgs(sb.url), env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(mutatingCalls(sb, mark), [], 'up without the stack file writes nothing');
     const down = await runCli(['down', ...base(sb.url), '--delete-logs'], env, { timeoutMs: 300_000 });
     assert.equal(down.code, 0, down.stderr);
   });
