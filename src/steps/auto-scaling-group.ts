@@ -159,13 +159,7 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
       ctx.report(`creating ${desired.name} (${desired.count} instances)`);
       await ctx.autoscaling
         .createAutoScalingGroup({
-          AutoScalingGroupName: desired.name,
-          LaunchTemplate: { LaunchTemplateId: desired.launchTemplateId, Version: LT_VERSION },
-          MinSize: desired.count,
-          MaxSize: desired.count,
-          DesiredCapacity: desired.count,
-          VPCZoneIdentifier: desired.subnets.join(','),
-          NewInstancesProtectedFromScaleIn: true,
+          ...shapeOf(desired),
           HealthCheckType: 'EC2',
           HealthCheckGracePeriod: 60,
           Tags: tags,
@@ -177,15 +171,7 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
     } else if (plan.action === 'update') {
       const fields = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
       if ([...fields].some((f) => f !== 'tags')) {
-        await ctx.autoscaling.updateAutoScalingGroup({
-          AutoScalingGroupName: desired.name,
-          LaunchTemplate: { LaunchTemplateId: desired.launchTemplateId, Version: LT_VERSION },
-          MinSize: desired.count,
-          MaxSize: desired.count,
-          DesiredCapacity: desired.count,
-          VPCZoneIdentifier: desired.subnets.join(','),
-          NewInstancesProtectedFromScaleIn: true,
-        });
+        await ctx.autoscaling.updateAutoScalingGroup(shapeOf(desired));
       }
       if (fields.has('tags')) await ctx.autoscaling.createOrUpdateTags({ Tags: tags });
     }
@@ -248,6 +234,19 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
     return { deleted: ours.map((g) => `Auto Scaling group ${g.name} and its ${g.instances.length} instance${g.instances.length === 1 ? '' : 's'} (${g.instances.map((i) => i.id).join(', ') || 'none'})`), kept };
   },
 };
+
+/** What the group is made of: its template, size (min = max = desired) and subnets; create and update alike. */
+function shapeOf(d: AsgDesired) {
+  return {
+    AutoScalingGroupName: d.name,
+    LaunchTemplate: { LaunchTemplateId: d.launchTemplateId, Version: LT_VERSION },
+    MinSize: d.count,
+    MaxSize: d.count,
+    DesiredCapacity: d.count,
+    VPCZoneIdentifier: d.subnets.join(','),
+    NewInstancesProtectedFromScaleIn: true,
+  };
+}
 
 async function waitInService(ctx: Ctx, d: AsgDesired): Promise<AsgObserved> {
   let last = '';

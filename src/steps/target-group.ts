@@ -175,12 +175,7 @@ export const targetGroupStep: Step<Ctx, TargetGroupObserved, TargetGroupDesired,
         VpcId: desired.vpcId,
         TargetType: desired.targetType,
         HealthCheckProtocol: 'HTTP',
-        HealthCheckPath: desired.healthCheckPath,
-        HealthCheckIntervalSeconds: desired.healthCheckIntervalSeconds,
-        HealthCheckTimeoutSeconds: desired.healthCheckTimeoutSeconds,
-        HealthyThresholdCount: desired.healthyThresholdCount,
-        UnhealthyThresholdCount: desired.unhealthyThresholdCount,
-        Matcher: { HttpCode: desired.matcher },
+        ...healthCheck(desired),
         Tags: Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value })),
       });
       arn = res.TargetGroups?.[0]?.TargetGroupArn ?? '';
@@ -190,15 +185,7 @@ export const targetGroupStep: Step<Ctx, TargetGroupObserved, TargetGroupDesired,
       if (plan.action === 'update') {
         const fields = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
         if ([...fields].some((f) => f !== 'tags' && f !== 'deregistrationDelaySeconds')) {
-          await ctx.elbv2.modifyTargetGroup({
-            TargetGroupArn: arn,
-            HealthCheckPath: desired.healthCheckPath,
-            HealthCheckIntervalSeconds: desired.healthCheckIntervalSeconds,
-            HealthCheckTimeoutSeconds: desired.healthCheckTimeoutSeconds,
-            HealthyThresholdCount: desired.healthyThresholdCount,
-            UnhealthyThresholdCount: desired.unhealthyThresholdCount,
-            Matcher: { HttpCode: desired.matcher },
-          });
+          await ctx.elbv2.modifyTargetGroup({ TargetGroupArn: arn, ...healthCheck(desired) });
         }
         if (fields.has('deregistrationDelaySeconds')) await setDelay(ctx, arn, desired.deregistrationDelaySeconds);
         if (fields.has('tags')) await ctx.elbv2.addTags({ ResourceArns: [arn], Tags: Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value })) });
@@ -238,6 +225,17 @@ export const targetGroupStep: Step<Ctx, TargetGroupObserved, TargetGroupDesired,
     return { deleted: ours.map((t) => `target group ${t.name}`), kept };
   },
 };
+
+function healthCheck(d: TargetGroupSettings) {
+  return {
+    HealthCheckPath: d.healthCheckPath,
+    HealthCheckIntervalSeconds: d.healthCheckIntervalSeconds,
+    HealthCheckTimeoutSeconds: d.healthCheckTimeoutSeconds,
+    HealthyThresholdCount: d.healthyThresholdCount,
+    UnhealthyThresholdCount: d.unhealthyThresholdCount,
+    Matcher: { HttpCode: d.matcher },
+  };
+}
 
 async function setDelay(ctx: Ctx, arn: string, seconds: number): Promise<void> {
   await ctx.elbv2.modifyTargetGroupAttributes({ TargetGroupArn: arn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(seconds) }] });
