@@ -7,6 +7,8 @@ import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunReport } from '../../core/engine.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
+import { UserInputError } from '../../core/errors.js';
+import { topologyOf } from '../../core/topology.js';
 import { labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
 import type { StackConfig } from '../../core/settings.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
@@ -50,6 +52,13 @@ export function upCommand(): Command {
       // nothing written. Values from a failed check are never saved.
       const ctx = rt.context(s);
       const local = await localMode(rt);
+      if (local && topologyOf(ctx.config) === 'group') {
+        throw new UserInputError({
+          what: '--local rehearses one instance, not a group',
+          why: `the containers run on this machine's Docker, which stands for one instance; --instances ${ctx.config.instances}${ctx.config.loadBalancer ? ' --load-balancer' : ''} needs an Auto Scaling group and an ALB`,
+          fix: 'Rehearse the group with --sandbox alone (no --local), or drop --instances/--load-balancer for the local rehearsal.',
+        });
+      }
       if (local) await local.checkLocalImages(localImages(ctx.config));
       const steps = labSteps(stepOptions(rt, s, ctx.config));
       const plan = await planRun(steps, ctx);
