@@ -148,8 +148,12 @@ async function runGraph(
   }
 }
 
-/** The steps a run touches: the targets and, read only, everything they depend on. */
-function runOrder(steps: readonly AnyStep[], targets?: readonly StepId[]): { run: AnyStep[]; targets: Set<StepId> } {
+/**
+ * The steps a run touches: the targets and, read only, everything they depend on. `after` edges
+ * only order the steps a run has; with `withAfter` (the CLI, whose steps are the topology's) they
+ * bring their steps in too, as dependsOn does.
+ */
+function runOrder(steps: readonly AnyStep[], targets?: readonly StepId[], withAfter = false): { run: AnyStep[]; targets: Set<StepId> } {
   const order = topoSort(steps);
   const present = new Set(order.map((s) => s.id));
   const t = new Set<StepId>(targets ?? order.map((s) => s.id));
@@ -158,7 +162,7 @@ function runOrder(steps: readonly AnyStep[], targets?: readonly StepId[]): { run
     if (needed.has(id)) return;
     needed.add(id);
     const s = order.find((x) => x.id === id);
-    if (s) edgesOf(s, present).forEach(addNeeded);
+    if (s) (withAfter ? edgesOf(s, present) : s.dependsOn).forEach(addNeeded);
   };
   t.forEach(addNeeded);
   return { run: order.filter((s) => needed.has(s.id)), targets: t };
@@ -200,6 +204,8 @@ function combine(all: CliError[]): CliError {
 
 export interface PlanOptions {
   targets?: readonly StepId[];
+  /** Targets bring in their `after` dependencies too (the steps given are one topology's). */
+  withAfter?: boolean;
 }
 
 function depsFor(step: AnyStep, outputs: Map<StepId, Outputs>): DepOutputs {
@@ -211,7 +217,7 @@ function depsFor(step: AnyStep, outputs: Map<StepId, Outputs>): DepOutputs {
  * conflict, missing dependency or failed precondition, naming all of them.
  */
 export async function planRun(steps: readonly AnyStep[], ctx: Context, opts: PlanOptions = {}): Promise<RunPlan> {
-  const { run, targets } = runOrder(steps, opts.targets);
+  const { run, targets } = runOrder(steps, opts.targets, opts.withAfter);
   const prepared = await prepareSteps(run, ctx);
   const outputs = new Map<StepId, Outputs>();
   const planned = new Map<StepId, PlannedStep>();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ECS } from '@aws-sdk/client-ecs';
 import { ManualClock } from '../../src/sandbox/index.js';
-import { seedGroup } from './ecs-fixtures.js';
+import { createGroup, seedGroup } from './ecs-fixtures.js';
 import { clientConfig, rejects, taskDefinitionInput, withSandbox } from './support.js';
 
 test('CreateCapacityProvider: names, the group must exist and be unused, managed termination protection needs managed scaling and protected instances', async () => {
@@ -133,16 +133,25 @@ test('PutClusterCapacityProviders, service strategies, ResourceInUse, and Delete
 test('managed termination protection clears scale-in protection on idle instances when the group has more than it wants', async () => {
   await withSandbox({}, async (sb) => {
     const ecs = new ECS(clientConfig(sb));
-    const group = seedGroup(sb.world, 'asg', ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'], { newInstancesProtectedFromScaleIn: true });
-    for (const i of group.instances) i.protectedFromScaleIn = true;
+    const { AutoScaling } = await import('@aws-sdk/client-auto-scaling');
+    const asg = new AutoScaling(clientConfig(sb));
+    const group = await createGroup(sb, 'asg', 3);
     await ecs.createCapacityProvider({
       name: 'cp',
-      autoScalingGroupProvider: { autoScalingGroupArn: group.autoScalingGroupArn, managedScaling: { status: 'ENABLED' }, managedTerminationProtection: 'ENABLED' },
+      autoScalingGroupProvider: { autoScalingGroupArn: group.arn, managedScaling: { status: 'ENABLED' }, managedTerminationProtection: 'ENABLED' },
     });
-    await ecs.listClusters({});
-    assert.deepEqual(group.instances.map((i) => i.protectedFromScaleIn), [true, true, true], 'nothing to scale in yet');
-    group.desiredCapacity = 1;
-    await ecs.listClusters({});
-    assert.equal(group.instances.filter((i) => i.protectedFromScaleIn).length, 1, 'protection cleared on two idle instances');
+    const members = async () => (await asg.describeAutoScalingGroups({ AutoScalingGroupNames: ['asg'] })).AutoScalingGroups![0]!.Instances ?? [];
+    assert.deepEqual((await members()).map((i) => i.ProtectedFromScaleIn), [true, true, true], 'nothing to scale in yet');
+    // The group wants one: ECS lifts the protection of two idle instances, and the group terminates them.
+    await asg.updateAutoScalingGroup({ AutoScalingGroupName: 'asg', MinSize: 1, MaxSize: 1, DesiredCapacity: 1 });
+    let left = await members();
+    for (let i = 0; i < 200 && left.filter((m) => m.LifecycleState !== 'Terminated').length > 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = await members();
+    }
+    const live = left.filter((m) => m.LifecycleState !== 'Terminated');
+    assert.equal(live.length, 1, 'the group scaled in to one');
+    assert.equal(live[0]!.ProtectedFromScaleIn, true, 'the one it kept is still protected');
+    asg.destroy();
   });
 });

@@ -4,6 +4,7 @@
  * is one line; --latency realistic keeps its IAM propagation delay.
  */
 import assert from 'node:assert/strict';
+import { createGroup } from './ecs-fixtures.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -85,15 +86,7 @@ test('ELBv2 resources and ECS capacity providers survive a save and a load', asy
     const lb = (await elb.createLoadBalancer({ Name: 'web', Subnets: subnets.slice(0, 2).map((x) => x.SubnetId!) })).LoadBalancers![0];
     const tg = (await elb.createTargetGroup({ Name: 'web', Protocol: 'HTTP', Port: 80, VpcId: subnets[0].VpcId! })).TargetGroups![0];
     await elb.createListener({ LoadBalancerArn: lb.LoadBalancerArn!, Protocol: 'HTTP', Port: 80, DefaultActions: [{ Type: 'forward', TargetGroupArn: tg.TargetGroupArn! }] });
-    sb.world.state.autoscaling = {
-      groups: {
-        'us-east-1/asg': {
-          autoScalingGroupName: 'asg',
-          autoScalingGroupArn: 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:11111111-2222-4333-8444-555555555555:autoScalingGroupName/asg',
-          region: 'us-east-1', minSize: 0, maxSize: 0, desiredCapacity: 0, newInstancesProtectedFromScaleIn: false, instances: [], tags: {},
-        },
-      },
-    };
+    await createGroup(sb, 'asg', 0);
     await ecs.createCluster({ clusterName: 'c' });
     await ecs.createCapacityProvider({ name: 'cp', autoScalingGroupProvider: { autoScalingGroupArn: 'asg', managedScaling: { status: 'ENABLED' } } });
     await ecs.putClusterCapacityProviders({ cluster: 'c', capacityProviders: ['cp'], defaultCapacityProviderStrategy: [{ capacityProvider: 'cp', weight: 1 }] });

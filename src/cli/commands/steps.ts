@@ -92,7 +92,7 @@ export function stepCommand(spec: StepCommandSpec): Command {
         rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
         return;
       }
-      const plan = await planRun(steps, ctx, { targets: [spec.name] });
+      const plan = await planRun(steps, ctx, { targets: [spec.name], withAfter: true });
       let report;
       if (dryRun) {
         announceDryRun(plan, ctx);
