@@ -29,7 +29,7 @@ test('completion bash (the real binary): subcommands, options, option values, ne
   assert.ok(commands.includes('logs') && commands.includes('completion') && commands.includes('status'));
 
   assert.ok(bashComplete(script, ['st']).includes('status'), 'st -> status');
-  assert.deepEqual(bashComplete(script, ['lo']).sort(), ['log-group', 'logs']);
+  assert.deepEqual(bashComplete(script, ['lo']).sort(), ['load-balancer', 'log-group', 'logs']);
   assert.deepEqual(bashComplete(script, ['']).sort(), [...commands, 'help'].sort(), 'every command (and help) at the top');
   assert.deepEqual(bashComplete(script, ['logs', '--fol']), ['--follow']);
   assert.deepEqual(bashComplete(script, ['--region', 'us-east-1', 'logs', '--str']), ['--stream'], 'global options and their values are skipped');

@@ -348,6 +348,6 @@ test("instance: an Auto Scaling group's instances (stack-tagged by the launch te
     const d = await destroySteps(STEPS, ctx, { targets: ['instance'] });
     assert.deepEqual(d.steps.find((s) => s.id === 'instance')!.deleted, [`instance ${ours}`]);
     const left = (await ctx.ec2.describeInstances({ InstanceIds: [grouped] })).Reservations![0]!.Instances![0]!;
-    assert.equal(left.State?.Name, 'running');
+    assert.ok(['pending', 'running'].includes(left.State?.Name ?? ''), `the group's instance is left alone (${left.State?.Name})`);
   });
 });
