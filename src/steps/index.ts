@@ -15,7 +15,8 @@
  * `down` runs every step, so whatever either topology left is deleted in the reverse order.
  */
 import type { StackConfig } from '../core/settings.js';
-import type { AnyStep, StepId } from '../core/step.js';
+import type { AnyStep, DestroyResult, StepId } from '../core/step.js';
+import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { stepsFor } from '../core/topology.js';
 import type { Context } from '../core/context.js';
 import { taggedResources, type TaggedResource } from './inventory.js';
@@ -33,18 +34,42 @@ import { targetGroupStep } from './target-group.js';
 import { taskStep } from './task.js';
 import { serviceStep } from './service.js';
 
+const UNAVAILABLE = ['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'InvalidAction', 'UnknownOperationException', 'NotImplemented', 'UnsupportedOperation'];
+
+/**
+ * A step of the other topology, in a `down` or a move between shapes: where the caller may not read
+ * that service at all (a policy written for one instance has no autoscaling:* or
+ * elasticloadbalancing:*), or the endpoint does not have it, the stack cannot have made anything
+ * there, so it says what it could not check instead of failing the teardown.
+ */
+function outsideItsShape<S extends AnyStep>(step: S): S {
+  const guard = async (ctx: { config: StackConfig }, run: () => Promise<DestroyResult>): Promise<DestroyResult> => {
+    try {
+      return await run();
+    } catch (e) {
+      if (stepsFor(ctx.config).includes(step.id) || !hasAwsCode(e, ...UNAVAILABLE)) throw e;
+      return { deleted: [], kept: [`${step.title}: not checked (${awsErrorCode(e)}); this stack's shape doesn't use it`] };
+    }
+  };
+  return {
+    ...step,
+    destroy: (ctx: { config: StackConfig }) => guard(ctx, () => step.destroy(ctx)),
+    destroyPreview: (ctx: { config: StackConfig }) => guard(ctx, () => step.destroyPreview(ctx)),
+  };
+}
+
 export const STEPS: readonly AnyStep[] = [
   imageStep,
   iamStep,
   clusterStep,
   logGroupStep,
   securityGroupStep,
-  instanceStep,
-  targetGroupStep,
-  loadBalancerStep,
-  launchTemplateStep,
-  autoScalingGroupStep,
-  capacityProviderStep,
+  outsideItsShape(instanceStep),
+  outsideItsShape(targetGroupStep),
+  outsideItsShape(loadBalancerStep),
+  outsideItsShape(launchTemplateStep),
+  outsideItsShape(autoScalingGroupStep),
+  outsideItsShape(capacityProviderStep),
   taskStep,
   serviceStep,
 ];

@@ -260,3 +260,33 @@ test('colour: NO_COLOR, FORCE_COLOR and --no-color', async () => {
   const zero = await runCli(['status', '--endpoint-url', 'http://127.0.0.1:1', '--region', 'us-east-1'], { ...env, FORCE_COLOR: '0' });
   assert.doesNotMatch(zero.stderr, esc);
 });
+
+test('a policy written for one instance (no autoscaling:*, no elasticloadbalancing:*): up and down of one instance work, down says what it could not check', { timeout: 300_000 }, async () => {
+  // Auto Scaling and ELBv2 answer AccessDenied to everything, as AWS does for a principal without them.
+  const deny = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(403, { 'content-type': 'text/xml' });
+      res.end('<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform this action</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>');
+    });
+  });
+  await new Promise<void>((r) => deny.listen(0, '127.0.0.1', () => r()));
+  const denied = `http://127.0.0.1:${(deny.address() as AddressInfo).port}`;
+  try {
+    const endpoints = Object.fromEntries(['ECS', 'EC2', 'IAM', 'SSM', 'STS', 'ECR', 'CLOUDWATCH_LOGS', 'RESOURCE_GROUPS_TAGGING_API'].map((s) => [`AWS_ENDPOINT_URL_${s}`, sb.url]));
+    const env = cliEnv(tempConfigDir(), { ...endpoints, AWS_ENDPOINT_URL_AUTO_SCALING: denied, AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: denied, AWS_REGION: 'us-east-1', AWS_MAX_ATTEMPTS: '1' });
+    const args = ['--stack', 'onlyone', '--yes'];
+    const up = await runCli(['up', ...args, '--image', 'example/cloudwatchlogs:latest', '--allow-cidr', '203.0.113.7/32'], env, { timeoutMs: 240_000 });
+    assert.equal(up.code, 0, up.stderr);
+    const down = await runCli(['down', ...args, '--delete-logs'], env, { timeoutMs: 240_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout + down.stderr, /Auto Scaling group: not checked \(AccessDenied\)/);
+    assert.match(down.stdout + down.stderr, /Load balancer: not checked \(AccessDenied\)/);
+    // And a group stack is not let off: there the same denial is an error.
+    const group = await runCli(['up', '--stack', 'agroup', '--yes', '--instances', '2', '--image', 'example/cloudwatchlogs:latest', '--allow-cidr', '203.0.113.7/32'], env);
+    assert.notEqual(group.code, 0, group.stderr);
+    assert.match(group.stderr, /AccessDenied|not authorized/);
+  } finally {
+    deny.close();
+  }
+});
