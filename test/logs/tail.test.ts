@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { LogsApi } from '../../src/aws/clients.js';
 import { AwsError, UserInputError } from '../../src/core/errors.js';
 import { MAX_STREAM_NAMES, parseSince, StreamNames, streamMatches, tailLogs, type LogLine, type TailOptions } from '../../src/logs/tail.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import type { RunningSandbox } from '../../src/sandbox/index.js';
 import { withSandbox } from '../sandbox/support.js';
 import { createStream, logsApi, PREFIX_A, PREFIX_B, putEvent, seedLab, sdkClient } from './seed.js';
 import { CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';

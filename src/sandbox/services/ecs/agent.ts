@@ -7,7 +7,7 @@
  */
 import { type Ec2InstanceRecord, type Ec2StateView, type World } from '../../types.js';
 import { AWS_MANAGED_POLICIES, findInstanceProfile, instanceProfilePolicyArns } from '../iam.js';
-import { type ClusterRecord, type ContainerInstanceRecord, type EcsTag, type Resource, ecsArn, ecsState, finishStop, includes, isTaskActive, parseEcsArn, stopTask, tasksOf } from './state.js';
+import { type ClusterRecord, type ContainerInstanceRecord, type EcsTag, type Resource, ecsArn, ecsState, finishStop, isTaskActive, parseEcsArn, stopTask, tasksOf } from './state.js';
 
 /** Registered capacity by instance type: CPU units and MiB the agent reports (total minus OS overhead). */
 const INSTANCE_CAPACITY: Record<string, { cpu: number; memory: number }> = {

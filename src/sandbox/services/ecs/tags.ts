@@ -10,7 +10,7 @@ import type {
 import { jsonBody, typedOperation } from '../../typed.js';
 import type { Operation } from '../../types.js';
 import { ServiceError, type World } from '../../types.js';
-import { type EcsTag, ecsState, findTaskDefinition, includes, invalidParameter, mergeTags, optStringList, parseEcsArn, readTags, reqString, serviceNotFound } from './state.js';
+import { type EcsTag, ecsState, findTaskDefinition, invalidParameter, mergeTags, optStringList, parseEcsArn, readTags, reqString, serviceNotFound } from './state.js';
 
 /** The tag list of the resource an ARN names, or the error ECS gives. */
 function taggable(world: World, arn: string): { tags: EcsTag[]; set(tags: EcsTag[]): void } {
