@@ -22,6 +22,7 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, type GroupNetwork } from './zones.js';
+import { registeredEc2Ids } from './instance.js';
 
 type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -255,7 +256,8 @@ async function waitInService(ctx: Ctx, d: AsgDesired): Promise<AsgObserved> {
       const g = await readGroup(ctx, d.name);
       if (!g) return undefined;
       const up = inService(g);
-      const registered = up.length >= d.count ? await registeredIn(ctx, d.cluster, up.map((i) => i.id)) : 0;
+      const active = up.length >= d.count ? await registeredEc2Ids(ctx, d.cluster) : new Set<string>();
+      const registered = up.filter((i) => active.has(i.id)).length;
       const line = `${up.length}/${d.count} instances in service, ${registered} registered in cluster ${d.cluster}`;
       if (line !== last) ctx.report(line);
       last = line;
@@ -263,29 +265,6 @@ async function waitInService(ctx: Ctx, d: AsgDesired): Promise<AsgObserved> {
     },
     { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${d.count} instances of ${d.name} to be in service and registered in cluster ${d.cluster} (look at \`aws autoscaling describe-scaling-activities --auto-scaling-group-name ${d.name}\`)` },
   );
-}
-
-/** How many of these EC2 instances are ACTIVE container instances of the cluster. */
-async function registeredIn(ctx: Pick<Context, 'ecs'>, cluster: string, ids: string[]): Promise<number> {
-  const want = new Set(ids);
-  let n = 0;
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await ctx.ecs.listContainerInstances({ cluster, status: 'ACTIVE', nextToken: token });
-    } catch (e) {
-      if (hasAwsCode(e, 'ClusterNotFoundException')) return 0;
-      throw e;
-    }
-    const arns = page.containerInstanceArns ?? [];
-    for (let k = 0; k < arns.length; k += 100) {
-      const res = await ctx.ecs.describeContainerInstances({ cluster, containerInstances: arns.slice(k, k + 100) });
-      n += (res.containerInstances ?? []).filter((c) => c.ec2InstanceId && want.has(c.ec2InstanceId)).length;
-    }
-    token = page.nextToken;
-  } while (token);
-  return n;
 }
 
 async function waitEmpty(ctx: Ctx, name: string): Promise<void> {

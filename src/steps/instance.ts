@@ -644,24 +644,30 @@ async function waitRunning(ctx: Ctx, instance: InstanceObserved): Promise<Instan
 }
 
 /** Whether the instance is an ACTIVE container instance of the cluster. */
-export async function isRegistered(ctx: Pick<Ctx, 'ecs'>, cluster: string, ec2InstanceId: string): Promise<boolean> {
+/** The EC2 instance ids of the cluster's ACTIVE container instances (none when there is no cluster). */
+export async function registeredEc2Ids(ctx: Pick<Ctx, 'ecs'>, cluster: string): Promise<Set<string>> {
+  const ids = new Set<string>();
   let token: string | undefined;
   do {
     let page;
     try {
       page = await ctx.ecs.listContainerInstances({ cluster, nextToken: token });
     } catch (e) {
-      if (hasAwsCode(e, 'ClusterNotFoundException')) return false;
+      if (hasAwsCode(e, 'ClusterNotFoundException')) return ids;
       throw e;
     }
     const arns = page.containerInstanceArns ?? [];
     for (let k = 0; k < arns.length; k += 100) {
       const res = await ctx.ecs.describeContainerInstances({ cluster, containerInstances: arns.slice(k, k + 100) });
-      if (res.containerInstances?.some((c) => c.ec2InstanceId === ec2InstanceId && c.status === 'ACTIVE')) return true;
+      for (const c of res.containerInstances ?? []) if (c.ec2InstanceId && c.status === 'ACTIVE') ids.add(c.ec2InstanceId);
     }
     token = page.nextToken;
   } while (token);
-  return false;
+  return ids;
+}
+
+export async function isRegistered(ctx: Pick<Ctx, 'ecs'>, cluster: string, ec2InstanceId: string): Promise<boolean> {
+  return (await registeredEc2Ids(ctx, cluster)).has(ec2InstanceId);
 }
 
 async function waitRegistered(ctx: Ctx, instanceId: string, cluster: string): Promise<void> {
