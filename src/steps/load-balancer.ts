@@ -21,7 +21,7 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { elbTags } from './target-group.js';
-import { allowedCidr } from './security-group.js';
+import { allowedCidr, readSecurityGroup } from './security-group.js';
 import { groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
 
 type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
@@ -70,16 +70,13 @@ export interface LoadBalancerDesired {
 
 const cidrValue = (c: LoadBalancerPrepared['allowCidr']) => (c === undefined ? undefined : typeof c === 'string' ? c : c.value);
 const tagMap = (t: { Key?: string; Value?: string }[] | undefined) => Object.fromEntries((t ?? []).map((x) => [x.Key ?? '', x.Value ?? '']));
-const ruleStrings = (perms: IpPermission[] | undefined) =>
-  (perms ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.IpProtocol}:${p.FromPort}:${r.CidrIp}`)).sort();
 
+/** The ALB's security group, as the security-group step reads groups; its CIDR rules as "tcp:80:<cidr>". */
 async function readGroup(ctx: Pick<Context, 'ec2' | 'stack'>, name: string, vpcId: string | undefined): Promise<GroupObserved | undefined> {
-  const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: 'group-name', Values: [name] }, ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : [])] });
-  const groups = (res.SecurityGroups ?? []).map((g) => {
-    const tags = tagMap(g.Tags);
-    return { groupId: g.GroupId ?? '', vpcId: g.VpcId ?? '', ingress: ruleStrings(g.IpPermissions), tags, owned: ownedBy(tags, ctx.stack) };
-  });
-  return groups.find((g) => g.owned) ?? groups[0];
+  const g = await readSecurityGroup(ctx, name, vpcId);
+  if (!g) return undefined;
+  const ingress = g.ingress.filter((r) => r.cidr && !r.ipv6).map((r) => `${r.protocol}:${r.fromPort}:${r.cidr}`).sort();
+  return { groupId: g.groupId, vpcId: g.vpcId, ingress, tags: g.tags, owned: g.owned };
 }
 
 function albShape(lb: LoadBalancer, tags: Record<string, string>, stack: string): AlbObserved {
