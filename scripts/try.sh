@@ -40,8 +40,8 @@ run status --sandbox
 
 cat <<MSG
 
-That was the whole lab, rehearsed against the built-in AWS emulator: nothing left this machine.
-The stack's sandbox is still running. From $repo, in a shell with Node 22 (. .ci/node.sh):
+That was the whole lab, rehearsed against the built-in AWS emulator on 127.0.0.1: no AWS account,
+nothing to pay. The stack's sandbox is still running. From $repo, in a shell with Node 22 (. .ci/node.sh):
 
   npx ecs-cwlogs status --sandbox                  # each step: absent, in sync or drifted
   npx ecs-cwlogs up --sandbox --dry-run --instances 3 --load-balancer   # what a group behind an ALB would change
