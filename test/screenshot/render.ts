@@ -1,9 +1,10 @@
 /**
  * Render a captured terminal screen (tmux capture-pane -e: text with ANSI colours) to SVG, then PNG
- * with rsvg-convert (Debian's librsvg2-bin). Used to make the README's screenshot:
+ * with rsvg-convert (Debian's librsvg2-bin). scripts/screenshot.sh (npm run screenshot) makes the README's
+ * picture, docs/up.png, with it; by hand:
  *
  *   ECS_CWLOGS_SCREENSHOT=/tmp/up.ansi node --test dist/test/tty/wizard.test.js
- *   node dist/test/screenshot/render.js /tmp/up.ansi test/screenshot/up.png
+ *   node dist/test/screenshot/render.js /tmp/up.ansi docs/up.png
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
