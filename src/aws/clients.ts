@@ -149,7 +149,8 @@ export type Elbv2Api = Pick<
   | 'describeTags'
 >;
 
-export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters'>;
+/** The ECS-optimized AMI's public parameters, and the stack's lock in the account (core/account-lock.ts). */
+export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters' | 'putParameter' | 'deleteParameter'>;
 export type StsApi = Pick<STS, 'getCallerIdentity'>;
 export type EcrApi = Pick<
   ECR,
@@ -240,6 +241,8 @@ export interface SessionInput {
 
 export interface Session {
   region: string;
+  /** The profile the clients read (not for the sandbox): where a configured endpoint can come from. */
+  profile?: { name: string; settings: Record<string, string | undefined> };
   /** The region came from a flag, the environment or the profile (not a fallback or the sandbox's default). */
   regionFound: boolean;
   /** Clients sharing one credential provider and one HTTP handler. */
@@ -273,6 +276,7 @@ export async function openSession(input: SessionInput): Promise<Session> {
   const profileName = input.sandbox ? undefined : input.profile;
   return {
     region,
+    ...(input.sandbox ? {} : { profile: { name: profile.name, settings: profile.settings } }),
     regionFound: Boolean(found?.region),
     clients: (overrides = {}) =>
       createAwsClients({

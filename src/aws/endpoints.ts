@@ -62,3 +62,47 @@ export async function callerIpEndpoint(ctx: { endpoint?: string; ec2: object }):
     return undefined;
   }
 }
+
+/** Where a run's calls go, and what said so: shown in every error about reaching them. */
+export interface EndpointOrigin {
+  /** scheme://host[:port], or a host pattern for AWS's own endpoints. */
+  url: string;
+  /** "--endpoint-url", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", `endpoint_url of profile "dev"`, "--sandbox", "AWS (the region's endpoints)". */
+  source: string;
+  kind: 'flag' | 'env' | 'profile' | 'sandbox' | 'aws';
+  /** The variable or flag to change, when there is one. */
+  setting?: string;
+}
+
+/**
+ * What decides the endpoint of `serviceEnvId`'s calls, in the SDK's order: an explicit endpoint (the
+ * flag or the sandbox), unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: AWS_ENDPOINT_URL_<SERVICE>,
+ * AWS_ENDPOINT_URL, then the profile's endpoint_url (or its `services` section); otherwise AWS.
+ */
+export function endpointOrigin(input: {
+  explicit?: { url: string; from: 'flag' | 'sandbox' };
+  resolved?: string;
+  serviceEnvId: string;
+  profile?: { name: string; settings: Record<string, string | undefined> };
+  env?: NodeJS.ProcessEnv;
+}): EndpointOrigin {
+  const env = input.env ?? process.env;
+  if (input.explicit) {
+    return input.explicit.from === 'sandbox'
+      ? { url: input.explicit.url, source: 'the sandbox (--sandbox)', kind: 'sandbox' }
+      : { url: input.explicit.url, source: '--endpoint-url', kind: 'flag', setting: '--endpoint-url' };
+  }
+  const url = input.resolved;
+  const ignore = /^true$/i.test(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '') || /^true$/i.test(input.profile?.settings.ignore_configured_endpoint_urls ?? '');
+  if (!ignore) {
+    const serviceVar = `AWS_ENDPOINT_URL_${input.serviceEnvId}`;
+    if (env[serviceVar]) return { url: url ?? env[serviceVar]!, source: serviceVar, kind: 'env', setting: serviceVar };
+    if (env.AWS_ENDPOINT_URL) return { url: url ?? env.AWS_ENDPOINT_URL, source: 'AWS_ENDPOINT_URL', kind: 'env', setting: 'AWS_ENDPOINT_URL' };
+    if (url && !isAwsHost(url) && input.profile) {
+      const p = input.profile;
+      const where = p.settings.endpoint_url ? `endpoint_url of profile "${p.name}"` : `the services section of profile "${p.name}"`;
+      return { url, source: `${where} (${env.AWS_CONFIG_FILE ?? '~/.aws/config'})`, kind: 'profile', setting: where };
+    }
+  }
+  return { url: url ?? 'https://<service>.<region>.amazonaws.com', source: "AWS's endpoint for the region", kind: 'aws' };
+}

@@ -2,6 +2,56 @@
  * Turning SDK and network failures into errors that say what happened, why, and what to do.
  */
 import { AwsError, CliError, InternalError, awsErrorCode } from '../core/errors.js';
+import type { EndpointOrigin } from './endpoints.js';
+
+/** Where this run's calls go (set once connected): every error about reaching them names it. */
+let endpoint: EndpointOrigin | undefined;
+export function setEndpointOrigin(origin: EndpointOrigin | undefined): void {
+  endpoint = origin;
+}
+
+/** The host a network error was about (ENOTFOUND's hostname, ECONNREFUSED's address:port). */
+function networkTarget(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
+    const o = cur as { hostname?: unknown; address?: unknown; port?: unknown; cause?: unknown };
+    if (typeof o.hostname === 'string') return o.hostname;
+    if (typeof o.address === 'string') return typeof o.port === 'number' ? `${o.address}:${o.port}` : o.address;
+    cur = o.cause;
+  }
+  return undefined;
+}
+
+const NETWORK_WHY: Record<string, string> = {
+  ECONNREFUSED: 'nothing accepts connections there',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved (DNS did not answer)',
+  ECONNRESET: 'the connection was reset',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+};
+
+/** "http://127.0.0.1:4566 (from AWS_ENDPOINT_URL)" and what to do about it. */
+function endpointAdvice(target: string | undefined): { where: string; fix: string } {
+  const e = endpoint;
+  if (!e || e.kind === 'aws') {
+    return {
+      where: `AWS${target ? ` (${target})` : ''}`,
+      fix: 'Check your network and proxy (HTTPS_PROXY, NO_PROXY); if you meant an emulator, pass --endpoint-url or --sandbox.',
+    };
+  }
+  const where = `${e.url} (from ${e.source})`;
+  const fix =
+    e.kind === 'sandbox'
+      ? 'The sandbox stopped answering: run the command again (it starts the sandbox anew from its state file), or see `ecs-cwlogs sandbox --help`.'
+      : e.kind === 'flag'
+        ? `Check that the emulator or proxy at ${e.url} is running, or fix --endpoint-url.`
+        : e.kind === 'env'
+          ? `Check that something answers at ${e.url}, or unset ${e.setting} to call AWS itself.`
+          : `Check that something answers at ${e.url}, or fix the ${e.setting}.`;
+  return { where, fix };
+}
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -54,13 +104,20 @@ export function toCliError(e: unknown, doing: string): CliError {
   }
   const net = networkCode(e);
   if (net) {
+    const target = networkTarget(e);
+    const { where, fix } = endpointAdvice(target);
     return new AwsError({
-      what: `Cannot reach AWS while working on ${doing}`,
-      why: `the connection failed (${net})`,
-      fix: 'Check your network, or --endpoint-url / AWS_ENDPOINT_URL if you set one (is the sandbox running?).',
+      what: `Cannot reach ${where} while working on ${doing.charAt(0).toLowerCase()}${doing.slice(1)}`,
+      why: `${NETWORK_WHY[net] ?? 'the connection failed'} (${net}${target && endpoint && endpoint.kind !== 'aws' && !endpoint.url.includes(target) ? ` for ${target}` : ''})`,
+      fix,
       code: net,
       cause: e,
     });
+  }
+  // Something answered, but not as AWS does (a web server, a proxy's page, the wrong port).
+  if (endpoint && endpoint.kind !== 'aws' && /Deserialization error|Unexpected token|is not valid JSON|Unexpected end of JSON|non-xml|char 0/i.test(message) && !(e && typeof e === 'object' && '$fault' in e && awsErrorCode(e))) {
+    const { where, fix } = endpointAdvice(undefined);
+    return new AwsError({ what: `${where} did not answer as AWS does while working on ${doing.charAt(0).toLowerCase()}${doing.slice(1)}`, why: message.split('\n')[0], fix, cause: e });
   }
   const code = awsErrorCode(e);
   if (code && e && typeof e === 'object' && '$metadata' in e) {

@@ -10,6 +10,8 @@ import { CliError, ExitCode, InternalError, InterruptedError } from '../core/err
 import type { Context, RunFlags } from '../core/context.js';
 import { withUserSettings, saveStack, type ResolvedConfig } from '../core/config.js';
 import { lockStack, type StackLock } from '../core/lock.js';
+import { acquireAccountLock, checkAccountLock, staleAfterSeconds, type AccountLock } from '../core/account-lock.js';
+import { configDir } from '../core/config.js';
 import { showValue } from '../core/step.js';
 import { hourlyPrice } from '../core/pricing.js';
 import type { IoHost } from '../io/host.js';
@@ -35,8 +37,15 @@ export interface Runtime {
   session(): Promise<Session>;
   /** The steps' context, config frozen. */
   context(s: Session, intent?: RunFlags['intent']): Context;
-  /** Take the stack's lock (released when the command ends). */
+  /** Take the stack's lock on this machine (released when the command ends). */
   lock(command: string): Promise<void>;
+  /** Plan time, read-only: stop now (nothing written) if another run holds the stack in the account. */
+  checkAccountLock(ctx: Context): Promise<void>;
+  /**
+   * After Confirm, before the first write: take the stack's lock in the account (an SSM parameter,
+   * src/core/account-lock.ts), released when the command ends. Only runs that write take it.
+   */
+  lockAccount(ctx: Context, command: string): Promise<void>;
   /** Save what the user gave for this target (never in a dry run). */
   save(s: Session): Promise<void>;
 }
@@ -56,6 +65,8 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
     const io = createIo(opts);
     const sig = interruptSignal();
     let held: StackLock | undefined;
+    let account: AccountLock | undefined;
+    const warn = (text: string) => io.emit({ type: 'message', level: 'warn', text });
     try {
       const validated = await validateInputs(opts);
       let session: Promise<Session> | undefined;
@@ -82,6 +93,23 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
         async lock(command) {
           held ??= await lockStack(validated.stack, command);
         },
+        async checkAccountLock(ctx) {
+          if (opts.dryRun) return;
+          await checkAccountLock({ store: ctx.ssm, stack: validated.stack, staleAfterSeconds: staleAfterSeconds(), warn });
+        },
+        async lockAccount(ctx, command) {
+          if (opts.dryRun || account) return;
+          account = await acquireAccountLock({
+            store: ctx.ssm,
+            stack: validated.stack,
+            region: ctx.config.region,
+            command,
+            configDir: configDir(),
+            tags: ctx.tags,
+            staleAfterSeconds: staleAfterSeconds(),
+            warn,
+          });
+        },
         async save(s) {
           if (opts.dryRun) return;
           await saveStack(withUserSettings(validated.stack, s.conn.target, s.resolved, validated.saved));
@@ -92,6 +120,7 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
     } catch (e) {
       lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts));
     } finally {
+      await account?.release().catch((e) => warn(`Could not release the lock of stack ${opts.stack} in the account (${e instanceof Error ? e.message : String(e)}): the next run takes it over once it is stale.`));
       await held?.release().catch(() => undefined);
       sig.dispose();
       io.close();

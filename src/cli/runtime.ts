@@ -8,7 +8,8 @@
  *   4. The Context the steps run with, its config frozen
  */
 import { openSession, type AwsClients } from '../aws/clients.js';
-import { toCliError } from '../aws/errors.js';
+import { setEndpointOrigin, toCliError } from '../aws/errors.js';
+import { endpointOrigin, resolvedOrigin } from '../aws/endpoints.js';
 import {
   lastRegion,
   loadStack,
@@ -151,10 +152,19 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
     endpoint: opts.endpointUrl ?? (sandbox ? endpoint : undefined),
     sandbox: credentials && { credentials },
   };
+  // The SDK reads a profile's endpoint_url (and its `services` section) through a loader that looks at
+  // AWS_PROFILE, not at the clients' `profile` option: with --profile alone, calls meant for the
+  // profile's endpoint went to AWS (test/cli/account-lock.test.ts). The AWS CLI honours it; so do we.
+  if (!sandbox && sessionInput.profile) process.env.AWS_PROFILE = sessionInput.profile;
   let session = await openSession({ ...sessionInput, fallbackRegion: 'us-east-1' });
   // Preflight: fail fast (three attempts, so throttling doesn't fail it) on missing credentials or an
   // endpoint that isn't there.
   const probe = session.clients({ maxAttempts: 3 });
+  // Where the calls go, and what said so: every error about reaching them names both.
+  const explicit = sandbox ? { url: endpoint!, from: 'sandbox' as const } : opts.endpointUrl ? { url: opts.endpointUrl, from: 'flag' as const } : undefined;
+  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const resolved = explicit ? undefined : await resolvedOrigin(probe.sts as unknown as Parameters<typeof resolvedOrigin>[0], new GetCallerIdentityCommand({}) as unknown as Parameters<typeof resolvedOrigin>[1]);
+  setEndpointOrigin(endpointOrigin({ explicit, resolved, serviceEnvId: 'STS', profile: session.profile }));
   let account: string;
   let callerArn: string;
   try {

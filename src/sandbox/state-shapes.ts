@@ -422,7 +422,6 @@ const autoscaling = object({
   ),
 });
 
-/** By ServiceModule.name. A module without an entry (ssm, sts, tagging keep nothing) accepts any object. */
 
 // ---- ELBv2 (services/elbv2/state.ts) -----------------------------------------------------------------
 
@@ -487,4 +486,21 @@ const elasticloadbalancing = object({
   listeners: recordOf(elbListener),
 });
 
-export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing, autoscaling };
+// ---- SSM (services/ssm-parameters.ts) -----------------------------------------------------------------
+
+const ssm = object({
+  parameters: recordOf(
+    object({
+      name: str,
+      region: str,
+      type: oneOf('String', 'StringList', 'SecureString'),
+      tier: oneOf('Standard', 'Advanced'),
+      dataType: str,
+      tags: tagMap,
+      versions: arrayOf(object({ value: str, version: int, lastModified: num, lastModifiedUser: str, description: optStr })),
+    }),
+  ),
+});
+
+/** By ServiceModule.name. A module without an entry (sts, tagging keep nothing) accepts any object. */
+export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing, autoscaling, ssm };

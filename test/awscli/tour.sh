@@ -98,6 +98,23 @@ ARM_AMI=$(q ssm get-parameter --name /aws/service/ecs/optimized-ami/amazon-linux
 is "$(q ssm get-parameters --names /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id /nope --query 'InvalidParameters[0]')" /nope "ssm get-parameters invalid"
 call ssm get-parameters-by-path --path /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended >/dev/null
 fails ParameterNotFound ssm get-parameter --name /no/such/parameter
+# The account's own parameters (the stack's lock lives in one): a create without --overwrite is
+# conditional, tags go with a create only, every write is a version.
+is "$(q ssm put-parameter --name /tour/lock --type String --value one --tags Key=ecs-cwlogs:stack,Value=tour --query Version)" 1 "ssm put-parameter creates version 1"
+fails ParameterAlreadyExists ssm put-parameter --name /tour/lock --type String --value two
+fails ValidationException ssm put-parameter --name /tour/lock --type String --value two --overwrite --tags Key=k,Value=v
+is "$(q ssm put-parameter --name /tour/lock --type String --value two --overwrite --query Version)" 2 "ssm put-parameter --overwrite: version 2"
+is "$(q ssm get-parameter --name /tour/lock --query Parameter.Value)" two "ssm get-parameter of the account's own"
+is "$(q ssm get-parameters --names /tour/lock --query 'Parameters[0].Version')" 2 "ssm get-parameters of the account's own"
+is "$(q ssm get-parameter-history --name /tour/lock --query 'length(Parameters)')" 2 "ssm get-parameter-history"
+is "$(q ssm describe-parameters --parameter-filters Key=Name,Values=/tour/lock --query 'Parameters[0].Version')" 2 "ssm describe-parameters"
+call ssm add-tags-to-resource --resource-type Parameter --resource-id /tour/lock --tags Key=extra,Value=1 >/dev/null
+is "$(q ssm list-tags-for-resource --resource-type Parameter --resource-id /tour/lock --query 'length(TagList)')" 2 "ssm list-tags-for-resource"
+call ssm remove-tags-from-resource --resource-type Parameter --resource-id /tour/lock --tag-keys extra >/dev/null
+is "$(q resourcegroupstaggingapi get-resources --resource-type-filters ssm:parameter --tag-filters Key=ecs-cwlogs:stack,Values=tour --query 'ResourceTagMappingList[0].ResourceARN')" "arn:aws:ssm:us-east-1:$ACCOUNT:parameter/tour/lock" "tagging API lists the parameter"
+fails ValidationException ssm put-parameter --name /aws/mine --type String --value x
+call ssm delete-parameter --name /tour/lock >/dev/null
+fails ParameterNotFound ssm delete-parameter --name /tour/lock
 }
 
 tour_iam_ec2_ecs() {

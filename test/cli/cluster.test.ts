@@ -12,7 +12,7 @@ test('cluster: created once, then in sync with zero mutating calls; --json is on
     const first = await runCli(args(sb.url), env);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /ECS cluster: created/);
-    assert.deepEqual(mutatingCalls(sb), ['ecs:CreateCluster']);
+    assert.deepEqual(mutatingCalls(sb), ['ssm:PutParameter', 'ecs:CreateCluster', 'ssm:DeleteParameter'], 'the cluster, inside the lock');
 
     const before = sb.requestLog().length;
     const second = await runCli(args(sb.url, '--json'), env);
@@ -87,7 +87,7 @@ test('bad input: one-line error, non-zero exit, nothing created', async () => {
         code: 1,
         message: /No AWS credentials found.*--profile/,
       },
-      { name: 'closed port', args: ['cluster', '--endpoint-url', `http://127.0.0.1:${await closedPort()}`, '--region', 'us-east-1', '--yes'], code: 1, message: /Cannot reach AWS.*ECONNREFUSED/ },
+      { name: 'closed port', args: ['cluster', '--endpoint-url', `http://127.0.0.1:${await closedPort()}`, '--region', 'us-east-1', '--yes'], code: 1, message: /Cannot reach http:\/\/127\.0\.0\.1:\d+ \(from --endpoint-url\) .*ECONNREFUSED/ },
     ];
     for (const c of cases) {
       const r = await runCli(c.args, cliEnv(dir, c.env ?? {}));

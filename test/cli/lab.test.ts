@@ -97,7 +97,7 @@ test('drift: a detached policy and a deleted service show in status, and up repa
     const before = sb.requestLog().length;
     const fix = await runCli(upArgs(sb.url), env);
     assert.equal(fix.code, 0, fix.stderr);
-    assert.deepEqual(mutatingCalls(sb, before).sort(), ['ecs:CreateService', 'iam:AttachRolePolicy']);
+    assert.deepEqual(mutatingCalls(sb, before).sort(), ['ecs:CreateService', 'iam:AttachRolePolicy', 'ssm:DeleteParameter', 'ssm:PutParameter']);
     assert.deepEqual(await census(aws), ONE_OF_EACH);
   });
 });

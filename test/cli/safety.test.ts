@@ -156,7 +156,7 @@ test('a failure mid-run says what exists, what it costs and how to resume or rem
     const since = sb.requestLog().length;
     const again = await runCli(upArgs(sb.url), env);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(mutatingCalls(sb, since), ['ecs:CreateService']);
+    assert.deepEqual(mutatingCalls(sb, since), ['ssm:PutParameter', 'ecs:CreateService', 'ssm:DeleteParameter'], 'the service, inside the lock');
   });
 });
 

@@ -39,6 +39,8 @@ async function runtime(sb: RunningSandbox, io: RecordingIoHost, flags: FlagValue
     session: async () => s,
     context: (x, intent = 'apply') => buildContext({ opts, io, stack: 'wiz', resolved: x.resolved, conn: x.conn, signal, intent, newKeyPair: x.newKeyPair }),
     lock: async () => undefined,
+    checkAccountLock: async () => undefined,
+    lockAccount: async () => undefined,
     save: async () => undefined,
   };
   return { rt, s };

@@ -4,7 +4,7 @@
  * what the stack owns, shows it, confirms, deletes.
  */
 import { Command } from 'commander';
-import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunReport } from '../../core/engine.js';
+import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunPlan, type RunReport } from '../../core/engine.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { UserInputError } from '../../core/errors.js';
@@ -61,7 +61,7 @@ export function upCommand(): Command {
       }
       if (local) await local.checkLocalImages(localImages(ctx.config));
       const steps = labSteps(stepOptions(rt, s, ctx.config));
-      const plan = await planRun(steps, ctx);
+      let plan = await planRun(steps, ctx);
       // Moving between topologies: what the other one left (the lone instance, or the group, or the
       // ALB) goes once the new shape runs the service. Read now, so the plan shows it.
       const retired = await retiredStepsPresent(ctx, ctx.config);
@@ -76,11 +76,23 @@ export function upCommand(): Command {
         rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
         return;
       }
+      // Another run holding the stack's lock in the account stops this one here, before anything is
+      // written (its plan was read from a stack that run is changing). Only a run that writes takes it.
+      const writes = plan.changes.length > 0 || leaving.length > 0 || Boolean(asked.keyPair);
+      await rt.checkAccountLock(ctx);
       // Confirm, where a question is due.
       if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Once the service runs on the new shape, this goes:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
       if (asked.any && !(await confirmPlan(rt, ctx, plan, asked))) return cancelled(rt, 'Nothing was created.');
       if (leaving.length && !(await confirmOrCancel(rt, `Remove ${leaving.length === 1 ? leaving[0] : `these ${leaving.length} resources`} once the new shape runs?`))) return cancelled(rt, 'Nothing was created.');
-      // Execute: the answers are saved first, so an interrupted run resumes with no questions.
+      // Execute: the lock first, then the plan made again under it (what another run did between
+      // this run's reads and its lock is seen), then the answers are saved, so an interrupted run
+      // resumes with no questions.
+      if (writes) {
+        await rt.lockAccount(ctx, 'up');
+        const fresh = await planRun(steps, ctx);
+        if (!(await samePlanOrConfirmed(rt, plan, fresh, asked.any))) return cancelled(rt, 'Nothing was created.');
+        plan = fresh;
+      }
       await rt.save(s);
       if (asked.keyPair) await createPendingKeyPair(ctx, rt.io, asked.keyPair);
       const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any && !leaving.length });
@@ -109,6 +121,22 @@ function localImages(config: { appImage: string; image?: string }): { ref: strin
     { ref: config.appImage, flag: '--app-image', what: 'app image' },
     ...(config.image ? [{ ref: config.image, flag: '--image', what: 'logging image' }] : []),
   ];
+}
+
+/**
+ * The plan made under the lock is the one that runs. Where it differs from the one confirmed (another
+ * run changed the stack meanwhile), it is shown, and asked again when a question was due.
+ */
+async function samePlanOrConfirmed(rt: Runtime, before: RunPlan, after: RunPlan, asked: boolean): Promise<boolean> {
+  const actions = (p: RunPlan) => p.steps.map((x) => `${x.step.id}:${x.plan.action}`).join(' ');
+  if (actions(before) === actions(after)) return true;
+  const lines = after.changes.map((x) => `  - ${x.step.title}: ${x.plan.action}${x.plan.action !== 'conflict' && x.plan.summary ? ` (${x.plan.summary})` : ''}`);
+  rt.io.emit({
+    type: 'message',
+    level: 'warn',
+    text: [`The stack changed since it was read (another run?); the plan is now:`, ...(lines.length ? lines : ['  nothing to change'])].join('\n'),
+  });
+  return asked ? confirmOrCancel(rt, 'Go on with this plan?') : true;
 }
 
 /** "No" at a confirmation: exit 1 in every command, nothing changed. */
@@ -167,8 +195,10 @@ export function downCommand(): Command {
         rt.io.result({ ...preview, stack: rt.stack }, () => renderDestroyPreview(rt.stack, ctx.config.region, preview));
         return;
       }
+      await rt.checkAccountLock(ctx);
       rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
       if (!(await confirmOrCancel(rt, `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`))) return cancelled(rt, 'Nothing was deleted.');
+      await rt.lockAccount(ctx, 'down');
       const report = await destroySteps(steps, ctx);
       // The sandbox's state is in its file: its process (and, with --local, the containers and the
       // stack's directory) can go.

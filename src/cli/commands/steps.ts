@@ -83,21 +83,29 @@ export function stepCommand(spec: StepCommandSpec): Command {
           rt.io.result({ ...preview, stack: rt.stack }, () => renderDestroyPreview(rt.stack, ctx.config.region, preview));
           return;
         }
+        await rt.checkAccountLock(ctx);
         rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
         if (!(await confirmOrCancel(rt, `Delete ${doomed.length === 1 ? doomed[0] : `these ${doomed.length} resources`} of stack ${rt.stack}?`))) {
           rt.io.result({ ok: false, stack: rt.stack, cancelled: true }, () => 'Cancelled: nothing was deleted.');
           return 1;
         }
+        await rt.lockAccount(ctx, `${spec.name} --delete`);
         const report = await destroySteps(steps, ctx, { targets: [spec.name] });
         rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
         return;
       }
-      const plan = await planRun(steps, ctx, { targets: [spec.name], withAfter: true });
+      let plan = await planRun(steps, ctx, { targets: [spec.name], withAfter: true });
       let report;
       if (dryRun) {
         announceDryRun(plan, ctx);
         report = planReport(plan);
       } else {
+        await rt.checkAccountLock(ctx);
+        if (plan.changes.length > 0) {
+          // The lock in the account, then the plan again under it (what another run did meanwhile).
+          await rt.lockAccount(ctx, spec.name);
+          plan = await planRun(steps, ctx, { targets: [spec.name], withAfter: true });
+        }
         await rt.save(s);
         report = await executePlan(plan, ctx);
       }

@@ -1,13 +1,28 @@
 /**
- * SSM Parameter Store (JSON 1.1), read-only: the public parameters ecs-cwlogs reads to find the
- * ECS-optimized Amazon Linux 2023 AMI, for x86_64 and arm64. The AMI ids are the ones EC2's
- * DescribeImages and RunInstances accept in the same region (ec2/ec2-data.ts).
+ * SSM Parameter Store (JSON 1.1): the public parameters ecs-cwlogs reads to find the ECS-optimized
+ * Amazon Linux 2023 AMI, for x86_64 and arm64 (the AMI ids are the ones EC2's DescribeImages and
+ * RunInstances accept in the same region, ec2/ec2-data.ts), and the account's own parameters
+ * (ssm-parameters.ts), where the stack's lock lives while a run changes it.
  */
 
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
 import { paginate } from '../paginate.js';
 import { amisForRegion, recommendedEcsAmi } from './ec2/ec2-data.js';
 import { bool, int, list } from './util.js';
+import {
+  addTagsToResource,
+  checkUserName,
+  deleteParameter,
+  describeParameters,
+  getParameterHistory,
+  getUserParameter,
+  initSsmState,
+  listTagsForResource,
+  putParameter,
+  removeTagsFromResource,
+  userParameter,
+  userParameterShape,
+} from './ssm-parameters.js';
 
 interface PublicParameter {
   name: string;
@@ -74,7 +89,11 @@ function checkName(name: unknown, member = 'name'): string {
 function getParameter(req: SandboxRequest, world: World) {
   const name = checkName(req.params.Name);
   const param = publicParameters(req.region, world).get(name);
-  if (!param) throw new ServiceError('ParameterNotFound', '', 400);
+  if (!param) {
+    const own = name.startsWith('/aws/') ? undefined : getUserParameter(req, world, checkUserName(name));
+    if (own) return own;
+    throw new ServiceError('ParameterNotFound', '', 400);
+  }
   return { Parameter: parameterShape(req.region, param) };
 }
 
@@ -94,7 +113,9 @@ function getParameters(req: SandboxRequest, world: World) {
   for (const n of names) {
     const name = checkName(n, 'names');
     const param = all.get(name);
+    const own = param || name.startsWith('/aws/') ? undefined : userParameter(world, req.region, name);
     if (param) found.push(parameterShape(req.region, param));
+    else if (own) found.push(userParameterShape(world, req.region, own));
     else invalid.push(name);
   }
   return { Parameters: found, InvalidParameters: invalid };
@@ -128,10 +149,17 @@ export const ssm: ServiceModule = {
   name: 'ssm',
   protocol: 'json',
   targetPrefix: 'AmazonSSM',
-  initState: () => ({}),
+  initState: initSsmState,
   operations: {
     GetParameter: { mutating: false, handler: getParameter },
     GetParameters: { mutating: false, handler: getParameters },
     GetParametersByPath: { mutating: false, handler: getParametersByPath },
+    PutParameter: { mutating: true, handler: putParameter },
+    DeleteParameter: { mutating: true, handler: deleteParameter },
+    GetParameterHistory: { mutating: false, handler: getParameterHistory },
+    DescribeParameters: { mutating: false, handler: describeParameters },
+    AddTagsToResource: { mutating: true, handler: addTagsToResource },
+    RemoveTagsFromResource: { mutating: true, handler: removeTagsFromResource },
+    ListTagsForResource: { mutating: false, handler: listTagsForResource },
   },
 };

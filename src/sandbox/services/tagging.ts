@@ -17,6 +17,7 @@
  *     support them ("return an empty response for this service");
  *   - CloudWatch Logs groups as arn:aws:logs:REGION:ACCOUNT:log-group:NAME (no ":*");
  *   - ECR repositories;
+ *   - SSM parameters (ssm:parameter), as arn:aws:ssm:REGION:ACCOUNT:parameter/NAME;
  *   - IAM customer managed policies and instance profiles, which are global and so answered in
  *     us-east-1 only. IAM roles (and users) are never returned: "The GetResources operation does not
  *     currently support IAM users and roles."
@@ -43,6 +44,7 @@ import type { LogsState } from './logs.js';
 import type { TagMap } from './util.js';
 import type { Ec2View, Elbv2View } from '../views.js';
 import { ELBV2_STATE } from './elbv2/state.js';
+import { taggedParameters } from './ssm-parameters.js';
 
 /** Wire output: the SDK's output shape without the response metadata the SDK adds. */
 type Output<T> = Omit<T, '$metadata'>;
@@ -151,7 +153,7 @@ function iamResources(world: World, region: string): Tagged[] {
 
 /** Every tagged resource of the region, in ARN order (stable pages). */
 function taggedResources(world: World, region: string): Tagged[] {
-  return [ecsResources, ec2Resources, elbv2Resources, logsResources, ecrResources, iamResources]
+  return [ecsResources, ec2Resources, elbv2Resources, logsResources, ecrResources, iamResources, taggedParameters]
     .flatMap((collect) => collect(world, region))
     .filter((r) => Object.keys(r.tags).length > 0)
     .sort((a, b) => (a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0));
