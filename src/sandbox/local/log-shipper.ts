@@ -183,7 +183,8 @@ export class LogShipper {
       if (!(e instanceof ConfinementError)) throw e;
       if (this.refused.get(file) !== e.message) {
         this.refused.set(file, e.message);
-        this.opts.onError?.(`not shipping ${file}: ${e.message}; the stand-in reads only regular files inside the task's directory, never through a link (a container may have planted it)`);
+        const why = e.message.startsWith(`${file} `) ? `it${e.message.slice(file.length)}` : e.message;
+        this.opts.onError?.(`not shipping ${file}: ${why}; the stand-in reads only regular files inside the task's directory, never through a link (a container may have planted it)`);
       }
       return undefined;
     }
