@@ -38,7 +38,8 @@ const ECS_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 /**
  * A volume or container name as the only component of a host path. AWS allows "up to 255 letters
  * (uppercase and lowercase), numbers, underscores, and hyphens" (RegisterTaskDefinition, Volume.name
- * and ContainerDefinition.name); anything else is refused.
+ * and ContainerDefinition.name: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Volume.html,
+ * .../API_ContainerDefinition.html); anything else is refused.
  */
 export function ecsNameComponent(kind: string, name: unknown): string {
   if (typeof name !== 'string' || !ECS_NAME.test(name)) {
@@ -48,7 +49,10 @@ export function ecsNameComponent(kind: string, name: unknown): string {
 }
 
 /**
- * The components of a host volume's `sourcePath` as it resolves on a Linux instance: an absolute path,
+ * The components of a host volume's `sourcePath` as it resolves on a Linux instance ("the path on the
+ * host container instance that's presented to the container"; Docker creates it when missing:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ecs-taskdefinition-volumes-host.html):
+ * an absolute path,
  * `.` and empty components dropped, `..` taking one component off and stopping at `/` (the kernel
  * resolves `/..` to `/`). A relative path, or one holding NUL, is refused: on an instance Docker would
  * not take it as a host directory (a bind source that is not absolute is a named volume).
