@@ -26,7 +26,7 @@
  * containers of the tasks it still knows as active and removes every other labelled container, so a
  * sandbox killed with SIGKILL leaves no orphan after its next start.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type Docker from 'dockerode';
 import { resolveRegistryAuth, dockerAuthConfig } from '../../docker/auth.js';
@@ -484,7 +484,9 @@ export class LocalRunner implements TaskRuntime {
       const info = await this.docker.getContainer(x.Id).inspect();
       if (info.State.StartedAt && !info.State.StartedAt.startsWith('0001')) run.started.add(name);
       const mount = info.Mounts.find((m) => m.Destination === '/var/log');
-      const inside = mount ? relative(join(this.o.dir, 'tasks'), mount.Source) : '..';
+      // Only a log directory of this stack's tasks is followed (the walk gave Docker real paths).
+      const tasks = join(this.o.dir, 'tasks');
+      const inside = mount ? relative(existsSync(tasks) ? realpathSync(tasks) : tasks, mount.Source) : '..';
       if (mount && !inside.startsWith('..') && !inside.startsWith(sep)) {
         const env = Object.fromEntries((info.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
         run.logDirs.set(name, { dir: mount.Source, env });
