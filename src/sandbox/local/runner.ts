@@ -475,7 +475,15 @@ export class LocalRunner implements TaskRuntime {
   private async adopt(t: TaskRecord): Promise<void> {
     const c = this.context(t);
     if (!c) return;
-    const run = this.newRun(t, planContainers(c.ctx, c.definition), c.ctx, c.instanceId);
+    let plans: ContainerPlan[] = [];
+    let refused: string | undefined;
+    try {
+      plans = planContainers(c.ctx, c.definition);
+    } catch (e) {
+      if (!(e instanceof ConfinementError)) throw e;
+      refused = e.message; // started by an older version that did not check: stopped below
+    }
+    const run = this.newRun(t, plans, c.ctx, c.instanceId);
     const filters = JSON.stringify({ label: [`${TASK_LABEL}=${t.taskArn}`] });
     for (const x of await this.docker.listContainers({ all: true, filters })) {
       const name = x.Labels[CONTAINER_LABEL];
@@ -495,6 +503,7 @@ export class LocalRunner implements TaskRuntime {
     run.allStarted = run.started.size === run.plans.length;
     // A task whose start was cut short cannot resume it: it stops, and the service replaces it.
     if (!run.allStarted) run.failed = { reason: 'The sandbox stopped while the task was starting', stopCode: 'TaskFailedToStart' };
+    if (refused) run.failed = { reason: `CannotCreateContainerError: ${refused}`, stopCode: 'TaskFailedToStart' };
     this.log(`adopted task ${arnId(t.taskArn)} (${run.ids.size} container(s))`);
   }
 
