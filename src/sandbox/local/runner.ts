@@ -378,7 +378,7 @@ export class LocalRunner implements TaskRuntime {
     // Every directory beneath the stack's, each created inside one just verified, none through a link.
     this.ensureStackDir(ctx.taskRoot);
     this.ensureStackDir(ctx.hostRoot);
-    for (const d of volumeDirs(ctx, definition.volumes ?? [])) ensureDirBeneath(d.base, d.parts);
+    for (const d of volumeDirs(ctx, definition.volumes ?? [])) ensureDirBeneath(this.o.dir, this.stackParts(d));
     await this.docker.createNetwork({ Name: ctx.network, Driver: 'bridge', Labels: { [STACK_LABEL]: ctx.stack, [TASK_LABEL]: ctx.taskArn } });
     for (const p of run.plans) {
       const image = await this.docker.getImage(p.image).inspect();
@@ -387,7 +387,7 @@ export class LocalRunner implements TaskRuntime {
         // The logging container: its /var/log on this machine, for the stand-in to follow. The
         // CloudWatch agent, if the image has one, would call AWS itself without credentials: off.
         const hostDir: HostDir = { base: ctx.taskRoot, parts: [p.name, 'var', 'log'], path: join(ctx.taskRoot, p.name, 'var', 'log') };
-        const dir = ensureDirBeneath(hostDir.base, hostDir.parts);
+        const dir = ensureDirBeneath(this.o.dir, this.stackParts(hostDir));
         ensureDirBeneath(dir, ['apps']);
         p.hostDirs.push(hostDir);
         p.options.HostConfig!.Mounts = [...(p.options.HostConfig!.Mounts ?? []), { Type: 'bind', Source: dir, Target: '/var/log' }];
@@ -413,7 +413,7 @@ export class LocalRunner implements TaskRuntime {
         }
         // Docker resolves the mounts now: what a running container of the task changed since they
         // were created must still lead nowhere else.
-        for (const d of p.hostDirs) checkDirBeneath(d.base, d.parts);
+        for (const d of p.hostDirs) checkDirBeneath(this.o.dir, this.stackParts(d));
         await this.docker.getContainer(run.ids.get(p.name)!).start();
         run.started.add(p.name);
         run.state.delete(p.name); // what Docker said before the start no longer holds
@@ -553,6 +553,11 @@ export class LocalRunner implements TaskRuntime {
       if (!(e instanceof ConfinementError)) throw e;
       this.warnOnce(`agent log: ${e.message}; the line is not written`);
     }
+  }
+
+  /** A host directory's components from the stack's directory down (every walk starts there). */
+  private stackParts(d: HostDir): string[] {
+    return [...relativeParts(relative(this.o.dir, d.base)), ...d.parts];
   }
 
   /** A directory of the stack's own (an instance's root, a task's directory), made beneath `dir`. */
