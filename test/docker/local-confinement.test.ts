@@ -15,7 +15,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ECS } from '@aws-sdk/client-ecs';
@@ -34,7 +34,8 @@ const CLUSTER = 'ECSCloudWatchLogs';
 const SERVICE = 'cloudwatchlogs';
 const run = Date.now().toString(36);
 // Never created: the sourcePath names it, the mount must not reach it.
-const outside = join(mkdtempSync(join(tmpdir(), 'cwl-escape-')), 'target');
+const scratch = mkdtempSync(join(tmpdir(), 'cwl-escape-'));
+const outside = join(scratch, 'target');
 const CREDENTIALS = { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'test-secret' };
 
 let s: LocalStack;
@@ -109,10 +110,11 @@ after(async () => {
   if (rec && alive(rec.pid)) process.kill(rec.pid, 'SIGKILL');
   const { removeLabelled } = await import('../../src/sandbox/local/labels.js');
   await removeLabelled(env.docker, s.stack).catch(() => undefined);
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 test('1b. a link planted by the logging container in its /var/log is not shipped; the sandbox says why', { skip, timeout: 120_000 }, async () => {
-  const secret = join(mkdtempSync(join(tmpdir(), 'cwl-secret-')), 'secret');
+  const secret = join(scratch, 'secret');
   const marker = `SECRET-${run}-0600`;
   writeFileSync(secret, `${marker}\n`, { mode: 0o600 });
   chmodSync(secret, 0o600);
@@ -169,7 +171,7 @@ test("1'. a volume named with / and .. is refused at placement; nothing is creat
 });
 
 test('1". a link a running container planted in its host volume is refused as a sourcePath; nothing is created where it points', { skip, timeout: 120_000 }, async () => {
-  const target = join(mkdtempSync(join(tmpdir(), 'cwl-linked-')), 'there');
+  const target = join(scratch, 'linked', 'there');
   const c = (await labelledNow(env.docker, s.stack)).containers.find((x) => x.name.includes(`-escape-${run}-`) && x.state === 'running');
   assert.ok(c, 'the escape task still runs');
   const exec = await env.docker.getContainer(c.id).exec({ Cmd: ['ln', '-s', target, '/mnt/x/link'] });
