@@ -74,6 +74,34 @@ function causeText(e: unknown): string {
   return c?.code ?? c?.message ?? (e as Error).message ?? String(e);
 }
 
+/**
+ * Where a Bearer challenge sends for a token, checked before the user's credentials go there: over
+ * HTTPS to any host (Docker Hub's realm is auth.docker.io, ECR's is the registry itself), or over
+ * plain HTTP only to the registry's own host (a loopback registry and its token server). A realm
+ * elsewhere over HTTP, or not HTTP at all, would carry the credentials (and the token) in clear to
+ * whoever the registry named: refused (issue 19, item 4).
+ */
+export function tokenRealm(realm: string, registry: string): URL {
+  let u: URL;
+  try {
+    u = new URL(realm);
+  } catch {
+    throw new DockerError({ what: `The registry ${registry} names a token server that is not a URL`, why: `its Bearer challenge's realm is ${JSON.stringify(realm)}`, fix: 'Check the registry host (--repo), or the registry\'s configuration.' });
+  }
+  const own = hostnameOf(registryApiHost(registry));
+  if (u.protocol === 'https:' || (u.protocol === 'http:' && u.hostname.replace(/^\[|\]$/g, '').toLowerCase() === own)) return u;
+  throw new DockerError({
+    what: `Refusing to send credentials for the registry ${registry} to ${u.origin}`,
+    why: `its Bearer challenge names that token server, ${u.protocol === 'http:' ? 'over plain HTTP on another host than the registry' : `over ${u.protocol.replace(/:$/, '')}, not HTTPS`}: the credentials and the token would cross the network in clear`,
+    fix: 'Use a registry whose token server is on HTTPS (every hosted registry), or serve the token from the registry\'s own host.',
+  });
+}
+
+function hostnameOf(host: string): string {
+  const h = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
+  return h.toLowerCase();
+}
+
 /** Parse `Bearer realm="...",service="...",scope="..."` (or Basic). */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
   const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
@@ -97,14 +125,14 @@ async function answerChallenge(
   const basic = creds?.username !== undefined && creds.password !== undefined ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
   if (scheme === 'basic') return basic;
   if (scheme !== 'bearer' || !params.realm) return undefined;
-  const u = new URL(params.realm);
+  const u = tokenRealm(params.realm, registry);
   if (params.service) u.searchParams.set('service', params.service);
   u.searchParams.set('scope', params.scope ?? `repository:${path}:pull`);
   let res: Response;
   try {
     if (creds?.identityToken) {
       const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, service: params.service ?? '', scope: u.searchParams.get('scope') ?? '', client_id: 'ecs-cwlogs' });
-      res = await f(params.realm, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, signal });
+      res = await f(tokenRealm(params.realm, registry), { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, signal });
     } else {
       res = await f(u, { headers: basic ? { Authorization: basic } : {}, signal });
     }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { manifestDigest, parseChallenge } from '../../src/docker/registry.js';
+import { manifestDigest, parseChallenge, tokenRealm } from '../../src/docker/registry.js';
 import { DockerError } from '../../src/core/errors.js';
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
@@ -88,4 +88,78 @@ test('WWW-Authenticate parsing', () => {
     params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' },
   });
   assert.deepEqual(parseChallenge('Basic realm="x"'), { scheme: 'basic', params: { realm: 'x' } });
+});
+
+// Issue 19, item 4: a Bearer realm gets the user's credentials only over HTTPS or on the registry's own host.
+async function bearerRegistry(realm: (base: string) => string): Promise<Awaited<ReturnType<typeof serve>>> {
+  return serve((req, res, base) => {
+    if (req.headers.authorization !== 'Bearer T0K') {
+      res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${realm(base)}",service="test-registry"` }).end();
+      return;
+    }
+    res.writeHead(200, { 'Docker-Content-Digest': DIGEST }).end();
+  });
+}
+
+async function tokenServer(): Promise<Awaited<ReturnType<typeof serve>> & { auth: (string | undefined)[] }> {
+  const auth: (string | undefined)[] = [];
+  const s = await serve((req, res) => {
+    auth.push(req.headers.authorization);
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: 'T0K' }));
+  });
+  return Object.assign(s, { auth });
+}
+
+const CREDS = (host: string) => ({ serverAddress: host, username: 'u', password: 'p', source: 'test' });
+
+test('a realm on another host over plain HTTP is refused before the credentials are sent', async () => {
+  const tokens = await tokenServer();
+  const port = tokens.host.split(':')[1];
+  const reg = await bearerRegistry(() => `http://localhost:${port}/token`);
+  try {
+    await assert.rejects(manifestDigest(`${reg.host}/user/cwl:t1`, CREDS(reg.host)), (e: unknown) => {
+      assert.ok(e instanceof DockerError);
+      assert.match(e.message, new RegExp(`Refusing to send credentials for the registry ${reg.host} to http://localhost:${port}`));
+      assert.match(e.message, /over plain HTTP on another host than the registry/);
+      return true;
+    });
+    assert.deepEqual(tokens.requests, [], 'the token server got nothing');
+    assert.throws(() => tokenRealm('ftp://auth.example/token', 'registry.example'), /over ftp, not HTTPS/);
+    assert.throws(() => tokenRealm('not a url', 'registry.example'), /names a token server that is not a URL/);
+    assert.throws(() => tokenRealm('http://auth.example/token', 'registry.example'), DockerError);
+  } finally {
+    reg.close();
+    tokens.close();
+  }
+});
+
+test("a realm on the registry's own host (another port, plain HTTP) gets them", async () => {
+  const tokens = await tokenServer();
+  const reg = await bearerRegistry(() => `http://${tokens.host}/token`);
+  try {
+    assert.equal(await manifestDigest(`${reg.host}/user/cwl:t1`, CREDS(reg.host)), DIGEST);
+    assert.deepEqual(tokens.auth, [`Basic ${Buffer.from('u:p').toString('base64')}`]);
+  } finally {
+    reg.close();
+    tokens.close();
+  }
+});
+
+test('a realm on another host over HTTPS gets them (as auth.docker.io does for Docker Hub)', async () => {
+  const reg = await bearerRegistry(() => 'https://auth.example/token');
+  const seen: string[] = [];
+  const f: typeof fetch = async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (url.startsWith('https://auth.example/')) {
+      seen.push(`${url.split('?')[0]} ${new Headers(init?.headers).get('authorization')}`);
+      return new Response(JSON.stringify({ token: 'T0K' }), { status: 200, headers: { 'Content-Type': 'application/json' } });
+    }
+    return fetch(input, init);
+  };
+  try {
+    assert.equal(await manifestDigest(`${reg.host}/user/cwl:t1`, CREDS(reg.host), { fetch: f }), DIGEST);
+    assert.deepEqual(seen, [`https://auth.example/token Basic ${Buffer.from('u:p').toString('base64')}`]);
+  } finally {
+    reg.close();
+  }
 });

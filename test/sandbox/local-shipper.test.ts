@@ -3,10 +3,13 @@
  * real sandbox over HTTP: PutLogEvents batches stay within 10,000 events and 1,048,576 bytes, long
  * lines are cut to what an event holds, partial lines wait for their newline, offsets survive a new
  * shipper (nothing shipped twice), and a rotated file is drained before the new one is read.
+ * Issue 19, item 1b: a link planted in place of a log file (or of a directory on the way), or a FIFO,
+ * is not read, and the shipper says so once, naming it.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
@@ -31,12 +34,12 @@ after(async () => {
   await sb.close();
 });
 
-function shipper(name: string): LogShipper {
-  return new LogShipper({ endpoint: sb.url, credentials: CREDS, offsetsFile: join(dir, `${name}.offsets.json`), flushMs: 0 });
+function shipper(name: string, onError?: (m: string) => void): LogShipper {
+  return new LogShipper({ endpoint: sb.url, credentials: CREDS, offsetsFile: join(dir, `${name}.offsets.json`), flushMs: 0, onError });
 }
 
 function source(name: string): LogSource {
-  return { path: join(dir, name), region: 'us-east-1', logGroup: 'ecs', logStream: `i-0test-${name}` };
+  return { root: dir, path: join(dir, name), region: 'us-east-1', logGroup: 'ecs', logStream: `i-0test-${name}` };
 }
 
 function puts(from: number): number {
@@ -114,5 +117,52 @@ test('a partial line waits for its newline; a rotated file is drained, then the 
   await drain(s, 6);
   await s.poll(true);
   assert.deepEqual(await messages(src.logStream), ['a1', 'a2', 'partial', 'a3', 'b1', 'b2']);
+  s.close();
+});
+
+test('a link planted in place of a log file, to a 0600 file outside, is not shipped; the warning names it once', { timeout: 60_000 }, async () => {
+  const outside = mkdtempSync(join(tmpdir(), 'cwl-outside-'));
+  const secret = join(outside, 'secret');
+  writeFileSync(secret, 'SECRET-0600-CONTENT\n', { mode: 0o600 });
+  chmodSync(secret, 0o600);
+  const task = mkdtempSync(join(tmpdir(), 'cwl-task-'));
+  symlinkSync(secret, join(task, 'syslog'));
+  const src = { root: task, path: join(task, 'syslog'), region: 'us-east-1', logGroup: 'ecs', logStream: 'i-0test-link-syslog' };
+  const warnings: string[] = [];
+  const s = shipper('link', (m) => warnings.push(m));
+  s.setSources([src]);
+  const from = sb.requestLog().at(-1)?.seq ?? 0;
+  for (let i = 0; i < 3; i++) await s.poll(true);
+  assert.equal(s.shipped, 0);
+  assert.equal(puts(from), 0);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, new RegExp(`not shipping ${src.path.replace(/[.]/g, '\\.')}: .*a symbolic link \\(to ${secret.replace(/[.]/g, '\\.')}\\)`));
+  // A regular file in its place is shipped (from its start), the secret never.
+  rmSync(src.path);
+  writeFileSync(src.path, 'real line\n');
+  await drain(s, 1);
+  assert.deepEqual(await messages(src.logStream), ['real line']);
+  s.close();
+});
+
+test("a link on the way (the instance's var/log/ecs replaced by a link) and a FIFO are refused, without blocking", { timeout: 60_000 }, async () => {
+  const outside = mkdtempSync(join(tmpdir(), 'cwl-outside-'));
+  mkdirSync(join(outside, 'ecs'));
+  writeFileSync(join(outside, 'ecs', 'ecs-agent.log'), 'SECRET-VIA-DIR\n');
+  const root = mkdtempSync(join(tmpdir(), 'cwl-root-'));
+  mkdirSync(join(root, 'var'));
+  symlinkSync(outside, join(root, 'var', 'log'));
+  const task = mkdtempSync(join(tmpdir(), 'cwl-task-'));
+  execFileSync('mkfifo', [join(task, 'httpd-access.log')]);
+  const agent = { root, path: join(root, 'var', 'log', 'ecs', 'ecs-agent.log'), region: 'us-east-1', logGroup: 'ecs', logStream: 'i-0test-dir-ecs-agent.log' };
+  const fifo = { root: task, path: join(task, 'httpd-access.log'), region: 'us-east-1', logGroup: 'ecs', logStream: 'i-0test-fifo-httpd-access.log' };
+  const warnings: string[] = [];
+  const s = shipper('dir', (m) => warnings.push(m));
+  s.setSources([agent, fifo]);
+  for (let i = 0; i < 3; i++) await s.poll(true);
+  assert.equal(s.shipped, 0);
+  assert.equal(warnings.length, 2, warnings.join('\n'));
+  assert.ok(warnings.some((w) => w.includes(join(root, 'var', 'log')) && w.includes('a symbolic link')), warnings.join('\n'));
+  assert.ok(warnings.some((w) => w.includes(fifo.path) && w.includes('a FIFO')), warnings.join('\n'));
   s.close();
 });

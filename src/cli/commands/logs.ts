@@ -14,6 +14,7 @@ import { Command, Option } from 'commander';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { ExitCode, InterruptedError, isCliError } from '../../core/errors.js';
 import { parseSince, StreamNames, tailLogs, type LogLine } from '../../logs/tail.js';
+import { forTerminal, jsonLine } from '../../logs/sanitize.js';
 import { colorLevel } from '../../io/terminal.js';
 import { action, reportError, type Runtime } from '../run.js';
 import { addSettingOptions, examples } from './steps.js';
@@ -155,7 +156,7 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  */
 export function printer(json: boolean, c: ChalkInstance, opts: { format?: 'detailed' | 'short'; startTime: number; now: number }): (lines: LogLine[]) => string {
   if (json) {
-    return (lines) => lines.map((e) => `${JSON.stringify({ timestamp: new Date(e.timestamp).toISOString(), stream: e.stream, message: e.message })}\n`).join('');
+    return (lines) => lines.map((e) => `${jsonLine({ timestamp: new Date(e.timestamp).toISOString(), stream: e.stream, message: e.message })}\n`).join('');
   }
   const names = new StreamNames();
   const colours = new Map<string, (typeof PALETTE)[number]>();
@@ -166,15 +167,16 @@ export function printer(json: boolean, c: ChalkInstance, opts: { format?: 'detai
     if (!withDate && utcDay(e.timestamp) !== firstDay) withDate = true;
     const iso = new Date(e.timestamp).toISOString();
     const time = withDate ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : iso.slice(11, 19);
-    if (opts.format === 'short') return `${c.dim(time)} ${e.message}\n`;
-    const short = names.short(e.stream);
+    const message = forTerminal(e.message);
+    if (opts.format === 'short') return `${c.dim(time)} ${message}\n`;
+    const short = forTerminal(names.short(e.stream));
     width = Math.max(width, Math.min(short.length, 40));
     let colour = colours.get(short);
     if (!colour) {
       colour = PALETTE[colours.size % PALETTE.length];
       colours.set(short, colour);
     }
-    return `${c.dim(time)} ${c[colour](short.padEnd(width))} ${e.message}\n`;
+    return `${c.dim(time)} ${c[colour](short.padEnd(width))} ${message}\n`;
   };
   return (lines) => {
     names.observe(lines.map((e) => e.stream));

@@ -4,13 +4,20 @@
  * mappings, links, labels. What differs here, and why:
  *   - every host port is published on 127.0.0.1 only, on a free port Docker picks (port 80 of the
  *     simulated instance is a fixed port of the rehearsal, not of this machine);
- *   - host volumes (`host.sourcePath`) live under the instance's stand-in directory (hostRoot);
+ *   - host volumes (`host.sourcePath`) live under the instance's stand-in directory (hostRoot), where
+ *     the path would resolve on the instance: `..` stops at that root as it stops at `/` (confine.ts);
+ *     a relative sourcePath, or a volume or container name that is not an ECS name, is refused with
+ *     ConfinementError (the runner stops the task with CannotCreateContainerError, before any Docker
+ *     call or directory);
+ *   - volumes are given to Docker as `Mounts` of type bind (one field each, so no `:` in a path can
+ *     change what `Binds`' "source:target:mode" string would mean);
  *   - the task gets its own user-defined network; links become aliases on it (as legacy links
  *     would name them), so two tasks never see each other's containers;
  *   - logConfiguration is ignored (the containers log to Docker's default driver).
  */
 import type Docker from 'dockerode';
 import { join } from 'node:path';
+import { ecsNameComponent, instancePathParts } from './confine.js';
 import { CONTAINER_LABEL, STACK_LABEL, TASK_LABEL } from './labels.js';
 
 export interface ContainerPlan {
@@ -24,7 +31,16 @@ export interface ContainerPlan {
   links: string[];
   hasHealthCheck: boolean;
   stopTimeout: number;
+  /** The host directories its volumes mount (the runner creates and checks them beneath `base`). */
+  hostDirs: HostDir[];
   options: Docker.ContainerCreateOptions;
+}
+
+/** A directory on this machine: `path` is `base` joined with `parts`, none of them `..`. */
+export interface HostDir {
+  base: string;
+  parts: string[];
+  path: string;
 }
 
 export interface TaskContext {
@@ -47,19 +63,38 @@ export function dockerName(ctx: Pick<TaskContext, 'stack' | 'family' | 'revision
   return `ecs-cwlogs-${ctx.stack}-${ctx.family}-${ctx.revision}-${name}-${ctx.taskId.slice(0, 12)}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
 }
 
-/** Where a task volume is on this machine. */
-export function volumePath(ctx: TaskContext, volumes: any[], name: string): string | undefined {
+/**
+ * Where a task volume is on this machine: a host volume's sourcePath beneath the instance's stand-in
+ * root, where it would resolve on the instance; any other volume in the task's own directory.
+ * Throws ConfinementError for a path or name that cannot be placed there.
+ */
+export function volumeDir(ctx: Pick<TaskContext, 'hostRoot' | 'taskRoot'>, volumes: any[], name: string): HostDir | undefined {
   const v = volumes.find((x) => x.name === name);
   if (!v) return undefined;
-  const source: string | undefined = v.host?.sourcePath;
-  return source ? join(ctx.hostRoot, source) : join(ctx.taskRoot, 'volumes', name);
+  const source: unknown = v.host?.sourcePath;
+  if (typeof source === 'string' && source !== '') {
+    const parts = instancePathParts(source);
+    return { base: ctx.hostRoot, parts, path: join(ctx.hostRoot, ...parts) };
+  }
+  const parts = ['volumes', ecsNameComponent('volume', name)];
+  return { base: ctx.taskRoot, parts, path: join(ctx.taskRoot, ...parts) };
+}
+
+/** Every volume's directory, checked (the task is refused before anything is created if one is bad). */
+export function volumeDirs(ctx: Pick<TaskContext, 'hostRoot' | 'taskRoot'>, volumes: any[]): HostDir[] {
+  return volumes.map((v) => {
+    ecsNameComponent('volume', v?.name);
+    return volumeDir(ctx, volumes, v.name)!;
+  });
 }
 
 export function planContainers(ctx: TaskContext, definition: Record<string, any>): ContainerPlan[] {
   const defs: any[] = definition.containerDefinitions ?? [];
   const volumes: any[] = definition.volumes ?? [];
   const names = new Map(defs.map((c) => [c.name as string, dockerName(ctx, c.name)]));
+  volumeDirs(ctx, volumes);
   return defs.map((c) => {
+    ecsNameComponent('container', c.name);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const pm of c.portMappings ?? []) {
@@ -67,10 +102,13 @@ export function planContainers(ctx: TaskContext, definition: Record<string, any>
       exposed[key] = {};
       bindings[key] = [{ HostIp: '127.0.0.1', HostPort: '' }];
     }
-    const binds: string[] = [];
+    const mounts: Docker.MountSettings[] = [];
+    const hostDirs: HostDir[] = [];
     for (const mp of c.mountPoints ?? []) {
-      const path = volumePath(ctx, volumes, mp.sourceVolume);
-      if (path) binds.push(`${path}:${mp.containerPath}${mp.readOnly ? ':ro' : ''}`);
+      const dir = volumeDir(ctx, volumes, mp.sourceVolume);
+      if (!dir) continue;
+      hostDirs.push(dir);
+      mounts.push({ Type: 'bind', Source: dir.path, Target: String(mp.containerPath), ReadOnly: Boolean(mp.readOnly) });
     }
     const links: string[] = (c.links ?? []).map(String);
     const hc = c.healthCheck;
@@ -110,7 +148,7 @@ export function planContainers(ctx: TaskContext, definition: Record<string, any>
       HostConfig: {
         NetworkMode: ctx.network,
         PortBindings: bindings,
-        Binds: binds,
+        Mounts: mounts,
         ...(c.memory ? { Memory: c.memory * 1024 * 1024 } : {}),
         ...(c.memoryReservation ? { MemoryReservation: c.memoryReservation * 1024 * 1024 } : {}),
         ...(c.cpu ? { CpuShares: Math.max(2, c.cpu) } : {}),
@@ -134,6 +172,7 @@ export function planContainers(ctx: TaskContext, definition: Record<string, any>
       links: links.map((l) => l.split(':')[0]!),
       hasHealthCheck: Boolean(hc),
       stopTimeout: c.stopTimeout ?? 30,
+      hostDirs,
       options,
     };
   });

@@ -15,9 +15,18 @@
  *   - follows a rotated file (renamed to <file>.1 by ecs-cwlogs-rotate) to its end, then the new
  *     file from its beginning; a truncated file is read again from 0.
  * Events carry the time the line was read (the agent's default without timestamp_format).
+ *
+ * The files are written by the containers, which run as root and may put anything in their /var/log:
+ * each file is opened beneath its source's `root` (the task's log directory, the instance's stand-in
+ * root), with no link followed on the way or at the file itself, and only a regular file is read
+ * (confine.ts: O_NOFOLLOW | O_NONBLOCK, fstat, device and inode compared with lstat). A link or a
+ * special file in a file's place is not shipped, and onError says so once, naming it (issue 19,
+ * item 1b): the CloudWatch agent runs as root on an instance, the stand-in as the user on this machine.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { ConfinementError, openFileBeneath, relativeParts, type OpenedFile } from './confine.js';
 
 export const MAX_BATCH_EVENTS = 10_000;
 export const MAX_BATCH_BYTES = 1_048_576;
@@ -25,7 +34,9 @@ export const EVENT_OVERHEAD = 26;
 export const MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD;
 
 export interface LogSource {
-  /** The file to follow. */
+  /** The directory the file is read beneath (nothing outside it is ever opened). */
+  root: string;
+  /** The file to follow, inside root. */
   path: string;
   region: string;
   logGroup: string;
@@ -99,6 +110,8 @@ export class LogShipper {
   private pending = new Map<string, Pending>();
   private readonly knownStreams = new Set<string>();
   private busy = false;
+  /** Files refused (link, special file, outside root) and why, said once each. */
+  private readonly refused = new Map<string, string>();
   private lastTimestamp = 0;
   /** Events accepted so far (for the benchmark and the sandbox's output). */
   shipped = 0;
@@ -131,25 +144,19 @@ export class LogShipper {
       const p = this.pending.get(source.path)!;
       if (p.events.length >= MAX_BATCH_EVENTS || p.bytes >= MAX_BATCH_BYTES) return; // ship first
     }
-    let st;
-    try {
-      st = statSync(source.path);
-    } catch {
-      return;
-    }
+    const current = this.open(source, source.path);
+    if (!current) return;
+    const st = current.stat;
+    closeSync(current.fd);
     const at = this.pending.get(source.path)?.commit ?? this.offsets[source.path] ?? { ino: st.ino, offset: 0 };
     let { ino, offset } = at;
     if (ino !== st.ino) {
       // Renamed away by rotation: drain the old file (now <file>.1) first, if it is that one.
       const rotated = `${source.path}.1`;
-      let old;
-      try {
-        old = statSync(rotated);
-      } catch {
-        old = undefined;
-      }
-      if (old && old.ino === ino && old.size > offset) {
-        this.take(source, rotated, ino, offset, old.size);
+      const old = this.open(source, rotated);
+      if (old) closeSync(old.fd);
+      if (old && old.stat.ino === ino && old.stat.size > offset) {
+        this.take(source, rotated, ino, offset, old.stat.size);
         return;
       }
       ino = st.ino;
@@ -161,17 +168,41 @@ export class LogShipper {
     else if (ino !== at.ino || offset !== at.offset) this.offsets[source.path] = { ino, offset };
   }
 
+  /**
+   * `file` opened beneath the source's root, never through a link: undefined when it is missing, or
+   * refused (said once through onError).
+   */
+  private open(source: LogSource, file: string): OpenedFile | undefined {
+    try {
+      const rel = relative(source.root, file);
+      if (rel === '' || rel.startsWith('..') || rel.startsWith(sep)) throw new ConfinementError(`${file} is outside ${source.root}`);
+      const opened = openFileBeneath(source.root, relativeParts(rel.split(sep).join('/')));
+      if (opened) this.refused.delete(file);
+      return opened;
+    } catch (e) {
+      if (!(e instanceof ConfinementError)) throw e;
+      if (this.refused.get(file) !== e.message) {
+        this.refused.set(file, e.message);
+        const why = e.message.startsWith(`${file} `) ? `it${e.message.slice(file.length)}` : e.message;
+        this.opts.onError?.(`not shipping ${file}: ${why}; the stand-in reads only regular files inside the task's directory, never through a link (a container may have planted it)`);
+      }
+      return undefined;
+    }
+  }
+
   /** Read complete lines of `file` from `offset` into the source's pending batch. */
   private take(source: LogSource, file: string, ino: number, offset: number, size: number): void {
     const p: Pending = this.pending.get(source.path) ?? { source, events: [], bytes: 0, commit: { ino, offset }, since: Date.now() };
     const room = MAX_BATCH_BYTES - p.bytes;
     const length = Math.min(size - offset, Math.max(room, MAX_EVENT_BYTES + 1));
     const buf = Buffer.alloc(length);
-    const fd = openSync(file, 'r');
+    const opened = this.open(source, file);
+    if (!opened) return;
     try {
-      readSync(fd, buf, 0, length, offset);
+      if (opened.stat.ino !== ino) return; // replaced since it was looked at: next pass
+      readSync(opened.fd, buf, 0, length, offset);
     } finally {
-      closeSync(fd);
+      closeSync(opened.fd);
     }
     let { lines, used } = completeLines(buf);
     if (used === 0 && length > MAX_EVENT_BYTES) {

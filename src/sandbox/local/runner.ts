@@ -15,19 +15,27 @@
  * The logging container's /var/log is bind-mounted from dir/tasks/<task-id>/<container>/var/log,
  * which the log shipper (log-shipper.ts) follows in place of the CloudWatch agent.
  *
+ * Every directory the runner creates or mounts, and every file it appends to or ships, lies beneath
+ * the stack's directory and is reached through no symbolic link (confine.ts): a host volume's
+ * sourcePath resolves inside the instance's stand-in root as it would on the instance, a task whose
+ * paths or names cannot be placed there stops with CannotCreateContainerError before anything is
+ * created, and the directories are checked again just before each container starts (the moment
+ * Docker resolves its mounts).
+ *
  * Everything on Docker carries the stack's label (labels.ts). At start the runner adopts the
  * containers of the tasks it still knows as active and removes every other labelled container, so a
  * sandbox killed with SIGKILL leaves no orphan after its next start.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import type Docker from 'dockerode';
 import { resolveRegistryAuth, dockerAuthConfig } from '../../docker/auth.js';
 import { parseReference } from '../../docker/reference.js';
 import { stopTask } from '../services/ecs/state.js';
 import { addEvent, arnId, ecsState, findTaskDefinition, parseEcsArn, type TaskRecord } from '../services/ecs/state.js';
 import type { Ec2StateView, World } from '../types.js';
-import { planContainers, type ContainerPlan, type TaskContext } from './containers.js';
+import { appendBeneath, checkDirBeneath, ConfinementError, ensureDirBeneath, relativeParts } from './confine.js';
+import { planContainers, volumeDirs, type ContainerPlan, type HostDir, type TaskContext } from './containers.js';
 import { attachRuntime, detachRuntime, type TaskRuntime } from './hooks.js';
 import { labelled, localDocker, removeLabelled, CONTAINER_LABEL, STACK_LABEL, TASK_LABEL } from './labels.js';
 import { LogShipper, type LogSource } from './log-shipper.js';
@@ -66,7 +74,7 @@ interface TaskRun {
   /** name -> last Docker state seen. */
   state: Map<string, ContainerState>;
   /** Logging containers: name -> their /var/log on this machine. */
-  logDirs: Map<string, { dir: string; env: Record<string, string> }>;
+  logDirs: Map<string, { dir: string; env: Record<string, string>; hostDir?: HostDir }>;
   instanceId: string;
   hostRoot: string;
   network: string;
@@ -97,7 +105,7 @@ export class LocalRunner implements TaskRuntime {
 
   constructor(private readonly o: LocalRunnerOptions) {
     this.docker = o.docker ?? localDocker();
-    mkdirSync(o.dir, { recursive: true });
+    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
     this.shipper = new LogShipper({
       endpoint: o.endpoint,
       credentials: o.credentials,
@@ -324,9 +332,23 @@ export class LocalRunner implements TaskRuntime {
 
   private begin(t: TaskRecord): TaskRun {
     const c = this.context(t);
-    const run = this.newRun(t, c ? planContainers(c.ctx, c.definition) : [], c?.ctx ?? ({} as TaskContext), c?.instanceId ?? '');
+    let plans: ContainerPlan[] = [];
+    let refused: string | undefined;
+    try {
+      plans = c ? planContainers(c.ctx, c.definition) : [];
+    } catch (e) {
+      if (!(e instanceof ConfinementError)) throw e;
+      refused = e.message;
+    }
+    const run = this.newRun(t, plans, c?.ctx ?? ({} as TaskContext), c?.instanceId ?? '');
     if (!c) {
       run.failed = { reason: 'Task definition not found', stopCode: 'TaskFailedToStart' };
+      return run;
+    }
+    if (refused) {
+      // Refused where the instance would refuse it, before any directory or container is made.
+      run.failed = { reason: `CannotCreateContainerError: ${refused}`, stopCode: 'TaskFailedToStart' };
+      this.agentLog(t, 'error', 'Error creating container', `task="${c.ctx.taskId}" error="${refused.replace(/"/g, "'")}"`);
       return run;
     }
     const now = Date.now();
@@ -336,7 +358,8 @@ export class LocalRunner implements TaskRuntime {
     t.version += 1;
     this.agentLog(t, 'info', 'Task transitioned to PENDING', `task="${c.ctx.taskId}"`);
     run.starting = this.startTask(t, run, c.ctx, c.definition).catch((e) => {
-      run.failed ??= { reason: `CannotStartContainerError: ${(e as Error).message}`, stopCode: 'TaskFailedToStart' };
+      const kind = e instanceof ConfinementError ? 'CannotCreateContainerError' : 'CannotStartContainerError';
+      run.failed ??= { reason: `${kind}: ${(e as Error).message}`, stopCode: 'TaskFailedToStart' };
     });
     return run;
   }
@@ -352,11 +375,10 @@ export class LocalRunner implements TaskRuntime {
       }
     }
     t.pullStoppedAt = Date.now();
-    mkdirSync(ctx.taskRoot, { recursive: true });
-    for (const v of definition.volumes ?? []) {
-      const path = v.host?.sourcePath ? join(ctx.hostRoot, v.host.sourcePath) : join(ctx.taskRoot, 'volumes', v.name);
-      mkdirSync(path, { recursive: true });
-    }
+    // Every directory beneath the stack's, each created inside one just verified, none through a link.
+    this.ensureStackDir(ctx.taskRoot);
+    this.ensureStackDir(ctx.hostRoot);
+    for (const d of volumeDirs(ctx, definition.volumes ?? [])) ensureDirBeneath(this.o.dir, this.stackParts(d));
     await this.docker.createNetwork({ Name: ctx.network, Driver: 'bridge', Labels: { [STACK_LABEL]: ctx.stack, [TASK_LABEL]: ctx.taskArn } });
     for (const p of run.plans) {
       const image = await this.docker.getImage(p.image).inspect();
@@ -364,12 +386,14 @@ export class LocalRunner implements TaskRuntime {
       if (entry.includes(LOGGING_ENTRYPOINT)) {
         // The logging container: its /var/log on this machine, for the stand-in to follow. The
         // CloudWatch agent, if the image has one, would call AWS itself without credentials: off.
-        const dir = join(ctx.taskRoot, p.name, 'var', 'log');
-        mkdirSync(join(dir, 'apps'), { recursive: true });
-        p.options.HostConfig!.Binds = [...(p.options.HostConfig!.Binds ?? []), `${dir}:/var/log`];
+        const hostDir: HostDir = { base: ctx.taskRoot, parts: [p.name, 'var', 'log'], path: join(ctx.taskRoot, p.name, 'var', 'log') };
+        const dir = ensureDirBeneath(this.o.dir, this.stackParts(hostDir));
+        ensureDirBeneath(dir, ['apps']);
+        p.hostDirs.push(hostDir);
+        p.options.HostConfig!.Mounts = [...(p.options.HostConfig!.Mounts ?? []), { Type: 'bind', Source: dir, Target: '/var/log' }];
         p.options.Env = [...(p.options.Env ?? []), 'ECS_CWLOGS_AGENT=off', 'ECS_CWLOGS_IMDS=off'];
         const env = Object.fromEntries((p.options.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-        run.logDirs.set(p.name, { dir, env });
+        run.logDirs.set(p.name, { dir, env, hostDir });
       }
       const created = await this.docker.createContainer(p.options);
       run.ids.set(p.name, created.id);
@@ -387,6 +411,9 @@ export class LocalRunner implements TaskRuntime {
           run.failed = { reason: verdict, stopCode: 'TaskFailedToStart' };
           return;
         }
+        // Docker resolves the mounts now: what a running container of the task changed since they
+        // were created must still lead nowhere else.
+        for (const d of p.hostDirs) checkDirBeneath(this.o.dir, this.stackParts(d));
         await this.docker.getContainer(run.ids.get(p.name)!).start();
         run.started.add(p.name);
         run.state.delete(p.name); // what Docker said before the start no longer holds
@@ -448,7 +475,15 @@ export class LocalRunner implements TaskRuntime {
   private async adopt(t: TaskRecord): Promise<void> {
     const c = this.context(t);
     if (!c) return;
-    const run = this.newRun(t, planContainers(c.ctx, c.definition), c.ctx, c.instanceId);
+    let plans: ContainerPlan[] = [];
+    let refused: string | undefined;
+    try {
+      plans = planContainers(c.ctx, c.definition);
+    } catch (e) {
+      if (!(e instanceof ConfinementError)) throw e;
+      refused = e.message; // started by an older version that did not check: stopped below
+    }
+    const run = this.newRun(t, plans, c.ctx, c.instanceId);
     const filters = JSON.stringify({ label: [`${TASK_LABEL}=${t.taskArn}`] });
     for (const x of await this.docker.listContainers({ all: true, filters })) {
       const name = x.Labels[CONTAINER_LABEL];
@@ -457,7 +492,10 @@ export class LocalRunner implements TaskRuntime {
       const info = await this.docker.getContainer(x.Id).inspect();
       if (info.State.StartedAt && !info.State.StartedAt.startsWith('0001')) run.started.add(name);
       const mount = info.Mounts.find((m) => m.Destination === '/var/log');
-      if (mount) {
+      // Only a log directory of this stack's tasks is followed (the walk gave Docker real paths).
+      const tasks = join(this.o.dir, 'tasks');
+      const inside = mount ? relative(existsSync(tasks) ? realpathSync(tasks) : tasks, mount.Source) : '..';
+      if (mount && !inside.startsWith('..') && !inside.startsWith(sep)) {
         const env = Object.fromEntries((info.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
         run.logDirs.set(name, { dir: mount.Source, env });
       }
@@ -465,6 +503,7 @@ export class LocalRunner implements TaskRuntime {
     run.allStarted = run.started.size === run.plans.length;
     // A task whose start was cut short cannot resume it: it stops, and the service replaces it.
     if (!run.allStarted) run.failed = { reason: 'The sandbox stopped while the task was starting', stopCode: 'TaskFailedToStart' };
+    if (refused) run.failed = { reason: `CannotCreateContainerError: ${refused}`, stopCode: 'TaskFailedToStart' };
     this.log(`adopted task ${arnId(t.taskArn)} (${run.ids.size} container(s))`);
   }
 
@@ -506,9 +545,32 @@ export class LocalRunner implements TaskRuntime {
   }
 
   private appendHostLog(instanceId: string, file: string, line: string): void {
-    const dir = join(this.hostRoot(instanceId), 'var', 'log', 'ecs');
-    mkdirSync(dir, { recursive: true });
-    appendFileSync(join(dir, file), `${line}\n`);
+    // A task with a host volume on / or /var/log can put a link where the agent's log is: the line
+    // is appended to the file beneath the instance's root, or not at all.
+    try {
+      appendBeneath(this.ensureStackDir(this.hostRoot(instanceId)), ['var', 'log', 'ecs', file], `${line}\n`);
+    } catch (e) {
+      if (!(e instanceof ConfinementError)) throw e;
+      this.warnOnce(`agent log: ${e.message}; the line is not written`);
+    }
+  }
+
+  /** A host directory's components from the stack's directory down (every walk starts there). */
+  private stackParts(d: HostDir): string[] {
+    return [...relativeParts(relative(this.o.dir, d.base)), ...d.parts];
+  }
+
+  /** A directory of the stack's own (an instance's root, a task's directory), made beneath `dir`. */
+  private ensureStackDir(path: string): string {
+    return ensureDirBeneath(this.o.dir, relativeParts(relative(this.o.dir, path)));
+  }
+
+  private readonly warned = new Set<string>();
+
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.log(`warning: ${message}`);
   }
 
   /** First sight of an ACTIVE container instance: ecs-init and agent start-up lines. */
@@ -516,8 +578,6 @@ export class LocalRunner implements TaskRuntime {
     for (const ci of Object.values(ecsState(this.o.world).containerInstances)) {
       if (ci.status !== 'ACTIVE' || this.noted.has(ci.ec2InstanceId)) continue;
       this.noted.add(ci.ec2InstanceId);
-      const dir = join(this.hostRoot(ci.ec2InstanceId), 'var', 'log', 'ecs');
-      mkdirSync(dir, { recursive: true });
       const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       this.appendHostLog(ci.ec2InstanceId, 'ecs-init.log', `level=info time=${time} msg="ecs-init (sandbox): the ECS agent runs in the ecs-cwlogs sandbox"`);
       this.agentLog(ci.ec2InstanceId, 'info', 'Registered container instance with cluster', `containerInstance="${arnId(ci.containerInstanceArn)}"`);
@@ -542,13 +602,13 @@ export class LocalRunner implements TaskRuntime {
           .replace(/\{hostname\}/g, hostname)
           .replace(/\{ip_address\}/g, ip);
         const base = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || region, logGroup: env.LOG_GROUP || 'ecs' };
-        for (const f of ['httpd-access.log', 'httpd-error.log', 'syslog']) out.push({ ...base, path: join(dir, f), logStream: `${prefix}-${f}` });
-        const ecsDir = join(run.hostRoot, 'var', 'log', 'ecs');
+        // Each file is read beneath its own directory, through no link (log-shipper.ts).
+        for (const f of ['httpd-access.log', 'httpd-error.log', 'syslog']) out.push({ ...base, root: dir, path: join(dir, f), logStream: `${prefix}-${f}` });
         for (const f of ['ecs-agent.log', 'ecs-init.log']) {
-          const path = join(ecsDir, f);
+          const path = join(run.hostRoot, 'var', 'log', 'ecs', f);
           if (hostFiles.has(path)) continue;
           hostFiles.add(path);
-          out.push({ ...base, path, logStream: `${prefix}-${f}` });
+          out.push({ ...base, root: run.hostRoot, path, logStream: `${prefix}-${f}` });
         }
       }
     }

@@ -22,7 +22,19 @@ work="$(mktemp -d)"
 # needs a gpg-agent or a keyring in the image.
 export GNUPGHOME="$work/gnupg"
 mkdir -m 700 "$GNUPGHOME"
-get() { curl -fsSL --retry 3 --proto '=https,http' -o "$2" "$1"; }
+# HTTPS only, redirects included: a signed but older package (or another key file) cannot be slipped
+# in on the way. The one exception is a loopback URL over HTTP (the offline signature test serves a
+# fake package on 127.0.0.1): it never crosses a network, and may redirect only to HTTPS either.
+get() {
+  case "$1" in
+    *@*) proto='' ;;
+    https://*) proto='=https' ;;
+    http://127.0.0.1[:/]*|http://localhost[:/]*|http://\[::1\][:/]*) proto='=http,https' ;;
+    *) proto='' ;;
+  esac
+  [ -n "$proto" ] || { echo "install-agent: $1 is not an https:// URL; the agent, its signature and AWS's key are downloaded over HTTPS only" >&2; exit 1; }
+  curl -fsSL --retry 3 --proto "$proto" --proto-redir '=https' -o "$2" "$1"
+}
 echo "install-agent: $url"
 get "$url" "$work/agent.deb"
 get "$url.sig" "$work/agent.deb.sig"
