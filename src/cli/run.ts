@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { EngineError, type RunReport } from '../core/engine.js';
 import { CliError, ExitCode, InternalError, InterruptedError } from '../core/errors.js';
 import type { Context, RunFlags } from '../core/context.js';
-import { withUserSettings, saveStack, type ResolvedConfig } from '../core/config.js';
+import { withUserSettings, saveStack, settleShape, type ResolvedConfig } from '../core/config.js';
 import { lockStack, type StackLock } from '../core/lock.js';
 import { showValue } from '../core/step.js';
 import { hourlyPrice } from '../core/pricing.js';
@@ -72,6 +72,7 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
               throw toCliError(e, 'Finding the stack by its tag');
             });
             if (used.length && opts.verbose) io.emit({ type: 'message', level: 'info', text: `Names found on the stack's tagged resources: ${used.join(', ')}` });
+            settleShape(resolved); // the tagged shape may be a group: a saved subnet is set aside
             return { conn, resolved };
           });
           return session;

@@ -8,6 +8,7 @@ import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, pl
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { UserInputError } from '../../core/errors.js';
+import { notAppliedText } from '../../core/config.js';
 import { topologyOf } from '../../core/topology.js';
 import { labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
 import type { StackConfig } from '../../core/settings.js';
@@ -48,6 +49,9 @@ export function upCommand(): Command {
       if (!dryRun) await rt.lock('up');
       // Ask: only what is missing, only here.
       const asked = await askMissing(rt, s);
+      // A saved one-instance setting the chosen shape ignores (the subnet, for a group): said in the plan.
+      const ignored = notAppliedText(s.resolved);
+      if (ignored) rt.io.emit({ type: 'message', level: 'info', text: ignored });
       // Plan: every step prepared, read and planned; any conflict or failed check stops here, with
       // nothing written. Values from a failed check are never saved.
       const ctx = rt.context(s);
@@ -73,7 +77,7 @@ export function upCommand(): Command {
         if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Then, the stack's other shape would be removed:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
         const report = planReport(plan);
         const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
-        rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
+        rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
         return;
       }
       // Confirm, where a question is due.
@@ -91,7 +95,7 @@ export function upCommand(): Command {
       const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
       // The app as it runs on this machine, not the simulated instance's address.
       if (local) summary.url = (await local.localUrl(rt.stack)) ?? summary.url;
-      rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
+      rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
     }),
   );
   return cmd;
