@@ -243,7 +243,9 @@ export function resolveSettings(input: ResolveInput): ResolvedConfig {
     throw new UserInputError({
       what: problems.length === 1 ? `Invalid setting` : `${problems.length} invalid settings`,
       why: problems.join('\n  '),
-      fix: 'Nothing was changed.',
+      fix: problems.some((p) => p.includes('(saved in '))
+        ? `Pass the setting again with an allowed value (a flag beats what is saved), or correct it in ${input.file ?? 'the stack file'}.`
+        : 'Pass an allowed value (each line says which) and run the command again.',
     });
   }
   const resolved: ResolvedConfig = { config: config as unknown as StackConfig, sources };

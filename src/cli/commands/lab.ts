@@ -16,7 +16,8 @@ import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
 import { addSettingOptions, confirmOrCancel, examples } from './steps.js';
 import { addImageBuildOptions, imageBuildOptions } from './image.js';
-import { renderStatus, renderUpSummary, upSummary } from '../summary.js';
+import { renderStatus, renderUpSummary, statusDocument, statusWhere, upSummary } from '../summary.js';
+import { commandFor } from '../invocation.js';
 import { askMissing, confirmPlan, createPendingKeyPair } from '../wizard.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
@@ -76,7 +77,7 @@ export function upCommand(): Command {
         announceDryRun(plan, ctx);
         if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Then, the stack's other shape would be removed:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
         const report = planReport(plan);
-        const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
+        const summary = upSummary(ctx, report, commandFor(rt.opts));
         rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
         return;
       }
@@ -92,7 +93,7 @@ export function upCommand(): Command {
         const removed = await destroySteps(every, ctx, { targets: retired });
         report.steps.push(...removed.steps);
       }
-      const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
+      const summary = upSummary(ctx, report, commandFor(rt.opts));
       // The app as it runs on this machine, not the simulated instance's address.
       if (local) summary.url = (await local.localUrl(rt.stack)) ?? summary.url;
       rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
@@ -133,8 +134,8 @@ export function statusCommand(): Command {
       const report = await inspectSteps(labSteps(stepOptions(rt, s, ctx.config)), ctx);
       const local = await localMode(rt);
       const url = local ? await local.localUrl(rt.stack) : undefined;
-      rt.io.result({ ...report, stack: rt.stack, target: ctx.target, ...(local ? { localUrl: url ?? null } : {}) }, () =>
-        renderStatus(rt.stack, report) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : ''),
+      rt.io.result({ ...statusDocument(rt.stack, ctx.target, report), ...(local ? { localUrl: url ?? null } : {}) }, () =>
+        renderStatus(rt.stack, report, statusWhere(ctx.target)) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : ''),
       );
     }),
   );
