@@ -273,3 +273,12 @@ test('down with no terminal and no --yes deletes nothing and says to pass --yes'
     assert.deepEqual(mutatingCalls(sb, before), []);
   });
 });
+
+test('up with no credentials and no endpoint: exit 2, and the error offers the rehearsal as a command that runs from here', async () => {
+  const dir = tempConfigDir();
+  const env = cliEnv(dir, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, HOME: dir, AWS_CONFIG_FILE: `${dir}/none`, AWS_SHARED_CREDENTIALS_FILE: `${dir}/none` });
+  const r = await runCli(['up', '--yes', '--region', 'us-east-1', '--stack', 'nocreds'], env);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /No AWS credentials found: .*; nothing was changed\./);
+  assert.match(r.stderr, /rehearse the whole lab on the built-in sandbox, no account needed: `ECS_CWLOGS_CONFIG_DIR=\S+ npx ecs-cwlogs up --sandbox --stack nocreds`/);
+});

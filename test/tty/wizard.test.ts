@@ -102,6 +102,10 @@ test('Ctrl-C during the instance wait: exit 130, says what finished and that up 
       assert.match(out, /Finished: [^\n]*ECS cluster/);
       assert.match(out, /Interrupted during: EC2 container instance/);
       assert.match(out, /Run the same command ?again to resume/);
+      // What now runs and what it costs by the hour, as after a failure.
+      assert.match(out, /What exists now:/);
+      assert.match(out, /interrupted\s+EC2 container instance \(may be running, launched before it stopped: ~\$0\.0208\/hour\)/);
+      assert.match(out, /Running now: about ~\$0\.0208\/hour/);
       assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
     } finally {
       await term.kill();
