@@ -26,6 +26,7 @@ import type { Choice, IoHost } from '../io/host.js';
 import { detectPublicIp, offeredZones } from '../steps/instance.js';
 import { callerIpEndpoint } from '../aws/endpoints.js';
 import { renderStatus } from './summary.js';
+import { commandFor } from './invocation.js';
 import type { Runtime, Session } from './run.js';
 
 const OTHER = '__other__';
@@ -92,7 +93,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
 
   if (!io.interactive) {
     if (!imageGiven) {
-      throw missingSettingsError(['imageRepo', 'image'], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed');
+      throw missingSettingsError(['imageRepo', 'image'], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed', commandFor(rt.opts)('up'));
     }
     return { any: false };
   }

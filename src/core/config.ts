@@ -337,12 +337,12 @@ function describeSource(s: Setting, source: Source, file?: string): string {
 }
 
 /** Fail with one message naming every missing flag (no TTY, or --yes). */
-export function missingSettingsError(keys: SettingKey[], why = 'there is no terminal to ask in, or --yes was given'): UserInputError {
+export function missingSettingsError(keys: SettingKey[], why = 'there is no terminal to ask in, or --yes was given', up = 'ecs-cwlogs up'): UserInputError {
   const flags = keys.map((k) => SETTINGS[k].flagName);
   return new UserInputError({
     what: `Missing ${flags.length === 1 ? 'setting' : 'settings'} ${flags.join(', ')}`,
     why,
-    fix: `Pass ${flags.join(' or ')} (or set ${keys.map((k) => SETTINGS[k].env).join(', ')}), or run \`ecs-cwlogs up\` in a terminal to be asked.`,
+    fix: `Pass ${flags.join(' or ')} (or set ${keys.map((k) => SETTINGS[k].env).join(', ')}), or run \`${up}\` in a terminal to be asked.`,
   });
 }
 
