@@ -97,7 +97,7 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
       lastExit = code ?? ExitCode.Ok;
     } catch (e) {
       const cfg = await session?.then((x) => x.resolved.config).catch(() => undefined);
-      lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts), cmd.name(), cfg);
+      lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts), cmd.name(), cfg, Boolean(opts.sandbox));
     } finally {
       await held?.release().catch(() => undefined);
       sig.dispose();
@@ -154,7 +154,7 @@ function runningCost(s: StepReport, cfg?: Pick<StackConfig, 'instanceType' | 'in
  * how to resume or remove it. A step cut short (failed, interrupted) that makes a running resource
  * is listed too: its instance may have been launched before it stopped.
  */
-export function whatExists(report: RunReport, cmds: { resume: string; remove: string }, cfg?: Pick<StackConfig, 'instanceType' | 'instances'>): string | undefined {
+export function whatExists(report: RunReport, cmds: { resume: string; remove: string }, cfg?: Pick<StackConfig, 'instanceType' | 'instances'>, sandbox = false): string | undefined {
   if (report.dryRun) return undefined;
   const done = report.steps.filter((s) => ['create', 'update', 'replace', 'noop'].includes(s.action) && s.outputs);
   const cut = report.steps.filter((s) => ['failed', 'interrupted'].includes(s.action) && runningCost(s, cfg) && s.plan && s.plan.action !== 'noop');
@@ -167,7 +167,7 @@ export function whatExists(report: RunReport, cmds: { resume: string; remove: st
     const id = ['serviceArn', 'taskDefinitionArn', 'instanceId', 'groupName', 'loadBalancerName', 'logGroup', 'clusterName', 'roleName', 'imageRef']
       .map((k) => (o[k] !== undefined ? showValue(o[k] as string) : ''))
       .find(Boolean);
-    const c = runningCost(s, cfg);
+    const c = sandbox ? undefined : runningCost(s, cfg);
     let cost = '';
     if (c && (s.action !== 'noop' || c.hourly !== undefined)) {
       if (c.hourly === undefined) priced = false;
@@ -177,11 +177,19 @@ export function whatExists(report: RunReport, cmds: { resume: string; remove: st
     const verb = s.action === 'noop' ? 'exists ' : s.action === 'create' ? 'created' : ['failed', 'interrupted'].includes(s.action) ? s.action.padEnd(7) : 'changed';
     return `  ${verb}  ${s.title}${id ? ` ${id}` : ''}${cost}`;
   });
-  const bill = total > 0 ? [`Running now: about ~$${total.toFixed(4)}/hour${priced ? '' : ' and more'} until you remove it.`] : [];
+  const bill = sandbox ? ['In the sandbox: nothing of it costs money.'] : total > 0 ? [`Running now: about ~$${total.toFixed(4)}/hour${priced ? '' : ' and more'} until you remove it.`] : [];
   return ['What exists now:', ...lines, ...bill, `Run \`${cmds.resume}\` again to resume, or \`${cmds.remove}\` to remove it.`].join('\n');
 }
 
-export function reportError(e: unknown, io: IoHost, verbose: boolean, cmds?: { resume: string; remove: string }, cmdName?: string, cfg?: Pick<StackConfig, 'instanceType' | 'instances'>): number {
+export function reportError(
+  e: unknown,
+  io: IoHost,
+  verbose: boolean,
+  cmds?: { resume: string; remove: string },
+  cmdName?: string,
+  cfg?: Pick<StackConfig, 'instanceType' | 'instances'>,
+  sandbox = false,
+): number {
   let report: RunReport | undefined;
   let err: CliError;
   if (e instanceof EngineError) {
@@ -211,7 +219,7 @@ export function reportError(e: unknown, io: IoHost, verbose: boolean, cmds?: { r
   }
   io.error(lines.join('\n'));
   // A failure and a Ctrl-C alike: what now runs, and what it costs by the hour.
-  const exists = report && cmds ? whatExists(report, cmds, cfg) : undefined;
+  const exists = report && cmds ? whatExists(report, cmds, cfg, sandbox) : undefined;
   if (exists) io.emit({ type: 'message', level: 'warn', text: exists });
   // `changed`: whether anything was written before the error (a failed validation or plan: no).
   const changed = Boolean(report && !report.dryRun && report.steps.some((s) => ['create', 'update', 'replace'].includes(s.action) || (s.action === 'destroy' && s.deleted?.length)));

@@ -11,6 +11,8 @@ import { defaultServices } from '../../src/sandbox/services/index.js';
 import { invokedAs, stackFlags } from '../../src/cli/invocation.js';
 import { inServiceText, plural } from '../../src/core/plural.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { whatExists } from '../../src/cli/run.js';
+import type { RunReport } from '../../src/core/engine.js';
 
 test('top-level help lists every registered step command, under the shape that runs it', async () => {
   const r = await runCli(['--help'], cliEnv(tempConfigDir()));
@@ -56,4 +58,25 @@ test('plurals, and a group with more in service than wanted reads as what it is'
   assert.equal(inServiceText(2, 2), '2 instances in service');
   assert.equal(inServiceText(1, 3), '1 of 3 instances in service');
   assert.match(inServiceText(3, 2), /^3 instances in service, 2 wanted: 1 to leave once ECS has moved its tasks/);
+});
+
+test('what exists after a failure or a Ctrl-C: what may run and its hourly cost; in the sandbox, nothing costs money', () => {
+  const report = {
+    ok: false,
+    dryRun: false,
+    outputs: {},
+    steps: [
+      { id: 'cluster', title: 'ECS cluster', action: 'create', ms: 1, outputs: { clusterName: 'C' } },
+      { id: 'load-balancer', title: 'Application Load Balancer', action: 'create', ms: 1, outputs: { loadBalancerName: 'C-alb' } },
+      { id: 'auto-scaling-group', title: 'Auto Scaling group', action: 'interrupted', ms: 1, plan: { action: 'create', summary: '' } },
+    ],
+  } as unknown as RunReport;
+  const cmds = { resume: 'npx ecs-cwlogs up', remove: 'npx ecs-cwlogs down' };
+  const text = whatExists(report, cmds, { instanceType: 't3.small', instances: 3 }) ?? '';
+  assert.match(text, /created\s+Application Load Balancer C-alb \(running: ~\$0\.0405\/hour\)/);
+  assert.match(text, /interrupted\s+Auto Scaling group \(may be running, launched before it stopped: 3 instances × ~\$0\.0208\/hour\)/);
+  assert.match(text, /Running now: about ~\$0\.1029\/hour/);
+  const free = whatExists(report, cmds, { instanceType: 't3.small', instances: 3 }, true) ?? '';
+  assert.doesNotMatch(free, /\$/);
+  assert.match(free, /In the sandbox: nothing of it costs money/);
 });
