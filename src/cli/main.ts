@@ -7,7 +7,8 @@ import { ExitCode } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { clusterCommand, serviceCommand, taskCommand } from './commands/steps.js';
 import { downCommand, statusCommand, upCommand } from './commands/lab.js';
-import { sandboxCommand } from './commands/sandbox.js';
+import { sandboxCommand, useSandboxServices } from './commands/sandbox.js';
+import { TOPOLOGY_STEPS } from '../core/topology.js';
 import { imageCommand } from './commands/image.js';
 import { iamCommand, instanceCommand, launchTemplateCommand, logGroupCommand, securityGroupCommand } from './commands/lab-steps.js';
 import { autoScalingGroupCommand, capacityProviderCommand, loadBalancerCommand, targetGroupCommand } from './commands/group-steps.js';
@@ -17,7 +18,7 @@ import { takeExitCode } from './run.js';
 import { exitQuietlyOnEpipe } from '../io/terminal.js';
 
 export function buildProgram(): Command {
-  const program = new Command('ecs-cwlogs')
+  const program: Command = new Command('ecs-cwlogs')
     .description('Centralise container logs on Amazon ECS: rsyslog + the CloudWatch agent in a logging container, in one command.')
     .version(VERSION, '-V, --version')
     .option('--region <region>', 'AWS region (default: AWS_REGION, then the profile)')
@@ -31,20 +32,7 @@ export function buildProgram(): Command {
     .option('--dry-run', 'show the plan, change nothing')
     .option('--verbose', 'more detail, stack traces on errors')
     .option('--no-color', 'no colour (NO_COLOR is honoured too)')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ ecs-cwlogs up                        # the wizard: asks what it needs, shows the plan and cost, runs it
-  $ ecs-cwlogs up --sandbox --yes --image example/cloudwatchlogs:latest   # rehearse with no AWS account
-  $ ecs-cwlogs status
-  $ ecs-cwlogs logs --follow --stream httpd-access
-  $ ecs-cwlogs down
-
-Each lab step is also a command of its own (image, cluster, iam, instance, log-group, task, service),
-idempotent and tagged with the stack; \`ecs-cwlogs <command> --help\` has examples.
-`,
-    )
+    .addHelpText('after', () => topLevelHelp(program))
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
@@ -74,9 +62,41 @@ idempotent and tagged with the stack; \`ecs-cwlogs <command> --help\` has exampl
   return program;
 }
 
+/**
+ * The text after the command list, from what is registered: the lab's steps in the order each
+ * shape runs them (core/topology.ts), each one a command of its own.
+ */
+export function topLevelHelp(program: Command): string {
+  const registered = new Set(program.commands.map((c) => c.name()));
+  const list = (ids: readonly string[]) => ids.filter((id) => registered.has(id)).join(', ');
+  const both = TOPOLOGY_STEPS.single.filter((id) => TOPOLOGY_STEPS.group.includes(id));
+  const single = TOPOLOGY_STEPS.single.filter((id) => !both.includes(id));
+  const group = TOPOLOGY_STEPS.group.filter((id) => !both.includes(id));
+  return `
+Examples:
+  $ ecs-cwlogs up                        # the wizard: asks what it needs, shows the plan and cost, runs it
+  $ ecs-cwlogs up --sandbox              # rehearse the whole lab on the built-in sandbox (no AWS account)
+  $ ecs-cwlogs up --instances 3 --load-balancer   # an Auto Scaling group behind an ALB
+  $ ecs-cwlogs status
+  $ ecs-cwlogs logs --follow --stream httpd-access
+  $ ecs-cwlogs down
+
+Each lab step is also a command of its own, idempotent and tagged with the stack:
+  every shape:   ${list(both)}
+  one instance:  ${list(single)}
+  a group:       ${list(group)}
+\`ecs-cwlogs <command> --help\` has examples.
+`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   exitQuietlyOnEpipe();
   const program = buildProgram();
+  // `sandbox --help` lists the services the sandbox serves, from its registry (loaded only for that).
+  const words = argv.slice(2);
+  if (words.includes('sandbox') && (words.includes('--help') || words.includes('-h') || words[0] === 'help')) {
+    useSandboxServices((await import('../sandbox/services/index.js')).defaultServices.map((m) => m.name));
+  }
   try {
     await program.parseAsync(argv);
   } catch (e) {

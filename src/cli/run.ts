@@ -5,17 +5,19 @@
  * Execute.
  */
 import type { Command } from 'commander';
-import { EngineError, type RunReport } from '../core/engine.js';
-import { CliError, ExitCode, InternalError, InterruptedError } from '../core/errors.js';
+import { EngineError, type RunReport, type StepReport } from '../core/engine.js';
+import type { StackConfig } from '../core/settings.js';
+import { plural } from '../core/plural.js';
+import { CliError, ExitCode, InternalError, InterruptedError, UserInputError } from '../core/errors.js';
 import type { Context, RunFlags } from '../core/context.js';
-import { withUserSettings, saveStack, type ResolvedConfig } from '../core/config.js';
+import { configDir, withUserSettings, saveStack, settleShape, type ResolvedConfig } from '../core/config.js';
 import { lockStack, type StackLock } from '../core/lock.js';
 import { acquireAccountLock, checkAccountLock, staleAfterSeconds, type AccountLock } from '../core/account-lock.js';
-import { configDir } from '../core/config.js';
 import { showValue } from '../core/step.js';
-import { hourlyPrice } from '../core/pricing.js';
+import { hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
 import type { IoHost } from '../io/host.js';
 import { toCliError } from '../aws/errors.js';
+import { commandFor } from './invocation.js';
 import { adoptTaggedNames } from '../steps/inventory.js';
 import { buildContext, connect, createIo, interruptSignal, resolveFor, validateInputs, type Connection, type GlobalOptions, type Validated } from './runtime.js';
 
@@ -67,9 +69,9 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
     let held: StackLock | undefined;
     let account: AccountLock | undefined;
     const warn = (text: string) => io.emit({ type: 'message', level: 'warn', text });
+    let session: Promise<Session> | undefined;
     try {
       const validated = await validateInputs(opts);
-      let session: Promise<Session> | undefined;
       const rt: Runtime = {
         opts,
         io,
@@ -77,12 +79,15 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
         validated,
         signal: sig.signal,
         session() {
-          session ??= connect(opts, validated, io).then(async (conn) => {
+          session ??= connect(opts, validated, io).catch((e: unknown) => {
+            throw offerRehearsal(e, opts);
+          }).then(async (conn) => {
             const resolved = resolveFor(validated, conn);
             const used = await adoptTaggedNames(resolved, conn.aws, validated.stack, conn.region).catch((e) => {
               throw toCliError(e, 'Finding the stack by its tag');
             });
             if (used.length && opts.verbose) io.emit({ type: 'message', level: 'info', text: `Names found on the stack's tagged resources: ${used.join(', ')}` });
+            settleShape(resolved); // the tagged shape may be a group: a saved subnet is set aside
             return { conn, resolved };
           });
           return session;
@@ -118,7 +123,8 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
       const code = await fn(rt);
       lastExit = code ?? ExitCode.Ok;
     } catch (e) {
-      lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts));
+      const cfg = await session?.then((x) => x.resolved.config).catch(() => undefined);
+      lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts), cmd.name(), cfg, Boolean(opts.sandbox));
     } finally {
       await account?.release().catch((e) => warn(`Could not release the lock of stack ${opts.stack} in the account (${e instanceof Error ? e.message : String(e)}): the next run takes it over once it is stale.`));
       await held?.release().catch(() => undefined);
@@ -128,43 +134,90 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
   };
 }
 
-/** The command to resume with: the same subcommand and the global flags that pick the stack. */
-function commandLine(cmd: Command, opts: GlobalOptions): { resume: string; remove: string } {
-  const extra = [
-    opts.stack && opts.stack !== 'ecs-cwlogs' ? `--stack ${opts.stack}` : '',
-    opts.sandbox ? '--sandbox' : '',
-    opts.region ? `--region ${opts.region}` : '',
-    opts.profile ? `--profile ${opts.profile}` : '',
-    opts.endpointUrl ? `--endpoint-url ${opts.endpointUrl}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
-  const tail = extra ? ` ${extra}` : '';
-  return { resume: `ecs-cwlogs ${cmd.name()}${tail}`, remove: `ecs-cwlogs down${tail}` };
+/**
+ * No credentials and no endpoint: the user has no account set up here (a user's situation, exit 2),
+ * and the whole lab can be rehearsed without one. Say how, as a command that runs from here.
+ */
+function offerRehearsal(e: unknown, opts: GlobalOptions): unknown {
+  const err = e instanceof CliError ? e : undefined;
+  const endpoint = opts.endpointUrl ?? process.env.AWS_ENDPOINT_URL;
+  if (!err || opts.sandbox || endpoint || !/^No AWS credentials found/.test(err.what)) return e;
+  const rehearse = commandFor({ ...opts, sandbox: true, region: undefined, profile: undefined })('up');
+  return new UserInputError({
+    what: 'No AWS credentials found',
+    why: `${err.why ?? 'no credentials in the environment, the shared files or a profile'}; nothing was changed`,
+    fix: `Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile (after \`aws configure\` or \`aws sso login\`). Or rehearse the whole lab on the built-in sandbox, no account needed: \`${rehearse}\`.`,
+    cause: e,
+  });
 }
 
-/** After a failed or interrupted apply: what now exists, what it costs, and how to resume or remove it. */
-export function whatExists(report: RunReport, cmds: { resume: string; remove: string }): string | undefined {
+/** The command to resume with: the same subcommand, as the user can type it here, with the flags that pick the stack. */
+function commandLine(cmd: Command, opts: GlobalOptions): { resume: string; remove: string } {
+  const run = commandFor(opts);
+  return { resume: run(cmd.name()), remove: run('down') };
+}
+
+/** What a step's resource costs while it runs, if it is one that does (an instance, the group's instances, the ALB). */
+function runningCost(s: StepReport, cfg?: Pick<StackConfig, 'instanceType' | 'instances'>): { hourly?: number; text: string } | undefined {
+  const o = (s.outputs ?? {}) as Record<string, unknown>;
+  if (s.id === 'instance') {
+    const type = String(o.instanceType ?? cfg?.instanceType ?? '');
+    const p = hourlyPrice(type);
+    return { hourly: p, text: p ? `~$${p.toFixed(4)}/hour` : 'it costs money by the hour' };
+  }
+  if (s.id === 'auto-scaling-group') {
+    const n = typeof o.desired === 'number' ? o.desired : (cfg?.instances ?? 1);
+    const p = cfg ? hourlyPrice(cfg.instanceType) : undefined;
+    return { hourly: p === undefined ? undefined : n * p, text: p ? `${plural(n, 'instance')} × ~$${p.toFixed(4)}/hour` : `${plural(n, 'instance')}, by the hour` };
+  }
+  if (s.id === 'load-balancer') {
+    const h = loadBalancerHourly();
+    return { hourly: h, text: `~$${h.toFixed(4)}/hour` };
+  }
+  return undefined;
+}
+
+/**
+ * After a failed or interrupted apply: what now exists, what runs and what that costs per hour, and
+ * how to resume or remove it. A step cut short (failed, interrupted) that makes a running resource
+ * is listed too: its instance may have been launched before it stopped.
+ */
+export function whatExists(report: RunReport, cmds: { resume: string; remove: string }, cfg?: Pick<StackConfig, 'instanceType' | 'instances'>, sandbox = false): string | undefined {
   if (report.dryRun) return undefined;
   const done = report.steps.filter((s) => ['create', 'update', 'replace', 'noop'].includes(s.action) && s.outputs);
+  const cut = report.steps.filter((s) => ['failed', 'interrupted'].includes(s.action) && runningCost(s, cfg) && s.plan && s.plan.action !== 'noop');
   const changed = done.filter((s) => s.action !== 'noop');
-  if (changed.length === 0) return undefined;
-  const lines = done.map((s) => {
-    const o = s.outputs as Record<string, unknown>;
-    const id = ['serviceArn', 'taskDefinitionArn', 'instanceId', 'logGroup', 'clusterName', 'roleName', 'imageRef']
+  if (changed.length === 0 && cut.length === 0) return undefined;
+  let total = 0;
+  let priced = true;
+  const lines = [...done, ...cut].map((s) => {
+    const o = (s.outputs ?? {}) as Record<string, unknown>;
+    const id = ['serviceArn', 'taskDefinitionArn', 'instanceId', 'groupName', 'loadBalancerName', 'logGroup', 'clusterName', 'roleName', 'imageRef']
       .map((k) => (o[k] !== undefined ? showValue(o[k] as string) : ''))
       .find(Boolean);
+    const c = sandbox ? undefined : runningCost(s, cfg);
     let cost = '';
-    if (s.id === 'instance' && typeof o.instanceId === 'string') {
-      const p = hourlyPrice(String(o.instanceType ?? ''));
-      cost = p ? ` (running: ~$${p.toFixed(4)}/hour)` : ' (running: it costs money by the hour)';
+    if (c && (s.action !== 'noop' || c.hourly !== undefined)) {
+      if (c.hourly === undefined) priced = false;
+      else total += c.hourly;
+      cost = ['failed', 'interrupted'].includes(s.action) ? ` (may be running, launched before it stopped: ${c.text})` : ` (running: ${c.text})`;
     }
-    return `  ${s.action === 'noop' ? 'exists ' : s.action === 'create' ? 'created' : 'changed'}  ${s.title}${id ? ` ${id}` : ''}${cost}`;
+    const verb = s.action === 'noop' ? 'exists ' : s.action === 'create' ? 'created' : ['failed', 'interrupted'].includes(s.action) ? s.action.padEnd(7) : 'changed';
+    return `  ${verb}  ${s.title}${id ? ` ${id}` : ''}${cost}`;
   });
-  return ['What exists now:', ...lines, `Run \`${cmds.resume}\` again to resume, or \`${cmds.remove}\` to remove it.`].join('\n');
+  const bill = sandbox ? ['In the sandbox: nothing of it costs money.'] : total > 0 ? [`Running now: about ~$${total.toFixed(4)}/hour${priced ? '' : ' and more'} until you remove it.`] : [];
+  return ['What exists now:', ...lines, ...bill, `Run \`${cmds.resume}\` again to resume, or \`${cmds.remove}\` to remove it.`].join('\n');
 }
 
-export function reportError(e: unknown, io: IoHost, verbose: boolean, cmds?: { resume: string; remove: string }): number {
+export function reportError(
+  e: unknown,
+  io: IoHost,
+  verbose: boolean,
+  cmds?: { resume: string; remove: string },
+  cmdName?: string,
+  cfg?: Pick<StackConfig, 'instanceType' | 'instances'>,
+  sandbox = false,
+): number {
   let report: RunReport | undefined;
   let err: CliError;
   if (e instanceof EngineError) {
@@ -193,8 +246,11 @@ export function reportError(e: unknown, io: IoHost, verbose: boolean, cmds?: { r
     else if (err.stack) lines.push(err.stack);
   }
   io.error(lines.join('\n'));
-  const exists = report && cmds && !(err instanceof InterruptedError) ? whatExists(report, cmds) : undefined;
+  // A failure and a Ctrl-C alike: what now runs, and what it costs by the hour.
+  const exists = report && cmds ? whatExists(report, cmds, cfg, sandbox) : undefined;
   if (exists) io.emit({ type: 'message', level: 'warn', text: exists });
-  if (io.json) io.result({ ok: false, error: err.toJSON(), steps: report?.steps, ...(exists ? { exists } : {}) }, () => '');
+  // `changed`: whether anything was written before the error (a failed validation or plan: no).
+  const changed = Boolean(report && !report.dryRun && report.steps.some((s) => ['create', 'update', 'replace'].includes(s.action) || (s.action === 'destroy' && s.deleted?.length)));
+  if (io.json) io.result({ ok: false, command: cmdName, error: err.toJSON(), changed, steps: report?.steps, ...(exists ? { exists } : {}) }, () => '');
   return err.exitCode;
 }

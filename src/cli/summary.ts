@@ -4,6 +4,7 @@
 import type { Context } from '../core/context.js';
 import type { RunReport } from '../core/engine.js';
 import { known } from '../core/step.js';
+import { commandFor, type CommandFor } from './invocation.js';
 
 export interface UpSummary {
   url?: string;
@@ -27,12 +28,11 @@ export function consoleLogsUrl(region: string, logGroup: string): string {
   return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${enc}`;
 }
 
-/** `extraFlags`: flags the follow-up commands need too (e.g. --sandbox). */
-export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunReport, extraFlags = ''): UpSummary {
+/** `run`: a follow-up command as the user can type it here (cli/invocation.ts: the tool as invoked, and the stack's flags). */
+export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunReport, run: CommandFor = commandFor({ stack: ctx.stack })): UpSummary {
   const o = report.outputs;
   const url = known(o.service?.url);
   const id = known(o.instance?.instanceId);
-  const stack = `${ctx.stack === 'ecs-cwlogs' ? '' : ` --stack ${ctx.stack}`}${extraFlags}`;
   const asg = o['auto-scaling-group'];
   const urls = o.service?.urls;
   return {
@@ -46,7 +46,7 @@ export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunRep
     logStreams: ['httpd-access.log', 'httpd-error.log', 'ecs-agent.log', 'ecs-init.log'],
     consoleUrl: consoleLogsUrl(ctx.config.region, ctx.config.logGroup),
     image: known(o.image?.imageRef),
-    next: [`ecs-cwlogs logs --follow${stack}`, `ecs-cwlogs status${stack}`, `ecs-cwlogs down${stack}`],
+    next: [run('logs --follow'), run('status'), run('down')],
   };
 }
 
@@ -80,9 +80,34 @@ const STATE: Record<string, string> = {
   unconfigured: 'not set up',
 };
 
-export function renderStatus(stack: string, report: RunReport): string {
+/** A step's state as `status` shows it: absent, in sync, drifted, not ours, error, not set up. */
+export function stateOf(action: string): string {
+  return STATE[action] ?? action;
+}
+
+/** `status --json`: what it is (a read of the stack, not a plan), where it read, and each step's state. */
+export function statusDocument(stack: string, target: { kind: string; account: string; region: string; endpoint?: string }, report: RunReport) {
+  const { dryRun: _read, ...rest } = report;
+  return {
+    command: 'status' as const,
+    stack,
+    region: target.region,
+    account: target.account,
+    target,
+    ...rest,
+    steps: report.steps.map((s) => ({ ...s, state: stateOf(s.action).replace(/ /g, '-') })),
+  };
+}
+
+/** The line that says where `status` read: the account and region (and the sandbox or endpoint). */
+export function statusWhere(target: { kind: string; account: string; region: string; endpoint?: string }): string {
+  const where = target.kind === 'sandbox' ? ' (the sandbox)' : target.kind === 'endpoint' ? ` (endpoint ${target.endpoint})` : '';
+  return `Account ${target.account}, region ${target.region}${where}`;
+}
+
+export function renderStatus(stack: string, report: RunReport, where?: string): string {
   const rows = report.steps.map((s) => {
-    const state = STATE[s.action] ?? s.action;
+    const state = stateOf(s.action);
     const ids = Object.entries(s.details ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join('  ');
@@ -92,5 +117,5 @@ export function renderStatus(stack: string, report: RunReport): string {
   });
   const w0 = Math.max(4, ...rows.map((r) => r[0]!.length));
   const w1 = Math.max(5, ...rows.map((r) => r[1]!.length));
-  return [`Stack ${stack}`, `${'STEP'.padEnd(w0)}  ${'STATE'.padEnd(w1)}  DETAILS`, ...rows.map((r) => `${r[0]!.padEnd(w0)}  ${r[1]!.padEnd(w1)}  ${r[2]}`)].join('\n');
+  return [`Stack ${stack}${where ? ` · ${where}` : ''}`, `${'STEP'.padEnd(w0)}  ${'STATE'.padEnd(w1)}  DETAILS`, ...rows.map((r) => `${r[0]!.padEnd(w0)}  ${r[1]!.padEnd(w1)}  ${r[2]}`)].join('\n');
 }

@@ -14,17 +14,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { missingSettingsError, pickImageSource, savedFor, type ResolvedConfig, type Source } from '../core/config.js';
+import { missingSettingsError, pickImageSource, savedFor, settleShape, type ResolvedConfig, type Source } from '../core/config.js';
 import type { Context } from '../core/context.js';
 import { planReport, type RunPlan } from '../core/engine.js';
 import { showValue, type StepOutputs } from '../core/step.js';
-import { estimateStack, hourlyPrice } from '../core/pricing.js';
+import { estimateStack, hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
+import { topologyOf } from '../core/topology.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
 import * as v from '../core/validate.js';
 import type { Choice, IoHost } from '../io/host.js';
 import { detectPublicIp, offeredZones } from '../steps/instance.js';
 import { callerIpEndpoint } from '../aws/endpoints.js';
 import { renderStatus } from './summary.js';
+import { commandFor } from './invocation.js';
 import type { Runtime, Session } from './run.js';
 
 const OTHER = '__other__';
@@ -36,7 +38,7 @@ export const INSTANCE_CHOICES = ['t3.small', 't3.micro', 't3.medium', 't4g.small
 /** Has the user (flag, env, saved file) already given this setting? Then it is never asked. */
 export function given(sources: Partial<Record<SettingKey, Source>>, key: SettingKey): boolean {
   const s = sources[key];
-  return s === 'flag' || s === 'env' || s === 'saved' || s === 'prompt' || s === 'tagged';
+  return s === 'flag' || s === 'env' || s === 'saved' || s === 'prompt' || s === 'tagged' || s === 'cleared';
 }
 
 function hasDockerHubLogin(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -91,7 +93,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
 
   if (!io.interactive) {
     if (!imageGiven) {
-      throw missingSettingsError(['imageRepo', 'image'], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed');
+      throw missingSettingsError(['imageRepo', 'image'], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed', commandFor(rt.opts)('up'));
     }
     return { any: false };
   }
@@ -135,6 +137,33 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
     await askSetting(rtAsk, 'instanceType', 'Instance type', config.instanceType, choices);
   }
 
+  // 4b. The shape: how many instances, and (for a group) the load balancer in front. 1 is the lab
+  // as written; more is an Auto Scaling group across zones. An ALB is offered only for a group: with
+  // one instance the app is reached on the instance's own address (--load-balancer still makes a
+  // group of one, for who wants it).
+  if (ask('instances')) {
+    const price = hourlyPrice(config.instanceType);
+    const each = price ? ` ~$${price.toFixed(4)}/h each` : '';
+    const choices: Choice<string>[] = [
+      { name: '1  one EC2 instance (the lab as written)', value: '1' },
+      { name: `2  an Auto Scaling group across Availability Zones${each}`, value: '2' },
+      { name: `3  an Auto Scaling group across Availability Zones${each}`, value: '3' },
+      { name: 'other…', value: OTHER },
+    ];
+    await askSetting(rtAsk, 'instances', 'How many instances', String(config.instances), choices);
+  }
+  if (ask('loadBalancer') && config.instances > 1) {
+    const yes = await io.ask<boolean>({
+      flag: SETTINGS.loadBalancer.flagName,
+      kind: 'confirm',
+      message: `Put an Application Load Balancer in front (one URL for every task, ~$${loadBalancerHourly().toFixed(4)}/h)?`,
+      default: true,
+    });
+    config.loadBalancer = yes;
+    sources.loadBalancer = 'prompt';
+  }
+  const group = topologyOf(config) === 'group';
+
   // 5. Key pair: the account's, none, or a new one (created after the plan is confirmed).
   if (ask('keyName')) {
     const keys = (await look.ec2.describeKeyPairs({})).KeyPairs ?? [];
@@ -160,7 +189,8 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
     const choices = vpcs.map((x) => ({ name: `${x.VpcId} ${x.CidrBlock ?? ''}${x.IsDefault ? ' (default)' : ''}${nameTag(x.Tags)}`, value: x.VpcId ?? '' }));
     if (choices.length) await askSetting(rtAsk, 'vpcId', 'VPC', def, choices);
   }
-  if (ask('subnetId') && config.vpcId) {
+  // A group uses a public subnet in each zone of the VPC: no subnet to ask.
+  if (ask('subnetId') && config.vpcId && !group) {
     const subnets = (await look.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [config.vpcId] }] })).Subnets ?? [];
     // Zones that don't offer the instance type are marked (choosing one is refused at plan time).
     const offered = await offeredZones(look, config.instanceType).catch(() => undefined);
@@ -186,6 +216,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
     await askSetting(rtAsk, 'retentionDays', 'Keep logs for', String(config.retentionDays), choices);
   }
   pickImageSource(s.resolved);
+  settleShape(s.resolved);
   result.any = Object.values(sources).includes('prompt');
   return result;
 }

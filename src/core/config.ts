@@ -16,14 +16,28 @@ import envPaths from 'env-paths';
 import { UserInputError } from './errors.js';
 import { SETTING_LIST, SETTINGS, type Setting, type SettingKey, type StackConfig } from './settings.js';
 import { ValidationFailure } from './validate.js';
+import { topologyOf } from './topology.js';
 
-/** `tagged`: a name the stack's tagged resources have (never saved). */
-export type Source = 'flag' | 'env' | 'saved' | 'prompt' | 'default' | 'tagged';
+/**
+ * `tagged`: a name the stack's tagged resources have (never saved). `cleared`: the flag was given
+ * empty (`--subnet ""`): the setting is unset (or its default) and forgotten from the stack file.
+ */
+export type Source = 'flag' | 'env' | 'saved' | 'prompt' | 'default' | 'tagged' | 'cleared';
+
+/** A saved setting the stack's shape does not use (kept in the file for a move back). */
+export interface NotApplied {
+  key: SettingKey;
+  flag: string;
+  value: string;
+  why: string;
+}
 
 export interface ResolvedConfig {
   config: StackConfig;
   /** Where each value came from. */
   sources: Partial<Record<SettingKey, Source>>;
+  /** Saved settings the chosen shape ignores this run (settleShape). */
+  notApplied?: NotApplied[];
 }
 
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -191,7 +205,7 @@ export interface ResolveInput {
   file?: string;
 }
 
-const RANK: Record<Source, number> = { flag: 4, prompt: 4, env: 3, saved: 2, tagged: 1, default: 1 };
+const RANK: Record<Source, number> = { flag: 4, prompt: 4, cleared: 4, env: 3, saved: 2, tagged: 1, default: 1 };
 
 /**
  * Resolve every setting that has a value from flag, env, saved file or default. Settings without a
@@ -203,6 +217,12 @@ export function resolveSettings(input: ResolveInput): ResolvedConfig {
   const sources: Partial<Record<SettingKey, Source>> = {};
   const problems: string[] = [];
   for (const s of SETTING_LIST) {
+    if (input.flags[s.key] === '') {
+      // `--subnet ""`: unset, whatever the environment or the file say; the default if there is one.
+      if (s.default !== undefined) config[s.key] = s.default;
+      sources[s.key] = 'cleared';
+      continue;
+    }
     const found = pick(s, input);
     if (found === undefined) {
       if (s.default !== undefined) {
@@ -223,12 +243,47 @@ export function resolveSettings(input: ResolveInput): ResolvedConfig {
     throw new UserInputError({
       what: problems.length === 1 ? `Invalid setting` : `${problems.length} invalid settings`,
       why: problems.join('\n  '),
-      fix: 'Nothing was changed.',
+      fix: problems.some((p) => p.includes('(saved in '))
+        ? `Pass the setting again with an allowed value (a flag beats what is saved), or correct it in ${input.file ?? 'the stack file'}.`
+        : 'Pass an allowed value (each line says which) and run the command again.',
     });
   }
-  const resolved = { config: config as unknown as StackConfig, sources };
+  const resolved: ResolvedConfig = { config: config as unknown as StackConfig, sources };
   pickImageSource(resolved);
+  settleShape(resolved);
   return resolved;
+}
+
+/**
+ * One-instance settings a group does not use. A *saved* subnet (a one-instance stack's, often the
+ * wizard's answer) does not stop a move to a group: it is set aside for this run, named in
+ * `notApplied` for the plan to show, and stays in the stack file, so `--instances 1` goes back to
+ * that subnet. A subnet given now (flag or environment) with a group is the user's conflict, and
+ * the group's network check refuses it before anything is written. Call again whenever the shape
+ * may have changed (tagged resources, the wizard's answers); it is idempotent.
+ */
+export function settleShape(r: ResolvedConfig): NotApplied[] {
+  r.notApplied ??= [];
+  if (topologyOf(r.config) !== 'group') return r.notApplied;
+  if (r.config.subnetId && r.sources.subnetId === 'saved') {
+    r.notApplied.push({
+      key: 'subnetId',
+      flag: SETTINGS.subnetId.flagName,
+      value: r.config.subnetId,
+      why: 'an Auto Scaling group spreads its instances over a public subnet in each Availability Zone',
+    });
+    delete r.config.subnetId;
+  }
+  return r.notApplied;
+}
+
+/** The plan's line about saved settings this shape ignores (undefined when there are none). */
+export function notAppliedText(r: ResolvedConfig): string | undefined {
+  const list = r.notApplied ?? [];
+  if (!list.length) return undefined;
+  return list
+    .map((n) => `Saved ${n.flag} ${n.value} no longer applies: ${n.why}. It stays saved for a move back to one instance (--instances 1); \`${n.flag} ""\` forgets it.`)
+    .join('\n');
 }
 
 /**
@@ -239,7 +294,7 @@ export function resolveSettings(input: ResolveInput): ResolvedConfig {
 export function pickImageSource(r: ResolvedConfig): void {
   const a = r.sources.image;
   const b = r.sources.imageRepo;
-  if (!a || !b) return;
+  if (!a || !b || a === 'cleared' || b === 'cleared') return;
   if (RANK[a] === RANK[b]) {
     if (a === 'saved') {
       delete r.config.image; // both saved (an older version): building wins, as it did then
@@ -282,12 +337,12 @@ function describeSource(s: Setting, source: Source, file?: string): string {
 }
 
 /** Fail with one message naming every missing flag (no TTY, or --yes). */
-export function missingSettingsError(keys: SettingKey[], why = 'there is no terminal to ask in, or --yes was given'): UserInputError {
+export function missingSettingsError(keys: SettingKey[], why = 'there is no terminal to ask in, or --yes was given', up = 'ecs-cwlogs up'): UserInputError {
   const flags = keys.map((k) => SETTINGS[k].flagName);
   return new UserInputError({
     what: `Missing ${flags.length === 1 ? 'setting' : 'settings'} ${flags.join(', ')}`,
     why,
-    fix: `Pass ${flags.join(' or ')} (or set ${keys.map((k) => SETTINGS[k].env).join(', ')}), or run \`ecs-cwlogs up\` in a terminal to be asked.`,
+    fix: `Pass ${flags.join(' or ')} (or set ${keys.map((k) => SETTINGS[k].env).join(', ')}), or run \`${up}\` in a terminal to be asked.`,
   });
 }
 
@@ -301,6 +356,10 @@ export function withUserSettings(stack: string, target: Target, r: ResolvedConfi
   for (const s of SETTING_LIST) {
     if (NOT_SAVED.has(s.key)) continue;
     const src = r.sources[s.key];
+    if (src === 'cleared') {
+      delete settings[s.key];
+      continue;
+    }
     if (src === 'flag' || src === 'env' || src === 'prompt') {
       const value = r.config[s.key];
       if (value === undefined || value === '') delete settings[s.key];

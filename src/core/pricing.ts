@@ -45,6 +45,11 @@ export function estimateMonthly(instanceType: string): { hourly: number; monthly
 /** An Application Load Balancer: $0.0225 per hour plus LCUs ($0.008 each; a lab uses well under one). */
 const ALB_HOURLY = 0.0225 + 0.008;
 
+/** What an ALB adds per hour: the ALB (1 LCU) and its public IPv4 address in each zone. */
+export function loadBalancerHourly(zones = 2): number {
+  return ALB_HOURLY + zones * IPV4_HOURLY;
+}
+
 export interface StackCost {
   hourly: number;
   monthly: number;
@@ -63,7 +68,7 @@ export function estimateStack(c: { instanceType: string; instances: number; load
   let hourly = n * one.hourly;
   const parts = [`${n === 1 ? 'the' : `${n} ×`} ${c.instanceType} instance${n === 1 ? '' : 's'}, ${n === 1 ? 'its' : 'their'} 30 GB gp3 volume${n === 1 ? '' : 's'} and public IPv4 address${n === 1 ? '' : 'es'}`];
   if (c.loadBalancer) {
-    hourly += ALB_HOURLY + zones * IPV4_HOURLY;
+    hourly += loadBalancerHourly(zones);
     parts.push(`the load balancer (1 LCU) and its ${zones} public IPv4 addresses`);
   }
   return { hourly, monthly: hourly * HOURS_PER_MONTH, parts };

@@ -13,6 +13,7 @@
  * (waited for), then the group is deleted (waited for). Resumable: every step of it reads first.
  */
 import type { AutoScalingGroup, Instance as AsgInstance } from '@aws-sdk/client-auto-scaling';
+import { inServiceText, plural } from '../core/plural.js';
 import type { Context } from '../core/context.js';
 import { ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
@@ -149,7 +150,7 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
     const running = inService(observed).length;
     return diffs.length
       ? { action: 'update', summary: diffs.map((d) => d.field).join(', '), diffs }
-      : { action: 'noop', summary: `${running}/${desired.count} in service` };
+      : { action: 'noop', summary: inServiceText(running, desired.count) };
   },
 
   async apply(ctx, { plan, observed, desired }) {
@@ -157,7 +158,7 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
     const tags = Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true, ResourceId: desired.name, ResourceType: 'auto-scaling-group' }));
     if (isAbsent(observed)) {
       if (observed.detail === 'being deleted') await waitGone(ctx, desired.name);
-      ctx.report(`creating ${desired.name} (${desired.count} instances)`);
+      ctx.report(`creating ${desired.name} (${plural(desired.count, 'instance')})`);
       await ctx.autoscaling
         .createAutoScalingGroup({
           ...shapeOf(desired),
@@ -188,7 +189,7 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
     const other = o.instances.filter((i) => i.state !== 'InService').map((i) => `${i.id} ${i.state}`);
     return {
       arn: o.arn,
-      instances: `${up.length}/${o.desired} in service${zones.length ? ` in ${zones.join(', ')}` : ''}`,
+      instances: `${inServiceText(up.length, o.desired)}${zones.length ? ` in ${zones.join(', ')}` : ''}`,
       ...(other.length ? { changing: other.join(', ') } : {}),
     };
   },
@@ -258,7 +259,7 @@ async function waitInService(ctx: Ctx, d: AsgDesired): Promise<AsgObserved> {
       const up = inService(g);
       const active = up.length >= d.count ? await registeredEc2Ids(ctx, d.cluster) : new Set<string>();
       const registered = up.filter((i) => active.has(i.id)).length;
-      const line = `${up.length}/${d.count} instances in service, ${registered} registered in cluster ${d.cluster}`;
+      const line = `${inServiceText(up.length, d.count)}, ${registered} registered in cluster ${d.cluster}`;
       if (line !== last) ctx.report(line);
       last = line;
       return up.length >= d.count && registered >= d.count ? g : undefined;

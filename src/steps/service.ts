@@ -11,6 +11,7 @@
  * earlier `down`). A retried call of one run sends the same token; `down` then `up` sends another,
  * so ECS does not answer "Creation of service was not idempotent".
  */
+import { plural } from '../core/plural.js';
 import type { CapacityProviderStrategyItem, LoadBalancer, PlacementStrategy, Service } from '@aws-sdk/client-ecs';
 import type { Context } from '../core/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
@@ -205,7 +206,7 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
   },
 
   plan(observed, desired): Plan {
-    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}, ${desired.desiredCount} task` };
+    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}, ${plural(desired.desiredCount, 'task')}` };
     if (!observed.owned && !desired.adopt) return ownershipConflict('ECS service', desired.name, observed.tags[STACK_TAG], 'service');
     const diffs = diff(
       {

@@ -84,8 +84,8 @@ test('bad input: one-line error, non-zero exit, nothing created', async () => {
         name: 'no credentials',
         args: ['cluster', '--region', 'us-east-1', '--yes'],
         env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, HOME: dir, AWS_CONFIG_FILE: `${dir}/none`, AWS_SHARED_CREDENTIALS_FILE: `${dir}/none` },
-        code: 1,
-        message: /No AWS credentials found.*--profile/,
+        code: 2, // the user's setup, not a failure (issue 18): exit 2, offering the rehearsal
+        message: /No AWS credentials found.*--profile.*ecs-cwlogs up --sandbox/,
       },
       { name: 'closed port', args: ['cluster', '--endpoint-url', `http://127.0.0.1:${await closedPort()}`, '--region', 'us-east-1', '--yes'], code: 1, message: /Cannot reach http:\/\/127\.0\.0\.1:\d+ \(from --endpoint-url\) .*ECONNREFUSED/ },
     ];

@@ -53,6 +53,8 @@ test('up: fresh run creates everything, prints the URL; a second up makes zero m
     assert.match(first.stdout, new RegExp(`App:\\s+http://${inst.PublicIpAddress!.replace(/\./g, '\\.')}/`));
     assert.match(first.stdout, /Log group:\s+ecs/);
     assert.match(first.stdout, /console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1/);
+    // The follow-up commands run as written from here (a clone: npx), for this stack and config dir.
+    assert.match(first.stdout, /Tail logs:\s+ECS_CWLOGS_CONFIG_DIR=\S+ npx ecs-cwlogs logs --follow --stack labtest --region us-east-1 --endpoint-url http:\/\/127\.0\.0\.1:\d+\n/);
     const tasks = await aws.ecs.listTasks({ cluster: 'ECSCloudWatchLogs', serviceName: 'cloudwatchlogs' });
     const described = await aws.ecs.describeTasks({ cluster: 'ECSCloudWatchLogs', tasks: tasks.taskArns ?? [] });
     assert.equal(described.tasks?.[0]?.lastStatus, 'RUNNING');
@@ -71,10 +73,19 @@ test('up: fresh run creates everything, prints the URL; a second up makes zero m
     // status: every step in sync, and --json carries the same data.
     const status = await runCli(['status', ...base(sb.url), '--json'], env);
     assert.equal(status.code, 0, status.stderr);
+    const sdoc = JSON.parse(status.stdout);
     assert.deepEqual(
-      JSON.parse(status.stdout).steps.map((s: { id: string; action: string }) => `${s.id}:${s.action}`).sort(),
+      sdoc.steps.map((s: { id: string; action: string }) => `${s.id}:${s.action}`).sort(),
       ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task'].map((id) => `${id}:noop`),
     );
+    // A read, not a dry run: it says what it is, where it read, and each step's state.
+    assert.equal(sdoc.command, 'status');
+    assert.equal('dryRun' in sdoc, false);
+    assert.equal(sdoc.region, 'us-east-1');
+    assert.equal(sdoc.account, '123456789012');
+    assert.deepEqual([...new Set(sdoc.steps.map((s: { state: string }) => s.state))], ['in-sync']);
+    const text = await runCli(['status', ...base(sb.url)], env);
+    assert.match(text.stdout, /^Stack labtest · Account 123456789012, region us-east-1 \(endpoint http:\/\/127\.0\.0\.1:\d+\)$/m);
   });
 });
 
@@ -230,6 +241,14 @@ test('bad input fails with exit 2 before any mutating call', async () => {
     const region = await runCli(['up', '--endpoint-url', sb.url, '--region', 'mars-1', '--yes', '--image', IMAGE], env);
     assert.equal(region.code, 2);
     assert.match(region.stderr, /not an AWS region name/);
+    // The error document: its fix is a fix; whether anything changed is a field of its own.
+    const bad = await runCli([...upArgs(sb.url), '--retention-days', '31', '--json'], env);
+    assert.equal(bad.code, 2);
+    const err = JSON.parse(bad.stdout);
+    assert.equal(err.command, 'up');
+    assert.equal(err.changed, false);
+    assert.doesNotMatch(err.error.fix, /Nothing was changed/);
+    assert.match(err.error.fix, /allowed value/);
     assert.deepEqual(mutatingCalls(sb), [], 'nothing was created');
   });
 });
@@ -253,4 +272,13 @@ test('down with no terminal and no --yes deletes nothing and says to pass --yes'
     assert.match(r.stderr, /Not deleting without confirmation.*Pass --yes/);
     assert.deepEqual(mutatingCalls(sb, before), []);
   });
+});
+
+test('up with no credentials and no endpoint: exit 2, and the error offers the rehearsal as a command that runs from here', async () => {
+  const dir = tempConfigDir();
+  const env = cliEnv(dir, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, HOME: dir, AWS_CONFIG_FILE: `${dir}/none`, AWS_SHARED_CREDENTIALS_FILE: `${dir}/none` });
+  const r = await runCli(['up', '--yes', '--region', 'us-east-1', '--stack', 'nocreds'], env);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /No AWS credentials found: .*; nothing was changed\./);
+  assert.match(r.stderr, /rehearse the whole lab on the built-in sandbox, no account needed: `ECS_CWLOGS_CONFIG_DIR=\S+ npx ecs-cwlogs up --sandbox --stack nocreds`/);
 });

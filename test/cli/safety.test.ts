@@ -148,7 +148,9 @@ test('a failure mid-run says what exists, what it costs and how to resume or rem
       assert.match(r.stderr, /What exists now:/);
       assert.match(r.stderr, /created\s+EC2 container instance i-[0-9a-f]+ \(running: ~\$0\.0208\/hour\)/);
       assert.match(r.stderr, /created\s+ECS cluster ECSCloudWatchLogs/);
-      assert.match(r.stderr, /Run `ecs-cwlogs up --stack safe --region us-east-1 --endpoint-url http:\/\/127\.0\.0\.1:\d+` again to resume, or `ecs-cwlogs down --stack safe/);
+      assert.match(r.stderr, /Running now: about ~\$0\.0208\/hour/);
+      // As the user can type it from here (the tests run from the clone: npx), with the config dir it used.
+      assert.match(r.stderr, /Run `ECS_CWLOGS_CONFIG_DIR=\S+ npx ecs-cwlogs up --stack safe --region us-east-1 --endpoint-url http:\/\/127\.0\.0\.1:\d+` again to resume, or `ECS_CWLOGS_CONFIG_DIR=\S+ npx ecs-cwlogs down --stack safe/);
     } finally {
       await proxy.close();
     }

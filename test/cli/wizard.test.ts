@@ -67,6 +67,7 @@ test('first run: every question has a default, in order, and the defaults make a
       '--repo',
       '--app-image',
       '--instance-type',
+      '--instances',
       '--key-name',
       '--vpc',
       '--subnet',
@@ -81,6 +82,8 @@ test('first run: every question has a default, in order, and the defaults make a
     assert.equal(c.clusterName, 'ECSCloudWatchLogs');
     assert.equal(c.imageRepo, 'ecr', 'ECR is offered first when there is no Docker Hub login');
     assert.equal(c.instanceType, 't3.small');
+    assert.equal(c.instances, 1, 'one instance by default: the lab as written');
+    assert.equal(c.loadBalancer, false, 'no ALB question for one instance');
     assert.equal(c.keyName, undefined, 'no key pair by default: no SSH');
     assert.match(c.vpcId ?? '', /^vpc-/);
     const vpcQ = io.questions.find((q) => q.flag === '--vpc');
@@ -93,6 +96,53 @@ test('first run: every question has a default, in order, and the defaults make a
     assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task']);
     const summary = io.events.find((e) => e.type === 'message' && /Estimated cost/.test(e.text));
     assert.ok(summary, 'the summary with a cost estimate was shown before confirming');
+  });
+});
+
+test('--instances 3 --load-balancer: the shape is not asked, the subnet never is, and the defaults plan the group', async () => {
+  await withSandbox({}, async (sb) => {
+    const io = new RecordingIoHost({ interactive: true });
+    const { rt, s } = await runtime(sb, io, { instances: 3, loadBalancer: 'true' });
+    const { ctx, plan } = await wizard(rt, s);
+    assert.deepEqual(io.asked, ['--cluster-name', '--repo', '--app-image', '--instance-type', '--key-name', '--vpc', '--allow-cidr', '--log-group', '--retention-days', '--yes']);
+    assert.equal(ctx.config.subnetId, undefined);
+    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['auto-scaling-group', 'capacity-provider', 'cluster', 'iam', 'image', 'launch-template', 'load-balancer', 'log-group', 'security-group', 'service', 'target-group', 'task']);
+  });
+});
+
+test('nothing given: choosing 3 instances asks for the ALB (default yes) and plans the group, with no subnet question', async () => {
+  await withSandbox({}, async (sb) => {
+    const io = new RecordingIoHost({ interactive: true, answers: { '--instances': '3' } });
+    const { rt, s } = await runtime(sb, io);
+    const { ctx, plan } = await wizard(rt, s);
+    assert.deepEqual(io.asked.slice(3, 6), ['--instance-type', '--instances', '--load-balancer']);
+    assert.ok(!io.asked.includes('--subnet'), 'a group has no subnet to ask');
+    const lb = io.questions.find((q) => q.flag === '--load-balancer');
+    assert.equal(lb?.default, true);
+    assert.equal(ctx.config.instances, 3);
+    assert.equal(ctx.config.loadBalancer, true);
+    assert.ok(plan.changes.some((p) => p.step.id === 'load-balancer'));
+    assert.ok(!plan.changes.some((p) => p.step.id === 'instance'));
+  });
+});
+
+test('a saved subnet does not block a move to a group: set aside, said, and kept in the file; --subnet "" forgets it', async () => {
+  await withSandbox({}, async (sb) => {
+    const io = new RecordingIoHost({ interactive: false });
+    const saved = (conn: Connection) =>
+      withUserSettings('wiz', conn.target, resolveSettings({ flags: { image: 'a/b:1', allowCidr: '198.51.100.0/24', subnetId: 'subnet-0123456789abcdef0' }, env: {} }), undefined);
+    const { rt, s } = await runtime(sb, io, { instances: 3 }, saved);
+    const { ctx } = await wizard(rt, s);
+    assert.equal(ctx.config.subnetId, undefined);
+    assert.deepEqual(s.resolved.notApplied?.map((n) => [n.key, n.value]), [['subnetId', 'subnet-0123456789abcdef0']]);
+    const after = withUserSettings('wiz', s.conn.target, s.resolved, rt.validated.saved);
+    assert.equal(Object.values(after.targets)[0]?.settings.subnetId, 'subnet-0123456789abcdef0', 'kept for a move back');
+    // --subnet "": forgotten, whatever was saved.
+    const { s: s2, rt: rt2 } = await runtime(sb, io, { subnetId: '' }, saved);
+    assert.equal(s2.resolved.config.subnetId, undefined);
+    const cleared = withUserSettings('wiz', s2.conn.target, s2.resolved, rt2.validated.saved);
+    assert.equal(Object.values(cleared.targets)[0]?.settings.subnetId, undefined);
+    assert.equal(Object.values(cleared.targets)[0]?.settings.allowCidr, '198.51.100.0/24', 'the rest stays');
   });
 });
 

@@ -4,78 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAwsClients } from '../../src/aws/clients.js';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
-
-function sh(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(cmd, args, (err, out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(out))),
-  );
-}
-
-class Terminal {
-  private constructor(readonly name: string) {}
-
-  /** A detached tmux session running `command` in a 110x48 terminal; the shell stays after it exits. */
-  static async start(name: string, env: NodeJS.ProcessEnv, command: string): Promise<Terminal> {
-    const exports = Object.entries(env)
-      .filter(([k]) => /^(AWS_|ECS_CWLOGS_|NO_COLOR|PATH$|HOME$)/.test(k))
-      .map(([k, v]) => `${k}=${shellQuote(v ?? '')}`)
-      .join(' ');
-    await sh('tmux', ['kill-session', '-t', name]).catch(() => undefined);
-    await sh('tmux', ['new-session', '-d', '-s', name, '-x', '110', '-y', '48', `env TERM=xterm-256color ${exports} ${command}; echo "EXIT=$?"; sleep 600`]);
-    return new Terminal(name);
-  }
-
-  screen(ansi = false): Promise<string> {
-    return sh('tmux', ['capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', this.name]);
-  }
-
-  async keys(...keys: string[]): Promise<void> {
-    for (const k of keys) {
-      await sh('tmux', ['send-keys', '-t', this.name, k]);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  }
-
-  async type(text: string): Promise<void> {
-    await sh('tmux', ['send-keys', '-t', this.name, '-l', text]);
-  }
-
-  async waitFor(re: RegExp, timeoutMs = 60_000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    let last = '';
-    while (Date.now() < end) {
-      last = await this.screen();
-      if (re.test(last)) return last;
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    throw new Error(`timed out waiting for ${re} on screen:\n${last}`);
-  }
-
-  /** Answer the prompt whose question matches `question`. */
-  async answer(question: RegExp, ...keys: string[]): Promise<void> {
-    await this.waitFor(new RegExp(`\\? ${question.source}`));
-    await this.keys(...keys);
-    await this.waitFor(new RegExp(`✔ ${question.source}`));
-  }
-
-  kill(): Promise<void> {
-    return sh('tmux', ['kill-session', '-t', this.name]).then(
-      () => undefined,
-      () => undefined,
-    );
-  }
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+import { Terminal } from './terminal.js';
 
 test('the wizard in a real terminal: answers, summary, confirm, URL; then status and up ask nothing', { timeout: 240_000 }, async () => {
   await withSandbox({ latency: 'fast' }, async (sb) => {
@@ -93,6 +28,7 @@ test('the wizard in a real terminal: answers, summary, confirm, URL; then status
       await term.keys('Enter');
       await term.answer(/App image/, 'Enter');
       await term.answer(/Instance type/, 'Down', 'Enter'); // t3.micro
+      await term.answer(/How many instances/, 'Enter'); // 1: one EC2 instance
       await term.answer(/Key pair for SSH/, 'Enter'); // none
       await term.answer(/VPC/, 'Enter');
       await term.answer(/Subnet/, 'Enter');
@@ -166,6 +102,10 @@ test('Ctrl-C during the instance wait: exit 130, says what finished and that up 
       assert.match(out, /Finished: [^\n]*ECS cluster/);
       assert.match(out, /Interrupted during: EC2 container instance/);
       assert.match(out, /Run the same command ?again to resume/);
+      // What now runs and what it costs by the hour, as after a failure.
+      assert.match(out, /What exists now:/);
+      assert.match(out, /interrupted\s+EC2 container instance \(may be running, launched before it stopped: ~\$0\.0208\/hour\)/);
+      assert.match(out, /Running now: about ~\$0\.0208\/hour/);
       assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
     } finally {
       await term.kill();
@@ -206,7 +146,8 @@ test('answering "No" changes nothing and exits 1, in up and in down alike', { ti
     const common = `--endpoint-url ${sb.url} --region us-east-1 --image registry.example/cloudwatchlogs:1 --allow-cidr 203.0.113.0/24`;
     const up = await Terminal.start('cwl-no-up', env, `node ${BIN} up ${common} --key-name '' --app-image httpd:2.4`);
     try {
-      for (const q of [/ECS cluster name/, /Instance type/, /Key pair for SSH/, /VPC/, /Subnet/, /CloudWatch Logs log group/, /Keep logs for/]) await up.answer(q, 'Enter');
+      // --key-name '' is an answer (no key pair): not asked.
+      for (const q of [/ECS cluster name/, /Instance type/, /How many instances/, /VPC/, /Subnet/, /CloudWatch Logs log group/, /Keep logs for/]) await up.answer(q, 'Enter');
       await up.waitFor(/\? Create these resources\?/);
       await up.keys('n', 'Enter');
       const out = await up.waitFor(/EXIT=\d+/, 60_000);

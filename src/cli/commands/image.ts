@@ -34,7 +34,7 @@ export function addImageBuildOptions(cmd: Command): Command {
     .option('--ecr', 'push the logging image to Amazon ECR in this account and region (creates the repository, tagged, if missing)')
     .option('--base-image <ref>', "the logging image's BASE_IMAGE build argument (default: the Dockerfile's, a slim Debian)")
     .option('--skip-agent', 'build the logging image without the CloudWatch agent (offline builds; the container then only writes files)')
-    .option('--platform <os/arch>', "build the logging image for this platform, e.g. linux/amd64 (default: the Docker daemon's)");
+    .option('--platform <os/arch>', "build the logging image for this platform, linux/amd64 or linux/arm64 (default: the instance type's architecture, linux/arm64 for Graviton types; a --platform that disagrees with it is refused)");
 }
 
 /** The image step's options from those flags (and `--repo ecr`). */

@@ -8,6 +8,7 @@ import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, pl
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { UserInputError } from '../../core/errors.js';
+import { notAppliedText } from '../../core/config.js';
 import { topologyOf } from '../../core/topology.js';
 import { labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
 import type { StackConfig } from '../../core/settings.js';
@@ -15,7 +16,8 @@ import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
 import { addSettingOptions, confirmOrCancel, examples } from './steps.js';
 import { addImageBuildOptions, imageBuildOptions } from './image.js';
-import { renderStatus, renderUpSummary, upSummary } from '../summary.js';
+import { renderStatus, renderUpSummary, statusDocument, statusWhere, upSummary } from '../summary.js';
+import { commandFor } from '../invocation.js';
 import { askMissing, confirmPlan, createPendingKeyPair } from '../wizard.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
@@ -48,6 +50,9 @@ export function upCommand(): Command {
       if (!dryRun) await rt.lock('up');
       // Ask: only what is missing, only here.
       const asked = await askMissing(rt, s);
+      // A saved one-instance setting the chosen shape ignores (the subnet, for a group): said in the plan.
+      const ignored = notAppliedText(s.resolved);
+      if (ignored) rt.io.emit({ type: 'message', level: 'info', text: ignored });
       // Plan: every step prepared, read and planned; any conflict or failed check stops here, with
       // nothing written. Values from a failed check are never saved.
       const ctx = rt.context(s);
@@ -72,8 +77,8 @@ export function upCommand(): Command {
         announceDryRun(plan, ctx);
         if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Then, the stack's other shape would be removed:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
         const report = planReport(plan);
-        const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
-        rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
+        const summary = upSummary(ctx, report, commandFor(rt.opts));
+        rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
         return;
       }
       // Another run holding the stack's lock in the account stops this one here, before anything is
@@ -100,10 +105,10 @@ export function upCommand(): Command {
         const removed = await destroySteps(every, ctx, { targets: retired });
         report.steps.push(...removed.steps);
       }
-      const summary = upSummary(ctx, report, rt.opts.sandbox ? ' --sandbox' : '');
+      const summary = upSummary(ctx, report, commandFor(rt.opts));
       // The app as it runs on this machine, not the simulated instance's address.
       if (local) summary.url = (await local.localUrl(rt.stack)) ?? summary.url;
-      rt.io.result({ ...report, stack: rt.stack, summary }, () => renderUpSummary(summary, report));
+      rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
     }),
   );
   return cmd;
@@ -157,8 +162,8 @@ export function statusCommand(): Command {
       const report = await inspectSteps(labSteps(stepOptions(rt, s, ctx.config)), ctx);
       const local = await localMode(rt);
       const url = local ? await local.localUrl(rt.stack) : undefined;
-      rt.io.result({ ...report, stack: rt.stack, target: ctx.target, ...(local ? { localUrl: url ?? null } : {}) }, () =>
-        renderStatus(rt.stack, report) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : ''),
+      rt.io.result({ ...statusDocument(rt.stack, ctx.target, report), ...(local ? { localUrl: url ?? null } : {}) }, () =>
+        renderStatus(rt.stack, report, statusWhere(ctx.target)) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : ''),
       );
     }),
   );

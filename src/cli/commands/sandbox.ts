@@ -8,9 +8,33 @@ import { localDir, SANDBOX_CREDENTIALS, stopSandbox } from '../sandbox-mode.js';
 import { action } from '../run.js';
 import { examples } from './steps.js';
 
+/** What each service module (by its SigV4 signing name) is called in help; an unnamed one shows its signing name. */
+export const SERVICE_TITLES: Record<string, string> = {
+  ecs: 'ECS',
+  ec2: 'EC2',
+  iam: 'IAM',
+  ssm: 'SSM',
+  sts: 'STS',
+  logs: 'CloudWatch Logs',
+  ecr: 'ECR',
+  tagging: 'Resource Groups Tagging',
+  autoscaling: 'Auto Scaling',
+  elasticloadbalancing: 'ELBv2 (Application Load Balancers)',
+};
+
+let services: string[] | undefined;
+/** The sandbox's registered services (src/sandbox/services/index.ts), for `sandbox --help`. */
+export function useSandboxServices(names: string[]): void {
+  services = names;
+}
+
+export function sandboxServicesText(names: string[]): string {
+  return names.map((n) => SERVICE_TITLES[n] ?? n).join(', ');
+}
+
 export function sandboxCommand(): Command {
   const cmd = new Command('sandbox')
-    .description('Serve the local AWS emulator (ECS, EC2, IAM, SSM, STS, CloudWatch Logs, ECR, Resource Groups Tagging) for rehearsals and tests')
+    .description('Serve the local AWS emulator (the AWS services this tool calls) for rehearsals and tests')
     .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '4566')
     .addOption(new Option('--latency <profile>', 'timing of lifecycles').choices(['none', 'fast', 'realistic']).default('fast'))
     .option('--throttle <rate>', 'fraction of calls answered with a throttling error (0-1)', '0')
@@ -21,6 +45,7 @@ export function sandboxCommand(): Command {
     .option('--local', "run the tasks the simulated ECS agent places on the local Docker engine (DOCKER_HOST), and ship the logging container's files to the sandbox's CloudWatch Logs")
     .addOption(new Option('--local-dir <dir>', 'the stack directory of --local (default: in the config directory)').hideHelp())
     .addOption(new Option('--ready-file <file>').hideHelp())
+    .addHelpText('after', () => (services ? `\nServices it serves: ${sandboxServicesText(services)}` : ''))
     .addHelpText(
       'after',
       examples([
