@@ -11,7 +11,7 @@ import type { Context, RunFlags } from '../core/context.js';
 import { withUserSettings, saveStack, type ResolvedConfig } from '../core/config.js';
 import { lockStack, type StackLock } from '../core/lock.js';
 import { showValue } from '../core/step.js';
-import { hourlyPrice } from '../core/pricing.js';
+import { runningCostNote } from '../core/pricing.js';
 import type { IoHost } from '../io/host.js';
 import { toCliError } from '../aws/errors.js';
 import { adoptTaggedNames } from '../steps/inventory.js';
@@ -100,7 +100,7 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
 }
 
 /** The command to resume with: the same subcommand and the global flags that pick the stack. */
-function commandLine(cmd: Command, opts: GlobalOptions): { resume: string; remove: string } {
+function commandLine(cmd: Command, opts: GlobalOptions): { resume: string; remove: string; rehearsal?: boolean } {
   const extra = [
     opts.stack && opts.stack !== 'ecs-cwlogs' ? `--stack ${opts.stack}` : '',
     opts.sandbox ? '--sandbox' : '',
@@ -111,11 +111,11 @@ function commandLine(cmd: Command, opts: GlobalOptions): { resume: string; remov
     .filter(Boolean)
     .join(' ');
   const tail = extra ? ` ${extra}` : '';
-  return { resume: `ecs-cwlogs ${cmd.name()}${tail}`, remove: `ecs-cwlogs down${tail}` };
+  return { resume: `ecs-cwlogs ${cmd.name()}${tail}`, remove: `ecs-cwlogs down${tail}`, rehearsal: Boolean(opts.sandbox) };
 }
 
 /** After a failed or interrupted apply: what now exists, what it costs, and how to resume or remove it. */
-export function whatExists(report: RunReport, cmds: { resume: string; remove: string }): string | undefined {
+export function whatExists(report: RunReport, cmds: { resume: string; remove: string; rehearsal?: boolean }): string | undefined {
   if (report.dryRun) return undefined;
   const done = report.steps.filter((s) => ['create', 'update', 'replace', 'noop'].includes(s.action) && s.outputs);
   const changed = done.filter((s) => s.action !== 'noop');
@@ -127,15 +127,14 @@ export function whatExists(report: RunReport, cmds: { resume: string; remove: st
       .find(Boolean);
     let cost = '';
     if (s.id === 'instance' && typeof o.instanceId === 'string') {
-      const p = hourlyPrice(String(o.instanceType ?? ''));
-      cost = p ? ` (running: ~$${p.toFixed(4)}/hour)` : ' (running: it costs money by the hour)';
+      cost = runningCostNote(String(o.instanceType ?? ''), Boolean(cmds.rehearsal));
     }
     return `  ${s.action === 'noop' ? 'exists ' : s.action === 'create' ? 'created' : 'changed'}  ${s.title}${id ? ` ${id}` : ''}${cost}`;
   });
   return ['What exists now:', ...lines, `Run \`${cmds.resume}\` again to resume, or \`${cmds.remove}\` to remove it.`].join('\n');
 }
 
-export function reportError(e: unknown, io: IoHost, verbose: boolean, cmds?: { resume: string; remove: string }): number {
+export function reportError(e: unknown, io: IoHost, verbose: boolean, cmds?: { resume: string; remove: string; rehearsal?: boolean }): number {
   let report: RunReport | undefined;
   let err: CliError;
   if (e instanceof EngineError) {

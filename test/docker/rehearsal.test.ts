@@ -50,7 +50,8 @@ test('up --sandbox --ecr pushes to a loopback registry and resolves no host outs
   const doc = JSON.parse(up.stdout);
   const imageRef: string = doc.outputs.image.imageRef;
   assert.match(imageRef, /^127\.0\.0\.1:\d+\/cloudwatchlogs@sha256:[0-9a-f]{64}$/, 'the image went to the loopback registry');
-  cleanups.push(() => env.docker.getImage(imageRef.replace(/@.*$/, ':latest')).remove().catch(() => undefined));
+  const repo = imageRef.replace(/@.*$/, '');
+  for (const tag of ['latest', doc.outputs.image.tag]) cleanups.push(() => env.docker.getImage(`${repo}:${tag}`).remove());
   assert.deepEqual(outsideHosts(netLog), [], `hosts outside this machine were resolved or contacted (recording ${netLog})`);
 
   // ECR shows what was pushed: the same digest.
