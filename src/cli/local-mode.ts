@@ -9,7 +9,7 @@ import { UserInputError } from '../core/errors.js';
 import type { IoHost } from '../io/host.js';
 import { dockerAuthConfig, resolveRegistryAuth } from '../docker/auth.js';
 import { parseReference } from '../docker/reference.js';
-import { localAppUrl, localDocker, removeLabelled } from '../sandbox/local/labels.js';
+import { localAppUrl, localDocker, removeLabelled, sandboxIdentity, type Owner } from '../sandbox/local/labels.js';
 import { localDir, stopSandbox } from './sandbox-mode.js';
 import type { GlobalOptions } from './runtime.js';
 
@@ -51,9 +51,14 @@ export async function checkLocalImages(images: { ref: string; flag: string; what
   }
 }
 
+/** This config directory's sandbox of the stack, as its containers are labelled. */
+function owner(stack: string): Owner {
+  return { stack, sandbox: sandboxIdentity(localDir(stack)) };
+}
+
 /** The app's URL on this machine (http://127.0.0.1:<port>/), if its container runs. */
 export async function localUrl(stack: string): Promise<string | undefined> {
-  return localAppUrl(localDocker(), stack).catch(() => undefined);
+  return localAppUrl(localDocker(), owner(stack)).catch(() => undefined);
 }
 
 /**
@@ -64,7 +69,7 @@ export async function finishSandboxDown(stack: string, io: IoHost): Promise<void
   const stopped = await stopSandbox(stack, false);
   const dir = localDir(stack);
   if (existsSync(dir)) {
-    const removed = await removeLabelled(localDocker(), stack).catch(() => ({ containers: [], networks: [] }));
+    const removed = await removeLabelled(localDocker(), owner(stack)).catch(() => ({ containers: [], networks: [] }));
     if (removed.containers.length || removed.networks.length) {
       io.emit({ type: 'message', level: 'info', text: `Removed from Docker: ${[...removed.containers, ...removed.networks].join(', ')}` });
     }
