@@ -144,7 +144,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
   // Credentials are looked up once per run (a helper may prompt or be slow), kept in memory only.
   const credCache = new Map<string, Promise<RegistryCredentials | undefined>>();
 
-  const target = (ctx: Pick<ImageCtx, 'config' | 'account' | 'tags'>, prepared?: ImagePrepared): ImageDesired => {
+  const target = (ctx: Pick<ImageCtx, 'config' | 'account' | 'tags' | 'target'>, prepared?: ImagePrepared): ImageDesired => {
     const repo = ctx.config.imageRepo?.trim() || undefined;
     const ecr = Boolean(options.ecr) || repo === 'ecr';
     const tags = { ...ctx.tags };
@@ -153,7 +153,9 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
       throw new UserInputError({
         what: 'No repository to push the logging image to',
         why: 'ECS pulls the image from a registry',
-        fix: 'Pass --repo user/cloudwatchlogs (Docker Hub or any registry), or --ecr, or --image with an image already pushed.',
+        fix: rehearsal(ctx)
+          ? "Pass --ecr (in a rehearsal, the sandbox's ECR registry on this machine), or --image with a logging image this Docker engine has."
+          : 'Pass --repo user/cloudwatchlogs (Docker Hub or any registry), or --ecr, or --image with an image already pushed.',
       });
     }
     const buildArgs: Record<string, string> = {};

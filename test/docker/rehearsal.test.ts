@@ -13,6 +13,7 @@ import { createAwsClients } from '../../src/aws/clients.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { TEST_CREDENTIALS } from '../helpers/sandbox-context.js';
+import { outsideHosts } from '../helpers/net-log.js';
 import { dockerEnv, type DockerEnv } from './docker-helpers.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -26,18 +27,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
-
-/** The hosts in a recording that are not this machine. */
-export function outsideHosts(logFile: string): string[] {
-  let text = '';
-  try {
-    text = readFileSync(logFile, 'utf8');
-  } catch {
-    return [];
-  }
-  const hosts = new Set(text.split('\n').filter(Boolean).map((l) => l.split(' ')[1]!));
-  return [...hosts].filter((h) => !(h.startsWith('unix:') || h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h))).sort();
-}
 
 test('up --sandbox --ecr pushes to a loopback registry and resolves no host outside this machine', { skip, timeout: 900_000 }, async () => {
   const configDir = tempConfigDir();
