@@ -189,6 +189,14 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
           fix: 'Give a repository without tag, such as user/cloudwatchlogs or registry.example.com:5000/team/cloudwatchlogs (the tag is the content hash).',
         });
       }
+      const registry = parseReference(`${repository}:x`).registry;
+      if (rehearsal(ctx) && !isLoopbackRegistry(registry)) {
+        throw new UserInputError({
+          what: `A rehearsal does not push to ${registry}`,
+          why: `--sandbox never leaves this machine, and --repo ${repository} is outside it`,
+          fix: "Pass --ecr (the sandbox's ECR registry, on this machine), or a --repo on a loopback registry (127.0.0.1:<port>/<name>).",
+        });
+      }
     }
     return { mode: ecr ? 'ecr' : 'registry', repository, ecrName, tag: context.tag, ref: `${repository}:${context.tag}`, buildArgs, platform, context, tags };
   };
