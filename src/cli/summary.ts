@@ -17,7 +17,10 @@ export interface UpSummary {
   instanceId?: string;
   logGroup: string;
   logStreams: string[];
-  consoleUrl: string;
+  /** The CloudWatch console's page of the log group (not in a rehearsal: it would be AWS's). */
+  consoleUrl?: string;
+  /** A rehearsal (--sandbox): nothing it shows is in AWS. */
+  rehearsal?: boolean;
   image?: string;
   next: string[];
 }
@@ -28,13 +31,19 @@ export function consoleLogsUrl(region: string, logGroup: string): string {
   return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${enc}`;
 }
 
-/** `run`: a follow-up command as the user can type it here (cli/invocation.ts: the tool as invoked, and the stack's flags). */
-export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunReport, run: CommandFor = commandFor({ stack: ctx.stack })): UpSummary {
+/**
+ * `run`: a follow-up command as the user can type it here (cli/invocation.ts: the tool as invoked, and
+ * the stack's flags). In a rehearsal (the target is the sandbox) nothing points at AWS: no console
+ * link, and no URL of the simulated instance or load balancer (an address that answers nothing);
+ * `up --sandbox --local` sets the local URL.
+ */
+export function upSummary(ctx: Pick<Context, 'config' | 'stack'> & Partial<Pick<Context, 'target'>>, report: RunReport, run: CommandFor = commandFor({ stack: ctx.stack })): UpSummary {
   const o = report.outputs;
-  const url = known(o.service?.url);
+  const rehearsal = ctx.target?.kind === 'sandbox';
+  const url = rehearsal ? undefined : known(o.service?.url);
   const id = known(o.instance?.instanceId);
   const asg = o['auto-scaling-group'];
-  const urls = o.service?.urls;
+  const urls = rehearsal ? undefined : o.service?.urls;
   return {
     url,
     ...(urls && urls.length > 1 ? { urls } : {}),
@@ -44,7 +53,7 @@ export function upSummary(ctx: Pick<Context, 'config' | 'stack'>, report: RunRep
     instanceId: id,
     logGroup: ctx.config.logGroup,
     logStreams: ['httpd-access.log', 'httpd-error.log', 'ecs-agent.log', 'ecs-init.log'],
-    consoleUrl: consoleLogsUrl(ctx.config.region, ctx.config.logGroup),
+    ...(rehearsal ? { rehearsal: true } : { consoleUrl: consoleLogsUrl(ctx.config.region, ctx.config.logGroup) }),
     image: known(o.image?.imageRef),
     next: [run('logs --follow'), run('status'), run('down')],
   };
@@ -55,15 +64,18 @@ export function renderUpSummary(s: UpSummary, report: RunReport): string {
     const lines = report.steps.map((r) => `  ${r.action === 'noop' ? 'no change' : `would ${r.action}`.padEnd(9)} ${r.title}${r.plan && 'summary' in r.plan && r.plan.summary ? ` (${r.plan.summary})` : ''}`);
     return ['Plan (dry run, nothing changed):', ...lines].join('\n');
   }
+  const noUrl = s.rehearsal
+    ? 'App:        (a rehearsal: nothing answers; `up --sandbox --local` runs the app on this machine)'
+    : 'App:        (no URL yet: the instance has no public IP)';
   const where = [
-    s.url ? `App:        ${s.url}${s.loadBalancer ? ` (load balancer ${s.loadBalancer})` : ''}` : 'App:        (no URL yet: the instance has no public IP)',
+    s.url ? `App:        ${s.url}${s.loadBalancer ? ` (load balancer ${s.loadBalancer})` : ''}` : noUrl,
     ...(s.urls ?? []).slice(1).map((u) => `            ${u}`),
     `Cluster:    ${s.cluster}`,
     ...(s.group ? [`Instances:  ${s.group.instances} in Auto Scaling group ${s.group.name} (${s.group.zones.join(', ')})`] : []),
     ...(s.instanceId ? [`Instance:   ${s.instanceId}`] : []),
     `Log group:  ${s.logGroup}`,
     `Streams:    {instance_id}-{hostname}-{ip}-${s.logStreams.join(', …-')}`,
-    `Console:    ${s.consoleUrl}`,
+    ...(s.consoleUrl ? [`Console:    ${s.consoleUrl}`] : []),
   ];
   const next = [`Tail logs:  ${s.next[0]}`, `Status:     ${s.next[1]}`, `Tear down:  ${s.next[2]}`];
   return ['', ...where, '', ...next].join('\n');

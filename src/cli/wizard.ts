@@ -18,7 +18,7 @@ import { missingSettingsError, pickImageSource, savedFor, settleShape, type Reso
 import type { Context } from '../core/context.js';
 import { planReport, type RunPlan } from '../core/engine.js';
 import { showValue, type StepOutputs } from '../core/step.js';
-import { estimateStack, hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
+import { costSentence, hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
 import { topologyOf } from '../core/topology.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
 import * as v from '../core/validate.js';
@@ -268,16 +268,13 @@ export async function confirmPlan(rt: Runtime, ctx: Context, plan: RunPlan, aske
   const report = planReport(plan);
   const inst = plan.byId.get('instance')?.preview as StepOutputs['instance'] | undefined;
   const zones = (plan.byId.get('auto-scaling-group')?.preview as StepOutputs['auto-scaling-group'] | undefined)?.zones.length ?? 2;
-  const cost = estimateStack(ctx.config, zones);
   const text = [
     '',
     ...summaryLines(ctx.config, rt.stack, inst, asked),
     '',
     renderStatus(rt.stack, report).split('\n').slice(1).join('\n'),
     '',
-    cost
-      ? `Estimated cost: ~$${cost.hourly.toFixed(3)}/hour (~$${cost.monthly.toFixed(0)}/month) for ${cost.parts.join(', and ')}, on-demand us-east-1 list prices. An estimate: logs ingestion and storage are extra ($0.50/GB ingested).`
-      : `Estimated cost: no price on file for ${ctx.config.instanceType}; see the EC2 pricing page.`,
+    costSentence(ctx.config, zones, ctx.target.kind === 'sandbox'),
     '',
   ].join('\n');
   io.emit({ type: 'message', level: 'info', text });

@@ -73,3 +73,22 @@ export function estimateStack(c: { instanceType: string; instances: number; load
   }
   return { hourly, monthly: hourly * HOURS_PER_MONTH, parts };
 }
+
+/** What a rehearsal (--sandbox) costs: it runs on this machine, AWS bills nothing. */
+export const REHEARSAL_COST = '$0 (a rehearsal: the sandbox runs on this machine, AWS bills nothing)';
+
+/** The plan's cost line: the stack's estimate, or nothing for a rehearsal. */
+export function costSentence(c: { instanceType: string; instances: number; loadBalancer: boolean }, zones: number, rehearsal: boolean): string {
+  if (rehearsal) return `Estimated cost: ${REHEARSAL_COST}.`;
+  const cost = estimateStack(c, zones);
+  return cost
+    ? `Estimated cost: ~$${cost.hourly.toFixed(3)}/hour (~$${cost.monthly.toFixed(0)}/month) for ${cost.parts.join(', and ')}, on-demand us-east-1 list prices. An estimate: logs ingestion and storage are extra ($0.50/GB ingested).`
+    : `Estimated cost: no price on file for ${c.instanceType}; see the EC2 pricing page.`;
+}
+
+/** After a failure: what a running instance costs by the hour (nothing in a rehearsal). */
+export function runningCostNote(instanceType: string, rehearsal: boolean): string {
+  if (rehearsal) return ' (running in the sandbox: $0)';
+  const p = hourlyPrice(instanceType);
+  return p ? ` (running: ~$${p.toFixed(4)}/hour)` : ' (running: it costs money by the hour)';
+}

@@ -49,6 +49,8 @@ export interface DockerEngine {
   /** Throws a DockerError saying how to start Docker when the daemon does not answer. */
   ping(): Promise<void>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  /** repo:tag of every image on the host, newest first (for hints naming what the user has). */
+  listImages?(): Promise<string[]>;
   build(req: BuildRequest): Promise<{ imageId: string }>;
   tag(source: string, target: string): Promise<void>;
   /** Pushes repo:tag; resolves with the manifest digest the registry reported. */
@@ -143,6 +145,15 @@ class DockerodeEngine implements DockerEngine {
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode === 404) return undefined;
       this.wrap(e, `Cannot inspect the image ${ref}`);
+    }
+  }
+
+  async listImages(): Promise<string[]> {
+    try {
+      const list = await this.docker.listImages();
+      return list.sort((a, b) => b.Created - a.Created).flatMap((i) => (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'));
+    } catch (e) {
+      this.wrap(e, 'Cannot list the images');
     }
   }
 

@@ -9,11 +9,15 @@
  *   private   401/403 without credentials, a Basic challenge, or a token endpoint that refuses
  *   unknown   the registry cannot be reached from here (DNS, refused, timeout) or answers oddly:
  *             the caller warns and goes on
+ *   skipped   a rehearsal (--sandbox): no registry outside this machine is asked
+ *
+ * In a rehearsal an image on this machine's Docker engine is what the instance would run (with
+ * --local it is), so it counts as pullable without asking its registry.
  */
 import { MANIFEST_TYPES, parseChallenge, type Fetch } from './registry.js';
 import { isLoopbackRegistry, parseReference, registryApiHost } from './reference.js';
 
-export type PullStatus = 'pullable' | 'private' | 'unknown';
+export type PullStatus = 'pullable' | 'private' | 'unknown' | 'skipped';
 
 export interface PullCheck {
   ref: string;
@@ -28,6 +32,10 @@ export interface PullCheckOptions {
   signal?: AbortSignal;
   /** Per request (default 5 s): an unreachable registry must not hold the plan up. */
   timeoutMs?: number;
+  /** A rehearsal: ask no registry but a loopback one. */
+  rehearsal?: boolean;
+  /** Whether the local Docker engine has the image (asked first in a rehearsal). */
+  localImage?: (ref: string) => Promise<boolean>;
 }
 
 /** The account's own ECR: `<account>.dkr.ecr.<region>.amazonaws.com[.cn]`. */
@@ -45,6 +53,10 @@ export async function anonymousPull(ref: string, opts: PullCheckOptions = {}): P
     return opts.signal ? AbortSignal.any([opts.signal, t]) : t;
   };
   const out = (status: PullStatus, why: string): PullCheck => ({ ref, registry: r.registry, status, why });
+  if (opts.rehearsal) {
+    if (await opts.localImage?.(ref).catch(() => false)) return out('pullable', 'it is on this machine\'s Docker engine');
+    if (!isLoopbackRegistry(r.registry)) return out('skipped', `a rehearsal asks no registry outside this machine (${r.registry} was not asked)`);
+  }
   const head = async (authorization?: string) =>
     f(url, { method: 'HEAD', headers: { Accept: MANIFEST_TYPES, ...(authorization ? { Authorization: authorization } : {}) }, signal: signal() });
 

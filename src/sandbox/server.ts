@@ -34,6 +34,7 @@ import {
   type World,
 } from './types.js';
 import { createWorld, loadWorld, saveWorld, type SandboxWorld } from './world.js';
+import { attachRegistries, closeRegistries } from './registry/index.js';
 
 export interface SandboxOptions {
   /** 0 (default) picks a free port. */
@@ -117,6 +118,13 @@ class Sandbox {
       defaultRegion: opts.defaultRegion ?? 'us-east-1',
     };
     this.world = this.statePath ? loadWorld(this.statePath, settings, this.modules) : createWorld(settings, this.modules);
+    // ECR's registry on loopback (registry/): blobs beside the state file, pushes saved like any call.
+    const statePath = this.statePath;
+    attachRegistries(this.world, {
+      dir: statePath ? `${statePath}.registry` : undefined,
+      now: () => this.clock.now(),
+      save: statePath ? () => saveWorld(this.world, statePath, this.clock.now()) : undefined,
+    });
   }
 
   listen(port: number, host: string): Promise<RunningSandbox> {
@@ -153,6 +161,7 @@ class Sandbox {
     if (!server) return;
     this.server = undefined;
     if (this.statePath) saveWorld(this.world, this.statePath, this.clock.now());
+    await closeRegistries(this.world);
     await new Promise<void>((resolve, reject) => {
       server.close((err) => (err ? reject(err) : resolve()));
       server.closeAllConnections();

@@ -355,6 +355,9 @@ const ecr = object({
       ),
     }),
   ),
+  // The loopback registry (../registry/): each region's port, and the key its tokens are signed with.
+  registryPorts: optional(recordOf(num)),
+  registrySecret: optStr,
 });
 
 // ---- Auto Scaling (services/autoscaling/, views.ts AutoScalingView) ---------------------------------

@@ -15,7 +15,7 @@
 import type { RegistryCredentials } from '../docker/auth.js';
 import { describeAuth, resolveRegistryAuth } from '../docker/auth.js';
 import { readBuildContext, type BuildContext } from '../docker/build-context.js';
-import { authKeyFor, parseReference } from '../docker/reference.js';
+import { authKeyFor, isLoopbackRegistry, parseReference } from '../docker/reference.js';
 import { awsTags, type Context } from '../core/context.js';
 import { DockerError, hasAwsCode, UserInputError } from '../core/errors.js';
 import { absent, isAbsent, unknown, type Absent, type Plan, type Step, type StepOutputs } from '../core/step.js';
@@ -24,11 +24,21 @@ import { architectureOf } from './instance.js';
 import { isArmInstanceType } from '../core/validate.js';
 import { join } from 'node:path';
 
-export type ImageCtx = Pick<Context, 'config' | 'ecr' | 'docker' | 'tags' | 'stack' | 'account' | 'io' | 'signal' | 'report'> & Partial<Pick<Context, 'ec2'>>;
+export type ImageCtx = Pick<Context, 'config' | 'ecr' | 'docker' | 'tags' | 'stack' | 'account' | 'io' | 'signal' | 'report'> & Partial<Pick<Context, 'ec2' | 'target'>>;
 
-/** What the image step finds before planning: the architecture the instance type runs. */
+/** What the image step finds before planning: the architecture the instance type runs, ECR's registry. */
 export interface ImagePrepared {
   architecture?: Architecture;
+  /**
+   * The account's ECR registry host, from GetAuthorizationToken's proxyEndpoint (in AWS
+   * <account>.dkr.ecr.<region>.amazonaws.com[.cn]; in the sandbox its loopback registry).
+   */
+  registry?: string;
+}
+
+/** A rehearsal (--sandbox) reaches no host outside this machine: no registry but a loopback one. */
+function rehearsal(ctx: Partial<Pick<Context, 'target'>>): boolean {
+  return ctx.target?.kind === 'sandbox';
 }
 
 export interface ImageStepOptions {
@@ -134,7 +144,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
   // Credentials are looked up once per run (a helper may prompt or be slow), kept in memory only.
   const credCache = new Map<string, Promise<RegistryCredentials | undefined>>();
 
-  const target = (ctx: Pick<ImageCtx, 'config' | 'account' | 'tags'>, prepared?: ImagePrepared): ImageDesired => {
+  const target = (ctx: Pick<ImageCtx, 'config' | 'account' | 'tags' | 'target'>, prepared?: ImagePrepared): ImageDesired => {
     const repo = ctx.config.imageRepo?.trim() || undefined;
     const ecr = Boolean(options.ecr) || repo === 'ecr';
     const tags = { ...ctx.tags };
@@ -143,7 +153,9 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
       throw new UserInputError({
         what: 'No repository to push the logging image to',
         why: 'ECS pulls the image from a registry',
-        fix: 'Pass --repo user/cloudwatchlogs (Docker Hub or any registry), or --ecr, or --image with an image already pushed.',
+        fix: rehearsal(ctx)
+          ? "Pass --ecr (in a rehearsal, the sandbox's ECR registry on this machine), or --image with a logging image this Docker engine has."
+          : 'Pass --repo user/cloudwatchlogs (Docker Hub or any registry), or --ecr, or --image with an image already pushed.',
       });
     }
     const buildArgs: Record<string, string> = {};
@@ -168,7 +180,7 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
         throw new UserInputError({ what: `"${ecrName}" is not an ECR repository name`, fix: 'Use lowercase letters, digits, and . _ - / between them, e.g. cloudwatchlogs.' });
       }
       if (!ctx.account) throw new UserInputError({ what: 'No AWS account for ECR', why: 'the AWS identity was not read', fix: 'Check your AWS credentials.' });
-      repository = `${ctx.account}.dkr.ecr.${ctx.config.region}.amazonaws.com/${ecrName}`;
+      repository = `${prepared?.registry ?? `${ctx.account}.dkr.ecr.${ctx.config.region}.amazonaws.com`}/${ecrName}`;
     } else {
       repository = repo!;
       if (!REPO_RE.test(repository) || repository.includes('@') || /:[^/]*$/.test(repository.replace(/^[^/]*\//, ''))) {
@@ -177,8 +189,37 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
           fix: 'Give a repository without tag, such as user/cloudwatchlogs or registry.example.com:5000/team/cloudwatchlogs (the tag is the content hash).',
         });
       }
+      const registry = parseReference(`${repository}:x`).registry;
+      if (rehearsal(ctx) && !isLoopbackRegistry(registry)) {
+        throw new UserInputError({
+          what: `A rehearsal does not push to ${registry}`,
+          why: `--sandbox never leaves this machine, and --repo ${repository} is outside it`,
+          fix: "Pass --ecr (the sandbox's ECR registry, on this machine), or a --repo on a loopback registry (127.0.0.1:<port>/<name>).",
+        });
+      }
     }
     return { mode: ecr ? 'ecr' : 'registry', repository, ecrName, tag: context.tag, ref: `${repository}:${context.tag}`, buildArgs, platform, context, tags };
+  };
+
+  /** ECR's token (one per run): the registry's credentials and, from its proxyEndpoint, its host. */
+  let ecrToken: Promise<RegistryCredentials & { host?: string }> | undefined;
+  const ecrCredentials = (ctx: Pick<ImageCtx, 'ecr'>, fallbackHost: string): Promise<RegistryCredentials & { host?: string }> => {
+    ecrToken ??= (async () => {
+      const res = await ctx.ecr.getAuthorizationToken({});
+      const data = res.authorizationData?.[0];
+      if (!data?.authorizationToken) throw new DockerError({ what: 'ECR gave no authorization token', fix: 'Check that your identity may call ecr:GetAuthorizationToken.' });
+      const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
+      const i = decoded.indexOf(':');
+      let host: string | undefined;
+      try {
+        host = data.proxyEndpoint ? new URL(data.proxyEndpoint).host : undefined;
+      } catch {
+        host = undefined;
+      }
+      return { serverAddress: data.proxyEndpoint ?? `https://${fallbackHost}`, username: decoded.slice(0, i), password: decoded.slice(i + 1), source: 'ECR GetAuthorizationToken', host };
+    })();
+    ecrToken.catch(() => (ecrToken = undefined));
+    return ecrToken;
   };
 
   const credentials = (ctx: Pick<ImageCtx, 'ecr' | 'report'>, d: ImageDesired): Promise<RegistryCredentials | undefined> => {
@@ -188,12 +229,8 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     if (!p) {
       p = (async (): Promise<RegistryCredentials | undefined> => {
         if (d.mode === 'ecr') {
-          const res = await ctx.ecr.getAuthorizationToken({});
-          const data = res.authorizationData?.[0];
-          if (!data?.authorizationToken) throw new DockerError({ what: 'ECR gave no authorization token', fix: 'Check that your identity may call ecr:GetAuthorizationToken.' });
-          const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
-          const i = decoded.indexOf(':');
-          return { serverAddress: data.proxyEndpoint ?? `https://${registry}`, username: decoded.slice(0, i), password: decoded.slice(i + 1), source: 'ECR GetAuthorizationToken' };
+          const { host: _host, ...creds } = await ecrCredentials(ctx, registry);
+          return creds;
         }
         if (options.credentials) {
           return { serverAddress: authKeyFor(registry), username: options.credentials.username, password: options.credentials.password, source: '--username' };
@@ -221,10 +258,20 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     title: 'Logging image',
     dependsOn: [],
 
-    /** The instance type's architecture, from EC2 (when there is an AWS account to ask). */
+    /**
+     * The instance type's architecture, from EC2 (when there is an AWS account to ask), and with
+     * --ecr the registry's host, as GetAuthorizationToken names it.
+     */
     async prepare(ctx): Promise<ImagePrepared> {
-      if (options.architecture || !ctx.account || !ctx.ec2) return {};
-      return { architecture: await architectureOf(ctx as { ec2: NonNullable<ImageCtx['ec2']> }, ctx.config.instanceType) };
+      const out: ImagePrepared = {};
+      if (!options.architecture && ctx.account && ctx.ec2) {
+        out.architecture = await architectureOf(ctx as { ec2: NonNullable<ImageCtx['ec2']> }, ctx.config.instanceType);
+      }
+      const ecr = Boolean(options.ecr) || ctx.config.imageRepo?.trim() === 'ecr';
+      if (ecr && ctx.account && !ctx.config.image) {
+        out.registry = (await ecrCredentials(ctx, `${ctx.account}.dkr.ecr.${ctx.config.region}.amazonaws.com`)).host;
+      }
+      return out;
     },
 
     async read(ctx, prepared): Promise<ImageObserved | Absent> {
@@ -334,11 +381,27 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     return { deleted: [], kept: d.mode === 'registry' ? [`image ${d.repository} in its registry`] : [] };
   }
 
-  /** The build's FROM image: on the Docker host already, or in its registry (with the user's credentials). */
+  /**
+   * The build's FROM image: on the Docker host already, or in its registry (with the user's
+   * credentials). A rehearsal asks no registry outside this machine: the image must be on the host.
+   */
   async function checkBaseImage(ctx: ImageCtx, d: ImageDesired): Promise<void> {
     const base = d.buildArgs.BASE_IMAGE ?? DEFAULT_BASE_IMAGE;
     if (await ctx.docker.inspectImage(base)) return;
     const registry = parseReference(base).registry;
+    if (rehearsal(ctx) && !isLoopbackRegistry(registry)) {
+      const given = d.buildArgs.BASE_IMAGE !== undefined;
+      const candidates = given ? [] : await debianLikeImages(ctx.docker);
+      throw new UserInputError({
+        what: `Cannot build the logging image: base image ${base} is not on this Docker host`,
+        why: `a rehearsal (--sandbox) pulls from no registry outside this machine, and ${given ? `--base-image ${base}` : `the Dockerfile's default, ${base},`} is not here`,
+        fix: candidates.length
+          ? `Pass --base-image with a Debian image this Docker host has: ${candidates.slice(0, 3).join(', ')}.`
+          : given
+            ? `Check the name (\`docker image ls\`), or pull or import ${base} first.`
+            : `Pull or import a Debian bookworm image first (\`docker pull ${base}\` reaches Docker Hub), then pass it as --base-image.`,
+      });
+    }
     let digest: string | undefined;
     let why = 'it is not on the Docker host and its registry does not have it';
     try {
@@ -355,6 +418,12 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
       });
     }
   }
+}
+
+/** Images on the Docker host that look like a Debian base (for hints): repo:tag, newest first. */
+export async function debianLikeImages(docker: Pick<ImageCtx['docker'], 'listImages'>): Promise<string[]> {
+  const all = (await docker.listImages?.().catch(() => [])) ?? [];
+  return all.filter((ref) => /debian|bookworm|trixie|bullseye/i.test(ref) && !ref.endsWith(':<none>'));
 }
 
 /** The Dockerfile's default BASE_IMAGE. */

@@ -159,7 +159,7 @@ export const pullCheckOptions: PullCheckOptions = {};
  * The images the instance will pull, and whether it can without credentials. Refuses (a
  * UserInputError, before anything is written) when one is private; warns when it cannot tell.
  */
-export async function checkPulls(ctx: Pick<Ctx, 'config' | 'account' | 'io' | 'signal'>): Promise<TaskPrepared> {
+export async function checkPulls(ctx: Pick<Ctx, 'config' | 'account' | 'io' | 'signal'> & Partial<Pick<Context, 'docker' | 'target'>>): Promise<TaskPrepared> {
   const wanted: { image: 'logging' | 'app'; ref: string; toPush?: boolean }[] = [];
   const repo = ctx.config.imageRepo?.trim();
   if (ctx.config.image) wanted.push({ image: 'logging', ref: ctx.config.image });
@@ -175,7 +175,10 @@ export async function checkPulls(ctx: Pick<Ctx, 'config' | 'account' | 'io' | 's
       checks.push({ image: w.image, ref: w.ref, registry, status: 'pullable', why: `ECR of this account: the instance role may pull it` });
       continue;
     }
-    const c = { image: w.image, ...(await anonymousPull(w.ref, { ...pullCheckOptions, signal: ctx.signal })) };
+    // A rehearsal asks no registry outside this machine; an image on the local engine is enough.
+    const rehearsal = ctx.target?.kind === 'sandbox';
+    const localImage = ctx.docker ? async (ref: string) => Boolean(await ctx.docker!.inspectImage(ref)) : undefined;
+    const c = { image: w.image, ...(await anonymousPull(w.ref, { ...pullCheckOptions, signal: ctx.signal, rehearsal, localImage })) };
     checks.push(c);
     const which = w.image === 'logging' ? 'logging image' : 'app image';
     if (c.status === 'unknown') {

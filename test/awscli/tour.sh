@@ -390,7 +390,9 @@ fails ResourceNotFoundException logs delete-log-group --log-group-name /tour/app
 tour_ecr() {
 echo "== ecr"
 REPO_URI=$(q ecr create-repository --repository-name tour/logger --tags Key=stack,Value=tour --query repository.repositoryUri)
-is "$REPO_URI" "$ACCOUNT.dkr.ecr.us-east-1.amazonaws.com/tour/logger" "ecr create-repository"
+# The sandbox's registry is on loopback (a rehearsal never resolves an AWS host).
+[[ "$REPO_URI" =~ ^127\.0\.0\.1:[0-9]+/tour/logger$ ]] || fail "ecr create-repository: repositoryUri $REPO_URI is not on loopback"
+echo "ok   ecr create-repository"
 fails RepositoryAlreadyExistsException ecr create-repository --repository-name tour/logger
 is "$(q ecr describe-repositories --query 'length(repositories)')" 1 "ecr describe-repositories"
 fails RepositoryNotFoundException ecr describe-repositories --repository-names nope

@@ -1,6 +1,6 @@
 /**
  * templates/httpd-command.sh, exactly as the task definition renders it (entryPoint + command of
- * the httpd container), in an image laid out like the official httpd:2.4 (test/docker/httpd-like,
+ * the httpd container), in an image laid out like the official httpd:2.4 (templates/httpd-like,
  * Debian's Apache at /usr/local/apache2 with httpd-foreground), linked as `cloudwatchlogs` to the
  * logging container built from docker/ (agent skipped). The content server's name points at a
  * black-holed address (192.0.2.1, TEST-NET-1), so the background fetch hangs until its timeout.
@@ -35,7 +35,7 @@ let port = 0;
 
 async function buildHttpdLike(e: DockerEnv): Promise<string> {
   const buildArgs = { BASE_IMAGE: e.baseImage };
-  const ctx = readBuildContext(join(PACKAGE_ROOT, 'test', 'docker', 'httpd-like'), { buildArgs });
+  const ctx = readBuildContext(join(PACKAGE_ROOT, 'templates', 'httpd-like'), { buildArgs });
   const ref = `ecs-cwlogs-test-httpd-like:${ctx.tag}`;
   if (!(await e.engine.inspectImage(ref))) await e.engine.build({ context: ctx, tag: ref, buildArgs });
   return ref;

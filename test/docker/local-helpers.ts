@@ -14,7 +14,7 @@ import { buildLoggingImage, type DockerEnv } from './docker-helpers.js';
 
 export async function buildHttpdLike(e: DockerEnv): Promise<string> {
   const buildArgs = { BASE_IMAGE: e.baseImage };
-  const ctx = readBuildContext(join(PACKAGE_ROOT, 'test', 'docker', 'httpd-like'), { buildArgs });
+  const ctx = readBuildContext(join(PACKAGE_ROOT, 'templates', 'httpd-like'), { buildArgs });
   const ref = `ecs-cwlogs-test-httpd-like:${ctx.tag}`;
   if (!(await e.engine.inspectImage(ref))) await e.engine.build({ context: ctx, tag: ref, buildArgs });
   return ref;

@@ -21,8 +21,9 @@ test('an app image that cannot be pulled: a plain message naming --app-image, no
   try {
     const r = await s.cli(args);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, new RegExp(`The app image ${missing.replace(/[.]/g, '\\.')} cannot be pulled`));
-    assert.match(r.stderr, /Pass --app-image with an image this Docker engine has or can pull/);
+    assert.match(r.stderr, new RegExp(`The app image ${missing.replace(/[.]/g, '\\.')} is not on this Docker engine`));
+    assert.match(r.stderr, /cannot pull it/, 'a loopback registry is asked, and says it has no such image');
+    assert.match(r.stderr, /pass --app-image with an image this engine has/);
     const rec = s.record()!;
     assert.deepEqual(await mutatingSince(rec.port, 0), [], 'nothing was created');
     assert.deepEqual((await labelledNow(env.docker, s.stack)).containers, []);

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ECS } from '@aws-sdk/client-ecs';
-import { CONTAINER_LABEL, STACK_LABEL, TASK_LABEL } from '../../src/sandbox/local/labels.js';
+import { CONTAINER_LABEL, SANDBOX_LABEL, STACK_LABEL, TASK_LABEL, sandboxIdentity } from '../../src/sandbox/local/labels.js';
 import { dockerEnv, waitFor, type DockerEnv } from './docker-helpers.js';
 import { alive, get, labelledNow, lastSeq, localStack, mutatingSince, readLogs, type LocalStack } from './local-helpers.js';
 
@@ -189,8 +189,9 @@ test('3. docker kill of httpd: the service replaces the task, the URL answers ag
 });
 
 test('5. after SIGKILL of the sandbox, up leaves no orphan and down leaves nothing labelled', { skip, timeout: 180_000 }, async () => {
-  // An orphan: a container with the stack's label whose task the sandbox does not know.
-  const orphan = await env.docker.createContainer({ Image: env.baseImage, Cmd: ['true'], Labels: { [STACK_LABEL]: s.stack, [TASK_LABEL]: 'arn:aws:ecs:us-east-1:123456789012:task/x/0000' } });
+  // An orphan: a container with the stack's and this sandbox's labels whose task the sandbox does not know.
+  const sandbox = sandboxIdentity(join(s.configDir, 'sandbox', `${s.stack}.local`));
+  const orphan = await env.docker.createContainer({ Image: env.baseImage, Cmd: ['true'], Labels: { [STACK_LABEL]: s.stack, [SANDBOX_LABEL]: sandbox, [TASK_LABEL]: 'arn:aws:ecs:us-east-1:123456789012:task/x/0000' } });
   let rec = s.record()!;
   process.kill(rec.pid, 'SIGKILL');
   await waitFor('the sandbox to die', async () => !alive(rec.pid), 5000, 50);

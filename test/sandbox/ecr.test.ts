@@ -38,7 +38,8 @@ test('repositories: create, duplicate, describe, not found, tags, delete', async
   const { repository } = await ecr.send(
     new CreateRepositoryCommand({ repositoryName: 'ecs-cwlogs/logger', tags: [{ Key: 'stack', Value: 'test' }] }),
   );
-  assert.equal(repository?.repositoryUri, '123456789012.dkr.ecr.us-east-1.amazonaws.com/ecs-cwlogs/logger');
+  // The sandbox's registry is on loopback: a rehearsal's push never resolves an AWS host.
+  assert.match(repository?.repositoryUri ?? '', /^127\.0\.0\.1:\d+\/ecs-cwlogs\/logger$/);
   assert.equal(repository?.repositoryArn, 'arn:aws:ecr:us-east-1:123456789012:repository/ecs-cwlogs/logger');
   assert.ok(repository?.createdAt instanceof Date);
   await rejects(ecr.send(new CreateRepositoryCommand({ repositoryName: 'ecs-cwlogs/logger' })), 'RepositoryAlreadyExistsException');
@@ -105,6 +106,6 @@ test('GetAuthorizationToken: base64 AWS:<token>, proxy endpoint, expiry', async 
   const { authorizationData } = await ecr.send(new GetAuthorizationTokenCommand({}));
   const data = authorizationData![0];
   assert.match(Buffer.from(data.authorizationToken!, 'base64').toString(), /^AWS:.+/);
-  assert.equal(data.proxyEndpoint, 'https://123456789012.dkr.ecr.us-east-1.amazonaws.com');
+  assert.match(data.proxyEndpoint ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.ok(data.expiresAt!.getTime() > Date.now() + 11 * 3_600_000);
 });

@@ -14,6 +14,7 @@ import { planContainers, type TaskContext } from '../../src/sandbox/local/contai
 
 const ctx = (dir: string): TaskContext => ({
   stack: 's',
+  sandbox: '0123456789ab',
   taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/c/0123456789abcdef0123456789abcdef',
   taskId: '0123456789abcdef0123456789abcdef',
   cluster: 'c',

@@ -37,10 +37,14 @@ export function addImageBuildOptions(cmd: Command): Command {
     .option('--platform <os/arch>', "build the logging image for this platform, linux/amd64 or linux/arm64 (default: the instance type's architecture, linux/arm64 for Graviton types; a --platform that disagrees with it is refused)");
 }
 
-/** The image step's options from those flags (and `--repo ecr`). */
+/**
+ * The image step's options from those flags (and `--repo ecr`). A rehearsal (--sandbox) builds
+ * without the CloudWatch agent: its download is from an AWS host, and in the sandbox nothing would
+ * run it (with --local the sandbox ships the container's files itself).
+ */
 export function imageBuildOptions(rt: Runtime, resolved: ResolvedConfig): ImageStepOptions {
   const f = rt.opts as unknown as ImageBuildFlags;
-  return { ecr: resolved.config.imageRepo === 'ecr', baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent), platform: f.platform };
+  return { ecr: resolved.config.imageRepo === 'ecr', baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent) || Boolean(rt.opts.sandbox), platform: f.platform };
 }
 
 export function imageCommand(): Command {

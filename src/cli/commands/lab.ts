@@ -55,16 +55,20 @@ export function upCommand(): Command {
       if (ignored) rt.io.emit({ type: 'message', level: 'info', text: ignored });
       // Plan: every step prepared, read and planned; any conflict or failed check stops here, with
       // nothing written. Values from a failed check are never saved.
-      const ctx = rt.context(s);
       const local = await localMode(rt);
-      if (local && topologyOf(ctx.config) === 'group') {
+      const wanted = s.resolved.config;
+      if (local && topologyOf(wanted) === 'group') {
         throw new UserInputError({
           what: '--local rehearses one instance, not a group',
-          why: `the containers run on this machine's Docker, which stands for one instance; --instances ${ctx.config.instances}${ctx.config.loadBalancer ? ' --load-balancer' : ''} needs an Auto Scaling group and an ALB`,
+          why: `the containers run on this machine's Docker, which stands for one instance; --instances ${wanted.instances}${wanted.loadBalancer ? ' --load-balancer' : ''} needs an Auto Scaling group and an ALB`,
           fix: 'Rehearse the group with --sandbox alone (no --local), or drop --instances/--load-balancer for the local rehearsal.',
         });
       }
-      if (local) await local.checkLocalImages(localImages(ctx.config));
+      // --local: the images are on this machine, or an httpd-like app image is to be built from
+      // --base-image (its ref, a content hash, is what the task runs; never saved).
+      const appImage = local ? (await local.checkLocalImages(localImages(s.resolved, rt.opts as { baseImage?: string }))).appImage : undefined;
+      if (appImage) s.resolved.config.appImage = appImage.ref;
+      const ctx = rt.context(s);
       const steps = labSteps(stepOptions(rt, s, ctx.config));
       let plan = await planRun(steps, ctx);
       // Moving between topologies: what the other one left (the lone instance, or the group, or the
@@ -100,6 +104,7 @@ export function upCommand(): Command {
       }
       await rt.save(s);
       if (asked.keyPair) await createPendingKeyPair(ctx, rt.io, asked.keyPair);
+      await appImage?.build(rt.io, rt.signal);
       const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any && !leaving.length });
       if (leaving.length) {
         const removed = await destroySteps(every, ctx, { targets: retired });
@@ -121,11 +126,9 @@ async function localMode(rt: Runtime): Promise<typeof import('../local-mode.js')
 }
 
 /** The images the task will run: the app's, and the logging image when it is given (not built). */
-function localImages(config: { appImage: string; image?: string }): { ref: string; flag: string; what: string }[] {
-  return [
-    { ref: config.appImage, flag: '--app-image', what: 'app image' },
-    ...(config.image ? [{ ref: config.image, flag: '--image', what: 'logging image' }] : []),
-  ];
+function localImages(r: Session['resolved'], flags: { baseImage?: string }): import('../local-mode.js').LocalImagesInput {
+  const source = r.sources.appImage;
+  return { appImage: r.config.appImage, appImageChosen: source !== undefined && source !== 'default', image: r.config.image, baseImage: flags.baseImage };
 }
 
 /**

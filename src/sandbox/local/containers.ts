@@ -18,7 +18,7 @@
 import type Docker from 'dockerode';
 import { join } from 'node:path';
 import { ecsNameComponent, instancePathParts } from './confine.js';
-import { CONTAINER_LABEL, STACK_LABEL, TASK_LABEL } from './labels.js';
+import { CONTAINER_LABEL, SANDBOX_LABEL, STACK_LABEL, TASK_LABEL } from './labels.js';
 
 export interface ContainerPlan {
   /** The definition's name. */
@@ -45,6 +45,8 @@ export interface HostDir {
 
 export interface TaskContext {
   stack: string;
+  /** The sandbox's identity (labels.ts sandboxIdentity): two sandboxes of one stack never share a name. */
+  sandbox: string;
   taskArn: string;
   taskId: string;
   cluster: string;
@@ -59,8 +61,8 @@ export interface TaskContext {
 
 const SECONDS = 1_000_000_000;
 
-export function dockerName(ctx: Pick<TaskContext, 'stack' | 'family' | 'revision' | 'taskId'>, name: string): string {
-  return `ecs-cwlogs-${ctx.stack}-${ctx.family}-${ctx.revision}-${name}-${ctx.taskId.slice(0, 12)}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
+export function dockerName(ctx: Pick<TaskContext, 'stack' | 'sandbox' | 'family' | 'revision' | 'taskId'>, name: string): string {
+  return `ecs-cwlogs-${ctx.stack}-${ctx.sandbox.slice(0, 6)}-${ctx.family}-${ctx.revision}-${name}-${ctx.taskId.slice(0, 12)}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
 }
 
 /**
@@ -115,6 +117,7 @@ export function planContainers(ctx: TaskContext, definition: Record<string, any>
     const labels: Record<string, string> = {
       ...(c.dockerLabels ?? {}),
       [STACK_LABEL]: ctx.stack,
+      [SANDBOX_LABEL]: ctx.sandbox,
       [TASK_LABEL]: ctx.taskArn,
       [CONTAINER_LABEL]: c.name,
       'com.amazonaws.ecs.cluster': ctx.cluster,

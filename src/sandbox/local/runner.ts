@@ -37,7 +37,7 @@ import type { Ec2StateView, World } from '../types.js';
 import { appendBeneath, checkDirBeneath, ConfinementError, ensureDirBeneath, relativeParts } from './confine.js';
 import { planContainers, volumeDirs, type ContainerPlan, type HostDir, type TaskContext } from './containers.js';
 import { attachRuntime, detachRuntime, type TaskRuntime } from './hooks.js';
-import { labelled, localDocker, removeLabelled, CONTAINER_LABEL, STACK_LABEL, TASK_LABEL } from './labels.js';
+import { labelled, localDocker, removeLabelled, sandboxIdentity, CONTAINER_LABEL, SANDBOX_LABEL, STACK_LABEL, TASK_LABEL, type Owner } from './labels.js';
 import { LogShipper, type LogSource } from './log-shipper.js';
 
 export interface LocalRunnerOptions {
@@ -119,17 +119,22 @@ export class LocalRunner implements TaskRuntime {
     this.o.log?.(line);
   }
 
+  /** This sandbox's containers: the stack's, with this sandbox's identity (labels.ts). */
+  private get owner(): Required<Owner> {
+    return { stack: this.o.stack, sandbox: sandboxIdentity(this.o.dir) };
+  }
+
   /** Adopt or remove what a previous sandbox process left, then reconcile every pollMs. */
   async start(): Promise<void> {
     await this.docker.ping();
     const ecs = ecsState(this.o.world);
-    const found = await labelled(this.docker, this.o.stack);
+    const found = await labelled(this.docker, this.owner);
     const keep = new Set<string>();
     for (const c of found.containers) {
       const t = ecs.tasks[c.taskArn];
       if (t && t.lastStatus !== 'STOPPED') keep.add(c.taskArn);
     }
-    const removed = await removeLabelled(this.docker, this.o.stack, keep);
+    const removed = await removeLabelled(this.docker, this.owner, keep);
     if (removed.containers.length) this.log(`removed ${removed.containers.length} container(s) of tasks this sandbox no longer runs: ${removed.containers.join(', ')}`);
     for (const arn of keep) await this.adopt(ecs.tasks[arn]!);
     attachRuntime(this.o.world, this);
@@ -297,12 +302,13 @@ export class LocalRunner implements TaskRuntime {
     const cluster = ecsState(world).clusters[t.clusterArn]?.clusterName ?? 'default';
     const ctx: TaskContext = {
       stack: this.o.stack,
+      sandbox: this.owner.sandbox,
       taskArn: t.taskArn,
       taskId,
       cluster,
       family: td.family,
       revision: td.revision,
-      network: `ecs-cwlogs-${this.o.stack}-${taskId.slice(0, 12)}`,
+      network: `ecs-cwlogs-${this.o.stack}-${this.owner.sandbox.slice(0, 6)}-${taskId.slice(0, 12)}`,
       hostRoot: this.hostRoot(instanceId),
       taskRoot: join(this.o.dir, 'tasks', taskId),
     };
@@ -379,7 +385,7 @@ export class LocalRunner implements TaskRuntime {
     this.ensureStackDir(ctx.taskRoot);
     this.ensureStackDir(ctx.hostRoot);
     for (const d of volumeDirs(ctx, definition.volumes ?? [])) ensureDirBeneath(this.o.dir, this.stackParts(d));
-    await this.docker.createNetwork({ Name: ctx.network, Driver: 'bridge', Labels: { [STACK_LABEL]: ctx.stack, [TASK_LABEL]: ctx.taskArn } });
+    await this.docker.createNetwork({ Name: ctx.network, Driver: 'bridge', Labels: { [STACK_LABEL]: ctx.stack, [SANDBOX_LABEL]: ctx.sandbox, [TASK_LABEL]: ctx.taskArn } });
     for (const p of run.plans) {
       const image = await this.docker.getImage(p.image).inspect();
       const entry = [...(image.Config?.Entrypoint ?? [])].join(' ');
@@ -484,7 +490,7 @@ export class LocalRunner implements TaskRuntime {
       refused = e.message; // started by an older version that did not check: stopped below
     }
     const run = this.newRun(t, plans, c.ctx, c.instanceId);
-    const filters = JSON.stringify({ label: [`${TASK_LABEL}=${t.taskArn}`] });
+    const filters = JSON.stringify({ label: [`${TASK_LABEL}=${t.taskArn}`, `${SANDBOX_LABEL}=${this.owner.sandbox}`] });
     for (const x of await this.docker.listContainers({ all: true, filters })) {
       const name = x.Labels[CONTAINER_LABEL];
       if (!name) continue;

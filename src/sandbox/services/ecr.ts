@@ -1,17 +1,20 @@
 /**
  * ECR (JSON 1.1, regional): repositories, tags, authorization tokens, and image metadata.
  *
- * There is no registry behind it: images exist only as metadata, recorded by PutImage (a manifest
- * and a tag, as `docker push` ends) or by recordImage() from other sandbox code. A new repository is
- * empty, so DescribeImages returns [].
+ * The registry behind it is on loopback (../registry/): repositoryUri and GetAuthorizationToken's
+ * proxyEndpoint name 127.0.0.1:<port of the region>, so `docker push` of a rehearsal stays on this
+ * machine. An image is recorded by a push to that registry, by PutImage (a manifest and a tag, as
+ * `docker push` ends) or by recordImage() from other sandbox code. A new repository is empty, so
+ * DescribeImages returns [].
  */
 
 import { createHash } from 'node:crypto';
 import { paginate } from '../paginate.js';
+import { issuePassword, registryHost, TOKEN_LIFETIME_MS, type RegistryState } from '../registry/index.js';
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
 import { arrayToTagMap, bool, int, list, tagList, type TagMap } from './util.js';
 
-interface ImageRecord {
+export interface EcrImage {
   imageDigest: string;
   imageTags: string[];
   imageSizeInBytes: number;
@@ -30,16 +33,15 @@ interface RepositoryRecord {
   encryptionType: 'AES256' | 'KMS';
   kmsKey?: string;
   tags: TagMap;
-  images: ImageRecord[];
+  images: EcrImage[];
 }
 
-export interface EcrState {
+export interface EcrState extends RegistryState {
   /** By `${region}|${repositoryName}`. */
   repositories: Record<string, RepositoryRecord>;
 }
 
 const NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000;
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 
 function state(world: World): EcrState {
@@ -54,8 +56,15 @@ function repositoryArn(r: RepositoryRecord): string {
   return `arn:aws:ecr:${r.region}:${r.registryId}:repository/${r.repositoryName}`;
 }
 
-function repositoryUri(r: RepositoryRecord): string {
-  return `${r.registryId}.dkr.ecr.${r.region}.amazonaws.com/${r.repositoryName}`;
+/** The repository on the region's loopback registry: 127.0.0.1:<port>/<name>. */
+async function repositoryUri(world: World, r: RepositoryRecord): Promise<string> {
+  return `${await registryHost(world, r.region)}/${r.repositoryName}`;
+}
+
+/** The repository of that name in the region (this account's registry), if any: for the registry. */
+export function findRepositoryRecord(world: World, region: string, name: string): RepositoryRecord | undefined {
+  const repo = state(world).repositories[key(region, name)];
+  return repo && repo.registryId === world.settings.accountId ? repo : undefined;
 }
 
 function invalidParameter(message: string): ServiceError {
@@ -120,12 +129,12 @@ function checkTagCount(tags: TagMap): TagMap {
   return tags;
 }
 
-function repositoryShape(r: RepositoryRecord) {
+async function repositoryShape(world: World, r: RepositoryRecord) {
   return {
     repositoryArn: repositoryArn(r),
     registryId: r.registryId,
     repositoryName: r.repositoryName,
-    repositoryUri: repositoryUri(r),
+    repositoryUri: await repositoryUri(world, r),
     createdAt: new Date(r.createdAt),
     imageTagMutability: r.imageTagMutability,
     imageScanningConfiguration: { scanOnPush: r.scanOnPush },
@@ -143,7 +152,7 @@ function checkMaxResults(value: unknown, max: number): number | undefined {
 
 // ---------------------------------------------------------------------------------------------
 
-function createRepository(req: SandboxRequest, world: World) {
+async function createRepository(req: SandboxRequest, world: World) {
   const p = req.params;
   const name = checkName(p.repositoryName);
   const registryId = registryOf(world, p);
@@ -177,10 +186,10 @@ function createRepository(req: SandboxRequest, world: World) {
     images: [],
   };
   repos[key(req.region, name)] = repo;
-  return { repository: repositoryShape(repo) };
+  return { repository: await repositoryShape(world, repo) };
 }
 
-function describeRepositories(req: SandboxRequest, world: World) {
+async function describeRepositories(req: SandboxRequest, world: World) {
   const p = req.params;
   const registryId = registryOf(world, p);
   const names = list<string>(p.repositoryNames);
@@ -204,10 +213,10 @@ function describeRepositories(req: SandboxRequest, world: World) {
     settings: world.settings,
     invalidToken: () => invalidParameter('Invalid parameter at \'nextToken\' failed to satisfy constraint: \'Invalid NextToken\''),
   });
-  return { repositories: page.items.map(repositoryShape), nextToken: page.nextToken };
+  return { repositories: await Promise.all(page.items.map((r) => repositoryShape(world, r))), nextToken: page.nextToken };
 }
 
-function deleteRepository(req: SandboxRequest, world: World) {
+async function deleteRepository(req: SandboxRequest, world: World) {
   const repo = getRepository(world, req.region, req.params);
   if (repo.images.length > 0 && !bool(req.params.force)) {
     throw new ServiceError(
@@ -216,15 +225,16 @@ function deleteRepository(req: SandboxRequest, world: World) {
       400,
     );
   }
+  const shape = await repositoryShape(world, repo);
   delete state(world).repositories[key(repo.region, repo.repositoryName)];
-  return { repository: repositoryShape(repo) };
+  return { repository: shape };
 }
 
 function imageIdText(id: { imageDigest?: string; imageTag?: string }): string {
   return `{imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'}`;
 }
 
-function findImage(repo: RepositoryRecord, id: { imageDigest?: string; imageTag?: string }): ImageRecord | undefined {
+function findImage(repo: RepositoryRecord, id: { imageDigest?: string; imageTag?: string }): EcrImage | undefined {
   return repo.images.find(
     (img) => (!id.imageDigest || img.imageDigest === id.imageDigest) && (!id.imageTag || img.imageTags.includes(id.imageTag)),
   );
@@ -234,7 +244,7 @@ function describeImages(req: SandboxRequest, world: World) {
   const p = req.params;
   const repo = getRepository(world, req.region, p);
   const ids = list<{ imageDigest?: string; imageTag?: string }>(p.imageIds);
-  let images: ImageRecord[];
+  let images: EcrImage[];
   if (ids.length) {
     images = [];
     for (const id of ids) {
@@ -359,14 +369,21 @@ function putImage(req: SandboxRequest, world: World) {
   };
 }
 
-function getAuthorizationToken(req: SandboxRequest, world: World) {
+/**
+ * A 12-hour token for the region's loopback registry (AuthorizationData: "user:password" in base64,
+ * proxyEndpoint the registry URL for `docker login`). Its registry speaks plain HTTP, as dockerd
+ * speaks to any 127.0.0.0/8 registry.
+ */
+async function getAuthorizationToken(req: SandboxRequest, world: World) {
   const registryIds = list<string>(req.params.registryIds);
   const ids = registryIds.length ? registryIds : [world.settings.accountId];
+  const host = await registryHost(world, req.region);
+  const expiresAt = req.now + TOKEN_LIFETIME_MS;
   return {
-    authorizationData: ids.map((id) => ({
-      authorizationToken: Buffer.from(`AWS:${Buffer.from(world.nextId('', 128), 'hex').toString('base64')}`).toString('base64'),
-      expiresAt: new Date(req.now + TOKEN_LIFETIME_MS),
-      proxyEndpoint: `https://${id}.dkr.ecr.${req.region}.amazonaws.com`,
+    authorizationData: ids.map(() => ({
+      authorizationToken: Buffer.from(`AWS:${issuePassword(world, req.region, expiresAt)}`).toString('base64'),
+      expiresAt: new Date(expiresAt),
+      proxyEndpoint: `http://${host}`,
     })),
   };
 }
