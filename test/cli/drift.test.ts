@@ -99,7 +99,7 @@ test('a down killed right after its first DeleteRole: the next down leaves nothi
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual({ ...(await iamAt(aws, stack)), trust: undefined }, { ...own, trust: undefined });
     await killDown();
-    r = await runCli(['down', ...base(stack, sb.url, '--yes')], env);
+    r = await runCli(['down', ...base(stack, sb.url, '--yes', '--delete-logs')], env);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await iamAt(aws, stack), { roles: [], policies: [], profiles: [], trust: {} }, `down after the kill left IAM behind:\n${r.stdout}`);
     assert.deepEqual(await taggedLeft(sb, env, stack), []);
@@ -121,7 +121,7 @@ test('a down killed right after its first DeleteRole: the next down leaves nothi
     const after = await iamAt(aws, stack);
     assert.deepEqual({ ...after, trust: undefined }, { ...own, trust: undefined });
     assert.deepEqual(after.trust, { 'ECSCloudWatchLogs-task-us-east-1': 'ecs-tasks.amazonaws.com', 'ECSCloudWatchLogs-us-east-1': 'ec2.amazonaws.com' });
-    r = await runCli(['down', ...base(stack, sb.url, '--yes')], env);
+    r = await runCli(['down', ...base(stack, sb.url, '--yes', '--delete-logs')], env);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await taggedLeft(sb, env, stack), []);
     assert.deepEqual((await iamAt(aws, stack)).roles, []);
