@@ -127,3 +127,70 @@ test('a down killed right after its first DeleteRole: the next down leaves nothi
     assert.deepEqual((await iamAt(aws, stack)).roles, []);
   });
 });
+
+test('a launch template whose default version was changed by hand (awscli): status shows it, up sets the default back with one ModifyLaunchTemplate, no new version', { timeout: 10 * 60_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    const stack = 'ltdefault';
+    const env = cliEnv(tempConfigDir());
+    let r = await runCli(upArgs(stack, sb.url, '--instances', '2'), env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const aws = clients(sb);
+    const lt = (await aws.ec2.describeLaunchTemplates({ Filters: [{ Name: 'tag:ecs-cwlogs:stack', Values: [stack] }] })).LaunchTemplates![0]!;
+    assert.equal(lt.DefaultVersionNumber, 1);
+    // Out of band: a version 2 with another instance type, made the default.
+    await awscli(sb, env, 'ec2', 'create-launch-template-version', '--launch-template-id', lt.LaunchTemplateId!, '--source-version', '1', '--launch-template-data', '{"InstanceType":"t3.large"}');
+    await awscli(sb, env, 'ec2', 'modify-launch-template', '--launch-template-id', lt.LaunchTemplateId!, '--default-version', '2');
+    const status = await runCli(['status', ...base(stack, sb.url, '--json')], env);
+    const step = (JSON.parse(status.stdout) as { steps: { id: string; action: string; summary?: string }[] }).steps.find((s) => s.id === 'launch-template');
+    assert.equal(step?.action, 'update', `status shows the drift: ${JSON.stringify(step)}`);
+    assert.match(step?.summary ?? '', /version 1 .*default again/);
+    const since = sb.requestLog().length;
+    r = await runCli(upArgs(stack, sb.url, '--instances', '2'), env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(mutatingCalls(sb, since), ['ec2:ModifyLaunchTemplate'], 'the one call needed');
+    const after = (await awscli(sb, env, 'ec2', 'describe-launch-templates', '--launch-template-ids', lt.LaunchTemplateId!)).LaunchTemplates[0];
+    assert.equal(after.DefaultVersionNumber, 1);
+    assert.equal(after.LatestVersionNumber, 2, 'no new version');
+    r = await runCli(['down', ...base(stack, sb.url, '--yes', '--delete-logs')], env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
+
+test('awscli reads back the user data the instance step sent (describe-instance-attribute --attribute userData)', async () => {
+  await withSandbox({}, async (sb) => {
+    const stack = 'userdata';
+    const env = cliEnv(tempConfigDir());
+    const r = await runCli(upArgs(stack, sb.url), env);
+    assert.equal(r.code, 0, r.stderr);
+    const aws = clients(sb);
+    const inst = (await aws.ec2.describeInstances({ Filters: [{ Name: 'tag:ecs-cwlogs:stack', Values: [stack] }, { Name: 'instance-state-name', Values: ['running'] }] })).Reservations![0]!.Instances![0]!;
+    const sent = (sb.world.state.ec2 as { instances: Record<string, { userData?: string }> }).instances[inst.InstanceId!]!.userData;
+    assert.match(sent ?? '', /ECS_CLUSTER=/, 'the step sent user data that joins the cluster');
+    const attr = await awscli(sb, env, 'ec2', 'describe-instance-attribute', '--instance-id', inst.InstanceId!, '--attribute', 'userData');
+    assert.equal(Buffer.from(attr.UserData.Value, 'base64').toString('utf8'), sent);
+    const type = await awscli(sb, env, 'ec2', 'describe-instance-attribute', '--instance-id', inst.InstanceId!, '--attribute', 'instanceType');
+    assert.equal(type.InstanceType.Value, inst.InstanceType);
+    // Changing the instance type of a running instance is refused, as EC2 refuses it.
+    await assert.rejects(awscli(sb, env, 'ec2', 'modify-instance-attribute', '--instance-id', inst.InstanceId!, '--instance-type', 'Value=t3.large'), /IncorrectInstanceState/);
+  });
+});
+
+test('a task role trust policy changed by hand (awscli update-assume-role-policy): up puts it back with UpdateAssumeRolePolicy', async () => {
+  await withSandbox({}, async (sb) => {
+    const stack = 'trust';
+    const env = cliEnv(tempConfigDir());
+    let r = await runCli(upArgs(stack, sb.url), env);
+    assert.equal(r.code, 0, r.stderr);
+    const aws = clients(sb);
+    const role = 'ECSCloudWatchLogs-task-us-east-1';
+    const original = (await iamAt(aws, stack)).trust[role];
+    await awscli(sb, env, 'iam', 'update-assume-role-policy', '--role-name', role, '--policy-document', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }));
+    assert.equal((await iamAt(aws, stack)).trust[role], 'ec2.amazonaws.com');
+    const since = sb.requestLog().length;
+    r = await runCli(upArgs(stack, sb.url), env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(mutatingCalls(sb, since), ['iam:UpdateAssumeRolePolicy']);
+    assert.equal((await iamAt(aws, stack)).trust[role], original);
+    assert.equal(original, 'ecs-tasks.amazonaws.com');
+  });
+});
