@@ -141,9 +141,9 @@ test('a launch template whose default version was changed by hand (awscli): stat
     await awscli(sb, env, 'ec2', 'create-launch-template-version', '--launch-template-id', lt.LaunchTemplateId!, '--source-version', '1', '--launch-template-data', '{"InstanceType":"t3.large"}');
     await awscli(sb, env, 'ec2', 'modify-launch-template', '--launch-template-id', lt.LaunchTemplateId!, '--default-version', '2');
     const status = await runCli(['status', ...base(stack, sb.url, '--json')], env);
-    const step = (JSON.parse(status.stdout) as { steps: { id: string; action: string; summary?: string }[] }).steps.find((s) => s.id === 'launch-template');
+    const step = (JSON.parse(status.stdout) as { steps: { id: string; action: string; plan?: { summary?: string } }[] }).steps.find((s) => s.id === 'launch-template');
     assert.equal(step?.action, 'update', `status shows the drift: ${JSON.stringify(step)}`);
-    assert.match(step?.summary ?? '', /version 1 .*default again/);
+    assert.match(step?.plan?.summary ?? '', /version 1 .*default again/);
     const since = sb.requestLog().length;
     r = await runCli(upArgs(stack, sb.url, '--instances', '2'), env, { timeoutMs: 300_000 });
     assert.equal(r.code, 0, r.stderr);
