@@ -194,3 +194,52 @@ test('a task role trust policy changed by hand (awscli update-assume-role-policy
     assert.equal(original, 'ecs-tasks.amazonaws.com');
   });
 });
+
+/** chattr +i: an immutable directory refuses writes with EPERM, even to root (the tests run as root). */
+async function immutable(dir: string, on: boolean): Promise<void> {
+  await new Promise<void>((resolve, reject) => execFile('chattr', [on ? '+i' : '-i', dir], (e) => (e ? reject(e) : resolve())));
+}
+
+test('a config directory that cannot be written: up stops with exit 2 before any AWS write, naming the directory (EPERM, EACCES); saving a stack file says the same', async () => {
+  const { mkdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { saveStack } = await import('../../src/core/config.js');
+  await withSandbox({}, async (sb) => {
+    // 1. The whole config directory immutable (EPERM), and 2. only its stacks/ directory.
+    for (const sub of ['', 'stacks']) {
+      const dir = tempConfigDir();
+      if (sub) await mkdir(join(dir, sub), { recursive: true }); // (an immutable directory protects only itself, not its subdirectories)
+      const ro = join(dir, sub);
+      await immutable(ro, true);
+      try {
+        const since = sb.requestLog().length;
+        const r = await runCli(upArgs('rocfg', sb.url), cliEnv(dir));
+        assert.equal(r.code, 2, `exit 2 (${sub || 'config dir'}): ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /Unexpected error/);
+        assert.match(r.stderr, new RegExp(`Cannot write to ${ro.replace(/[/.]/g, '\\$&')}`));
+        assert.match(r.stderr, /EPERM/);
+        assert.match(r.stderr, /ECS_CWLOGS_CONFIG_DIR/);
+        assert.deepEqual(mutatingCalls(sb, since), [], 'stopped before the first write');
+        // The stack file's own write (after a run) says the same, as exit 2.
+        await assert.rejects(
+          saveStack({ stack: 'rocfg', version: 1, targets: {} } as unknown as Parameters<typeof saveStack>[0], cliEnv(dir)),
+          (e: { exitCode?: number; message: string }) => e.exitCode === 2 && /Cannot write to/.test(e.message) && /EPERM/.test(e.message),
+        );
+      } finally {
+        await immutable(ro, false);
+      }
+    }
+    // 3. Not root: a directory owned by root, mode 0755 (EACCES), run as nobody.
+    const dir = tempConfigDir();
+    const { chmod } = await import('node:fs/promises');
+    await chmod(dir, 0o755);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...upArgs('rocfg', sb.url)], { env: { ...cliEnv(dir), HOME: '/tmp' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /Cannot write to .*EACCES/s);
+  });
+});
