@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { EngineError, type RunReport } from '../core/engine.js';
 import { CliError, ExitCode, InternalError, InterruptedError } from '../core/errors.js';
 import type { Context, RunFlags } from '../core/context.js';
-import { withUserSettings, saveStack, type ResolvedConfig } from '../core/config.js';
+import { assertConfigWritable, saveStack, unwritableError, withUserSettings, type ResolvedConfig } from '../core/config.js';
 import { lockStack, type StackLock } from '../core/lock.js';
 import { showValue } from '../core/step.js';
 import { hourlyPrice } from '../core/pricing.js';
@@ -80,6 +80,8 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
           return buildContext({ opts, io, stack: validated.stack, resolved: s.resolved, conn: s.conn, signal: sig.signal, intent, newKeyPair: s.newKeyPair });
         },
         async lock(command) {
+          // A read-only config directory is a stop before the first write, not after it.
+          if (!held) await assertConfigWritable();
           held ??= await lockStack(validated.stack, command);
         },
         async save(s) {
@@ -142,6 +144,7 @@ export function reportError(e: unknown, io: IoHost, verbose: boolean, cmds?: { r
     report = e.report;
     err = e.error;
   } else if (e instanceof CliError) err = e;
+  else if (unwritableError(e)) err = unwritableError(e)!;
   else err = new InternalError({ what: 'Unexpected error', why: e instanceof Error ? e.message : String(e), fix: 'Please report it with the output of --verbose.', cause: e });
 
   if (err instanceof InterruptedError && report) {
