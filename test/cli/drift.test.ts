@@ -243,3 +243,37 @@ test('a config directory that cannot be written: up stops with exit 2 before any
     assert.match(r.stderr, /Cannot write to .*EACCES/s);
   });
 });
+
+test('targets deregistered by hand (awscli elbv2 deregister-targets): status shows the drift, up registers the running tasks again', { timeout: 10 * 60_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    const stack = 'targets';
+    const env = cliEnv(tempConfigDir());
+    const args = upArgs(stack, sb.url, '--instances', '2', '--load-balancer');
+    let r = await runCli(args, env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const tg = (await awscli(sb, env, 'elbv2', 'describe-target-groups')).TargetGroups[0].TargetGroupArn as string;
+    const health = async () => (await awscli(sb, env, 'elbv2', 'describe-target-health', '--target-group-arn', tg)).TargetHealthDescriptions as { Target: { Id: string; Port: number }; TargetHealth: { State: string } }[];
+    const before = await health();
+    assert.equal(before.length, 2);
+    await awscli(sb, env, 'elbv2', 'deregister-targets', '--target-group-arn', tg, '--targets', ...before.map((h) => `Id=${h.Target.Id},Port=${h.Target.Port}`));
+    assert.ok((await health()).every((h) => h.TargetHealth.State === 'draining'), 'deregistered: draining');
+    // ECS does not put them back by itself (the stricter reading; see docs/aws-behaviour.md).
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.ok((await health()).every((h) => h.TargetHealth.State === 'draining'), 'still draining a second later');
+    const status = await runCli(['status', ...base(stack, sb.url, '--json')], env);
+    const step = (JSON.parse(status.stdout) as { steps: { id: string; action: string; plan?: { summary?: string } }[] }).steps.find((s) => s.id === 'service');
+    assert.equal(step?.action, 'update', `status shows the drift: ${JSON.stringify(step)}`);
+    assert.match(step?.plan?.summary ?? '', /targets/);
+    const since = sb.requestLog().length;
+    r = await runCli(args, env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(mutatingCalls(sb, since), ['elasticloadbalancing:RegisterTargets']);
+    const after = await health();
+    assert.deepEqual(after.map((h) => `${h.Target.Id}:${h.Target.Port}`).sort(), before.map((h) => `${h.Target.Id}:${h.Target.Port}`).sort());
+    assert.ok(after.every((h) => h.TargetHealth.State !== 'draining'), JSON.stringify(after));
+    const again = await runCli(['status', ...base(stack, sb.url, '--json')], env);
+    assert.equal((JSON.parse(again.stdout) as { steps: { id: string; action: string }[] }).steps.find((s) => s.id === 'service')?.action, 'noop');
+    r = await runCli(['down', ...base(stack, sb.url, '--yes', '--delete-logs')], env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
