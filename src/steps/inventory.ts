@@ -145,7 +145,7 @@ export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string 
   } while (marker);
   marker = undefined;
   do {
-    const page = await ctx.iam.listPolicies({ Scope: 'Local', PathPrefix: path, Marker: marker });
+    const page: { Policies?: { PolicyName?: string; Path?: string }[]; IsTruncated?: boolean; Marker?: string } = await ctx.iam.listPolicies({ Scope: 'Local', PathPrefix: path, Marker: marker });
     for (const p of page.Policies ?? []) {
       const name = ownName(p.PolicyName, p.Path);
       if (name) out.add(name);
