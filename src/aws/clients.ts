@@ -145,6 +145,7 @@ export type Elbv2Api = Pick<
   | 'modifyListener'
   | 'deleteListener'
   | 'describeTargetHealth'
+  | 'registerTargets'
   | 'addTags'
   | 'describeTags'
 >;

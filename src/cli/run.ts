@@ -10,7 +10,7 @@ import type { StackConfig } from '../core/settings.js';
 import { plural } from '../core/plural.js';
 import { CliError, ExitCode, InternalError, InterruptedError, UserInputError } from '../core/errors.js';
 import type { Context, RunFlags } from '../core/context.js';
-import { configDir, withUserSettings, saveStack, settleShape, type ResolvedConfig } from '../core/config.js';
+import { assertConfigWritable, configDir, saveStack, settleShape, unwritableError, withUserSettings, type ResolvedConfig } from '../core/config.js';
 import { lockStack, type StackLock } from '../core/lock.js';
 import { acquireAccountLock, checkAccountLock, staleAfterSeconds, type AccountLock } from '../core/account-lock.js';
 import { showValue } from '../core/step.js';
@@ -96,6 +96,8 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
           return buildContext({ opts, io, stack: validated.stack, resolved: s.resolved, conn: s.conn, signal: sig.signal, intent, newKeyPair: s.newKeyPair });
         },
         async lock(command) {
+          // A read-only config directory is a stop before the first write, not after it.
+          if (!held) await assertConfigWritable();
           held ??= await lockStack(validated.stack, command);
         },
         async checkAccountLock(ctx) {
@@ -224,6 +226,7 @@ export function reportError(
     report = e.report;
     err = e.error;
   } else if (e instanceof CliError) err = e;
+  else if (unwritableError(e)) err = unwritableError(e)!;
   else err = new InternalError({ what: 'Unexpected error', why: e instanceof Error ? e.message : String(e), fix: 'Please report it with the output of --verbose.', cause: e });
 
   if (err instanceof InterruptedError && report) {

@@ -10,8 +10,8 @@
  * account and region, or the sandbox, or another endpoint. A rehearsal in the sandbox never touches
  * a real account's answers, and a second region starts from the defaults.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { UserInputError } from './errors.js';
 import { SETTING_LIST, SETTINGS, type Setting, type SettingKey, type StackConfig } from './settings.js';
@@ -165,16 +165,64 @@ export async function loadStack(stack: string, env: NodeJS.ProcessEnv = process.
 /** Atomic write (tmp + rename), mode 0600: an interrupted save never leaves a half-written file. */
 export async function saveStack(saved: SavedStack, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const file = stackFile(saved.stack, env);
-  await mkdir(join(configDir(env), 'stacks'), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   try {
+    await mkdir(join(configDir(env), 'stacks'), { recursive: true, mode: 0o700 });
     await writeFile(tmp, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
     await rename(tmp, file);
   } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw unwritableError(e, env) ?? e;
   }
   return file;
+}
+
+/** The errors of a file that cannot be written: permission denied, not permitted (immutable), read-only file system. */
+const UNWRITABLE: Record<string, string> = {
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'the operation is not permitted there (EPERM: an immutable or otherwise protected directory)',
+  EROFS: 'it is on a read-only file system (EROFS)',
+};
+
+/**
+ * A clear exit-2 error for a file of the tool's own (settings, stack files, the lock, a key file)
+ * that cannot be written; undefined when `e` is not such an error. Names the directory and the way out.
+ */
+export function unwritableError(e: unknown, env: NodeJS.ProcessEnv = process.env): UserInputError | undefined {
+  const err = e as NodeJS.ErrnoException | undefined;
+  const why = err?.code ? UNWRITABLE[err.code] : undefined;
+  if (!why || !err?.path) return undefined;
+  const dir = err.syscall === 'access' ? err.path : dirname(err.path);
+  return new UserInputError({
+    what: `Cannot write to ${dir}`,
+    why: `${err.syscall ?? 'writing'} ${err.path}: ${why}`,
+    fix: `ecs-cwlogs keeps its saved settings, stack files and locks under ${configDir(env)}. Make that directory writable by your user (for example chmod u+w ${dir}), or set ECS_CWLOGS_CONFIG_DIR to a writable directory, and run the command again.`,
+    cause: e,
+  });
+}
+
+/**
+ * Before the first write of a run: the directories the run will write its lock and its stack file
+ * to, or their nearest existing parent, can be written (W_OK honours read-only mounts and immutable
+ * directories, even for root). Throws unwritableError.
+ */
+export async function assertConfigWritable(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  for (const sub of ['stacks', 'locks']) {
+    let dir = join(configDir(env), sub);
+    for (;;) {
+      try {
+        await access(dir, constants.W_OK);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && dirname(dir) !== dir) {
+          dir = dirname(dir);
+          continue;
+        }
+        throw unwritableError(e, env) ?? e;
+      }
+    }
+  }
 }
 
 /** What was saved for this target (legacy version-1 answers apply to AWS targets until replaced). */

@@ -6,8 +6,12 @@
  *   regional resources: the Resource Groups Tagging API (GetResources with the stack tag), which
  *     covers ECS clusters, services and task definitions, EC2 instances and security groups, and
  *     CloudWatch Logs log groups;
- *   IAM (global): the stack's path, /ecs-cwlogs/<stack>/, listed with ListRoles and
- *     ListInstanceProfiles; names end with the region they serve.
+ *   IAM (global): the stack's path, /ecs-cwlogs/<stack>/, listed with ListRoles and ListPolicies;
+ *     names end with the region they serve (iamBaseNames).
+ *
+ * Names found this way only recognise what is the stack's: they stand in for a name the user did not
+ * give only when they name a whole resource of that kind, never a part of one, and never override
+ * what the user gave.
  *
  * Where the Tagging API can't be used (no tag:GetResources permission), the names alone are used,
  * as before, and the run says so.
@@ -109,20 +113,62 @@ export function namesOf(resources: readonly TaggedResource[]): StackNames {
   return n;
 }
 
-/** The stack's IAM base names in this region (from its roles' path), without the region suffix or task roles. */
+/**
+ * The stack's IAM base names in this region: what its roles and policies at the stack's path were
+ * named after. Each name is recognised for what it is before its base is taken from it, so that a
+ * leftover part never passes for a base of its own:
+ *
+ *   the task role <base>-task-<region> trusts ecs-tasks.amazonaws.com: its base is <base>;
+ *   the instance role <base>-<region> trusts ec2.amazonaws.com: its base is <base>;
+ *   the policy <base>-<region> (a customer managed policy at the path): its base is <base>.
+ *
+ * A role whose trust policy was changed by hand is told by its name: "-task" last is a task role.
+ * (A `down` killed between its two DeleteRole calls leaves the task role alone; read as a base of its
+ * own it made the next runs look for ECSCloudWatchLogs-task-task-... and leave the policy behind.)
+ */
 export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string }, region: string): Promise<string[]> {
-  const out: string[] = [];
+  const out = new Set<string>();
+  const suffix = `-${region}`;
+  const path = iamPath(ctx.stack);
+  const ownName = (name: string | undefined, at: string | undefined) => (name?.endsWith(suffix) && at === path ? name.slice(0, -suffix.length) : undefined);
   let marker: string | undefined;
   do {
-    const page = await ctx.iam.listRoles({ PathPrefix: iamPath(ctx.stack), Marker: marker });
+    const page = await ctx.iam.listRoles({ PathPrefix: path, Marker: marker });
     for (const r of page.Roles ?? []) {
-      const suffix = `-${region}`;
-      if (r.RoleName?.endsWith(suffix) && r.Path === iamPath(ctx.stack)) out.push(r.RoleName.slice(0, -suffix.length));
+      const name = ownName(r.RoleName, r.Path);
+      if (!name) continue;
+      const trusted = trustedServices(r.AssumeRolePolicyDocument);
+      const isTaskRole = name.endsWith('-task') && (trusted.includes('ecs-tasks.amazonaws.com') || !trusted.includes('ec2.amazonaws.com'));
+      out.add(isTaskRole ? name.slice(0, -'-task'.length) : name);
     }
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
-  // A task role (<base>-task-<region>) belongs to its base; alone (its base already gone) it is one.
-  return out.filter((b) => !out.some((x) => taskRoleBase(x) === b));
+  marker = undefined;
+  do {
+    const page: { Policies?: { PolicyName?: string; Path?: string }[]; IsTruncated?: boolean; Marker?: string } = await ctx.iam.listPolicies({ Scope: 'Local', PathPrefix: path, Marker: marker });
+    for (const p of page.Policies ?? []) {
+      const name = ownName(p.PolicyName, p.Path);
+      if (name) out.add(name);
+    }
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return [...out];
+}
+
+/** The services a trust policy (IAM returns it URL-encoded) lets assume the role. */
+function trustedServices(document: string | undefined): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(decodeURIComponent(document ?? ''));
+  } catch {
+    return [];
+  }
+  const statements = (doc as { Statement?: unknown })?.Statement;
+  const list = Array.isArray(statements) ? statements : statements ? [statements] : [];
+  return list.flatMap((st) => {
+    const service = (st as { Principal?: { Service?: unknown } })?.Principal?.Service;
+    return Array.isArray(service) ? service.map(String) : service ? [String(service)] : [];
+  });
 }
 
 /**

@@ -57,6 +57,8 @@ export interface LaunchTemplateObserved {
   owned: boolean;
   /** The default version's data, normalised. */
   data: TemplateData;
+  /** The other versions' data, newest first: one may already be what is desired (the default was changed by hand). */
+  otherVersions?: { version: number; data: TemplateData }[];
   /** Other templates carrying the stack tag (a cluster renamed): deleted by destroy. */
   others?: { launchTemplateId: string; name: string }[];
 }
@@ -189,6 +191,20 @@ async function defaultVersionData(ctx: Pick<Ctx, 'ec2'>, id: string): Promise<{ 
   }
 }
 
+/** The template's versions other than the default (newest first; at most 200, one page). */
+async function otherVersionsData(ctx: Pick<Ctx, 'ec2'>, id: string, defaultVersion: number): Promise<{ version: number; data: TemplateData }[]> {
+  try {
+    const res = await ctx.ec2.describeLaunchTemplateVersions({ LaunchTemplateId: id, MaxResults: 200 });
+    return (res.LaunchTemplateVersions ?? [])
+      .filter((v) => v.VersionNumber !== undefined && v.VersionNumber !== defaultVersion)
+      .sort((a, b) => (b.VersionNumber ?? 0) - (a.VersionNumber ?? 0))
+      .map((v) => ({ version: v.VersionNumber!, data: normaliseData(v.LaunchTemplateData as DataLike | undefined) }));
+  } catch (e) {
+    if (hasAwsCode(e, 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateName.NotFoundException')) return [];
+    throw e;
+  }
+}
+
 export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string): Promise<LaunchTemplateObserved | Absent> {
   const tagged = await stackTemplates(ctx);
   let t = tagged.find((x) => x.LaunchTemplateName === name);
@@ -198,6 +214,8 @@ export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: 
   const v = await defaultVersionData(ctx, t.LaunchTemplateId);
   if (!v) return ABSENT;
   const tags = tagMap(t.Tags);
+  const latest = t.LatestVersionNumber ?? v.version;
+  const otherVersions = latest > 1 ? await otherVersionsData(ctx, t.LaunchTemplateId, v.version) : [];
   return {
     launchTemplateId: t.LaunchTemplateId,
     name: t.LaunchTemplateName ?? name,
@@ -206,6 +224,7 @@ export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: 
     tags,
     owned: ownedBy(tags, ctx.stack),
     data: v.data,
+    ...(otherVersions.length ? { otherVersions } : {}),
     ...(others.length ? { others } : {}),
   };
 }
@@ -214,6 +233,16 @@ export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: 
 
 function dataDiffs(observed: LaunchTemplateObserved, d: LaunchTemplateDesired): FieldDiff[] {
   return diff(observed.data, normaliseData(effectiveData(observed, d) as DataLike), 'data');
+}
+
+/**
+ * A version other than the default that already holds what is desired: the default was changed by
+ * hand (ModifyLaunchTemplate --default-version). Setting the default back is the one call needed; a
+ * new version would only pile up copies (a template keeps at most 10,000 versions).
+ */
+function matchingVersion(observed: LaunchTemplateObserved, d: LaunchTemplateDesired): number | undefined {
+  if (dataDiffs(observed, d).length === 0) return undefined;
+  return observed.otherVersions?.find((v) => dataDiffs({ ...observed, data: v.data }, d).length === 0)?.version;
 }
 
 function pendingGuard(d: LaunchTemplateDesired): void {
@@ -291,6 +320,15 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
     const tags = ownedTagsDiff(observed.tags, desired.tags);
     if (data.length === 0 && tags.length === 0) return { action: 'noop', summary: `${observed.launchTemplateId} version ${observed.defaultVersion}`, ...noted };
     if (data.length === 0) return { action: 'update', summary: `repair the tags of ${observed.launchTemplateId}`, diffs: tags };
+    const back = matchingVersion(observed, desired);
+    if (back !== undefined) {
+      return {
+        action: 'update',
+        summary: `make version ${back} of ${observed.name} the default again (it is ${observed.defaultVersion})${tags.length ? '; repair its tags' : ''}`,
+        diffs: [{ field: 'defaultVersion', from: observed.defaultVersion, to: back }, ...tags],
+        ...noted,
+      };
+    }
     const fields = [...new Set(data.map((d) => d.field.split('.')[1]))].join(', ');
     return {
       action: 'update',
@@ -331,6 +369,13 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
     }
     const data = effectiveData(o, desired);
     if (dataDiffs(o, desired).length === 0) return outputs(o.launchTemplateId, o.name, o.defaultVersion, data, desired);
+    const back = matchingVersion(o, desired);
+    if (back !== undefined) {
+      await ctx.ec2.modifyLaunchTemplate({ LaunchTemplateId: o.launchTemplateId, DefaultVersion: String(back) });
+      ctx.report(`${o.name}: version ${back} is the default again (was ${o.defaultVersion})`);
+      const v = o.otherVersions!.find((x) => x.version === back)!;
+      return outputs(o.launchTemplateId, o.name, back, effectiveData({ ...o, data: v.data }, desired), desired);
+    }
     pendingGuard(desired);
     // A new version, then made the default. The token is the request's: a run cut short between
     // the two gets the same version back, and makes it the default.
@@ -354,12 +399,13 @@ export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplat
         instanceType: desired.instanceType,
       };
     }
-    const data = effectiveData(observed, desired);
-    const changes = dataDiffs(observed, desired).length > 0;
+    const back = matchingVersion(observed, desired);
+    const data = effectiveData(back === undefined ? observed : { ...observed, data: observed.otherVersions!.find((x) => x.version === back)!.data }, desired);
+    const changes = back === undefined && dataDiffs(observed, desired).length > 0;
     return {
       launchTemplateId: observed.launchTemplateId,
       launchTemplateName: observed.name,
-      version: changes ? unknown('new version') : observed.defaultVersion,
+      version: back ?? (changes ? unknown('new version') : observed.defaultVersion),
       amiId: data.ImageId ?? observed.data.imageId ?? '',
       architecture: desired.architecture,
       instanceType: desired.instanceType,

@@ -24,7 +24,7 @@ import { namesOf, taggedResources } from './inventory.js';
 import { createHash } from 'node:crypto';
 import { groupNames, topologyOf } from '../core/topology.js';
 
-type Ctx = Pick<Context, 'ecs' | 'ec2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'ec2' | 'elbv2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
 /** Where the tasks run: the EC2 launch type (one instance), or the stack's capacity provider. */
 export type Capacity = { launchType: 'EC2' } | { capacityProvider: string };
@@ -48,6 +48,14 @@ export interface ServiceObserved {
   primaryFailed: boolean;
   tags: Record<string, string>;
   owned: boolean;
+  /** RUNNING tasks missing from (or draining out of) the service's target groups: deregistered by hand. */
+  missingTargets?: Target[];
+}
+
+export interface Target {
+  targetGroupArn: string;
+  id: string;
+  port: number;
 }
 
 export interface ServiceDesired {
@@ -119,6 +127,54 @@ export async function readService(ctx: Pick<Context, 'ecs' | 'stack'>, cluster: 
 }
 
 /**
+ * The service's RUNNING tasks that its target groups do not hold, or hold only as draining: someone
+ * deregistered them (aws elbv2 deregister-targets). ECS registers a task's (instance, host port) when
+ * the task starts and deregisters it when the task stops (the ECS guide, "Use load balancing to
+ * distribute Amazon ECS service traffic"); nothing in the API promises that it registers one again in
+ * between (aws/containers-roadmap#251 reports that it does, the sandbox models the stricter case that
+ * it does not). Either way the ALB would route to fewer tasks than run, so `status` shows it and `up`
+ * registers them again: RegisterTargets is idempotent, and ECS still deregisters them when the task stops.
+ */
+export async function missingTargets(ctx: Pick<Context, 'ecs' | 'elbv2'>, cluster: string, o: ServiceObserved): Promise<Target[]> {
+  if (!o.loadBalancers.length) return [];
+  const arns: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ctx.ecs.listTasks({ cluster, serviceName: o.name, desiredStatus: 'RUNNING', nextToken: token });
+    arns.push(...(page.taskArns ?? []));
+    token = page.nextToken;
+  } while (token);
+  const tasks = [];
+  for (let i = 0; i < arns.length; i += 100) tasks.push(...((await ctx.ecs.describeTasks({ cluster, tasks: arns.slice(i, i + 100) })).tasks ?? []));
+  const running = tasks.filter((t) => t.lastStatus === 'RUNNING' && t.desiredStatus === 'RUNNING' && t.containerInstanceArn);
+  if (!running.length) return [];
+  const cis = [...new Set(running.map((t) => t.containerInstanceArn!))];
+  const ec2Of = new Map<string, string>();
+  for (let i = 0; i < cis.length; i += 100) {
+    for (const ci of (await ctx.ecs.describeContainerInstances({ cluster, containerInstances: cis.slice(i, i + 100) })).containerInstances ?? []) {
+      if (ci.containerInstanceArn && ci.ec2InstanceId) ec2Of.set(ci.containerInstanceArn, ci.ec2InstanceId);
+    }
+  }
+  const missing: Target[] = [];
+  for (const lb of o.loadBalancers) {
+    const [targetGroupArn, container] = lb.split('|') as [string, string];
+    if (!targetGroupArn.startsWith('arn:')) continue;
+    const [containerName, containerPort] = container.split(':');
+    const held = new Set(
+      ((await ctx.elbv2.describeTargetHealth({ TargetGroupArn: targetGroupArn })).TargetHealthDescriptions ?? [])
+        .filter((h) => h.TargetHealth?.State !== 'draining')
+        .map((h) => `${h.Target?.Id}:${h.Target?.Port}`),
+    );
+    for (const t of running) {
+      const id = ec2Of.get(t.containerInstanceArn!);
+      const port = t.containers?.find((c) => c.name === containerName)?.networkBindings?.find((b) => b.containerPort === Number(containerPort))?.hostPort;
+      if (id && port !== undefined && !held.has(`${id}:${port}`)) missing.push({ targetGroupArn, id, port });
+    }
+  }
+  return missing;
+}
+
+/**
  * The idempotency token of one generation of the service: the same for retries of one creation (a
  * re-run after a crash can't create a second service), another once the service was deleted and is
  * created again (a new task definition revision, a previous INACTIVE service).
@@ -167,7 +223,12 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
   dependsOn: ['cluster', 'task'],
   after: ['instance', 'capacity-provider', 'target-group', 'load-balancer', 'auto-scaling-group'],
 
-  read: (ctx) => readService(ctx, ctx.config.clusterName, ctx.config.serviceName),
+  async read(ctx) {
+    const o = await readService(ctx, ctx.config.clusterName, ctx.config.serviceName);
+    if (isAbsent(o) || !o.loadBalancers.length) return o;
+    const missing = await missingTargets(ctx, ctx.config.clusterName, o);
+    return missing.length ? { ...o, missingTargets: missing } : o;
+  },
 
   desired(ctx, deps: DepOutputs) {
     const td = deps.task?.taskDefinitionArn;
@@ -243,6 +304,10 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
     }
     // A deployment the circuit breaker failed stays failed: a run (once the cause is fixed) starts a new one.
     if (observed.primaryFailed && !diffs.some((d) => d.field === 'taskDefinition')) diffs.push({ field: 'deployment', from: 'FAILED', to: 'a new deployment' });
+    // Tasks deregistered from the target group by hand: registered again (missingTargets).
+    if (observed.missingTargets?.length) {
+      diffs.push({ field: 'targets', from: `${observed.missingTargets.length} running task(s) not registered`, to: 'every running task registered' });
+    }
     return diffs.length ? { action: 'update', summary: diffs.map((d) => d.field).join(', '), diffs } : { action: 'noop', summary: `${observed.runningCount}/${observed.desiredCount} running` };
   },
 
@@ -290,6 +355,13 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
           });
         }
         if (changed.has('tags')) await ctx.ecs.tagResource({ resourceArn: o.arn, tags: ecsTags(desired.tags) });
+        if (changed.has('targets') && o.missingTargets?.length) {
+          for (const tg of new Set(o.missingTargets.map((t) => t.targetGroupArn))) {
+            const targets = o.missingTargets.filter((t) => t.targetGroupArn === tg).map((t) => ({ Id: t.id, Port: t.port }));
+            await ctx.elbv2.registerTargets({ TargetGroupArn: tg, Targets: targets });
+            ctx.report(`registered ${targets.length} running task(s) in the target group again (deregistered outside ecs-cwlogs)`);
+          }
+        }
       }
     }
     await waitSteady(ctx, { ...desired, ignoreDeployments: isAbsent(observed) ? [] : observed.failedDeployments });

@@ -130,6 +130,17 @@ is "$ROLE_ARN" "arn:aws:iam::123456789012:role/tour-role" "iam create-role"
 fails EntityAlreadyExists iam create-role --role-name tour-role --assume-role-policy-document "file://$WORK/trust.json"
 is "$(q iam get-role --role-name tour-role --query 'Role.AssumeRolePolicyDocument.Statement[0].Principal.Service')" ec2.amazonaws.com "iam get-role document (decoded by the CLI)"
 fails NoSuchEntity iam get-role --role-name nope
+# The trust policy replaced in place (what `up` does to repair one changed out of band).
+cat >"$WORK/trust-ecs.json" <<'EOF'
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}
+EOF
+call iam update-assume-role-policy --role-name tour-role --policy-document "file://$WORK/trust-ecs.json"
+is "$(q iam get-role --role-name tour-role --query 'Role.AssumeRolePolicyDocument.Statement[0].Principal.Service')" ecs-tasks.amazonaws.com "iam update-assume-role-policy"
+fails MalformedPolicyDocument iam update-assume-role-policy --role-name tour-role --policy-document '{"Statement": oops'
+fails NoSuchEntity iam update-assume-role-policy --role-name nope --policy-document "file://$WORK/trust.json"
+call iam update-assume-role-policy --role-name tour-role --policy-document "file://$WORK/trust.json"
+is "$(q iam list-role-policies --role-name tour-role --query 'length(PolicyNames)')" 0 "iam list-role-policies (no inline policy)"
+fails NoSuchEntity iam list-role-policies --role-name nope
 call iam list-roles >/dev/null
 call iam tag-role --role-name tour-role --tags Key=owner,Value=me
 is "$(q iam list-role-tags --role-name tour-role --query 'length(Tags)')" 2 "iam list-role-tags"
@@ -262,6 +273,21 @@ is "$(q ec2 describe-tags --filters Name=resource-id,Values="$INSTANCE" Name=key
 call ec2 delete-tags --resources "$INSTANCE" --tags Key=extra
 is "$(q ec2 describe-volumes --filters Name=attachment.instance-id,Values="$INSTANCE" --query 'Volumes[0].Tags[0].Value')" tour-root "ec2 describe-volumes"
 fails DependencyViolation ec2 delete-security-group --group-id "$SG"
+# Instance attributes: the user data comes back base64-encoded, as it was sent.
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute userData --query UserData.Value | base64 -d)" "$(cat "$WORK/user-data.sh")" "ec2 describe-instance-attribute userData"
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute instanceType --query InstanceType.Value)" t3.small "ec2 describe-instance-attribute instanceType"
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute groupSet --query 'Groups[0].GroupId')" "$SG" "ec2 describe-instance-attribute groupSet"
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute instanceInitiatedShutdownBehavior --query InstanceInitiatedShutdownBehavior.Value)" stop "ec2 describe-instance-attribute instanceInitiatedShutdownBehavior"
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute blockDeviceMapping --query 'BlockDeviceMappings[0].DeviceName')" /dev/xvda "ec2 describe-instance-attribute blockDeviceMapping"
+fails InvalidParameterValue ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute nope
+fails IncorrectInstanceState ec2 modify-instance-attribute --instance-id "$INSTANCE" --instance-type Value=t3.medium
+call ec2 modify-instance-attribute --instance-id "$INSTANCE" --disable-api-termination
+fails OperationNotPermitted ec2 terminate-instances --instance-ids "$INSTANCE"
+call ec2 modify-instance-attribute --instance-id "$INSTANCE" --no-disable-api-termination
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute disableApiTermination --query DisableApiTermination.Value)" False "ec2 modify-instance-attribute --no-disable-api-termination"
+call ec2 modify-instance-attribute --instance-id "$INSTANCE" --no-source-dest-check
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute sourceDestCheck --query SourceDestCheck.Value)" False "ec2 modify-instance-attribute --no-source-dest-check"
+call ec2 modify-instance-attribute --instance-id "$INSTANCE" --groups "$SG"
 
 
 echo "== ecs"
@@ -290,6 +316,13 @@ cat >"$WORK/taskdef.json" <<'EOF'
 }
 EOF
 TD=$(q ecs register-task-definition --cli-input-json "file://$WORK/taskdef.json" --query taskDefinition.taskDefinitionArn)
+# RunTask places on the cluster's container instances: the second task needs host port 514, taken by the first.
+is "$(q ecs run-task --cluster tour-cluster --task-definition tour-logger --count 2 --started-by tour --query 'join(`,`, [to_string(length(tasks)), failures[0].reason])')" "1,RESOURCE:PORTS" "ecs run-task places one, reports the other as a failure"
+RUN_TASK=$(q ecs list-tasks --cluster tour-cluster --started-by tour --query 'taskArns[0]')
+call ecs stop-task --cluster tour-cluster --task "$RUN_TASK" --reason tour >/dev/null
+call ecs create-cluster --cluster-name tour-empty >/dev/null
+fails InvalidParameterException ecs run-task --cluster tour-empty --task-definition tour-logger
+call ecs delete-cluster --cluster tour-empty >/dev/null
 is "$(q ecs describe-task-definition --task-definition tour-logger --query taskDefinition.revision)" 1 "ecs describe-task-definition"
 call ecs list-task-definitions >/dev/null
 call ecs list-task-definition-families >/dev/null
@@ -334,6 +367,11 @@ wait_for "ec2 instance running again" running ec2 describe-instances --instance-
 wait_for "ecs agent reconnected" True ecs describe-container-instances --cluster tour-cluster --container-instances "$CI2" --query 'containerInstances[0].agentConnected'
 call ec2 stop-instances --instance-ids "$INSTANCE" >/dev/null
 wait_for "ec2 instance stopped again" stopped ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
+call ec2 modify-instance-attribute --instance-id "$INSTANCE" --instance-type Value=t3.medium
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute instanceType --query InstanceType.Value)" t3.medium "ec2 modify-instance-attribute --instance-type (stopped)"
+printf '#!/bin/bash\necho changed\n' >"$WORK/user-data-2.sh"
+call ec2 modify-instance-attribute --instance-id "$INSTANCE" --attribute userData --value "$(base64 -w0 "$WORK/user-data-2.sh")"
+is "$(q ec2 describe-instance-attribute --instance-id "$INSTANCE" --attribute userData --query UserData.Value | base64 -d)" "$(cat "$WORK/user-data-2.sh")" "ec2 modify-instance-attribute userData (stopped)"
 
 
 echo "== teardown"

@@ -5,7 +5,9 @@
  * usable by EC2 for settings.iamPropagationMs; ec2/instances.ts asks instanceProfileUsable().
  */
 
+import type { ListRolePoliciesRequest, ListRolePoliciesResponse, UpdateAssumeRolePolicyRequest } from '@aws-sdk/client-iam';
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
+import { typedOperation, type Call } from '../typed.js';
 import { paginate } from '../paginate.js';
 import { unflatten } from '../protocols/query.js';
 import { arrayToTagMap, bool, int, list, tagList, type TagMap } from './util.js';
@@ -698,6 +700,28 @@ function deleteRole(req: SandboxRequest, world: World) {
   return {};
 }
 
+/**
+ * UpdateAssumeRolePolicy: replaces the role's trust policy (checked as CreateRole checks it). AWS:
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateAssumeRolePolicy.html -- NoSuchEntity
+ * for an unknown role, MalformedPolicyDocument for a bad document; an empty response on success.
+ */
+function updateAssumeRolePolicy(p: UpdateAssumeRolePolicyRequest, { world }: Call): Record<string, never> {
+  const role = getRole(world, validName(p.RoleName, 'roleName', 64));
+  role.assumeRolePolicyDocument = checkPolicyDocument(p.PolicyDocument, 'policyDocument', 'trust');
+  return {};
+}
+
+/**
+ * ListRolePolicies: the names of the role's inline policies. The sandbox models no PutRolePolicy, so
+ * an existing role has none (AWS answers the same for a role that never had one); NoSuchEntity for an
+ * unknown role. https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListRolePolicies.html
+ */
+function listRolePolicies(p: ListRolePoliciesRequest, { world }: Call): ListRolePoliciesResponse {
+  getRole(world, validName(p.RoleName, 'roleName', 64));
+  const page = listPage(world, [] as string[], p as Record<string, any>);
+  return { PolicyNames: page.items, ...page.extra };
+}
+
 function attachRolePolicy(req: SandboxRequest, world: World) {
   const name = validName(req.params.RoleName, 'roleName', 64);
   const arn = validArn(req.params.PolicyArn, 'policyArn');
@@ -892,6 +916,16 @@ export const iam: ServiceModule = {
     GetRole: { mutating: false, handler: getRoleOp },
     ListRoles: { mutating: false, handler: listRoles },
     DeleteRole: { mutating: true, handler: deleteRole },
+    UpdateAssumeRolePolicy: typedOperation<UpdateAssumeRolePolicyRequest, Record<string, never>>({
+      mutating: true,
+      decode: (p) => unflatten(p) as UpdateAssumeRolePolicyRequest,
+      handler: updateAssumeRolePolicy,
+    }),
+    ListRolePolicies: typedOperation<ListRolePoliciesRequest, ListRolePoliciesResponse>({
+      mutating: false,
+      decode: (p) => unflatten(p) as ListRolePoliciesRequest,
+      handler: listRolePolicies,
+    }),
     AttachRolePolicy: { mutating: true, handler: attachRolePolicy },
     DetachRolePolicy: { mutating: true, handler: detachRolePolicy },
     ListAttachedRolePolicies: { mutating: false, handler: listAttachedRolePolicies },

@@ -7,6 +7,7 @@
 import type { ServiceModule } from '../../types.js';
 import { operations as images } from './images.js';
 import { operations as instances } from './instances.js';
+import { operations as instanceAttributes } from './instance-attributes.js';
 import { operations as keyPairs } from './key-pairs.js';
 import { operations as launchTemplates } from './launch-templates.js';
 import { operations as network } from './network.js';
@@ -24,5 +25,5 @@ export const ec2: ServiceModule = {
   xmlNamespace: 'http://ec2.amazonaws.com/doc/2016-11-15/',
   initState,
   tick,
-  operations: { ...network, ...keyPairs, ...securityGroups, ...images, ...instances, ...launchTemplates, ...tags },
+  operations: { ...network, ...keyPairs, ...securityGroups, ...images, ...instances, ...instanceAttributes, ...launchTemplates, ...tags },
 };

@@ -83,6 +83,11 @@ export interface InstanceRecord extends Ec2InstanceRecord {
   wantsPublicIp: boolean;
   /** Burstable types: the CPU credit option (CreditSpecification, else the family's default). */
   cpuCredits?: 'standard' | 'unlimited';
+  /** Attributes RunInstances or ModifyInstanceAttribute set (instance-attributes.ts); absent = EC2's default. */
+  sourceDestCheck?: boolean;
+  instanceInitiatedShutdownBehavior?: 'stop' | 'terminate';
+  disableApiStop?: boolean;
+  ebsOptimized?: boolean;
 }
 
 export interface ReservationRecord {
@@ -502,6 +507,9 @@ function launch(world: World, at: { region: string; now: number }, p: Record<str
       metadataOptions: plan.metadataOptions,
       blockDevices,
       disableApiTermination: plan.disableApiTermination,
+      ...(bool(p.DisableApiStop) ? { disableApiStop: true } : {}),
+      ...(bool(p.EbsOptimized) ? { ebsOptimized: true } : {}),
+      ...(p.InstanceInitiatedShutdownBehavior === 'terminate' ? { instanceInitiatedShutdownBehavior: 'terminate' as const } : {}),
       wantsPublicIp: plan.wantsPublicIp,
       ...(cpuCredits ? { cpuCredits } : {}),
     };
@@ -548,7 +556,7 @@ export function instanceShape(world: World, i: InstanceRecord) {
     vpcId: terminated ? undefined : i.vpcId,
     privateIpAddress: terminated ? undefined : i.privateIpAddress,
     ipAddress: i.publicIpAddress,
-    sourceDestCheck: terminated ? undefined : true,
+    sourceDestCheck: terminated ? undefined : (i.sourceDestCheck ?? true),
     groupSet: i.securityGroupIds.map((id) => ({ groupId: id, groupName: state(world).securityGroups[id]?.groupName })),
     stateReason: terminated
       ? { code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' }
@@ -569,7 +577,7 @@ export function instanceShape(world: World, i: InstanceRecord) {
     tagSet: Object.keys(i.tags).length ? tagSet(i.tags) : undefined,
     hypervisor: 'xen',
     iamInstanceProfile: i.iamInstanceProfile ? { arn: i.iamInstanceProfile.arn, id: i.iamInstanceProfileId } : undefined,
-    ebsOptimized: false,
+    ebsOptimized: i.ebsOptimized ?? false,
     enaSupport: true,
     bootMode: 'uefi',
     platformDetails: 'Linux/UNIX',
@@ -696,6 +704,10 @@ export function stopInstances(p: StopInstancesRequest, { world, region, now }: C
   for (const inst of instances) {
     if (inst.state === 'shutting-down' || inst.state === 'terminated' || inst.state === 'pending') {
       throw new ServiceError('IncorrectInstanceState', `This instance '${inst.instanceId}' is not in a state from which it can be stopped.`, 400);
+    }
+    // Stop protection (ModifyInstanceAttribute --disable-api-stop), as termination protection above.
+    if (inst.disableApiStop) {
+      throw new ServiceError('OperationNotPermitted', `The instance '${inst.instanceId}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`, 400);
     }
   }
   dryRun(p);

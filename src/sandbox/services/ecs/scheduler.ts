@@ -191,13 +191,13 @@ function taskList(tasks: TaskRecord[]): string {
 
 // ---- Placement --------------------------------------------------------------------------------------
 
-interface Requirements {
+export interface Requirements {
   cpu: number;
   memory: number;
   attributes: string[];
 }
 
-function requirements(td: TaskDefinitionRecord): Requirements {
+export function requirements(td: TaskDefinitionRecord): Requirements {
   const d = td.definition;
   const containers: any[] = d.containerDefinitions ?? [];
   const cpu = d.cpu !== undefined && /^\d+$/.test(d.cpu) ? Number(d.cpu) : containers.reduce((n, c) => n + (c.cpu ?? 0), 0);
@@ -292,7 +292,7 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
 }
 
 /** Host port bindings per container, or undefined when a fixed host port is taken. */
-function allocatePorts(td: TaskDefinitionRecord, usedTcp: Set<number>, usedUdp: Set<number>): NetworkBinding[][] | undefined {
+export function allocatePorts(td: TaskDefinitionRecord, usedTcp: Set<number>, usedUdp: Set<number>): NetworkBinding[][] | undefined {
   const tcp = new Set(usedTcp);
   const udp = new Set(usedUdp);
   const result: NetworkBinding[][] = [];

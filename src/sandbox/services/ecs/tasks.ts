@@ -1,5 +1,9 @@
-/** ECS tasks: ListTasks, DescribeTasks, StopTask, and the task phase timer. */
+/** ECS tasks: RunTask, ListTasks, DescribeTasks, StopTask, and the task phase timer. */
+import { randomUUID } from 'node:crypto';
 import type {
+  Failure,
+  RunTaskRequest,
+  RunTaskResponse,
   DescribeTasksRequest,
   DescribeTasksResponse,
   ListTasksRequest,
@@ -10,13 +14,13 @@ import type {
 } from '@aws-sdk/client-ecs';
 import { jsonBody, typedOperation } from '../../typed.js';
 import { findContainerInstance } from './container-instances.js';
-import { UNPULLABLE_REGISTRY } from './scheduler.js';
+import { UNPULLABLE_REGISTRY, allocatePorts, requirements } from './scheduler.js';
 import type { Operation } from '../../types.js';
 import { taskRuntime } from '../../local/hooks.js';
 import { paginate } from '../../paginate.js';
 import { type World } from '../../types.js';
 import { taskFailedToStart } from './scheduler.js';
-import { type ClusterRecord, type ServiceRecord, type TaskRecord, arnId, date, ecsArn, ecsState, findService, finishStop, includes, invalidParameter, optString, optStringList, pageRequest, parseEcsArn, reqString, requireActiveCluster, serviceNotFound, stopTask, tasksOf } from './state.js';
+import { type ClusterRecord, type ContainerInstanceRecord, type EcsTag, type NetworkBinding, type ServiceRecord, type TaskRecord, arnId, findTaskDefinition, isTaskActive, remainingResources, date, ecsArn, ecsState, findService, finishStop, includes, invalidParameter, clientError, optString, optStringList, pageRequest, parseEcsArn, reqString, requireActiveCluster, serviceNotFound, stopTask, tasksOf } from './state.js';
 
 /** The zone of the task's container instance (its agent's ecs.availability-zone attribute). */
 function taskZone(world: World, t: TaskRecord): string {
@@ -155,6 +159,117 @@ const stopTaskOp = typedOperation<StopTaskRequest, StopTaskResponse>({
   },
 });
 
+/**
+ * RunTask (EC2 launch type): each of `count` tasks is placed as ECS places a standalone task -- on an
+ * ACTIVE container instance of the cluster whose agent is connected, with the CPU, memory, host ports and
+ * attributes the task definition needs (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-placement.html);
+ * placementStrategy is honoured (spread over the task's group, binpack, random); there is no default
+ * constraint. A task that fits nowhere is not an error: it is a `failures` entry naming the closest
+ * container instance and why, RESOURCE:CPU / RESOURCE:MEMORY / RESOURCE:PORTS / ATTRIBUTE / AGENT
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/api_failures_messages.html). A cluster
+ * with no container instance at all is an InvalidParameterException ("No Container Instances were
+ * found in your cluster.", as aws/amazon-ecs-cli#1122 shows). Fargate is not modelled: refused.
+ */
+const runTask = typedOperation<RunTaskRequest, RunTaskResponse>({
+  mutating: true,
+  decode: jsonBody,
+  handler: (p, { world, region, now }) => {
+    const cluster = requireActiveCluster(world, region, p.cluster);
+    if (!p.taskDefinition) throw invalidParameter('TaskDefinition can not be blank.');
+    const count = p.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 10) throw invalidParameter('count must be between 1 and 10.');
+    if (p.launchType && p.capacityProviderStrategy?.length) throw invalidParameter('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
+    if (p.launchType && p.launchType !== 'EC2') throw invalidParameter(`Task definition does not support launch_type ${p.launchType}.`);
+    if (p.capacityProviderStrategy?.length) throw invalidParameter('The sandbox places RunTask tasks by launch type EC2 only: give --launch-type EC2.');
+    const td = findTaskDefinition(world, region, p.taskDefinition);
+    if (!td) throw clientError('Unable to describe task definition.');
+    if (td.status !== 'ACTIVE') throw clientError(`TaskDefinition is inactive`);
+    const group = p.group ?? `family:${td.family}`;
+    const all = Object.values(ecsState(world).containerInstances).filter((ci) => ci.clusterArn === cluster.clusterArn && ci.status === 'ACTIVE');
+    if (all.length === 0) throw invalidParameter('No Container Instances were found in your cluster.');
+    const req = requirements(td);
+    const tags: EcsTag[] = (p.tags ?? []).map((t) => ({ key: t.key ?? '', value: t.value ?? '' }));
+    const tasks: Task[] = [];
+    const failures: Failure[] = [];
+    for (let n = 0; n < count; n++) {
+      const fits: { ci: ContainerInstanceRecord; bindings: NetworkBinding[][] }[] = [];
+      let closest: Failure | undefined;
+      for (const ci of all) {
+        const free = remainingResources(world, ci);
+        const names = new Set(ci.attributes.map((a) => a.name));
+        let reason: string | undefined;
+        if (!ci.agentConnected) reason = 'AGENT';
+        else if (req.attributes.some((a) => !names.has(a))) reason = 'ATTRIBUTE';
+        else if (free.cpu < req.cpu) reason = 'RESOURCE:CPU';
+        else if (free.memory < req.memory) reason = 'RESOURCE:MEMORY';
+        const bindings = reason || td.definition.networkMode === 'awsvpc' ? [] : allocatePorts(td, free.tcpPorts, free.udpPorts);
+        if (!reason && !bindings) reason = 'RESOURCE:PORTS';
+        if (reason) closest ??= { arn: ci.containerInstanceArn, reason };
+        else fits.push({ ci, bindings: bindings ?? [] });
+      }
+      if (fits.length === 0) {
+        failures.push(closest!);
+        continue;
+      }
+      const { ci, bindings } = orderForRunTask(world, group, p.placementStrategy ?? [], fits)[0]!;
+      const taskId = world.nextId('', 32);
+      const task: TaskRecord = {
+        taskArn: ecsArn(world, region, `task/${cluster.clusterName}/${taskId}`),
+        clusterArn: cluster.clusterArn,
+        taskDefinitionArn: td.taskDefinitionArn,
+        containerInstanceArn: ci.containerInstanceArn,
+        group,
+        startedBy: p.startedBy,
+        lastStatus: 'PROVISIONING',
+        desiredStatus: 'RUNNING',
+        createdAt: now,
+        statusChangedAt: now,
+        cpu: req.cpu,
+        memory: req.memory,
+        containers: (td.definition.containerDefinitions as any[]).map((c, i) => ({
+          containerArn: ecsArn(world, region, `container/${cluster.clusterName}/${taskId}/${randomUUID()}`),
+          name: c.name,
+          image: c.image,
+          networkBindings: bindings[i] ?? [],
+          cpu: c.cpu ?? 0,
+          memory: c.memory,
+          memoryReservation: c.memoryReservation,
+        })),
+        version: 1,
+        tags: p.propagateTags === 'TASK_DEFINITION' ? [...td.tags, ...tags] : tags,
+      };
+      ecsState(world).tasks[task.taskArn] = task;
+      taskRuntime(world)?.taskPlaced(task);
+      tasks.push(taskView(world, task, { include: ['TAGS'] }));
+    }
+    return { tasks, failures };
+  },
+});
+
+/** The container instances that fit, best first by the strategy (spread counts the task's group). */
+function orderForRunTask<T extends { ci: ContainerInstanceRecord }>(world: World, group: string, strategy: { type?: string; field?: string }[], fits: T[]): T[] {
+  const groupTasks = tasksOf(world, (t) => t.group === group && isTaskActive(t));
+  const key = (ci: ContainerInstanceRecord): number[] =>
+    strategy.map((st) => {
+      if (st.type === 'binpack') {
+        const free = remainingResources(world, ci);
+        return st.field === 'cpu' ? free.cpu : free.memory;
+      }
+      if (st.type === 'random') return Math.random();
+      const field = st.field ?? 'instanceId';
+      const valueOf = (c: ContainerInstanceRecord | undefined) =>
+        !c ? undefined : field === 'instanceId' || field === 'host' ? c.ec2InstanceId : c.attributes.find((a) => a.name === field.replace(/^attribute:/, ''))?.value;
+      const ciOf = (arn: string) => ecsState(world).containerInstances[arn];
+      return groupTasks.filter((t) => valueOf(ciOf(t.containerInstanceArn)) === valueOf(ci)).length;
+    });
+  return [...fits].sort((a, b) => {
+    const ka = key(a.ci);
+    const kb = key(b.ci);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
+    return 0;
+  });
+}
+
 // ---- Phases ----
 
 export const NEXT_PHASE: Partial<Record<TaskRecord['lastStatus'], TaskRecord['lastStatus']>> = {
@@ -199,6 +314,7 @@ export function advanceTasks(world: World, now: number): boolean {
 }
 
 export const operations: Record<string, Operation> = {
+  RunTask: runTask,
   ListTasks: listTasks,
   DescribeTasks: describeTasks,
   StopTask: stopTaskOp,
