@@ -9,13 +9,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
-import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
 
 const TAG = 'ecs-cwlogs:stack';
@@ -302,5 +302,57 @@ test('1.3 and 2: awscli deleting an attached provider gets DELETE_FAILED; down o
     assert.deepEqual(left.filter((a) => /launch-template|capacity-provider|security-group|autoScalingGroup|:service\//.test(a)), [], `nothing live carries the stack tag: ${left.join(', ')}`);
     const cps = JSON.parse((await cli('ecs', 'describe-capacity-providers')).out).capacityProviders as { name: string; status: string }[];
     assert.equal(cps.find((c) => c.name === CP)?.status ?? 'INACTIVE', 'INACTIVE');
+  });
+});
+
+/** Start `up`, SIGKILL it as soon as its progress matches `at`. */
+function upKilledAt(url: string, env: NodeJS.ProcessEnv, args: string[], at: RegExp): Promise<{ signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (at.test(err)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve({ signal, stderr: err }));
+  });
+}
+
+test('1.1 SIGKILL at each point of the new order (group created empty, provider created, provider attached, group scaled), then up: it converges, every instance is the provider\'s, a further up writes nothing', { timeout: 15 * 60_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    sb.world.settings.latency.requestDelayMs = 40; // so the kill lands inside the step
+    const aws = clients(sb);
+    const stack = 'cpkill';
+    const args = ['--instances', '2'];
+    const points: [string, RegExp][] = [
+      ['the group created with 0 instances', /Auto Scaling group: 0 instances until the capacity provider is attached/],
+      ['the provider created, not attached', /Capacity provider: attaching to cluster/],
+      ['the provider attached, the group not scaled', /Capacity provider: ECSCloudWatchLogs-instances: 0 -> 2 instances/],
+      ['the group scaled, not in service', /Capacity provider: \d\/2 instances in service/],
+    ];
+    for (const [what, at] of points) {
+      const env = cliEnv(tempConfigDir());
+      const killed = await upKilledAt(sb.url, env, upArgs(sb.url, stack, ...args), at);
+      assert.equal(killed.signal, 'SIGKILL', `${what}: killed (${killed.stderr.slice(-800)})`);
+      const resumed = await runCli(upArgs(sb.url, stack, ...args), env, { timeoutMs: 240_000 });
+      assert.equal(resumed.code, 0, `${what}: resume failed: ${resumed.stderr}`);
+      const groups = (await aws.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${TAG}`, Values: [stack] }] })).AutoScalingGroups ?? [];
+      assert.equal(groups.length, 1, `${what}: one group`);
+      const ids = groups[0]!.Instances!.map((i) => i.InstanceId!);
+      const cis = (await aws.ecs.listContainerInstances({ cluster: CLUSTER, status: 'ACTIVE' })).containerInstanceArns ?? [];
+      const described = (await aws.ecs.describeContainerInstances({ cluster: CLUSTER, containerInstances: cis })).containerInstances ?? [];
+      assert.deepEqual(
+        described.filter((c) => ids.includes(c.ec2InstanceId!)).map((c) => c.capacityProviderName),
+        [CP, CP],
+        `${what}: both instances are the provider's`,
+      );
+      assert.equal((await runningTasks(aws)).length, 2, `${what}: two tasks`);
+      const mark = sb.requestLog().length;
+      assert.equal((await runCli(upArgs(sb.url, stack, ...args), env)).code, 0);
+      assert.deepEqual(mutatingCalls(sb, mark), [], `${what}: a further up writes nothing`);
+      const down = await runCli(['down', ...base(sb.url, stack), '--delete-logs'], env, { timeoutMs: 240_000 });
+      assert.equal(down.code, 0, down.stderr);
+    }
   });
 });

@@ -143,7 +143,10 @@ export const ECS_MANAGED_TAG = 'AmazonECSManaged';
 
 export function markEcsManaged(world: World, groupArn: string): void {
   const g = Object.values(asgState(world).groups).find((x) => x.autoScalingGroupArn === groupArn);
-  if (!g || g.tags[ECS_MANAGED_TAG] !== undefined) return;
+  if (!g) return;
+  g.tags ??= {};
+  g.propagateAtLaunch ??= {};
+  if (g.tags[ECS_MANAGED_TAG] !== undefined) return;
   g.tags[ECS_MANAGED_TAG] = '';
   g.propagateAtLaunch[ECS_MANAGED_TAG] = true;
 }

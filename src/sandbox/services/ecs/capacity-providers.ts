@@ -94,10 +94,9 @@ export function providerInstances(world: World, region: string, name: string): S
  */
 export function registeringProvider(world: World, region: string, ec2InstanceId: string, tags: Record<string, string>): string | undefined {
   if (tags[ECS_MANAGED_TAG] === undefined) return undefined;
-  const groupName = tags['aws:autoscaling:groupName'];
-  if (!groupName) return undefined;
-  const group = findGroup(world, region, groupName);
-  if (!group || !group.instances.some((i) => i.instanceId === ec2InstanceId)) return undefined;
+  const groups = ((world.state.autoscaling ?? {}) as AutoScalingView).groups ?? {};
+  const group = Object.values(groups).find((g) => g.region === region && g.instances.some((i) => i.instanceId === ec2InstanceId && i.lifecycleState !== 'Terminated' && i.lifecycleState !== 'Detached'));
+  if (!group) return undefined;
   return Object.values(capacityProviders(world)).find(
     (cp) => cp.region === region && cp.status === 'ACTIVE' && cp.autoScalingGroupProvider.autoScalingGroupArn === group.autoScalingGroupArn,
   )?.name;
