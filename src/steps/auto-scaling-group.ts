@@ -156,7 +156,7 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
 
   plan(observed, desired): Plan {
     const where = `${desired.zones.length} zone${desired.zones.length === 1 ? '' : 's'} (${desired.zones.join(', ')})`;
-    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}: ${desired.count} instance${desired.count === 1 ? '' : 's'} across ${where}` };
+    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}: ${desired.count} instance${desired.count === 1 ? '' : 's'} across ${where}, created empty and scaled out once its capacity provider is attached` };
     if (!observed.owned && !desired.adopt) return ownershipConflict('Auto Scaling group', desired.name, observed.tags[STACK_TAG], 'up');
     const diffs = [
       ...diff(
