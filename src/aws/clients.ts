@@ -29,6 +29,7 @@ export type EcsApi = Pick<
   ECS,
   | 'createCluster'
   | 'describeClusters'
+  | 'listClusters'
   | 'deleteCluster'
   | 'tagResource'
   | 'listContainerInstances'

@@ -84,6 +84,7 @@ const containerInstance = object({
   versionInfo: object({ agentVersion: str, agentHash: str, dockerVersion: str }),
   tags: ecsTags,
   version: int,
+  capacityProviderName: optStr,
 });
 
 const deployment = object({

@@ -6,8 +6,25 @@
  * and ECS clears the protection of an instance once it runs no task, so a smaller --instances only
  * ever terminates an empty instance. An instance that dies is replaced by the group.
  *
- * Applying waits until the group has N instances InService and registered in the cluster; a
+ * The capacity provider comes before the group's first instance. The ECS developer guide ("Amazon
+ * ECS capacity providers for EC2 workloads",
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/asg-capacity-providers.html) says to
+ * create the group empty, create the provider and attach it to the cluster, and only then scale out:
+ * creating the provider tags the group AmazonECSManaged (propagated at launch), and instances launched
+ * or registered before that may never be the provider's (hashicorp/terraform-provider-aws#12582,
+ * aws/containers-roadmap#2055), so the service's tasks may never be placed. So a new group is created
+ * with 0 instances, and its size is set (scaleGroup) only once the stack's provider over this group is
+ * ACTIVE and attached to the cluster: here when it already is, else by the capacity-provider step right
+ * after attaching it. The AmazonECSManaged tag is AWS's: never set, removed or counted as drift here.
+ *
+ * Applying then waits until the group has N instances InService and registered in the cluster; a
  * smaller N is not waited for (the service stops tasks first, then ECS lets the group scale in).
+ *
+ * CreateAutoScalingGroup (and UpdateAutoScalingGroup with the template) right after IAM created the
+ * instance profile the template names is refused ("ValidationError: You must use a valid fully-formed
+ * launch template. ... Invalid IAM Instance Profile name") until the profile reaches EC2: retried, as
+ * `instance` retries RunInstances and terraform-provider-aws retries this very answer
+ * (internal/service/autoscaling/group.go, resourceGroupCreate).
  *
  * Teardown: the group is set to 0 and its instances' protection cleared, the instances terminate
  * (waited for), then the group is deleted (waited for). Resumable: every step of it reads first.
@@ -26,6 +43,11 @@ import { groupNetwork, type GroupNetwork } from './zones.js';
 import { registeredEc2Ids } from './instance.js';
 
 type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+/** What sizing the group and waiting for it need (the capacity-provider step calls scaleGroup too). */
+export type ScaleCtx = Pick<Context, 'autoscaling' | 'ecs' | 'stack' | 'clock' | 'timing' | 'signal' | 'report'>;
+
+/** The tag ECS puts on a group when a capacity provider is created over it. AWS's, not ours. */
+export const ECS_MANAGED_TAG = 'AmazonECSManaged';
 
 export interface AsgObserved {
   name: string;
@@ -135,7 +157,7 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
 
   plan(observed, desired): Plan {
     const where = `${desired.zones.length} zone${desired.zones.length === 1 ? '' : 's'} (${desired.zones.join(', ')})`;
-    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}: ${desired.count} instance${desired.count === 1 ? '' : 's'} across ${where}` };
+    if (isAbsent(observed)) return { action: 'create', summary: `${desired.name}: ${desired.count} instance${desired.count === 1 ? '' : 's'} across ${where}, created empty and scaled out once its capacity provider is attached` };
     if (!observed.owned && !desired.adopt) return ownershipConflict('Auto Scaling group', desired.name, observed.tags[STACK_TAG], 'up');
     const diffs = [
       ...diff(
@@ -158,26 +180,37 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
     const tags = Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true, ResourceId: desired.name, ResourceType: 'auto-scaling-group' }));
     if (isAbsent(observed)) {
       if (observed.detail === 'being deleted') await waitGone(ctx, desired.name);
-      ctx.report(`creating ${desired.name} (${plural(desired.count, 'instance')})`);
-      await ctx.autoscaling
-        .createAutoScalingGroup({
+      ctx.report(`creating ${desired.name} empty (scaled to ${desired.count} once its capacity provider is attached)`);
+      await profileRetry(ctx, () =>
+        ctx.autoscaling.createAutoScalingGroup({
           ...shapeOf(desired),
+          MinSize: 0,
+          MaxSize: 0,
+          DesiredCapacity: 0,
           HealthCheckType: 'EC2',
           HealthCheckGracePeriod: 60,
           Tags: tags,
-        })
-        .catch((e) => {
-          // Created by a run that was killed before it read the group back.
-          if (!hasAwsCode(e, 'AlreadyExists', 'AlreadyExistsFault')) throw e;
-        });
+        }),
+      ).catch((e) => {
+        // Created by a run that was killed before it read the group back.
+        if (!hasAwsCode(e, 'AlreadyExists', 'AlreadyExistsFault')) throw e;
+      });
     } else if (plan.action === 'update') {
       const fields = new Set(plan.diffs.map((d) => d.field.split('.')[0]));
-      if ([...fields].some((f) => f !== 'tags')) {
-        await ctx.autoscaling.updateAutoScalingGroup(shapeOf(desired));
+      if ([...fields].some((f) => f !== 'tags' && !SIZE_FIELDS.includes(f!))) {
+        // The shape without the size: the size is scaleGroup's, once the provider is in place.
+        const { MinSize: _min, MaxSize: _max, DesiredCapacity: _desired, ...rest } = shapeOf(desired);
+        await profileRetry(ctx, () => ctx.autoscaling.updateAutoScalingGroup(rest));
       }
       if (fields.has('tags')) await ctx.autoscaling.createOrUpdateTags({ Tags: tags });
     }
-    const g = await waitInService(ctx, desired);
+    const g = await readGroup(ctx, desired.name);
+    if (!g) throw new Error(`Auto Scaling group ${desired.name} was not found right after it was created`);
+    if (await providerAttached(ctx, g, desired.cluster)) {
+      await scaleGroup(ctx, desired.name, desired.count, desired.cluster);
+    } else {
+      ctx.report(`${g.instances.length} instance${g.instances.length === 1 ? '' : 's'} until the capacity provider is attached, then ${desired.count}`);
+    }
     return { groupName: desired.name, groupArn: g.arn, desired: desired.count, subnetIds: desired.subnets, zones: desired.zones };
   },
 
@@ -237,6 +270,51 @@ export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwo
   },
 };
 
+const SIZE_FIELDS = ['min', 'max', 'desired'];
+
+/** A launch template's instance profile that IAM has not yet propagated to EC2 (see the header). */
+function isProfilePropagation(e: unknown): boolean {
+  return hasAwsCode(e, 'ValidationError') && /Invalid IAM Instance Profile/i.test((e as Error).message ?? '');
+}
+
+function profileRetry<T>(ctx: Ctx, call: () => Promise<T>): Promise<T> {
+  return retryOn(call, isProfilePropagation, {
+    clock: ctx.clock,
+    signal: ctx.signal,
+    timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
+    initialDelayMs: ctx.timing.retryMs,
+    maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
+    onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),
+  });
+}
+
+/**
+ * Whether the stack's capacity provider manages this group: ECS tagged the group AmazonECSManaged,
+ * the provider over this very group is ACTIVE, and it is attached to the cluster.
+ */
+async function providerAttached(ctx: Ctx, g: AsgObserved, cluster: string): Promise<boolean> {
+  if (g.tags[ECS_MANAGED_TAG] === undefined) return false;
+  const name = groupNames(ctx.config).capacityProvider;
+  const cp = (await ctx.ecs.describeCapacityProviders({ capacityProviders: [name] })).capacityProviders?.find((x) => x.name === name);
+  if (!cp || cp.status !== 'ACTIVE' || cp.autoScalingGroupProvider?.autoScalingGroupArn !== g.arn) return false;
+  const c = (await ctx.ecs.describeClusters({ clusters: [cluster] })).clusters?.find((x) => x.status === 'ACTIVE');
+  return Boolean(c?.capacityProviders?.includes(name));
+}
+
+/**
+ * Size the group to `count` (min = max = desired) if it is not, and wait for a larger size to be in
+ * service and registered in the cluster. Called only once the capacity provider is attached.
+ */
+export async function scaleGroup(ctx: ScaleCtx, name: string, count: number, cluster: string): Promise<AsgObserved> {
+  const g = await readGroup(ctx, name);
+  if (!g) throw new Error(`Auto Scaling group ${name} does not exist`);
+  if (g.min !== count || g.max !== count || g.desired !== count) {
+    ctx.report(`${name}: ${g.desired} -> ${count} instance${count === 1 ? '' : 's'}`);
+    await ctx.autoscaling.updateAutoScalingGroup({ AutoScalingGroupName: name, MinSize: count, MaxSize: count, DesiredCapacity: count });
+  }
+  return waitInService(ctx, name, count, cluster);
+}
+
 /** What the group is made of: its template, size (min = max = desired) and subnets; create and update alike. */
 function shapeOf(d: AsgDesired) {
   return {
@@ -250,7 +328,8 @@ function shapeOf(d: AsgDesired) {
   };
 }
 
-async function waitInService(ctx: Ctx, d: AsgDesired): Promise<AsgObserved> {
+async function waitInService(ctx: ScaleCtx, name: string, count: number, cluster: string): Promise<AsgObserved> {
+  const d = { name, count, cluster };
   let last = '';
   return pollUntil(
     async () => {

@@ -5,10 +5,24 @@
  * protection lets the group terminate only instances that run no task; managed draining drains an
  * instance before the group terminates it.
  *
+ * Order (see auto-scaling-group.ts): the group is created empty; this step creates the provider
+ * (ECS then tags the group AmazonECSManaged), attaches it to the cluster as its default strategy, and
+ * only then scales the group to --instances and waits for the instances (scaleGroup), so that every
+ * instance is launched, and registers, as the provider's.
+ *
  * A capacity provider's group can't change: one that points at another group (the group was
- * recreated) is a replace plan. Teardown: detached from the cluster, deleted, waited until INACTIVE.
+ * recreated) is a replace plan.
+ *
+ * Teardown: detached from every cluster that holds it (an Auto Scaling group provider sits on one
+ * cluster at a time, not necessarily ours: only that one provider leaves the cluster's list and
+ * default strategy, the rest is kept), deleted, waited until INACTIVE. DeleteCapacityProvider on a
+ * provider still attached answers HTTP 200 with updateStatus DELETE_FAILED and an updateStatusReason,
+ * and the provider stays ACTIVE (no exception: API_DeleteCapacityProvider, "the capacity provider
+ * must be removed from the capacity provider strategy of all services" and disassociated from the
+ * cluster, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCapacityProvider.html).
+ * So the answer's updateStatus is read: DELETE_FAILED detaches again, wherever it is, and retries.
  */
-import type { CapacityProvider, CapacityProviderStrategyItem } from '@aws-sdk/client-ecs';
+import type { CapacityProvider, CapacityProviderStrategyItem, DeleteCapacityProviderCommandOutput } from '@aws-sdk/client-ecs';
 import type { Context } from '../core/context.js';
 import { ecsTags, ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
@@ -17,8 +31,9 @@ import { absent, isAbsent, known, showValue, unknown, type Absent, type Plan, ty
 import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
+import { scaleGroup } from './auto-scaling-group.js';
 
-type Ctx = Pick<Context, 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'autoscaling' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
 export interface CapacityProviderSettings {
   managedScaling: 'ENABLED' | 'DISABLED';
@@ -41,6 +56,9 @@ export interface CapacityProviderDesired extends CapacityProviderSettings {
   name: string;
   cluster: string;
   groupArn: string;
+  /** The group this provider scales out once attached, and to how many instances. */
+  groupName: string;
+  count: number;
   tags: Record<string, string>;
   adopt: boolean;
   pending?: string;
@@ -94,6 +112,8 @@ export const capacityProviderStep: Step<Ctx, CapacityProviderObserved, CapacityP
       name: groupNames(ctx.config).capacityProvider,
       cluster: ctx.config.clusterName,
       groupArn: known(g) ?? showValue(g),
+      groupName: deps['auto-scaling-group']?.groupName ?? groupNames(ctx.config).autoScalingGroup,
+      count: deps['auto-scaling-group']?.desired ?? ctx.config.instances,
       ...(known(g) === undefined ? { pending: `the Auto Scaling group (${showValue(g)})` } : {}),
       ...SETTINGS,
       tags: { ...ctx.tags },
@@ -154,6 +174,8 @@ export const capacityProviderStep: Step<Ctx, CapacityProviderObserved, CapacityP
       ctx.report(`attaching to cluster ${desired.cluster}`);
       await putProviders(ctx, desired.cluster, [...new Set([...(cluster?.providers ?? []), desired.name])], strategyFor(desired.name));
     }
+    // Only now may the group have instances: each is launched carrying AmazonECSManaged and registers as the provider's.
+    await scaleGroup(ctx, desired.groupName, desired.count, desired.cluster);
     return { capacityProviderName: desired.name, capacityProviderArn: arn };
   },
 
@@ -165,24 +187,27 @@ export const capacityProviderStep: Step<Ctx, CapacityProviderObserved, CapacityP
     const { ours, kept } = await stackProviders(ctx);
     const deleted: string[] = [];
     for (const cp of ours) {
-      const cluster = await readCluster(ctx, ctx.config.clusterName).catch((e) => {
-        if (hasAwsCode(e, 'ClusterNotFoundException')) return undefined;
-        throw e;
-      });
-      if (cluster?.providers.includes(cp.name)) {
-        ctx.report(`detaching from cluster ${ctx.config.clusterName}`);
-        await putProviders(ctx, ctx.config.clusterName, cluster.providers.filter((p) => p !== cp.name), cluster.strategy.filter((s) => s.capacityProvider !== cp.name));
-      }
-      try {
-        await retryOn(() => ctx.ecs.deleteCapacityProvider({ capacityProvider: cp.name }), ['UpdateInProgressException', 'ResourceInUseException'], {
-          clock: ctx.clock,
-          signal: ctx.signal,
-          timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
-          initialDelayMs: ctx.timing.retryMs,
-          maxDelayMs: 5 * ctx.timing.retryMs,
-        });
-      } catch (e) {
-        if (!(hasAwsCode(e, 'ClientException', 'InvalidParameterException') && /not found|does not exist|INACTIVE/i.test((e as Error).message))) throw e;
+      let failed: string | undefined;
+      for (let attempt = 1; ; attempt++) {
+        await detachEverywhere(ctx, cp.name);
+        let res: DeleteCapacityProviderCommandOutput | undefined;
+        try {
+          res = await retryOn(() => ctx.ecs.deleteCapacityProvider({ capacityProvider: cp.name }), ['UpdateInProgressException', 'ResourceInUseException'], {
+            clock: ctx.clock,
+            signal: ctx.signal,
+            timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
+            initialDelayMs: ctx.timing.retryMs,
+            maxDelayMs: 5 * ctx.timing.retryMs,
+          });
+        } catch (e) {
+          if (!(hasAwsCode(e, 'ClientException', 'InvalidParameterException') && /not found|does not exist|INACTIVE/i.test((e as Error).message))) throw e;
+        }
+        // HTTP 200, yet refused: still attached somewhere (attached again meanwhile, or a cluster update still settling).
+        if (res?.capacityProvider?.updateStatus !== 'DELETE_FAILED') break;
+        failed = res.capacityProvider.updateStatusReason ?? 'DELETE_FAILED';
+        if (attempt >= 5) throw new Error(`Deleting capacity provider ${cp.name} failed: ${failed}. Detach it from that cluster (aws ecs put-cluster-capacity-providers) and run \`ecs-cwlogs down\` again.`);
+        ctx.report(`delete refused (${failed}): detaching and retrying`);
+        await ctx.clock.sleep(ctx.timing.retryMs * attempt, ctx.signal);
       }
       await waitInactive(ctx, cp.name);
       deleted.push(`capacity provider ${cp.name}`);
@@ -215,6 +240,29 @@ async function stackProviders(ctx: Ctx): Promise<{ ours: CapacityProviderObserve
     else if (o.name === name) kept.push(`capacity provider ${name} (not tagged as stack ${ctx.stack})`);
   }
   return { ours, kept };
+}
+
+/**
+ * Take the provider off every cluster that holds it, ours or not: only it leaves the list and the
+ * default strategy; the cluster's other providers stay.
+ */
+async function detachEverywhere(ctx: Ctx, name: string): Promise<void> {
+  const arns: string[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.ecs.listClusters({ nextToken: token });
+    arns.push(...(res.clusterArns ?? []));
+    token = res.nextToken;
+  } while (token);
+  for (let k = 0; k < arns.length; k += 100) {
+    const clusters = (await ctx.ecs.describeClusters({ clusters: arns.slice(k, k + 100) })).clusters ?? [];
+    for (const c of clusters) {
+      if (c.status !== 'ACTIVE' || !c.capacityProviders?.includes(name)) continue;
+      ctx.report(`detaching from cluster ${c.clusterName}`);
+      const strategy = (c.defaultCapacityProviderStrategy ?? []).filter((s) => s.capacityProvider !== name);
+      await putProviders(ctx, c.clusterArn ?? c.clusterName ?? '', c.capacityProviders.filter((p) => p !== name), strategy);
+    }
+  }
 }
 
 async function putProviders(ctx: Ctx, cluster: string, providers: string[], strategy: CapacityProviderStrategyItem[]): Promise<void> {

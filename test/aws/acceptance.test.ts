@@ -10,6 +10,11 @@
  *   5. a second client (awscli when installed, else the SDK) finds nothing tagged for the stack
  *   6. prints the instance-minutes used and what they cost on demand
  *
+ * ECS_CWLOGS_AWS_ACCEPTANCE_TOPOLOGY picks the shape: `single` (default: one instance, the lab as
+ * written) or `group` (`--instances 2 --load-balancer`: an Auto Scaling group across zones behind
+ * its capacity provider and an ALB; the requests go to the ALB's DNS name, and each instance's ECS
+ * agent stream must show). docs/real-account.md says what each run does and costs.
+ *
  * Credentials and region: the usual AWS environment (AWS_PROFILE, AWS_REGION, ...). Whatever
  * happens, step 4 runs, so a failed run leaves nothing behind (a killed one: `ecs-cwlogs down --yes
  * --delete-logs --stack <printed stack>`).
@@ -25,7 +30,7 @@ import { hourlyPrice } from '../../src/core/pricing.js';
 import { BIN } from '../helpers/cli.js';
 
 const ENABLED = process.env.ECS_CWLOGS_AWS_ACCEPTANCE === '1';
-const SKIP = ENABLED ? false : 'set ECS_CWLOGS_AWS_ACCEPTANCE=1 to run it against a real AWS account (it launches a t3.small for about 10 minutes: see the README)';
+const SKIP = ENABLED ? false : 'set ECS_CWLOGS_AWS_ACCEPTANCE=1 to run it against a real AWS account (it launches a t3.small for about 10 minutes, or with ECS_CWLOGS_AWS_ACCEPTANCE_TOPOLOGY=group two and an ALB: see docs/real-account.md)';
 if (SKIP) console.log(`# test:aws skipped: ${SKIP}`);
 
 const REGION = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
@@ -33,6 +38,11 @@ const N = Number(process.env.ECS_CWLOGS_AWS_ACCEPTANCE_REQUESTS ?? 5);
 const STACK = `acc-${Date.now().toString(36)}`;
 const LOG_GROUP = `/ecs-cwlogs/acceptance/${STACK}`;
 const TAG = 'ecs-cwlogs:stack';
+const TOPOLOGY = process.env.ECS_CWLOGS_AWS_ACCEPTANCE_TOPOLOGY ?? 'single';
+if (TOPOLOGY !== 'single' && TOPOLOGY !== 'group') throw new Error(`ECS_CWLOGS_AWS_ACCEPTANCE_TOPOLOGY must be single or group, not ${TOPOLOGY}`);
+const GROUP = TOPOLOGY === 'group';
+/** The group topology's size: two instances, the fewest that show spreading over zones. */
+const GROUP_SIZE = 2;
 
 function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30 * 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -99,7 +109,7 @@ async function leftovers(): Promise<string[]> {
   return out.filter((x) => !/:instance\//.test(x) || out.some((y) => y.startsWith('instance ')));
 }
 
-test('acceptance on a real account: up, N requests, N access lines and the ECS agent stream in CloudWatch Logs, down, nothing tagged left', { skip: SKIP, timeout: 60 * 60_000 }, async () => {
+test(`acceptance on a real account (${TOPOLOGY}): up, N requests, N access lines and the ECS agent stream in CloudWatch Logs, down, nothing tagged left`, { skip: SKIP, timeout: 60 * 60_000 }, async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, ECS_CWLOGS_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'cwl-acc-')), NO_COLOR: '1' };
   const common = ['--stack', STACK, '--region', REGION, '--log-group', LOG_GROUP];
   const image = process.env.ECS_CWLOGS_AWS_ACCEPTANCE_IMAGE;
@@ -108,17 +118,35 @@ test('acceptance on a real account: up, N requests, N access lines and the ECS a
   let launchedAt: number | undefined;
   let instanceType = 't3.small';
   let ecrRepository: string | undefined;
+  let instances = 1;
+  let albCreatedAt: number | undefined;
   try {
-    const up = await run(['up', '--yes', '--json', ...common, ...(image ? ['--image', image] : ['--ecr'])], env);
+    const shape = GROUP ? ['--instances', String(GROUP_SIZE), '--load-balancer'] : [];
+    const up = await run(['up', '--yes', '--json', ...common, ...shape, ...(image ? ['--image', image] : ['--ecr'])], env);
     assert.equal(up.code, 0, `up failed:\n${up.stderr}`);
     const doc = JSON.parse(up.stdout);
     if (!image) ecrRepository = doc.outputs?.image?.repository?.split('/').pop();
     const url: string = doc.outputs.service.url;
-    instanceType = doc.outputs.instance.instanceType ?? instanceType;
     const aws = createAwsClients({ region: REGION });
-    const inst = (await aws.ec2.describeInstances({ InstanceIds: [doc.outputs.instance.instanceId] })).Reservations?.[0]?.Instances?.[0];
-    launchedAt = inst?.LaunchTime?.getTime();
-    assert.match(url, /^http:\/\/\d+\.\d+\.\d+\.\d+\/$/);
+    if (GROUP) {
+      instanceType = doc.outputs['launch-template']?.instanceType ?? instanceType;
+      const g = (await aws.autoscaling.describeAutoScalingGroups({ AutoScalingGroupNames: [doc.outputs['auto-scaling-group'].groupName] })).AutoScalingGroups?.[0];
+      const ids = (g?.Instances ?? []).map((i) => i.InstanceId!);
+      instances = ids.length;
+      assert.equal(instances, GROUP_SIZE, 'the group has its instances');
+      // The capacity provider came first: every instance carries the tag ECS propagates once it exists.
+      const described = (await aws.ec2.describeInstances({ InstanceIds: ids })).Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+      assert.ok(described.every((i) => i.Tags?.some((t) => t.Key === 'AmazonECSManaged')), 'every instance carries AmazonECSManaged');
+      launchedAt = Math.min(...described.map((i) => i.LaunchTime?.getTime() ?? started));
+      const alb = (await aws.elbv2.describeLoadBalancers({ Names: [doc.outputs['load-balancer'].loadBalancerName] })).LoadBalancers?.[0];
+      albCreatedAt = alb?.CreatedTime?.getTime();
+      assert.match(url, /^http:\/\/[\w.-]+\.elb\.amazonaws\.com\/$/);
+    } else {
+      instanceType = doc.outputs.instance.instanceType ?? instanceType;
+      const inst = (await aws.ec2.describeInstances({ InstanceIds: [doc.outputs.instance.instanceId] })).Reservations?.[0]?.Instances?.[0];
+      launchedAt = inst?.LaunchTime?.getTime();
+      assert.match(url, /^http:\/\/\d+\.\d+\.\d+\.\d+\/$/);
+    }
 
     // N requests, each marked, once port 80 answers.
     await until('the app to answer', 5 * 60_000, async () => ((await fetch(url, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined));
@@ -135,9 +163,12 @@ test('acceptance on a real account: up, N requests, N access lines and the ECS a
       return found.length >= N ? found : undefined;
     });
     assert.equal(new Set(lines.map((l) => /acceptance=([\w-]+)/.exec(l)?.[1])).size, N, 'each request exactly once');
-    await until('the ECS agent stream', 5 * 60_000, async () => {
+    await until(`the ECS agent stream of ${instances} instance(s)`, 5 * 60_000, async () => {
       const logs = await run(['logs', ...common, '--since', '1h', '--json', '--stream', 'ecs-agent'], env, 120_000);
-      return logs.stdout.split('\n').some((l) => l.includes('ecs-agent.log')) ? true : undefined;
+      const agent = logs.stdout.split('\n').filter((l) => l.includes('ecs-agent.log'));
+      // One stream per instance: the stream name carries the instance id.
+      const hosts = new Set(agent.map((l) => /i-[0-9a-f]{8,17}/.exec(l)?.[0]).filter(Boolean));
+      return agent.length && (!GROUP || hosts.size >= instances) ? true : undefined;
     });
   } finally {
     const down = await run(['down', '--yes', '--delete-logs', ...common], env);
@@ -147,9 +178,14 @@ test('acceptance on a real account: up, N requests, N access lines and the ECS a
         .ecr.deleteRepository({ repositoryName: ecrRepository, force: true })
         .catch((e: unknown) => console.log(`# could not delete ECR repository ${ecrRepository}: ${(e as Error).message}`));
     }
-    const minutes = ((endedAt - (launchedAt ?? started)) / 60_000).toFixed(1);
+    const minutes = (((endedAt - (launchedAt ?? started)) / 60_000) * instances).toFixed(1);
     const hourly = hourlyPrice(instanceType);
-    console.log(`# instance-minutes: ${minutes} (${instanceType}${hourly ? `, about $${((Number(minutes) / 60) * hourly).toFixed(4)} on demand` : ''}); whole run ${((endedAt - started) / 60_000).toFixed(1)} min`);
+    console.log(`# instance-minutes: ${minutes} (${instances} × ${instanceType}${hourly ? `, about $${((Number(minutes) / 60) * hourly).toFixed(4)} on demand` : ''}); whole run ${((endedAt - started) / 60_000).toFixed(1)} min`);
+    if (GROUP) {
+      // An ALB bills per started hour: $0.0225 plus LCUs (us-east-1); this run uses a fraction of one LCU.
+      const albMinutes = (endedAt - (albCreatedAt ?? started)) / 60_000;
+      console.log(`# ALB-minutes: ${albMinutes.toFixed(1)} (billed as ${Math.max(1, Math.ceil(albMinutes / 60))} ALB-hour(s), about $${(Math.max(1, Math.ceil(albMinutes / 60)) * 0.0305).toFixed(4)} with one LCU)`);
+    }
     assert.equal(down.code, 0, `down failed:\n${down.stderr}`);
   }
   const left = await until('teardown to settle', 10 * 60_000, async () => {

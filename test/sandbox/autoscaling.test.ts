@@ -326,3 +326,31 @@ test('the persisted state of EC2 (with launch templates) and Auto Scaling matche
     assert.equal(STATE_SHAPES.ec2!(saved.ec2, 'ec2'), undefined, 'files from before launch templates still load');
   });
 });
+
+test('CreateAutoScalingGroup and UpdateAutoScalingGroup refuse a template whose instance profile IAM has not propagated yet (ValidationError, AWS\'s message), and accept it once it has', async () => {
+  const clock = new ManualClock();
+  await withSandbox({ latency: 'fast', clock, iamPropagationMs: 5000 }, async (sb) => {
+    const { autoscaling: asg, ec2 } = await autoScalingClients(sb);
+    const { IAMClient, CreateInstanceProfileCommand } = await import('@aws-sdk/client-iam');
+    const { clientConfig } = await import('./support.js');
+    const iam = new IAMClient(clientConfig(sb));
+    try {
+      await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: 'fresh-profile' }));
+      const image = amisIn(sb.world, 'us-east-1').find((a) => a.architecture === 'x86_64')!.imageId;
+      const plain = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'plain-lt', LaunchTemplateData: { ImageId: image, InstanceType: 't3.small' } }));
+      const named = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'profile-lt', LaunchTemplateData: { ImageId: image, InstanceType: 't3.small', IamInstanceProfile: { Name: 'fresh-profile' } } }));
+      const spec = { LaunchTemplateId: named.LaunchTemplate!.LaunchTemplateId!, Version: '$Default' };
+      const input = { AutoScalingGroupName: 'prop', MinSize: 0, MaxSize: 1, VPCZoneIdentifier: SUBNETS };
+      await rejectsCode(asg.send(new CreateAutoScalingGroupCommand({ ...input, LaunchTemplate: spec })), 'ValidationError', /fully-formed launch template.*iamInstanceProfile\.name is invalid\. Invalid IAM Instance Profile name/);
+      await asg.send(new CreateAutoScalingGroupCommand({ ...input, LaunchTemplate: { LaunchTemplateId: plain.LaunchTemplate!.LaunchTemplateId!, Version: '$Default' } }));
+      await rejectsCode(asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'prop', LaunchTemplate: spec })), 'ValidationError', /Invalid IAM Instance Profile name/);
+      clock.advance(5000);
+      await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'prop', LaunchTemplate: spec }));
+      assert.equal((await group(asg, 'prop')).LaunchTemplate?.LaunchTemplateName, 'profile-lt');
+    } finally {
+      iam.destroy();
+      asg.destroy();
+      ec2.destroy();
+    }
+  });
+});

@@ -96,15 +96,25 @@ test('distinctInstance: one task per instance, and the scheduler says why it can
   });
 });
 
-test('a capacity provider strategy places tasks only on the provider group\'s instances', async () => {
+test('a capacity provider strategy places tasks only on container instances registered as the provider\'s (in its group, tagged AmazonECSManaged when they registered)', async () => {
   await withSandbox({}, async (sb) => {
     const { ecs, ids, cis } = await fleet(sb, ['us-east-1a', 'us-east-1b', 'us-east-1c']);
     const group = seedGroup(sb.world, 'asg', [ids[1], ids[2]]);
     await ecs.createCapacityProvider({ name: 'cp', autoScalingGroupProvider: { autoScalingGroupArn: group.autoScalingGroupArn } });
+    assert.equal((group as unknown as { tags: Record<string, string> }).tags.AmazonECSManaged, '', 'CreateCapacityProvider tags the group');
     await ecs.putClusterCapacityProviders({ cluster: 'c', capacityProviders: ['cp'], defaultCapacityProviderStrategy: [{ capacityProvider: 'cp', weight: 1 }] });
     await ecs.registerTaskDefinition(webTask());
+    // The fleet registered before the provider existed: none of it is the provider's (as on AWS).
     await ecs.createService({ cluster: 'c', serviceName: 'web', taskDefinition: 'web', desiredCount: 4 });
-    const tasks = await tasksOf(ecs, 'web');
+    assert.equal((await tasksOf(ecs, 'web')).length, 0);
+    const svc = (await ecs.describeServices({ cluster: 'c', services: ['web'] })).services![0]!;
+    assert.ok(svc.events!.some((e) => /No Container Instances were found in your capacity provider/.test(e.message!)), JSON.stringify(svc.events));
+    // Fixture: the group's two instances as if launched after the provider (they registered as its own).
+    const state = sb.world.state.ecs as { containerInstances: Record<string, { ec2InstanceId: string; capacityProviderName?: string }> };
+    for (const ci of Object.values(state.containerInstances)) if (ids.slice(1).includes(ci.ec2InstanceId)) ci.capacityProviderName = 'cp';
+    await ecs.updateService({ cluster: 'c', service: 'web', forceNewDeployment: true });
+    let tasks = await tasksOf(ecs, 'web');
+    for (let k = 0; k < 50 && tasks.length < 4; k++) tasks = await tasksOf(ecs, 'web');
     assert.equal(tasks.length, 4);
     const allowed = new Set(cis.filter((ci) => ci.ec2InstanceId !== ids[0]).map((ci) => ci.containerInstanceArn));
     for (const t of tasks) {

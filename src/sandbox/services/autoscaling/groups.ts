@@ -23,6 +23,7 @@ import { ServiceError, type Operation, type World } from '../../types.js';
 import type { AsgGroupView, SubnetView } from '../../views.js';
 import { queryDecoder } from '../ec2/codec.js';
 import { findTemplate, resolveVersion } from '../ec2/launch-templates.js';
+import { instanceProfileUsable } from '../iam.js';
 import { seedRegion, state as ec2State } from '../ec2/state.js';
 import { inProgress, type ActivityRecord } from './activities.js';
 import { instanceShape, terminateMember, type AsgInstanceRecord } from './instances.js';
@@ -98,8 +99,15 @@ function checkSizes(min: number, max: number, desired: number): void {
   if (desired < min || desired > max) throw validation(`Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
 }
 
-/** The template a group names, checked as Auto Scaling checks it (ValidationError with EC2's message). */
-function launchTemplateOf(world: World, region: string, spec: LaunchTemplateSpecification): AsgGroupRecord['launchTemplate'] {
+/**
+ * The template a group names, checked as Auto Scaling checks it (ValidationError with EC2's message).
+ * Its instance profile must be one EC2 can use: a profile IAM has just created (or just given its role)
+ * is refused while it propagates, as RunInstances refuses it (ec2/instances.ts). terraform-provider-aws
+ * retries exactly this answer on CreateAutoScalingGroup ("ValidationError: You must use a valid
+ * fully-formed launch template. Value (...) for parameter iamInstanceProfile.name is invalid. Invalid
+ * IAM Instance Profile name": internal/service/autoscaling/group.go, resourceGroupCreate).
+ */
+function launchTemplateOf(world: World, region: string, spec: LaunchTemplateSpecification, now: number): AsgGroupRecord['launchTemplate'] {
   if (!spec.LaunchTemplateId && !spec.LaunchTemplateName) {
     throw validation('Valid requests must contain either launchTemplateId or LaunchTemplateName');
   }
@@ -107,6 +115,13 @@ function launchTemplateOf(world: World, region: string, spec: LaunchTemplateSpec
     const t = findTemplate(world, region, spec);
     const v = resolveVersion(t, spec.Version ?? '$Default');
     if (!v.data.ImageId) throw validation('You must use a valid fully-formed launch template. The request must contain the parameter ImageId');
+    const profile = v.data.IamInstanceProfile;
+    const ref = profile?.Name ?? profile?.Arn;
+    if (ref && !instanceProfileUsable(world, ref, now)) {
+      throw validation(
+        `You must use a valid fully-formed launch template. Value (${ref}) for parameter iamInstanceProfile.${profile?.Name ? 'name' : 'arn'} is invalid. Invalid IAM Instance Profile ${profile?.Name ? 'name' : 'ARN'}`,
+      );
+    }
     return { launchTemplateId: t.launchTemplateId, launchTemplateName: t.launchTemplateName, version: spec.Version ?? '$Default' };
   } catch (err) {
     if (err instanceof ServiceError && err.code !== 'ValidationError') throw validation(err.message);
@@ -196,7 +211,7 @@ function createAutoScalingGroup(input: CreateAutoScalingGroupType, { world, regi
   if (input.MaxSize === undefined) throw validation("1 validation error detected: Value null at 'maxSize' failed to satisfy constraint: Member must not be null");
   const desired = input.DesiredCapacity ?? input.MinSize;
   checkSizes(input.MinSize, input.MaxSize, desired);
-  const launchTemplate = launchTemplateOf(world, region, input.LaunchTemplate);
+  const launchTemplate = launchTemplateOf(world, region, input.LaunchTemplate, now);
   const subnets = subnetsOf(world, region, input.VPCZoneIdentifier, input.AvailabilityZones);
   const healthCheckType = input.HealthCheckType ?? 'EC2';
   if (!['EC2', 'ELB', 'VPC_LATTICE', 'EBS'].includes(healthCheckType)) throw validation(`Invalid health check type: ${healthCheckType}`);
@@ -260,7 +275,7 @@ function updateAutoScalingGroup(input: UpdateAutoScalingGroupType, { world, regi
   let desired = input.DesiredCapacity ?? g.desiredCapacity;
   if (input.DesiredCapacity === undefined) desired = Math.min(Math.max(desired, min), max);
   checkSizes(min, max, desired);
-  const launchTemplate = input.LaunchTemplate ? launchTemplateOf(world, region, input.LaunchTemplate) : undefined;
+  const launchTemplate = input.LaunchTemplate ? launchTemplateOf(world, region, input.LaunchTemplate, now) : undefined;
   const subnets = input.VPCZoneIdentifier || input.AvailabilityZones?.length ? subnetsOf(world, region, input.VPCZoneIdentifier, input.AvailabilityZones) : undefined;
   if (desired !== g.desiredCapacity) {
     g.capacityCause = `At ${causeTimeOf(now)} a user request update of AutoScalingGroup constraints to min: ${min}, max: ${max}, desired: ${desired} changing the desired capacity from ${g.desiredCapacity} to ${desired}.`;

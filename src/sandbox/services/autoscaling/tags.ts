@@ -127,3 +127,26 @@ export const operations: Record<string, Operation> = {
   DeleteTags: typedOperation<DeleteTagsType, void>({ mutating: true, decode: queryDecoder(DeleteTagsType$), handler: deleteTags }),
   DescribeTags: typedOperation<DescribeTagsType, TagsType>({ mutating: false, decode: queryDecoder(DescribeTagsType$), handler: describeTags }),
 };
+
+/**
+ * The tag ECS sets on a group when a capacity provider is created over it (CreateCapacityProvider
+ * with the group's ARN), propagated at launch: the instances the group launches afterwards carry it
+ * (with an empty value, as on AWS), those launched before do not, and ECS does not take those for the
+ * provider's. Sources: the ECS developer guide, "Amazon ECS capacity providers for EC2 workloads"
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/asg-capacity-providers.html: create the
+ * group empty, create the provider and attach it, then scale out), aws/containers-roadmap#653 (the
+ * tag is the capacity provider's), hashicorp/terraform-provider-aws#12582 (instances launched before
+ * the association lack it). Called by services/ecs/capacity-providers.ts: the one write ECS makes
+ * into the Auto Scaling module's state, through this function.
+ */
+export const ECS_MANAGED_TAG = 'AmazonECSManaged';
+
+export function markEcsManaged(world: World, groupArn: string): void {
+  const g = Object.values(asgState(world).groups).find((x) => x.autoScalingGroupArn === groupArn);
+  if (!g) return;
+  g.tags ??= {};
+  g.propagateAtLaunch ??= {};
+  if (g.tags[ECS_MANAGED_TAG] !== undefined) return;
+  g.tags[ECS_MANAGED_TAG] = '';
+  g.propagateAtLaunch[ECS_MANAGED_TAG] = true;
+}

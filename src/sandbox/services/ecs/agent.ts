@@ -7,6 +7,7 @@
  */
 import { type Ec2InstanceRecord, type Ec2StateView, type World } from '../../types.js';
 import { AWS_MANAGED_POLICIES, findInstanceProfile, instanceProfilePolicyArns } from '../iam.js';
+import { registeringProvider } from './capacity-providers.js';
 import { type ClusterRecord, type ContainerInstanceRecord, type EcsTag, type Resource, ecsArn, ecsState, finishStop, isTaskActive, parseEcsArn, stopTask, tasksOf } from './state.js';
 
 /** Registered capacity by instance type: CPU units and MiB the agent reports (total minus OS overhead). */
@@ -185,6 +186,9 @@ export function registerContainerInstance(
     tags: opts.tags ?? [],
     version: 1,
   };
+  const ec2 = opts.instance ?? (world.state.ec2 as Ec2StateView | undefined)?.instances?.[ec2InstanceId];
+  const provider = ec2 ? registeringProvider(world, region, ec2InstanceId, ec2.tags ?? {}) : undefined;
+  if (provider) ci.capacityProviderName = provider;
   ecs.containerInstances[ci.containerInstanceArn] = ci;
   ecs.agentRegistrations[ec2InstanceId] = ci.containerInstanceArn;
   return ci;

@@ -48,6 +48,7 @@ import {
   type ClusterRecord,
 } from './state.js';
 import { paginate } from '../../paginate.js';
+import { ECS_MANAGED_TAG, markEcsManaged } from '../autoscaling/tags.js';
 
 export const FARGATE_PROVIDERS = ['FARGATE', 'FARGATE_SPOT'];
 
@@ -81,6 +82,24 @@ export function providerInstances(world: World, region: string, name: string): S
   if (!cp || cp.status !== 'ACTIVE') return new Set();
   const group = findGroup(world, region, cp.autoScalingGroupProvider.autoScalingGroupArn);
   return new Set((group?.instances ?? []).filter((i) => i.lifecycleState !== 'Terminated' && i.lifecycleState !== 'Detached').map((i) => i.instanceId));
+}
+
+/**
+ * The capacity provider a container instance belongs to, decided once, when it registers (as ECS
+ * does): its EC2 instance is in the group of an ACTIVE provider and carries the AmazonECSManaged tag
+ * the group propagates once the provider exists. An instance launched before the provider (no tag),
+ * or registered before it existed, is never the provider's: ECS does not rescan a group's instances
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/asg-capacity-providers.html,
+ * aws/containers-roadmap#2055). Stricter than AWS's "might not be properly registered".
+ */
+export function registeringProvider(world: World, region: string, ec2InstanceId: string, tags: Record<string, string>): string | undefined {
+  if (tags[ECS_MANAGED_TAG] === undefined) return undefined;
+  const groups = ((world.state.autoscaling ?? {}) as AutoScalingView).groups ?? {};
+  const group = Object.values(groups).find((g) => g.region === region && g.instances.some((i) => i.instanceId === ec2InstanceId && i.lifecycleState !== 'Terminated' && i.lifecycleState !== 'Detached'));
+  if (!group) return undefined;
+  return Object.values(capacityProviders(world)).find(
+    (cp) => cp.region === region && cp.status === 'ACTIVE' && cp.autoScalingGroupProvider.autoScalingGroupArn === group.autoScalingGroupArn,
+  )?.name;
 }
 
 function builtin(name: string): CapacityProvider {
@@ -176,6 +195,8 @@ const createCapacityProvider = typedOperation<CreateCapacityProviderRequest, Cre
     checkTerminationProtection(provider, group);
     const cp: CapacityProviderRecord = { capacityProviderArn: arn, name, region, status: 'ACTIVE', autoScalingGroupProvider: provider, tags, createdAt: now };
     all[arn] = cp;
+    // ECS tags the group AmazonECSManaged (propagated at launch): only instances launched from now on are the provider's.
+    markEcsManaged(world, group.autoScalingGroupArn);
     return { capacityProvider: capacityProviderView(cp, true) };
   },
 });

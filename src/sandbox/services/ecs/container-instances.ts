@@ -29,6 +29,7 @@ function containerInstanceView(world: World, ci: ContainerInstanceRecord, p: Rec
   return {
     containerInstanceArn: ci.containerInstanceArn,
     ec2InstanceId: ci.ec2InstanceId,
+    capacityProviderName: ci.capacityProviderName,
     version: ci.version,
     versionInfo: ci.versionInfo,
     remainingResources: remainingResourcesList,

@@ -220,8 +220,9 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
   const region = parseEcsArn(svc.serviceArn)!.region;
   const provider = svc.capacityProviderStrategy?.length ? chooseProvider(world, svc) : undefined;
   if (provider) {
+    // Registered with that provider (its AmazonECSManaged instances) and still in its group.
     const members = providerInstances(world, region, provider);
-    candidates = candidates.filter((ci) => members.has(ci.ec2InstanceId));
+    candidates = candidates.filter((ci) => ci.capacityProviderName === provider && members.has(ci.ec2InstanceId));
     if (candidates.length === 0) return `Reason: No Container Instances were found in your capacity provider.`;
   }
   if (svc.placementConstraints.some((c: any) => c?.type === 'distinctInstance')) {

@@ -98,6 +98,8 @@ export interface ContainerInstanceRecord {
   tags: EcsTag[];
   /** Incremented on every change, like the API's version field. */
   version: number;
+  /** The capacity provider it was registered with (capacity-providers.ts registeringProvider), if any. */
+  capacityProviderName?: string;
 }
 
 export interface ServiceEvent {
