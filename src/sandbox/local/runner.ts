@@ -391,6 +391,7 @@ export class LocalRunner implements TaskRuntime {
         run.started.add(p.name);
         run.state.delete(p.name); // what Docker said before the start no longer holds
         this.agentLog(t, 'info', 'Container started', `task="${ctx.taskId}" container="${p.name}"`);
+        this.dockerdLog(run.instanceId, 'info', 'container started', `container=${run.ids.get(p.name)} module=libcontainerd namespace=moby`);
         progressed = true;
       }
       if (run.started.size === run.plans.length) break;
@@ -505,10 +506,21 @@ export class LocalRunner implements TaskRuntime {
     this.appendHostLog(instanceId, 'ecs-agent.log', `level=${level} time=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} msg="${msg}"${fields ? ` ${fields}` : ''}`);
   }
 
-  private appendHostLog(instanceId: string, file: string, line: string): void {
-    const dir = join(this.hostRoot(instanceId), 'var', 'log', 'ecs');
+  private appendHostLog(instanceId: string, file: string, line: string, dir = join(this.hostRoot(instanceId), 'var', 'log', 'ecs')): void {
     mkdirSync(dir, { recursive: true });
     appendFileSync(join(dir, file), `${line}\n`);
+  }
+
+  /**
+   * dockerd's journal as the instance's user data forwards it to /var/log/ecs-cwlogs/docker.log
+   * (templates/user-data.sh: journalctl's short-iso lines), which the logging task ships as <prefix>-docker.
+   */
+  private dockerdLog(instanceId: string, level: string, msg: string, fields = ''): void {
+    const inst = (this.o.world.state.ec2 as Ec2StateView | undefined)?.instances?.[instanceId];
+    const host = `ip-${(inst?.privateIpAddress ?? '127.0.0.1').replace(/\./g, '-')}`;
+    const now = new Date().toISOString();
+    const line = `${now.replace(/\.\d+Z$/, '+0000')} ${host} dockerd[2345]: time="${now}" level=${level} msg="${msg}"${fields ? ` ${fields}` : ''}`;
+    this.appendHostLog(instanceId, 'docker.log', line, join(this.hostRoot(instanceId), 'var', 'log', 'ecs-cwlogs'));
   }
 
   /** First sight of an ACTIVE container instance: ecs-init and agent start-up lines. */
@@ -520,6 +532,7 @@ export class LocalRunner implements TaskRuntime {
       mkdirSync(dir, { recursive: true });
       const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       this.appendHostLog(ci.ec2InstanceId, 'ecs-init.log', `level=info time=${time} msg="ecs-init (sandbox): the ECS agent runs in the ecs-cwlogs sandbox"`);
+      this.dockerdLog(ci.ec2InstanceId, 'info', 'Daemon has completed initialization');
       this.agentLog(ci.ec2InstanceId, 'info', 'Registered container instance with cluster', `containerInstance="${arnId(ci.containerInstanceArn)}"`);
     }
     return false;
@@ -543,12 +556,13 @@ export class LocalRunner implements TaskRuntime {
           .replace(/\{ip_address\}/g, ip);
         const base = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || region, logGroup: env.LOG_GROUP || 'ecs' };
         for (const f of ['httpd-access.log', 'httpd-error.log', 'syslog']) out.push({ ...base, path: join(dir, f), logStream: `${prefix}-${f}` });
+        // The host's files, each shipped once per instance (docker/.../ecs-cwlogs-agent: one holder).
         const ecsDir = join(run.hostRoot, 'var', 'log', 'ecs');
-        for (const f of ['ecs-agent.log', 'ecs-init.log']) {
-          const path = join(ecsDir, f);
+        const toolDir = join(run.hostRoot, 'var', 'log', 'ecs-cwlogs');
+        for (const [path, stream] of [[join(ecsDir, 'ecs-agent.log'), 'ecs-agent.log'], [join(ecsDir, 'ecs-init.log'), 'ecs-init.log'], [join(toolDir, 'docker.log'), 'docker']] as const) {
           if (hostFiles.has(path)) continue;
           hostFiles.add(path);
-          out.push({ ...base, path, logStream: `${prefix}-${f}` });
+          out.push({ ...base, path, logStream: `${prefix}-${stream}` });
         }
       }
     }
