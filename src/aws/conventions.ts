@@ -14,6 +14,7 @@
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { UserInputError } from '../core/errors.js';
+import { REGION_RE } from '../core/validate.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -97,7 +98,8 @@ export async function knownRegion(region: string): Promise<boolean> {
 }
 
 export async function checkRegion(region: string, source = '--region'): Promise<string> {
-  if (/^[a-z0-9-]{1,40}$/.test(region) && (await knownRegion(region))) return region;
+  // The shape (REGION_RE, the rule the logging container applies too) and a partition of the SDK.
+  if (REGION_RE.test(region) && (await knownRegion(region))) return region;
   throw new UserInputError({
     what: `Invalid region "${region}" (from ${source})`,
     why: 'it is not a region of any AWS partition the SDK knows',

@@ -31,8 +31,11 @@ export function promptValidator<T>(v: Validator<T>): (s: string) => true | strin
 }
 
 // The shape only (us-east-1, us-gov-west-1, eusc-de-east-1): src/aws/conventions.ts checks the name
-// against the SDK's partition data when connecting.
-const REGION_RE = /^[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}$/;
+// against the SDK's partition data when connecting. One rule for the CLI and the logging container:
+// docker/rootfs/usr/local/bin/ecs-cwlogs-agent-config holds this same text (bash ERE), which
+// test/docker/regions.test.ts compares; so no \d or \w here (their meaning differs in bash).
+export const REGION_PATTERN = '^[a-z]{2,4}(-[a-z]+){1,3}-[0-9]{1,2}$';
+export const REGION_RE = new RegExp(REGION_PATTERN);
 export const region: Validator<string> = (s) =>
   REGION_RE.test(s) ? s : fail(`"${s}" is not an AWS region name`, 'use a region code such as us-east-1 or eu-west-2');
 

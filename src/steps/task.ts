@@ -57,7 +57,6 @@ export function renderTaskDefinition(config: Context['config'], image: string, t
     appImage: config.appImage,
     region: config.region,
     logGroup: config.logGroup,
-    retentionDays: config.retentionDays,
     httpdCommand,
   });
   // Behind the ALB, each task gets a dynamic host port (0: ECS picks one from the ephemeral range),

@@ -36,7 +36,7 @@ function generate(env: Record<string, string>): { status: number | null; stdout:
 
 test('the generated agent configuration validates against the CloudWatch agent schema', { skip: schemaSkip() }, () => {
   const validate = agentSchemaValidator();
-  for (const env of [{} as Record<string, string>, { AWS_REGION: 'eu-west-1', LOG_GROUP: '/ecs/logs-demo', LOG_RETENTION_DAYS: '7' }, { LOG_RETENTION_DAYS: '-1', AWS_DEFAULT_REGION: 'us-gov-west-1' }]) {
+  for (const env of [{} as Record<string, string>, { AWS_REGION: 'eu-west-1', LOG_GROUP: '/ecs/logs-demo' }, { AWS_DEFAULT_REGION: 'us-gov-west-1' }]) {
     const r = generate(env);
     assert.equal(r.status, 0, r.stderr);
     const cfg = JSON.parse(r.stdout) as AgentConfig;
@@ -45,7 +45,7 @@ test('the generated agent configuration validates against the CloudWatch agent s
 });
 
 test('it collects the httpd files, one stream per app file, and the host ECS logs, with the lab stream names', () => {
-  const r = generate({ AWS_REGION: 'us-east-1', LOG_GROUP: 'ecs', LOG_RETENTION_DAYS: '30' });
+  const r = generate({ AWS_REGION: 'us-east-1', LOG_GROUP: 'ecs', LOG_RETENTION_DAYS: '30' /* ignored: the log-group step owns retention */ });
   const cfg = JSON.parse(r.stdout) as AgentConfig;
   assert.equal(cfg.agent.region, 'us-east-1');
   assert.equal(cfg.agent.run_as_user, 'root');
@@ -59,7 +59,8 @@ test('it collects the httpd files, one stream per app file, and the host ECS log
   assert.equal(byPath['/var/log/apps/*.log']?.publish_multi_logs, true);
   for (const e of list) {
     assert.equal(e.log_group_name, 'ecs');
-    assert.equal(e.retention_in_days, 30);
+    // No retention: the agent would call DescribeLogGroups and PutRetentionPolicy (issue 17, 1.4).
+    assert.equal(e.retention_in_days, undefined);
   }
 });
 
@@ -147,7 +148,6 @@ test('the placeholders resolve from the host facts file the user data writes, wi
 test('bad settings stop the container with a clear message instead of a broken configuration', () => {
   for (const [env, word] of [
     [{ LOG_GROUP: 'bad"group' }, 'LOG_GROUP'],
-    [{ LOG_RETENTION_DAYS: '31' }, 'LOG_RETENTION_DAYS'],
     [{ AWS_REGION: 'not a region' }, 'AWS_REGION'],
   ] as const) {
     const r = generate(env);

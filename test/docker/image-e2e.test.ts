@@ -168,7 +168,7 @@ test('data path: Apache linked as cloudwatchlogs; access and error logs, app tag
   const logging = await docker.createContainer({
     name: LOGGING,
     Image: image,
-    Env: ['AWS_REGION=us-east-1', 'LOG_GROUP=ecs', 'LOG_RETENTION_DAYS=30', 'ECS_CWLOGS_IMDS=off'],
+    Env: ['AWS_REGION=us-east-1', 'LOG_GROUP=ecs', 'ECS_CWLOGS_IMDS=off'],
     // Same check as the image's, run every second so the test sees it pass.
     Healthcheck: { Interval: 1_000_000_000, Timeout: 3_000_000_000, Retries: 3, StartPeriod: 0 } as never,
   });

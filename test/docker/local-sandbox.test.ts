@@ -7,7 +7,8 @@
  *   2. N = 50 GETs give exactly N access lines in `logs --json` within 15 s; missing and denied pages
  *      give error lines in the httpd-error stream (the start script sets `LogLevel warn core:info`,
  *      so a 404 is an error line as in the lab); the ECS agent's stream is there; every stream is
- *      named {instance_id}-{hostname}-{ip_address}-<file> with the sandbox's instance;
+ *      named {instance_id}-{hostname}-{ip_address}-<file> with the sandbox's instance; dockerd's lines
+ *      are in their own stream (`logs --stream docker`);
  *   4. a second up makes 0 mutating AWS calls and starts no container;
  *   3. docker kill of httpd: the service's events show the task stopped and a new one started, the
  *      URL `status` shows answers, and no line from before the kill is shipped twice;
@@ -123,13 +124,20 @@ test('2. N GETs give exactly N access lines within 15 s; errors, the agent strea
   assert.ok(events.some((e) => e.stream.endsWith('-ecs-agent.log') && /msg="Task transitioned to RUNNING"/.test(e.message)), 'the ECS agent stream');
   const streams = [...new Set(events.map((e) => e.stream))];
   const id = instanceId.replace(/[.]/g, '\\.');
-  const name = new RegExp(`^${id}-ip-(\\d+)-(\\d+)-(\\d+)-(\\d+)\\.ec2\\.internal-(\\d+)\\.(\\d+)\\.(\\d+)\\.(\\d+)-(httpd-access\\.log|httpd-error\\.log|syslog|ecs-agent\\.log|ecs-init\\.log)$`);
+  const name = new RegExp(`^${id}-ip-(\\d+)-(\\d+)-(\\d+)-(\\d+)\\.ec2\\.internal-(\\d+)\\.(\\d+)\\.(\\d+)\\.(\\d+)-(httpd-access\\.log|httpd-error\\.log|syslog|ecs-agent\\.log|ecs-init\\.log|docker)$`);
   for (const st of streams) {
     const m = name.exec(st);
     assert.ok(m, `stream ${st} is {instance_id}-{hostname}-{ip_address}-<file>`);
     assert.equal(m.slice(1, 5).join('.'), m.slice(5, 9).join('.'), `hostname and ip agree in ${st}`);
   }
   assert.ok(streams.some((x) => x.endsWith('-ecs-agent.log')));
+  // dockerd's journal (forwarded by the user data on AL2023; the runner stands in for it): its own
+  // stream, as `logs --stream docker` shows it.
+  const docker = await waitFor('the docker stream', async () => {
+    const ev = await readLogs(s, ['--stream', 'docker']);
+    return ev.some((e) => /dockerd\[\d+\]: .*msg=/.test(e.message)) ? ev : undefined;
+  }, 15_000, 250);
+  assert.ok(docker.every((e) => e.stream.endsWith('-docker')), docker.map((e) => e.stream).join(' '));
 });
 
 test('4. a second up makes 0 mutating AWS calls and starts no container', { skip, timeout: 120_000 }, async () => {

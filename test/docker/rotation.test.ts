@@ -6,8 +6,7 @@
  *     dynaFile), with a 64 KiB limit checked every second: rotations happen, every rotated file
  *     passed the limit, a line sent afterwards is in the live file (rsyslog reopened the name),
  *     and across all files each line is there exactly once;
- *   - state files of paths inside the container are removed at its first start, those of
- *     /mnt/ecs_instance_logs (the host's /var/log/ecs) are kept.
+ *   - nothing on the shared agent-state volume is removed at start (it may be another task's).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +37,7 @@ before(async () => {
     name: LOGGING,
     Image: image,
     Env: ['ECS_CWLOGS_IMDS=off', `ECS_CWLOGS_ROTATE_SIZE=${LIMIT / 1024}k`, 'ECS_CWLOGS_ROTATE_KEEP=100', 'ECS_CWLOGS_ROTATE_INTERVAL=1'],
-    HostConfig: { Binds: [`${stateDir}:/opt/aws/amazon-cloudwatch-agent/logs/state`] },
+    HostConfig: { Binds: [`${stateDir}:/mnt/ecs-cwlogs-state`] },
   });
   await c.start();
   await waitFor('rsyslog to listen', async () => (await exec(env.docker, LOGGING, ['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/514'])).code === 0, 30_000, 100);
@@ -49,8 +48,8 @@ after(async () => {
   await removeContainer(env.docker, LOGGING);
 });
 
-test('a new container forgets the offsets of its own files and keeps those of the host\'s ECS logs', { skip }, () => {
-  assert.equal(existsSync(join(stateDir, '_var_log_syslog')), false);
+test('a new container deletes nothing on the shared agent-state volume (another task\'s, or an older image\'s)', { skip }, () => {
+  assert.equal(existsSync(join(stateDir, '_var_log_syslog')), true);
   assert.equal(existsSync(join(stateDir, '_mnt_ecs_instance_logs_ecs-agent.log')), true);
 });
 

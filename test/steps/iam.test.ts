@@ -36,7 +36,7 @@ test('iam: the instance role has only the ECS agent policy; the task role (ecs-t
     assert.ok(policy?.owned);
     const doc = policy.document as { Statement: { Action: string[]; Resource: string[] }[] };
     const actions = doc.Statement.flatMap((x) => x.Action).sort();
-    assert.deepEqual(actions, ['logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:PutLogEvents', 'logs:PutRetentionPolicy']);
+    assert.deepEqual(actions, ['logs:CreateLogStream', 'logs:PutLogEvents']);
     const groupArn = `arn:aws:logs:us-east-1:${account}:log-group:ecs`;
     const resources = doc.Statement.flatMap((x) => x.Resource);
     assert.ok(resources.every((r) => r === groupArn || r.startsWith(`${groupArn}:`)), `only the stack's group: ${resources.join(' ')}`);

@@ -424,6 +424,7 @@ export class LocalRunner implements TaskRuntime {
         run.started.add(p.name);
         run.state.delete(p.name); // what Docker said before the start no longer holds
         this.agentLog(t, 'info', 'Container started', `task="${ctx.taskId}" container="${p.name}"`);
+        this.dockerdLog(run.instanceId, 'info', 'container started', `container=${run.ids.get(p.name)} module=libcontainerd namespace=moby`);
         progressed = true;
       }
       if (run.started.size === run.plans.length) break;
@@ -550,11 +551,11 @@ export class LocalRunner implements TaskRuntime {
     this.appendHostLog(instanceId, 'ecs-agent.log', `level=${level} time=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} msg="${msg}"${fields ? ` ${fields}` : ''}`);
   }
 
-  private appendHostLog(instanceId: string, file: string, line: string): void {
+  private appendHostLog(instanceId: string, file: string, line: string, dir: string[] = ['var', 'log', 'ecs']): void {
     // A task with a host volume on / or /var/log can put a link where the agent's log is: the line
     // is appended to the file beneath the instance's root, or not at all.
     try {
-      appendBeneath(this.ensureStackDir(this.hostRoot(instanceId)), ['var', 'log', 'ecs', file], `${line}\n`);
+      appendBeneath(this.ensureStackDir(this.hostRoot(instanceId)), [...dir, file], `${line}\n`);
     } catch (e) {
       if (!(e instanceof ConfinementError)) throw e;
       this.warnOnce(`agent log: ${e.message}; the line is not written`);
@@ -579,6 +580,18 @@ export class LocalRunner implements TaskRuntime {
     this.log(`warning: ${message}`);
   }
 
+  /**
+   * dockerd's journal as the instance's user data forwards it to /var/log/ecs-cwlogs/docker.log
+   * (templates/user-data.sh: journalctl's short-iso lines), which the logging task ships as <prefix>-docker.
+   */
+  private dockerdLog(instanceId: string, level: string, msg: string, fields = ''): void {
+    const inst = (this.o.world.state.ec2 as Ec2StateView | undefined)?.instances?.[instanceId];
+    const host = `ip-${(inst?.privateIpAddress ?? '127.0.0.1').replace(/\./g, '-')}`;
+    const now = new Date().toISOString();
+    const line = `${now.replace(/\.\d+Z$/, '+0000')} ${host} dockerd[2345]: time="${now}" level=${level} msg="${msg}"${fields ? ` ${fields}` : ''}`;
+    this.appendHostLog(instanceId, 'docker.log', line, ['var', 'log', 'ecs-cwlogs']);
+  }
+
   /** First sight of an ACTIVE container instance: ecs-init and agent start-up lines. */
   private noteInstances(): boolean {
     for (const ci of Object.values(ecsState(this.o.world).containerInstances)) {
@@ -586,6 +599,7 @@ export class LocalRunner implements TaskRuntime {
       this.noted.add(ci.ec2InstanceId);
       const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       this.appendHostLog(ci.ec2InstanceId, 'ecs-init.log', `level=info time=${time} msg="ecs-init (sandbox): the ECS agent runs in the ecs-cwlogs sandbox"`);
+      this.dockerdLog(ci.ec2InstanceId, 'info', 'Daemon has completed initialization');
       this.agentLog(ci.ec2InstanceId, 'info', 'Registered container instance with cluster', `containerInstance="${arnId(ci.containerInstanceArn)}"`);
     }
     return false;
@@ -610,11 +624,13 @@ export class LocalRunner implements TaskRuntime {
         const base = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || region, logGroup: env.LOG_GROUP || 'ecs' };
         // Each file is read beneath its own directory, through no link (log-shipper.ts).
         for (const f of ['httpd-access.log', 'httpd-error.log', 'syslog']) out.push({ ...base, root: dir, path: join(dir, f), logStream: `${prefix}-${f}` });
-        for (const f of ['ecs-agent.log', 'ecs-init.log']) {
-          const path = join(run.hostRoot, 'var', 'log', 'ecs', f);
+        // The host's files, each shipped once per instance (docker/.../ecs-cwlogs-agent: one holder).
+        const ecsDir = join(run.hostRoot, 'var', 'log', 'ecs');
+        const toolDir = join(run.hostRoot, 'var', 'log', 'ecs-cwlogs');
+        for (const [path, stream] of [[join(ecsDir, 'ecs-agent.log'), 'ecs-agent.log'], [join(ecsDir, 'ecs-init.log'), 'ecs-init.log'], [join(toolDir, 'docker.log'), 'docker']] as const) {
           if (hostFiles.has(path)) continue;
           hostFiles.add(path);
-          out.push({ ...base, root: run.hostRoot, path, logStream: `${prefix}-${f}` });
+          out.push({ ...base, root: run.hostRoot, path, logStream: `${prefix}-${stream}` });
         }
       }
     }

@@ -11,6 +11,7 @@ import { typedOperation, type Call } from '../typed.js';
 import { paginate } from '../paginate.js';
 import { unflatten } from '../protocols/query.js';
 import { arrayToTagMap, bool, int, list, tagList, type TagMap } from './util.js';
+import { simulatePrincipalPolicy, type NamedPolicy } from './iam-simulate.js';
 
 interface PolicyVersionRecord {
   versionId: string;
@@ -432,6 +433,17 @@ export function instanceProfilePolicyArns(world: World, nameOrArn: string): stri
   const profile = findInstanceProfile(world, nameOrArn);
   if (!profile) return [];
   return profile.roles.flatMap((name) => state(world).roles[name.toLowerCase()]?.attachedPolicyArns ?? []);
+}
+
+/** A role's identity policies for the simulator: its attached managed policies at their default version. */
+function rolePolicies(world: World, roleName: string): NamedPolicy[] | undefined {
+  const role = state(world).roles[roleName.toLowerCase()];
+  if (!role) return undefined;
+  return role.attachedPolicyArns.flatMap((arn) => {
+    const p = state(world).policies[arn];
+    const v = p?.versions.find((x) => x.versionId === p.defaultVersionId);
+    return p && v ? [{ id: p.policyName, awsManaged: p.awsManaged, document: v.document }] : [];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -929,6 +941,7 @@ export const iam: ServiceModule = {
     AttachRolePolicy: { mutating: true, handler: attachRolePolicy },
     DetachRolePolicy: { mutating: true, handler: detachRolePolicy },
     ListAttachedRolePolicies: { mutating: false, handler: listAttachedRolePolicies },
+    SimulatePrincipalPolicy: { mutating: false, handler: simulatePrincipalPolicy(rolePolicies) },
 
     CreateInstanceProfile: { mutating: true, handler: createInstanceProfile },
     GetInstanceProfile: { mutating: false, handler: getInstanceProfileOp },
