@@ -92,6 +92,8 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
     } catch (e) {
       lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts));
     } finally {
+      // A sandbox this command started for itself goes with it, unless something now lives in it.
+      if (opts.sandbox) await (await import('./sandbox-mode.js')).releaseSandboxes(io).catch(() => undefined);
       await held?.release().catch(() => undefined);
       sig.dispose();
       io.close();
