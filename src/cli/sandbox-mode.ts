@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fchmodSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { configDir } from '../core/config.js';
 import { ExitCode, InternalError, UserInputError } from '../core/errors.js';
@@ -119,6 +119,8 @@ const startedHere = new Map<string, SandboxRecord>();
 export async function ensureSandbox(stack: string, io: IoHost, opts: { local?: boolean } = {}): Promise<{ url: string; credentials: SandboxCredentials }> {
   const dir = sandboxDir();
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // It holds the records (the sandbox's secret) and the state: 0700 even if an older version made it 0755.
+  await chmod(dir, 0o700);
   const recordFile = join(dir, `${stack}.json`);
   const local = Boolean(opts.local) || existsSync(localDir(stack));
   const rec = readJson<SandboxRecord>(recordFile);
