@@ -57,7 +57,8 @@ test('two config directories, one stack name: different ids, listed, down in one
   const b = tempConfigDir();
   const stack = `twin-${Date.now().toString(36)}`;
   const up = async (dir: string) => {
-    const r = await runCli(['up', '--sandbox', '--yes', '--json', '--stack', stack, ...IMAGE], cliEnv(dir));
+    // No credentials from the user: the CLI signs with the sandbox's own key.
+    const r = await runCli(['up', '--sandbox', '--yes', '--json', '--stack', stack, ...IMAGE], { ...cliEnv(dir), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined });
     assert.equal(r.code, 0, r.stderr);
     const steps = JSON.parse(r.stdout).steps as { id: string; outputs?: { instanceId?: string } }[];
     return steps.find((s) => s.id === 'instance')?.outputs?.instanceId;
