@@ -129,6 +129,8 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
       lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts), cmd.name(), cfg, Boolean(opts.sandbox));
     } finally {
       await account?.release().catch((e) => warn(`Could not release the lock of stack ${opts.stack} in the account (${e instanceof Error ? e.message : String(e)}): the next run takes it over once it is stale.`));
+      // A sandbox this command started for itself goes with it, unless something now lives in it.
+      if (opts.sandbox) await (await import('./sandbox-mode.js')).releaseSandboxes(io).catch(() => undefined);
       await held?.release().catch(() => undefined);
       sig.dispose();
       io.close();

@@ -31,7 +31,7 @@ import { lazyObject } from '../core/lazy.js';
 import { observeWaits } from '../core/wait.js';
 import { createTerminalHost } from '../io/terminal.js';
 import type { IoHost } from '../io/host.js';
-import { ensureSandbox, SANDBOX_CREDENTIALS } from './sandbox-mode.js';
+import { ensureSandbox } from './sandbox-mode.js';
 
 /** Options every command has (commander's optsWithGlobals()). */
 export interface GlobalOptions {
@@ -139,8 +139,8 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
   let credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
   const sandbox = Boolean(opts.sandbox);
   if (sandbox) {
-    endpoint = await ensureSandbox(validated.stack, io, { local: Boolean(opts.local) });
-    credentials = SANDBOX_CREDENTIALS;
+    // The sandbox's own random key, from its 0600 record: the user gives no credentials.
+    ({ url: endpoint, credentials } = await ensureSandbox(validated.stack, io, { local: Boolean(opts.local) }));
   }
   const kind: Target['kind'] = sandbox ? 'sandbox' : endpoint ? 'endpoint' : 'aws';
   // Profile, region, retries, credentials and proxies as the AWS CLI reads them. Without a region,

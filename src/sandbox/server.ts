@@ -11,6 +11,12 @@
  *   6. logs the call, and saves the world after a successful mutating call when persistence is on.
  *
  * Control endpoints (not AWS) live under /_sandbox/: health, requests, settings, checkip, state.
+ *
+ * Before any of that, a request must be for this server (Host 127.0.0.1:<port> or localhost:<port>,
+ * [::1]:<port> when it listens there: a DNS-rebound name is refused), must not come from a web page
+ * (no Origin header: browsers add one to every cross-site request, and no AWS client sends one), must
+ * not be larger than BODY_CAP, and, unless the sandbox was started with credentials 'none', must carry
+ * a valid SigV4 signature made with the sandbox's secret (control endpoints too, but checkip).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,7 +28,7 @@ import { jsonCodec, parseJsonBody, parseTarget } from './protocols/json.js';
 import { queryCodec } from './protocols/query.js';
 import type { ProtocolCodec, WireResponse } from './protocols/wire.js';
 import { defaultServices } from './services/index.js';
-import { readSigV4 } from './sigv4.js';
+import { readSigV4, verifySigV4, type SigningCredentials, type SigV4Failure } from './sigv4.js';
 import {
   ServiceError,
   type LatencyProfileName,
@@ -61,6 +67,16 @@ export interface SandboxOptions {
   clock?: Clock;
   /** Seed for the throttling and jitter random numbers (default 1), so runs are repeatable. */
   seed?: number;
+  /**
+   * Who may call: the access key(s) whose SigV4 signatures are accepted, or 'none' to serve anyone
+   * who can reach the port (for other tools' tests only: `ecs-cwlogs sandbox --no-auth`).
+   */
+  credentials: SigningCredentials | SigningCredentials[] | 'none';
+  /**
+   * Seed of the ids the sandbox makes (instance ids, task ARNs, ...), kept in the state file. Default:
+   * the state file's, or a new random one, so two sandboxes never make the same ids.
+   */
+  idSeed?: string;
 }
 
 export interface RunningSandbox {
@@ -77,9 +93,18 @@ export interface RunningSandbox {
 
 const CODECS: Record<Protocol, ProtocolCodec> = { json: jsonCodec, query: queryCodec, ec2: ec2Codec };
 const MAX_LOG_ENTRIES = 10_000;
+/**
+ * The largest request body served. The largest legitimate AWS requests: ECR UploadLayerPart's
+ * layerPartBlob (base64, at most 20,971,520 characters: ECR API reference, UploadLayerPart) and
+ * PutLogEvents (1,048,576 bytes of events, up to 6x once JSON-escaped). Docker's registry traffic does
+ * not go through this server (the sandbox's ECR has no registry behind it).
+ */
+export const BODY_CAP = 32 * 1024 * 1024;
+/** Control endpoints take small JSON documents. */
+const CONTROL_BODY_CAP = 64 * 1024;
 const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'latency', 'capacity', 'notOffered'] as const;
 
-export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
   const sandbox = new Sandbox(opts);
   return sandbox.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
 }
@@ -102,8 +127,17 @@ class Sandbox {
   private log: RequestLogEntry[] = [];
   private seq = 0;
   private server?: Server;
+  /** Secret by access key id; undefined = no authentication (credentials 'none'). */
+  private readonly secrets?: Map<string, string>;
+  private allowedHosts = new Set<string>();
 
   constructor(opts: SandboxOptions) {
+    if (opts.credentials === undefined) throw new Error("startSandbox: pass credentials (the callers' key), or 'none' for an open test endpoint");
+    if (opts.credentials !== 'none') {
+      const list = Array.isArray(opts.credentials) ? opts.credentials : [opts.credentials];
+      if (list.length === 0 || list.some((c) => !c.accessKeyId || !c.secretAccessKey)) throw new Error('startSandbox: every credential needs an accessKeyId and a secretAccessKey');
+      this.secrets = new Map(list.map((c) => [c.accessKeyId, c.secretAccessKey]));
+    }
     this.modules = opts.services ?? defaultServices;
     this.clock = opts.clock ?? systemClock;
     this.statePath = opts.statePath;
@@ -117,7 +151,7 @@ class Sandbox {
       accountId: opts.accountId ?? '123456789012',
       defaultRegion: opts.defaultRegion ?? 'us-east-1',
     };
-    this.world = this.statePath ? loadWorld(this.statePath, settings, this.modules) : createWorld(settings, this.modules);
+    this.world = this.statePath ? loadWorld(this.statePath, settings, this.modules, opts.idSeed) : createWorld(settings, this.modules, opts.idSeed);
     // ECR's registry on loopback (registry/): blobs beside the state file, pushes saved like any call.
     const statePath = this.statePath;
     attachRegistries(this.world, {
@@ -141,6 +175,8 @@ class Sandbox {
       server.listen(port, host, () => {
         const address = server.address() as AddressInfo;
         const urlHost = host.includes(':') ? `[${host}]` : host;
+        this.allowedHosts = new Set([`127.0.0.1:${address.port}`, `localhost:${address.port}`]);
+        if (host === '::1' || host === '::') this.allowedHosts.add(`[::1]:${address.port}`);
         resolve({
           url: `http://${urlHost}:${address.port}`,
           port: address.port,
@@ -180,18 +216,71 @@ class Sandbox {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
-    const body = await readBody(req);
-    if (url.pathname.startsWith('/_sandbox/')) {
-      send(res, this.control(req.method ?? 'GET', url.pathname, body));
+    const refused = this.refusal(req);
+    if (refused) {
+      send(res, refused, true);
+      req.resume();
+      return;
+    }
+    const control = url.pathname.startsWith('/_sandbox/');
+    const body = await readBody(req, control ? CONTROL_BODY_CAP : BODY_CAP);
+    if (body === undefined) {
+      send(res, jsonReply(413, { error: `The request body is larger than ${control ? CONTROL_BODY_CAP : BODY_CAP} bytes.` }), true);
+      return;
+    }
+    if (control) {
+      const method = req.method ?? 'GET';
+      const open = method === 'GET' && url.pathname.replace(/\/+$/, '') === '/_sandbox/checkip';
+      const denied = open ? undefined : this.authenticate(req, url, body);
+      if (denied) {
+        send(res, jsonReply(403, { error: `The sandbox's control endpoints need a request signed with the sandbox's credentials (${denied}).` }));
+        return;
+      }
+      send(res, this.control(method, url.pathname, body.toString('utf8')));
       return;
     }
     send(res, await this.aws(req, url, body));
   }
 
+  /**
+   * A request that is not for this server, or that a web page sent: refused before its body is read.
+   * Host: a page on a DNS-rebound name (attacker.example resolving to 127.0.0.1) sends its own name.
+   * Origin: browsers send it with every cross-origin request (and every POST); AWS clients never do.
+   */
+  private refusal(req: IncomingMessage): WireResponse | undefined {
+    const host = String(req.headers.host ?? '').toLowerCase();
+    if (!this.allowedHosts.has(host)) {
+      return jsonReply(403, { error: `The sandbox serves only Host ${[...this.allowedHosts].join(', ')}; this request was for "${host.slice(0, 100)}".` });
+    }
+    if (req.headers.origin !== undefined) {
+      return jsonReply(403, { error: 'The sandbox does not serve requests from web pages (the request has an Origin header).' });
+    }
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > BODY_CAP) return jsonReply(413, { error: `The request body is larger than ${BODY_CAP} bytes.` });
+    return undefined;
+  }
+
+  /** Why a control request is not authenticated, or undefined when it is (or no authentication is on). */
+  private authenticate(req: IncomingMessage, url: URL, body: Buffer): string | undefined {
+    if (!this.secrets) return undefined;
+    const auth = readSigV4(req.headers, url.searchParams);
+    if (auth.kind === 'missing') return 'it is not signed';
+    if (auth.kind === 'incomplete') return auth.message;
+    const failure = this.verify(req, body, auth.scope);
+    return failure && (failure.kind === 'unknown-key' ? 'unknown access key id' : failure.kind === 'mismatch' ? 'the signature does not match' : failure.message);
+  }
+
+  private verify(req: IncomingMessage, body: Buffer, scope: Parameters<typeof verifySigV4>[0]['scope']): SigV4Failure | undefined {
+    if (!this.secrets) return undefined;
+    const secrets = this.secrets;
+    return verifySigV4({ method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers, body, scope, secretFor: (id) => secrets.get(id), now: Date.now() });
+  }
+
   // ---- AWS requests -------------------------------------------------------------------------------
 
-  private async aws(req: IncomingMessage, url: URL, body: string): Promise<WireResponse> {
+  private async aws(req: IncomingMessage, url: URL, raw: Buffer): Promise<WireResponse> {
     const requestId = randomUUID();
+    const body = raw.toString('utf8');
     const auth = readSigV4(req.headers, url.searchParams);
     const signingName = auth.kind === 'signed' ? auth.scope.service : undefined;
 
@@ -211,6 +300,13 @@ class Sandbox {
 
     if (auth.kind === 'missing') return fail(codec.missingAuthentication());
     if (auth.kind === 'incomplete') return fail(codec.incompleteSignature(auth.message));
+    const failure = this.verify(req, raw, auth.scope);
+    if (failure) {
+      if (failure.kind === 'unknown-key') return fail(codec.invalidClientToken());
+      if (failure.kind === 'mismatch') return fail(codec.signatureMismatch());
+      if (failure.kind === 'expired') return fail(codec.signatureExpired(failure.message));
+      return fail(codec.incompleteSignature(failure.message));
+    }
     if (!module) {
       return fail(new ServiceError('UnrecognizedClientException', `The sandbox does not emulate the "${signingName}" service.`, 400));
     }
@@ -321,7 +417,9 @@ class Sandbox {
     const key = `${method} ${path.replace(/\/+$/, '')}`;
     switch (key) {
       case 'GET /_sandbox/health':
-        return jsonReply(200, { status: 'ok', services: this.modules.map((m) => m.name) });
+        this.tick(this.clock.now());
+        // pid: the CLI's handshake before it signals a recorded process; inUse: what still lives here.
+        return jsonReply(200, { status: 'ok', services: this.modules.map((m) => m.name), pid: process.pid, inUse: inUse(this.world) });
       case 'GET /_sandbox/requests':
         return jsonReply(200, { requests: this.log });
       case 'DELETE /_sandbox/requests':
@@ -386,18 +484,45 @@ function jsonReply(status: number, value: unknown): WireResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) + '\n' };
 }
 
-function send(res: ServerResponse, r: WireResponse): void {
-  res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
+function send(res: ServerResponse, r: WireResponse, close = false): void {
+  res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body), ...(close ? { connection: 'close' } : {}) });
   res.end(r.body);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** The body, or undefined once it passes `cap` bytes (the rest is not read). */
+function readBody(req: IncomingMessage, cap: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > cap) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * What still lives in the sandbox and would be lost to a user if its process went away: instances not
+ * terminated, Auto Scaling groups, load balancers, ECS services and tasks not stopped. A sandbox the
+ * CLI started for one command is stopped at its end when all of these are zero.
+ */
+export function inUse(world: World): Record<string, number> {
+  const values = (service: string, key: string): Record<string, unknown>[] => Object.values((world.state[service]?.[key] ?? {}) as Record<string, Record<string, unknown>>);
+  return {
+    instances: values('ec2', 'instances').filter((i) => i.state !== 'terminated').length,
+    autoScalingGroups: values('autoscaling', 'groups').length,
+    loadBalancers: values('elasticloadbalancing', 'loadBalancers').length,
+    services: values('ecs', 'services').filter((x) => x.status !== 'INACTIVE').length,
+    tasks: values('ecs', 'tasks').filter((t) => t.lastStatus !== 'STOPPED').length,
+  };
 }
 
 function sleep(ms: number): Promise<void> {

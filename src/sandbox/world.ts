@@ -2,8 +2,8 @@
  * The World: every service's state plus the settings, in one JSON-serialisable object that can be
  * saved to a file (atomically) and loaded again, so a sandbox survives a restart.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { int, object, optional, recordOf, str, any, type Shape } from './shape.js';
 import { STATE_SHAPES } from './state-shapes.js';
 import type { SandboxSettings, ServiceModule, World } from './types.js';
@@ -14,6 +14,8 @@ interface WorldFile {
   format: string;
   savedAt: string;
   idSeq: number;
+  /** Seed of the ids (absent in files written before ids were seeded: those keep their old ids). */
+  idSeed?: string;
   state: Record<string, any>;
 }
 
@@ -22,19 +24,27 @@ export class SandboxWorld implements World {
   settings: SandboxSettings;
   /** How many ids nextId has handed out; persisted so ids stay unique across restarts. */
   idSeq: number;
+  /**
+   * Mixed into every id, so two sandboxes (two config directories with one stack name, on one Docker
+   * engine) never make the same instance id or task ARN. '' = the unseeded ids of older state files.
+   */
+  readonly idSeed: string;
 
-  constructor(settings: SandboxSettings, state: Record<string, any> = {}, idSeq = 0) {
+  constructor(settings: SandboxSettings, state: Record<string, any> = {}, idSeq = 0, idSeed: string = newIdSeed()) {
     this.settings = settings;
     this.state = state;
     this.idSeq = idSeq;
+    this.idSeed = idSeed;
   }
 
   nextId(prefix: string, hexLength = 17): string {
     this.idSeq += 1;
-    // A hash of the sequence number looks random (like AWS ids) but is the same on every run.
+    // A hash of the seed and the sequence number looks random (like AWS ids), is the same for a given
+    // seed (a test can pass one), and differs from one sandbox to the next.
     let hex = '';
+    const seedPart = this.idSeed ? `${this.idSeed}:` : '';
     for (let block = 0; hex.length < hexLength; block++) {
-      hex += createHash('sha256').update(`${this.idSeq}:${block}`).digest('hex');
+      hex += createHash('sha256').update(`${seedPart}${this.idSeq}:${block}`).digest('hex');
     }
     // Current EC2-style ids (17 hex digits) start with 0: i-0abc..., sg-0abc..., vpc-0abc...
     const digits = hexLength === 17 ? '0' + hex.slice(0, 16) : hex.slice(0, hexLength);
@@ -42,13 +52,18 @@ export class SandboxWorld implements World {
   }
 
   toFile(now: number): WorldFile {
-    return { format: FILE_FORMAT, savedAt: new Date(now).toISOString(), idSeq: this.idSeq, state: this.state };
+    return { format: FILE_FORMAT, savedAt: new Date(now).toISOString(), idSeq: this.idSeq, ...(this.idSeed ? { idSeed: this.idSeed } : {}), state: this.state };
   }
 }
 
+/** 128 random bits, hex. */
+export function newIdSeed(): string {
+  return randomBytes(16).toString('hex');
+}
+
 /** A world with every module's empty state. */
-export function createWorld(settings: SandboxSettings, modules: ServiceModule[]): SandboxWorld {
-  const world = new SandboxWorld(settings);
+export function createWorld(settings: SandboxSettings, modules: ServiceModule[], idSeed?: string): SandboxWorld {
+  const world = new SandboxWorld(settings, {}, 0, idSeed ?? newIdSeed());
   ensureModuleState(world, modules);
   return world;
 }
@@ -66,7 +81,7 @@ export class StateFileError extends Error {
   }
 }
 
-const FILE_SHAPE: Shape = object({ format: str, savedAt: optional(str), idSeq: int, state: recordOf(any) });
+const FILE_SHAPE: Shape = object({ format: str, savedAt: optional(str), idSeq: int, idSeed: optional(str), state: recordOf(any) });
 
 /**
  * Load the world saved at `path`, or create an empty one if there is no file. A file that is not a
@@ -74,8 +89,8 @@ const FILE_SHAPE: Shape = object({ format: str, savedAt: optional(str), idSeq: i
  * would answer with internal errors later.
  * Settings always come from the caller (startSandbox options), not from the file.
  */
-export function loadWorld(path: string, settings: SandboxSettings, modules: ServiceModule[]): SandboxWorld {
-  if (!existsSync(path)) return createWorld(settings, modules);
+export function loadWorld(path: string, settings: SandboxSettings, modules: ServiceModule[], idSeed?: string): SandboxWorld {
+  if (!existsSync(path)) return createWorld(settings, modules, idSeed);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -91,7 +106,8 @@ export function loadWorld(path: string, settings: SandboxSettings, modules: Serv
   const problem = checkStateFile(file, modules);
   if (problem) throw new StateFileError(path, problem);
   const valid = file as WorldFile;
-  const world = new SandboxWorld(settings, valid.state, valid.idSeq);
+  // The file's seed wins: ids stay those of the world it holds.
+  const world = new SandboxWorld(settings, valid.state, valid.idSeq, valid.idSeed ?? '');
   ensureModuleState(world, modules);
   return world;
 }
@@ -119,7 +135,10 @@ export function checkStateFile(file: unknown, modules: ServiceModule[]): string 
 /** Write the world to `path` atomically: a reader never sees a half-written file. */
 export function saveWorld(world: SandboxWorld, path: string, now: number): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(world.toFile(now)));
+  // 0600: the state holds the whole emulated account (user data, parameters); `wx` so a file left
+  // behind by a crash (or planted) is never written through.
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, JSON.stringify(world.toFile(now)), { mode: 0o600, flag: 'wx' });
   renameSync(tmp, path);
 }
 

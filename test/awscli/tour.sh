@@ -8,13 +8,17 @@
 #
 # AWS_BIN picks the CLI (default: aws on PATH). The sandbox should use the "fast" latency profile
 # (instances boot and register with ECS within a second or two) and no IAM propagation delay.
+# AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are the sandbox's key (`ecs-cwlogs sandbox` prints it):
+# every call is signed, and the tour checks that other keys, other Hosts and web pages are refused.
 set -euo pipefail
 
 : "${ENDPOINT:?set ENDPOINT to the sandbox URL, e.g. http://127.0.0.1:4566}"
+: "${AWS_ACCESS_KEY_ID:?set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the sandbox's key}"
+: "${AWS_SECRET_ACCESS_KEY:?set AWS_SECRET_ACCESS_KEY to the sandbox's secret}"
 AWS_BIN="${AWS_BIN:-aws}"
+CONTROL="$(dirname "${BASH_SOURCE[0]}")/control.py"
 
-export AWS_ACCESS_KEY_ID=AKIDSANDBOX
-export AWS_SECRET_ACCESS_KEY=x
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY ENDPOINT
 export AWS_PAGER=""
 export AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/nonexistent/aws-config
@@ -86,6 +90,23 @@ tour_sts_ssm() {
 echo "== sts"
 is "$(q sts get-caller-identity --query Arn)" "arn:aws:iam::$ACCOUNT:user/sandbox" "sts get-caller-identity arn"
 fails MissingAuthenticationToken sts get-caller-identity --no-sign-request
+
+# ---------------------------------------------------------------------------------------------------
+echo "== authentication"
+# Another secret for the sandbox's key, and a key the sandbox does not know, per protocol.
+AWS_SECRET_ACCESS_KEY=not-the-sandbox-secret fails SignatureDoesNotMatch sts get-caller-identity
+AWS_ACCESS_KEY_ID=AKIDNOTTHESANDBOX000 fails InvalidClientTokenId sts get-caller-identity
+AWS_ACCESS_KEY_ID=AKIDNOTTHESANDBOX000 fails InvalidClientTokenId iam list-roles
+AWS_ACCESS_KEY_ID=AKIDNOTTHESANDBOX000 fails UnrecognizedClientException logs describe-log-groups
+AWS_SECRET_ACCESS_KEY=not-the-sandbox-secret fails InvalidSignatureException ecs list-clusters
+AWS_SECRET_ACCESS_KEY=not-the-sandbox-secret fails AuthFailure ec2 describe-vpcs
+# The control endpoints: signed, from this server's own Host, never from a web page.
+[[ "$(python3 "$CONTROL" GET /_sandbox/health)" == 200* ]] || fail "signed GET /_sandbox/health"
+[[ "$(python3 "$CONTROL" GET /_sandbox/health --unsigned)" == 403* ]] || fail "an unsigned control call must be refused"
+[[ "$(AWS_SECRET_ACCESS_KEY=wrong python3 "$CONTROL" POST /_sandbox/settings '{"throttleRate":1}')" == 403* ]] || fail "a control call signed with another secret must be refused"
+[[ "$(python3 "$CONTROL" GET /_sandbox/health --host attacker.example)" == 403* ]] || fail "a foreign Host must be refused"
+[[ "$(python3 "$CONTROL" GET /_sandbox/health --origin http://attacker.example)" == 403* ]] || fail "a request with an Origin header must be refused"
+echo "ok   control endpoints: signed only, foreign Host and Origin refused"
 
 # ---------------------------------------------------------------------------------------------------
 echo "== ssm"
@@ -251,17 +272,11 @@ call ec2 terminate-instances --instance-ids "$CREDITS" >/dev/null
 # Placement: a zone that does not offer t3.* (Unsupported) and one with no capacity left
 # (InsufficientInstanceCapacity), set through the sandbox's settings endpoint.
 SUBNET_B=$(q ec2 describe-subnets --filters Name=vpc-id,Values="$VPC" Name=availability-zone,Values=us-east-1b --query 'Subnets[0].SubnetId')
-python3 - "$ENDPOINT" '{"notOffered":{"us-east-1a":["t3.*"]},"capacity":{"us-east-1b":0}}' <<'PY'
-import sys, urllib.request
-urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/_sandbox/settings', data=sys.argv[2].encode(), method='POST')).read()
-PY
+[[ "$(python3 "$CONTROL" POST /_sandbox/settings '{"notOffered":{"us-east-1a":["t3.*"]},"capacity":{"us-east-1b":0}}')" == 200* ]] || fail "POST /_sandbox/settings"
 is "$(q ec2 describe-instance-type-offerings --location-type availability-zone --filters Name=instance-type,Values=t3.small --query 'join(`,`, sort(InstanceTypeOfferings[].Location))')" us-east-1b,us-east-1c "ec2 describe-instance-type-offerings without a zone that does not offer the type"
 fails Unsupported ec2 run-instances --image-id "$AMI" --instance-type t3.small --count 1 --subnet-id "$SUBNET"
 AWS_MAX_ATTEMPTS=1 fails InsufficientInstanceCapacity ec2 run-instances --image-id "$AMI" --instance-type t3.small --count 1 --subnet-id "$SUBNET_B"
-python3 - "$ENDPOINT" '{"notOffered":null,"capacity":null}' <<'PY'
-import sys, urllib.request
-urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/_sandbox/settings', data=sys.argv[2].encode(), method='POST')).read()
-PY
+[[ "$(python3 "$CONTROL" POST /_sandbox/settings '{"notOffered":null,"capacity":null}')" == 200* ]] || fail "POST /_sandbox/settings"
 fails IdempotentParameterMismatch ec2 run-instances --image-id "$AMI" --instance-type t3.medium --count 1 --client-token tour-token
 wait_for "ec2 instance running" running ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].State.Name'
 [[ "$(q ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].PublicIpAddress')" =~ ^[0-9.]+$ ]] || fail "public IP"

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { newSandboxCredentials } from '../../src/cli/sandbox-mode.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 
 // Compiled to dist/test/awscli/; the script stays in test/awscli/.
@@ -29,11 +30,13 @@ test('awscli tour: every operation of every service through the AWS CLI', { skip
   const version = spawnSync(aws!, ['--version'], { encoding: 'utf8' });
   t.diagnostic(`AWS CLI: ${aws} (${(version.stdout || version.stderr).trim()})`);
 
-  const sb = await startSandbox({ port: 0, latency: 'fast', iamPropagationMs: 0 });
+  // Signed, as a user of `ecs-cwlogs sandbox` would: the sandbox's own random key, nothing else.
+  const key = newSandboxCredentials();
+  const sb = await startSandbox({ port: 0, latency: 'fast', iamPropagationMs: 0, credentials: key });
   try {
     const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
       const child = spawn('bash', [SCRIPT], {
-        env: { ...process.env, ENDPOINT: sb.url, AWS_BIN: aws! },
+        env: { ...process.env, ENDPOINT: sb.url, AWS_BIN: aws!, AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

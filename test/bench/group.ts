@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 async function timed(args: string[], env: NodeJS.ProcessEnv) {
   const t0 = performance.now();
@@ -20,7 +21,7 @@ async function timed(args: string[], env: NodeJS.ProcessEnv) {
 
 const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const sizes = counts.length ? counts : [1, 3, 10];
-const sb = await startSandbox({ port: 0, latency: 'realistic' });
+const sb = await startSandbox({ credentials: TEST_KEYS, port: 0, latency: 'realistic' });
 const rows: string[] = [];
 try {
   for (const n of sizes) {

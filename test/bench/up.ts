@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 interface StepRow {
   id: string;
@@ -28,7 +29,7 @@ async function timed(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 async function main(): Promise<void> {
-  const sb = await startSandbox({ port: 0, latency: 'realistic' });
+  const sb = await startSandbox({ credentials: TEST_KEYS, port: 0, latency: 'realistic' });
   try {
     const env = cliEnv(tempConfigDir(), { ECS_CWLOGS_POLL_MS: '500' });
     const common = ['--endpoint-url', sb.url, '--region', 'us-east-1', '--yes', '--json'];

@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 let sb: RunningSandbox;
 test.before(async () => {
-  sb = await startSandbox({ port: 0, latency: 'none' });
+  sb = await startSandbox({ credentials: TEST_KEYS, port: 0, latency: 'none' });
 });
 test.after(async () => {
   await sb.close();
@@ -273,7 +274,7 @@ test('a policy written for one instance (no autoscaling:*, no elasticloadbalanci
   await new Promise<void>((r) => deny.listen(0, '127.0.0.1', () => r()));
   const denied = `http://127.0.0.1:${(deny.address() as AddressInfo).port}`;
   // A sandbox of its own: the file's shared one holds the default-named stack of earlier tests.
-  const sb = await startSandbox({ port: 0, latency: 'none' });
+  const sb = await startSandbox({ credentials: TEST_KEYS, port: 0, latency: 'none' });
   try {
     const endpoints = Object.fromEntries(['ECS', 'EC2', 'IAM', 'SSM', 'STS', 'ECR', 'CLOUDWATCH_LOGS', 'RESOURCE_GROUPS_TAGGING_API'].map((s) => [`AWS_ENDPOINT_URL_${s}`, sb.url]));
     const env = cliEnv(tempConfigDir(), { ...endpoints, AWS_ENDPOINT_URL_AUTO_SCALING: denied, AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: denied, AWS_REGION: 'us-east-1', AWS_MAX_ATTEMPTS: '1' });

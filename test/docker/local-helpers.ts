@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readBuildContext } from '../../src/docker/build-context.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
 import { labelled } from '../../src/sandbox/local/labels.js';
+import { controlCall, type SandboxRecord } from '../../src/cli/sandbox-mode.js';
 import { cliEnv, runCli, tempConfigDir, type CliResult } from '../helpers/cli.js';
 import { buildLoggingImage, type DockerEnv } from './docker-helpers.js';
 
@@ -27,7 +28,7 @@ export interface LocalStack {
   images: { logging: string; httpd: string };
   upArgs: string[];
   cli(args: string[], timeoutMs?: number): Promise<CliResult>;
-  record(): { port: number; pid: number; statePath: string; local?: boolean } | undefined;
+  record(): SandboxRecord | undefined;
 }
 
 export async function localStack(e: DockerEnv, name: string): Promise<LocalStack> {
@@ -96,15 +97,15 @@ export function alive(pid: number): boolean {
 }
 
 /** Mutating calls since `from` in the sandbox's request log, except the log shipper's (the instance's CloudWatch agent). */
-export async function mutatingSince(port: number, from: number): Promise<string[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/_sandbox/requests`);
+export async function mutatingSince(rec: SandboxRecord, from: number): Promise<string[]> {
+  const res = await controlCall(rec.port, rec, '/_sandbox/requests', { timeoutMs: 5000 });
   const { requests } = (await res.json()) as { requests: { seq: number; service: string; operation: string; mutating: boolean }[] };
   const agent = new Set(['logs:PutLogEvents', 'logs:CreateLogStream', 'logs:CreateLogGroup']);
   return requests.filter((r) => r.seq > from && r.mutating && !agent.has(`${r.service}:${r.operation}`)).map((r) => `${r.service}:${r.operation}`);
 }
 
-export async function lastSeq(port: number): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}/_sandbox/requests`);
+export async function lastSeq(rec: SandboxRecord): Promise<number> {
+  const res = await controlCall(rec.port, rec, '/_sandbox/requests', { timeoutMs: 5000 });
   const { requests } = (await res.json()) as { requests: { seq: number }[] };
   return requests.at(-1)?.seq ?? 0;
 }

@@ -78,7 +78,7 @@ test('1. up --sandbox --local prints a local URL that answers within 10 s', { sk
   assert.equal(logging.State.Health?.Status, 'healthy');
   assert.ok(Object.keys(httpd.NetworkSettings.Networks).includes(found.networks[0]!.name));
   assert.equal(httpd.NetworkSettings.Ports['80/tcp']?.[0]?.HostIp, '127.0.0.1');
-  const ecs = new ECS({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s.record()!.port}`, credentials: { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'x' } });
+  const ecs = new ECS({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s.record()!.port}`, credentials: { accessKeyId: s.record()!.accessKeyId, secretAccessKey: s.record()!.secretAccessKey } });
   const arns = (await ecs.listTasks({ cluster: 'ECSCloudWatchLogs' })).taskArns!;
   const task = (await ecs.describeTasks({ cluster: 'ECSCloudWatchLogs', tasks: arns })).tasks![0]!;
   assert.equal(task.lastStatus, 'RUNNING');
@@ -143,10 +143,10 @@ test('2. N GETs give exactly N access lines within 15 s; errors, the agent strea
 test('4. a second up makes 0 mutating AWS calls and starts no container', { skip, timeout: 120_000 }, async () => {
   const rec = s.record()!;
   const before = await labelledNow(env.docker, s.stack);
-  const seq = await lastSeq(rec.port);
+  const seq = await lastSeq(rec);
   const r = await s.cli(s.upArgs);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(await mutatingSince(rec.port, seq), []);
+  assert.deepEqual(await mutatingSince(rec, seq), []);
   const after = await labelledNow(env.docker, s.stack);
   assert.deepEqual(after.containers.map((c) => c.id).sort(), before.containers.map((c) => c.id).sort());
   assert.equal(JSON.parse(r.stdout).summary.url, url);
@@ -169,7 +169,7 @@ test('3. docker kill of httpd: the service replaces the task, the URL answers ag
     500,
   );
   console.log(`# after docker kill: ${newUrl} answers (was ${url})`);
-  const ecs = new ECS({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s.record()!.port}`, credentials: { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'x' } });
+  const ecs = new ECS({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s.record()!.port}`, credentials: { accessKeyId: s.record()!.accessKeyId, secretAccessKey: s.record()!.secretAccessKey } });
   const svc = (await ecs.describeServices({ cluster: 'ECSCloudWatchLogs', services: ['cloudwatchlogs'] })).services![0]!;
   const events = (svc.events ?? []).map((e) => e.message ?? '');
   const stopped = events.findIndex((m) => /\(task \w+\) has stopped: Essential container in task exited/.test(m));

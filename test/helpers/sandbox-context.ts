@@ -7,14 +7,25 @@ import { realClock, SANDBOX_TIMING, stackTags, type Context } from '../../src/co
 import type { StackConfig } from '../../src/core/settings.js';
 import { RecordingIoHost } from '../../src/io/recording.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { controlCall } from '../../src/cli/sandbox-mode.js';
 
 // The SDK's Node 20 notice would repeat in every test's output (the README explains it once).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'test-secret' };
+/** The keys the tests' clients sign with: a test sandbox accepts these (and nothing else) unless told otherwise. */
+export const TEST_KEYS = [TEST_CREDENTIALS, { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'x' }];
 
-export async function withSandbox<T>(opts: SandboxOptions, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
-  const sb = await startSandbox({ port: 0, latency: 'fast', ...opts });
+/** A /_sandbox/ control call signed with TEST_CREDENTIALS (as the CLI signs its own). */
+export function control(sb: { port: number }, path: string, init: { method?: string; body?: string } = {}): Promise<Response> {
+  return controlCall(sb.port, TEST_CREDENTIALS, path, { ...init, timeoutMs: 10_000 });
+}
+
+/** SandboxOptions for a test: credentials default to TEST_KEYS. */
+export type TestSandboxOptions = Omit<SandboxOptions, 'credentials'> & Partial<Pick<SandboxOptions, 'credentials'>>;
+
+export async function withSandbox<T>(opts: TestSandboxOptions, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
+  const sb = await startSandbox({ port: 0, latency: 'fast', credentials: TEST_KEYS, ...opts });
   try {
     return await fn(sb);
   } finally {

@@ -26,6 +26,7 @@ import { builtinNetwork, ec2 as ec2Module } from '../../src/sandbox/services/ec2
 import { iam as iamModule } from '../../src/sandbox/services/iam.js';
 import { ssm as ssmModule } from '../../src/sandbox/services/ssm.js';
 import { clientConfig, rejects } from './support.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 const net = builtinNetwork('us-east-1');
 let sb: RunningSandbox;
@@ -33,7 +34,7 @@ let ec2: EC2Client;
 let ami: string;
 
 before(async () => {
-  sb = await startSandbox({ latency: 'none', services: [ec2Module, ssmModule, iamModule], iamPropagationMs: 0 });
+  sb = await startSandbox({ credentials: TEST_KEYS, latency: 'none', services: [ec2Module, ssmModule, iamModule], iamPropagationMs: 0 });
   ec2 = new EC2Client(clientConfig(sb, { maxAttempts: 1 }));
   const ssm = new SSMClient(clientConfig(sb));
   ami = (await ssm.send(new GetParameterCommand({ Name: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id' }))).Parameter!.Value!;

@@ -18,6 +18,7 @@ import { builtinNetwork, ec2 as ec2Module } from '../../src/sandbox/services/ec2
 import { ssm as ssmModule } from '../../src/sandbox/services/ssm.js';
 import { iam as iamModule } from '../../src/sandbox/services/iam.js';
 import { publishEcsAmi } from '../../src/sandbox/services/ec2/ec2-data.js';
+import { control, TEST_KEYS } from '../helpers/sandbox-context.js';
 
 const RECOMMENDED = '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id';
 const net = builtinNetwork('us-east-1');
@@ -27,7 +28,7 @@ let ssm: SSMClient;
 let ami: string;
 
 before(async () => {
-  sb = await startSandbox({ services: [ec2Module, ssmModule, iamModule] });
+  sb = await startSandbox({ credentials: TEST_KEYS, services: [ec2Module, ssmModule, iamModule] });
   const config = { region: 'us-east-1', endpoint: sb.url, credentials: { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'x' }, maxAttempts: 1 };
   ec2 = new EC2Client(config);
   ssm = new SSMClient(config);
@@ -90,7 +91,7 @@ test('settings.capacity: 0 answers InsufficientInstanceCapacity (500) naming the
 });
 
 test('the settings control endpoint takes capacity and notOffered, checks their shape, and clears them with null', async () => {
-  const post = (body: object) => fetch(`${sb.url}/_sandbox/settings`, { method: 'POST', body: JSON.stringify(body) });
+  const post = (body: object) => control(sb, '/_sandbox/settings', { method: 'POST', body: JSON.stringify(body) });
   let res = await post({ capacity: { 'us-east-1a': 0 }, notOffered: { 'us-east-1c': ['m5.*'] } });
   assert.equal(res.status, 200);
   assert.deepEqual(sb.world.settings.capacity, { 'us-east-1a': 0 });

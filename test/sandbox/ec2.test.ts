@@ -29,6 +29,7 @@ import {
 import { ManualClock, startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { builtinNetwork, ec2 as ec2Module } from '../../src/sandbox/services/ec2/index.js';
 import { iam as iamModule } from '../../src/sandbox/services/iam.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 const clock = new ManualClock();
 const PROPAGATION_MS = 10_000;
@@ -45,7 +46,7 @@ const config = () => ({
 });
 
 before(async () => {
-  sb = await startSandbox({ services: [iamModule, ec2Module], clock, latency: 'fast', iamPropagationMs: PROPAGATION_MS });
+  sb = await startSandbox({ credentials: TEST_KEYS, services: [iamModule, ec2Module], clock, latency: 'fast', iamPropagationMs: PROPAGATION_MS });
   ec2 = new EC2Client({ ...config(), endpoint: sb.url });
   iam = new IAMClient({ ...config(), endpoint: sb.url });
   const images = await ec2.send(

@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-ecr';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { ecr as ecrModule } from '../../src/sandbox/services/ecr.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 let sb: RunningSandbox;
 let ecr: ECRClient;
@@ -27,7 +28,7 @@ const client = (url: string, region = 'us-east-1') =>
   new ECRClient({ region, endpoint: url, credentials: { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'x' }, maxAttempts: 1 });
 
 before(async () => {
-  sb = await startSandbox({ services: [ecrModule], statePath });
+  sb = await startSandbox({ services: [ecrModule], statePath, credentials: TEST_KEYS });
   ecr = client(sb.url);
 });
 
@@ -164,7 +165,7 @@ test('a restarted sandbox serves the same registry host and the images pushed be
   const digest = head.headers.get('docker-content-digest');
   ecr.destroy();
   await sb.close();
-  sb = await startSandbox({ services: [ecrModule], statePath });
+  sb = await startSandbox({ services: [ecrModule], statePath, credentials: TEST_KEYS });
   ecr = client(sb.url);
   const again = await login();
   assert.equal(again.base, base, 'the port is kept in the state');

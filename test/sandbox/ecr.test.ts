@@ -14,12 +14,13 @@ import {
 } from '@aws-sdk/client-ecr';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { ecr as ecrModule } from '../../src/sandbox/services/ecr.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 let sb: RunningSandbox;
 let ecr: ECRClient;
 
 before(async () => {
-  sb = await startSandbox({ services: [ecrModule] });
+  sb = await startSandbox({ credentials: TEST_KEYS, services: [ecrModule] });
   ecr = new ECRClient({
     region: 'us-east-1',
     endpoint: sb.url,

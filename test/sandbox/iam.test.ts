@@ -34,6 +34,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { iam as iamModule } from '../../src/sandbox/services/iam.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 const TRUST = JSON.stringify({
   Version: '2012-10-17',
@@ -49,7 +50,7 @@ let sb: RunningSandbox;
 let iam: IAMClient;
 
 before(async () => {
-  sb = await startSandbox({ services: [iamModule], pageSize: 1 });
+  sb = await startSandbox({ credentials: TEST_KEYS, services: [iamModule], pageSize: 1 });
   iam = new IAMClient({
     region: 'us-east-1',
     endpoint: sb.url,

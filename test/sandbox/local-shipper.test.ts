@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { batches, LogShipper, MAX_EVENT_BYTES, type LogSource } from '../../src/sandbox/local/log-shipper.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 // The SDK's Node 20 notice would repeat in every test's output (the README explains it once).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -24,7 +25,7 @@ let client: CloudWatchLogsClient;
 const dir = mkdtempSync(join(tmpdir(), 'cwl-shipper-'));
 
 before(async () => {
-  sb = await startSandbox({});
+  sb = await startSandbox({ credentials: TEST_KEYS });
   client = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: sb.url, credentials: CREDS, maxAttempts: 1 });
   await client.send(new CreateLogGroupCommand({ logGroupName: 'ecs' }));
 });

@@ -19,13 +19,14 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { ManualClock, startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { logs as logsModule } from '../../src/sandbox/services/logs.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 const clock = new ManualClock();
 let sb: RunningSandbox;
 let logs: CloudWatchLogsClient;
 
 before(async () => {
-  sb = await startSandbox({ services: [logsModule], clock });
+  sb = await startSandbox({ credentials: TEST_KEYS, services: [logsModule], clock });
   logs = new CloudWatchLogsClient({
     region: 'us-east-1',
     endpoint: sb.url,

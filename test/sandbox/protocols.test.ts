@@ -4,9 +4,10 @@ import { unflatten } from '../../src/sandbox/protocols/query.js';
 import { xmlElement, xmlFields, xmlList } from '../../src/sandbox/protocols/xml.js';
 import { QUERY_XML_STYLE } from '../../src/sandbox/protocols/query.js';
 import { EC2_XML_STYLE } from '../../src/sandbox/protocols/ec2.js';
-import { readSigV4 } from '../../src/sandbox/sigv4.js';
+import { readSigV4, signRequest } from '../../src/sandbox/sigv4.js';
 import { ServiceError, type ServiceModule } from '../../src/sandbox/index.js';
 import { withSandbox } from './support.js';
+import { control, TEST_CREDENTIALS } from '../helpers/sandbox-context.js';
 
 const SIGNED = (service: string) => ({
   authorization: `AWS4-HMAC-SHA256 Credential=AKIDSANDBOX/20261125/eu-west-1/${service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcdef0123`,
@@ -74,6 +75,18 @@ test('SigV4: credential scope from the Authorization header or a presigned query
   assert.equal(readSigV4({ authorization: 'AWS4-HMAC-SHA256 Credential=AKID/bad, SignedHeaders=host, Signature=ab' }, new URLSearchParams()).kind, 'incomplete');
 });
 
+/**
+ * fetch with a real signature (TEST_CREDENTIALS): the SIGNED(service) stand-in in `headers` names the
+ * service and region; the request is signed over its method, Host, headers and body.
+ */
+function signedFetch(sb: { url: string }, init: { method: string; headers: Record<string, string>; body: string }): Promise<Response> {
+  const { authorization, ...rest } = init.headers;
+  const scope = /Credential=[^/]+\/\d+\/([^/]+)\/([^/]+)\//.exec(authorization ?? '');
+  if (!scope) return fetch(sb.url, init);
+  const { host: _host, ...headers } = signRequest({ method: init.method, url: `${sb.url}/`, headers: rest, body: init.body, credentials: TEST_CREDENTIALS, region: scope[1], service: scope[2] });
+  return fetch(sb.url, { method: init.method, headers, body: init.body });
+}
+
 /** A tiny EC2-protocol module, so these tests do not depend on the real EC2 emulation. */
 const fakeEc2: ServiceModule = {
   name: 'ec2',
@@ -136,7 +149,7 @@ test('unsigned requests get each protocol\'s real authentication error', async (
 
 test('signed EC2-protocol request: <item> lists, requestId, region from the scope, EC2 error shape', async () => {
   await withSandbox({ services: [fakeEc2] }, async (sb) => {
-    const ok = await fetch(sb.url, {
+    const ok = await signedFetch(sb, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...SIGNED('ec2') },
       body: 'Action=DescribeThings&Version=2016-11-15&ThingId.1=t-1&ThingId.2=t-2',
@@ -146,7 +159,7 @@ test('signed EC2-protocol request: <item> lists, requestId, region from the scop
     assert.match(body, /<DescribeThingsResponse xmlns="http:\/\/ec2\.amazonaws\.com\/doc\/2016-11-15\/"><requestId>[0-9a-f-]{36}<\/requestId>/);
     assert.match(body, /<thingSet><item><thingId>t-1<\/thingId><region>eu-west-1<\/region><\/item><item><thingId>t-2<\/thingId>/);
 
-    const bad = await fetch(sb.url, {
+    const bad = await signedFetch(sb, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...SIGNED('ec2') },
       body: 'Action=DescribeThings&Version=2016-11-15',
@@ -154,7 +167,7 @@ test('signed EC2-protocol request: <item> lists, requestId, region from the scop
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /<Code>MissingParameter<\/Code><Message>The request must contain the parameter ThingId<\/Message>/);
 
-    const unknown = await fetch(sb.url, {
+    const unknown = await signedFetch(sb, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...SIGNED('ec2') },
       body: 'Action=LaunchRockets&Version=2016-11-15',
@@ -167,13 +180,13 @@ test('signed EC2-protocol request: <item> lists, requestId, region from the scop
 test('JSON protocol: unknown operation and malformed body', async () => {
   await withSandbox({}, async (sb) => {
     const headers = { 'content-type': 'application/x-amz-json-1.1', ...SIGNED('ecs') };
-    const unknown = await fetch(sb.url, { method: 'POST', headers: { ...headers, 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.LaunchRockets' }, body: '{}' });
+    const unknown = await signedFetch(sb, { method: 'POST', headers: { ...headers, 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.LaunchRockets' }, body: '{}' });
     assert.equal(unknown.status, 400);
     assert.equal((await unknown.json()).__type, 'UnknownOperationException');
-    const malformed = await fetch(sb.url, { method: 'POST', headers: { ...headers, 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters' }, body: '{not json' });
+    const malformed = await signedFetch(sb, { method: 'POST', headers: { ...headers, 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters' }, body: '{not json' });
     assert.equal(malformed.status, 400);
     assert.equal((await malformed.json()).__type, 'SerializationException');
-    const ok = await fetch(sb.url, { method: 'POST', headers: { ...headers, 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters' }, body: '' });
+    const ok = await signedFetch(sb, { method: 'POST', headers: { ...headers, 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters' }, body: '' });
     assert.equal(ok.status, 200);
     assert.match(ok.headers.get('x-amzn-requestid') ?? '', /^[0-9a-f-]{36}$/);
     assert.deepEqual(await ok.json(), { clusterArns: [] });
@@ -182,32 +195,32 @@ test('JSON protocol: unknown operation and malformed body', async () => {
 
 test('control endpoints: health, checkip, settings, requests, state', async () => {
   await withSandbox({}, async (sb) => {
-    const health = await (await fetch(`${sb.url}/_sandbox/health`)).json();
+    const health = await (await control(sb, '/_sandbox/health')).json();
     assert.equal(health.status, 'ok');
     assert.ok(health.services.includes('ecs'));
 
     assert.equal(await (await fetch(`${sb.url}/_sandbox/checkip`)).text(), '127.0.0.1\n');
 
-    const patched = await fetch(`${sb.url}/_sandbox/settings`, { method: 'POST', body: JSON.stringify({ pageSize: 2, latency: 'fast' }) });
+    const patched = await control(sb, '/_sandbox/settings', { method: 'POST', body: JSON.stringify({ pageSize: 2, latency: 'fast' }) });
     assert.equal(patched.status, 200);
     assert.equal(sb.world.settings.pageSize, 2);
     assert.equal(sb.world.settings.latency.name, 'fast');
-    const rejected = await fetch(`${sb.url}/_sandbox/settings`, { method: 'POST', body: JSON.stringify({ throttleRate: 2 }) });
+    const rejected = await control(sb, '/_sandbox/settings', { method: 'POST', body: JSON.stringify({ throttleRate: 2 }) });
     assert.equal(rejected.status, 400);
     assert.equal(sb.world.settings.throttleRate, 0);
 
-    await fetch(sb.url, {
+    await signedFetch(sb, {
       method: 'POST',
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters', ...SIGNED('ecs') },
       body: '{}',
     });
-    const requests = await (await fetch(`${sb.url}/_sandbox/requests`)).json();
+    const requests = await (await control(sb, '/_sandbox/requests')).json();
     assert.deepEqual(requests.requests.map((r: any) => r.operation), ['ListClusters']);
-    assert.equal((await fetch(`${sb.url}/_sandbox/requests`, { method: 'DELETE' })).status, 200);
+    assert.equal((await control(sb, '/_sandbox/requests', { method: 'DELETE' })).status, 200);
     assert.deepEqual(sb.requestLog(), []);
 
-    const state = await (await fetch(`${sb.url}/_sandbox/state`)).json();
+    const state = await (await control(sb, '/_sandbox/state')).json();
     assert.deepEqual(Object.keys(state.state.ecs.clusters), []);
-    assert.equal((await fetch(`${sb.url}/_sandbox/nope`)).status, 404);
+    assert.equal((await control(sb, '/_sandbox/nope')).status, 404);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,6 +18,7 @@ import { startSandbox, type ServiceModule } from '../../src/sandbox/index.js';
 import { ecsService } from '../../src/sandbox/services/ecs/index.js';
 import { stsService } from '../../src/sandbox/services/sts.js';
 import { clientConfig, rejection, taskDefinitionInput, withSandbox } from './support.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 test('throttling: about throttleRate of requests fail without retries; the SDK retries through it', async () => {
   await withSandbox({ throttleRate: 0.3 }, async (sb) => {
@@ -116,7 +117,7 @@ test('persistence: the world survives a restart, ids keep counting, the file is 
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-state-'));
   const statePath = join(dir, 'world.json');
   try {
-    const first = await startSandbox({ statePath });
+    const first = await startSandbox({ credentials: TEST_KEYS, statePath });
     const ecs1 = new ECSClient(clientConfig(first));
     await ecs1.send(new CreateClusterCommand({ clusterName: 'kept' }));
     await ecs1.send(new RegisterTaskDefinitionCommand(taskDefinitionInput('web')));
@@ -126,7 +127,7 @@ test('persistence: the world survives a restart, ids keep counting, the file is 
     await first.close();
     assert.deepEqual(readdirSync(dir), ['world.json'], 'no temporary file left behind');
 
-    const second = await startSandbox({ statePath });
+    const second = await startSandbox({ credentials: TEST_KEYS, statePath });
     try {
       const ecs2 = new ECSClient(clientConfig(second));
       const described = await ecs2.send(new DescribeClustersCommand({ clusters: ['kept'] }));
@@ -147,18 +148,39 @@ test('persistence: the world survives a restart, ids keep counting, the file is 
   }
 });
 
-test('nextId is deterministic and AWS-looking', async () => {
-  const a = await startSandbox({});
-  const b = await startSandbox({});
+test('nextId: AWS-looking, repeatable for one seed, different from one sandbox to the next, seed kept in the state file', async () => {
+  const a = await startSandbox({ credentials: TEST_KEYS, idSeed: 'seed-1' });
+  const b = await startSandbox({ credentials: TEST_KEYS, idSeed: 'seed-1' });
+  const c = await startSandbox({ credentials: TEST_KEYS });
+  const d = await startSandbox({ credentials: TEST_KEYS });
+  const dir = mkdtempSync(join(tmpdir(), 'sb-seed-'));
   try {
     const idA = a.world.nextId('i-');
     assert.match(idA, /^i-0[0-9a-f]{16}$/);
-    assert.equal(b.world.nextId('i-'), idA);
+    assert.equal(b.world.nextId('i-'), idA, 'one seed, the same ids');
     assert.match(a.world.nextId('', 32), /^[0-9a-f]{32}$/);
     assert.notEqual(a.world.nextId('sg-'), a.world.nextId('sg-'));
+    // Two sandboxes started without a seed (two config directories, one stack name) never share ids.
+    assert.notEqual(c.world.nextId('i-'), d.world.nextId('i-'));
+    assert.notEqual(c.world.nextId('i-'), idA);
+
+    // The seed is saved with the world, and a restarted sandbox goes on with it.
+    const statePath = join(dir, 'state.json');
+    const first = await startSandbox({ credentials: TEST_KEYS, statePath });
+    const before = first.world.nextId('i-');
+    await first.close();
+    const again = await startSandbox({ credentials: TEST_KEYS, statePath, idSeed: 'ignored: the file has one' });
+    const after = again.world.nextId('i-');
+    await again.close();
+    const fresh = await startSandbox({ credentials: TEST_KEYS, idSeed: (JSON.parse(readFileSync(statePath, 'utf8')) as { idSeed: string }).idSeed });
+    fresh.world.nextId('i-');
+    assert.equal(fresh.world.nextId('i-'), after, 'the second id of that seed');
+    assert.notEqual(after, before);
+    await fresh.close();
+    assert.equal(statSync(statePath).mode & 0o777, 0o600, 'the state file is 0600');
   } finally {
-    await a.close();
-    await b.close();
+    await Promise.all([a.close(), b.close(), c.close(), d.close()]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

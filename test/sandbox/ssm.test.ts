@@ -5,6 +5,7 @@ import { GetParameterCommand, GetParametersByPathCommand, GetParametersCommand, 
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { ec2 as ec2Module } from '../../src/sandbox/services/ec2/index.js';
 import { ssm as ssmModule } from '../../src/sandbox/services/ssm.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 const RECOMMENDED = '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended';
 const RECOMMENDED_ARM = '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended';
@@ -14,7 +15,7 @@ let ssm: SSMClient;
 let ec2: EC2Client;
 
 before(async () => {
-  sb = await startSandbox({ services: [ec2Module, ssmModule] });
+  sb = await startSandbox({ credentials: TEST_KEYS, services: [ec2Module, ssmModule] });
   const config = { region: 'us-east-1', endpoint: sb.url, credentials: { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'x' }, maxAttempts: 1 };
   ssm = new SSMClient(config);
   ec2 = new EC2Client(config);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createGroup } from './ecs-fixtures.js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,6 +19,8 @@ import { ManualClock, StateFileError, defaultServices, startSandbox } from '../.
 import { checkStateFile } from '../../src/sandbox/world.js';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { clientConfig, taskDefinitionInput } from './support.js';
+import { TEST_KEYS } from '../helpers/sandbox-context.js';
+import { controlCall } from '../../src/cli/sandbox-mode.js';
 
 const TRUST = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
 
@@ -26,7 +28,7 @@ test('a world saved by a busy sandbox passes the state check and loads again', a
   const dir = tempConfigDir();
   const statePath = join(dir, 'state.json');
   const clock = new ManualClock();
-  const sb = await startSandbox({ statePath, latency: 'fast', clock, iamPropagationMs: 0 });
+  const sb = await startSandbox({ credentials: TEST_KEYS, statePath, latency: 'fast', clock, iamPropagationMs: 0 });
   const cfg = clientConfig(sb, { maxAttempts: 1 });
   const ecs = new ECSClient(cfg);
   const ec2 = new EC2Client(cfg);
@@ -60,7 +62,7 @@ test('a world saved by a busy sandbox passes the state check and loads again', a
   const saved = JSON.parse(readFileSync(statePath, 'utf8'));
   assert.ok(Object.keys(saved.state.ecs.tasks).length === 1, 'the scenario ran a task');
   assert.equal(checkStateFile(saved, defaultServices), undefined);
-  const again = await startSandbox({ statePath, latency: 'none' });
+  const again = await startSandbox({ credentials: TEST_KEYS, statePath, latency: 'none' });
   try {
     const ecs2 = new ECSClient(clientConfig(again, { maxAttempts: 1 }));
     assert.equal((await ecs2.send(new ListClustersCommand({}))).clusterArns?.length, 1);
@@ -73,7 +75,7 @@ test('a world saved by a busy sandbox passes the state check and loads again', a
 test('ELBv2 resources and ECS capacity providers survive a save and a load', async () => {
   const dir = tempConfigDir();
   const statePath = join(dir, 'state.json');
-  const sb = await startSandbox({ statePath, latency: 'none' });
+  const sb = await startSandbox({ credentials: TEST_KEYS, statePath, latency: 'none' });
   const cfg = clientConfig(sb, { maxAttempts: 1 });
   const { ElasticLoadBalancingV2 } = await import('@aws-sdk/client-elastic-load-balancing-v2');
   const { ECS } = await import('@aws-sdk/client-ecs');
@@ -100,7 +102,7 @@ test('ELBv2 resources and ECS capacity providers survive a save and a load', asy
   const broken = JSON.parse(JSON.stringify(saved));
   Object.values<any>(broken.state.elasticloadbalancing.targetGroups)[0].port = 'eighty';
   assert.match(checkStateFile(broken, defaultServices) ?? '', /^elasticloadbalancing\.targetGroups\[.*\]\.port must be an integer/);
-  const again = await startSandbox({ statePath, latency: 'none' });
+  const again = await startSandbox({ credentials: TEST_KEYS, statePath, latency: 'none' });
   try {
     const elb2 = new ElasticLoadBalancingV2(clientConfig(again, { maxAttempts: 1 }));
     const ecs2 = new ECS(clientConfig(again, { maxAttempts: 1 }));
@@ -143,14 +145,14 @@ test('startSandbox refuses a damaged or ill-shaped state file with StateFileErro
   const dir = tempConfigDir();
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, '{"format": "ecs-cwlogs-sandbox/1", "state": {');
-  await assert.rejects(startSandbox({ statePath: bad }), (err: unknown) => {
+  await assert.rejects(startSandbox({ credentials: TEST_KEYS, statePath: bad }), (err: unknown) => {
     assert.ok(err instanceof StateFileError);
     assert.equal(err.path, bad);
     assert.match(err.problem, /^it is not JSON/);
     return true;
   });
   writeFileSync(bad, '');
-  await assert.rejects(startSandbox({ statePath: bad }), /it is empty, not JSON/);
+  await assert.rejects(startSandbox({ credentials: TEST_KEYS, statePath: bad }), /it is empty, not JSON/);
   // Nothing was overwritten: the user's file is as it was.
   assert.equal(readFileSync(bad, 'utf8'), '');
 });
@@ -200,8 +202,10 @@ async function settingsOf(args: string[]): Promise<Record<string, unknown>> {
   const child = spawn(process.execPath, [BIN, 'sandbox', '--port', '0', '--ready-file', ready, ...args], { env: cliEnv(dir), stdio: 'ignore' });
   try {
     for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
-    const { port } = JSON.parse(readFileSync(ready, 'utf8'));
-    const res = await fetch(`http://127.0.0.1:${port}/_sandbox/settings`);
+    // The ready file holds the sandbox's port and its random key (and is 0600).
+    assert.equal(statSync(ready).mode & 0o777, 0o600);
+    const r = JSON.parse(readFileSync(ready, 'utf8'));
+    const res = await controlCall(r.port, r, '/_sandbox/settings', { timeoutMs: 10_000 });
     return (await res.json()) as Record<string, unknown>;
   } finally {
     child.kill('SIGTERM');

@@ -1,6 +1,7 @@
 /** Shared setup for the sandbox's own tests: a started sandbox and SDK client configuration. */
 import assert from 'node:assert/strict';
-import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { TEST_KEYS, type TestSandboxOptions } from '../helpers/sandbox-context.js';
 
 export const CREDENTIALS = { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'x' };
 
@@ -9,8 +10,8 @@ export function clientConfig(sb: RunningSandbox, extra: Record<string, unknown> 
 }
 
 /** Run `fn` against a fresh sandbox (latency 'none' unless given) and always close it. */
-export async function withSandbox<T>(opts: SandboxOptions, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
-  const sb = await startSandbox({ latency: 'none', ...opts });
+export async function withSandbox<T>(opts: TestSandboxOptions, fn: (sb: RunningSandbox) => Promise<T>): Promise<T> {
+  const sb = await startSandbox({ latency: 'none', credentials: TEST_KEYS, ...opts });
   try {
     return await fn(sb);
   } finally {

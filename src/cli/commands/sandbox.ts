@@ -1,10 +1,14 @@
 /**
- * `ecs-cwlogs sandbox`: serve the local AWS emulator, for this tool or any AWS client.
+ * `ecs-cwlogs sandbox`: serve the local AWS emulator, for this tool or any AWS client; list and stop
+ * the sandboxes that `--sandbox` started.
+ *
+ * The sandbox makes a random access key when it starts and accepts only requests signed with it
+ * (it prints the key as environment variable lines); `--no-auth` serves anyone who can reach the
+ * port, for other tools' tests.
  */
-import { rename, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { UserInputError } from '../../core/errors.js';
-import { localDir, SANDBOX_CREDENTIALS, stopSandbox } from '../sandbox-mode.js';
+import { listSandboxes, localDir, newSandboxCredentials, sandboxDir, stopSandbox, writePrivate, type ReadyFile, type SandboxListing } from '../sandbox-mode.js';
 import { action } from '../run.js';
 import { examples } from './steps.js';
 
@@ -41,7 +45,10 @@ export function sandboxCommand(): Command {
     .option('--page-size <n>', 'force small pages on paginated calls (0 = service default)', '0')
     .option('--iam-propagation-ms <ms>', 'how long a new instance profile is rejected by RunInstances (default: 5000 with --latency realistic, else 0)')
     .option('--state <file>', 'persist state in this file')
-    .option('--stop', 'stop the sandbox that --sandbox started for this stack')
+    .option('--stop', 'stop the sandbox that --sandbox started for this stack (with --all: every one listed by --list)')
+    .option('--list', 'list the sandboxes that --sandbox started (stack, config directory, port, PID, start, state file)')
+    .option('--all', 'with --stop: stop every sandbox of --list')
+    .option('--no-auth', "serve requests without checking their signature (for other tools' tests: anyone who can reach the port can call it)")
     .option('--local', "run the tasks the simulated ECS agent places on the local Docker engine (DOCKER_HOST), and ship the logging container's files to the sandbox's CloudWatch Logs")
     .addOption(new Option('--local-dir <dir>', 'the stack directory of --local (default: in the config directory)').hideHelp())
     .addOption(new Option('--ready-file <file>').hideHelp())
@@ -49,18 +56,47 @@ export function sandboxCommand(): Command {
     .addHelpText(
       'after',
       examples([
-        'ecs-cwlogs sandbox --port 4566 --state ./sandbox.json',
-        'aws --endpoint-url http://127.0.0.1:4566 ecs list-clusters',
+        'ecs-cwlogs sandbox --port 4566 --state ./sandbox.json   # prints the AWS_* variables to use',
+        'aws --endpoint-url http://127.0.0.1:4566 ecs list-clusters   # with those variables set',
         'ecs-cwlogs up --yes --endpoint-url http://127.0.0.1:4566 --region us-east-1',
+        'ecs-cwlogs sandbox --list',
         'ecs-cwlogs sandbox --stop',
+        'ecs-cwlogs sandbox --stop --all',
       ]),
     );
   cmd.action(
     action(async (rt) => {
       const o = rt.opts as Record<string, string | boolean | undefined>;
+      if (o.all && !o.stop) throw new UserInputError({ what: '--all needs --stop', why: '--all stops every sandbox that --list shows', fix: 'Run `ecs-cwlogs sandbox --stop --all`.' });
+      if (o.list) {
+        const rows = await listSandboxes();
+        rt.io.result({ ok: true, sandboxes: rows }, () => renderList(rows));
+        return;
+      }
+      if (o.stop && o.all) {
+        const rows = await listSandboxes();
+        const stopped: SandboxListing[] = [];
+        for (const r of rows) {
+          const dir = `${r.configDir}/sandbox`;
+          if (await stopSandbox(r.stack, false, dir)) stopped.push(r);
+          else if (r.state !== 'gone' && r.port === undefined) {
+            // A process without a record (its record was removed): --list found it by its command line.
+            try {
+              process.kill(r.pid, 'SIGTERM');
+              stopped.push(r);
+            } catch {
+              /* gone */
+            }
+          }
+        }
+        rt.io.result({ ok: true, stopped: stopped.map((r) => ({ stack: r.stack, configDir: r.configDir, pid: r.pid })) }, () =>
+          stopped.length ? stopped.map((r) => `Stopped the sandbox of stack ${r.stack} (${r.configDir}, PID ${r.pid}).`).join('\n') : 'No sandbox was running.',
+        );
+        return;
+      }
       if (o.stop) {
         const stopped = await stopSandbox(rt.stack, false);
-        rt.io.result({ ok: true, stopped }, () => (stopped ? `Stopped the sandbox of stack ${rt.stack}.` : `No sandbox was running for stack ${rt.stack}.`));
+        rt.io.result({ ok: true, stopped }, () => (stopped ? `Stopped the sandbox of stack ${rt.stack}.` : `No sandbox was running for stack ${rt.stack} (in ${sandboxDir()}).`));
         return;
       }
       const num = (flag: string, raw: unknown, min: number, max: number) => {
@@ -72,9 +108,13 @@ export function sandboxCommand(): Command {
       const { startSandbox, StateFileError } = await import('../../sandbox/index.js');
       const port = num('--port', o.port, 0, 65535);
       const statePath = o.state as string | undefined;
+      // The random key callers sign with; --no-auth (commander: auth false) turns the check off.
+      const noAuth = (rt.opts as { auth?: boolean }).auth === false;
+      const credentials = newSandboxCredentials();
       let sb;
       try {
         sb = await startSandbox({
+          credentials: noAuth ? 'none' : credentials,
           port,
           host: '127.0.0.1',
           latency: o.latency as 'none' | 'fast' | 'realistic',
@@ -109,7 +149,7 @@ export function sandboxCommand(): Command {
             stack: rt.stack,
             dir: String(o.localDir ?? localDir(rt.stack)),
             statePath: o.state as string | undefined,
-            credentials: SANDBOX_CREDENTIALS,
+            credentials,
             log: (line) => rt.io.emit({ type: 'message', level: 'info', text: `local: ${line}` }),
           });
         } catch (e) {
@@ -118,12 +158,22 @@ export function sandboxCommand(): Command {
         }
       }
       if (o.readyFile) {
-        // Whole or not at all: whoever waits for the file may read it the moment it appears.
-        const tmp = `${String(o.readyFile)}.${process.pid}.tmp`;
-        await writeFile(tmp, JSON.stringify({ port: sb.port }));
-        await rename(tmp, String(o.readyFile));
+        // Whole or not at all (whoever waits for the file may read it the moment it appears), and 0600:
+        // it holds the secret.
+        await writePrivate(String(o.readyFile), JSON.stringify({ port: sb.port, pid: process.pid, ...credentials } satisfies ReadyFile));
       }
-      rt.io.result({ ok: true, url: sb.url, port: sb.port }, () => `Sandbox listening on ${sb.url}\n  requests: ${sb.url}/_sandbox/requests\n  Ctrl-C stops it.`);
+      const env = noAuth
+        ? []
+        : [`export AWS_ENDPOINT_URL=${sb.url}`, `export AWS_ACCESS_KEY_ID=${credentials.accessKeyId}`, `export AWS_SECRET_ACCESS_KEY='${credentials.secretAccessKey}'`, 'export AWS_REGION=us-east-1'];
+      rt.io.result({ ok: true, url: sb.url, port: sb.port, ...(noAuth ? { auth: false } : { credentials }) }, () =>
+        [
+          `Sandbox listening on ${sb.url}`,
+          ...(noAuth
+            ? ['  Authentication is off (--no-auth): anyone who can reach this port can call it.']
+            : ['  It accepts only requests signed with this key (a new one each time it starts). For the SDK and the AWS CLI:', ...env.map((l) => `    ${l}`)]),
+          '  Ctrl-C stops it.',
+        ].join('\n'),
+      );
       // A signal may have come while the sandbox was starting: an abort event that has already fired
       // would never reach a listener added now.
       await new Promise<void>((resolve) => {
@@ -135,4 +185,11 @@ export function sandboxCommand(): Command {
     }),
   );
   return cmd;
+}
+
+function renderList(rows: SandboxListing[]): string {
+  if (rows.length === 0) return 'No sandbox is running.';
+  const table = [['STACK', 'PORT', 'PID', 'STARTED', 'STATE', 'CONFIG DIRECTORY', 'STATE FILE'], ...rows.map((r) => [r.stack, r.port ? String(r.port) : '-', String(r.pid), r.startedAt ?? '-', r.state, r.configDir, r.statePath ?? '-'])];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }

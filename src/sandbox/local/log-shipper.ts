@@ -279,7 +279,7 @@ export class LogShipper {
 
   private saveOffsets(): void {
     const tmp = `${this.opts.offsetsFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.offsets));
+    writeFileSync(tmp, JSON.stringify(this.offsets), { mode: 0o600 });
     renameSync(tmp, this.opts.offsetsFile);
   }
 

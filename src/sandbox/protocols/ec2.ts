@@ -55,6 +55,12 @@ export const ec2Codec: ProtocolCodec = {
   },
 
   throttling: () => new ServiceError('RequestLimitExceeded', 'Request limit exceeded.', 503),
+  // EC2 answers both an unknown key and a wrong signature with HTTP 401 AuthFailure
+  // (github.com/aws/aws-sdk-java-v2/issues/2981 shows the wire body), and a signature older than
+  // 15 minutes with RequestExpired (EC2 API reference, "Error codes").
+  invalidClientToken: () => new ServiceError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401),
+  signatureMismatch: () => new ServiceError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401),
+  signatureExpired: (message) => new ServiceError('RequestExpired', message, 400),
   missingAuthentication: () => new ServiceError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401),
   incompleteSignature: (message) => new ServiceError('IncompleteSignature', message, 400),
   unknownOperation: (operation) => new ServiceError('InvalidAction', `The action ${operation} is not valid for this web service.`, 400),

@@ -73,6 +73,12 @@ export const jsonCodec: ProtocolCodec = {
   },
 
   throttling: () => new ServiceError('ThrottlingException', 'Rate exceeded', 400),
+  // A JSON service (CloudWatch Logs, ECS, SSM, ECR) answers an unknown key with HTTP 400
+  // UnrecognizedClientException (e.g. github.com/maxbanton/cwh/issues/119: Logs' 400 with this body),
+  // a wrong signature or an old one with InvalidSignatureException.
+  invalidClientToken: () => new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400),
+  signatureMismatch: () => new ServiceError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.', 400),
+  signatureExpired: (message) => new ServiceError('InvalidSignatureException', message, 400),
   missingAuthentication: () => new ServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400),
   incompleteSignature: (message) => new ServiceError('IncompleteSignatureException', message, 400),
   unknownOperation: (operation) =>

@@ -122,6 +122,11 @@ export const queryCodec: ProtocolCodec = {
   },
 
   throttling: () => new ServiceError('Throttling', 'Rate exceeded', 400),
+  // Query services (IAM, STS, Auto Scaling, ELBv2) answer HTTP 403 InvalidClientTokenId for an
+  // unknown key and SignatureDoesNotMatch for a wrong or expired signature.
+  invalidClientToken: () => new ServiceError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403),
+  signatureMismatch: () => new ServiceError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.', 403),
+  signatureExpired: (message) => new ServiceError('SignatureDoesNotMatch', message, 403),
   missingAuthentication: () => new ServiceError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403),
   incompleteSignature: (message) => new ServiceError('IncompleteSignature', message, 400),
   unknownOperation: (operation, version) =>

@@ -19,6 +19,12 @@ export interface ProtocolCodec {
   throttling(): ServiceError;
   /** The error for a request without any SigV4 signature. */
   missingAuthentication(): ServiceError;
+  /** The error for an access key id the sandbox does not know. */
+  invalidClientToken(): ServiceError;
+  /** The error for a signature made with another secret, or over a request changed on the way. */
+  signatureMismatch(): ServiceError;
+  /** The error for a signature made more than 15 minutes from now, or a presigned URL past its expiry. */
+  signatureExpired(message: string): ServiceError;
   /** The error for a malformed signature. */
   incompleteSignature(message: string): ServiceError;
   /** The error for an operation the service does not have. */
