@@ -52,7 +52,7 @@ export function upSummary(ctx: Pick<Context, 'config' | 'stack'> & Partial<Pick<
     cluster: ctx.config.clusterName,
     instanceId: id,
     logGroup: ctx.config.logGroup,
-    logStreams: ['httpd-access.log', 'httpd-error.log', 'ecs-agent.log', 'ecs-init.log'],
+    logStreams: ['httpd-access.log', 'httpd-error.log', 'ecs-agent.log', 'ecs-init.log', 'docker'],
     ...(rehearsal ? { rehearsal: true } : { consoleUrl: consoleLogsUrl(ctx.config.region, ctx.config.logGroup) }),
     image: known(o.image?.imageRef),
     next: [run('logs --follow'), run('status'), run('down')],
