@@ -14,9 +14,8 @@ import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:
 import { dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { UserInputError } from './errors.js';
-import { SETTING_LIST, SETTINGS, type Setting, type SettingKey, type StackConfig } from './settings.js';
+import { SETTING_LIST, SETTINGS, topologyOf, type Setting, type SettingKey, type StackConfig } from './settings.js';
 import { ValidationFailure } from './validate.js';
-import { topologyOf } from './topology.js';
 
 /**
  * `tagged`: a name the stack's tagged resources have (never saved). `cleared`: the flag was given

@@ -92,3 +92,10 @@ export const SETTINGS = {
 } satisfies { [K in SettingKey]: Setting<K> };
 
 export const SETTING_LIST: Setting[] = Object.values(SETTINGS) as Setting[];
+
+/** The two shapes a stack can take (core/topology.ts says what each runs). */
+export type Topology = 'single' | 'group';
+
+export function topologyOf(config: Pick<StackConfig, 'instances' | 'loadBalancer'>): Topology {
+  return config.instances > 1 || config.loadBalancer ? 'group' : 'single';
+}

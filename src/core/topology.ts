@@ -7,14 +7,11 @@
  *
  * Names are derived from the cluster name (they are found by the stack tag anyway), never saved.
  */
-import type { StackConfig } from './settings.js';
+import { topologyOf, type StackConfig, type Topology } from './settings.js';
 import type { StepId } from './step.js';
 
-export type Topology = 'single' | 'group';
-
-export function topologyOf(config: Pick<StackConfig, 'instances' | 'loadBalancer'>): Topology {
-  return config.instances > 1 || config.loadBalancer ? 'group' : 'single';
-}
+// The shape of a config is the settings' own business (config.ts needs it without the steps).
+export { topologyOf, type Topology } from './settings.js';
 
 /** The steps each topology runs; the others' resources, if any exist, are what moving between them removes. */
 export const TOPOLOGY_STEPS: Record<Topology, readonly StepId[]> = {

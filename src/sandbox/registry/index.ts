@@ -19,12 +19,12 @@
  * The port of each region is kept in the ECR state, so repository URIs stay the same across sandbox
  * restarts (a different port is taken, and recorded, only when the old one is busy).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { World } from '../types.js';
 import { diskStore, memoryStore, type BlobStore } from './store.js';
 import { handleRegistryRequest } from './wire.js';
+import { registryState, setRegistryResolver } from './tokens.js';
 
 export interface RegistryOptions {
   /** Blob directory; memory when absent. */
@@ -33,12 +33,6 @@ export interface RegistryOptions {
   now: () => number;
   /** Persist the world after a push (the sandbox's own save). */
   save?: () => void;
-}
-
-/** What the registry needs of the ECR state (services/ecr.ts keeps it). */
-export interface RegistryState {
-  registryPorts?: Record<string, number>;
-  registrySecret?: string;
 }
 
 interface Hub {
@@ -50,15 +44,11 @@ interface Hub {
 
 const hubs = new WeakMap<World, Hub>();
 
-export const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000;
-
-function ecrState(world: World): RegistryState {
-  return world.state.ecr as RegistryState;
-}
-
 /** Gives the world its registries (called by the sandbox server when it starts). */
 export function attachRegistries(world: World, opts: RegistryOptions): void {
   hubs.set(world, { opts, store: opts.dir ? diskStore(opts.dir) : memoryStore(), servers: new Map(), hosts: new Map() });
+  // ECR's handlers reach the listeners through tokens.ts (no import of this file: no cycle).
+  setRegistryResolver(world, (region) => registryHost(world, region));
 }
 
 /** Stops the world's registry listeners. */
@@ -102,7 +92,7 @@ export function registryHost(world: World, region: string): Promise<string> {
 }
 
 async function listen(world: World, hub: Hub, region: string): Promise<string> {
-  const state = ecrState(world);
+  const state = registryState(world);
   const remembered = state.registryPorts?.[region];
   const server = createServer((req, res) => {
     handleRegistryRequest(req, res, { world, region, store: hub.store, now: hub.opts.now, save: hub.opts.save, host: hostOf(server) }).catch((err) => {
@@ -136,46 +126,4 @@ async function listen(world: World, hub: Hub, region: string): Promise<string> {
 function hostOf(server: Server): string {
   const a = server.address() as AddressInfo | null;
   return a ? `127.0.0.1:${a.port}` : '127.0.0.1';
-}
-
-// ---- tokens -------------------------------------------------------------------------------------
-
-function secret(world: World): Buffer {
-  const state = ecrState(world);
-  state.registrySecret ??= randomBytes(32).toString('hex');
-  return Buffer.from(state.registrySecret, 'hex');
-}
-
-function mac(world: World, region: string, expiration: number): string {
-  return createHmac('sha256', secret(world)).update(`${region}|${expiration}`).digest('base64');
-}
-
-/**
- * A registry password for the region, valid until `expiresAt` (ms). Shaped like ECR's (base64 of a
- * JSON document with payload, version, type and expiration), checked with the sandbox's own key.
- */
-export function issuePassword(world: World, region: string, expiresAt: number): string {
-  const expiration = Math.floor(expiresAt / 1000);
-  const doc = { payload: mac(world, region, expiration), datakey: randomBytes(24).toString('base64'), version: '2', type: 'DATA_KEY', expiration };
-  return Buffer.from(JSON.stringify(doc)).toString('base64');
-}
-
-/** Whether an Authorization header carries a valid, unexpired token for the region. */
-export function checkAuthorization(world: World, region: string, header: string | undefined, now: number): 'ok' | 'missing' | 'expired' | 'invalid' {
-  const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
-  if (!m) return 'missing';
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  if (i < 0 || decoded.slice(0, i) !== 'AWS') return 'invalid';
-  let doc: { payload?: unknown; expiration?: unknown };
-  try {
-    doc = JSON.parse(Buffer.from(decoded.slice(i + 1), 'base64').toString('utf8'));
-  } catch {
-    return 'invalid';
-  }
-  if (typeof doc.payload !== 'string' || typeof doc.expiration !== 'number') return 'invalid';
-  const want = Buffer.from(mac(world, region, doc.expiration));
-  const got = Buffer.from(doc.payload);
-  if (want.length !== got.length || !timingSafeEqual(want, got)) return 'invalid';
-  return doc.expiration * 1000 <= now ? 'expired' : 'ok';
 }

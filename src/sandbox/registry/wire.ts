@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { findRepositoryRecord, recordImage, type EcrImage } from '../services/ecr.js';
 import { ServiceError, type World } from '../types.js';
-import { checkAuthorization } from './index.js';
+import { checkAuthorization } from './tokens.js';
 import { isDigest, sha256Digest, type BlobStore } from './store.js';
 
 export interface RegistryContext {

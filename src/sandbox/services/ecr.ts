@@ -10,7 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import { paginate } from '../paginate.js';
-import { issuePassword, registryHost, TOKEN_LIFETIME_MS, type RegistryState } from '../registry/index.js';
+import { issuePassword, registryHost, TOKEN_LIFETIME_MS, type RegistryState } from '../registry/tokens.js';
 import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
 import { arrayToTagMap, bool, int, list, tagList, type TagMap } from './util.js';
 
