@@ -274,15 +274,7 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
     statusChangedAt: now,
     cpu: req.cpu,
     memory: req.memory,
-    containers: (td.definition.containerDefinitions as any[]).map((c, i) => ({
-      containerArn: ecsArn(world, region, `container/${cluster.clusterName}/${taskId}/${randomUUID()}`),
-      name: c.name,
-      image: c.image,
-      networkBindings: bindings[i] ?? [],
-      cpu: c.cpu ?? 0,
-      memory: c.memory,
-      memoryReservation: c.memoryReservation,
-    })),
+    containers: taskContainers(world, region, cluster.clusterName, taskId, td, bindings),
     version: 1,
     capacityProviderName: provider,
     tags: svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? td.tags : [],
@@ -293,6 +285,19 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
 }
 
 /** Host port bindings per container, or undefined when a fixed host port is taken. */
+/** A new task's containers, one per container definition, with the host ports it was given. */
+export function taskContainers(world: World, region: string, clusterName: string, taskId: string, td: TaskDefinitionRecord, bindings: NetworkBinding[][]): TaskRecord['containers'] {
+  return (td.definition.containerDefinitions as any[]).map((c, i) => ({
+    containerArn: ecsArn(world, region, `container/${clusterName}/${taskId}/${randomUUID()}`),
+    name: c.name,
+    image: c.image,
+    networkBindings: bindings[i] ?? [],
+    cpu: c.cpu ?? 0,
+    memory: c.memory,
+    memoryReservation: c.memoryReservation,
+  }));
+}
+
 export function allocatePorts(td: TaskDefinitionRecord, usedTcp: Set<number>, usedUdp: Set<number>): NetworkBinding[][] | undefined {
   const tcp = new Set(usedTcp);
   const udp = new Set(usedUdp);

@@ -1,5 +1,4 @@
 /** ECS tasks: RunTask, ListTasks, DescribeTasks, StopTask, and the task phase timer. */
-import { randomUUID } from 'node:crypto';
 import type {
   Failure,
   RunTaskRequest,
@@ -14,7 +13,7 @@ import type {
 } from '@aws-sdk/client-ecs';
 import { jsonBody, typedOperation } from '../../typed.js';
 import { findContainerInstance } from './container-instances.js';
-import { UNPULLABLE_REGISTRY, allocatePorts, requirements } from './scheduler.js';
+import { UNPULLABLE_REGISTRY, allocatePorts, requirements, taskContainers } from './scheduler.js';
 import type { Operation } from '../../types.js';
 import { taskRuntime } from '../../local/hooks.js';
 import { paginate } from '../../paginate.js';
@@ -226,15 +225,7 @@ const runTask = typedOperation<RunTaskRequest, RunTaskResponse>({
         statusChangedAt: now,
         cpu: req.cpu,
         memory: req.memory,
-        containers: (td.definition.containerDefinitions as any[]).map((c, i) => ({
-          containerArn: ecsArn(world, region, `container/${cluster.clusterName}/${taskId}/${randomUUID()}`),
-          name: c.name,
-          image: c.image,
-          networkBindings: bindings[i] ?? [],
-          cpu: c.cpu ?? 0,
-          memory: c.memory,
-          memoryReservation: c.memoryReservation,
-        })),
+        containers: taskContainers(world, region, cluster.clusterName, taskId, td, bindings),
         version: 1,
         tags: p.propagateTags === 'TASK_DEFINITION' ? [...td.tags, ...tags] : tags,
       };
