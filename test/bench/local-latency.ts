@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   if (up.code !== 0) throw new Error(`up failed: ${up.stderr}`);
   const url: string = JSON.parse(up.stdout).summary.url;
   console.log(`up --sandbox --local: ${((Date.now() - t0) / 1000).toFixed(1)} s, app at ${url}`);
-  const logs = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s.record()!.port}`, credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'x' } });
+  const logs = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s.record()!.port}`, credentials: { accessKeyId: s.record()!.accessKeyId, secretAccessKey: s.record()!.secretAccessKey } });
   const marker = `bench-${Date.now().toString(36)}`;
   const sent = new Map<number, number>();
   const seen = new Map<number, number>();

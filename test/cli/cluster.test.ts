@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
-import { mutatingCalls, withSandbox } from '../helpers/sandbox-context.js';
+import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
 
 const args = (url: string, ...rest: string[]) => ['cluster', '--endpoint-url', url, '--region', 'us-east-1', '--yes', ...rest];
 
@@ -40,7 +40,7 @@ test('cluster --delete removes only a cluster carrying the stack tag; --adopt ta
   await withSandbox({}, async (sb) => {
     const env = cliEnv(tempConfigDir());
     const { createAwsClients } = await import('../../src/aws/clients.js');
-    const aws = createAwsClients({ region: 'us-east-1', endpoint: sb.url, credentials: { accessKeyId: 'AKIDX', secretAccessKey: 'x' } });
+    const aws = createAwsClients({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS });
     await aws.ecs.createCluster({ clusterName: 'Theirs' });
 
     const conflict = await runCli(args(sb.url, '--cluster-name', 'Theirs'), env);

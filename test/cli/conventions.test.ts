@@ -17,7 +17,8 @@ import { TEST_KEYS } from '../helpers/sandbox-context.js';
 
 let sb: RunningSandbox;
 test.before(async () => {
-  sb = await startSandbox({ credentials: TEST_KEYS, port: 0, latency: 'none' });
+  // The tests' own keys, and those their profiles and credential_process hand out.
+  sb = await startSandbox({ credentials: [...TEST_KEYS, { accessKeyId: 'AKIDDEMO', secretAccessKey: 's' }, { accessKeyId: 'AKIDPROCESS', secretAccessKey: 's' }], port: 0, latency: 'none' });
 });
 test.after(async () => {
   await sb.close();

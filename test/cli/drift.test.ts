@@ -147,7 +147,8 @@ test('a launch template whose default version was changed by hand (awscli): stat
     const since = sb.requestLog().length;
     r = await runCli(upArgs(stack, sb.url, '--instances', '2'), env, { timeoutMs: 300_000 });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(mutatingCalls(sb, since), ['ec2:ModifyLaunchTemplate'], 'the one call needed');
+    // The one call needed, inside the stack's lock in the account (taken, then released).
+    assert.deepEqual(mutatingCalls(sb, since), ['ssm:PutParameter', 'ec2:ModifyLaunchTemplate', 'ssm:DeleteParameter'], 'the one call needed');
     const after = (await awscli(sb, env, 'ec2', 'describe-launch-templates', '--launch-template-ids', lt.LaunchTemplateId!)).LaunchTemplates[0];
     assert.equal(after.DefaultVersionNumber, 1);
     assert.equal(after.LatestVersionNumber, 2, 'no new version');
@@ -189,7 +190,8 @@ test('a task role trust policy changed by hand (awscli update-assume-role-policy
     const since = sb.requestLog().length;
     r = await runCli(upArgs(stack, sb.url), env);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(mutatingCalls(sb, since), ['iam:UpdateAssumeRolePolicy']);
+    // The one call needed, inside the stack's lock in the account (taken, then released).
+    assert.deepEqual(mutatingCalls(sb, since), ['ssm:PutParameter', 'iam:UpdateAssumeRolePolicy', 'ssm:DeleteParameter']);
     assert.equal((await iamAt(aws, stack)).trust[role], original);
     assert.equal(original, 'ecs-tasks.amazonaws.com');
   });
@@ -267,7 +269,8 @@ test('targets deregistered by hand (awscli elbv2 deregister-targets): status sho
     const since = sb.requestLog().length;
     r = await runCli(args, env, { timeoutMs: 300_000 });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(mutatingCalls(sb, since), ['elasticloadbalancing:RegisterTargets']);
+    // The one call needed, inside the stack's lock in the account (taken, then released).
+    assert.deepEqual(mutatingCalls(sb, since), ['ssm:PutParameter', 'elasticloadbalancing:RegisterTargets', 'ssm:DeleteParameter']);
     const after = await health();
     assert.deepEqual(after.map((h) => `${h.Target.Id}:${h.Target.Port}`).sort(), before.map((h) => `${h.Target.Id}:${h.Target.Port}`).sort());
     assert.ok(after.every((h) => h.TargetHealth.State !== 'draining'), JSON.stringify(after));

@@ -40,8 +40,10 @@ interface Recorded {
 }
 
 /**
- * A recording proxy on loopback in front of the sandbox: every request is forwarded unchanged (the
- * Host header included, so signatures hold) and recorded with its parameters, in order of answer.
+ * A recording forward proxy on loopback (the CLI reaches it through HTTP_PROXY, as it would a
+ * corporate proxy): every request to the sandbox is forwarded unchanged (its Host header is the
+ * sandbox's own, so signatures and the sandbox's Host check hold) and recorded with its parameters,
+ * in order of answer.
  */
 async function recordingProxy(target: string): Promise<{ url: string; calls: Recorded[]; close: () => Promise<void> }> {
   const calls: Recorded[] = [];
@@ -52,7 +54,8 @@ async function recordingProxy(target: string): Promise<{ url: string; calls: Rec
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const text = body.toString('utf8');
-      const fwd = request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      const url = new URL(req.url ?? '/', to); // absolute-form from a proxy client
+      const fwd = request({ host: to.hostname, port: to.port, method: req.method, path: `${url.pathname}${url.search}`, headers: req.headers }, (up) => {
         const out: Buffer[] = [];
         up.on('data', (c: Buffer) => out.push(c));
         up.on('end', () => {
@@ -132,7 +135,7 @@ test('1.1 up --instances 3 --load-balancer: no call raises the group above 0 bef
       const env = cliEnv(tempConfigDir());
       const aws = clients(sb);
       const stack = 'cporder';
-      const up = await runCli(upArgs(proxy.url, stack, '--instances', '3', '--load-balancer'), env, { timeoutMs: 240_000 });
+      const up = await runCli(upArgs(sb.url, stack, '--instances', '3', '--load-balancer'), { ...env, HTTP_PROXY: proxy.url }, { timeoutMs: 240_000 });
       const created = firstOk(proxy.calls, 'CreateCapacityProvider');
       assert.ok(created >= 0, `CreateCapacityProvider succeeded: ${up.stderr.slice(-2000)}`);
       const early = raises(proxy.calls).filter((i) => i < created);
