@@ -332,7 +332,7 @@ test('1.1 SIGKILL at each point of the new order (group created empty, provider 
       ['the group created with 0 instances', /Auto Scaling group: 0 instances until the capacity provider is attached/],
       ['the provider created, not attached', /Capacity provider: attaching to cluster/],
       ['the provider attached, the group not scaled', /Capacity provider: ECSCloudWatchLogs-instances: 0 -> 2 instances/],
-      ['the group scaled, not in service', /Capacity provider: \d\/2 instances in service/],
+      ['the group scaled, not in service', /Capacity provider: \d of 2 instances in service/],
     ];
     for (const [what, at] of points) {
       const env = cliEnv(tempConfigDir());
