@@ -48,6 +48,14 @@ export interface Runtime {
    * src/core/account-lock.ts), released when the command ends. Only runs that write take it.
    */
   lockAccount(ctx: Context, command: string): Promise<void>;
+  /**
+   * For teardown, whose refusals (an instance still registered) come from the deletes' own reads: the
+   * same context, whose first write takes the stack's lock in the account first. A refusal before any
+   * write leaves the account untouched, the lock included.
+   */
+  lockOnFirstWrite(ctx: Context, command: string): Context;
+  /** Release the stack's lock in the account now (before the sandbox that holds it stops). */
+  unlockAccount(): Promise<void>;
   /** Save what the user gave for this target (never in a dry run). */
   save(s: Session): Promise<void>;
 }
@@ -104,6 +112,14 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
           if (opts.dryRun) return;
           await checkAccountLock({ store: ctx.ssm, stack: validated.stack, staleAfterSeconds: staleAfterSeconds(), warn });
         },
+        async unlockAccount() {
+          await account?.release().catch((e) => warn(`Could not release the lock of stack ${opts.stack} in the account (${e instanceof Error ? e.message : String(e)}): the next run takes it over once it is stale.`));
+        },
+        lockOnFirstWrite(ctx, command) {
+          if (opts.dryRun) return ctx;
+          let taking: Promise<void> | undefined;
+          return guardWrites(ctx, () => (taking ??= this.lockAccount(ctx, command)));
+        },
         async lockAccount(ctx, command) {
           if (opts.dryRun || account) return;
           account = await acquireAccountLock({
@@ -153,6 +169,26 @@ function offerRehearsal(e: unknown, opts: GlobalOptions): unknown {
     fix: `Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile (after \`aws configure\` or \`aws sso login\`). Or rehearse the whole lab on the built-in sandbox, no account needed: \`${rehearse}\`.`,
     cause: e,
   });
+}
+
+/** AWS calls that only read: everything else writes (the SDK's method names follow the API's). */
+const READS = /^(describe|list|get|batchGet|filter|lookup|search|simulate|test|validate)[A-Z]/;
+const CLIENTS = ['ecs', 'iam', 'ec2', 'ssm', 'sts', 'ecr', 'logs', 'tagging', 'autoscaling', 'elbv2'] as const;
+
+/** The context, whose clients wait for `before()` ahead of their first call that writes. */
+function guardWrites(ctx: Context, before: () => Promise<void>): Context {
+  const guard = <T extends object>(client: T): T =>
+    new Proxy(client, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function' || typeof prop !== 'string' || READS.test(prop) || !/^[a-z]+[A-Z]/.test(prop)) return v;
+        return async (...args: unknown[]) => {
+          await before();
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  return Object.create(ctx, Object.fromEntries(CLIENTS.map((k) => [k, { value: guard(ctx[k]) }]))) as Context;
 }
 
 /** The command to resume with: the same subcommand, as the user can type it here, with the flags that pick the stack. */

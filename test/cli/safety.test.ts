@@ -124,7 +124,9 @@ async function failingProxy(target: string, operation: string): Promise<{ url: s
         res.end(JSON.stringify({ __type: 'ClientException', message: 'You have reached the limit on the number of services in this cluster.' }));
         return;
       }
-      const fwd = request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      // A forward proxy (HTTP_PROXY): the request keeps the sandbox's own Host, which it serves.
+      const u = new URL(req.url ?? '/', t);
+      const fwd = request({ host: t.hostname, port: t.port, path: `${u.pathname}${u.search}`, method: req.method, headers: req.headers }, (up) => {
         res.writeHead(up.statusCode ?? 500, up.headers);
         up.pipe(res);
       });
@@ -142,7 +144,7 @@ test('a failure mid-run says what exists, what it costs and how to resume or rem
     const env = cliEnv(tempConfigDir());
     const proxy = await failingProxy(sb.url, 'CreateService');
     try {
-      const r = await runCli(upArgs(proxy.url), env);
+      const r = await runCli(upArgs(sb.url), { ...env, HTTP_PROXY: proxy.url });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /limit on the number of services/);
       assert.match(r.stderr, /What exists now:/);

@@ -41,6 +41,8 @@ async function runtime(sb: RunningSandbox, io: RecordingIoHost, flags: FlagValue
     lock: async () => undefined,
     checkAccountLock: async () => undefined,
     lockAccount: async () => undefined,
+    lockOnFirstWrite: (ctx) => ctx,
+    unlockAccount: async () => undefined,
     save: async () => undefined,
   };
   return { rt, s };

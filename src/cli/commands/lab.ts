@@ -206,10 +206,10 @@ export function downCommand(): Command {
       await rt.checkAccountLock(ctx);
       rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
       if (!(await confirmOrCancel(rt, `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`))) return cancelled(rt, 'Nothing was deleted.');
-      await rt.lockAccount(ctx, 'down');
-      const report = await destroySteps(steps, ctx);
+      const report = await destroySteps(steps, rt.lockOnFirstWrite(ctx, 'down'));
       // The sandbox's state is in its file: its process (and, with --local, the containers and the
       // stack's directory) can go.
+      await rt.unlockAccount(); // (in the sandbox that stops next)
       if (rt.opts.sandbox) await (await import('../local-mode.js')).finishSandboxDown(rt.stack, rt.io);
       rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
     }),

@@ -89,8 +89,7 @@ export function stepCommand(spec: StepCommandSpec): Command {
           rt.io.result({ ok: false, stack: rt.stack, cancelled: true }, () => 'Cancelled: nothing was deleted.');
           return 1;
         }
-        await rt.lockAccount(ctx, `${spec.name} --delete`);
-        const report = await destroySteps(steps, ctx, { targets: [spec.name] });
+        const report = await destroySteps(steps, rt.lockOnFirstWrite(ctx, `${spec.name} --delete`), { targets: [spec.name] });
         rt.io.result({ ...report, stack: rt.stack }, () => renderDestroy(report));
         return;
       }
