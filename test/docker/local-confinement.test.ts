@@ -36,7 +36,8 @@ const run = Date.now().toString(36);
 // Never created: the sourcePath names it, the mount must not reach it.
 const scratch = mkdtempSync(join(tmpdir(), 'cwl-escape-'));
 const outside = join(scratch, 'target');
-const CREDENTIALS = { accessKeyId: 'AKIDSANDBOXTEST00000', secretAccessKey: 'test-secret' };
+/** The sandbox's own key (its record), as `ecs-cwlogs sandbox` prints it to a user. */
+let CREDENTIALS = { accessKeyId: '', secretAccessKey: '' };
 
 let s: LocalStack;
 let port = 0;
@@ -99,6 +100,7 @@ before(async () => {
   assert.equal(r.code, 0, r.stderr);
   instanceId = JSON.parse(r.stdout).outputs.instance.instanceId;
   port = s.record()!.port;
+  CREDENTIALS = { accessKeyId: s.record()!.accessKeyId, secretAccessKey: s.record()!.secretAccessKey };
   ecs = new ECS({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: CREDENTIALS });
 });
 
