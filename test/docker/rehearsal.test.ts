@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { createAwsClients } from '../../src/aws/clients.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
-import { TEST_CREDENTIALS } from '../helpers/sandbox-context.js';
 import { outsideHosts } from '../helpers/net-log.js';
 import { dockerEnv, type DockerEnv } from './docker-helpers.js';
 
@@ -44,8 +43,8 @@ test('up --sandbox --ecr pushes to a loopback registry and resolves no host outs
   assert.deepEqual(outsideHosts(netLog), [], `hosts outside this machine were resolved or contacted (recording ${netLog})`);
 
   // ECR shows what was pushed: the same digest.
-  const rec = JSON.parse(readFileSync(join(configDir, 'sandbox', `${stack}.json`), 'utf8')) as { port: number };
-  const aws = createAwsClients({ region: 'us-east-1', endpoint: `http://127.0.0.1:${rec.port}`, credentials: TEST_CREDENTIALS });
+  const rec = JSON.parse(readFileSync(join(configDir, 'sandbox', `${stack}.json`), 'utf8')) as { port: number; accessKeyId: string; secretAccessKey: string };
+  const aws = createAwsClients({ region: 'us-east-1', endpoint: `http://127.0.0.1:${rec.port}`, credentials: { accessKeyId: rec.accessKeyId, secretAccessKey: rec.secretAccessKey } });
   const images = await aws.ecr.describeImages({ repositoryName: 'cloudwatchlogs' });
   assert.ok(images.imageDetails?.some((i) => i.imageDigest === imageRef.split('@')[1]), 'DescribeImages lists the pushed digest');
 
