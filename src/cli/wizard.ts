@@ -110,19 +110,34 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
 
   // 3. The logging image.
   if (!imageGiven) {
-    const hub = hasDockerHubLogin();
-    const options: Choice<string>[] = [
-      { name: 'Amazon ECR in this account (created for you)', value: 'ecr', description: 'no Docker Hub account needed' },
-      { name: 'Docker Hub or another registry', value: 'registry', description: hub ? 'you are logged in to Docker Hub' : 'needs `docker login` first' },
-      { name: 'An image I already pushed', value: 'given' },
-    ];
+    // A rehearsal pushes only to this machine (the sandbox's ECR is on loopback): it offers no
+    // registry that a rehearsal would then refuse.
+    const rehearsal = s.conn.sandbox;
+    const hub = !rehearsal && hasDockerHubLogin();
+    const options: Choice<string>[] = rehearsal
+      ? [
+          { name: "The sandbox's ECR, on this machine (created for you)", value: 'ecr', description: 'nothing leaves this machine' },
+          { name: 'A registry on this machine (127.0.0.1:<port>/<repository>)', value: 'registry' },
+          { name: 'An image I already have', value: 'given' },
+        ]
+      : [
+          { name: 'Amazon ECR in this account (created for you)', value: 'ecr', description: 'no Docker Hub account needed' },
+          { name: 'Docker Hub or another registry', value: 'registry', description: hub ? 'you are logged in to Docker Hub' : 'needs `docker login` first' },
+          { name: 'An image I already pushed', value: 'given' },
+        ];
     if (hub) options.unshift(options.splice(1, 1)[0]!);
     const where = await io.ask<string>({ flag: '--repo', kind: 'select', message: 'Where should the logging image be pushed?', default: options[0]!.value, choices: options });
     if (where === 'ecr') {
       config.imageRepo = 'ecr';
       sources.imageRepo = 'prompt';
     } else if (where === 'registry') {
-      config.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: 'user/cloudwatchlogs', validate: (x) => (/^[a-z0-9._/:-]+$/.test(x) ? true : 'use lowercase letters, digits and ._-/: (no tag)') });
+      const repoRule = (x: string) =>
+        !/^[a-z0-9._/:-]+$/.test(x)
+          ? 'use lowercase letters, digits and ._-/: (no tag)'
+          : rehearsal && !/^(127\.\d+\.\d+\.\d+|localhost)(:\d+)?\//.test(x)
+            ? 'a rehearsal pushes only to this machine: 127.0.0.1:<port>/<repository> (or choose the sandbox\'s ECR)'
+            : true;
+      config.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: rehearsal ? '127.0.0.1:5000/cloudwatchlogs' : 'user/cloudwatchlogs', validate: repoRule });
       sources.imageRepo = 'prompt';
     } else {
       await askSetting(rtAsk, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
