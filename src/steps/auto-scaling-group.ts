@@ -40,7 +40,7 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, type GroupNetwork } from './zones.js';
-import { registeredEc2Ids } from './instance.js';
+import { registeredEc2Ids, whileProfilePropagates } from './instance.js';
 
 type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 /** What sizing the group and waiting for it need (the capacity-provider step calls scaleGroup too). */
@@ -278,14 +278,7 @@ function isProfilePropagation(e: unknown): boolean {
 }
 
 function profileRetry<T>(ctx: Ctx, call: () => Promise<T>): Promise<T> {
-  return retryOn(call, isProfilePropagation, {
-    clock: ctx.clock,
-    signal: ctx.signal,
-    timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
-    initialDelayMs: ctx.timing.retryMs,
-    maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
-    onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),
-  });
+  return whileProfilePropagates(ctx, call, isProfilePropagation);
 }
 
 /**

@@ -555,14 +555,7 @@ async function launch(ctx: Ctx, d: InstanceDesired, securityGroupId: string, exc
       const token = clientToken(ctx.account, ctx.config.region, ctx.stack, basis, n);
       let res;
       try {
-        res = await retryOn(() => ctx.ec2.runInstances({ ...request, ClientToken: token }), isProfilePropagation, {
-          clock: ctx.clock,
-          signal: ctx.signal,
-          timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
-          initialDelayMs: ctx.timing.retryMs,
-          maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
-          onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),
-        });
+        res = await whileProfilePropagates(ctx, () => ctx.ec2.runInstances({ ...request, ClientToken: token }), isProfilePropagation);
       } catch (e) {
         if (hasAwsCode(e, 'IdempotentParameterMismatch')) {
           // That token launched this request in another subnet (a run cut short after a fallback).
@@ -683,3 +676,18 @@ async function waitRegistered(ctx: Ctx, instanceId: string, cluster: string): Pr
   ctx.report(`${instanceId}: registered in cluster ${cluster}`);
 }
 
+/**
+ * A call that names an instance profile IAM has not yet propagated to EC2 (RunInstances here, the
+ * group's CreateAutoScalingGroup there: docs/aws-behaviour.md), retried for up to 3 minutes while
+ * `isPropagation` says that is the error, saying so.
+ */
+export function whileProfilePropagates<T>(ctx: Pick<Context, 'clock' | 'signal' | 'timing' | 'report'>, call: () => Promise<T>, isPropagation: (e: unknown) => boolean): Promise<T> {
+  return retryOn(call, isPropagation, {
+    clock: ctx.clock,
+    signal: ctx.signal,
+    timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
+    initialDelayMs: ctx.timing.retryMs,
+    maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
+    onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),
+  });
+}
