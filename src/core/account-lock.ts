@@ -23,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { awsErrorCode } from './errors.js';
 import { ConflictError } from './errors.js';
+import { alive } from './lock.js';
 
 /** The Parameter Store calls the lock makes (the SDK's SSM client has them). */
 export interface LockParameterStore {
@@ -96,15 +97,6 @@ function machineId(): string {
     machineIdCache = hostname();
   }
   return machineIdCache;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function parseHolder(value: string | undefined): AccountLockHolder | undefined {

@@ -86,6 +86,17 @@ export function checkUserName(name: unknown): string {
   return name;
 }
 
+/** One page of a listing, as Parameter Store pages them (MaxResults, NextToken). */
+function pageOf<T>(world: World, items: T[], r: { MaxResults?: number; NextToken?: string }, defaultPageSize: number) {
+  return paginate(items, {
+    maxResults: r.MaxResults,
+    nextToken: r.NextToken,
+    defaultPageSize,
+    settings: world.settings,
+    invalidToken: () => validation('The specified token is not valid.'),
+  });
+}
+
 const key = (region: string, name: string) => `${region}/${name}`;
 
 export function userParameter(world: World, region: string, name: string): ParameterRecord | undefined {
@@ -176,13 +187,7 @@ export function getParameterHistory(req: SandboxRequest, world: World): GetParam
   const name = checkUserName(r.Name);
   const p = userParameter(world, req.region, name);
   if (!p) throw new ServiceError('ParameterNotFound', '');
-  const page = paginate(p.versions, {
-    maxResults: r.MaxResults,
-    nextToken: r.NextToken,
-    defaultPageSize: 50,
-    settings: world.settings,
-    invalidToken: () => validation('The specified token is not valid.'),
-  });
+  const page = pageOf(world, p.versions, r, 50);
   return {
     Parameters: page.items.map((v) => ({
       Name: p.name,
@@ -220,13 +225,7 @@ export function describeParameters(req: SandboxRequest, world: World): DescribeP
     } else throw new ServiceError('InvalidFilterKey', `The following filter key is not valid: ${f.Key}`);
   }
   items.sort((a, b) => a.name.localeCompare(b.name));
-  const page = paginate(items, {
-    maxResults: r.MaxResults,
-    nextToken: r.NextToken,
-    defaultPageSize: 10,
-    settings: world.settings,
-    invalidToken: () => validation('The specified token is not valid.'),
-  });
+  const page = pageOf(world, items, r, 10);
   return {
     Parameters: page.items.map((p) => {
       const v = p.versions[p.versions.length - 1]!;
