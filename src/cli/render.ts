@@ -1,7 +1,7 @@
 /**
  * Human renderings of engine reports (the --json rendering is the report itself).
  */
-import type { RunReport, StepReport } from '../core/engine.js';
+import type { RunReport, StepReport } from '../engine/engine.js';
 import { formatDiff } from '../core/diff.js';
 import { showValue } from '../core/step.js';
 

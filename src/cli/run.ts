@@ -5,11 +5,12 @@
  * Execute.
  */
 import type { Command } from 'commander';
-import { EngineError, type RunReport, type StepReport } from '../core/engine.js';
+import { EngineError, type RunReport, type StepReport } from '../engine/engine.js';
 import type { StackConfig } from '../core/settings.js';
 import { plural } from '../core/plural.js';
 import { CliError, ExitCode, InternalError, InterruptedError, UserInputError } from '../core/errors.js';
-import type { Context, RunFlags } from '../core/context.js';
+import type { RunFlags } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { assertConfigWritable, configDir, saveStack, settleShape, unwritableError, withUserSettings, type ResolvedConfig } from '../core/config.js';
 import { lockStack, type StackLock } from '../core/lock.js';
 import { acquireAccountLock, checkAccountLock, staleAfterSeconds, type AccountLock } from '../core/account-lock.js';

@@ -21,7 +21,8 @@ import {
   type SavedStack,
   type Target,
 } from '../core/config.js';
-import { AWS_TIMING, SANDBOX_TIMING, realClock, stackTags, type Context, type RunFlags } from '../core/context.js';
+import { AWS_TIMING, SANDBOX_TIMING, realClock, stackTags, type RunFlags } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { UserInputError } from '../core/errors.js';
 import { SETTING_LIST, type SettingKey } from '../core/settings.js';
 import * as v from '../core/validate.js';

@@ -1,8 +1,8 @@
 /**
  * What `up` ends with, and what `status` shows.
  */
-import type { Context } from '../core/context.js';
-import type { RunReport } from '../core/engine.js';
+import type { Context } from '../engine/context.js';
+import type { RunReport } from '../engine/engine.js';
 import { known } from '../core/step.js';
 import { commandFor, type CommandFor } from './invocation.js';
 

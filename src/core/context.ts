@@ -1,12 +1,7 @@
 /**
- * The context handed to steps. Steps declare the slice they use (`Pick<Context, 'ecs' | 'config' | ...>`),
- * so dependencies are explicit and tests build only what a step needs.
+ * What every run shares and that depends on nothing above `core`: the ownership tags, the clock and
+ * its pace, the run's flags. The context handed to steps is src/engine/context.ts.
  */
-import type { AwsClients } from '../aws/clients.js';
-import type { DockerEngine } from '../docker/engine.js';
-import type { IoHost } from '../io/host.js';
-import type { StackConfig } from './settings.js';
-import type { Target } from './config.js';
 
 /** The tag that records ownership. `down` deletes only what carries it with this stack's name. */
 export const STACK_TAG = 'ecs-cwlogs:stack';
@@ -50,29 +45,6 @@ export interface RunFlags {
   replaceInstance?: boolean;
 }
 
-export interface Context extends AwsClients {
-  readonly stack: string;
-  /** Where the stack lives: the account and region (AWS, the sandbox or another endpoint). */
-  readonly target: Target;
-  /** The caller's account id and ARN (STS GetCallerIdentity, read once before any step). */
-  readonly account: string;
-  readonly callerArn: string;
-  readonly config: StackConfig;
-  /** Tags every resource gets: { 'ecs-cwlogs:stack': stack, 'ecs-cwlogs:managed-by': 'ecs-cwlogs' }. */
-  readonly tags: Readonly<Record<string, string>>;
-  readonly io: IoHost;
-  readonly flags: RunFlags;
-  readonly clock: Clock;
-  /** Poll and backoff pace: seconds against AWS, much less against the sandbox. */
-  readonly timing: Timing;
-  readonly signal: AbortSignal;
-  /** The AWS endpoint override (--endpoint-url, the sandbox), when there is one. */
-  readonly endpoint?: string;
-  /** The Docker daemon (the image step); created on first use. */
-  readonly docker: DockerEngine;
-  /** Progress for the step being run (the engine binds it to the step). */
-  report(message: string): void;
-}
 
 export function stackTags(stack: string): Record<string, string> {
   return { [STACK_TAG]: stack, [MANAGED_BY_TAG]: 'ecs-cwlogs' };

@@ -13,7 +13,6 @@
  * A step declares the slice of the context it needs (`Pick<Context, ...>`), so tests can hand it
  * exactly that and nothing else.
  */
-import type { Context } from './context.js';
 
 export type StepId =
   | 'image'
@@ -156,7 +155,7 @@ export interface DestroyResult {
 /** Outputs of completed (or, when planning, previewed) dependencies, by step id. */
 export type DepOutputs = { readonly [K in StepId]?: StepOutputs[K] };
 
-export interface Step<C = Context, O = unknown, D = unknown, P = undefined, Id extends StepId = StepId> {
+export interface Step<C = object, O = unknown, D = unknown, P = undefined, Id extends StepId = StepId> {
   readonly id: Id;
   /** Short human title, e.g. "ECS cluster". */
   readonly title: string;

@@ -30,8 +30,8 @@
  * (waited for), then the group is deleted (waited for). Resumable: every step of it reads first.
  */
 import type { AutoScalingGroup, Instance as AsgInstance } from '@aws-sdk/client-auto-scaling';
-import { inServiceText, plural } from '../core/plural.js';
-import type { Context } from '../core/context.js';
+import { inServiceText } from '../core/plural.js';
+import type { Context } from '../engine/context.js';
 import { ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';

@@ -23,7 +23,7 @@
  * So the answer's updateStatus is read: DELETE_FAILED detaches again, wherever it is, and retries.
  */
 import type { CapacityProvider, CapacityProviderStrategyItem, DeleteCapacityProviderCommandOutput } from '@aws-sdk/client-ecs';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { ecsTags, ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';

@@ -6,7 +6,7 @@
  * instance still exists (running or stopped: ECS keeps a stopped one registered) stops the delete
  * with what to delete first, instead of retrying DeleteCluster for minutes.
  */
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags, ownedBy, tagValue } from '../core/context.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
 import { ABSENT, absent, isAbsent, unknown, type Absent, type DestroyResult, type Plan, type Step } from '../core/step.js';

@@ -9,7 +9,7 @@
  *   the VPC and its public subnets in zones that offer the type.
  */
 import type { _InstanceType } from '@aws-sdk/client-ec2';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { AwsError, UserInputError, hasAwsCode } from '../core/errors.js';
 import { discovered, type Discovered } from '../core/step.js';
 import { render } from '../core/templates.js';

@@ -19,7 +19,7 @@
  * policy is put back. A missing attachment or profile link is repaired. Nothing else is touched: other
  * policies attached to the role by someone else stay.
  */
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { REGION_TAG, STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { deepEqual, diff, normalise } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';

@@ -18,7 +18,7 @@ import type { StackConfig } from '../core/settings.js';
 import type { AnyStep, DestroyResult, StepId } from '../core/step.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { stepsFor } from '../core/topology.js';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { taggedResources, type TaggedResource } from './inventory.js';
 import { autoScalingGroupStep } from './auto-scaling-group.js';
 import { capacityProviderStep } from './capacity-provider.js';

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { _InstanceType, Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags } from '../core/context.js';
 import { AwsError, awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';

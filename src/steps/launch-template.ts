@@ -15,7 +15,7 @@
  *   destroy  the stack's templates (all versions go with them); not found counts as success
  */
 import type { _InstanceType, CreateLaunchTemplateRequest, LaunchTemplate, RequestLaunchTemplateData, ResourceType } from '@aws-sdk/client-ec2';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';

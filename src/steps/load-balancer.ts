@@ -12,7 +12,7 @@
  */
 import type { LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { IpPermission } from '@aws-sdk/client-ec2';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { awsTags, ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';

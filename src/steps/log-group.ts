@@ -3,7 +3,7 @@
  * retention period. An existing group of that name is adopted only with --adopt; the group (and the
  * logs in it) is never deleted unless asked: `down` keeps it without --delete-logs and says so.
  */
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { STACK_TAG, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';

@@ -17,7 +17,7 @@
  */
 import type { IpPermission } from '@aws-sdk/client-ec2';
 import { callerIpEndpoint } from '../aws/endpoints.js';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';

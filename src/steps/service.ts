@@ -13,7 +13,7 @@
  */
 import { plural } from '../core/plural.js';
 import type { CapacityProviderStrategyItem, LoadBalancer, PlacementStrategy, Service } from '@aws-sdk/client-ecs';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { AwsError, hasAwsCode } from '../core/errors.js';

@@ -8,7 +8,7 @@
  * (the listener has to forward elsewhere first), which the step refuses to do silently.
  */
 import type { TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';

@@ -12,7 +12,7 @@
  * written; an unreachable registry only warns (it cannot tell).
  */
 import type { ContainerDefinition, RegisterTaskDefinitionCommandInput, TaskDefinition } from '@aws-sdk/client-ecs';
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff, normalise } from '../core/diff.js';
 import { UserInputError, hasAwsCode } from '../core/errors.js';

@@ -4,7 +4,7 @@
  * the ALB needs subnets in at least two zones. Chosen the same way every run, so a re-run plans the
  * same group. Read-only; a result of the run, never saved.
  */
-import type { Context } from '../core/context.js';
+import type { Context } from '../engine/context.js';
 import { UserInputError } from '../core/errors.js';
 import type { Discovered } from '../core/step.js';
 import { offeredZones, resolveVpc } from './host.js';

@@ -12,7 +12,7 @@ import { invokedAs, stackFlags } from '../../src/cli/invocation.js';
 import { inServiceText, plural } from '../../src/core/plural.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { whatExists } from '../../src/cli/run.js';
-import type { RunReport } from '../../src/core/engine.js';
+import type { RunReport } from '../../src/engine/engine.js';
 
 test('top-level help lists every registered step command, under the shape that runs it', async () => {
   const r = await runCli(['--help'], cliEnv(tempConfigDir()));

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applySteps, destroySteps, EngineError, inspectSteps, topoSort } from '../../src/core/engine.js';
-import { realClock, SANDBOX_TIMING, type Context } from '../../src/core/context.js';
+import { applySteps, destroySteps, EngineError, inspectSteps, topoSort } from '../../src/engine/engine.js';
+import { realClock, SANDBOX_TIMING } from '../../src/core/context.js';
+import type { Context } from '../../src/engine/context.js';
 import { InterruptedError, UserInputError } from '../../src/core/errors.js';
 import { ABSENT, isAbsent, type AnyStep, type StepId } from '../../src/core/step.js';
 import { RecordingIoHost } from '../../src/io/recording.js';

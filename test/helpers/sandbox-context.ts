@@ -3,7 +3,8 @@
  */
 import { createAwsClients } from '../../src/aws/clients.js';
 import { resolveSettings } from '../../src/core/config.js';
-import { realClock, SANDBOX_TIMING, stackTags, type Context } from '../../src/core/context.js';
+import { realClock, SANDBOX_TIMING, stackTags } from '../../src/core/context.js';
+import type { Context } from '../../src/engine/context.js';
 import type { StackConfig } from '../../src/core/settings.js';
 import { RecordingIoHost } from '../../src/io/recording.js';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applySteps, inspectSteps, type RunReport } from '../../src/core/engine.js';
+import { applySteps, inspectSteps, type RunReport } from '../../src/engine/engine.js';
 import { AwsError, UserInputError } from '../../src/core/errors.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';

@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applySteps, destroySteps, type RunReport } from '../../src/core/engine.js';
+import { applySteps, destroySteps, type RunReport } from '../../src/engine/engine.js';
 import { ConflictError, UserInputError } from '../../src/core/errors.js';
-import { STACK_TAG, type Context } from '../../src/core/context.js';
+import { STACK_TAG } from '../../src/core/context.js';
+import type { Context } from '../../src/engine/context.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
 import { clientToken, instanceStep, isRegistered, stackInstances } from '../../src/steps/instance.js';

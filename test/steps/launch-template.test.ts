@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RequestLaunchTemplateData } from '@aws-sdk/client-ec2';
-import { stackTags, type Context } from '../../src/core/context.js';
+import { stackTags } from '../../src/core/context.js';
+import type { Context } from '../../src/engine/context.js';
 import { ConflictError } from '../../src/core/errors.js';
 import { resolveSettings } from '../../src/core/config.js';
 import type { StackConfig } from '../../src/core/settings.js';

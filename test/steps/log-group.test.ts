@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applySteps, destroySteps } from '../../src/core/engine.js';
+import { applySteps, destroySteps } from '../../src/engine/engine.js';
 import { ConflictError } from '../../src/core/errors.js';
 import { STACK_TAG } from '../../src/core/context.js';
 import { STEPS } from '../../src/steps/index.js';

@@ -7,9 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applySteps, destroySteps } from '../../src/core/engine.js';
+import { applySteps, destroySteps } from '../../src/engine/engine.js';
 import { ConflictError } from '../../src/core/errors.js';
-import { STACK_TAG, awsTags, type Context } from '../../src/core/context.js';
+import { STACK_TAG, awsTags } from '../../src/core/context.js';
+import type { Context } from '../../src/engine/context.js';
 import { isAbsent, unknown, type AnyStep, type StepOutputs } from '../../src/core/step.js';
 import { groupNames } from '../../src/core/topology.js';
 import { STEPS } from '../../src/steps/index.js';

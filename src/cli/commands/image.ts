@@ -4,9 +4,9 @@
  */
 import { Command } from 'commander';
 import type { AwsClients } from '../../aws/clients.js';
-import { applySteps } from '../../core/engine.js';
+import { applySteps } from '../../engine/engine.js';
 import { InternalError, UserInputError } from '../../core/errors.js';
-import type { Context } from '../../core/context.js';
+import type { Context } from '../../engine/context.js';
 import { labSteps } from '../../steps/index.js';
 import { resolveSettings, type ResolvedConfig } from '../../core/config.js';
 import { known } from '../../core/step.js';
@@ -14,7 +14,7 @@ import type { ImageStepOptions } from '../../steps/image.js';
 import { renderApply } from '../render.js';
 import { action, type Runtime } from '../run.js';
 import { buildContext, type Connection } from '../runtime.js';
-import { addSettingOptions, examples } from './steps.js';
+import { addSettingOptions, examples } from './options.js';
 
 /** How to build and where to push the logging image: flags shared by `image`, `up`, `status` and `down`. */
 interface ImageBuildFlags {

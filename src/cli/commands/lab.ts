@@ -4,7 +4,7 @@
  * what the stack owns, shows it, confirms, deletes.
  */
 import { Command } from 'commander';
-import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunPlan, type RunReport } from '../../core/engine.js';
+import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunPlan, type RunReport } from '../../engine/engine.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { UserInputError } from '../../core/errors.js';
@@ -14,7 +14,8 @@ import { labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/
 import type { StackConfig } from '../../core/settings.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
-import { addSettingOptions, confirmOrCancel, examples } from './steps.js';
+import { confirmOrCancel } from './steps.js';
+import { addSettingOptions, examples } from './options.js';
 import { addImageBuildOptions, imageBuildOptions } from './image.js';
 import { renderStatus, renderUpSummary, statusDocument, statusWhere, upSummary } from '../summary.js';
 import { commandFor } from '../invocation.js';

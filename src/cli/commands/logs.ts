@@ -17,7 +17,7 @@ import { parseSince, StreamNames, tailLogs, type LogLine } from '../../logs/tail
 import { forTerminal, jsonLine } from '../../logs/sanitize.js';
 import { colorLevel } from '../../io/terminal.js';
 import { action, reportError, type Runtime } from '../run.js';
-import { addSettingOptions, examples } from './steps.js';
+import { addSettingOptions, examples } from './options.js';
 
 interface LogsFlags {
   follow?: boolean;

@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { UserInputError } from '../../core/errors.js';
 import { listSandboxes, localDir, newSandboxCredentials, sandboxDir, stopSandbox, writePrivate, type ReadyFile, type SandboxListing } from '../sandbox-mode.js';
 import { action } from '../run.js';
-import { examples } from './steps.js';
+import { examples } from './options.js';
 
 /** What each service module (by its SigV4 signing name) is called in help; an unnamed one shows its signing name. */
 export const SERVICE_TITLES: Record<string, string> = {

@@ -1,10 +1,11 @@
 /**
  * One subcommand per lab step (`cluster`, `iam`, `instance`, ...). Thin: flags in, engine call, result out.
  */
-import { Command, Option } from 'commander';
-import { announceDryRun, destroySteps, executePlan, planReport, planRun, previewDestroy } from '../../core/engine.js';
+import { Command } from 'commander';
+import { announceDryRun, destroySteps, executePlan, planReport, planRun, previewDestroy } from '../../engine/engine.js';
 import { UserInputError } from '../../core/errors.js';
-import { SETTINGS, type SettingKey } from '../../core/settings.js';
+import type { SettingKey } from '../../core/settings.js';
+import { addSettingOptions, examples } from './options.js';
 import type { StepId } from '../../core/step.js';
 import { labSteps } from '../../steps/index.js';
 import { topologyOf } from '../../core/topology.js';
@@ -44,21 +45,6 @@ function outsideTopology(step: StepId, c: { instances: number; loadBalancer: boo
       ? `Pass --instances 1 --no-load-balancer to \`ecs-cwlogs up\` to move to one instance, or --delete to remove a left-over ${step}.`
       : `Pass --instances N or --load-balancer to \`ecs-cwlogs up\` (the group and its steps come with it), or --delete to remove a left-over ${step}.`,
   });
-}
-
-export function addSettingOptions(cmd: Command, keys: readonly SettingKey[]): Command {
-  for (const k of keys) {
-    const s = SETTINGS[k];
-    const def = s.default !== undefined ? ` (default: ${s.default})` : '';
-    cmd.addOption(new Option(s.flag, `${s.description}${def}`));
-    // A switch can be turned off again: the saved answer (or the environment's) is overridden by --no-….
-    if (!s.flag.includes('<')) cmd.addOption(new Option(`--no-${s.flagName.replace(/^--/, '')}`, `turn ${s.flagName} off`).hideHelp());
-  }
-  return cmd;
-}
-
-export function examples(lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
 
 export function stepCommand(spec: StepCommandSpec): Command {

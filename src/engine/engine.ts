@@ -14,11 +14,11 @@
  * When only some steps are targeted (a single subcommand), their dependencies are read, not applied:
  * a missing dependency is a clear error naming the command that creates it.
  */
-import { CliError, ConflictError, InterruptedError, UserInputError } from './errors.js';
+import { CliError, ConflictError, InterruptedError, UserInputError } from '../core/errors.js';
 import type { Context } from './context.js';
-import { edgesOf, isAbsent, type Absent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId, type StepOutputs } from './step.js';
+import { edgesOf, isAbsent, type Absent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId, type StepOutputs } from '../core/step.js';
 import { toCliError } from '../aws/errors.js';
-import { deepEqual } from './diff.js';
+import { deepEqual } from '../core/diff.js';
 
 export interface StepReport {
   id: StepId;

@@ -1,0 +1,20 @@
+/**
+ * What every command's flags and help share: a setting's flag (and its --no- twin), the examples block.
+ */
+import { Command, Option } from 'commander';
+import { SETTINGS, type SettingKey } from '../../core/settings.js';
+
+export function addSettingOptions(cmd: Command, keys: readonly SettingKey[]): Command {
+  for (const k of keys) {
+    const s = SETTINGS[k];
+    const def = s.default !== undefined ? ` (default: ${s.default})` : '';
+    cmd.addOption(new Option(s.flag, `${s.description}${def}`));
+    // A switch can be turned off again: the saved answer (or the environment's) is overridden by --no-….
+    if (!s.flag.includes('<')) cmd.addOption(new Option(`--no-${s.flagName.replace(/^--/, '')}`, `turn ${s.flagName} off`).hideHelp());
+  }
+  return cmd;
+}
+
+export function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
