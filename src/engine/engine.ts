@@ -9,7 +9,11 @@
  *                 applying (a new ARN, a pushed digest) has its desired state completed with them.
  *   inspectSteps: the plan, shown (status): conflicts are reported, not thrown.
  *   destroySteps: reverse order, a step is destroyed once everything that depends on it is gone;
- *                 with dryRun, only what would be deleted is read.
+ *                 with dryRun, only what would be deleted is read (destroy.ts).
+ *
+ * The scheduler (graph.ts) starts a step as soon as every step it waits on is done, so a run takes
+ * its critical path: the image, IAM, the cluster and the log group start together, the task
+ * definition does not wait for the instance.
  *
  * When only some steps are targeted (a single subcommand), their dependencies are read, not applied:
  * a missing dependency is a clear error naming the command that creates it.
@@ -19,27 +23,12 @@ import type { Context } from './context.js';
 import { edgesOf, isAbsent, type Absent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId, type StepOutputs } from '../core/step.js';
 import { toCliError } from '../aws/errors.js';
 import { deepEqual } from '../core/diff.js';
+import { runGraph, runOrder } from './graph.js';
+import { checkInterrupted, combine, EngineError, interrupted, pickError, stepContext, type RunReport, type StepReport } from './report.js';
 
-export interface StepReport {
-  id: StepId;
-  title: string;
-  /** What was (or, in dry-run, would be) done. */
-  action: Plan['action'] | 'skipped' | 'failed' | 'destroy' | 'absent' | 'interrupted' | 'unconfigured';
-  plan?: Plan;
-  ms: number;
-  outputs?: Outputs;
-  details?: Record<string, string>;
-  error?: string;
-  deleted?: string[];
-  kept?: string[];
-}
-
-export interface RunReport {
-  ok: boolean;
-  dryRun: boolean;
-  steps: StepReport[];
-  outputs: DepOutputs;
-}
+export { topoSort } from './graph.js';
+export { EngineError, type RunReport, type StepReport } from './report.js';
+export { destroySteps, previewDestroy, type DestroyOptions } from './destroy.js';
 
 /** One step of a planned run. */
 export interface PlannedStep {
@@ -63,111 +52,6 @@ export interface RunPlan {
   changes: PlannedStep[];
 }
 
-/** Order steps so that each comes after its dependencies; reject cycles and unknown ids. */
-export function topoSort(steps: readonly AnyStep[]): AnyStep[] {
-  const byId = new Map(steps.map((s) => [s.id, s]));
-  const present = new Set(byId.keys());
-  const out: AnyStep[] = [];
-  const state = new Map<StepId, 'visiting' | 'done'>();
-  const visit = (s: AnyStep, path: StepId[]) => {
-    const st = state.get(s.id);
-    if (st === 'done') return;
-    if (st === 'visiting') throw new Error(`Step dependency cycle: ${[...path, s.id].join(' -> ')}`);
-    state.set(s.id, 'visiting');
-    for (const d of edgesOf(s, present)) {
-      const dep = byId.get(d);
-      if (!dep) throw new Error(`Step ${s.id} depends on unknown step ${d}`);
-      visit(dep, [...path, s.id]);
-    }
-    state.set(s.id, 'done');
-    out.push(s);
-  };
-  for (const s of steps) visit(s, []);
-  return out;
-}
-
-/** Bind `report` to a step, keeping every other property (lazy client getters included). */
-function stepContext(ctx: Context, step: AnyStep): Context {
-  const bound = Object.create(ctx) as Context;
-  Object.defineProperty(bound, 'report', {
-    value: (message: string) => ctx.io.emit({ type: 'step-progress', step: step.id, message }),
-  });
-  return bound;
-}
-
-function interrupted(why = 'Ctrl-C'): InterruptedError {
-  return new InterruptedError({ what: 'Interrupted', why });
-}
-
-function checkInterrupted(ctx: Context): void {
-  if (ctx.signal.aborted) throw interrupted();
-}
-
-/** Run a graph of jobs, each started as soon as its dependencies are done. */
-async function runGraph(
-  order: readonly AnyStep[],
-  depsOf: (s: AnyStep) => readonly StepId[],
-  job: (s: AnyStep) => Promise<'ok' | 'failed'>,
-  onSkip: (s: AnyStep, because: StepId) => void,
-): Promise<void> {
-  const status = new Map<StepId, 'ok' | 'failed' | 'skipped'>();
-  const running = new Map<StepId, Promise<void>>();
-  const pending = [...order];
-  while (pending.length > 0 || running.size > 0) {
-    let started = false;
-    for (const s of [...pending]) {
-      const deps = depsOf(s).filter((d) => order.some((o) => o.id === d));
-      const bad = deps.find((d) => status.get(d) === 'failed' || status.get(d) === 'skipped');
-      if (bad) {
-        pending.splice(pending.indexOf(s), 1);
-        status.set(s.id, 'skipped');
-        onSkip(s, bad);
-        started = true;
-        continue;
-      }
-      if (deps.every((d) => status.get(d) === 'ok')) {
-        pending.splice(pending.indexOf(s), 1);
-        const p = job(s).then(
-          (r) => {
-            status.set(s.id, r);
-            running.delete(s.id);
-          },
-          () => {
-            status.set(s.id, 'failed');
-            running.delete(s.id);
-          },
-        );
-        running.set(s.id, p);
-        started = true;
-      }
-    }
-    if (!started) {
-      if (running.size === 0) break; // nothing can start (should not happen after topoSort)
-      await Promise.race(running.values());
-    }
-  }
-}
-
-/**
- * The steps a run touches: the targets and, read only, everything they depend on. `after` edges
- * only order the steps a run has; with `withAfter` (the CLI, whose steps are the topology's) they
- * bring their steps in too, as dependsOn does.
- */
-function runOrder(steps: readonly AnyStep[], targets?: readonly StepId[], withAfter = false): { run: AnyStep[]; targets: Set<StepId> } {
-  const order = topoSort(steps);
-  const present = new Set(order.map((s) => s.id));
-  const t = new Set<StepId>(targets ?? order.map((s) => s.id));
-  const needed = new Set<StepId>();
-  const addNeeded = (id: StepId) => {
-    if (needed.has(id)) return;
-    needed.add(id);
-    const s = order.find((x) => x.id === id);
-    if (s) (withAfter ? edgesOf(s, present) : s.dependsOn).forEach(addNeeded);
-  };
-  t.forEach(addNeeded);
-  return { run: order.filter((s) => needed.has(s.id)), targets: t };
-}
-
 /** Validate: every step's read-only checks, all of them, before any step applies. All problems together. */
 export async function prepareSteps(steps: readonly AnyStep[], ctx: Context): Promise<Map<StepId, unknown>> {
   const out = new Map<StepId, unknown>();
@@ -184,22 +68,6 @@ export async function prepareSteps(steps: readonly AnyStep[], ctx: Context): Pro
   );
   if (errors.length) throw combine(errors);
   return out;
-}
-
-/** One error for several: the worst kind first, every message listed. */
-function combine(all: CliError[]): CliError {
-  // Two steps that check the same thing (the VPC) fail with the same message: say it once.
-  const errors = all.filter((e, i) => all.findIndex((x) => x.message === e.message) === i);
-  const first = pickError(errors);
-  if (errors.length === 1) return first;
-  const others = errors.filter((e) => e !== first);
-  if (first instanceof InterruptedError) return first;
-  const Kind = first.constructor as new (p: { what: string; why?: string; fix?: string; cause?: unknown }) => CliError;
-  return new Kind({
-    what: `${errors.length} problems, nothing was changed`,
-    why: ['', first.message, ...others.map((e) => e.message)].join('\n  - '),
-    cause: first,
-  });
 }
 
 export interface PlanOptions {
@@ -318,6 +186,7 @@ export async function executePlan(p: RunPlan, ctx: Context, opts: ExecuteOptions
   const errors: CliError[] = [];
   const order = p.steps.map((s) => s.step);
   const present = new Set(order.map((s) => s.id));
+  const began = ctx.clock.now();
 
   await runGraph(
     order,
@@ -353,7 +222,7 @@ export async function executePlan(p: RunPlan, ctx: Context, opts: ExecuteOptions
         const out = await step.apply(sctx, { plan, observed: ps.observed, desired });
         outputs.set(step.id, out);
         const ms = ctx.clock.now() - t0;
-        reports.set(step.id, { id: step.id, title: step.title, action: plan.action, plan, ms, outputs: out });
+        reports.set(step.id, { id: step.id, title: step.title, action: plan.action, plan, ms, startMs: t0 - began, waitedOn: edgesOf(step, present), outputs: out });
         ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: plan.action, ms, outputs: out, detail: summaryOf(plan) });
         return 'ok';
       } catch (e) {
@@ -397,21 +266,6 @@ function summaryOf(plan: Plan): string | undefined {
   return undefined;
 }
 
-/** Interrupted wins, then input errors, then the first failure. */
-function pickError(errors: CliError[]): CliError {
-  return errors.find((e) => e instanceof InterruptedError) ?? errors.find((e) => e instanceof UserInputError) ?? errors[0]!;
-}
-
-/** A failed run: the error to show, plus the report of what did and didn't happen. */
-export class EngineError extends Error {
-  constructor(
-    readonly report: RunReport,
-    readonly error: CliError,
-  ) {
-    super(error.message);
-  }
-}
-
 /** Read and plan every step without changing anything (status). */
 export async function inspectSteps(steps: readonly AnyStep[], ctx: Context): Promise<RunReport> {
   const { run } = runOrder(steps);
@@ -451,83 +305,6 @@ export async function inspectSteps(steps: readonly AnyStep[], ctx: Context): Pro
     }
   }
   return { ok: reports.every((r) => r.action !== 'failed'), dryRun: true, steps: reports, outputs: Object.fromEntries(outputs) as DepOutputs };
-}
-
-export interface DestroyOptions {
-  targets?: readonly StepId[];
-  /** Read what would be deleted; delete nothing. */
-  dryRun?: boolean;
-}
-
-/** What `down` (or a step's --delete) would delete, per step, read-only. */
-export async function previewDestroy(steps: readonly AnyStep[], ctx: Context, opts: DestroyOptions = {}): Promise<RunReport> {
-  const order = topoSort(steps);
-  const targets = new Set<StepId>(opts.targets ?? order.map((s) => s.id));
-  const run = order.filter((s) => targets.has(s.id)).reverse();
-  const steps_ = await Promise.all(
-    run.map(async (step): Promise<StepReport> => {
-      const t0 = ctx.clock.now();
-      try {
-        const r = await step.destroyPreview(stepContext(ctx, step));
-        return { id: step.id, title: step.title, action: 'destroy', ms: ctx.clock.now() - t0, deleted: r.deleted, kept: r.kept };
-      } catch (e) {
-        throw toCliError(e, `Reading ${step.title}`);
-      }
-    }),
-  );
-  return { ok: true, dryRun: true, steps: steps_, outputs: {} };
-}
-
-/** Destroy in reverse dependency order, in parallel where independent. */
-export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts: DestroyOptions = {}): Promise<RunReport> {
-  if (opts.dryRun) {
-    const report = await previewDestroy(steps, ctx, opts);
-    for (const s of report.steps) {
-      const detail = [...(s.deleted ?? []), ...(s.kept ?? []).map((k) => `kept ${k}`)].join('; ');
-      ctx.io.emit({ type: 'step-done', step: s.id, title: s.title, action: 'destroy', ms: s.ms, detail, verb: s.deleted?.length ? 'would delete' : 'nothing to delete' });
-    }
-    return report;
-  }
-  const order = topoSort(steps);
-  const targets = new Set<StepId>(opts.targets ?? order.map((s) => s.id));
-  const run = order.filter((s) => targets.has(s.id)).reverse();
-  const present = new Set(run.map((s) => s.id));
-  const dependents = (s: AnyStep) => run.filter((o) => edgesOf(o, present).includes(s.id)).map((o) => o.id);
-  const reports = new Map<StepId, StepReport>();
-  const errors: CliError[] = [];
-
-  await runGraph(
-    run,
-    dependents,
-    async (step) => {
-      const t0 = ctx.clock.now();
-      try {
-        checkInterrupted(ctx);
-        ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: 'destroy' });
-        const res = await step.destroy(stepContext(ctx, step));
-        const ms = ctx.clock.now() - t0;
-        reports.set(step.id, { id: step.id, title: step.title, action: 'destroy', ms, deleted: res.deleted, kept: res.kept });
-        const detail = [...res.deleted, ...res.kept.map((k) => `kept ${k}`)].join('; ');
-        const verb = res.deleted.length ? 'deleted' : 'nothing to delete';
-        ctx.io.emit({ type: 'step-done', step: step.id, title: step.title, action: 'destroy', ms, detail, verb });
-        return 'ok';
-      } catch (e) {
-        const err = ctx.signal.aborted ? interrupted(`Ctrl-C while deleting ${step.title}`) : toCliError(e, step.title);
-        errors.push(err);
-        const ms = ctx.clock.now() - t0;
-        reports.set(step.id, { id: step.id, title: step.title, action: 'failed', ms, error: err.message });
-        ctx.io.emit({ type: 'step-failed', step: step.id, title: step.title, ms, message: err.message, interrupted: err instanceof InterruptedError });
-        return 'failed';
-      }
-    },
-    (s, because) => {
-      reports.set(s.id, { id: s.id, title: s.title, action: 'skipped', ms: 0, error: `kept: ${because} could not be deleted first` });
-      ctx.io.emit({ type: 'step-skipped', step: s.id, title: s.title, reason: `kept: ${because} could not be deleted first` });
-    },
-  );
-  const report: RunReport = { ok: errors.length === 0, dryRun: false, steps: run.map((s) => reports.get(s.id)!).filter(Boolean), outputs: {} };
-  if (errors.length > 0) throw new EngineError(report, pickError(errors));
-  return report;
 }
 
 export type { StepOutputs };

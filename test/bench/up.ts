@@ -6,7 +6,8 @@
  *   npm run build && node dist/test/bench/up.js
  *
  * It reports the wall time of a fresh `up`, each step's own time, how much the dependency graph
- * overlapped (sum of step times / wall time), the calls made, then the same for a second `up`
+ * overlapped (the time applying took against the critical path: the longest chain of step times
+ * along the edges each step waited on), the calls made, then the same for a second `up`
  * (which must make zero mutating calls) and `down`, and the CLI's start-up time.
  */
 import { performance } from 'node:perf_hooks';
@@ -18,6 +19,31 @@ interface StepRow {
   id: string;
   action: string;
   ms: number;
+  startMs?: number;
+  waitedOn?: string[];
+}
+
+/**
+ * The run's critical path: the longest chain of step times along the edges each step waited on
+ * (what no scheduler can beat), and how long applying really took (first start to last end).
+ */
+function criticalPath(steps: readonly StepRow[]): { path: string[]; ms: number; applyMs: number } {
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const memo = new Map<string, { ms: number; path: string[] }>();
+  const finish = (id: string): { ms: number; path: string[] } => {
+    const hit = memo.get(id);
+    if (hit) return hit;
+    const s = byId.get(id)!;
+    let best = { ms: 0, path: [] as string[] };
+    for (const d of s.waitedOn ?? []) if (byId.has(d) && finish(d).ms > best.ms) best = finish(d);
+    const r = { ms: best.ms + s.ms, path: [...best.path, id] };
+    memo.set(id, r);
+    return r;
+  };
+  const end = steps.map((s) => finish(s.id)).sort((a, b) => b.ms - a.ms)[0] ?? { ms: 0, path: [] };
+  const timed = steps.filter((s) => s.startMs !== undefined);
+  const applyMs = timed.length ? Math.max(...timed.map((s) => s.startMs! + s.ms)) - Math.min(...timed.map((s) => s.startMs!)) : 0;
+  return { ...end, applyMs };
 }
 
 async function timed(args: string[], env: NodeJS.ProcessEnv) {
@@ -58,7 +84,11 @@ async function main(): Promise<void> {
     console.log(`  CLI start-up (--help), median of 5:  ${s(help[2]!)}`);
     console.log(`  fresh up, wall time:                 ${s(first.ms)}`);
     for (const st of steps) console.log(`    ${st.id.padEnd(10)} ${st.action.padEnd(7)} ${s(st.ms)}`);
-    console.log(`  sum of step times:                   ${s(sum)}  (overlap: ${(sum / first.ms).toFixed(2)}x the wall time)`);
+    const cp = criticalPath(steps);
+    console.log(`  sum of step times:                   ${s(sum)}`);
+    console.log(`  critical path:                       ${s(cp.ms)}  (${cp.path.join(' -> ')})`);
+    console.log(`  applying took:                       ${s(cp.applyMs)}  (${(cp.applyMs / cp.ms).toFixed(3)}x the critical path)`);
+    console.log(`  before applying (start-up, validate, read, plan): ${s(first.ms - cp.applyMs)}`);
     console.log(`  AWS calls: ${calls1.length} (${calls1.filter((c) => c.mutating).length} mutating)`);
     console.log(`  second up (no change), wall time:    ${s(second.ms)}; AWS calls: ${calls2.length} (${calls2.filter((c) => c.mutating).length} mutating)`);
     console.log(`  down --delete-logs, wall time:       ${s(down.ms)}; AWS calls: ${calls3.length} (${calls3.filter((c) => c.mutating).length} mutating)`);
