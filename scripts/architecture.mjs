@@ -9,8 +9,9 @@
 //
 // The imports are read with the TypeScript compiler's parser (import, export ... from, import type,
 // import('...') calls and types), so nothing hides in a string a regex would miss. The steps are read
-// from the built modules (dist/src/steps/*.js): every exported object that looks like a step (an `id`,
-// a `dependsOn` list, a `plan` function). Build first (`npm run build`; `npm ci` builds too).
+// from the built modules (dist/src/steps/*.js): every exported object, or object in an exported list,
+// that looks like a step (an `id`, a `dependsOn` list, a `read`, `plan` or `apply` function). Build
+// first (`npm run build`; `npm ci` builds too).
 // Output is deterministic: everything sorted, no timestamps.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -197,7 +198,14 @@ function analyse(root) {
 // ---------------------------------------------------------------------------------------------------
 // Reading the steps (from the build)
 
-const isStep = (v) => typeof v === 'object' && v !== null && typeof v.id === 'string' && Array.isArray(v.dependsOn) && typeof v.plan === 'function';
+/** A step, as declared or as built: an id, its dependencies (a list, or none), and its behaviour. */
+const isStep = (v) =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof v.id === 'string' &&
+  (Array.isArray(v.dependsOn) || v.dependsOn === undefined) &&
+  (v.after === undefined || Array.isArray(v.after)) &&
+  ['read', 'plan', 'apply'].some((m) => typeof v[m] === 'function');
 
 async function readSteps(root) {
   const dir = join(root, 'dist', 'src', 'steps');
@@ -212,7 +220,7 @@ async function readSteps(root) {
         const step = {
           id: s.id,
           title: typeof s.title === 'string' ? s.title : s.id,
-          dependsOn: [...s.dependsOn].map(String).sort(),
+          dependsOn: [...(s.dependsOn ?? [])].map(String).sort(),
           after: Array.isArray(s.after) ? [...s.after].map(String).sort() : [],
           shapes: Array.isArray(s.shapes) && s.shapes.every((x) => typeof x === 'string') ? [...s.shapes].sort() : undefined,
         };
@@ -224,7 +232,7 @@ async function readSteps(root) {
       }
     }
   }
-  if (byId.size === 0) throw new Error(`architecture: no step found in ${rel(root, dir)}/*.js (an exported object with id, dependsOn and plan): has the step declaration changed? Update isStep in scripts/architecture.mjs`);
+  if (byId.size === 0) throw new Error(`architecture: no step found in ${rel(root, dir)}/*.js (an exported object with an id, a dependsOn list and read, plan or apply): has the step declaration changed? Update isStep in scripts/architecture.mjs`);
   const steps = [...byId.values()].sort((a, b) => cmp(a.id, b.id));
   for (const s of steps) {
     for (const d of [...s.dependsOn, ...s.after]) if (!byId.has(d)) throw new Error(`architecture: step ${s.id} depends on ${d}, which no step declares`);
