@@ -495,7 +495,13 @@ function firstDifference(a, b) {
   const x = a.split('\n');
   const y = b.split('\n');
   for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return `line ${i + 1}: committed ${JSON.stringify((x[i] ?? '(none)').slice(0, 120))}, generated ${JSON.stringify((y[i] ?? '(none)').slice(0, 120))}`;
+    if (x[i] !== y[i]) {
+      const [p, q] = [x[i] ?? '', y[i] ?? ''];
+      let c = 0;
+      while (c < p.length && p[c] === q[c]) c++;
+      const around = (t) => (t === undefined ? '(no such line)' : JSON.stringify(`${c > 40 ? '…' : ''}${t.slice(Math.max(0, c - 40), c + 80)}`));
+      return `line ${i + 1}: committed ${around(x[i])}, generated ${around(y[i])}`;
+    }
   }
   return 'identical';
 }
