@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildProgram } from '../../src/cli/main.js';
 import { SERVICE_TITLES } from '../../src/cli/commands/sandbox.js';
-import { TOPOLOGY_STEPS } from '../../src/core/topology.js';
+import { TOPOLOGY_STEPS } from '../../src/steps/index.js';
 import { defaultServices } from '../../src/sandbox/services/index.js';
 import { invokedAs, stackFlags } from '../../src/cli/invocation.js';
 import { inServiceText, plural } from '../../src/core/plural.js';
