@@ -217,6 +217,11 @@ export interface StepDeclaration {
    * template); empty where the API has nothing of it (IAM, found by its path; the image).
    */
   readonly tagged: readonly TaggedKind[];
+  /**
+   * Steps that, when part of the same run, come after this one, as though they named it in their
+   * `after`: a new step orders an existing one without an edit to it.
+   */
+  readonly before?: readonly StepId[];
 }
 
 /** A step of the registry (src/steps/index.ts): the engine's interface plus its declaration. */

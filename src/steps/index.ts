@@ -74,8 +74,16 @@ function outsideItsShape<S extends AnyDeclaredStep>(step: S): S {
   };
 }
 
+/** The registered steps as the engine runs them: a step's `before` becomes the other step's `after`. */
+function registry(steps: readonly AnyDeclaredStep[]): AnyDeclaredStep[] {
+  return steps.map((s) => {
+    const before = steps.filter((o) => o.before?.includes(s.id)).map((o) => o.id);
+    return outsideItsShape(before.length ? { ...s, after: [...(s.after ?? []), ...before] } : s);
+  });
+}
+
 // The registration: the lab's steps, in the order of the command list (the engine orders them by their dependencies).
-export const STEPS: readonly AnyDeclaredStep[] = [imageStep, iamStep, clusterStep, logGroupStep, securityGroupStep, instanceStep, targetGroupStep, loadBalancerStep, launchTemplateStep, autoScalingGroupStep, capacityProviderStep, taskStep, serviceStep].map(outsideItsShape);
+export const STEPS: readonly AnyDeclaredStep[] = registry([imageStep, iamStep, clusterStep, logGroupStep, securityGroupStep, instanceStep, targetGroupStep, loadBalancerStep, launchTemplateStep, autoScalingGroupStep, capacityProviderStep, taskStep, serviceStep]);
 
 /** The steps each topology runs (a group's with --load-balancer), from the steps' `shapes`. */
 export const TOPOLOGY_STEPS: Record<Topology, readonly StepId[]> = {
@@ -114,7 +122,7 @@ export interface LabStepOptions {
 export function labSteps(opts: LabStepOptions = {}): AnyDeclaredStep[] {
   const image = opts.image ? createImageStep(opts.image) : imageStep;
   const topology = opts.topology;
-  return STEPS.filter((s) => !topology || inShape(s, topology)).map((s) => (s.id === imageStep.id ? image : s));
+  return STEPS.filter((s) => !topology || inShape(s, topology)).map((s) => (s.id === imageStep.id ? { ...image, after: s.after } : s));
 }
 
 /** The steps of the other topology (and the ALB's, without --load-balancer): what moving between them removes. */

@@ -12,17 +12,18 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
-import { STEPS } from '../../src/steps/index.js';
+import { retiredStepsPresent, STEPS, TOPOLOGY_STEPS } from '../../src/steps/index.js';
 import { cliEnv, tempConfigDir, type CliResult } from '../helpers/cli.js';
 import { withSandbox } from '../helpers/sandbox-context.js';
 
-const FAKE = `// A step of a group only, found by nothing, that depends on the cluster.
+const FAKE = `// A step of a group only, found by nothing, that depends on the cluster and comes before the service.
 import { ABSENT } from '../core/step.js';
 
 export const auditTrailStep = {
   id: 'audit-trail',
   title: 'Audit trail',
   dependsOn: ['cluster'],
+  before: ['service'],
   command: {
     summary: 'Keep an audit trail of the stack (registered only in the step list)',
     settings: ['clusterName', 'retentionDays'],
@@ -51,9 +52,9 @@ before(() => {
   writeFileSync(join(dir, 'src', 'steps', 'audit-trail.js'), FAKE);
   const index = join(dir, 'src', 'steps', 'index.js');
   const text = readFileSync(index, 'utf8');
-  const lines = text.split('\n').filter((l) => /^export const STEPS = \[/.test(l));
+  const lines = text.split('\n').filter((l) => /^export const STEPS = /.test(l));
   assert.equal(lines.length, 1, 'the registration is one line');
-  writeFileSync(index, `import { auditTrailStep } from './audit-trail.js';\n${text.replace(/^(export const STEPS = \[[^\n\]]*)\]/m, '$1, auditTrailStep]')}`);
+  writeFileSync(index, `import { auditTrailStep } from './audit-trail.js';\n${text.replace(/^(export const STEPS = [^\n[]*\[[^\n\]]*)\]/m, '$1, auditTrailStep]')}`);
   cli = join(dir, 'cli.js');
   writeFileSync(cli, `import { main } from './src/cli/main.js';\nprocess.exitCode = await main(process.argv);\n`);
 });
@@ -79,7 +80,7 @@ test('the registration is one line of src/steps/index.ts naming every step', () 
   const source = readFileSync(join(PACKAGE_ROOT, 'src', 'steps', 'index.ts'), 'utf8');
   const lines = source.split('\n').filter((l) => l.startsWith('export const STEPS'));
   assert.equal(lines.length, 1);
-  const names = /= \[([^\]]*)\]/.exec(lines[0]!)?.[1]?.split(',').map((n) => n.trim()) ?? [];
+  const names = /\[(\w+(?:, \w+)*)\]/.exec(lines[0]!)?.[1]?.split(', ') ?? [];
   assert.equal(names.length, STEPS.length, `each registered step is named on that line: ${names.join(', ')}`);
 });
 
@@ -100,7 +101,7 @@ test('a step registered only in the step list is a command, with its flags and e
   assert.match(completion.stdout, /--keep-days/);
 });
 
-test("a step registered only in the step list runs in its shape only, and `down` deletes it before what it depends on", async () => {
+test("a step registered only in the step list runs in its shape only, and `down` deletes it before what it depends on and after what it comes before", async () => {
   await withSandbox({}, async (sb) => {
     const env = cliEnv(tempConfigDir());
     const base = ['--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', 'regproof', '--yes'];
@@ -115,5 +116,26 @@ test("a step registered only in the step list runs in its shape only, and `down`
     assert.deepEqual(doc.steps.find((s) => s.id === 'audit-trail')?.deleted, ['audit trail of stack regproof']);
     assert.equal(order.length, STEPS.length + 1, `down runs every step: ${order.join(', ')}`);
     assert.ok(order.indexOf('audit-trail') < order.indexOf('cluster'), `deleted before the cluster it depends on: ${order.join(', ')}`);
+    assert.ok(order.indexOf('service') < order.indexOf('audit-trail'), `deleted after the service it comes before (its before): ${order.join(', ')}`);
   });
+});
+
+test("what a change of shape leaves behind is judged from the steps' declared Tagging API kinds", async () => {
+  const arn = (type: string) => `arn:aws:${type}`;
+  const found = async (topology: { instances: number; loadBalancer: boolean }, ...resources: { arn: string; tags?: Record<string, string> }[]) => {
+    const list = resources.map((r) => ({ ResourceARN: r.arn, Tags: Object.entries(r.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) }));
+    const tagging = { getResources: async () => ({ ResourceTagMappingList: list }) } as unknown as Parameters<typeof retiredStepsPresent>[0]['tagging'];
+    return retiredStepsPresent({ tagging, stack: 'leftovers' }, topology);
+  };
+  const one = { instances: 1, loadBalancer: false };
+  const group = { instances: 3, loadBalancer: false };
+  assert.deepEqual(await found(one), []);
+  assert.deepEqual(await found(one, { arn: arn('ec2:us-east-1:1:instance/i-1'), tags: { 'aws:autoscaling:groupName': 'g' } }), ['auto-scaling-group']);
+  assert.deepEqual(await found(one, { arn: arn('ec2:us-east-1:1:launch-template/lt-1') }), ['launch-template', 'auto-scaling-group']);
+  assert.deepEqual(await found(one, { arn: arn('ecs:us-east-1:1:capacity-provider/cp-x') }), ['auto-scaling-group', 'capacity-provider']);
+  assert.deepEqual(await found(one, { arn: arn('elasticloadbalancing:us-east-1:1:loadbalancer/net/x/1') }), [], 'a network load balancer is not the stack\'s ALB');
+  assert.deepEqual(await found(one, { arn: arn('elasticloadbalancing:us-east-1:1:loadbalancer/app/x/1') }, { arn: arn('elasticloadbalancing:us-east-1:1:targetgroup/x/1') }), ['target-group', 'load-balancer']);
+  assert.deepEqual(await found(group, { arn: arn('ec2:us-east-1:1:instance/i-1') }, { arn: arn('ecs:us-east-1:1:cluster/c') }), ['instance']);
+  assert.deepEqual(await found(group, { arn: arn('ec2:us-east-1:1:instance/i-1'), tags: { 'aws:autoscaling:groupName': 'g' } }), []);
+  assert.deepEqual(TOPOLOGY_STEPS.single, ['image', 'iam', 'cluster', 'log-group', 'security-group', 'instance', 'task', 'service']);
 });
