@@ -122,7 +122,7 @@ export interface Step<C = object, O = unknown, D = unknown, P = undefined, Id ex
   readonly dependsOn: readonly StepId[];
   /**
    * Dependencies that hold only when those steps are part of the run: the topology picks the steps
-   * (src/core/topology.ts), so e.g. the service comes after the instance in one and after the
+   * (each step's declared `shapes`), so e.g. the service comes after the instance in one and after the
    * capacity provider in the other; `down` runs them all, so every edge orders the teardown.
    */
   readonly after?: readonly StepId[];

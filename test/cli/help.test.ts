@@ -1,6 +1,6 @@
 /**
  * Help is generated from what is registered: the top-level help names every step command (each
- * shape's, from core/topology.ts), and `sandbox --help` every service the sandbox serves.
+ * shape's, from the steps' declared shapes), and `sandbox --help` every service the sandbox serves.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
