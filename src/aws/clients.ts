@@ -1,7 +1,7 @@
 /**
- * The AWS client factory and the narrow interfaces steps depend on (after the CDK CLI's SDK
- * provider). Steps see only the operations they call, so a test can hand them a fake with those
- * methods, while the real thing is the SDK client pointed at AWS or at the sandbox.
+ * The AWS client factory and the interfaces steps depend on (after the CDK CLI's SDK provider): each
+ * client's operations, the real thing being the SDK client pointed at AWS or at the sandbox, created
+ * on first use. A step's context names the clients it uses.
  *
  * Credentials: the SDK's standard chain (environment, shared config and credentials files with
  * --profile, SSO, web identity, ECS/EC2 metadata), one provider for all clients. Region: --region,
@@ -25,154 +25,27 @@ import { lazyObject } from '../core/lazy.js';
 import { UserInputError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 
-export type EcsApi = Pick<
-  ECS,
-  | 'createCluster'
-  | 'describeClusters'
-  | 'listClusters'
-  | 'deleteCluster'
-  | 'tagResource'
-  | 'listContainerInstances'
-  | 'describeContainerInstances'
-  | 'deregisterContainerInstance'
-  | 'registerTaskDefinition'
-  | 'describeTaskDefinition'
-  | 'listTaskDefinitions'
-  | 'deregisterTaskDefinition'
-  | 'deleteTaskDefinitions'
-  | 'createService'
-  | 'updateService'
-  | 'describeServices'
-  | 'deleteService'
-  | 'listTasks'
-  | 'describeTasks'
-  | 'listTagsForResource'
-  | 'createCapacityProvider'
-  | 'describeCapacityProviders'
-  | 'updateCapacityProvider'
-  | 'deleteCapacityProvider'
-  | 'putClusterCapacityProviders'
->;
+/**
+ * A client's operations: the SDK's aggregated client without its plumbing (config, send, destroy,
+ * middlewareStack). A step names the clients it uses in its context (`Pick<Context, 'ecs' | ...>`)
+ * and calls what it needs; there is no list of operations to keep beside it.
+ */
+export type Operations<T> = Omit<T, 'config' | 'send' | 'destroy' | 'middlewareStack'>;
 
-export type IamApi = Pick<
-  IAM,
-  | 'createPolicy'
-  | 'getPolicy'
-  | 'deletePolicy'
-  | 'getPolicyVersion'
-  | 'createPolicyVersion'
-  | 'listPolicyVersions'
-  | 'deletePolicyVersion'
-  | 'listPolicies'
-  | 'tagPolicy'
-  | 'listPolicyTags'
-  | 'createRole'
-  | 'getRole'
-  | 'deleteRole'
-  | 'tagRole'
-  | 'updateAssumeRolePolicy'
-  | 'attachRolePolicy'
-  | 'detachRolePolicy'
-  | 'listAttachedRolePolicies'
-  | 'createInstanceProfile'
-  | 'getInstanceProfile'
-  | 'deleteInstanceProfile'
-  | 'tagInstanceProfile'
-  | 'listInstanceProfileTags'
-  | 'addRoleToInstanceProfile'
-  | 'removeRoleFromInstanceProfile'
-  | 'listInstanceProfilesForRole'
-  | 'listRoles'
-  | 'listInstanceProfiles'
->;
-
-export type Ec2Api = Pick<
-  EC2,
-  | 'describeVpcs'
-  | 'describeSubnets'
-  | 'describeKeyPairs'
-  | 'createKeyPair'
-  | 'createSecurityGroup'
-  | 'describeSecurityGroups'
-  | 'deleteSecurityGroup'
-  | 'authorizeSecurityGroupIngress'
-  | 'revokeSecurityGroupIngress'
-  | 'runInstances'
-  | 'describeInstances'
-  | 'terminateInstances'
-  | 'createTags'
-  | 'describeImages'
-  | 'describeInstanceTypes'
-  | 'describeInstanceTypeOfferings'
-  | 'describeInstanceCreditSpecifications'
-  | 'modifyInstanceCreditSpecification'
-  | 'createLaunchTemplate'
-  | 'createLaunchTemplateVersion'
-  | 'modifyLaunchTemplate'
-  | 'describeLaunchTemplates'
-  | 'describeLaunchTemplateVersions'
-  | 'deleteLaunchTemplate'
-  | 'deleteLaunchTemplateVersions'
->;
-
+export type EcsApi = Operations<ECS>;
+export type IamApi = Operations<IAM>;
+export type Ec2Api = Operations<EC2>;
 /** The group topology: the Auto Scaling group behind the capacity provider. */
-export type AutoScalingApi = Pick<
-  AutoScaling,
-  | 'createAutoScalingGroup'
-  | 'describeAutoScalingGroups'
-  | 'updateAutoScalingGroup'
-  | 'deleteAutoScalingGroup'
-  | 'setInstanceProtection'
-  | 'createOrUpdateTags'
-  | 'describeScalingActivities'
->;
-
+export type AutoScalingApi = Operations<AutoScaling>;
 /** The optional Application Load Balancer, its target group and listener. */
-export type Elbv2Api = Pick<
-  ElasticLoadBalancingV2,
-  | 'createLoadBalancer'
-  | 'describeLoadBalancers'
-  | 'deleteLoadBalancer'
-  | 'setSubnets'
-  | 'setSecurityGroups'
-  | 'createTargetGroup'
-  | 'describeTargetGroups'
-  | 'modifyTargetGroup'
-  | 'describeTargetGroupAttributes'
-  | 'modifyTargetGroupAttributes'
-  | 'deleteTargetGroup'
-  | 'createListener'
-  | 'describeListeners'
-  | 'modifyListener'
-  | 'deleteListener'
-  | 'describeTargetHealth'
-  | 'registerTargets'
-  | 'addTags'
-  | 'describeTags'
->;
-
+export type Elbv2Api = Operations<ElasticLoadBalancingV2>;
 /** The ECS-optimized AMI's public parameters, and the stack's lock in the account (core/account-lock.ts). */
-export type SsmApi = Pick<SSM, 'getParameter' | 'getParameters' | 'putParameter' | 'deleteParameter'>;
-export type StsApi = Pick<STS, 'getCallerIdentity'>;
-export type EcrApi = Pick<
-  ECR,
-  'createRepository' | 'describeRepositories' | 'describeImages' | 'deleteRepository' | 'getAuthorizationToken' | 'tagResource'
->;
-export type LogsApi = Pick<
-  CloudWatchLogs,
-  | 'createLogGroup'
-  | 'describeLogGroups'
-  | 'putRetentionPolicy'
-  | 'deleteLogGroup'
-  | 'tagResource'
-  | 'listTagsForResource'
-  | 'describeLogStreams'
-  | 'filterLogEvents'
-  | 'getLogEvents'
->;
-
+export type SsmApi = Operations<SSM>;
+export type StsApi = Operations<STS>;
+export type EcrApi = Operations<ECR>;
+export type LogsApi = Operations<CloudWatchLogs>;
 /** Finding the stack's resources by its tag, whatever their names. */
-export type TaggingApi = Pick<ResourceGroupsTaggingAPI, 'getResources'>;
+export type TaggingApi = Operations<ResourceGroupsTaggingAPI>;
 
 export interface AwsClients {
   readonly ecs: EcsApi;
@@ -186,6 +59,12 @@ export interface AwsClients {
   readonly autoscaling: AutoScalingApi;
   readonly elbv2: Elbv2Api;
 }
+
+/** The clients' names: every AWS service the tool calls (a run's write guard wraps each). */
+export const CLIENT_NAMES = ['ecs', 'iam', 'ec2', 'ssm', 'sts', 'ecr', 'logs', 'tagging', 'autoscaling', 'elbv2'] as const satisfies readonly (keyof AwsClients)[];
+// Every client is named: a service added to AwsClients and not here fails to compile.
+const _everyClient: Exclude<keyof AwsClients, (typeof CLIENT_NAMES)[number]> extends never ? true : never = true;
+void _everyClient;
 
 export interface ClientOptions {
   region: string;

@@ -5,19 +5,25 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
-import { clusterCommand, serviceCommand, taskCommand } from './commands/steps.js';
+import type { AnyDeclaredStep, StepCommand } from '../core/step.js';
+import { STEPS, stepsByShape } from '../steps/index.js';
+import { stepCommand } from './commands/steps.js';
 import { downCommand, statusCommand, upCommand } from './commands/lab.js';
 import { sandboxCommand, useSandboxServices } from './commands/sandbox.js';
-import { TOPOLOGY_STEPS } from '../core/topology.js';
 import { imageCommand } from './commands/image.js';
-import { iamCommand, instanceCommand, launchTemplateCommand, logGroupCommand, securityGroupCommand } from './commands/lab-steps.js';
-import { autoScalingGroupCommand, capacityProviderCommand, loadBalancerCommand, targetGroupCommand } from './commands/group-steps.js';
 import { logsCommand } from './commands/logs.js';
 import { completionCommand } from './commands/completion.js';
 import { takeExitCode } from './run.js';
 import { exitQuietlyOnEpipe } from '../io/terminal.js';
 
-export function buildProgram(): Command {
+/** How each kind of step command is built (a step's declaration says its kind). */
+const COMMAND_KINDS: Record<NonNullable<StepCommand['kind']>, (step: AnyDeclaredStep) => Command> = {
+  resource: stepCommand,
+  artifact: imageCommand,
+};
+
+/** The program, with one subcommand per registered step (`steps`: the registry, src/steps/index.ts). */
+export function buildProgram(steps: readonly AnyDeclaredStep[] = STEPS): Command {
   const program: Command = new Command('ecs-cwlogs')
     .description('Centralise container logs on Amazon ECS: rsyslog + the CloudWatch agent in a logging container, in one command.')
     .version(VERSION, '-V, --version')
@@ -32,7 +38,7 @@ export function buildProgram(): Command {
     .option('--dry-run', 'show the plan, change nothing')
     .option('--verbose', 'more detail, stack traces on errors')
     .option('--no-color', 'no colour (NO_COLOR is honoured too)')
-    .addHelpText('after', () => topLevelHelp(program))
+    .addHelpText('after', () => topLevelHelp(program, steps))
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
@@ -41,19 +47,7 @@ export function buildProgram(): Command {
     statusCommand(),
     downCommand(),
     logsCommand(),
-    imageCommand(),
-    clusterCommand(),
-    iamCommand(),
-    logGroupCommand(),
-    securityGroupCommand(),
-    instanceCommand(),
-    targetGroupCommand(),
-    loadBalancerCommand(),
-    launchTemplateCommand(),
-    autoScalingGroupCommand(),
-    capacityProviderCommand(),
-    taskCommand(),
-    serviceCommand(),
+    ...steps.map((step) => COMMAND_KINDS[step.command.kind ?? 'resource'](step)),
     sandboxCommand(),
     completionCommand(() => program),
   ]) program.addCommand(cmd);
@@ -63,15 +57,13 @@ export function buildProgram(): Command {
 }
 
 /**
- * The text after the command list, from what is registered: the lab's steps in the order each
- * shape runs them (core/topology.ts), each one a command of its own.
+ * The text after the command list, from what is registered: the lab's steps by the shapes they
+ * declare, each one a command of its own.
  */
-export function topLevelHelp(program: Command): string {
+export function topLevelHelp(program: Command, steps: readonly AnyDeclaredStep[] = STEPS): string {
   const registered = new Set(program.commands.map((c) => c.name()));
   const list = (ids: readonly string[]) => ids.filter((id) => registered.has(id)).join(', ');
-  const both = TOPOLOGY_STEPS.single.filter((id) => TOPOLOGY_STEPS.group.includes(id));
-  const single = TOPOLOGY_STEPS.single.filter((id) => !both.includes(id));
-  const group = TOPOLOGY_STEPS.group.filter((id) => !both.includes(id));
+  const { every: both, single, group } = stepsByShape(steps);
   return `
 Examples:
   $ ecs-cwlogs up                        # the wizard: asks what it needs, shows the plan and cost, runs it

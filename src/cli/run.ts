@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { EngineError, type RunReport, type StepReport } from '../engine/engine.js';
 import type { StackConfig } from '../core/settings.js';
-import { plural } from '../core/plural.js';
+import { instances } from '../core/plural.js';
 import { CliError, ExitCode, InternalError, InterruptedError, UserInputError } from '../core/errors.js';
 import type { RunFlags } from '../core/context.js';
 import type { Context } from '../engine/context.js';
@@ -20,6 +20,8 @@ import type { IoHost } from '../io/host.js';
 import { toCliError } from '../aws/errors.js';
 import { commandFor } from './invocation.js';
 import { adoptTaggedNames } from '../steps/inventory.js';
+import { autoScalingGroupStep, instanceStep, loadBalancerStep } from '../steps/index.js';
+import { CLIENT_NAMES } from '../aws/clients.js';
 import { buildContext, connect, createIo, interruptSignal, resolveFor, validateInputs, type Connection, type GlobalOptions, type Validated } from './runtime.js';
 
 export interface Session {
@@ -174,7 +176,6 @@ function offerRehearsal(e: unknown, opts: GlobalOptions): unknown {
 
 /** AWS calls that only read: everything else writes (the SDK's method names follow the API's). */
 const READS = /^(describe|list|get|batchGet|filter|lookup|search|simulate|test|validate)[A-Z]/;
-const CLIENTS = ['ecs', 'iam', 'ec2', 'ssm', 'sts', 'ecr', 'logs', 'tagging', 'autoscaling', 'elbv2'] as const;
 
 /** The context, whose clients wait for `before()` ahead of their first call that writes. */
 function guardWrites(ctx: Context, before: () => Promise<void>): Context {
@@ -189,7 +190,7 @@ function guardWrites(ctx: Context, before: () => Promise<void>): Context {
         };
       },
     });
-  return Object.create(ctx, Object.fromEntries(CLIENTS.map((k) => [k, { value: guard(ctx[k]) }]))) as Context;
+  return Object.create(ctx, Object.fromEntries(CLIENT_NAMES.map((k) => [k, { value: guard(ctx[k]) }]))) as Context;
 }
 
 /** The command to resume with: the same subcommand, as the user can type it here, with the flags that pick the stack. */
@@ -201,17 +202,17 @@ function commandLine(cmd: Command, opts: GlobalOptions): { resume: string; remov
 /** What a step's resource costs while it runs, if it is one that does (an instance, the group's instances, the ALB). */
 function runningCost(s: StepReport, cfg?: Pick<StackConfig, 'instanceType' | 'instances'>): { hourly?: number; text: string } | undefined {
   const o = (s.outputs ?? {}) as Record<string, unknown>;
-  if (s.id === 'instance') {
+  if (s.id === instanceStep.id) {
     const type = String(o.instanceType ?? cfg?.instanceType ?? '');
     const p = hourlyPrice(type);
     return { hourly: p, text: p ? `~$${p.toFixed(4)}/hour` : 'it costs money by the hour' };
   }
-  if (s.id === 'auto-scaling-group') {
+  if (s.id === autoScalingGroupStep.id) {
     const n = typeof o.desired === 'number' ? o.desired : (cfg?.instances ?? 1);
     const p = cfg ? hourlyPrice(cfg.instanceType) : undefined;
-    return { hourly: p === undefined ? undefined : n * p, text: p ? `${plural(n, 'instance')} × ~$${p.toFixed(4)}/hour` : `${plural(n, 'instance')}, by the hour` };
+    return { hourly: p === undefined ? undefined : n * p, text: p ? `${instances(n)} × ~$${p.toFixed(4)}/hour` : `${instances(n)}, by the hour` };
   }
-  if (s.id === 'load-balancer') {
+  if (s.id === loadBalancerStep.id) {
     const h = loadBalancerHourly();
     return { hourly: h, text: `~$${h.toFixed(4)}/hour` };
   }

@@ -4,6 +4,7 @@
 import type { Context } from '../engine/context.js';
 import type { RunReport } from '../engine/engine.js';
 import { known } from '../core/step.js';
+import { autoScalingGroupStep, loadBalancerStep } from '../steps/index.js';
 import { commandFor, type CommandFor } from './invocation.js';
 
 export interface UpSummary {
@@ -42,13 +43,14 @@ export function upSummary(ctx: Pick<Context, 'config' | 'stack'> & Partial<Pick<
   const rehearsal = ctx.target?.kind === 'sandbox';
   const url = rehearsal ? undefined : known(o.service?.url);
   const id = known(o.instance?.instanceId);
-  const asg = o['auto-scaling-group'];
+  const asg = o[autoScalingGroupStep.id];
+  const alb = o[loadBalancerStep.id];
   const urls = rehearsal ? undefined : o.service?.urls;
   return {
     url,
     ...(urls && urls.length > 1 ? { urls } : {}),
     ...(asg ? { group: { name: asg.groupName, instances: asg.desired, zones: asg.zones } } : {}),
-    ...(o['load-balancer'] ? { loadBalancer: o['load-balancer'].loadBalancerName } : {}),
+    ...(alb ? { loadBalancer: alb.loadBalancerName } : {}),
     cluster: ctx.config.clusterName,
     instanceId: id,
     logGroup: ctx.config.logGroup,

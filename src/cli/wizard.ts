@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { missingSettingsError, pickImageSource, savedFor, settleShape, type ResolvedConfig, type Source } from '../core/config.js';
 import type { Context } from '../engine/context.js';
 import { planReport, type RunPlan } from '../engine/engine.js';
-import { showValue, type StepOutputs } from '../core/step.js';
+import { showValue } from '../core/step.js';
+import { autoScalingGroupStep, imageStep, instanceStep, type AutoScalingGroupOutputs, type InstanceOutputs } from '../steps/index.js';
 import { costSentence, hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
 import { topologyOf } from '../core/topology.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
@@ -93,7 +94,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
 
   if (!io.interactive) {
     if (!imageGiven) {
-      throw missingSettingsError(['imageRepo', 'image'], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed', commandFor(rt.opts)('up'));
+      throw missingSettingsError([...imageStep.command.settings], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed', commandFor(rt.opts)('up'));
     }
     return { any: false };
   }
@@ -257,7 +258,7 @@ export async function createPendingKeyPair(ctx: Context, io: IoHost, name: strin
   return name;
 }
 
-export function summaryLines(c: StackConfig, stack: string, inst?: StepOutputs['instance'], asked?: Asked): string[] {
+export function summaryLines(c: StackConfig, stack: string, inst?: InstanceOutputs, asked?: Asked): string[] {
   const row = (k: string, val: unknown) => `  ${k.padEnd(16)} ${val === undefined || val === '' ? '(none)' : String(val)}`;
   return [
     `Stack ${stack}`,
@@ -281,8 +282,8 @@ export function summaryLines(c: StackConfig, stack: string, inst?: StepOutputs['
 export async function confirmPlan(rt: Runtime, ctx: Context, plan: RunPlan, asked: Asked): Promise<boolean> {
   const io = rt.io;
   const report = planReport(plan);
-  const inst = plan.byId.get('instance')?.preview as StepOutputs['instance'] | undefined;
-  const zones = (plan.byId.get('auto-scaling-group')?.preview as StepOutputs['auto-scaling-group'] | undefined)?.zones.length ?? 2;
+  const inst = plan.byId.get(instanceStep.id)?.preview as InstanceOutputs | undefined;
+  const zones = (plan.byId.get(autoScalingGroupStep.id)?.preview as AutoScalingGroupOutputs | undefined)?.zones.length ?? 2;
   const text = [
     '',
     ...summaryLines(ctx.config, rt.stack, inst, asked),

@@ -13,21 +13,14 @@
  * A step declares the slice of the context it needs (`Pick<Context, ...>`), so tests can hand it
  * exactly that and nothing else.
  */
+import type { SettingKey } from './settings.js';
 
-export type StepId =
-  | 'image'
-  | 'cluster'
-  | 'iam'
-  | 'log-group'
-  | 'security-group'
-  | 'instance'
-  | 'target-group'
-  | 'load-balancer'
-  | 'launch-template'
-  | 'auto-scaling-group'
-  | 'capacity-provider'
-  | 'task'
-  | 'service';
+/**
+ * The registry is the steps themselves: each step file declares its outputs by adding its id to
+ * StepOutputs (below), and its command, shapes and tagged resources on its step object
+ * (StepDeclaration). Nothing in core names a step.
+ */
+export type StepId = keyof StepOutputs & string;
 
 /** Typed not-found. `read` returns it instead of throwing. */
 export interface Absent {
@@ -97,52 +90,19 @@ export function discovered<T>(value: T, how: string): Discovered<T> {
   return { value, source: 'discovered', how };
 }
 
-/** What each step hands to the steps that depend on it, and to the final summary. */
-export interface StepOutputs {
-  image: { imageRef: Later<string>; repository?: string; tag?: string; digest?: Later<string>; built?: boolean; pushed?: boolean };
-  cluster: { clusterName: string; clusterArn: Later<string> };
-  iam: {
-    policyArn: string;
-    roleName: string;
-    roleArn: Later<string>;
-    instanceProfileName: string;
-    instanceProfileArn: Later<string>;
-    /** The logging task's role (logs on the stack's group only). Its ARN follows from path and name. */
-    taskRoleName: string;
-    taskRoleArn: Later<string>;
-  };
-  'log-group': { logGroup: string; logGroupArn: string; retentionDays: number };
-  /** The instances' security group: HTTP from --allow-cidr (one instance, or a group without ALB) or from the ALB's group. */
-  'security-group': { securityGroupId: Later<string>; groupName: string; vpcId: string };
-  instance: {
-    instanceId: Later<string>;
-    instanceType: string;
-    publicIp: Later<string | undefined>;
-    privateIp: Later<string | undefined>;
-    securityGroupId: Later<string>;
-    subnetId: Later<string>;
-    vpcId: Later<string>;
-    amiId: Later<string>;
-    architecture: 'x86_64' | 'arm64';
-  };
-  /** Group topology with --load-balancer: where the ALB sends requests (instance targets, the tasks' dynamic host ports). */
-  'target-group': { targetGroupArn: Later<string>; targetGroupName: string };
-  /** The ALB, its own security group (HTTP from --allow-cidr) and its listener on port 80. */
-  'load-balancer': { loadBalancerArn: Later<string>; loadBalancerName: string; dnsName: Later<string>; securityGroupId: Later<string>; listenerArn: Later<string> };
-  /** What every instance of the group is launched with (AMI, user data, IMDSv2, encrypted gp3, profile, credits). */
-  'launch-template': { launchTemplateId: Later<string>; launchTemplateName: string; version: Later<number>; amiId: string; architecture: 'x86_64' | 'arm64'; instanceType: string };
-  'auto-scaling-group': { groupName: string; groupArn: Later<string>; desired: number; subnetIds: string[]; zones: string[] };
-  'capacity-provider': { capacityProviderName: string; capacityProviderArn: Later<string> };
-  task: { taskDefinitionArn: Later<string>; family: string; revision: Later<number> };
-  service: {
-    serviceName: string;
-    serviceArn: Later<string>;
-    /** The app's address: the instance's IP, or the ALB's DNS name; with a group and no ALB, the first of `urls`. */
-    url: Later<string | undefined>;
-    /** A group without an ALB: every instance running a task answers on port 80. */
-    urls?: string[];
-  };
-}
+/**
+ * What each step hands to the steps that depend on it, and to the final summary, by step id. Each
+ * step adds its own entry in its file (TypeScript's declaration merging), e.g. in steps/cluster.ts:
+ *
+ *   declare module '../core/step.js' {
+ *     interface StepOutputs { cluster: ClusterOutputs }
+ *   }
+ *
+ * so a dependency's outputs are typed where they are read (`deps.cluster?.clusterArn`), and the
+ * union of ids (StepId) is whatever steps the program has.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+export interface StepOutputs {}
 export type Outputs = StepOutputs[StepId];
 
 export interface DestroyResult {
@@ -162,7 +122,7 @@ export interface Step<C = object, O = unknown, D = unknown, P = undefined, Id ex
   readonly dependsOn: readonly StepId[];
   /**
    * Dependencies that hold only when those steps are part of the run: the topology picks the steps
-   * (src/core/topology.ts), so e.g. the service comes after the instance in one and after the
+   * (each step's declared `shapes`), so e.g. the service comes after the instance in one and after the
    * capacity provider in the other; `down` runs them all, so every edge orders the teardown.
    */
   readonly after?: readonly StepId[];
@@ -201,3 +161,71 @@ export function edgesOf(step: Pick<AnyStep, 'dependsOn' | 'after'>, present: Rea
 /** Any step, for collections. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStep = Step<any, any, any, any, any>;
+
+/**
+ * The stack's shapes a step belongs to (core/settings.ts topologyOf): 'single' one instance,
+ * 'group' an Auto Scaling group, 'group-with-alb' a group with --load-balancer only.
+ */
+export type Shape = 'single' | 'group' | 'group-with-alb';
+
+/** A resource as the Resource Groups Tagging API lists it: its ARN and its tags. */
+export interface TaggedResource {
+  arn: string;
+  tags: Record<string, string>;
+}
+
+/**
+ * How a step's resources show among the stack's tagged resources: a Tagging API resource type
+ * ("service:type" as the ARN spells it, e.g. "ecs:cluster", "ec2:instance"), and, where the type is
+ * not this step's alone, which of its resources are.
+ */
+export interface TaggedKind {
+  readonly type: string;
+  readonly is?: (r: TaggedResource) => boolean;
+}
+
+/** A step's flag of its own, beyond its settings' and --delete/--adopt (read by the run as a run flag). */
+export interface CommandOption {
+  readonly flags: string;
+  readonly description: string;
+}
+
+/** A step's command: `ecs-cwlogs <id>`. */
+export interface StepCommand {
+  readonly summary: string;
+  /** The settings it takes as flags (core/settings.ts). */
+  readonly settings: readonly SettingKey[];
+  readonly examples: readonly string[];
+  readonly options?: readonly CommandOption[];
+  /** Help text after the examples. */
+  readonly notes?: string;
+  /**
+   * 'resource' (the default): creates, changes or (--delete) deletes the step's resources, with
+   * --adopt; 'artifact': builds something and pushes it (the logging image), with the build's flags.
+   */
+  readonly kind?: 'resource' | 'artifact';
+}
+
+/** What a step declares besides what the engine runs: its command, its shapes, how it is found. */
+export interface StepDeclaration {
+  readonly command: StepCommand;
+  readonly shapes: readonly Shape[];
+  /**
+   * How the stack's resources of this step are found in the Tagging API (the types asked for, and
+   * which resources show that the step has something to remove). A step whose own resource the API
+   * does not cover names what shows it instead (an Auto Scaling group: its instances, its launch
+   * template); empty where the API has nothing of it (IAM, found by its path; the image).
+   */
+  readonly tagged: readonly TaggedKind[];
+  /**
+   * Steps that, when part of the same run, come after this one, as though they named it in their
+   * `after`: a new step orders an existing one without an edit to it.
+   */
+  readonly before?: readonly StepId[];
+}
+
+/** A step of the registry (src/steps/index.ts): the engine's interface plus its declaration. */
+export type DeclaredStep<C = object, O = unknown, D = unknown, P = undefined, Id extends StepId = StepId> = Step<C, O, D, P, Id> & StepDeclaration;
+
+/** Any registered step, for collections. */
+export type AnyDeclaredStep = AnyStep & StepDeclaration;

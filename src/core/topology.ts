@@ -5,26 +5,22 @@
  *   group    an Auto Scaling group across Availability Zones behind an ECS capacity provider, N tasks
  *            spread across zones and instances; with --load-balancer an ALB in front (dynamic host ports)
  *
+ * The steps of each shape are the steps' declarations (`shapes`); inShape reads them.
  * Names are derived from the cluster name (they are found by the stack tag anyway), never saved.
  */
-import { topologyOf, type StackConfig, type Topology } from './settings.js';
-import type { StepId } from './step.js';
+import { topologyOf, type StackConfig } from './settings.js';
+import type { Shape } from './step.js';
 
 // The shape of a config is the settings' own business (config.ts needs it without the steps).
 export { topologyOf, type Topology } from './settings.js';
 
-/** The steps each topology runs; the others' resources, if any exist, are what moving between them removes. */
-export const TOPOLOGY_STEPS: Record<Topology, readonly StepId[]> = {
-  single: ['image', 'iam', 'cluster', 'log-group', 'security-group', 'instance', 'task', 'service'],
-  group: ['image', 'iam', 'cluster', 'log-group', 'target-group', 'load-balancer', 'security-group', 'launch-template', 'auto-scaling-group', 'capacity-provider', 'task', 'service'],
-};
-
-/** Steps of the group topology that exist only with --load-balancer. */
-export const LOAD_BALANCER_STEPS: readonly StepId[] = ['target-group', 'load-balancer'];
-
-export function stepsFor(config: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
-  const t = topologyOf(config);
-  return TOPOLOGY_STEPS[t].filter((id) => t === 'single' || config.loadBalancer || !LOAD_BALANCER_STEPS.includes(id));
+/**
+ * Whether a step of these shapes (its declaration) is part of a stack of this configuration. Which
+ * steps each shape runs is the steps' own declaration: src/steps/index.ts lists them.
+ */
+export function inShape(step: { readonly shapes: readonly Shape[] }, config: Pick<StackConfig, 'instances' | 'loadBalancer'>): boolean {
+  if (topologyOf(config) === 'single') return step.shapes.includes('single');
+  return step.shapes.includes('group') || (config.loadBalancer && step.shapes.includes('group-with-alb'));
 }
 
 /** ELBv2 names: at most 32 letters, digits and hyphens, not starting or ending with a hyphen. */

@@ -35,12 +35,20 @@ import type { Context } from '../engine/context.js';
 import { ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
-import { isAbsent, known, showValue, unknown, absent, type Absent, type Plan, type Step } from '../core/step.js';
+import { isAbsent, known, showValue, unknown, absent, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, type GroupNetwork } from './zones.js';
 import { registeredEc2Ids, whileProfilePropagates } from './instance.js';
+
+export interface AutoScalingGroupOutputs { groupName: string; groupArn: Later<string>; desired: number; subnetIds: string[]; zones: string[] }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    'auto-scaling-group': AutoScalingGroupOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 /** What sizing the group and waiting for it need (the capacity-provider step calls scaleGroup too). */
@@ -126,10 +134,26 @@ async function stackGroups(ctx: Ctx): Promise<{ ours: AsgObserved[]; kept: strin
 
 const inService = (g: AsgObserved) => g.instances.filter((i) => i.state === 'InService');
 
-export const autoScalingGroupStep: Step<Ctx, AsgObserved, AsgDesired, GroupNetwork, 'auto-scaling-group'> = {
+export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, GroupNetwork, 'auto-scaling-group'> = {
   id: 'auto-scaling-group',
   title: 'Auto Scaling group',
   dependsOn: ['launch-template', 'cluster'],
+  command: {
+    summary: 'Create or resize the Auto Scaling group (min = max = desired = --instances, a public subnet per zone) and wait until its instances join the cluster',
+    settings: ['clusterName', 'instanceType', 'vpcId', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs auto-scaling-group --instances 3',
+      'ecs-cwlogs auto-scaling-group --instances 2 --dry-run',
+      'ecs-cwlogs auto-scaling-group --delete --yes',
+    ],
+  },
+  shapes: ['group'],
+  tagged: [
+    // The Tagging API has no Auto Scaling groups: their instances, launch template and capacity provider show one.
+    { type: 'ec2:instance', is: (r) => Boolean(r.tags['aws:autoscaling:groupName']) },
+    { type: 'ec2:launch-template' },
+    { type: 'ecs:capacity-provider' },
+  ],
 
   prepare: (ctx) => groupNetwork(ctx),
 

@@ -27,11 +27,19 @@ import type { Context } from '../engine/context.js';
 import { ecsTags, ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
-import { absent, isAbsent, known, showValue, unknown, type Absent, type Plan, type Step } from '../core/step.js';
+import { absent, isAbsent, known, showValue, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { scaleGroup } from './auto-scaling-group.js';
+
+export interface CapacityProviderOutputs { capacityProviderName: string; capacityProviderArn: Later<string> }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    'capacity-provider': CapacityProviderOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'ecs' | 'autoscaling' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -99,10 +107,21 @@ async function readProvider(ctx: Pick<Context, 'ecs' | 'stack'>, name: string, c
 const strategyFor = (name: string): CapacityProviderStrategyItem[] => [{ capacityProvider: name, weight: 1, base: 0 }];
 const sameStrategy = (a: CapacityProviderStrategyItem[], name: string) => a.length === 1 && a[0]!.capacityProvider === name && (a[0]!.weight ?? 0) === 1 && (a[0]!.base ?? 0) === 0;
 
-export const capacityProviderStep: Step<Ctx, CapacityProviderObserved, CapacityProviderDesired, undefined, 'capacity-provider'> = {
+export const capacityProviderStep: DeclaredStep<Ctx, CapacityProviderObserved, CapacityProviderDesired, undefined, 'capacity-provider'> = {
   id: 'capacity-provider',
   title: 'Capacity provider',
   dependsOn: ['cluster', 'auto-scaling-group'],
+  command: {
+    summary: 'Create the ECS capacity provider over the group (managed scaling and termination protection) and make it the cluster\'s default',
+    settings: ['clusterName', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs capacity-provider',
+      'ecs-cwlogs capacity-provider --dry-run',
+      'ecs-cwlogs capacity-provider --delete --yes',
+    ],
+  },
+  shapes: ['group'],
+  tagged: [{ type: 'ecs:capacity-provider' }],
 
   read: (ctx) => readProvider(ctx, groupNames(ctx.config).capacityProvider, ctx.config.clusterName),
 

@@ -9,10 +9,18 @@
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags, ownedBy, tagValue } from '../core/context.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, absent, isAbsent, unknown, type Absent, type DestroyResult, type Plan, type Step } from '../core/step.js';
+import { ABSENT, absent, isAbsent, unknown, type Absent, type DestroyResult, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { retryOn } from '../core/wait.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+
+export interface ClusterOutputs { clusterName: string; clusterArn: Later<string> }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    cluster: ClusterOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'ecs' | 'ec2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -102,10 +110,21 @@ async function registeredInstances(ctx: Ctx, cluster: string): Promise<Registere
 
 const isGone = (r: Registered) => r.ec2State === 'gone' || r.ec2State === 'terminated' || r.ec2State === 'shutting-down';
 
-export const clusterStep: Step<Ctx, ClusterObserved, ClusterDesired, undefined, 'cluster'> = {
+export const clusterStep: DeclaredStep<Ctx, ClusterObserved, ClusterDesired, undefined, 'cluster'> = {
   id: 'cluster',
   title: 'ECS cluster',
   dependsOn: [],
+  command: {
+    summary: 'Create the ECS cluster (lab step 7), tagged with the stack',
+    settings: ['clusterName'],
+    examples: [
+      'ecs-cwlogs cluster',
+      'ecs-cwlogs cluster --cluster-name logs-demo --dry-run',
+      'ecs-cwlogs cluster --delete --yes',
+    ],
+  },
+  shapes: ['single', 'group'],
+  tagged: [{ type: 'ecs:cluster' }],
 
   read: (ctx) => readCluster(ctx, ctx.config.clusterName),
 

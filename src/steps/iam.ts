@@ -23,12 +23,29 @@ import type { Context } from '../engine/context.js';
 import { REGION_TAG, STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { deepEqual, diff, normalise } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { isAbsent, ABSENT, unknown, type Absent, type DestroyResult, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { isAbsent, ABSENT, unknown, type Absent, type DestroyResult, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { renderJson } from '../core/templates.js';
 import { retryOn } from '../core/wait.js';
 import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './arns.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 import { iamBaseNames, iamNameIn, iamPath, taskRoleBase } from './inventory.js';
+
+export interface IamOutputs {
+  policyArn: string;
+  roleName: string;
+  roleArn: Later<string>;
+  instanceProfileName: string;
+  instanceProfileArn: Later<string>;
+  /** The logging task's role (logs on the stack's group only). Its ARN follows from path and name. */
+  taskRoleName: string;
+  taskRoleArn: Later<string>;
+}
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    iam: IamOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -224,10 +241,21 @@ function compare(o: IamObserved, d: IamDesired): { diffs: FieldDiff[]; conflict?
   return { diffs };
 }
 
-export const iamStep: Step<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
+export const iamStep: DeclaredStep<Ctx, IamObserved, IamDesired, undefined, 'iam'> = {
   id: 'iam',
   title: 'IAM policy, role and instance profile',
   dependsOn: [],
+  command: {
+    summary: 'Create the IAM roles: the container instance\'s (the ECS agent\'s managed policy only) and the logging task\'s (logs on the stack\'s group only), lab steps 2-3',
+    settings: ['iamName', 'logGroup'],
+    examples: [
+      'ecs-cwlogs iam',
+      'ecs-cwlogs iam --iam-name logs-demo --log-group /ecs/logs-demo --dry-run',
+      'ecs-cwlogs iam --delete --yes',
+    ],
+  },
+  shapes: ['single', 'group'],
+  tagged: [],
 
   async read(ctx): Promise<IamObserved | Absent> {
     return readIam(ctx, ctx.config.iamName);

@@ -19,11 +19,19 @@ import { authKeyFor, isLoopbackRegistry, parseReference } from '../docker/refere
 import { awsTags } from '../core/context.js';
 import type { Context } from '../engine/context.js';
 import { DockerError, hasAwsCode, UserInputError } from '../core/errors.js';
-import { absent, isAbsent, unknown, type Absent, type Plan, type Step, type StepOutputs } from '../core/step.js';
+import { absent, isAbsent, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { PACKAGE_ROOT } from '../core/version.js';
 import { architectureOf } from './instance.js';
 import { isArmInstanceType } from '../core/validate.js';
 import { join } from 'node:path';
+
+export interface ImageOutputs { imageRef: Later<string>; repository?: string; tag?: string; digest?: Later<string>; built?: boolean; pushed?: boolean }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    image: ImageOutputs;
+  }
+}
 
 export type ImageCtx = Pick<Context, 'config' | 'ecr' | 'docker' | 'tags' | 'stack' | 'account' | 'io' | 'signal' | 'report'> & Partial<Pick<Context, 'ec2' | 'target'>>;
 
@@ -140,7 +148,7 @@ export function resolvePlatform(input: { platform?: string; architecture: Archit
 const REPO_RE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const ECR_NAME_RE = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
-export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, ImageObserved, ImageDesired, ImagePrepared, 'image'> {
+export function createImageStep(options: ImageStepOptions = {}): DeclaredStep<ImageCtx, ImageObserved, ImageDesired, ImagePrepared, 'image'> {
   const contextDir = options.contextDir ?? join(PACKAGE_ROOT, 'docker');
   // Credentials are looked up once per run (a helper may prompt or be slow), kept in memory only.
   const credCache = new Map<string, Promise<RegistryCredentials | undefined>>();
@@ -258,6 +266,20 @@ export function createImageStep(options: ImageStepOptions = {}): Step<ImageCtx, 
     id: 'image',
     title: 'Logging image',
     dependsOn: [],
+    command: {
+      summary: 'Build the logging image (rsyslog + CloudWatch agent) from docker/ and push it; prints it by digest',
+      settings: ['imageRepo', 'image'],
+      examples: [
+        'ecs-cwlogs image --repo user/cloudwatchlogs',
+        'ecs-cwlogs image --ecr',
+        'echo "$TOKEN" | ecs-cwlogs image --repo registry.example.com/team/cloudwatchlogs --username ci --password-stdin',
+        'ecs-cwlogs image --repo user/cloudwatchlogs --dry-run',
+      ],
+      notes: 'Credentials come from ~/.docker/config.json (or $DOCKER_CONFIG): auths, credsStore and credHelpers, as `docker login` left them.\nThe tag is a hash of docker/ and the build arguments: nothing is rebuilt or pushed when the registry already has it.',
+      kind: 'artifact',
+    },
+    shapes: ['single', 'group'],
+    tagged: [],
 
     /**
      * The instance type's architecture, from EC2 (when there is an AWS account to ask), and with
@@ -430,7 +452,7 @@ export async function debianLikeImages(docker: Pick<ImageCtx['docker'], 'listIma
 /** The Dockerfile's default BASE_IMAGE. */
 export const DEFAULT_BASE_IMAGE = 'debian:bookworm-slim';
 
-function outputsOf(o: ImageObserved, extra: { built: boolean; pushed: boolean }): StepOutputs['image'] {
+function outputsOf(o: ImageObserved, extra: { built: boolean; pushed: boolean }): ImageOutputs {
   return { imageRef: o.imageRef, repository: o.repository, tag: o.tag, digest: o.digest, ...extra };
 }
 

@@ -1,6 +1,11 @@
 /**
- * The lab's steps. The engine orders them by dependsOn (and `after`, among the steps of the run).
- * Which steps a run has is the topology's (src/core/topology.ts):
+ * The lab's steps: the registry. Each step declares, in its own file, its id and title, its outputs
+ * (core/step.ts StepOutputs), its command, the shapes it belongs to and how the Tagging API finds its
+ * resources; everything else is derived from that list: the CLI's subcommands and help, the steps of
+ * each shape, the Tagging API's resource types, what a change of shape leaves behind. Adding a step is
+ * its file, its test, and its name in STEPS (one line, with its import).
+ *
+ * The engine orders them by dependsOn (and `after`, among the steps of the run):
  *
  *   one instance (the default)
  *     image ───────────────────────────────────┐
@@ -14,12 +19,12 @@
  *
  * `down` runs every step, so whatever either topology left is deleted in the reverse order.
  */
-import type { StackConfig } from '../core/settings.js';
-import type { AnyStep, DestroyResult, StepId } from '../core/step.js';
+import type { StackConfig, Topology } from '../core/settings.js';
+import type { AnyDeclaredStep, DestroyResult, StepId, TaggedResource } from '../core/step.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
-import { stepsFor } from '../core/topology.js';
+import { inShape } from '../core/topology.js';
 import type { Context } from '../engine/context.js';
-import { taggedResources, type TaggedResource } from './inventory.js';
+import { taggedResources, useResourceTypes } from './inventory.js';
 import { autoScalingGroupStep } from './auto-scaling-group.js';
 import { capacityProviderStep } from './capacity-provider.js';
 import { clusterStep } from './cluster.js';
@@ -34,7 +39,17 @@ import { targetGroupStep } from './target-group.js';
 import { taskStep } from './task.js';
 import { serviceStep } from './service.js';
 
+// The steps the CLI reads a typed output of (`report.outputs[instanceStep.id]`), and their outputs' types.
+export { autoScalingGroupStep, imageStep, instanceStep, loadBalancerStep, serviceStep };
+export type { AutoScalingGroupOutputs } from './auto-scaling-group.js';
+export type { InstanceOutputs } from './instance.js';
+
 const UNAVAILABLE = ['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'InvalidAction', 'UnknownOperationException', 'NotImplemented', 'UnsupportedOperation'];
+
+/** A step of every shape (one instance and a group alike). */
+function everyShape(step: Pick<AnyDeclaredStep, 'shapes'>): boolean {
+  return step.shapes.includes('single') && step.shapes.includes('group');
+}
 
 /**
  * A step of the other topology, in a `down` or a move between shapes: where the caller may not read
@@ -42,12 +57,13 @@ const UNAVAILABLE = ['AccessDenied', 'AccessDeniedException', 'UnauthorizedOpera
  * elasticloadbalancing:*), or the endpoint does not have it, the stack cannot have made anything
  * there, so it says what it could not check instead of failing the teardown.
  */
-function outsideItsShape<S extends AnyStep>(step: S): S {
+function outsideItsShape<S extends AnyDeclaredStep>(step: S): S {
+  if (everyShape(step)) return step;
   const guard = async (ctx: { config: StackConfig }, run: () => Promise<DestroyResult>): Promise<DestroyResult> => {
     try {
       return await run();
     } catch (e) {
-      if (stepsFor(ctx.config).includes(step.id) || !hasAwsCode(e, ...UNAVAILABLE)) throw e;
+      if (inShape(step, ctx.config) || !hasAwsCode(e, ...UNAVAILABLE)) throw e;
       return { deleted: [], kept: [`${step.title}: not checked (${awsErrorCode(e)}); this stack's shape doesn't use it`] };
     }
   };
@@ -58,21 +74,43 @@ function outsideItsShape<S extends AnyStep>(step: S): S {
   };
 }
 
-export const STEPS: readonly AnyStep[] = [
-  imageStep,
-  iamStep,
-  clusterStep,
-  logGroupStep,
-  securityGroupStep,
-  outsideItsShape(instanceStep),
-  outsideItsShape(targetGroupStep),
-  outsideItsShape(loadBalancerStep),
-  outsideItsShape(launchTemplateStep),
-  outsideItsShape(autoScalingGroupStep),
-  outsideItsShape(capacityProviderStep),
-  taskStep,
-  serviceStep,
-];
+/** The registered steps as the engine runs them: a step's `before` becomes the other step's `after`. */
+function registry(steps: readonly AnyDeclaredStep[]): AnyDeclaredStep[] {
+  return steps.map((s) => {
+    const before = steps.filter((o) => o.before?.includes(s.id)).map((o) => o.id);
+    return outsideItsShape(before.length ? { ...s, after: [...(s.after ?? []), ...before] } : s);
+  });
+}
+
+// The registration: the lab's steps, in the order of the command list (the engine orders them by their dependencies).
+export const STEPS: readonly AnyDeclaredStep[] = registry([imageStep, iamStep, clusterStep, logGroupStep, securityGroupStep, instanceStep, targetGroupStep, loadBalancerStep, launchTemplateStep, autoScalingGroupStep, capacityProviderStep, taskStep, serviceStep]);
+
+/** The steps each topology runs (a group's with --load-balancer), from the steps' `shapes`. */
+export const TOPOLOGY_STEPS: Record<Topology, readonly StepId[]> = {
+  single: STEPS.filter((s) => inShape(s, { instances: 1, loadBalancer: false })).map((s) => s.id),
+  group: STEPS.filter((s) => inShape(s, { instances: 2, loadBalancer: true })).map((s) => s.id),
+};
+
+/** Steps of the group topology that exist only with --load-balancer. */
+export const LOAD_BALANCER_STEPS: readonly StepId[] = STEPS.filter((s) => inShape(s, { instances: 2, loadBalancer: true }) && !inShape(s, { instances: 2, loadBalancer: false })).map((s) => s.id);
+
+/** The steps of a configuration's shape. */
+export function stepsFor(config: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
+  return STEPS.filter((s) => inShape(s, config)).map((s) => s.id);
+}
+
+/** The top-level help's lists: the steps of every shape, of one instance only, of a group only. */
+export function stepsByShape(steps: readonly AnyDeclaredStep[] = STEPS): { every: StepId[]; single: StepId[]; group: StepId[] } {
+  const ids = (f: (s: AnyDeclaredStep) => boolean) => steps.filter(f).map((s) => s.id);
+  return {
+    every: ids(everyShape),
+    single: ids((s) => !everyShape(s) && s.shapes.includes('single')),
+    group: ids((s) => !everyShape(s) && !s.shapes.includes('single')),
+  };
+}
+
+// The Tagging API is asked for every resource type a step is found by.
+useResourceTypes([...new Set(STEPS.flatMap((s) => s.tagged.map((k) => k.type)))]);
 
 export interface LabStepOptions {
   image?: ImageStepOptions;
@@ -81,27 +119,28 @@ export interface LabStepOptions {
 }
 
 /** The steps with per-run options (the image step takes build and push options). */
-export function labSteps(opts: LabStepOptions = {}): AnyStep[] {
+export function labSteps(opts: LabStepOptions = {}): AnyDeclaredStep[] {
   const image = opts.image ? createImageStep(opts.image) : imageStep;
-  const ids = opts.topology ? new Set(stepsFor(opts.topology)) : undefined;
-  return STEPS.filter((s) => !ids || ids.has(s.id)).map((s) => (s.id === 'image' ? image : s));
+  const topology = opts.topology;
+  return STEPS.filter((s) => !topology || inShape(s, topology)).map((s) => (s.id === imageStep.id ? { ...image, after: s.after } : s));
 }
 
 /** The steps of the other topology (and the ALB's, without --load-balancer): what moving between them removes. */
 export function retiredSteps(topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
-  const ids = new Set(stepsFor(topology));
-  return STEPS.filter((s) => !ids.has(s.id)).map((s) => s.id);
+  return STEPS.filter((s) => !inShape(s, topology)).map((s) => s.id);
 }
 
-/** Which resource types (ARN parts, tags) show that a step of the other shape has something to remove. */
-const LEFT_BEHIND: [StepId[], (r: TaggedResource) => boolean][] = [
-  [['instance'], (r) => /:instance\//.test(r.arn) && !r.tags['aws:autoscaling:groupName']],
-  [['launch-template', 'auto-scaling-group'], (r) => /:launch-template\//.test(r.arn)],
-  [['capacity-provider', 'auto-scaling-group'], (r) => /:capacity-provider\//.test(r.arn)],
-  [['auto-scaling-group'], (r) => /:instance\//.test(r.arn) && Boolean(r.tags['aws:autoscaling:groupName'])],
-  [['load-balancer'], (r) => /:loadbalancer\/app\//.test(r.arn)],
-  [['target-group'], (r) => /:targetgroup\//.test(r.arn)],
-];
+/** "arn:aws:ecs:r:a:task-definition/web:3" => "ecs:task-definition", as the Tagging API names types. */
+function typeOf(arn: string): string {
+  const parts = arn.split(':');
+  return `${parts[2] ?? ''}:${parts.slice(5).join(':').split(/[/:]/)[0] ?? ''}`;
+}
+
+/** Whether a tagged resource shows that this step has something in the stack (its `tagged`). */
+function shows(step: Pick<AnyDeclaredStep, 'tagged'>, r: TaggedResource): boolean {
+  const type = typeOf(r.arn);
+  return step.tagged.some((k) => k.type === type && (k.is ? k.is(r) : true));
+}
 
 /**
  * The retired steps that may have something to remove, judged from the stack's tagged resources
@@ -112,12 +151,10 @@ export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'
   const retired = retiredSteps(topology);
   const tagged = await taggedResources(ctx);
   if (!tagged) return retired;
-  const found = new Set<StepId>();
-  for (const [ids, match] of LEFT_BEHIND) if (tagged.some(match)) ids.forEach((id) => found.add(id));
-  return retired.filter((id) => found.has(id));
+  return retired.filter((id) => tagged.some((r) => shows(stepById(id), r)));
 }
 
-export function stepById(id: StepId): AnyStep {
+export function stepById(id: StepId): AnyDeclaredStep {
   const s = STEPS.find((x) => x.id === id);
   if (!s) throw new Error(`Unknown step ${id}`);
   return s;

@@ -22,7 +22,7 @@ import type { _InstanceType, Instance, RunInstancesCommandInput } from '@aws-sdk
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags } from '../core/context.js';
 import { AwsError, awsErrorCode, hasAwsCode } from '../core/errors.js';
-import { ABSENT, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { ABSENT, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import {
   CLUSTER_TAG,
@@ -44,6 +44,24 @@ import {
 } from './host.js';
 import { ownedTagsDiff } from './ownership.js';
 import { iamNameIn } from './inventory.js';
+
+export interface InstanceOutputs {
+  instanceId: Later<string>;
+  instanceType: string;
+  publicIp: Later<string | undefined>;
+  privateIp: Later<string | undefined>;
+  securityGroupId: Later<string>;
+  subnetId: Later<string>;
+  vpcId: Later<string>;
+  amiId: Later<string>;
+  architecture: 'x86_64' | 'arm64';
+}
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    instance: InstanceOutputs;
+  }
+}
 
 // What moved to host.ts and security-group.ts, still importable from here.
 export { AMI_PARAMETER, CLUSTER_TAG, METADATA_HOP_LIMIT, architectureOf, isBurstable, offeredZones, resolveAmi, type AmiInfo, type SubnetChoice } from './host.js';
@@ -243,10 +261,26 @@ function amiNote(diffs: FieldDiff[]): string | undefined {
 
 // ---- the step ---------------------------------------------------------------------------------------
 
-export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, InstancePrepared, 'instance'> = {
+export const instanceStep: DeclaredStep<Ctx, InstanceStepObserved, InstanceDesired, InstancePrepared, 'instance'> = {
   id: 'instance',
   title: 'EC2 container instance',
   dependsOn: ['iam', 'cluster', 'security-group'],
+  command: {
+    summary: 'Launch the ECS container instance in the security group, then wait until it joins the cluster (lab steps 5-6)',
+    settings: ['instanceType', 'keyName', 'vpcId', 'subnetId', 'clusterName', 'iamName'],
+    examples: [
+      'ecs-cwlogs instance',
+      'ecs-cwlogs instance --instance-type t4g.small --key-name my-key',
+      'ecs-cwlogs instance --vpc vpc-0a1b2c3d4e5f60718 --subnet subnet-0a1b2c3d4e5f60718 --allow-cidr 203.0.113.7/32',
+      'ecs-cwlogs instance --replace-instance          # a new instance on the newest AMI, then the old one terminated',
+      'ecs-cwlogs instance --delete --yes',
+    ],
+    options: [
+      { flags: '--replace-instance', description: 'replace the instance where only a new one can change things (a newer AMI, another type, subnet or key pair): launch the new one, then terminate the old' },
+    ],
+  },
+  shapes: ['single'],
+  tagged: [{ type: 'ec2:instance', is: (r) => !r.tags['aws:autoscaling:groupName'] }],
 
   async prepare(ctx): Promise<InstancePrepared> {
     const [, network, , ami] = await Promise.all([

@@ -27,7 +27,14 @@ export interface TaggedResource {
   tags: Record<string, string>;
 }
 
-export const TAGGED_TYPES = ['ecs:cluster', 'ecs:service', 'ecs:task-definition', 'ecs:capacity-provider', 'ec2:instance', 'ec2:security-group', 'ec2:launch-template', 'elasticloadbalancing:loadbalancer', 'elasticloadbalancing:targetgroup', 'logs:log-group'] as const;
+/**
+ * The resource types GetResources asks for: every type a step declares it is found by (its
+ * `tagged`), handed over by the registry (src/steps/index.ts); none handed over, every type.
+ */
+let resourceTypes: readonly string[] = [];
+export function useResourceTypes(types: readonly string[]): void {
+  resourceTypes = types;
+}
 
 /** The IAM path of a stack's roles, policies and instance profiles. */
 export function iamPath(stack: string): string {
@@ -57,7 +64,7 @@ export function taggedResources(ctx: { tagging: AwsClients['tagging']; stack: st
         do {
           const res = await ctx.tagging.getResources({
             TagFilters: [{ Key: STACK_TAG, Values: [ctx.stack] }],
-            ResourceTypeFilters: [...TAGGED_TYPES],
+            ...(resourceTypes.length ? { ResourceTypeFilters: [...resourceTypes] } : {}),
             ResourcesPerPage: 100,
             ...(token ? { PaginationToken: token } : {}),
           });

@@ -19,12 +19,21 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, isAbsent, isUnknown, showValue, unknown, type Absent, type DepOutputs, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { ABSENT, isAbsent, isUnknown, showValue, unknown, type Absent, type DepOutputs, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
 import { CLUSTER_TAG, METADATA_OPTIONS, amiNoteFor, architectureByName, cpuCreditsFor, hostUserData, prepareInstanceType, prepareKeyPair, resolveAmi, tagMap, type AmiInfo } from './host.js';
 import { clientToken } from './instance.js';
 import { iamNameIn } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+
+/** What every instance of the group is launched with (AMI, user data, IMDSv2, encrypted gp3, profile, credits). */
+export interface LaunchTemplateOutputs { launchTemplateId: Later<string>; launchTemplateName: string; version: Later<number>; amiId: string; architecture: 'x86_64' | 'arm64'; instanceType: string }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    'launch-template': LaunchTemplateOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'>;
 
@@ -250,10 +259,25 @@ function pendingGuard(d: LaunchTemplateDesired): void {
   if (!d.data.ImageId) throw new Error('launch-template: the AMI is not known (prepare did not run)');
 }
 
-export const launchTemplateStep: Step<Ctx, LaunchTemplateObserved, LaunchTemplateDesired, LaunchTemplatePrepared, 'launch-template'> = {
+export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, LaunchTemplateDesired, LaunchTemplatePrepared, 'launch-template'> = {
   id: 'launch-template',
   title: 'Launch template',
   dependsOn: ['iam', 'cluster', 'security-group'],
+  command: {
+    summary: 'Create the launch template every instance of the Auto Scaling group starts from: the ECS-optimized AMI, the instance profile, the security group, IMDSv2, an encrypted gp3 volume; a change is a new default version',
+    settings: ['instanceType', 'keyName', 'clusterName', 'iamName', 'securityGroupName', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs launch-template --instances 2',
+      'ecs-cwlogs launch-template --instance-type t4g.small --dry-run',
+      'ecs-cwlogs launch-template --replace-instance   # a new default version on the newest AMI',
+      'ecs-cwlogs launch-template --delete --yes',
+    ],
+    options: [
+      { flags: '--replace-instance', description: 'move the template to the newest recommended AMI (a new default version; instances keep theirs until replaced)' },
+    ],
+  },
+  shapes: ['group'],
+  tagged: [{ type: 'ec2:launch-template' }],
 
   async prepare(ctx): Promise<LaunchTemplatePrepared> {
     const [, , ami] = await Promise.all([

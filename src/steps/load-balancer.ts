@@ -16,13 +16,22 @@ import type { Context } from '../engine/context.js';
 import { awsTags, ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
-import { isAbsent, known, showValue, unknown, type Absent, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { isAbsent, known, showValue, unknown, type Absent, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { elbTags } from './target-group.js';
 import { allowedCidr, readSecurityGroup } from './security-group.js';
 import { groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
+
+/** The ALB, its own security group (HTTP from --allow-cidr) and its listener on port 80. */
+export interface LoadBalancerOutputs { loadBalancerArn: Later<string>; loadBalancerName: string; dnsName: Later<string>; securityGroupId: Later<string>; listenerArn: Later<string> }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    'load-balancer': LoadBalancerOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
 
@@ -111,10 +120,21 @@ async function readListener(ctx: Pick<Context, 'elbv2'>, albArn: string): Promis
   return { arn: l.ListenerArn, targetGroupArn: forward?.TargetGroupArn ?? forward?.ForwardConfig?.TargetGroups?.[0]?.TargetGroupArn };
 }
 
-export const loadBalancerStep: Step<Ctx, LoadBalancerObserved, LoadBalancerDesired, LoadBalancerPrepared, 'load-balancer'> = {
+export const loadBalancerStep: DeclaredStep<Ctx, LoadBalancerObserved, LoadBalancerDesired, LoadBalancerPrepared, 'load-balancer'> = {
   id: 'load-balancer',
   title: 'Load balancer',
   dependsOn: ['target-group'],
+  command: {
+    summary: 'Create the Application Load Balancer: its security group (HTTP from --allow-cidr only), the ALB across zones, the HTTP 80 listener',
+    settings: ['clusterName', 'securityGroupName', 'allowCidr', 'vpcId', 'instanceType', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs load-balancer --load-balancer',
+      'ecs-cwlogs load-balancer --allow-cidr 203.0.113.7/32 --dry-run',
+      'ecs-cwlogs load-balancer --delete --yes',
+    ],
+  },
+  shapes: ['group-with-alb'],
+  tagged: [{ type: 'elasticloadbalancing:loadbalancer', is: (r) => /:loadbalancer\/app\//.test(r.arn) }],
 
   async prepare(ctx) {
     const [network, allowCidr] = await Promise.all([groupNetwork(ctx), allowedCidr(ctx)]);

@@ -7,10 +7,18 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
-import { ABSENT, isAbsent, type Absent, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { ABSENT, isAbsent, type Absent, type FieldDiff, type Plan, type DeclaredStep } from '../core/step.js';
 import { logGroupArn, partitionOf } from './arns.js';
 import { ownedTagsDiff } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
+
+export interface LogGroupOutputs { logGroup: string; logGroupArn: string; retentionDays: number }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    'log-group': LogGroupOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'logs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
@@ -62,10 +70,25 @@ export async function readLogGroup(ctx: Pick<Context, 'logs' | 'stack'>, name: s
   return ABSENT;
 }
 
-export const logGroupStep: Step<Ctx, LogGroupObserved, LogGroupDesired, undefined, 'log-group'> = {
+export const logGroupStep: DeclaredStep<Ctx, LogGroupObserved, LogGroupDesired, undefined, 'log-group'> = {
   id: 'log-group',
   title: 'CloudWatch Logs log group',
   dependsOn: [],
+  command: {
+    summary: 'Create the CloudWatch Logs log group with a retention period (an existing one only with --adopt)',
+    settings: ['logGroup', 'retentionDays'],
+    examples: [
+      'ecs-cwlogs log-group',
+      'ecs-cwlogs log-group --log-group ecs --retention-days 90',
+      'ecs-cwlogs log-group --log-group existing-group --adopt',
+      'ecs-cwlogs log-group --delete --delete-logs --yes',
+    ],
+    options: [
+      { flags: '--delete-logs', description: 'with --delete: delete the log group and every log in it (kept otherwise)' },
+    ],
+  },
+  shapes: ['single', 'group'],
+  tagged: [{ type: 'logs:log-group' }],
 
   read: (ctx) => readLogGroup(ctx, ctx.config.logGroup),
 

@@ -21,11 +21,20 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, discovered, isAbsent, isUnknown, known, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';
+import { ABSENT, discovered, isAbsent, isUnknown, known, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames, topologyOf, type Topology } from '../core/topology.js';
 import { retryOn } from '../core/wait.js';
 import { inputError, resolveVpc, tagMap, valueOf } from './host.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+
+/** The instances' security group: HTTP from --allow-cidr (one instance, or a group without ALB) or from the ALB's group. */
+export interface SecurityGroupOutputs { securityGroupId: Later<string>; groupName: string; vpcId: string }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    'security-group': SecurityGroupOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
 
@@ -310,11 +319,23 @@ function sameNameKept(ctx: Pick<Ctx, 'stack'>, g: SecurityGroupObserved | undefi
 
 // ---- the step ---------------------------------------------------------------------------------------
 
-export const securityGroupStep: Step<Ctx, SecurityGroupObserved, SecurityGroupDesired, SecurityGroupPrepared, 'security-group'> = {
+export const securityGroupStep: DeclaredStep<Ctx, SecurityGroupObserved, SecurityGroupDesired, SecurityGroupPrepared, 'security-group'> = {
   id: 'security-group',
   title: 'Security group',
   dependsOn: [],
   after: ['load-balancer'],
+  command: {
+    summary: 'Create the instances\' security group (lab step 4): HTTP from --allow-cidr (your IP by default), SSH too with a key pair; behind a load balancer, the tasks\' host ports from its security group only',
+    settings: ['securityGroupName', 'allowCidr', 'vpcId', 'subnetId', 'keyName', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs security-group',
+      'ecs-cwlogs security-group --allow-cidr 203.0.113.7/32 --key-name my-key',
+      'ecs-cwlogs security-group --security-group-name existing-sg --adopt',
+      'ecs-cwlogs security-group --delete --yes',
+    ],
+  },
+  shapes: ['single', 'group'],
+  tagged: [{ type: 'ec2:security-group' }],
 
   async prepare(ctx): Promise<SecurityGroupPrepared> {
     const [{ vpcId }, allowCidr] = await Promise.all([resolveVpc(ctx), prepareAllowCidr(ctx)]);

@@ -17,12 +17,27 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { AwsError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, absent, isAbsent, isUnknown, known, showValue, unknown, type Absent, type DepOutputs, type Later, type Plan, type Step } from '../core/step.js';
+import { ABSENT, absent, isAbsent, isUnknown, known, showValue, unknown, type Absent, type DepOutputs, type Later, type Plan, type DeclaredStep } from '../core/step.js';
 import { pollUntil, retryOn, WaitTimeoutError } from '../core/wait.js';
 import { ownershipConflict } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { createHash } from 'node:crypto';
 import { groupNames, topologyOf } from '../core/topology.js';
+
+export interface ServiceOutputs {
+  serviceName: string;
+  serviceArn: Later<string>;
+  /** The app's address: the instance's IP, or the ALB's DNS name; with a group and no ALB, the first of `urls`. */
+  url: Later<string | undefined>;
+  /** A group without an ALB: every instance running a task answers on port 80. */
+  urls?: string[];
+}
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    service: ServiceOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'ecs' | 'ec2' | 'elbv2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -217,11 +232,18 @@ function loadBalancerSpec(d: ServiceDesired): LoadBalancer[] {
   });
 }
 
-export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 'service'> = {
+export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, undefined, 'service'> = {
   id: 'service',
   title: 'ECS service',
   dependsOn: ['cluster', 'task'],
   after: ['instance', 'capacity-provider', 'target-group', 'load-balancer', 'auto-scaling-group'],
+  command: {
+    summary: 'Create or update the ECS service (lab step 14) and wait for a steady state; prints the app URL',
+    settings: ['serviceName', 'clusterName', 'taskFamily'],
+    examples: ['ecs-cwlogs service', 'ecs-cwlogs service --dry-run', 'ecs-cwlogs service --delete --yes'],
+  },
+  shapes: ['single', 'group'],
+  tagged: [{ type: 'ecs:service' }],
 
   async read(ctx) {
     const o = await readService(ctx, ctx.config.clusterName, ctx.config.serviceName);

@@ -12,11 +12,20 @@ import type { Context } from '../engine/context.js';
 import { ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
-import { ABSENT, isAbsent, unknown, type Absent, type Plan, type Step } from '../core/step.js';
+import { ABSENT, isAbsent, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
 import { retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
+
+/** Group topology with --load-balancer: where the ALB sends requests (instance targets, the tasks' dynamic host ports). */
+export interface TargetGroupOutputs { targetGroupArn: Later<string>; targetGroupName: string }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    'target-group': TargetGroupOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -136,10 +145,21 @@ const settingsOf = (x: TargetGroupSettings): Omit<TargetGroupSettings, 'protocol
   deregistrationDelaySeconds: x.deregistrationDelaySeconds,
 });
 
-export const targetGroupStep: Step<Ctx, TargetGroupObserved, TargetGroupDesired, GroupNetwork, 'target-group'> = {
+export const targetGroupStep: DeclaredStep<Ctx, TargetGroupObserved, TargetGroupDesired, GroupNetwork, 'target-group'> = {
   id: 'target-group',
   title: 'Target group',
   dependsOn: [],
+  command: {
+    summary: 'Create the ALB\'s target group: instance targets on the tasks\' dynamic host ports, health check on / (with --load-balancer)',
+    settings: ['clusterName', 'vpcId', 'instances', 'loadBalancer'],
+    examples: [
+      'ecs-cwlogs target-group --load-balancer',
+      'ecs-cwlogs target-group --dry-run',
+      'ecs-cwlogs target-group --delete --yes',
+    ],
+  },
+  shapes: ['group-with-alb'],
+  tagged: [{ type: 'elasticloadbalancing:targetgroup' }],
 
   prepare: (ctx) => groupNetwork(ctx),
 

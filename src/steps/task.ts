@@ -16,12 +16,20 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff, normalise } from '../core/diff.js';
 import { UserInputError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, isAbsent, isUnknown, known, showValue, unknown, type Absent, type Plan, type Step } from '../core/step.js';
+import { ABSENT, isAbsent, isUnknown, known, showValue, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { renderJson, templateText } from '../core/templates.js';
 import { ownershipConflict } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { anonymousPull, ecrAccountOf, type PullCheck, type PullCheckOptions } from '../docker/pullable.js';
 import { parseReference } from '../docker/reference.js';
+
+export interface TaskOutputs { taskDefinitionArn: Later<string>; family: string; revision: Later<number> }
+
+declare module '../core/step.js' {
+  interface StepOutputs {
+    task: TaskOutputs;
+  }
+}
 
 type Ctx = Pick<Context, 'ecs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'report' | 'account' | 'io' | 'signal'>;
 
@@ -203,10 +211,21 @@ export async function checkPulls(ctx: Pick<Ctx, 'config' | 'account' | 'io' | 's
   return { pullChecks: checks };
 }
 
-export const taskStep: Step<Ctx, TaskObserved, TaskDesired, TaskPrepared, 'task'> = {
+export const taskStep: DeclaredStep<Ctx, TaskObserved, TaskDesired, TaskPrepared, 'task'> = {
   id: 'task',
   title: 'Task definition',
   dependsOn: ['image', 'iam'],
+  command: {
+    summary: 'Register the task definition (lab step 13): the logging container and httpd, linked; a new revision only when it changed',
+    settings: ['taskFamily', 'image', 'appImage', 'logGroup', 'retentionDays'],
+    examples: [
+      'ecs-cwlogs task --image user/cloudwatchlogs@sha256:…',
+      'ecs-cwlogs task --app-image httpd:2.4 --dry-run',
+      'ecs-cwlogs task --delete --yes',
+    ],
+  },
+  shapes: ['single', 'group'],
+  tagged: [{ type: 'ecs:task-definition' }],
 
   async prepare(ctx) {
     // status only looks: it asks no registry.

@@ -1,12 +1,12 @@
 /**
  * Help is generated from what is registered: the top-level help names every step command (each
- * shape's, from core/topology.ts), and `sandbox --help` every service the sandbox serves.
+ * shape's, from the steps' declared shapes), and `sandbox --help` every service the sandbox serves.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildProgram } from '../../src/cli/main.js';
 import { SERVICE_TITLES } from '../../src/cli/commands/sandbox.js';
-import { TOPOLOGY_STEPS } from '../../src/core/topology.js';
+import { TOPOLOGY_STEPS } from '../../src/steps/index.js';
 import { defaultServices } from '../../src/sandbox/services/index.js';
 import { invokedAs, stackFlags } from '../../src/cli/invocation.js';
 import { inServiceText, plural } from '../../src/core/plural.js';

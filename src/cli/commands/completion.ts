@@ -15,7 +15,7 @@ export type Shell = (typeof SHELLS)[number];
 
 /** One command of the tree, flattened for the generators. */
 export interface CompletionNode {
-  /** Command names from the root, e.g. [] (the program), ['logs'], ['task', 'list']. */
+  /** Command names from the root, e.g. [] (the program), ['logs'], ['sandbox']. */
   path: string[];
   description: string;
   subcommands: { name: string; description: string }[];

@@ -7,14 +7,14 @@ import type { AwsClients } from '../../aws/clients.js';
 import { applySteps } from '../../engine/engine.js';
 import { InternalError, UserInputError } from '../../core/errors.js';
 import type { Context } from '../../engine/context.js';
-import { labSteps } from '../../steps/index.js';
+import { imageStep, labSteps } from '../../steps/index.js';
 import { resolveSettings, type ResolvedConfig } from '../../core/config.js';
-import { known } from '../../core/step.js';
+import { known, type AnyDeclaredStep } from '../../core/step.js';
 import type { ImageStepOptions } from '../../steps/image.js';
 import { renderApply } from '../render.js';
 import { action, type Runtime } from '../run.js';
 import { buildContext, type Connection } from '../runtime.js';
-import { addSettingOptions, examples } from './options.js';
+import { addSettingOptions, stepHelp } from './options.js';
 
 /** How to build and where to push the logging image: flags shared by `image`, `up`, `status` and `down`. */
 interface ImageBuildFlags {
@@ -47,22 +47,15 @@ export function imageBuildOptions(rt: Runtime, resolved: ResolvedConfig): ImageS
   return { ecr: resolved.config.imageRepo === 'ecr', baseImage: f.baseImage, skipAgent: Boolean(f.skipAgent) || Boolean(rt.opts.sandbox), platform: f.platform };
 }
 
-export function imageCommand(): Command {
-  const cmd = new Command('image').description('Build the logging image (rsyslog + CloudWatch agent) from docker/ and push it; prints it by digest');
-  addSettingOptions(cmd, ['imageRepo', 'image']);
+/** The command of a step that builds and pushes (the logging image): its build's flags instead of --delete and --adopt. */
+export function imageCommand(step: AnyDeclaredStep = imageStep): Command {
+  const cmd = new Command(step.id).description(step.command.summary);
+  addSettingOptions(cmd, step.command.settings);
   addImageBuildOptions(cmd)
     .option('--username <name>', 'registry user (with --password-stdin, or asked for in a terminal)')
     .option('--password-stdin', 'read the registry password or token from standard input');
-  cmd.addHelpText(
-    'after',
-    examples([
-      'ecs-cwlogs image --repo user/cloudwatchlogs',
-      'ecs-cwlogs image --ecr',
-      'echo "$TOKEN" | ecs-cwlogs image --repo registry.example.com/team/cloudwatchlogs --username ci --password-stdin',
-      'ecs-cwlogs image --repo user/cloudwatchlogs --dry-run',
-    ]) +
-      '\nCredentials come from ~/.docker/config.json (or $DOCKER_CONFIG): auths, credsStore and credHelpers, as `docker login` left them.\nThe tag is a hash of docker/ and the build arguments: nothing is rebuilt or pushed when the registry already has it.\n',
-  );
+  for (const o of step.command.options ?? []) cmd.option(o.flags, o.description);
+  cmd.addHelpText('after', stepHelp(step.command));
   cmd.action(
     action(async (rt) => {
       const credentials = await readCredentials(rt, rt.opts as unknown as ImageFlags);
@@ -74,9 +67,9 @@ export function imageCommand(): Command {
       const options: ImageStepOptions = { ...imageBuildOptions(rt, resolved), credentials };
       const steps = labSteps({ image: options });
       const ctx = session ? rt.context(session) : localContext(rt, resolved);
-      if (!rt.opts.dryRun) await rt.lock('image');
-      const report = await applySteps(steps, ctx, { targets: ['image'], dryRun: Boolean(rt.opts.dryRun) });
-      const ref = known(report.outputs.image?.imageRef);
+      if (!rt.opts.dryRun) await rt.lock(step.id);
+      const report = await applySteps(steps, ctx, { targets: [step.id], dryRun: Boolean(rt.opts.dryRun) });
+      const ref = known(report.outputs[imageStep.id]?.imageRef);
       rt.io.result({ ...report, stack: rt.stack, imageRef: ref }, () => {
         const text = renderApply(report);
         return ref ? `${text}\n${ref}` : text;

@@ -3,6 +3,7 @@
  */
 import { Command, Option } from 'commander';
 import { SETTINGS, type SettingKey } from '../../core/settings.js';
+import type { StepCommand } from '../../core/step.js';
 
 export function addSettingOptions(cmd: Command, keys: readonly SettingKey[]): Command {
   for (const k of keys) {
@@ -15,6 +16,11 @@ export function addSettingOptions(cmd: Command, keys: readonly SettingKey[]): Co
   return cmd;
 }
 
-export function examples(lines: string[]): string {
+export function examples(lines: readonly string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+/** A step command's help after its options: the examples, then the step's notes. */
+export function stepHelp(spec: Pick<StepCommand, 'examples' | 'notes'>): string {
+  return examples(spec.examples) + (spec.notes ? `\n${spec.notes}\n` : '');
 }

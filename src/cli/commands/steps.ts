@@ -1,25 +1,18 @@
 /**
- * One subcommand per lab step (`cluster`, `iam`, `instance`, ...). Thin: flags in, engine call, result out.
+ * The generic step command: one subcommand per registered step (src/steps/index.ts), built from the
+ * step's declaration (its command: summary, settings as flags, options, examples). Thin: flags in,
+ * engine call, result out.
  */
 import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, planReport, planRun, previewDestroy } from '../../engine/engine.js';
 import { UserInputError } from '../../core/errors.js';
-import type { SettingKey } from '../../core/settings.js';
-import { addSettingOptions, examples } from './options.js';
-import type { StepId } from '../../core/step.js';
+import { addSettingOptions, stepHelp } from './options.js';
+import type { AnyDeclaredStep } from '../../core/step.js';
 import { labSteps } from '../../steps/index.js';
 import { topologyOf } from '../../core/topology.js';
 import { renderApply, renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime } from '../run.js';
 import { imageBuildOptions } from './image.js';
-
-export interface StepCommandSpec {
-  name: StepId;
-  summary: string;
-  /** Settings this step's command accepts as flags. */
-  settings: SettingKey[];
-  examples: string[];
-}
 
 /**
  * Ask before deleting, as `down` does: --yes skips the question; with no terminal to ask in and no
@@ -34,25 +27,28 @@ export async function confirmOrCancel(rt: Runtime, message: string): Promise<boo
 }
 
 /** A step of the other topology, run on its own: it would build what this stack's shape doesn't use. */
-function outsideTopology(step: StepId, c: { instances: number; loadBalancer: boolean }): UserInputError {
+function outsideTopology(step: Pick<AnyDeclaredStep, 'id' | 'shapes'>, c: { instances: number; loadBalancer: boolean }): UserInputError {
   const group = topologyOf(c) === 'group';
+  const id = step.id;
   return new UserInputError({
-    what: `The ${step} step is not part of this stack's shape`,
+    what: `The ${id} step is not part of this stack's shape`,
     why: group
-      ? `the stack runs an Auto Scaling group (--instances ${c.instances}${c.loadBalancer ? ' --load-balancer' : ''}), not ${step === 'instance' ? 'a single instance' : `a ${step}`}`
-      : `the stack runs one instance (--instances 1${c.loadBalancer ? '' : ', no --load-balancer'}); ${step} belongs to the group topology`,
+      ? `the stack runs an Auto Scaling group (--instances ${c.instances}${c.loadBalancer ? ' --load-balancer' : ''}), not ${step.shapes.includes('single') ? 'a single instance' : `a ${id}`}`
+      : `the stack runs one instance (--instances 1${c.loadBalancer ? '' : ', no --load-balancer'}); ${id} belongs to the group topology`,
     fix: group
-      ? `Pass --instances 1 --no-load-balancer to \`ecs-cwlogs up\` to move to one instance, or --delete to remove a left-over ${step}.`
-      : `Pass --instances N or --load-balancer to \`ecs-cwlogs up\` (the group and its steps come with it), or --delete to remove a left-over ${step}.`,
+      ? `Pass --instances 1 --no-load-balancer to \`ecs-cwlogs up\` to move to one instance, or --delete to remove a left-over ${id}.`
+      : `Pass --instances N or --load-balancer to \`ecs-cwlogs up\` (the group and its steps come with it), or --delete to remove a left-over ${id}.`,
   });
 }
 
-export function stepCommand(spec: StepCommandSpec): Command {
+export function stepCommand(step: AnyDeclaredStep): Command {
+  const spec = { name: step.id, ...step.command };
   const cmd = new Command(spec.name).description(spec.summary);
   addSettingOptions(cmd, spec.settings);
   cmd.option('--delete', `delete what this step created for the stack (only what carries the stack tag)`);
   cmd.option('--adopt', 'take over an existing resource of the same name that is not tagged for this stack');
-  cmd.addHelpText('after', examples(spec.examples));
+  for (const o of spec.options ?? []) cmd.option(o.flags, o.description);
+  cmd.addHelpText('after', stepHelp(spec));
   cmd.action(
     action(async (rt) => {
       const s = await rt.session();
@@ -61,7 +57,7 @@ export function stepCommand(spec: StepCommandSpec): Command {
       const ctx = rt.context(s);
       const image = imageBuildOptions(rt, s.resolved);
       const steps = labSteps({ image, ...(rt.opts.delete ? {} : { topology: ctx.config }) });
-      if (!rt.opts.delete && !steps.some((x) => x.id === spec.name)) throw outsideTopology(spec.name, ctx.config);
+      if (!rt.opts.delete && !steps.some((x) => x.id === spec.name)) throw outsideTopology(step, ctx.config);
       if (rt.opts.delete) {
         const preview = await previewDestroy(steps, ctx, { targets: [spec.name] });
         const doomed = preview.steps.flatMap((x) => x.deleted ?? []);
@@ -99,27 +95,3 @@ export function stepCommand(spec: StepCommandSpec): Command {
   );
   return cmd;
 }
-
-export const clusterCommand = () =>
-  stepCommand({
-    name: 'cluster',
-    summary: 'Create the ECS cluster (lab step 7), tagged with the stack',
-    settings: ['clusterName'],
-    examples: ['ecs-cwlogs cluster', 'ecs-cwlogs cluster --cluster-name logs-demo --dry-run', 'ecs-cwlogs cluster --delete --yes'],
-  });
-
-export const taskCommand = () =>
-  stepCommand({
-    name: 'task',
-    summary: 'Register the task definition (lab step 13): the logging container and httpd, linked; a new revision only when it changed',
-    settings: ['taskFamily', 'image', 'appImage', 'logGroup', 'retentionDays'],
-    examples: ['ecs-cwlogs task --image user/cloudwatchlogs@sha256:…', 'ecs-cwlogs task --app-image httpd:2.4 --dry-run', 'ecs-cwlogs task --delete --yes'],
-  });
-
-export const serviceCommand = () =>
-  stepCommand({
-    name: 'service',
-    summary: 'Create or update the ECS service (lab step 14) and wait for a steady state; prints the app URL',
-    settings: ['serviceName', 'clusterName', 'taskFamily'],
-    examples: ['ecs-cwlogs service', 'ecs-cwlogs service --dry-run', 'ecs-cwlogs service --delete --yes'],
-  });
