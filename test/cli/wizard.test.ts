@@ -103,6 +103,23 @@ test('first run: every question has a default, in order, and the defaults make a
   });
 });
 
+test('the wizard returns answers and writes nothing: the session it asked from is unchanged, the answers reach the config only through resolveSettings', async () => {
+  await withSandbox({}, async (sb) => {
+    const io = new RecordingIoHost({ interactive: true, answers: { '--instances': '3', '--cluster-name': 'Asked' } });
+    const { rt, s } = await runtime(sb, io);
+    const before = structuredClone({ config: s.resolved.config, sources: s.resolved.sources });
+    const asked = await askMissing(rt, s);
+    assert.deepEqual({ config: s.resolved.config, sources: s.resolved.sources }, before, 'the session resolved before asking is as it was');
+    assert.ok(Object.isFrozen(s.resolved.config));
+    assert.equal(asked.answers.clusterName, 'Asked');
+    assert.equal(asked.answers.instances, 3);
+    assert.equal(asked.answers.loadBalancer, true);
+    const after = rt.settle(s, { answers: asked.answers }, asked.keyPair);
+    assert.deepEqual([after.resolved.config.clusterName, after.resolved.sources.clusterName, after.resolved.config.instances], ['Asked', 'prompt', 3]);
+    assert.deepEqual(after.inputs.answers, asked.answers, 'the answers are one more input of the one resolution');
+  });
+});
+
 test('--instances 3 --load-balancer: the shape is not asked, the subnet never is, and the defaults plan the group', async () => {
   await withSandbox({}, async (sb) => {
     const io = new RecordingIoHost({ interactive: true });
