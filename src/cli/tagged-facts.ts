@@ -19,7 +19,7 @@ import { iamBaseNames, namesOf, taggedResources } from '../steps/inventory.js';
 export const LOGGING_CONTAINER = 'cloudwatchlogs';
 
 export interface TaggedLookup {
-  aws: Pick<AwsClients, 'tagging' | 'iam' | 'ec2' | 'ecs' | 'autoscaling'>;
+  aws: AwsClients;
   stack: string;
   region: string;
   /** What the user gave (flag, environment, saved): core/resolve.ts givenSettings. */
@@ -54,7 +54,7 @@ export async function readTaggedFacts({ aws, stack, region, given }: TaggedLooku
   if (notGiven('iamName')) facts.iamNames = await iamBaseNames({ iam: aws.iam, stack }, region);
   // Neither --image nor --repo given: the image the family's task definition runs (the family the
   // resolution will use: the one given, or the stack's only one, or the default).
-  if (notGiven('image') && notGiven('imageRepo')) {
+  if (notGiven(SETTINGS.image.key) && notGiven('imageRepo')) {
     const family = given.values.taskFamily ?? onlyOne(facts.taskFamilies) ?? SETTINGS.taskFamily.default!;
     const image = await runningImage(aws, family, stack);
     if (image) facts.images = { [family]: image };

@@ -91,8 +91,11 @@ export interface SettingsInput {
   built?: { appImage?: string };
 }
 
+/** The logging image's setting (named through the table: its key is also a step's id). */
+const IMAGE = SETTINGS.image.key;
+
 /** Settings the stack's tags can stand in for (they name a whole resource of the stack, or its shape). */
-export const TAGGED_KEYS: readonly SettingKey[] = ['instances', 'loadBalancer', 'clusterName', 'serviceName', 'taskFamily', 'logGroup', 'securityGroupName', 'iamName', 'image'];
+export const TAGGED_KEYS: readonly SettingKey[] = ['instances', 'loadBalancer', 'clusterName', 'serviceName', 'taskFamily', 'logGroup', 'securityGroupName', 'iamName', IMAGE];
 
 /** Only an unambiguous find (one resource of the kind) stands in for a setting. */
 export function onlyOne(found: readonly string[] | undefined): string | undefined {
@@ -268,7 +271,7 @@ function applyTagged(d: Draft, t: TaggedFacts): void {
   use('securityGroupName', onlyOne(t.securityGroupNames));
   use('iamName', onlyOne(t.iamNames));
   // Neither --image nor --repo given: the logging image the stack's task definition runs is what it has.
-  if (notGiven('image') && notGiven('imageRepo')) use('image', t.images?.[String(d.config.taskFamily)]);
+  if (notGiven(IMAGE) && notGiven('imageRepo')) use(IMAGE, t.images?.[String(d.config.taskFamily)]);
 }
 
 /** The settings the stack's tags stood in for, as "key=value" (for --verbose). */
@@ -319,7 +322,7 @@ function pickImageSource(d: Draft): void {
       fix: 'Pass one of them.',
     });
   }
-  const drop: SettingKey = RANK[a] > RANK[b] ? 'imageRepo' : 'image';
+  const drop: SettingKey = RANK[a] > RANK[b] ? 'imageRepo' : IMAGE;
   delete d.config[drop];
   delete d.sources[drop];
 }
