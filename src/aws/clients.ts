@@ -4,8 +4,8 @@
  * on first use. A step's context names the clients it uses.
  *
  * Credentials: the SDK's standard chain (environment, shared config and credentials files with
- * --profile, SSO, web identity, ECS/EC2 metadata), one provider for all clients. Region: --region,
- * then ECS_CWLOGS_REGION, the saved stack, AWS_REGION, AWS_DEFAULT_REGION, then the profile.
+ * --profile, SSO, web identity, ECS/EC2 metadata), one provider for all clients. Region: the one
+ * decided by core/resolve.ts regionOf (the profile's `region` is read here and handed back to it).
  * Endpoint: --endpoint-url, or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> / a profile's
  * endpoint_url, which the SDK honours by itself. Proxies: HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
  * Retries: AWS_MAX_ATTEMPTS / AWS_RETRY_MODE or the profile's. See conventions.ts and proxy.ts.
@@ -109,14 +109,16 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
 }
 
 export interface SessionInput {
-  /** The tool's own region sources (--region, ECS_CWLOGS_REGION, the saved stack). */
+  /** The region, as core/resolve.ts regionOf decided it (checked here against the SDK's partitions). */
   region?: string;
+  /** Where that region came from, for the message when it is no region ("--region", "AWS_REGION"). */
+  regionFrom?: string;
   profile?: string;
   endpoint?: string;
   /** The tool's own local sandbox: static credentials, no profile needed, no proxy, us-east-1 by default. */
   sandbox?: { credentials: { accessKeyId: string; secretAccessKey: string } };
   env?: NodeJS.ProcessEnv;
-  /** Used when nothing names a region (e.g. to ask STS who the caller is); `regionFound` then says false. */
+  /** Used when no region is given (e.g. to ask STS who the caller is). */
   fallbackRegion?: string;
 }
 
@@ -124,8 +126,9 @@ export interface Session {
   region: string;
   /** The profile the clients read (not for the sandbox): where a configured endpoint can come from. */
   profile?: { name: string; settings: Record<string, string | undefined> };
-  /** The region came from a flag, the environment or the profile (not a fallback or the sandbox's default). */
-  regionFound: boolean;
+  /** The `region` of the profile the clients read (one of the region's sources, core/resolve.ts regionOf). */
+  profileRegion?: string;
+  profileName: string;
   /** Clients sharing one credential provider and one HTTP handler. */
   clients(overrides?: { maxAttempts?: number }): AwsClients;
 }
@@ -136,19 +139,12 @@ export interface Session {
  */
 export async function openSession(input: SessionInput): Promise<Session> {
   const env = input.env ?? process.env;
-  const { resolveProfile, resolveRegion, retrySettings, sharedCredentialProvider } = await import('./conventions.js');
+  const { checkRegion, resolveProfile, retrySettings, sharedCredentialProvider } = await import('./conventions.js');
   const profile = input.sandbox
     ? await resolveProfile(undefined, { ...env, AWS_PROFILE: undefined }).catch(() => ({ name: 'default', explicit: false, settings: {} }))
     : await resolveProfile(input.profile, env);
-  const found = await resolveRegion({ flag: input.region, profile, env });
-  const region = found?.region ?? input.fallbackRegion ?? (input.sandbox ? 'us-east-1' : undefined);
-  if (!region) {
-    throw new UserInputError({
-      what: 'No AWS region set',
-      why: `neither --region, ECS_CWLOGS_REGION, AWS_REGION, AWS_DEFAULT_REGION nor profile "${profile.name}" names one`,
-      fix: 'Pass --region, e.g. --region us-east-1 (or set AWS_REGION, or `aws configure set region us-east-1`).',
-    });
-  }
+  if (input.region) await checkRegion(input.region, input.regionFrom);
+  const region = input.region ?? input.fallbackRegion ?? 'us-east-1';
   const retry = retrySettings(profile, { maxAttempts: 10, retryMode: 'adaptive' }, env);
   const credentials = input.sandbox ? input.sandbox.credentials : sharedCredentialProvider(profile, input.profile);
   let requestHandler: unknown;
@@ -158,7 +154,8 @@ export async function openSession(input: SessionInput): Promise<Session> {
   return {
     region,
     ...(input.sandbox ? {} : { profile: { name: profile.name, settings: profile.settings } }),
-    regionFound: Boolean(found?.region),
+    profileRegion: (profile.settings as Record<string, string | undefined>).region?.trim() || undefined,
+    profileName: profile.name,
     clients: (overrides = {}) =>
       createAwsClients({
         region,

@@ -4,9 +4,10 @@
  *
  *   profile      --profile, then AWS_PROFILE, then "default"; a named profile that is in neither
  *                file is an error ("Profile X not found"), as `aws` says it.
- *   region       --region (or the tool's own ECS_CWLOGS_REGION / saved stack), then AWS_REGION, then
- *                AWS_DEFAULT_REGION, then the profile's `region`; checked against the SDK's partition
- *                data (so eusc-de-east-1 is a region and us-nowhere-1 is not).
+ *   region       --region (or the tool's own ECS_CWLOGS_REGION), then AWS_REGION, then
+ *                AWS_DEFAULT_REGION, then the profile's `region`, by one rule (core/resolve.ts
+ *                regionOf); checked here against the SDK's partition data (so eusc-de-east-1 is a
+ *                region and us-nowhere-1 is not).
  *   retries      AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, then the profile's max_attempts / retry_mode,
  *                then the tool's defaults.
  *   credentials  one provider for every client of the run (the SDK's standard chain), so a
@@ -54,36 +55,6 @@ export async function resolveProfile(flag: string | undefined, env: Env = proces
     });
   }
   return { name, explicit, settings: settings ?? {} };
-}
-
-export interface RegionInput {
-  /** --region, ECS_CWLOGS_REGION or the saved stack: the tool's own sources, which come first. */
-  flag?: string;
-  profile: ProfileChoice;
-  env?: Env;
-}
-
-export interface ResolvedRegion {
-  region: string;
-  /** Where it came from, for messages: "--region", "AWS_REGION", 'profile "x"'. */
-  source: string;
-}
-
-/** The region as the AWS CLI finds it, or undefined when nothing names one. Validated. */
-export async function resolveRegion({ flag, profile, env = process.env }: RegionInput): Promise<ResolvedRegion | undefined> {
-  const candidates: [string | undefined, string][] = [
-    [flag, '--region'],
-    [env.AWS_REGION, 'AWS_REGION'],
-    [env.AWS_DEFAULT_REGION, 'AWS_DEFAULT_REGION'],
-    [profile.settings.region, `the region of profile "${profile.name}"`],
-  ];
-  for (const [value, source] of candidates) {
-    const v = value?.trim();
-    if (!v) continue;
-    await checkRegion(v, source);
-    return { region: v, source };
-  }
-  return undefined;
 }
 
 /** Is this a region of one of the SDK's partitions (listed, or matching a partition's region pattern)? */

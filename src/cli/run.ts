@@ -11,7 +11,8 @@ import { instances } from '../core/plural.js';
 import { CliError, ExitCode, InternalError, InterruptedError, UserInputError } from '../core/errors.js';
 import type { RunFlags } from '../core/context.js';
 import type { Context } from '../engine/context.js';
-import { assertConfigWritable, configDir, saveStack, settleShape, unwritableError, withUserSettings, type ResolvedConfig } from '../core/config.js';
+import { assertConfigWritable, configDir, saveStack, unwritableError, withUserSettings } from '../core/config.js';
+import { givenSettings, resolveSettings, taggedText, type ResolvedConfig, type SettingsInput } from '../core/resolve.js';
 import { lockStack, type StackLock } from '../core/lock.js';
 import { acquireAccountLock, checkAccountLock, staleAfterSeconds, type AccountLock } from '../core/account-lock.js';
 import { showValue } from '../core/step.js';
@@ -19,17 +20,25 @@ import { hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
 import type { IoHost } from '../io/host.js';
 import { toCliError } from '../aws/errors.js';
 import { commandFor } from './invocation.js';
-import { adoptTaggedNames } from '../steps/inventory.js';
+import { readTaggedFacts } from './tagged-facts.js';
 import { autoScalingGroupStep, instanceStep, loadBalancerStep } from '../steps/index.js';
 import { CLIENT_NAMES } from '../aws/clients.js';
-import { buildContext, connect, createIo, interruptSignal, resolveFor, validateInputs, type Connection, type GlobalOptions, type Validated } from './runtime.js';
+import { buildContext, connect, createIo, interruptSignal, settingsInput, validateInputs, type Connection, type GlobalOptions, type Validated } from './runtime.js';
 
 export interface Session {
-  conn: Connection;
-  /** Mutable until the context is built (the wizard's answers go here). */
-  resolved: ResolvedConfig;
+  readonly conn: Connection;
+  /** What the settings were resolved from (flags, environment, saved, region, tags, answers). */
+  readonly inputs: SettingsInput;
+  /** resolveSettings(inputs): deeply frozen. Nothing writes it; new inputs make a new session (settle). */
+  readonly resolved: ResolvedConfig;
   /** A key pair the wizard will create once the plan is confirmed (prepare must not require it yet). */
-  newKeyPair?: string;
+  readonly newKeyPair?: string;
+}
+
+/** The session with more inputs (the wizard's answers, an image built here), its settings resolved anew. */
+export function settle(s: Session, more: Pick<SettingsInput, 'answers' | 'built'>, newKeyPair = s.newKeyPair): Session {
+  const inputs: SettingsInput = { ...s.inputs, ...more, answers: { ...s.inputs.answers, ...more.answers } };
+  return { conn: s.conn, inputs, resolved: resolveSettings(inputs), ...(newKeyPair ? { newKeyPair } : {}) };
 }
 
 export interface Runtime {
@@ -40,6 +49,8 @@ export interface Runtime {
   signal: AbortSignal;
   /** Connect (once) and resolve the settings for the target found. */
   session(): Promise<Session>;
+  /** The session with more inputs, resolved anew (settle); the one an error report reads from then. */
+  settle(s: Session, more: Pick<SettingsInput, 'answers' | 'built'>, newKeyPair?: string): Session;
   /** The steps' context, config frozen. */
   context(s: Session, intent?: RunFlags['intent']): Context;
   /** Take the stack's lock on this machine (released when the command ends). */
@@ -81,6 +92,7 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
     let account: AccountLock | undefined;
     const warn = (text: string) => io.emit({ type: 'message', level: 'warn', text });
     let session: Promise<Session> | undefined;
+    let latest: Session | undefined;
     try {
       const validated = await validateInputs(opts);
       const rt: Runtime = {
@@ -93,15 +105,24 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
           session ??= connect(opts, validated, io).catch((e: unknown) => {
             throw offerRehearsal(e, opts);
           }).then(async (conn) => {
-            const resolved = resolveFor(validated, conn);
-            const used = await adoptTaggedNames(resolved, conn.aws, validated.stack, conn.region).catch((e) => {
+            // What the user gave, checked (a bad saved value stops here, before any lookup); then what
+            // the stack's tags show for the rest; then the one resolution.
+            const base = settingsInput(validated, conn);
+            const given = givenSettings(base);
+            const tagged = await readTaggedFacts({ aws: conn.aws, stack: validated.stack, region: conn.region, given }).catch((e) => {
               throw toCliError(e, 'Finding the stack by its tag');
             });
+            const inputs: SettingsInput = { ...base, tagged };
+            const resolved = resolveSettings(inputs);
+            const used = taggedText(resolved);
             if (used.length && opts.verbose) io.emit({ type: 'message', level: 'info', text: `Names found on the stack's tagged resources: ${used.join(', ')}` });
-            settleShape(resolved); // the tagged shape may be a group: a saved subnet is set aside
-            return { conn, resolved };
+            return { conn, inputs, resolved };
           });
           return session;
+        },
+        settle(s, more, newKeyPair) {
+          latest = settle(s, more, newKeyPair);
+          return latest;
         },
         context(s, intent = 'apply') {
           return buildContext({ opts, io, stack: validated.stack, resolved: s.resolved, conn: s.conn, signal: sig.signal, intent, newKeyPair: s.newKeyPair });
@@ -144,7 +165,7 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
       const code = await fn(rt);
       lastExit = code ?? ExitCode.Ok;
     } catch (e) {
-      const cfg = await session?.then((x) => x.resolved.config).catch(() => undefined);
+      const cfg = latest?.resolved.config ?? (await session?.then((x) => x.resolved.config).catch(() => undefined));
       lastExit = reportError(e, io, Boolean(opts.verbose), commandLine(cmd, opts), cmd.name(), cfg, Boolean(opts.sandbox));
     } finally {
       await account?.release().catch((e) => warn(`Could not release the lock of stack ${opts.stack} in the account (${e instanceof Error ? e.message : String(e)}): the next run takes it over once it is stale.`));

@@ -4,23 +4,15 @@
  *   1. Validate: every flag and environment value, flag conflicts, and the stack file (no AWS call yet)
  *   2. Connect: region and endpoint, the sandbox if asked, a preflight GetCallerIdentity that proves
  *      the credentials and names the account: with the region, the *target* the stack lives in
- *   3. Resolve: flag > environment > what was saved for this target > default
- *   4. The Context the steps run with, its config frozen
+ *   3. Resolve: what the stack's tags show is read, then core/resolve.ts decides every setting once
+ *      (flag > environment > what was saved for this target > tags > default), the config frozen
+ *   4. The Context the steps run with
  */
 import { openSession, type AwsClients } from '../aws/clients.js';
 import { setEndpointOrigin, toCliError } from '../aws/errors.js';
 import { endpointOrigin, resolvedOrigin } from '../aws/endpoints.js';
-import {
-  lastRegion,
-  loadStack,
-  resolveSettings,
-  savedFor,
-  stackFile,
-  type FlagValues,
-  type ResolvedConfig,
-  type SavedStack,
-  type Target,
-} from '../core/config.js';
+import { lastRegion, loadStack, savedFor, stackFile, type SavedStack, type Target } from '../core/config.js';
+import { givenSettings, regionOf, resolveSettings, type FlagValues, type RegionFacts, type ResolvedConfig, type SettingsInput, type TaggedFacts } from '../core/resolve.js';
 import { AWS_TIMING, SANDBOX_TIMING, realClock, stackTags, type RunFlags } from '../core/context.js';
 import type { Context } from '../engine/context.js';
 import { UserInputError } from '../core/errors.js';
@@ -98,7 +90,7 @@ export async function validateInputs(opts: GlobalOptions): Promise<Validated> {
     throw new UserInputError({ what: 'Both --sandbox and --endpoint-url are given', why: '--sandbox starts (or reuses) a local sandbox and sends every call there', fix: 'Pass one of them.' });
   }
   const flags = flagValues(opts);
-  resolveSettings({ flags, env: process.env }); // every flag and environment value, checked now
+  givenSettings({ flags, env: process.env }); // every flag and environment value, checked now (nothing resolved yet)
   const saved = await loadStack(stack);
   return { stack, flags, saved, file: stackFile(stack) };
 }
@@ -114,6 +106,12 @@ function parseOrExit<T>(flag: string, parse: v.Validator<T>, raw: string): T {
 
 export interface Connection {
   region: string;
+  /**
+   * The region's sources besides the flag and the environment (the profile's, the last used, the
+   * sandbox's, the answer): region is regionOf(flags, env, regionFacts). A connection made by hand
+   * (tests) has none: its region then stands as the one last used.
+   */
+  regionFacts?: RegionFacts;
   endpoint?: string;
   sandbox: boolean;
   aws: AwsClients;
@@ -144,12 +142,12 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
     ({ url: endpoint, credentials } = await ensureSandbox(validated.stack, io, { local: Boolean(opts.local) }));
   }
   const kind: Target['kind'] = sandbox ? 'sandbox' : endpoint ? 'endpoint' : 'aws';
-  // Profile, region, retries, credentials and proxies as the AWS CLI reads them. Without a region,
-  // the identity is asked in us-east-1 (STS answers everywhere) and the stack's last region in that
-  // account is used, if it has one.
+  // Profile, retries, credentials and proxies as the AWS CLI reads them; the region by the one rule
+  // (core/resolve.ts regionOf). Without a region, the identity is asked in us-east-1 (STS answers
+  // everywhere) and the stack's last region in that account is used, if it has one.
+  const profileFlag = opts.profile || process.env.ECS_CWLOGS_PROFILE || undefined;
   const sessionInput = {
-    region: opts.region || process.env.ECS_CWLOGS_REGION || undefined,
-    profile: opts.profile || process.env.ECS_CWLOGS_PROFILE || undefined,
+    profile: profileFlag,
     endpoint: opts.endpointUrl ?? (sandbox ? endpoint : undefined),
     sandbox: credentials && { credentials },
   };
@@ -158,6 +156,9 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
   // profile's endpoint went to AWS (test/cli/account-lock.test.ts). The AWS CLI honours it; so do we.
   if (!sandbox && sessionInput.profile) process.env.AWS_PROFILE = sessionInput.profile;
   let session = await openSession({ ...sessionInput, fallbackRegion: 'us-east-1' });
+  const facts: RegionFacts = { profile: session.profileRegion, profileName: session.profileName };
+  const named = regionOf(validated.flags, process.env, facts);
+  if (named) session = await openSession({ ...sessionInput, region: named.region, regionFrom: named.from });
   // Preflight: fail fast (three attempts, so throttling doesn't fail it) on missing credentials or an
   // endpoint that isn't there.
   const probe = session.clients({ maxAttempts: 3 });
@@ -176,28 +177,42 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
     throw toCliError(e, 'Checking your AWS identity');
   }
   const where = { kind, account, ...(kind === 'endpoint' ? { endpoint: originOf(endpoint!) } : {}) };
-  let region = session.regionFound ? session.region : undefined;
-  region ??= lastRegion(validated.saved, where) ?? (sandbox ? 'us-east-1' : undefined);
-  if (!region && io.interactive) {
-    region = await io.ask<string>({ flag: '--region', kind: 'input', message: 'AWS region', default: 'us-east-1', validate: v.promptValidator(v.region) });
+  if (!named) {
+    facts.last = lastRegion(validated.saved, where);
+    facts.sandbox = sandbox;
+    if (!regionOf(validated.flags, process.env, facts) && io.interactive) {
+      facts.answer = await io.ask<string>({ flag: '--region', kind: 'input', message: 'AWS region', default: 'us-east-1', validate: v.promptValidator(v.region) });
+    }
   }
-  if (!region) {
+  const chosen = regionOf(validated.flags, process.env, facts);
+  if (!chosen) {
     throw new UserInputError({
       what: 'No AWS region set',
-      why: 'neither --region, ECS_CWLOGS_REGION, AWS_REGION, AWS_DEFAULT_REGION nor the profile names one',
-      fix: 'Pass --region, e.g. --region us-east-1.',
+      why: `neither --region, ECS_CWLOGS_REGION, AWS_REGION, AWS_DEFAULT_REGION nor profile "${session.profileName}" names one`,
+      fix: 'Pass --region, e.g. --region us-east-1 (or set AWS_REGION, or `aws configure set region us-east-1`).',
     });
   }
+  const region = chosen.region;
   if (region !== session.region) session = await openSession({ ...sessionInput, region });
   const aws = session.clients();
-  return { region, endpoint, sandbox, aws, account, callerArn, target: { ...where, region } };
+  return { region, regionFacts: facts, endpoint, sandbox, aws, account, callerArn, target: { ...where, region } };
 }
 
-/** Flag > environment > saved for this target > default. */
-export function resolveFor(validated: Validated, conn: Connection): ResolvedConfig {
-  const resolved = resolveSettings({ flags: validated.flags, env: process.env, saved: savedFor(validated.saved, conn.target), file: validated.file });
-  resolved.config.region = conn.region;
-  return resolved;
+/** The resolution's inputs for this target: flags, environment, what was saved, the region's sources. */
+export function settingsInput(validated: Validated, conn: Connection, more: Pick<SettingsInput, 'tagged' | 'answers' | 'built'> = {}): SettingsInput {
+  return {
+    flags: validated.flags,
+    env: process.env,
+    saved: savedFor(validated.saved, conn.target),
+    file: validated.file,
+    region: conn.regionFacts ?? { last: conn.region },
+    ...more,
+  };
+}
+
+/** Flag > environment > saved for this target > the wizard's answer > what the stack's tags show > default. */
+export function resolveFor(validated: Validated, conn: Connection, tagged?: TaggedFacts): ResolvedConfig {
+  return resolveSettings(settingsInput(validated, conn, { tagged }));
 }
 
 export interface ContextInput {
@@ -228,7 +243,7 @@ export function buildContext({ opts, io, stack, resolved, conn, signal, intent, 
     target: { value: Object.freeze({ ...conn.target }) },
     account: { value: conn.account },
     callerArn: { value: conn.callerArn },
-    config: { value: Object.freeze({ ...resolved.config }) },
+    config: { value: resolved.config }, // frozen by resolveSettings
     tags: { value: Object.freeze(stackTags(stack)) },
     io: { value: io },
     flags: { value: flags },

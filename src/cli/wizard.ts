@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { missingSettingsError, pickImageSource, savedFor, settleShape, type ResolvedConfig, type Source } from '../core/config.js';
+import { missingSettingsError, savedFor, type Answers, type Source } from '../core/config.js';
 import type { Context } from '../engine/context.js';
 import { planReport, type RunPlan } from '../engine/engine.js';
 import { showValue } from '../core/step.js';
@@ -54,24 +54,20 @@ function hasDockerHubLogin(env: NodeJS.ProcessEnv = process.env): boolean {
   }
 }
 
-/** Ask one setting (validated with the flag's validator), record where it came from. */
-async function askSetting<K extends SettingKey>(rt: Runtime & { resolved: ResolvedConfig }, key: K, message: string, def: string | undefined, choices?: Choice<string>[]): Promise<void> {
+type AnswerKey = keyof Answers;
+
+/** Ask one setting (validated with the flag's validator); the answer, as the flag would give it. */
+async function askSetting(io: IoHost, answers: Answers, key: AnswerKey, message: string, def: string | undefined, choices?: Choice<string>[]): Promise<void> {
   const s = SETTINGS[key];
-  const c = rt.resolved.config as unknown as Record<string, unknown>;
   const validate = v.promptValidator(s.parse as v.Validator<unknown>);
   let raw: string;
   if (choices) {
-    raw = await rt.io.ask<string>({ flag: s.flagName, kind: 'select', message, default: def ?? choices[0]!.value, choices });
-    if (raw === OTHER) raw = await rt.io.ask<string>({ flag: s.flagName, kind: 'input', message: `${message} (type it)`, default: def ?? '', validate });
+    raw = await io.ask<string>({ flag: s.flagName, kind: 'select', message, default: def ?? choices[0]!.value, choices });
+    if (raw === OTHER) raw = await io.ask<string>({ flag: s.flagName, kind: 'input', message: `${message} (type it)`, default: def ?? '', validate });
   } else {
-    raw = await rt.io.ask<string>({ flag: s.flagName, kind: 'input', message, default: def ?? '', validate });
+    raw = await io.ask<string>({ flag: s.flagName, kind: 'input', message, default: def ?? '', validate });
   }
-  if (raw === NONE || raw === '') {
-    delete c[key];
-  } else {
-    c[key] = s.parse(raw);
-  }
-  rt.resolved.sources[key] = 'prompt';
+  answers[key] = raw === NONE || raw === '' ? null : (s.parse(raw) as string | number | boolean);
 }
 
 export interface Asked {
@@ -79,35 +75,45 @@ export interface Asked {
   any: boolean;
   /** A key pair to create once the plan is confirmed. */
   keyPair?: string;
+  /** The answers, for core/resolve.ts resolveSettings (Runtime.settle); the wizard writes nothing. */
+  answers: Answers;
 }
 
 /**
  * Ask: in a terminal (no --yes), each setting not given yet, with choices read from the account.
- * Answers go into the session's resolved settings (source "prompt"); nothing is written to AWS
- * here: a new key pair is only noted, and created after the plan is confirmed.
+ * Returns the answers (source "prompt" once resolved); it writes nothing, neither the config nor the
+ * stack file nor AWS: a new key pair is only noted, and created after the plan is confirmed.
  */
 export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
   const io = rt.io;
-  const config = s.resolved.config;
+  const answers: Answers = {};
+  // The settings as they stand with the answers so far (a view for the next question's defaults).
+  const view = (): Readonly<StackConfig> => {
+    const out: Record<string, unknown> = { ...s.resolved.config };
+    for (const [k, val] of Object.entries(answers)) {
+      if (val === null) delete out[k];
+      else out[k] = val;
+    }
+    return out as unknown as StackConfig;
+  };
   const sources = s.resolved.sources;
-  const imageGiven = Boolean(config.image || config.imageRepo);
+  const imageGiven = Boolean(s.resolved.config.image || s.resolved.config.imageRepo);
 
   if (!io.interactive) {
     if (!imageGiven) {
       throw missingSettingsError([...imageStep.command.settings], 'the logging image must be pushed somewhere ECS can pull it from: pass --repo (or --ecr), or --image with an image already pushed', commandFor(rt.opts)('up'));
     }
-    return { any: false };
+    return { any: false, answers };
   }
-  const rtAsk = { ...rt, resolved: s.resolved };
   const look = rt.context(s, 'inspect'); // reads only: key pairs, VPCs, subnets
   const firstRun = Object.keys(savedFor(rt.validated.saved, s.conn.target)).length === 0;
   // Answers are saved per stack and target: once saved, `up` asks nothing it already knows.
   const ask = (key: SettingKey) => firstRun && !given(sources, key);
-  const result: Asked = { any: false };
+  const result: Asked = { any: false, answers };
   io.emit({ type: 'message', level: 'info', text: `AWS account ${s.conn.account} (${s.conn.callerArn}), region ${s.conn.region}` });
 
   // 2. Names.
-  if (ask('clusterName')) await askSetting(rtAsk, 'clusterName', 'ECS cluster name', config.clusterName);
+  if (ask('clusterName')) await askSetting(io, answers, 'clusterName', 'ECS cluster name', view().clusterName);
 
   // 3. The logging image.
   if (!imageGiven) {
@@ -129,8 +135,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
     if (hub) options.unshift(options.splice(1, 1)[0]!);
     const where = await io.ask<string>({ flag: '--repo', kind: 'select', message: 'Where should the logging image be pushed?', default: options[0]!.value, choices: options });
     if (where === 'ecr') {
-      config.imageRepo = 'ecr';
-      sources.imageRepo = 'prompt';
+      answers.imageRepo = 'ecr';
     } else if (where === 'registry') {
       const repoRule = (x: string) =>
         !/^[a-z0-9._/:-]+$/.test(x)
@@ -138,19 +143,18 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
           : rehearsal && !/^(127\.\d+\.\d+\.\d+|localhost)(:\d+)?\//.test(x)
             ? 'a rehearsal pushes only to this machine: 127.0.0.1:<port>/<repository> (or choose the sandbox\'s ECR)'
             : true;
-      config.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: rehearsal ? '127.0.0.1:5000/cloudwatchlogs' : 'user/cloudwatchlogs', validate: repoRule });
-      sources.imageRepo = 'prompt';
+      answers.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: rehearsal ? '127.0.0.1:5000/cloudwatchlogs' : 'user/cloudwatchlogs', validate: repoRule });
     } else {
-      await askSetting(rtAsk, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
+      await askSetting(io, answers, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
     }
   }
 
   // 4. The app, the instance.
-  if (ask('appImage')) await askSetting(rtAsk, 'appImage', 'App image (runs with its logs piped to the logging container)', config.appImage);
+  if (ask('appImage')) await askSetting(io, answers, 'appImage', 'App image (runs with its logs piped to the logging container)', view().appImage);
   if (ask('instanceType')) {
     const choices: Choice<string>[] = INSTANCE_CHOICES.map((t) => ({ name: `${t.padEnd(10)} ~$${hourlyPrice(t)?.toFixed(4) ?? '?'}/h`, value: t }));
     choices.push({ name: 'other…', value: OTHER });
-    await askSetting(rtAsk, 'instanceType', 'Instance type', config.instanceType, choices);
+    await askSetting(io, answers, 'instanceType', 'Instance type', view().instanceType, choices);
   }
 
   // 4b. The shape: how many instances, and (for a group) the load balancer in front. 1 is the lab
@@ -158,7 +162,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
   // one instance the app is reached on the instance's own address (--load-balancer still makes a
   // group of one, for who wants it).
   if (ask('instances')) {
-    const price = hourlyPrice(config.instanceType);
+    const price = hourlyPrice(view().instanceType);
     const each = price ? ` ~$${price.toFixed(4)}/h each` : '';
     const choices: Choice<string>[] = [
       { name: '1  one EC2 instance (the lab as written)', value: '1' },
@@ -166,19 +170,18 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
       { name: `3  an Auto Scaling group across Availability Zones${each}`, value: '3' },
       { name: 'other…', value: OTHER },
     ];
-    await askSetting(rtAsk, 'instances', 'How many instances', String(config.instances), choices);
+    await askSetting(io, answers, 'instances', 'How many instances', String(view().instances), choices);
   }
-  if (ask('loadBalancer') && config.instances > 1) {
+  if (ask('loadBalancer') && view().instances > 1) {
     const yes = await io.ask<boolean>({
       flag: SETTINGS.loadBalancer.flagName,
       kind: 'confirm',
       message: `Put an Application Load Balancer in front (one URL for every task, ~$${loadBalancerHourly().toFixed(4)}/h)?`,
       default: true,
     });
-    config.loadBalancer = yes;
-    sources.loadBalancer = 'prompt';
+    answers.loadBalancer = yes;
   }
-  const group = topologyOf(config) === 'group';
+  const group = topologyOf(view()) === 'group';
 
   // 5. Key pair: the account's, none, or a new one (created after the plan is confirmed).
   if (ask('keyName')) {
@@ -191,11 +194,9 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
     const pick = await io.ask<string>({ flag: '--key-name', kind: 'select', message: 'Key pair for SSH', default: NONE, choices });
     if (pick === CREATE) {
       const name = await io.ask<string>({ flag: '--key-name', kind: 'input', message: 'New key pair name', default: `ecs-cwlogs-${rt.stack}`, validate: v.promptValidator(v.keyName) });
-      config.keyName = name;
+      answers.keyName = name;
       result.keyPair = name;
-      s.newKeyPair = name;
-    } else if (pick !== NONE) config.keyName = pick;
-    sources.keyName = 'prompt';
+    } else answers.keyName = pick === NONE ? null : pick;
   }
 
   // 6. Network: VPC (default preselected) and a subnet in it (a public one preselected).
@@ -203,9 +204,10 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
     const vpcs = (await look.ec2.describeVpcs({})).Vpcs ?? [];
     const def = vpcs.find((x) => x.IsDefault)?.VpcId ?? vpcs[0]?.VpcId;
     const choices = vpcs.map((x) => ({ name: `${x.VpcId} ${x.CidrBlock ?? ''}${x.IsDefault ? ' (default)' : ''}${nameTag(x.Tags)}`, value: x.VpcId ?? '' }));
-    if (choices.length) await askSetting(rtAsk, 'vpcId', 'VPC', def, choices);
+    if (choices.length) await askSetting(io, answers, 'vpcId', 'VPC', def, choices);
   }
   // A group uses a public subnet in each zone of the VPC: no subnet to ask.
+  const config = view();
   if (ask('subnetId') && config.vpcId && !group) {
     const subnets = (await look.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [config.vpcId] }] })).Subnets ?? [];
     // Zones that don't offer the instance type are marked (choosing one is refused at plan time).
@@ -216,24 +218,22 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
       name: `${x.SubnetId} ${x.AvailabilityZone ?? ''} ${x.CidrBlock ?? ''}${x.MapPublicIpOnLaunch ? ' public' : ' private (no public IP: the URL will not be reachable)'}${offers(x) ? '' : ` (${config.instanceType} not offered in this zone)`}${nameTag(x.Tags)}`,
       value: x.SubnetId ?? '',
     }));
-    if (choices.length) await askSetting(rtAsk, 'subnetId', 'Subnet', def, choices);
+    if (choices.length) await askSetting(io, answers, 'subnetId', 'Subnet', def, choices);
   }
 
   // 7. Who may connect: the detected public IP preselected.
   if (ask('allowCidr')) {
     const found = await detectPublicIp(await callerIpEndpoint(look));
-    await askSetting(rtAsk, 'allowCidr', 'Allow HTTP (and SSH) from', found.ip ? `${found.ip}/32` : undefined);
+    await askSetting(io, answers, 'allowCidr', 'Allow HTTP (and SSH) from', found.ip ? `${found.ip}/32` : undefined);
   }
 
   // 8. Logs.
-  if (ask('logGroup')) await askSetting(rtAsk, 'logGroup', 'CloudWatch Logs log group', config.logGroup);
+  if (ask('logGroup')) await askSetting(io, answers, 'logGroup', 'CloudWatch Logs log group', config.logGroup);
   if (ask('retentionDays')) {
     const choices = [7, 14, 30, 90, 365, 3653].map((d) => ({ name: `${d} days`, value: String(d) }));
-    await askSetting(rtAsk, 'retentionDays', 'Keep logs for', String(config.retentionDays), choices);
+    await askSetting(io, answers, 'retentionDays', 'Keep logs for', String(config.retentionDays), choices);
   }
-  pickImageSource(s.resolved);
-  settleShape(s.resolved);
-  result.any = Object.values(sources).includes('prompt');
+  result.any = Object.keys(answers).length > 0;
   return result;
 }
 

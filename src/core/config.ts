@@ -1,7 +1,6 @@
 /**
- * Config resolution: flag, then ECS_CWLOGS_* environment, then the saved stack file, then a prompt
- * or the default. Everything is validated before any change; a bad value is a UserInputError (exit 2)
- * that says what is wrong and what is allowed.
+ * The stack file: what the user gave, saved per target, read back as one input of the settings'
+ * resolution (core/resolve.ts, the one pure function that decides them).
  *
  * The stack file lives in the platform's config directory (XDG on Linux, ~/Library/Preferences on
  * macOS, %APPDATA% on Windows), or ECS_CWLOGS_CONFIG_DIR. It is written atomically with mode 0600.
@@ -14,30 +13,10 @@ import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:
 import { dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { UserInputError } from './errors.js';
-import { SETTING_LIST, SETTINGS, topologyOf, type Setting, type SettingKey, type StackConfig } from './settings.js';
-import { ValidationFailure } from './validate.js';
+import { SETTING_LIST, SETTINGS, type SettingKey } from './settings.js';
+import type { ResolvedConfig, SavedSettings } from './resolve.js';
 
-/**
- * `tagged`: a name the stack's tagged resources have (never saved). `cleared`: the flag was given
- * empty (`--subnet ""`): the setting is unset (or its default) and forgotten from the stack file.
- */
-export type Source = 'flag' | 'env' | 'saved' | 'prompt' | 'default' | 'tagged' | 'cleared';
-
-/** A saved setting the stack's shape does not use (kept in the file for a move back). */
-export interface NotApplied {
-  key: SettingKey;
-  flag: string;
-  value: string;
-  why: string;
-}
-
-export interface ResolvedConfig {
-  config: StackConfig;
-  /** Where each value came from. */
-  sources: Partial<Record<SettingKey, Source>>;
-  /** Saved settings the chosen shape ignores this run (settleShape). */
-  notApplied?: NotApplied[];
-}
+export { givenSettings, regionOf, resolveSettings, taggedText, type Answers, type FlagValues, type NotApplied, type RegionFacts, type ResolvedConfig, type SavedSettings, type SettingsInput, type Source, type TaggedFacts } from './resolve.js';
 
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.ECS_CWLOGS_CONFIG_DIR || envPaths('ecs-cwlogs', { suffix: '' }).config;
@@ -64,8 +43,6 @@ export function describeTarget(t: Target): string {
   const where = t.kind === 'sandbox' ? 'the sandbox' : t.kind === 'endpoint' ? `endpoint ${t.endpoint}` : 'AWS';
   return `${where}, account ${t.account}, ${t.region}`;
 }
-
-export type SavedSettings = Partial<Record<SettingKey, string | number | boolean>>;
 
 export interface SavedTarget extends Target {
   settings: SavedSettings;
@@ -241,89 +218,6 @@ export function lastRegion(saved: SavedStack | undefined, t: Omit<Target, 'regio
   return same[0]?.region;
 }
 
-/** Raw values from the command line, keyed like StackConfig (commander's camelCased option names). */
-export type FlagValues = Partial<Record<SettingKey, string | number | undefined>>;
-
-export interface ResolveInput {
-  flags: FlagValues;
-  env: NodeJS.ProcessEnv;
-  saved?: SavedSettings;
-  /** Names the saved file in messages about a bad saved value. */
-  file?: string;
-}
-
-const RANK: Record<Source, number> = { flag: 4, prompt: 4, cleared: 4, env: 3, saved: 2, tagged: 1, default: 1 };
-
-/**
- * Resolve every setting that has a value from flag, env, saved file or default. Settings without a
- * value are left undefined; the caller decides whether to ask or fail. All present values are
- * validated, and all problems are reported together.
- */
-export function resolveSettings(input: ResolveInput): ResolvedConfig {
-  const config: Partial<Record<SettingKey, unknown>> = {};
-  const sources: Partial<Record<SettingKey, Source>> = {};
-  const problems: string[] = [];
-  for (const s of SETTING_LIST) {
-    if (input.flags[s.key] === '') {
-      // `--subnet ""`: unset, whatever the environment or the file say; the default if there is one.
-      if (s.default !== undefined) config[s.key] = s.default;
-      sources[s.key] = 'cleared';
-      continue;
-    }
-    const found = pick(s, input);
-    if (found === undefined) {
-      if (s.default !== undefined) {
-        config[s.key] = s.default;
-        sources[s.key] = 'default';
-      }
-      continue;
-    }
-    try {
-      config[s.key] = s.parse(String(found.value));
-      sources[s.key] = found.source;
-    } catch (e) {
-      if (!(e instanceof ValidationFailure)) throw e;
-      problems.push(`${describeSource(s, found.source, input.file)}: ${e.problem}; ${e.allowed}`);
-    }
-  }
-  if (problems.length > 0) {
-    throw new UserInputError({
-      what: problems.length === 1 ? `Invalid setting` : `${problems.length} invalid settings`,
-      why: problems.join('\n  '),
-      fix: problems.some((p) => p.includes('(saved in '))
-        ? `Pass the setting again with an allowed value (a flag beats what is saved), or correct it in ${input.file ?? 'the stack file'}.`
-        : 'Pass an allowed value (each line says which) and run the command again.',
-    });
-  }
-  const resolved: ResolvedConfig = { config: config as unknown as StackConfig, sources };
-  pickImageSource(resolved);
-  settleShape(resolved);
-  return resolved;
-}
-
-/**
- * One-instance settings a group does not use. A *saved* subnet (a one-instance stack's, often the
- * wizard's answer) does not stop a move to a group: it is set aside for this run, named in
- * `notApplied` for the plan to show, and stays in the stack file, so `--instances 1` goes back to
- * that subnet. A subnet given now (flag or environment) with a group is the user's conflict, and
- * the group's network check refuses it before anything is written. Call again whenever the shape
- * may have changed (tagged resources, the wizard's answers); it is idempotent.
- */
-export function settleShape(r: ResolvedConfig): NotApplied[] {
-  r.notApplied ??= [];
-  if (topologyOf(r.config) !== 'group') return r.notApplied;
-  if (r.config.subnetId && r.sources.subnetId === 'saved') {
-    r.notApplied.push({
-      key: 'subnetId',
-      flag: SETTINGS.subnetId.flagName,
-      value: r.config.subnetId,
-      why: 'an Auto Scaling group spreads its instances over a public subnet in each Availability Zone',
-    });
-    delete r.config.subnetId;
-  }
-  return r.notApplied;
-}
-
 /** The plan's line about saved settings this shape ignores (undefined when there are none). */
 export function notAppliedText(r: ResolvedConfig): string | undefined {
   const list = r.notApplied ?? [];
@@ -331,56 +225,6 @@ export function notAppliedText(r: ResolvedConfig): string | undefined {
   return list
     .map((n) => `Saved ${n.flag} ${n.value} no longer applies: ${n.why}. It stays saved for a move back to one instance (--instances 1); \`${n.flag} ""\` forgets it.`)
     .join('\n');
-}
-
-/**
- * --image (run this image) and --repo (build and push to this repository) are two answers to one
- * question. Given at the same level (two flags), they conflict; otherwise the one given more
- * directly wins, so a flag always beats a saved answer to the other.
- */
-export function pickImageSource(r: ResolvedConfig): void {
-  const a = r.sources.image;
-  const b = r.sources.imageRepo;
-  if (!a || !b || a === 'cleared' || b === 'cleared') return;
-  if (RANK[a] === RANK[b]) {
-    if (a === 'saved') {
-      delete r.config.image; // both saved (an older version): building wins, as it did then
-      delete r.sources.image;
-      return;
-    }
-    const how = a === 'env' ? `${SETTINGS.image.env} and ${SETTINGS.imageRepo.env}` : '--image and --repo (or --ecr)';
-    throw new UserInputError({
-      what: `Both ${how} are given`,
-      why: '--image runs an image that is already pushed; --repo and --ecr build the image and push it there',
-      fix: 'Pass one of them.',
-    });
-  }
-  const drop: SettingKey = RANK[a] > RANK[b] ? 'imageRepo' : 'image';
-  delete r.config[drop];
-  delete r.sources[drop];
-}
-
-function pick(s: Setting, input: ResolveInput): { value: string | number; source: Source } | undefined {
-  const flag = input.flags[s.key];
-  if (flag !== undefined && flag !== '') return { value: flag, source: 'flag' };
-  const env = input.env[s.env];
-  if (env !== undefined && env !== '') return { value: env, source: 'env' };
-  const saved = input.saved?.[s.key];
-  if (saved !== undefined && saved !== '') return { value: typeof saved === 'boolean' ? String(saved) : saved, source: 'saved' };
-  return undefined;
-}
-
-function describeSource(s: Setting, source: Source, file?: string): string {
-  switch (source) {
-    case 'flag':
-      return s.flagName;
-    case 'env':
-      return s.env;
-    case 'saved':
-      return `${s.flagName} (saved in ${file ?? 'the stack file'})`;
-    default:
-      return s.flagName;
-  }
 }
 
 /** Fail with one message naming every missing flag (no TTY, or --yes). */

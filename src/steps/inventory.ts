@@ -11,16 +11,14 @@
  *
  * Names found this way only recognise what is the stack's: they stand in for a name the user did not
  * give only when they name a whole resource of that kind, never a part of one, and never override
- * what the user gave.
+ * what the user gave (cli/tagged-facts.ts reads them; core/resolve.ts decides).
  *
  * Where the Tagging API can't be used (no tag:GetResources permission), the names alone are used,
  * as before, and the run says so.
  */
 import type { AwsClients } from '../aws/clients.js';
-import type { ResolvedConfig } from '../core/config.js';
 import { STACK_TAG } from '../core/context.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
-import type { SettingKey } from '../core/settings.js';
 
 export interface TaggedResource {
   arn: string;
@@ -176,90 +174,4 @@ function trustedServices(document: string | undefined): string[] {
     const service = (st as { Principal?: { Service?: unknown } })?.Principal?.Service;
     return Array.isArray(service) ? service.map(String) : service ? [String(service)] : [];
   });
-}
-
-/**
- * Names the user did not give (they are defaults) but the stack's tagged resources have: use
- * those, so a lost stack file or an older run's custom names still lead to the stack's resources.
- * Only an unambiguous find (one resource of the kind) is used. Found names are never saved.
- */
-export async function adoptTaggedNames(r: ResolvedConfig, aws: Pick<AwsClients, 'tagging' | 'iam' | 'ec2' | 'ecs' | 'autoscaling'>, stack: string, region: string): Promise<string[]> {
-  const notGiven = (k: SettingKey) => r.sources[k] === 'default' || r.sources[k] === undefined;
-  const used: string[] = [];
-  const use = (k: SettingKey, found: readonly string[]) => {
-    if (!notGiven(k) || found.length !== 1 || found[0] === r.config[k]) return;
-    (r.config as unknown as Record<string, unknown>)[k] = found[0];
-    r.sources[k] = 'tagged';
-    used.push(`${k}=${found[0]}`);
-  };
-  const keys: SettingKey[] = ['clusterName', 'serviceName', 'taskFamily', 'logGroup', 'securityGroupName', 'iamName', 'instances', 'loadBalancer'];
-  if (!keys.some(notGiven)) return used;
-  const tagged = await taggedResources({ tagging: aws.tagging, stack });
-  // The stack's shape: a tagged Auto Scaling group means the group topology (its size, and whether an
-  // ALB is tagged too), so a lost stack file never turns `up` into "replace the group by one instance".
-  if (notGiven('instances') || notGiven('loadBalancer')) {
-    const groups = await stackGroups(aws, stack);
-    if (groups.length === 1) {
-      const n = Math.max(1, groups[0]!.MaxSize ?? 1);
-      const alb = Boolean(tagged?.some((t) => /:loadbalancer\/app\//.test(t.arn)));
-      if (notGiven('instances') && n !== r.config.instances) {
-        r.config.instances = n;
-        r.sources.instances = 'tagged';
-        used.push(`instances=${n}`);
-      }
-      if (notGiven('loadBalancer') && alb !== r.config.loadBalancer) {
-        r.config.loadBalancer = alb;
-        r.sources.loadBalancer = 'tagged';
-        used.push(`loadBalancer=${alb}`);
-      }
-    }
-  }
-  if (tagged) {
-    const n = namesOf(tagged);
-    use('clusterName', n.clusters);
-    const cluster = r.config.clusterName;
-    use('serviceName', n.services.filter((s) => s.cluster === cluster).map((s) => s.name));
-    use('taskFamily', n.taskFamilies);
-    use('logGroup', n.logGroups);
-  }
-  if (notGiven('securityGroupName')) {
-    const res = await aws.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
-    // The load balancer's own group (<name>-alb) is not the instances'.
-    const names = [...new Set((res.SecurityGroups ?? []).map((g) => g.GroupName ?? ''))].filter(Boolean);
-    // (A run killed between the two leaves only the ALB's: its base is the instances' name.)
-    use('securityGroupName', [...new Set(names.map((n) => n.replace(/-alb$/, '')))]);
-  }
-  if (notGiven('iamName')) use('iamName', await iamBaseNames({ iam: aws.iam, stack }, region));
-  // Neither --image nor --repo given: the logging image the stack's task definition runs is what it has.
-  if (notGiven('image') && notGiven('imageRepo')) {
-    const image = await runningImage(aws, r.config.taskFamily, stack);
-    if (image) use('image', [image]);
-  }
-  return used;
-}
-
-/** The logging container's image in the family's latest ACTIVE revision, when that revision is the stack's. */
-async function runningImage(aws: Pick<AwsClients, 'ecs'>, family: string, stack: string): Promise<string | undefined> {
-  try {
-    const res = await aws.ecs.describeTaskDefinition({ taskDefinition: family, include: ['TAGS'] });
-    if (res.taskDefinition?.status !== 'ACTIVE' || !(res.tags ?? []).some((t) => t.key === STACK_TAG && t.value === stack)) return undefined;
-    return res.taskDefinition.containerDefinitions?.find((c) => c.name === LOGGING_CONTAINER)?.image;
-  } catch (e) {
-    if (hasAwsCode(e, 'ClientException', 'ResourceNotFoundException')) return undefined;
-    throw e;
-  }
-}
-
-/** The logging container's name in templates/task-definition.json. */
-export const LOGGING_CONTAINER = 'cloudwatchlogs';
-
-/** The Auto Scaling groups carrying the stack tag (none where the endpoint has no Auto Scaling). */
-async function stackGroups(aws: Pick<AwsClients, 'autoscaling'>, stack: string) {
-  try {
-    const res = await aws.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
-    return (res.AutoScalingGroups ?? []).filter((g) => g.Status !== 'Delete in progress');
-  } catch (e) {
-    if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return [];
-    throw e;
-  }
 }

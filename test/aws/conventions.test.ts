@@ -1,7 +1,8 @@
 /** src/aws/conventions.ts and proxy.ts, in process: the rules the binary tests rely on. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkRegion, knownRegion, resolveRegion, retrySettings, type ProfileChoice } from '../../src/aws/conventions.js';
+import { checkRegion, knownRegion, retrySettings, type ProfileChoice } from '../../src/aws/conventions.js';
+import { regionOf } from '../../src/core/resolve.js';
 import { noProxyCovers, proxyFor } from '../../src/aws/proxy.js';
 import { isAwsHost } from '../../src/aws/endpoints.js';
 import { UserInputError } from '../../src/core/errors.js';
@@ -14,13 +15,14 @@ test('regions: the partition data decides', async () => {
   await assert.rejects(checkRegion('moon-base-1', 'AWS_REGION'), (e: unknown) => e instanceof UserInputError && /from AWS_REGION/.test(e.message));
 });
 
+// The region's one rule moved to src/core/resolve.ts (regionOf); the profile's region is handed to it.
 test('region order: flag, AWS_REGION, AWS_DEFAULT_REGION, the profile', async () => {
-  const p = profile({ region: 'ap-south-1' });
-  assert.deepEqual(await resolveRegion({ flag: 'eu-west-1', profile: p, env: { AWS_REGION: 'us-west-2' } }), { region: 'eu-west-1', source: '--region' });
-  assert.equal((await resolveRegion({ profile: p, env: { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'us-east-2' } }))?.region, 'us-west-2');
-  assert.equal((await resolveRegion({ profile: p, env: { AWS_DEFAULT_REGION: 'us-east-2' } }))?.region, 'us-east-2');
-  assert.equal((await resolveRegion({ profile: p, env: {} }))?.region, 'ap-south-1');
-  assert.equal(await resolveRegion({ profile: profile(), env: {} }), undefined);
+  const p = { profile: 'ap-south-1', profileName: 'p' };
+  assert.deepEqual(regionOf({ region: 'eu-west-1' }, { AWS_REGION: 'us-west-2' }, p), { region: 'eu-west-1', source: 'flag', from: '--region' });
+  assert.equal(regionOf({}, { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'us-east-2' }, p)?.region, 'us-west-2');
+  assert.equal(regionOf({}, { AWS_DEFAULT_REGION: 'us-east-2' }, p)?.region, 'us-east-2');
+  assert.equal(regionOf({}, {}, p)?.region, 'ap-south-1');
+  assert.equal(regionOf({}, {}, { profileName: 'p' }), undefined);
 });
 
 test('retries: AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, then the profile, then the defaults', () => {

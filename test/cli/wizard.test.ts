@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { withUserSettings, resolveSettings, type FlagValues, type SavedStack } from '../../src/core/config.js';
 import { UserInputError } from '../../src/core/errors.js';
 import { RecordingIoHost } from '../../src/io/recording.js';
-import type { Runtime, Session } from '../../src/cli/run.js';
-import { buildContext, resolveFor, type Connection, type GlobalOptions, type Validated } from '../../src/cli/runtime.js';
+import { settle, type Runtime, type Session } from '../../src/cli/run.js';
+import { buildContext, resolveFor, settingsInput, type Connection, type GlobalOptions, type Validated } from '../../src/cli/runtime.js';
 import { askMissing, confirmPlan } from '../../src/cli/wizard.js';
 import { planRun } from '../../src/engine/engine.js';
 import type { Context } from '../../src/engine/context.js';
@@ -27,7 +27,7 @@ async function connection(sb: RunningSandbox): Promise<Connection> {
 async function runtime(sb: RunningSandbox, io: RecordingIoHost, flags: FlagValues = {}, saved?: (conn: Connection) => SavedStack): Promise<{ rt: Runtime; s: Session }> {
   const conn = await connection(sb);
   const validated: Validated = { stack: 'wiz', flags, saved: saved?.(conn), file: '/nonexistent/wiz.json' };
-  const s: Session = { conn, resolved: resolveFor(validated, conn) };
+  const s: Session = { conn, inputs: settingsInput(validated, conn), resolved: resolveFor(validated, conn) };
   const signal = new AbortController().signal;
   const opts = { stack: 'wiz' } as GlobalOptions;
   const rt: Runtime = {
@@ -37,6 +37,7 @@ async function runtime(sb: RunningSandbox, io: RecordingIoHost, flags: FlagValue
     validated,
     signal,
     session: async () => s,
+    settle,
     context: (x, intent = 'apply') => buildContext({ opts, io, stack: 'wiz', resolved: x.resolved, conn: x.conn, signal, intent, newKeyPair: x.newKeyPair }),
     lock: async () => undefined,
     checkAccountLock: async () => undefined,
@@ -48,9 +49,10 @@ async function runtime(sb: RunningSandbox, io: RecordingIoHost, flags: FlagValue
   return { rt, s };
 }
 
-/** Ask, then plan with the very steps `up` runs, then confirm: the wizard as `up` drives it. */
-async function wizard(rt: Runtime, s: Session) {
-  const asked = await askMissing(rt, s);
+/** Ask, then plan with the very steps `up` runs, then confirm: the wizard as `up` drives it (its answers resolved with the rest). */
+async function wizard(rt: Runtime, asking: Session) {
+  const asked = await askMissing(rt, asking);
+  const s = asked.any ? rt.settle(asking, { answers: asked.answers }, asked.keyPair) : asking;
   // A Docker host that has every image and no registry: planning the build needs nothing more.
   const docker = { endpoint: 'fake://', inspectImage: async (ref: string) => ({ id: 'sha256:x', repoTags: [ref], repoDigests: [] }), remoteDigest: async () => undefined, ping: async () => undefined };
   const ctx = Object.create(rt.context(s), { docker: { value: docker } }) as Context;
@@ -98,6 +100,23 @@ test('first run: every question has a default, in order, and the defaults make a
     assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task']);
     const summary = io.events.find((e) => e.type === 'message' && /Estimated cost/.test(e.text));
     assert.ok(summary, 'the summary with a cost estimate was shown before confirming');
+  });
+});
+
+test('the wizard returns answers and writes nothing: the session it asked from is unchanged, the answers reach the config only through resolveSettings', async () => {
+  await withSandbox({}, async (sb) => {
+    const io = new RecordingIoHost({ interactive: true, answers: { '--instances': '3', '--cluster-name': 'Asked' } });
+    const { rt, s } = await runtime(sb, io);
+    const before = structuredClone({ config: s.resolved.config, sources: s.resolved.sources });
+    const asked = await askMissing(rt, s);
+    assert.deepEqual({ config: s.resolved.config, sources: s.resolved.sources }, before, 'the session resolved before asking is as it was');
+    assert.ok(Object.isFrozen(s.resolved.config));
+    assert.equal(asked.answers.clusterName, 'Asked');
+    assert.equal(asked.answers.instances, 3);
+    assert.equal(asked.answers.loadBalancer, true);
+    const after = rt.settle(s, { answers: asked.answers }, asked.keyPair);
+    assert.deepEqual([after.resolved.config.clusterName, after.resolved.sources.clusterName, after.resolved.config.instances], ['Asked', 'prompt', 3]);
+    assert.deepEqual(after.inputs.answers, asked.answers, 'the answers are one more input of the one resolution');
   });
 });
 

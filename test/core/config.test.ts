@@ -62,9 +62,9 @@ test('a missing-settings error names every flag in one message', () => {
 });
 
 test('only what the user gave is saved, per target; defaults and discovered values never are', () => {
-  const r = resolveSettings({ flags: { clusterName: 'Mine' }, env: { ECS_CWLOGS_LOG_GROUP: 'env-group' } });
-  r.config.vpcId = 'vpc-0123456789abcdef0'; // as if something had written a discovered value
-  r.sources.vpcId = 'tagged';
+  // (The resolved config is frozen: a discovered value is one the tags showed, or one set on a copy.)
+  const found = resolveSettings({ flags: { clusterName: 'Mine' }, env: { ECS_CWLOGS_LOG_GROUP: 'env-group' }, tagged: { securityGroupNames: ['found-sg'] } });
+  const r = { ...found, config: { ...found.config, vpcId: 'vpc-0123456789abcdef0' }, sources: { ...found.sources, vpcId: 'tagged' as const } };
   const s1 = withUserSettings('demo', sandbox, r, undefined, new Date('2026-01-01T00:00:00Z'));
   assert.deepEqual(savedFor(s1, sandbox), { clusterName: 'Mine', logGroup: 'env-group' });
   assert.deepEqual(savedFor(s1, aws1), {}, 'a sandbox rehearsal saves nothing for a real account');

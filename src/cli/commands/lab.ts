@@ -47,10 +47,11 @@ export function upCommand(): Command {
   cmd.action(
     action(async (rt) => {
       const dryRun = Boolean(rt.opts.dryRun);
-      const s = await rt.session();
+      let s = await rt.session();
       if (!dryRun) await rt.lock('up');
-      // Ask: only what is missing, only here.
+      // Ask: only what is missing, only here. The answers are one more input of the one resolution.
       const asked = await askMissing(rt, s);
+      if (asked.any) s = rt.settle(s, { answers: asked.answers }, asked.keyPair);
       // A saved one-instance setting the chosen shape ignores (the subnet, for a group): said in the plan.
       const ignored = notAppliedText(s.resolved);
       if (ignored) rt.io.emit({ type: 'message', level: 'info', text: ignored });
@@ -68,7 +69,7 @@ export function upCommand(): Command {
       // --local: the images are on this machine, or an httpd-like app image is to be built from
       // --base-image (its ref, a content hash, is what the task runs; never saved).
       const appImage = local ? (await local.checkLocalImages(localImages(s.resolved, rt.opts as { baseImage?: string }))).appImage : undefined;
-      if (appImage) s.resolved.config.appImage = appImage.ref;
+      if (appImage) s = rt.settle(s, { built: { appImage: appImage.ref } });
       const ctx = rt.context(s);
       const steps = labSteps(stepOptions(rt, s, ctx.config));
       let plan = await planRun(steps, ctx);
