@@ -5,13 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  compileFilterPattern,
-  compileMetricTransformation,
-  FilterPatternError,
-  MetricTransformationError,
-  splitDelimited,
-} from '../../src/sandbox/insights/filter-pattern.js';
+import { compileFilterPattern, FilterPatternError, splitDelimited } from '../../src/sandbox/insights/filter-pattern.js';
+import { compileMetricTransformation, MetricTransformationError } from '../../src/sandbox/insights/metric-transformation.js';
 
 /** [pattern, message, matches] */
 type Case = [string, string, boolean];

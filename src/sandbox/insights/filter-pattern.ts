@@ -34,7 +34,8 @@
  *   documented `NOT EXISTS`, `IS NULL`, `IS TRUE`, `IS FALSE`. Array elements by index only.
  * - Wildcards: `*` is a wildcard only at the start and/or end of a value (the page: "Ev*ent will
  *   only match the actual string Ev*ent").
- * - A metric value taken from a field that is not a number emits nothing for that event.
+ * - A metric value taken from a field that is not a number emits nothing for that event
+ *   (metric-transformation.ts).
  */
 
 export class FilterPatternError extends Error {
@@ -171,7 +172,7 @@ function compileRegex(text: string, at: number): RegExp {
 type Op = '=' | '!=' | '<' | '<=' | '>' | '>=';
 type Value = { kind: 'number'; n: number } | { kind: 'string'; s: string; quoted: boolean } | { kind: 'regex'; re: RegExp };
 
-const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+export const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** `*` at the start and/or end is a wildcard; elsewhere it is literal. */
 function stringTest(pattern: string): (s: string) => boolean {
@@ -197,7 +198,7 @@ function numberCompare(op: Op, a: number, b: number): boolean {
 }
 
 /** A small tokenizer shared by the delimited and JSON grammars. */
-class Cursor {
+export class Cursor {
   i = 0;
   regexes = 0;
   constructor(readonly text: string, readonly at: number) {}
@@ -427,7 +428,7 @@ function compileJson(text: string, at: number): (m: string) => FilterMatch | und
   };
 }
 
-function selector(c: Cursor): { path: Path; text: string } {
+export function selector(c: Cursor): { path: Path; text: string } {
   c.ws();
   const start = c.i;
   if (!c.text.startsWith('$', c.i)) c.fail('a JSON selector starts with $');
@@ -447,7 +448,7 @@ function selector(c: Cursor): { path: Path; text: string } {
   return { path, text: c.text.slice(start, c.i) };
 }
 
-function resolve(json: unknown, path: Path): unknown {
+export function resolve(json: unknown, path: Path): unknown {
   let v: unknown = json;
   for (const p of path) {
     if (typeof p === 'number') {
@@ -481,88 +482,4 @@ function evalJson(n: JNode, json: unknown): boolean {
   if (typeof v !== 'string') return false;
   const hit = value.kind === 'regex' ? value.re.test(v) : stringTest(value.s)(v);
   return op === '=' ? hit : !hit;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Metric filters: the value and dimensions of a match
-
-export interface MetricTransformationInput {
-  metricValue: string;
-  defaultValue?: number;
-  dimensions?: Record<string, string>;
-}
-
-export interface MetricObservation {
-  value: number;
-  dimensions: Record<string, string>;
-}
-
-export class MetricTransformationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MetricTransformationError';
-  }
-}
-
-/**
- * What a metric filter emits for one message: its value and dimensions, or undefined (no match,
- * or a `$field` that is missing or not a number). Refused when created, as AWS refuses it: a
- * `$field` that the pattern does not name, `$.selector` without a JSON pattern, more than 3
- * dimensions, or a default value with dimensions.
- */
-export function compileMetricTransformation(
-  pattern: FilterPattern,
-  t: MetricTransformationInput,
-): (message: string) => MetricObservation | undefined {
-  const value = valueGetter(pattern, t.metricValue, 'metricValue', true);
-  const dims = Object.entries(t.dimensions ?? {});
-  if (dims.length > 3) throw new MetricTransformationError('A metric filter can have at most 3 dimensions.');
-  if (dims.length && t.defaultValue !== undefined) {
-    throw new MetricTransformationError('A metric filter with dimensions cannot have a default value.');
-  }
-  if (dims.length && pattern.kind !== 'json' && pattern.kind !== 'delimited') {
-    throw new MetricTransformationError('Dimensions need a JSON or space-delimited filter pattern.');
-  }
-  const getters = dims.map(([k, v]) => {
-    if (!/^\S{1,255}$/.test(k)) throw new MetricTransformationError(`Invalid dimension name ${JSON.stringify(k)}.`);
-    return [k, valueGetter(pattern, v, `dimension ${k}`, false)] as const;
-  });
-  return (message) => {
-    const m = pattern.match(message);
-    if (!m) return undefined;
-    const n = Number(value(m));
-    if (!Number.isFinite(n)) return undefined;
-    const dimensions: Record<string, string> = {};
-    for (const [k, get] of getters) {
-      const v = get(m);
-      if (v === undefined || v === '') return undefined;
-      dimensions[k] = v;
-    }
-    return { value: n, dimensions };
-  };
-}
-
-function valueGetter(pattern: FilterPattern, spec: string, what: string, numberAllowed: boolean): (m: FilterMatch) => string | undefined {
-  const s = spec.trim();
-  if (numberAllowed && NUMBER.test(s)) return () => s;
-  if (s.startsWith('$.')) {
-    if (pattern.kind !== 'json') throw new MetricTransformationError(`${what} ${s} needs a JSON filter pattern.`);
-    const c = new Cursor(s, 0);
-    const sel = selector(c);
-    if (c.i !== s.length) throw new MetricTransformationError(`${what} ${s} is not a JSON selector.`);
-    return (m) => {
-      const v = resolve(m.json, sel.path);
-      return v === undefined || v === null || typeof v === 'object' ? undefined : String(v);
-    };
-  }
-  const name = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(s)?.[1];
-  if (name) {
-    if (pattern.kind !== 'delimited' || !pattern.fields.includes(name)) {
-      throw new MetricTransformationError(`${what} ${s} is not a field named by the space-delimited filter pattern.`);
-    }
-    return (m) => m.extracted[`$${name}`];
-  }
-  throw new MetricTransformationError(
-    `${what} ${JSON.stringify(spec)} must be ${numberAllowed ? 'a number, ' : ''}a $field of a space-delimited pattern or a $.selector of a JSON pattern.`,
-  );
 }
