@@ -61,7 +61,7 @@ export interface QueryResult { results: ResultField[][]; statistics: QueryStatis
 export const DEFAULT_LIMIT = 10_000;
 const SYSTEM = ['@timestamp', '@message', '@logStream', '@log'];
 
-interface Row { get(name: string): Value; set(name: string, v: Value): void }
+interface Row { get(name: string): Value; set(name: string, v: Value): void; ts(): number | null }
 
 class EventRow implements Row {
   private f: Record<string, Value> | undefined;
@@ -80,12 +80,14 @@ class EventRow implements Row {
     return this.json?.[name] ?? null;
   }
   set(name: string, v: Value): void { (this.f ??= Object.create(null) as Record<string, Value>)[name] = v; }
+  ts(): number | null { return this.f !== undefined && '@timestamp' in this.f ? toNumber(this.f['@timestamp']) : this.ev.timestamp; }
 }
 
 class MapRow implements Row {
   readonly f: Record<string, Value> = Object.create(null) as Record<string, Value>;
   get(name: string): Value { return this.f[name] ?? null; }
   set(name: string, v: Value): void { this.f[name] = v; }
+  ts(): number | null { return toNumber(this.get('@timestamp')); }
 }
 
 /** A JSON object message's fields, nested names joined with `.` (arrays by index). */
@@ -191,7 +193,7 @@ function stage(c: Command, next: Sink): Sink {
         push: (r) => {
           const src = evaluate(c.source, r);
           const m = src === null ? null : c.re.exec(formatValue(src));
-          c.names.forEach((n, i) => r.set(n, m ? ((m.groups ? m.groups[n] : m[i + 1]) ?? null) : null));
+          for (let i = 0; i < c.names.length; i++) r.set(c.names[i], m ? ((m.groups ? m.groups[c.names[i]] : m[i + 1]) ?? null) : null);
           next.push(r);
         },
         end: () => next.end(),
@@ -236,14 +238,28 @@ function statsSink(aggs: Named[], by: Named[], next: Sink): Sink {
     const arg = call.args[0];
     return { name: a.name, fn: call.fn, arg: arg && arg.k !== 'star' ? arg : undefined, p: call.fn === 'pct' ? (call.args[1] as { v: number }).v : 0 };
   });
+  // bin() keys stay numbers until a group is created (one Date per group, not per record).
+  const keyOf = by.map((b): ((r: Row) => Value) => {
+    const e = b.expr;
+    if (e.k === 'call' && e.fn === 'bin') {
+      const ms = (e.args[0] as { ms: number }).ms;
+      return (r) => { const t = r.ts(); return t === null ? null : Math.floor(t / ms) * ms; };
+    }
+    return (r) => evaluate(e, r);
+  });
+  const isBin = by.map((b) => b.expr.k === 'call' && b.expr.fn === 'bin');
+  const keys: Value[] = new Array(by.length);
   return {
     push(r) {
-      const keys = by.map((b) => evaluate(b.expr, r));
-      const key = keys.map((k) => (k === null ? '\u0001' : k instanceof Date ? `d${k.getTime()}` : `${typeof k}${String(k)}`)).join('\u0000');
+      let key = '';
+      for (let i = 0; i < keyOf.length; i++) {
+        const k = (keys[i] = keyOf[i](r));
+        key += (k === null ? '\u0001' : k instanceof Date ? `d${k.getTime()}` : `${typeof k}${String(k)}`) + '\u0000';
+      }
       let g = groups.get(key);
       if (!g) {
         const row = new MapRow();
-        by.forEach((b, i) => row.set(b.name, keys[i]));
+        by.forEach((b, i) => row.set(b.name, isBin[i] && keys[i] !== null ? new Date(keys[i] as number) : keys[i]));
         g = { row, acc: specs.map((s) => ({ n: 0, sum: 0, min: Infinity, max: -Infinity, values: s.fn === 'pct' ? [] : null })) };
         groups.set(key, g);
       }
@@ -372,7 +388,7 @@ function call(e: Extract<Expr, { k: 'call' }>, r: Row): Value {
   const num = (i: number): number | null => toNumber(arg(i));
   switch (e.fn) {
     case 'bin': {
-      const t = toNumber(r.get('@timestamp'));
+      const t = r.ts();
       const ms = (e.args[0] as { ms: number }).ms;
       return t === null ? null : new Date(Math.floor(t / ms) * ms);
     }
