@@ -232,7 +232,7 @@ interface Group { row: MapRow; acc: Acc[] }
 type Acc = { n: number; sum: number; min: number; max: number; values: number[] | null };
 
 function statsSink(aggs: Named[], by: Named[], next: Sink): Sink {
-  const groups = new Map<string, Group>();
+  const groups = new Map<string | number | null, Group>();
   const specs = aggs.map((a) => {
     const call = a.expr as Extract<Expr, { k: 'call' }>;
     const arg = call.args[0];
@@ -251,10 +251,17 @@ function statsSink(aggs: Named[], by: Named[], next: Sink): Sink {
   const keys: Value[] = new Array(by.length);
   return {
     push(r) {
-      let key = '';
-      for (let i = 0; i < keyOf.length; i++) {
-        const k = (keys[i] = keyOf[i](r));
-        key += (k === null ? '\u0001' : k instanceof Date ? `d${k.getTime()}` : `${typeof k}${String(k)}`) + '\u0000';
+      // One key: the value itself (a Map tells 200 from "200"); several: joined with their types.
+      let key: string | number | null;
+      if (keyOf.length === 1) {
+        const k = (keys[0] = keyOf[0](r));
+        key = k instanceof Date ? `d${k.getTime()}` : k;
+      } else {
+        key = '';
+        for (let i = 0; i < keyOf.length; i++) {
+          const k = (keys[i] = keyOf[i](r));
+          key += (k === null ? '\u0001' : k instanceof Date ? `d${k.getTime()}` : `${typeof k}${String(k)}`) + '\u0000';
+        }
       }
       let g = groups.get(key);
       if (!g) {
