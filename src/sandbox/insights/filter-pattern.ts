@@ -34,6 +34,8 @@
  *   documented `NOT EXISTS`, `IS NULL`, `IS TRUE`, `IS FALSE`. Array elements by index only.
  * - Wildcards: `*` is a wildcard only at the start and/or end of a value (the page: "Ev*ent will
  *   only match the actual string Ev*ent").
+ * - `" "` (a quoted single space) is taken as the empty pattern: every event matches, also one
+ *   without a space (undocumented; read as "match everything", as it is commonly used).
  * - A metric value taken from a field that is not a number emits nothing for that event
  *   (metric-transformation.ts).
  */
