@@ -125,6 +125,10 @@ test('parse: AWS examples, glob and named groups; a line that does not match lea
     { method2: 'GET', user2: 'mary', 'avg(latency2)': '75' },
     { method2: 'PUT', user2: 'bob', 'avg(latency2)': '300' },
   ]);
+  // named groups among unnamed ones, parentheses in a class, and a \k<name> back-reference
+  const mixed = [ev(0, 'a1 b2 [x(y] c3 a')];
+  assert.deepEqual(rows('parse @message /(a)(?<one>\\d) (?:b)(?<two>\\d) \\[[^(]*\\(y\\] (c)(?<three>\\d)/ | display one, two, three', mixed), [{ one: '1', two: '2', three: '3' }]);
+  assert.deepEqual(rows('parse @message /(?<l>[a-z])(?<d>\\d).* \\k<l>$/ | display l, d', mixed), [{ l: 'a', d: '1' }]);
   // the last * takes the rest of the line; without fields, rows have the system fields and the parsed ones
   assert.deepEqual(rows('parse @message "user=*, *" as u, rest | limit 1', [lines[0]]), [
     { '@timestamp': '2026-12-07 18:00:00.000', '@message': lines[0].message, '@logStream': 's1', '@log': '000000000000:g', u: 'mary', rest: 'method:GET, latency := 100 ms' },

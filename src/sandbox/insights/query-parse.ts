@@ -46,7 +46,7 @@ export type Command =
   | { cmd: 'fields'; items: Named[] }
   | { cmd: 'display'; names: string[] }
   | { cmd: 'filter'; expr: Expr }
-  | { cmd: 'parse'; source: Expr; re: RegExp; names: string[] }
+  | { cmd: 'parse'; source: Expr; re: RegExp; names: string[]; index: number[] }
   | { cmd: 'stats'; aggs: Named[]; by: Named[] }
   | { cmd: 'sort'; keys: { expr: Expr; desc: boolean }[] }
   | { cmd: 'limit'; n: number };
@@ -300,6 +300,7 @@ export function parseQuery(query: string): Command[] {
         const pt = peek();
         let re: RegExp;
         let names: string[];
+        let index: number[];
         if (pt.k === 'str') {
           p++;
           const stars = pt.v.split('*').length - 1;
@@ -309,13 +310,13 @@ export function parseQuery(query: string): Command[] {
           names = list(fieldName);
           if (names.length !== stars) fail(`the pattern has ${stars} * but ${names.length} name(s) follow as`, pt.pos, toks[p - 1].end);
           re = globRegex(pt.v);
+          index = names.map((_, i) => i + 1);
         } else if (pt.k === 'regex') {
           p++;
-          re = pt.re!;
-          names = [...re.source.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]);
+          ({ re, names, index } = positional(pt.re!));
           if (names.length === 0) fail('a parse regular expression needs a named group such as (?<name>...)', pt.pos, pt.end);
         } else return unexpected('a "glob pattern" or a /regular expression/');
-        commands.push({ cmd: 'parse', source, re, names });
+        commands.push({ cmd: 'parse', source, re, names, index });
         break;
       }
       case 'stats': {
@@ -358,4 +359,38 @@ function globRegex(glob: string): RegExp {
   let src = parts[0];
   for (let i = 1; i < parts.length; i++) src += (i === parts.length - 1 ? '(.*)' : '(.*?)') + parts[i];
   return new RegExp(src, 's');
+}
+
+/**
+ * A regex's named groups as numbered ones (V8 builds a `groups` object per match otherwise): the
+ * names in order, the capture index of each, and the same expression without the names. Kept as
+ * it is when it refers to a group by name (\k<name>).
+ */
+function positional(re: RegExp): { re: RegExp; names: string[]; index: number[] } {
+  const src = re.source;
+  const names: string[] = [];
+  const index: number[] = [];
+  let out = '';
+  let group = 0;
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') { out += c + (src[i + 1] ?? ''); i++; continue; }
+    if (inClass) { if (c === ']') inClass = false; out += c; continue; }
+    if (c === '[') { inClass = true; out += c; continue; }
+    if (c === '(') {
+      const named = /^\(\?<([A-Za-z_$][A-Za-z0-9_$]*)>/.exec(src.slice(i));
+      if (named) {
+        names.push(named[1]);
+        index.push(++group);
+        out += '(';
+        i += named[0].length - 1;
+        continue;
+      }
+      if (src[i + 1] !== '?') group++;
+    }
+    out += c;
+  }
+  if (/\\k</.test(src)) return { re, names, index: names.map((_, i) => -1 - i) };
+  return { re: new RegExp(out, re.flags), names, index };
 }

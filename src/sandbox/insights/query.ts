@@ -63,24 +63,38 @@ const SYSTEM = ['@timestamp', '@message', '@logStream', '@log'];
 
 interface Row { get(name: string): Value; set(name: string, v: Value): void; ts(): number | null }
 
+/**
+ * The fields a query sets on records (parse names, fields aliases) get slots when it is compiled:
+ * a record keeps them in a small array (undefined: never set) instead of a dictionary per record.
+ */
+interface Scan { account: string; slots: Map<string, number> }
+
 class EventRow implements Row {
-  private f: Record<string, Value> | undefined;
+  private v: Value[] | undefined;
   private json: Record<string, Value> | null | undefined;
-  constructor(private readonly ev: LogEvent, private readonly account: string) {}
+  constructor(private readonly ev: LogEvent, private readonly scan: Scan) {}
+  private own(name: string): Value | undefined {
+    const i = this.v === undefined ? undefined : this.scan.slots.get(name);
+    return i === undefined ? undefined : this.v![i];
+  }
   get(name: string): Value {
-    if (this.f !== undefined && name in this.f) return this.f[name];
+    const own = this.own(name);
+    if (own !== undefined) return own;
     switch (name) {
       case '@timestamp': return new Date(this.ev.timestamp);
       case '@message': return this.ev.message;
       case '@logStream': return this.ev.logStream;
-      case '@log': return `${this.account}:${this.ev.logGroup}`;
+      case '@log': return `${this.scan.account}:${this.ev.logGroup}`;
       case '@ingestionTime': return new Date(this.ev.ingestionTime);
     }
     if (this.json === undefined) this.json = discover(this.ev.message);
     return this.json?.[name] ?? null;
   }
-  set(name: string, v: Value): void { (this.f ??= Object.create(null) as Record<string, Value>)[name] = v; }
-  ts(): number | null { return this.f !== undefined && '@timestamp' in this.f ? toNumber(this.f['@timestamp']) : this.ev.timestamp; }
+  set(name: string, v: Value): void { (this.v ??= new Array<Value>(this.scan.slots.size))[this.scan.slots.get(name)!] = v; }
+  ts(): number | null {
+    const own = this.own('@timestamp');
+    return own !== undefined ? toNumber(own) : this.ev.timestamp;
+  }
 }
 
 class MapRow implements Row {
@@ -110,7 +124,12 @@ type Sink = { push(r: Row): void; end(): void };
 /** Runs a query over events (any order); throws QuerySyntaxError for a malformed query. */
 export function runQuery(query: string, events: readonly LogEvent[], o: QueryOptions = {}): QueryResult {
   const commands = parseQuery(query);
-  const account = o.accountId ?? '000000000000';
+  const slots = new Map<string, number>();
+  for (const c of commands) {
+    const names = c.cmd === 'parse' ? c.names : c.cmd === 'fields' ? c.items.map((i) => i.name) : [];
+    for (const n of names) if (!slots.has(n)) slots.set(n, slots.size);
+  }
+  const scanCtx: Scan = { account: o.accountId ?? '000000000000', slots };
   const limitCmd = commands.find((c) => c.cmd === 'limit');
   const finalLimit = Math.min(limitCmd ? DEFAULT_LIMIT : (o.limit ?? DEFAULT_LIMIT), DEFAULT_LIMIT);
 
@@ -146,7 +165,7 @@ export function runQuery(query: string, events: readonly LogEvent[], o: QueryOpt
     if (ev.timestamp < lo || ev.timestamp > hi) return;
     recordsScanned++;
     bytesScanned += Buffer.byteLength(ev.message, 'utf8');
-    sink.push(new EventRow(ev, account));
+    sink.push(new EventRow(ev, scanCtx));
   };
   let ascending = true;
   for (let i = 1; i < events.length && ascending; i++) ascending = events[i - 1].timestamp <= events[i].timestamp;
@@ -193,7 +212,8 @@ function stage(c: Command, next: Sink): Sink {
         push: (r) => {
           const src = evaluate(c.source, r);
           const m = src === null ? null : c.re.exec(formatValue(src));
-          for (let i = 0; i < c.names.length; i++) r.set(c.names[i], m ? ((m.groups ? m.groups[c.names[i]] : m[i + 1]) ?? null) : null);
+          // index < 0: the regex kept its names (it uses \k<name>)
+          for (let i = 0; i < c.names.length; i++) r.set(c.names[i], m ? ((c.index[i] < 0 ? m.groups?.[c.names[i]] : m[c.index[i]]) ?? null) : null);
           next.push(r);
         },
         end: () => next.end(),
