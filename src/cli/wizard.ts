@@ -145,7 +145,7 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
             : true;
       answers.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: rehearsal ? '127.0.0.1:5000/cloudwatchlogs' : 'user/cloudwatchlogs', validate: repoRule });
     } else {
-      await askSetting(io, answers, 'image', 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
+      await askSetting(io, answers, SETTINGS.image.key, 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
     }
   }
 
