@@ -423,9 +423,11 @@ function stepsSvg(steps) {
     const off = ((rows - c.length) * RH) / 2;
     c.forEach((id, i) => at.set(id, { x: 30 + r * CW, y: TOP + off + i * RH }));
   });
-  const shapeNames = [...new Set(steps.flatMap((s) => s.shapes ?? []))].sort();
+  // A step of 'group' runs in every group, the ALB's too ('group-with-alb' is the narrower one).
+  const runs = (s) => [...new Set((s.shapes ?? []).flatMap((x) => (x === 'group' ? ['group', 'group-with-alb'] : [x])))].sort();
+  const shapeNames = [...new Set(steps.flatMap(runs))].sort();
   const fill = (s) => {
-    if (!s.shapes || shapeNames.length < 2 || s.shapes.length === shapeNames.length) return '#ffffff';
+    if (!s.shapes || shapeNames.length < 2 || runs(s).length === shapeNames.length) return '#ffffff';
     return ['#e3f2fd', '#fff3e0', '#e8f5e9', '#fce4ec'][shapeNames.indexOf(s.shapes[0]) % 4];
   };
   const lines = svgOpen(W, H, "ecs-cwlogs: the steps and their dependencies");
