@@ -7,7 +7,8 @@
  * code reads are required and typed; members only some records have are optional(). Keep them in step
  * when a record gains a member.
  */
-import { any, arrayOf, bool, int, num, object, oneOf, optional, recordOf, str, type Shape } from './shape.js';
+import { json, arrayOf, bool, int, num, object, oneOf, optional, recordOf, str, type Shape } from './shape.js';
+import { iamStateShape as iam } from './services/iam/records.js';
 
 const optNum = optional(num);
 const optInt = optional(int);
@@ -113,8 +114,8 @@ const service = object({
     minimumHealthyPercent: num,
     deploymentCircuitBreaker: object({ enable: bool, rollback: bool }),
   }),
-  placementConstraints: arrayOf(any),
-  placementStrategy: arrayOf(any),
+  placementConstraints: arrayOf(json),
+  placementStrategy: arrayOf(json),
   deployments: arrayOf(deployment),
   events: arrayOf(object({ id: str, createdAt: num, message: str })),
   createdAt: num,
@@ -264,7 +265,7 @@ const ec2 = object({
         defaultVersion: int,
         latestVersion: int,
         tags: tagMap,
-        versions: recordOf(object({ versionNumber: int, versionDescription: optStr, createTime: num, data: any, clientToken: optStr, requestHash: optStr })),
+        versions: recordOf(object({ versionNumber: int, versionDescription: optStr, createTime: num, data: json, clientToken: optStr, requestHash: optStr })),
         clientToken: optStr,
         requestHash: optStr,
       }),
@@ -273,42 +274,6 @@ const ec2 = object({
 });
 
 // ---- IAM (services/iam.ts) ---------------------------------------------------------------------------
-
-const iam = object({
-  policies: recordOf(
-    object({
-      policyName: str,
-      policyId: str,
-      arn: str,
-      path: str,
-      description: optStr,
-      createDate: num,
-      updateDate: num,
-      defaultVersionId: str,
-      versions: arrayOf(object({ versionId: str, document: str, createDate: num })),
-      nextVersion: int,
-      tags: tagMap,
-      awsManaged: bool,
-    }),
-  ),
-  roles: recordOf(
-    object({
-      roleName: str,
-      roleId: str,
-      arn: str,
-      path: str,
-      assumeRolePolicyDocument: str,
-      description: optStr,
-      maxSessionDuration: int,
-      createDate: num,
-      tags: tagMap,
-      attachedPolicyArns: arrayOf(str),
-    }),
-  ),
-  instanceProfiles: recordOf(
-    object({ instanceProfileName: str, instanceProfileId: str, arn: str, path: str, createDate: num, roles: arrayOf(str), roleAddedAt: optNum, tags: tagMap }),
-  ),
-});
 
 // ---- CloudWatch Logs (services/logs.ts) --------------------------------------------------------------
 
