@@ -9,6 +9,7 @@
  */
 import { json, arrayOf, bool, int, num, object, oneOf, optional, recordOf, str, type Shape } from './shape.js';
 import { iamStateShape as iam } from './services/iam/records.js';
+import { logsStateShape as logs } from './services/logs/records.js';
 
 const optNum = optional(num);
 const optInt = optional(int);
@@ -274,33 +275,6 @@ const ec2 = object({
 });
 
 // ---- IAM (services/iam.ts) ---------------------------------------------------------------------------
-
-// ---- CloudWatch Logs (services/logs.ts) --------------------------------------------------------------
-
-const logs = object({
-  groups: recordOf(
-    object({
-      logGroupName: str,
-      region: str,
-      creationTime: num,
-      retentionInDays: optInt,
-      kmsKeyId: optStr,
-      tags: tagMap,
-      streams: recordOf(
-        object({
-          logStreamName: str,
-          creationTime: num,
-          firstEventTimestamp: optNum,
-          lastEventTimestamp: optNum,
-          lastIngestionTime: optNum,
-          storedBytes: num,
-          events: arrayOf(object({ timestamp: num, message: str, ingestionTime: num, seq: int })),
-        }),
-      ),
-    }),
-  ),
-  seq: int,
-});
 
 // ---- ECR (services/ecr.ts) ---------------------------------------------------------------------------
 
