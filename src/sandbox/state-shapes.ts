@@ -3,13 +3,18 @@
  * before serving it), so a damaged or hand-edited file is refused at start with the path of the first
  * wrong member instead of being answered later with internal errors.
  *
- * Each shape follows the record interfaces of its module (services/ecs/state.ts, services/*.ts): the members the
- * code reads are required and typed; members only some records have are optional(). Keep them in step
- * when a record gains a member.
+ * IAM, CloudWatch Logs, ECR and SSM declare each record once, as its shape, and infer the record's
+ * TypeScript type from it (services/iam/records.ts, services/logs/records.ts, services/ecr.ts,
+ * services/ssm-parameters.ts): those are only assembled here. The shapes below still follow
+ * hand-written record interfaces (ECS: services/ecs/state.ts; EC2, Auto Scaling, ELBv2): the members
+ * the code reads are required and typed, members only some records have are optional(); keep them in
+ * step until those modules infer their types from these shapes too.
  */
 import { json, arrayOf, bool, int, num, object, oneOf, optional, recordOf, str, type Shape } from './shape.js';
 import { iamStateShape as iam } from './services/iam/records.js';
 import { logsStateShape as logs } from './services/logs/records.js';
+import { ecrStateShape as ecr } from './services/ecr.js';
+import { ssmStateShape as ssm } from './services/ssm-parameters.js';
 
 const optNum = optional(num);
 const optInt = optional(int);
@@ -274,32 +279,6 @@ const ec2 = object({
   ),
 });
 
-// ---- IAM (services/iam.ts) ---------------------------------------------------------------------------
-
-// ---- ECR (services/ecr.ts) ---------------------------------------------------------------------------
-
-const ecr = object({
-  repositories: recordOf(
-    object({
-      repositoryName: str,
-      region: str,
-      registryId: str,
-      createdAt: num,
-      imageTagMutability: oneOf('MUTABLE', 'IMMUTABLE'),
-      scanOnPush: bool,
-      encryptionType: oneOf('AES256', 'KMS'),
-      kmsKey: optStr,
-      tags: tagMap,
-      images: arrayOf(
-        object({ imageDigest: str, imageTags: arrayOf(str), imageSizeInBytes: num, imagePushedAt: num, imageManifestMediaType: str, manifest: optStr }),
-      ),
-    }),
-  ),
-  // The loopback registry (../registry/): each region's port, and the key its tokens are signed with.
-  registryPorts: optional(recordOf(num)),
-  registrySecret: optStr,
-});
-
 // ---- Auto Scaling (services/autoscaling/, views.ts AutoScalingView) ---------------------------------
 
 const asgTemplate = object({ launchTemplateId: str, launchTemplateName: str, version: str });
@@ -427,22 +406,6 @@ const elasticloadbalancing = object({
   loadBalancers: recordOf(elbLoadBalancer),
   targetGroups: recordOf(elbTargetGroup),
   listeners: recordOf(elbListener),
-});
-
-// ---- SSM (services/ssm-parameters.ts) -----------------------------------------------------------------
-
-const ssm = object({
-  parameters: recordOf(
-    object({
-      name: str,
-      region: str,
-      type: oneOf('String', 'StringList', 'SecureString'),
-      tier: oneOf('Standard', 'Advanced'),
-      dataType: str,
-      tags: tagMap,
-      versions: arrayOf(object({ value: str, version: int, lastModified: num, lastModifiedUser: str, description: optStr })),
-    }),
-  ),
 });
 
 /** By ServiceModule.name. A module without an entry (sts, tagging keep nothing) accepts any object. */

@@ -10,6 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import { paginate } from '../paginate.js';
+import { arrayOf, bool as boolean, num, object, oneOf, optional, recordOf, str, type Infer } from '../shape.js';
 import { issuePassword, registryHost, TOKEN_LIFETIME_MS, type RegistryState } from '../registry/tokens.js';
 import type {
   CreateRepositoryRequest,
@@ -35,32 +36,33 @@ import { jsonBody, typedOperation, type Call } from '../typed.js';
 import { ServiceError, type ServiceModule, type World } from '../types.js';
 import { arrayToTagMap, bool, int, keyValueTags, list, type TagMap } from './util.js';
 
-export interface EcrImage {
-  imageDigest: string;
-  imageTags: string[];
-  imageSizeInBytes: number;
-  imagePushedAt: number;
-  imageManifestMediaType: string;
-  manifest?: string;
-}
+// Each record declared once, as the shape a saved state file is checked against (../shape.ts), with
+// its TypeScript type inferred from it.
+const ecrImageShape = object({ imageDigest: str, imageTags: arrayOf(str), imageSizeInBytes: num, imagePushedAt: num, imageManifestMediaType: str, manifest: optional(str) });
+export type EcrImage = Infer<typeof ecrImageShape>;
 
-interface RepositoryRecord {
-  repositoryName: string;
-  region: string;
-  registryId: string;
-  createdAt: number;
-  imageTagMutability: 'MUTABLE' | 'IMMUTABLE';
-  scanOnPush: boolean;
-  encryptionType: 'AES256' | 'KMS';
-  kmsKey?: string;
-  tags: TagMap;
-  images: EcrImage[];
-}
+const repositoryRecordShape = object({
+  repositoryName: str,
+  region: str,
+  registryId: str,
+  createdAt: num,
+  imageTagMutability: oneOf('MUTABLE', 'IMMUTABLE'),
+  scanOnPush: boolean,
+  encryptionType: oneOf('AES256', 'KMS'),
+  kmsKey: optional(str),
+  tags: recordOf(str),
+  images: arrayOf(ecrImageShape),
+});
+type RepositoryRecord = Infer<typeof repositoryRecordShape>;
 
-export interface EcrState extends RegistryState {
+export const ecrStateShape = object({
   /** By `${region}|${repositoryName}`. */
-  repositories: Record<string, RepositoryRecord>;
-}
+  repositories: recordOf(repositoryRecordShape),
+  // The loopback registry (../registry/): each region's port, and the key its tokens are signed with.
+  registryPorts: optional(recordOf(num)),
+  registrySecret: optional(str),
+});
+export type EcrState = Infer<typeof ecrStateShape> & RegistryState;
 
 const NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';

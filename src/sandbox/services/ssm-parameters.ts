@@ -29,33 +29,39 @@ import type {
 } from '@aws-sdk/client-ssm';
 import { ServiceError, type World } from '../types.js';
 import { paginate } from '../paginate.js';
+import { arrayOf, int, num, object, oneOf, optional, recordOf, str, type Infer } from '../shape.js';
 import type { Call } from '../typed.js';
 import type { TagMap } from './util.js';
 
-export interface ParameterVersion {
-  value: string;
-  version: number;
-  lastModified: number;
+// Each record declared once, as the shape a saved state file is checked against (../shape.ts), with
+// its TypeScript type inferred from it.
+const parameterVersionShape = object({
+  value: str,
+  version: int,
+  lastModified: num,
   /** Who wrote it (the caller's access key id), as LastModifiedUser names an IAM identity. */
-  lastModifiedUser: string;
-  description?: string;
-}
+  lastModifiedUser: str,
+  description: optional(str),
+});
+export type ParameterVersion = Infer<typeof parameterVersionShape>;
 
-export interface ParameterRecord {
-  name: string;
-  region: string;
-  type: 'String' | 'StringList' | 'SecureString';
-  tier: 'Standard' | 'Advanced';
-  dataType: string;
-  tags: TagMap;
+const parameterShape = object({
+  name: str,
+  region: str,
+  type: oneOf('String', 'StringList', 'SecureString'),
+  tier: oneOf('Standard', 'Advanced'),
+  dataType: str,
+  tags: recordOf(str),
   /** Oldest first; the last one is current. AWS keeps the last 100. */
-  versions: ParameterVersion[];
-}
+  versions: arrayOf(parameterVersionShape),
+});
+export type ParameterRecord = Infer<typeof parameterShape>;
 
-export interface SsmState {
+export const ssmStateShape = object({
   /** By `${region}/${name}`. */
-  parameters: Record<string, ParameterRecord>;
-}
+  parameters: recordOf(parameterShape),
+});
+export type SsmState = Infer<typeof ssmStateShape>;
 
 export const initSsmState = (): SsmState => ({ parameters: {} });
 
