@@ -5,7 +5,7 @@
  * Records hold plain JSON (timestamps in sandbox-clock milliseconds); the handlers turn them into API
  * shapes. Everything is keyed by ARN, and ARNs carry the region, so regions are naturally separate.
  */
-import type { ContainerDefinition, PortMapping, Tag, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { Tag } from '@aws-sdk/client-ecs';
 import { ServiceError, type Handler, type Operation, type World } from '../../types.js';
 
 export interface EcsTag {
@@ -57,17 +57,8 @@ export interface CapacityProviderRecord {
   deleteRequestedAt?: number;
 }
 
-/** One item of a list read from a JSON body before it is checked (the SDK's types promise nothing on the wire). */
-export type JsonItem = { [key: string]: unknown } | null | undefined;
-
-export type StoredPortMapping = PortMapping & { containerPort: number; hostPort: number; protocol: 'tcp' | 'udp' };
-/** A container definition as RegisterTaskDefinition stored it (checked, defaults filled in). */
-export type StoredContainer = ContainerDefinition & { name: string; image: string; cpu: number; portMappings: StoredPortMapping[] };
-/** A task definition as DescribeTaskDefinition returns it, without its identity, status and dates. */
-export type StoredTaskDefinition = Omit<
-  TaskDefinition,
-  'taskDefinitionArn' | 'family' | 'revision' | 'status' | 'registeredAt' | 'deregisteredAt' | 'deleteRequestedAt' | 'containerDefinitions'
-> & { containerDefinitions: StoredContainer[] };
+export type { JsonItem, StoredContainer, StoredPortMapping, StoredTaskDefinition } from './stored.js';
+import type { StoredTaskDefinition } from './stored.js';
 
 export interface TaskDefinitionRecord {
   taskDefinitionArn: string;
