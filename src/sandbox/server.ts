@@ -41,6 +41,9 @@ import {
 } from './types.js';
 import { createWorld, loadWorld, saveWorld, type SandboxWorld } from './world.js';
 import { attachRegistries, closeRegistries } from './registry/index.js';
+import { controlEndpoint, jsonReply } from './control.js';
+
+export { inUse } from './control.js';
 
 export interface SandboxOptions {
   /** 0 (default) picks a free port. */
@@ -102,7 +105,6 @@ const MAX_LOG_ENTRIES = 10_000;
 export const BODY_CAP = 32 * 1024 * 1024;
 /** Control endpoints take small JSON documents. */
 const CONTROL_BODY_CAP = 64 * 1024;
-const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'latency', 'capacity', 'notOffered'] as const;
 
 export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
   const sandbox = new Sandbox(opts);
@@ -114,7 +116,7 @@ interface Route {
   module?: ServiceModule;
   codec: ProtocolCodec;
   operation: string;
-  params: Record<string, any>;
+  params: SandboxRequest['params'];
   version?: string;
 }
 
@@ -365,7 +367,7 @@ class Sandbox {
     }
 
     // Query / EC2: parameters in the form body and/or the query string.
-    const params: Record<string, any> = Object.fromEntries(url.searchParams);
+    const params: Record<string, string> = Object.fromEntries(url.searchParams);
     const contentType = String(req.headers['content-type'] ?? '');
     if (body && (contentType === '' || contentType.includes('x-www-form-urlencoded'))) {
       Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
@@ -411,77 +413,23 @@ class Sandbox {
     return response;
   }
 
-  // ---- Control endpoints ----------------------------------------------------------------------------
-
   private control(method: string, path: string, body: string): WireResponse {
-    const key = `${method} ${path.replace(/\/+$/, '')}`;
-    switch (key) {
-      case 'GET /_sandbox/health':
-        this.tick(this.clock.now());
-        // pid: the CLI's handshake before it signals a recorded process; inUse: what still lives here.
-        return jsonReply(200, { status: 'ok', services: this.modules.map((m) => m.name), pid: process.pid, inUse: inUse(this.world) });
-      case 'GET /_sandbox/requests':
-        return jsonReply(200, { requests: this.log });
-      case 'DELETE /_sandbox/requests':
-        this.log = [];
-        return jsonReply(200, { requests: [] });
-      case 'GET /_sandbox/checkip':
-        return { status: 200, headers: { 'content-type': 'text/plain' }, body: '127.0.0.1\n' };
-      case 'GET /_sandbox/state':
-        this.tick(this.clock.now());
-        return jsonReply(200, this.world.toFile(this.clock.now()));
-      case 'GET /_sandbox/settings':
-        return jsonReply(200, this.world.settings);
-      case 'POST /_sandbox/settings':
-        return this.patchSettings(body);
-      default:
-        return jsonReply(404, { error: `No sandbox control endpoint ${key}` });
-    }
+    return controlEndpoint(
+      {
+        world: this.world,
+        modules: this.modules,
+        log: () => this.log,
+        clearLog: () => {
+          this.log = [];
+        },
+        tick: () => this.tick(this.clock.now()),
+        now: () => this.clock.now(),
+      },
+      method,
+      path,
+      body,
+    );
   }
-
-  private patchSettings(body: string): WireResponse {
-    let patch: Record<string, unknown>;
-    try {
-      patch = JSON.parse(body || '{}');
-    } catch {
-      return jsonReply(400, { error: 'Body must be a JSON object' });
-    }
-    const settings = this.world.settings;
-    for (const [key, value] of Object.entries(patch)) {
-      if (!(SETTINGS_KEYS as readonly string[]).includes(key)) {
-        return jsonReply(400, { error: `Unknown setting "${key}" (expected one of ${SETTINGS_KEYS.join(', ')})` });
-      }
-      if (key === 'latency') {
-        if (value !== 'none' && value !== 'fast' && value !== 'realistic') {
-          return jsonReply(400, { error: 'latency must be none, fast or realistic' });
-        }
-        settings.latency = latencyProfile(value);
-        continue;
-      }
-      if (key === 'capacity' || key === 'notOffered') {
-        // { "us-east-1a": 0 } / { "us-east-1a": ["t3.*"] }; null clears the setting.
-        const ok =
-          value === null ||
-          (typeof value === 'object' &&
-            !Array.isArray(value) &&
-            Object.values(value as object).every((x) => (key === 'capacity' ? typeof x === 'number' && x >= 0 : Array.isArray(x) && x.every((t) => typeof t === 'string'))));
-        if (!ok) return jsonReply(400, { error: key === 'capacity' ? 'capacity must map zone names to non-negative numbers' : 'notOffered must map zone names to lists of instance type patterns' });
-        if (value === null) delete settings[key];
-        else (settings as unknown as Record<string, unknown>)[key] = value;
-        continue;
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        return jsonReply(400, { error: `${key} must be a non-negative number` });
-      }
-      if (key === 'throttleRate' && value > 1) return jsonReply(400, { error: 'throttleRate must be between 0 and 1' });
-      (settings as unknown as Record<string, number>)[key] = value;
-    }
-    return jsonReply(200, settings);
-  }
-}
-
-function jsonReply(status: number, value: unknown): WireResponse {
-  return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) + '\n' };
 }
 
 function send(res: ServerResponse, r: WireResponse, close = false): void {
@@ -507,22 +455,6 @@ function readBody(req: IncomingMessage, cap: number): Promise<Buffer | undefined
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
-}
-
-/**
- * What still lives in the sandbox and would be lost to a user if its process went away: instances not
- * terminated, Auto Scaling groups, load balancers, ECS services and tasks not stopped. A sandbox the
- * CLI started for one command is stopped at its end when all of these are zero.
- */
-export function inUse(world: World): Record<string, number> {
-  const values = (service: string, key: string): Record<string, unknown>[] => Object.values((world.state[service]?.[key] ?? {}) as Record<string, Record<string, unknown>>);
-  return {
-    instances: values('ec2', 'instances').filter((i) => i.state !== 'terminated').length,
-    autoScalingGroups: values('autoscaling', 'groups').length,
-    loadBalancers: values('elasticloadbalancing', 'loadBalancers').length,
-    services: values('ecs', 'services').filter((x) => x.status !== 'INACTIVE').length,
-    tasks: values('ecs', 'tasks').filter((t) => t.lastStatus !== 'STOPPED').length,
-  };
 }
 
 function sleep(ms: number): Promise<void> {

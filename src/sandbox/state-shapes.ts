@@ -3,11 +3,18 @@
  * before serving it), so a damaged or hand-edited file is refused at start with the path of the first
  * wrong member instead of being answered later with internal errors.
  *
- * Each shape follows the record interfaces of its module (services/ecs/state.ts, services/*.ts): the members the
- * code reads are required and typed; members only some records have are optional(). Keep them in step
- * when a record gains a member.
+ * IAM, CloudWatch Logs, ECR and SSM declare each record once, as its shape, and infer the record's
+ * TypeScript type from it (services/iam/records.ts, services/logs/records.ts, services/ecr.ts,
+ * services/ssm-parameters.ts): those are only assembled here. The shapes below still follow
+ * hand-written record interfaces (ECS: services/ecs/state.ts; EC2, Auto Scaling, ELBv2): the members
+ * the code reads are required and typed, members only some records have are optional(); keep them in
+ * step until those modules infer their types from these shapes too.
  */
-import { any, arrayOf, bool, int, num, object, oneOf, optional, recordOf, str, type Shape } from './shape.js';
+import { json, arrayOf, bool, int, num, object, oneOf, optional, recordOf, str, type Shape } from './shape.js';
+import { iamStateShape as iam } from './services/iam/records.js';
+import { logsStateShape as logs } from './services/logs/records.js';
+import { ecrStateShape as ecr } from './services/ecr.js';
+import { ssmStateShape as ssm } from './services/ssm-parameters.js';
 
 const optNum = optional(num);
 const optInt = optional(int);
@@ -113,8 +120,8 @@ const service = object({
     minimumHealthyPercent: num,
     deploymentCircuitBreaker: object({ enable: bool, rollback: bool }),
   }),
-  placementConstraints: arrayOf(any),
-  placementStrategy: arrayOf(any),
+  placementConstraints: arrayOf(json),
+  placementStrategy: arrayOf(json),
   deployments: arrayOf(deployment),
   events: arrayOf(object({ id: str, createdAt: num, message: str })),
   createdAt: num,
@@ -264,101 +271,12 @@ const ec2 = object({
         defaultVersion: int,
         latestVersion: int,
         tags: tagMap,
-        versions: recordOf(object({ versionNumber: int, versionDescription: optStr, createTime: num, data: any, clientToken: optStr, requestHash: optStr })),
+        versions: recordOf(object({ versionNumber: int, versionDescription: optStr, createTime: num, data: json, clientToken: optStr, requestHash: optStr })),
         clientToken: optStr,
         requestHash: optStr,
       }),
     ),
   ),
-});
-
-// ---- IAM (services/iam.ts) ---------------------------------------------------------------------------
-
-const iam = object({
-  policies: recordOf(
-    object({
-      policyName: str,
-      policyId: str,
-      arn: str,
-      path: str,
-      description: optStr,
-      createDate: num,
-      updateDate: num,
-      defaultVersionId: str,
-      versions: arrayOf(object({ versionId: str, document: str, createDate: num })),
-      nextVersion: int,
-      tags: tagMap,
-      awsManaged: bool,
-    }),
-  ),
-  roles: recordOf(
-    object({
-      roleName: str,
-      roleId: str,
-      arn: str,
-      path: str,
-      assumeRolePolicyDocument: str,
-      description: optStr,
-      maxSessionDuration: int,
-      createDate: num,
-      tags: tagMap,
-      attachedPolicyArns: arrayOf(str),
-    }),
-  ),
-  instanceProfiles: recordOf(
-    object({ instanceProfileName: str, instanceProfileId: str, arn: str, path: str, createDate: num, roles: arrayOf(str), roleAddedAt: optNum, tags: tagMap }),
-  ),
-});
-
-// ---- CloudWatch Logs (services/logs.ts) --------------------------------------------------------------
-
-const logs = object({
-  groups: recordOf(
-    object({
-      logGroupName: str,
-      region: str,
-      creationTime: num,
-      retentionInDays: optInt,
-      kmsKeyId: optStr,
-      tags: tagMap,
-      streams: recordOf(
-        object({
-          logStreamName: str,
-          creationTime: num,
-          firstEventTimestamp: optNum,
-          lastEventTimestamp: optNum,
-          lastIngestionTime: optNum,
-          storedBytes: num,
-          events: arrayOf(object({ timestamp: num, message: str, ingestionTime: num, seq: int })),
-        }),
-      ),
-    }),
-  ),
-  seq: int,
-});
-
-// ---- ECR (services/ecr.ts) ---------------------------------------------------------------------------
-
-const ecr = object({
-  repositories: recordOf(
-    object({
-      repositoryName: str,
-      region: str,
-      registryId: str,
-      createdAt: num,
-      imageTagMutability: oneOf('MUTABLE', 'IMMUTABLE'),
-      scanOnPush: bool,
-      encryptionType: oneOf('AES256', 'KMS'),
-      kmsKey: optStr,
-      tags: tagMap,
-      images: arrayOf(
-        object({ imageDigest: str, imageTags: arrayOf(str), imageSizeInBytes: num, imagePushedAt: num, imageManifestMediaType: str, manifest: optStr }),
-      ),
-    }),
-  ),
-  // The loopback registry (../registry/): each region's port, and the key its tokens are signed with.
-  registryPorts: optional(recordOf(num)),
-  registrySecret: optStr,
 });
 
 // ---- Auto Scaling (services/autoscaling/, views.ts AutoScalingView) ---------------------------------
@@ -488,22 +406,6 @@ const elasticloadbalancing = object({
   loadBalancers: recordOf(elbLoadBalancer),
   targetGroups: recordOf(elbTargetGroup),
   listeners: recordOf(elbListener),
-});
-
-// ---- SSM (services/ssm-parameters.ts) -----------------------------------------------------------------
-
-const ssm = object({
-  parameters: recordOf(
-    object({
-      name: str,
-      region: str,
-      type: oneOf('String', 'StringList', 'SecureString'),
-      tier: oneOf('Standard', 'Advanced'),
-      dataType: str,
-      tags: tagMap,
-      versions: arrayOf(object({ value: str, version: int, lastModified: num, lastModifiedUser: str, description: optStr })),
-    }),
-  ),
 });
 
 /** By ServiceModule.name. A module without an entry (sts, tagging keep nothing) accepts any object. */

@@ -9,6 +9,9 @@
  */
 import type { Operation, SandboxRequest, World } from './types.js';
 
+/** What the protocol layer hands a decoder: the JSON body, or the flat Query/EC2 form fields. */
+export type WireParams = SandboxRequest['params'];
+
 export interface Call {
   req: SandboxRequest;
   world: World;
@@ -19,7 +22,7 @@ export interface Call {
 
 export interface TypedOperation<I, O> {
   mutating: boolean;
-  decode: (params: Record<string, any>) => I;
+  decode: (params: WireParams) => I;
   encode?: (out: O) => unknown;
   handler: (input: I, call: Call) => O | Promise<O>;
 }
@@ -35,4 +38,4 @@ export function typedOperation<I, O>(op: TypedOperation<I, O>): Operation {
 }
 
 /** JSON protocol: the body is already the SDK's input shape. */
-export const jsonBody = <I>(params: Record<string, any>): I => params as I;
+export const jsonBody = <I>(params: WireParams): I => params as I;

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { int, object, optional, recordOf, str, any, type Shape } from './shape.js';
+import { int, json, object, optional, recordOf, str, type Shape } from './shape.js';
 import { STATE_SHAPES } from './state-shapes.js';
 import type { SandboxSettings, ServiceModule, World } from './types.js';
 
@@ -81,7 +81,7 @@ export class StateFileError extends Error {
   }
 }
 
-const FILE_SHAPE: Shape = object({ format: str, savedAt: optional(str), idSeq: int, idSeed: optional(str), state: recordOf(any) });
+const FILE_SHAPE: Shape = object({ format: str, savedAt: optional(str), idSeq: int, idSeed: optional(str), state: recordOf(json) });
 
 /**
  * Load the world saved at `path`, or create an empty one if there is no file. A file that is not a
@@ -125,7 +125,7 @@ export function checkStateFile(file: unknown, modules: ServiceModule[]): string 
   for (const m of modules) {
     const slice = state[m.name];
     if (slice === undefined) continue; // created empty
-    const shape = STATE_SHAPES[m.name] ?? recordOf(any);
+    const shape = STATE_SHAPES[m.name] ?? recordOf(json);
     const sliceProblem = shape(slice, m.name);
     if (sliceProblem) return sliceProblem;
   }

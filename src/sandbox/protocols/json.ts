@@ -27,7 +27,7 @@ export function parseTarget(target: string): { prefix: string; operation: string
 }
 
 /** Parse a JSON request body. An empty body is an empty input. */
-export function parseJsonBody(body: string): Record<string, any> {
+export function parseJsonBody(body: string): Record<string, unknown> {
   if (body.trim() === '') return {};
   let parsed: unknown;
   try {
@@ -38,12 +38,12 @@ export function parseJsonBody(body: string): Record<string, any> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
   }
-  return parsed as Record<string, any>;
+  return parsed as Record<string, unknown>;
 }
 
 /** JSON.stringify with Date => epoch seconds (fractional, as AWS JSON services send them). */
 export function toAwsJson(value: unknown): string {
-  return JSON.stringify(value ?? {}, function (this: any, key: string, v: unknown) {
+  return JSON.stringify(value ?? {}, function (this: Record<string, unknown>, key: string, v: unknown) {
     const raw = this[key];
     return raw instanceof Date ? raw.getTime() / 1000 : v;
   });

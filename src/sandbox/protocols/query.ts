@@ -47,37 +47,54 @@ export const QUERY_XML_STYLE: XmlStyle = { listItem: 'member', dateMillis: false
  * Indexes are 1-based, as on the wire; gaps are closed up. Values stay strings: convert numbers and
  * booleans in the handler. An empty list is sent as "Tags=" and comes out as ''.
  */
-export function unflatten(params: Record<string, string>): Record<string, any> {
-  const root: Record<string, any> = {};
+/** A form parameter's value once nested: a string, a list or a structure of them. */
+export type Nested = string | Nested[] | { [key: string]: Nested };
+type Node = Nested[] | { [key: string]: Nested };
+
+export function nest(params: Record<string, string>): { [key: string]: Nested } {
+  const root: { [key: string]: Nested } = {};
   for (const [flatKey, value] of Object.entries(params)) {
     const path = flatKey.split('.').filter((seg, i, all) => !(seg === 'member' && /^\d+$/.test(all[i + 1] ?? '')));
-    let node: any = root;
+    let node: Node = root;
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];
+      const slot = node as Record<string | number, Nested | undefined>;
       const key: string | number = /^\d+$/.test(seg) ? Number(seg) - 1 : seg;
       if (i === path.length - 1) {
-        node[key] = value;
+        slot[key] = value;
         break;
       }
       const nextIsIndex = /^\d+$/.test(path[i + 1]);
-      if (typeof node[key] !== 'object' || node[key] === null) node[key] = nextIsIndex ? [] : {};
-      node = node[key];
+      const next = slot[key];
+      if (typeof next !== 'object') slot[key] = nextIsIndex ? [] : {};
+      node = slot[key] as Node;
     }
   }
-  return normalise(root);
+  return normalise(root) as { [key: string]: Nested };
 }
 
+/**
+ * nest() for code that reads the wire names without a schema (EC2's RunInstances, whose parameters a
+ * launch template's data overrides by wire name). Protocol glue: the values' types are the caller's
+ * to check; schema-driven handlers use queryDecoder()/ec2Decoder() (schema.ts) instead.
+ */
+export const unflatten = nest as (params: Record<string, string>) => Record<string, any>;
+
 /** Close gaps in sparse arrays and turn "entry" lists of { key, value } into plain maps. */
-function normalise(value: any): any {
+function normalise(value: Nested | undefined): Nested {
+  if (value === undefined) return '';
   if (Array.isArray(value)) return value.filter((v) => v !== undefined).map(normalise);
-  if (typeof value !== 'object' || value === null) return value;
+  if (typeof value !== 'object') return value;
   const keys = Object.keys(value);
-  if (keys.length === 1 && keys[0] === 'entry' && Array.isArray(value.entry)) {
-    const map: Record<string, any> = {};
-    for (const e of value.entry.filter((x: any) => x !== undefined)) map[e.key] = normalise(e.value);
+  const entries = value.entry;
+  if (keys.length === 1 && keys[0] === 'entry' && Array.isArray(entries)) {
+    const map: { [key: string]: Nested } = {};
+    for (const e of entries) {
+      if (typeof e === 'object' && !Array.isArray(e) && typeof e.key === 'string') map[e.key] = normalise(e.value);
+    }
     return map;
   }
-  const out: Record<string, any> = {};
+  const out: { [key: string]: Nested } = {};
   for (const k of keys) out[k] = normalise(value[k]);
   return out;
 }

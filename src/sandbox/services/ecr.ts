@@ -10,36 +10,59 @@
 
 import { createHash } from 'node:crypto';
 import { paginate } from '../paginate.js';
+import { arrayOf, bool as boolean, num, object, oneOf, optional, recordOf, str, type Infer } from '../shape.js';
 import { issuePassword, registryHost, TOKEN_LIFETIME_MS, type RegistryState } from '../registry/tokens.js';
-import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
-import { arrayToTagMap, bool, int, list, tagList, type TagMap } from './util.js';
+import type {
+  CreateRepositoryRequest,
+  CreateRepositoryResponse,
+  DeleteRepositoryRequest,
+  DeleteRepositoryResponse,
+  DescribeImagesRequest,
+  DescribeImagesResponse,
+  DescribeRepositoriesRequest,
+  DescribeRepositoriesResponse,
+  GetAuthorizationTokenRequest,
+  GetAuthorizationTokenResponse,
+  ListTagsForResourceRequest,
+  ListTagsForResourceResponse,
+  PutImageRequest,
+  PutImageResponse,
+  TagResourceRequest,
+  TagResourceResponse,
+  UntagResourceRequest,
+  UntagResourceResponse,
+} from '@aws-sdk/client-ecr';
+import { jsonBody, typedOperation, type Call } from '../typed.js';
+import { ServiceError, type ServiceModule, type World } from '../types.js';
+import { arrayToTagMap, bool, int, keyValueTags, list, type TagMap } from './util.js';
 
-export interface EcrImage {
-  imageDigest: string;
-  imageTags: string[];
-  imageSizeInBytes: number;
-  imagePushedAt: number;
-  imageManifestMediaType: string;
-  manifest?: string;
-}
+// Each record declared once, as the shape a saved state file is checked against (../shape.ts), with
+// its TypeScript type inferred from it.
+const ecrImageShape = object({ imageDigest: str, imageTags: arrayOf(str), imageSizeInBytes: num, imagePushedAt: num, imageManifestMediaType: str, manifest: optional(str) });
+export type EcrImage = Infer<typeof ecrImageShape>;
 
-interface RepositoryRecord {
-  repositoryName: string;
-  region: string;
-  registryId: string;
-  createdAt: number;
-  imageTagMutability: 'MUTABLE' | 'IMMUTABLE';
-  scanOnPush: boolean;
-  encryptionType: 'AES256' | 'KMS';
-  kmsKey?: string;
-  tags: TagMap;
-  images: EcrImage[];
-}
+const repositoryRecordShape = object({
+  repositoryName: str,
+  region: str,
+  registryId: str,
+  createdAt: num,
+  imageTagMutability: oneOf('MUTABLE', 'IMMUTABLE'),
+  scanOnPush: boolean,
+  encryptionType: oneOf('AES256', 'KMS'),
+  kmsKey: optional(str),
+  tags: recordOf(str),
+  images: arrayOf(ecrImageShape),
+});
+type RepositoryRecord = Infer<typeof repositoryRecordShape>;
 
-export interface EcrState extends RegistryState {
+export const ecrStateShape = object({
   /** By `${region}|${repositoryName}`. */
-  repositories: Record<string, RepositoryRecord>;
-}
+  repositories: recordOf(repositoryRecordShape),
+  // The loopback registry (../registry/): each region's port, and the key its tokens are signed with.
+  registryPorts: optional(recordOf(num)),
+  registrySecret: optional(str),
+});
+export type EcrState = Infer<typeof ecrStateShape> & RegistryState;
 
 const NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -84,7 +107,7 @@ function checkName(value: unknown): string {
   return name;
 }
 
-function registryOf(world: World, p: Record<string, any>): string {
+function registryOf(world: World, p: { registryId?: string }): string {
   return p.registryId ? String(p.registryId) : world.settings.accountId;
 }
 
@@ -96,7 +119,7 @@ function notFound(name: string, registryId: string): ServiceError {
   );
 }
 
-function getRepository(world: World, region: string, p: Record<string, any>): RepositoryRecord {
+function getRepository(world: World, region: string, p: { repositoryName?: string; registryId?: string }): RepositoryRecord {
   const name = checkName(p.repositoryName);
   const registryId = registryOf(world, p);
   const repo = state(world).repositories[key(region, name)];
@@ -152,8 +175,7 @@ function checkMaxResults(value: unknown, max: number): number | undefined {
 
 // ---------------------------------------------------------------------------------------------
 
-async function createRepository(req: SandboxRequest, world: World) {
-  const p = req.params;
+async function createRepository(p: CreateRepositoryRequest, { world, region, now }: Call): Promise<CreateRepositoryResponse> {
   const name = checkName(p.repositoryName);
   const registryId = registryOf(world, p);
   const tags = checkTagCount(readTags(p.tags));
@@ -166,7 +188,7 @@ async function createRepository(req: SandboxRequest, world: World) {
     throw invalidParameter(`Invalid parameter at 'encryptionType' failed to satisfy constraint: 'Member must satisfy enum value set: [AES256, KMS]'`);
   }
   const repos = state(world).repositories;
-  if (repos[key(req.region, name)]) {
+  if (repos[key(region, name)]) {
     throw new ServiceError(
       'RepositoryAlreadyExistsException',
       `The repository with name '${name}' already exists in the registry with id '${registryId}'`,
@@ -175,28 +197,27 @@ async function createRepository(req: SandboxRequest, world: World) {
   }
   const repo: RepositoryRecord = {
     repositoryName: name,
-    region: req.region,
+    region: region,
     registryId,
-    createdAt: req.now,
+    createdAt: now,
     imageTagMutability: mutability,
     scanOnPush: bool(p.imageScanningConfiguration?.scanOnPush) ?? false,
     encryptionType,
-    kmsKey: encryptionType === 'KMS' ? (p.encryptionConfiguration?.kmsKey ?? `arn:aws:kms:${req.region}:${registryId}:alias/aws/ecr`) : undefined,
+    kmsKey: encryptionType === 'KMS' ? (p.encryptionConfiguration?.kmsKey ?? `arn:aws:kms:${region}:${registryId}:alias/aws/ecr`) : undefined,
     tags,
     images: [],
   };
-  repos[key(req.region, name)] = repo;
+  repos[key(region, name)] = repo;
   return { repository: await repositoryShape(world, repo) };
 }
 
-async function describeRepositories(req: SandboxRequest, world: World) {
-  const p = req.params;
+async function describeRepositories(p: DescribeRepositoriesRequest, { world, region, now }: Call): Promise<DescribeRepositoriesResponse> {
   const registryId = registryOf(world, p);
   const names = list<string>(p.repositoryNames);
   if (names.length && (p.nextToken || p.maxResults)) {
     throw invalidParameter('Cannot specify repositoryNames together with nextToken or maxResults.');
   }
-  let repos = Object.values(state(world).repositories).filter((r) => r.region === req.region && r.registryId === registryId);
+  let repos = Object.values(state(world).repositories).filter((r) => r.region === region && r.registryId === registryId);
   if (names.length) {
     for (const n of names) {
       checkName(n);
@@ -216,9 +237,9 @@ async function describeRepositories(req: SandboxRequest, world: World) {
   return { repositories: await Promise.all(page.items.map((r) => repositoryShape(world, r))), nextToken: page.nextToken };
 }
 
-async function deleteRepository(req: SandboxRequest, world: World) {
-  const repo = getRepository(world, req.region, req.params);
-  if (repo.images.length > 0 && !bool(req.params.force)) {
+async function deleteRepository(p: DeleteRepositoryRequest, { world, region, now }: Call): Promise<DeleteRepositoryResponse> {
+  const repo = getRepository(world, region, p);
+  if (repo.images.length > 0 && !bool(p.force)) {
     throw new ServiceError(
       'RepositoryNotEmptyException',
       `The repository with name '${repo.repositoryName}' in registry with id '${repo.registryId}' cannot be deleted because it still contains images`,
@@ -240,9 +261,8 @@ function findImage(repo: RepositoryRecord, id: { imageDigest?: string; imageTag?
   );
 }
 
-function describeImages(req: SandboxRequest, world: World) {
-  const p = req.params;
-  const repo = getRepository(world, req.region, p);
+function describeImages(p: DescribeImagesRequest, { world, region, now }: Call): DescribeImagesResponse {
+  const repo = getRepository(world, region, p);
   const ids = list<{ imageDigest?: string; imageTag?: string }>(p.imageIds);
   let images: EcrImage[];
   if (ids.length) {
@@ -333,14 +353,13 @@ export function recordImage(
   });
 }
 
-function putImage(req: SandboxRequest, world: World) {
-  const p = req.params;
-  const repo = getRepository(world, req.region, p);
+function putImage(p: PutImageRequest, { world, region, now }: Call): PutImageResponse {
+  const repo = getRepository(world, region, p);
   const manifest = p.imageManifest;
   if (typeof manifest !== 'string' || manifest === '') {
     throw invalidParameter(`1 validation error detected: Value null at 'imageManifest' failed to satisfy constraint: Member must not be null`);
   }
-  let parsed: any;
+  let parsed: { layers?: unknown; config?: { size?: unknown }; mediaType?: string } | null;
   try {
     parsed = JSON.parse(manifest);
   } catch {
@@ -353,10 +372,10 @@ function putImage(req: SandboxRequest, world: World) {
   const size = list<{ size?: number }>(parsed?.layers).reduce((n, l) => n + (Number(l?.size) || 0), Number(parsed?.config?.size) || 0);
   recordImage(
     world,
-    req.region,
+    region,
     repo.repositoryName,
     { imageDigest, imageTag: p.imageTag, imageSizeInBytes: size, manifest, mediaType: p.imageManifestMediaType ?? parsed?.mediaType },
-    req.now,
+    now,
   );
   return {
     image: {
@@ -374,34 +393,34 @@ function putImage(req: SandboxRequest, world: World) {
  * proxyEndpoint the registry URL for `docker login`). Its registry speaks plain HTTP, as dockerd
  * speaks to any 127.0.0.0/8 registry.
  */
-async function getAuthorizationToken(req: SandboxRequest, world: World) {
-  const registryIds = list<string>(req.params.registryIds);
+async function getAuthorizationToken(p: GetAuthorizationTokenRequest, { world, region, now }: Call): Promise<GetAuthorizationTokenResponse> {
+  const registryIds = list<string>(p.registryIds);
   const ids = registryIds.length ? registryIds : [world.settings.accountId];
-  const host = await registryHost(world, req.region);
-  const expiresAt = req.now + TOKEN_LIFETIME_MS;
+  const host = await registryHost(world, region);
+  const expiresAt = now + TOKEN_LIFETIME_MS;
   return {
     authorizationData: ids.map(() => ({
-      authorizationToken: Buffer.from(`AWS:${issuePassword(world, req.region, expiresAt)}`).toString('base64'),
+      authorizationToken: Buffer.from(`AWS:${issuePassword(world, region, expiresAt)}`).toString('base64'),
       expiresAt: new Date(expiresAt),
       proxyEndpoint: `http://${host}`,
     })),
   };
 }
 
-function tagResource(req: SandboxRequest, world: World) {
-  const repo = repositoryByArn(world, req.params.resourceArn);
-  repo.tags = checkTagCount({ ...repo.tags, ...readTags(req.params.tags) });
+function tagResource(p: TagResourceRequest, { world, region, now }: Call): TagResourceResponse {
+  const repo = repositoryByArn(world, p.resourceArn);
+  repo.tags = checkTagCount({ ...repo.tags, ...readTags(p.tags) });
   return {};
 }
 
-function untagResource(req: SandboxRequest, world: World) {
-  const repo = repositoryByArn(world, req.params.resourceArn);
-  for (const k of list<string>(req.params.tagKeys)) delete repo.tags[k];
+function untagResource(p: UntagResourceRequest, { world, region, now }: Call): UntagResourceResponse {
+  const repo = repositoryByArn(world, p.resourceArn);
+  for (const k of list<string>(p.tagKeys)) delete repo.tags[k];
   return {};
 }
 
-function listTagsForResource(req: SandboxRequest, world: World) {
-  return { tags: tagList(repositoryByArn(world, req.params.resourceArn).tags) };
+function listTagsForResource(p: ListTagsForResourceRequest, { world, region, now }: Call): ListTagsForResourceResponse {
+  return { tags: keyValueTags(repositoryByArn(world, p.resourceArn).tags) };
 }
 
 export const ecr: ServiceModule = {
@@ -410,14 +429,14 @@ export const ecr: ServiceModule = {
   targetPrefix: 'AmazonEC2ContainerRegistry_V20150921',
   initState: (): EcrState => ({ repositories: {} }),
   operations: {
-    CreateRepository: { mutating: true, handler: createRepository },
-    DescribeRepositories: { mutating: false, handler: describeRepositories },
-    DeleteRepository: { mutating: true, handler: deleteRepository },
-    DescribeImages: { mutating: false, handler: describeImages },
-    PutImage: { mutating: true, handler: putImage },
-    GetAuthorizationToken: { mutating: false, handler: getAuthorizationToken },
-    TagResource: { mutating: true, handler: tagResource },
-    UntagResource: { mutating: true, handler: untagResource },
-    ListTagsForResource: { mutating: false, handler: listTagsForResource },
+    CreateRepository: typedOperation({ mutating: true, decode: jsonBody<CreateRepositoryRequest>, handler: createRepository }),
+    DescribeRepositories: typedOperation({ mutating: false, decode: jsonBody<DescribeRepositoriesRequest>, handler: describeRepositories }),
+    DeleteRepository: typedOperation({ mutating: true, decode: jsonBody<DeleteRepositoryRequest>, handler: deleteRepository }),
+    DescribeImages: typedOperation({ mutating: false, decode: jsonBody<DescribeImagesRequest>, handler: describeImages }),
+    PutImage: typedOperation({ mutating: true, decode: jsonBody<PutImageRequest>, handler: putImage }),
+    GetAuthorizationToken: typedOperation({ mutating: false, decode: jsonBody<GetAuthorizationTokenRequest>, handler: getAuthorizationToken }),
+    TagResource: typedOperation({ mutating: true, decode: jsonBody<TagResourceRequest>, handler: tagResource }),
+    UntagResource: typedOperation({ mutating: true, decode: jsonBody<UntagResourceRequest>, handler: untagResource }),
+    ListTagsForResource: typedOperation({ mutating: false, decode: jsonBody<ListTagsForResourceRequest>, handler: listTagsForResource }),
   },
 };

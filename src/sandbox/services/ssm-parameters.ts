@@ -27,34 +27,41 @@ import type {
   PutParameterResult,
   RemoveTagsFromResourceRequest,
 } from '@aws-sdk/client-ssm';
-import { ServiceError, type SandboxRequest, type World } from '../types.js';
+import { ServiceError, type World } from '../types.js';
 import { paginate } from '../paginate.js';
+import { arrayOf, int, num, object, oneOf, optional, recordOf, str, type Infer } from '../shape.js';
+import type { Call } from '../typed.js';
 import type { TagMap } from './util.js';
 
-export interface ParameterVersion {
-  value: string;
-  version: number;
-  lastModified: number;
+// Each record declared once, as the shape a saved state file is checked against (../shape.ts), with
+// its TypeScript type inferred from it.
+const parameterVersionShape = object({
+  value: str,
+  version: int,
+  lastModified: num,
   /** Who wrote it (the caller's access key id), as LastModifiedUser names an IAM identity. */
-  lastModifiedUser: string;
-  description?: string;
-}
+  lastModifiedUser: str,
+  description: optional(str),
+});
+export type ParameterVersion = Infer<typeof parameterVersionShape>;
 
-export interface ParameterRecord {
-  name: string;
-  region: string;
-  type: 'String' | 'StringList' | 'SecureString';
-  tier: 'Standard' | 'Advanced';
-  dataType: string;
-  tags: TagMap;
+const parameterShape = object({
+  name: str,
+  region: str,
+  type: oneOf('String', 'StringList', 'SecureString'),
+  tier: oneOf('Standard', 'Advanced'),
+  dataType: str,
+  tags: recordOf(str),
   /** Oldest first; the last one is current. AWS keeps the last 100. */
-  versions: ParameterVersion[];
-}
+  versions: arrayOf(parameterVersionShape),
+});
+export type ParameterRecord = Infer<typeof parameterShape>;
 
-export interface SsmState {
+export const ssmStateShape = object({
   /** By `${region}/${name}`. */
-  parameters: Record<string, ParameterRecord>;
-}
+  parameters: recordOf(parameterShape),
+});
+export type SsmState = Infer<typeof ssmStateShape>;
 
 export const initSsmState = (): SsmState => ({ parameters: {} });
 
@@ -119,8 +126,9 @@ export function userParameterShape(world: World, region: string, p: ParameterRec
   };
 }
 
-export function putParameter(req: SandboxRequest, world: World): PutParameterResult {
-  const p = req.params as PutParameterRequest;
+export function putParameter(input: PutParameterRequest, call: Call): PutParameterResult {
+  const { world, region, now } = call;
+  const p = input;
   const name = checkUserName(p.Name);
   if (typeof p.Value !== 'string') throw validation("1 validation error detected: Value null at 'value' failed to satisfy constraint: Member must not be null");
   if (Buffer.byteLength(p.Value) > MAX_VALUE) {
@@ -134,7 +142,7 @@ export function putParameter(req: SandboxRequest, world: World): PutParameterRes
       'Invalid request: tags and overwrite can\'t be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.',
     );
   }
-  const existing = userParameter(world, req.region, name);
+  const existing = userParameter(world, region, name);
   if (existing && !p.Overwrite) throw new ServiceError('ParameterAlreadyExists', 'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.');
   if (!existing && !type) throw validation('A parameter type is required when you create a parameter.');
   if (existing && type && type !== existing.type) {
@@ -144,8 +152,8 @@ export function putParameter(req: SandboxRequest, world: World): PutParameterRes
   const version: ParameterVersion = {
     value: p.Value,
     version: existing ? existing.versions[existing.versions.length - 1]!.version + 1 : 1,
-    lastModified: req.now,
-    lastModifiedUser: `arn:aws:iam::${world.settings.accountId}:user/${req.accessKeyId || 'sandbox'}`,
+    lastModified: now,
+    lastModifiedUser: `arn:aws:iam::${world.settings.accountId}:user/${call.req.accessKeyId || 'sandbox'}`,
     ...(p.Description !== undefined ? { description: p.Description } : {}),
   };
   if (existing) {
@@ -156,9 +164,9 @@ export function putParameter(req: SandboxRequest, world: World): PutParameterRes
   } else {
     const tagMap: TagMap = {};
     for (const t of tags) if (t.Key) tagMap[t.Key] = t.Value ?? '';
-    ssmState(world).parameters[key(req.region, name)] = {
+    ssmState(world).parameters[key(region, name)] = {
       name,
-      region: req.region,
+      region: region,
       type: type as ParameterRecord['type'],
       tier: 'Standard',
       dataType: p.DataType ?? 'text',
@@ -169,23 +177,23 @@ export function putParameter(req: SandboxRequest, world: World): PutParameterRes
   return { Version: version.version, Tier: 'Standard' };
 }
 
-export function getUserParameter(req: SandboxRequest, world: World, name: string): GetParameterResult | undefined {
-  const p = userParameter(world, req.region, name);
-  return p ? { Parameter: userParameterShape(world, req.region, p) } : undefined;
+export function getUserParameter(region: string, world: World, name: string): GetParameterResult | undefined {
+  const p = userParameter(world, region, name);
+  return p ? { Parameter: userParameterShape(world, region, p) } : undefined;
 }
 
-export function deleteParameter(req: SandboxRequest, world: World): Record<string, never> {
-  const name = checkUserName((req.params as DeleteParameterRequest).Name);
-  const k = key(req.region, name);
+export function deleteParameter(input: DeleteParameterRequest, { world, region, now }: Call): Record<string, never> {
+  const name = checkUserName(input.Name);
+  const k = key(region, name);
   if (!ssmState(world).parameters[k]) throw new ServiceError('ParameterNotFound', `Parameter ${name} not found.`);
   delete ssmState(world).parameters[k];
   return {};
 }
 
-export function getParameterHistory(req: SandboxRequest, world: World): GetParameterHistoryResult {
-  const r = req.params as GetParameterHistoryRequest;
+export function getParameterHistory(input: GetParameterHistoryRequest, { world, region, now }: Call): GetParameterHistoryResult {
+  const r = input;
   const name = checkUserName(r.Name);
-  const p = userParameter(world, req.region, name);
+  const p = userParameter(world, region, name);
   if (!p) throw new ServiceError('ParameterNotFound', '');
   const page = pageOf(world, p.versions, r, 50);
   return {
@@ -206,9 +214,9 @@ export function getParameterHistory(req: SandboxRequest, world: World): GetParam
   };
 }
 
-export function describeParameters(req: SandboxRequest, world: World): DescribeParametersResult {
-  const r = req.params as DescribeParametersRequest;
-  let items = Object.values(ssmState(world).parameters).filter((p) => p.region === req.region);
+export function describeParameters(input: DescribeParametersRequest, { world, region, now }: Call): DescribeParametersResult {
+  const r = input;
+  let items = Object.values(ssmState(world).parameters).filter((p) => p.region === region);
   for (const f of r.ParameterFilters ?? []) {
     const values = f.Values ?? [];
     if (f.Key === 'Name') items = items.filter((p) => (f.Option === 'BeginsWith' ? values.some((v) => p.name.startsWith(v)) : values.includes(p.name)));
@@ -231,7 +239,7 @@ export function describeParameters(req: SandboxRequest, world: World): DescribeP
       const v = p.versions[p.versions.length - 1]!;
       return {
         Name: p.name,
-        ARN: parameterArn(world, req.region, p.name),
+        ARN: parameterArn(world, region, p.name),
         Type: p.type,
         Version: v.version,
         LastModifiedDate: new Date(v.lastModified),
@@ -246,33 +254,33 @@ export function describeParameters(req: SandboxRequest, world: World): DescribeP
   };
 }
 
-function taggedParameter(req: SandboxRequest, world: World, type: unknown, id: unknown): ParameterRecord {
+function taggedParameter(region: string, world: World, type: unknown, id: unknown): ParameterRecord {
   if (type !== 'Parameter') {
     throw new ServiceError('InvalidResourceType', 'The resource type is not valid. For example, if you are attempting to tag an EC2 instance, the instance must be a managed node.');
   }
-  const p = typeof id === 'string' ? userParameter(world, req.region, id) : undefined;
+  const p = typeof id === 'string' ? userParameter(world, region, id) : undefined;
   if (!p) throw new ServiceError('InvalidResourceId', 'The resource ID is not valid. Verify that you entered the correct ID and try again.');
   return p;
 }
 
-export function addTagsToResource(req: SandboxRequest, world: World): Record<string, never> {
-  const r = req.params as AddTagsToResourceRequest;
-  const p = taggedParameter(req, world, r.ResourceType, r.ResourceId);
+export function addTagsToResource(input: AddTagsToResourceRequest, { world, region, now }: Call): Record<string, never> {
+  const r = input;
+  const p = taggedParameter(region, world, r.ResourceType, r.ResourceId);
   for (const t of r.Tags ?? []) if (t.Key) p.tags[t.Key] = t.Value ?? '';
   if (Object.keys(p.tags).length > 50) throw new ServiceError('TooManyTagsError', 'The Targets parameter includes too many tags. Remove one or more tags and try the command again.');
   return {};
 }
 
-export function removeTagsFromResource(req: SandboxRequest, world: World): Record<string, never> {
-  const r = req.params as RemoveTagsFromResourceRequest;
-  const p = taggedParameter(req, world, r.ResourceType, r.ResourceId);
+export function removeTagsFromResource(input: RemoveTagsFromResourceRequest, { world, region, now }: Call): Record<string, never> {
+  const r = input;
+  const p = taggedParameter(region, world, r.ResourceType, r.ResourceId);
   for (const k of r.TagKeys ?? []) delete p.tags[k];
   return {};
 }
 
-export function listTagsForResource(req: SandboxRequest, world: World): ListTagsForResourceResult {
-  const r = req.params as ListTagsForResourceRequest;
-  const p = taggedParameter(req, world, r.ResourceType, r.ResourceId);
+export function listTagsForResource(input: ListTagsForResourceRequest, { world, region, now }: Call): ListTagsForResourceResult {
+  const r = input;
+  const p = taggedParameter(region, world, r.ResourceType, r.ResourceId);
   return { TagList: Object.entries(p.tags).map(([Key, Value]) => ({ Key, Value })) };
 }
 

@@ -5,8 +5,25 @@
  * (ssm-parameters.ts), where the stack's lock lives while a run changes it.
  */
 
-import { ServiceError, type SandboxRequest, type ServiceModule, type World } from '../types.js';
+import { ServiceError, type ServiceModule, type World } from '../types.js';
 import { paginate } from '../paginate.js';
+import { jsonBody, typedOperation, type Call } from '../typed.js';
+import type {
+  AddTagsToResourceRequest,
+  DeleteParameterRequest,
+  DescribeParametersRequest,
+  GetParameterHistoryRequest,
+  GetParameterRequest,
+  GetParameterResult,
+  GetParametersByPathRequest,
+  GetParametersByPathResult,
+  GetParametersRequest,
+  GetParametersResult,
+  ListTagsForResourceRequest,
+  PutParameterRequest,
+  RemoveTagsFromResourceRequest,
+  Parameter,
+} from '@aws-sdk/client-ssm';
 import { amisForRegion, recommendedEcsAmi } from './ec2/ec2-data.js';
 import { bool, int, list } from './util.js';
 import {
@@ -58,7 +75,7 @@ function publicParameters(region: string, world?: World): Map<string, PublicPara
   return params;
 }
 
-function parameterShape(region: string, p: PublicParameter) {
+function parameterShape(region: string, p: PublicParameter): Parameter {
   return {
     Name: p.name,
     Type: 'String',
@@ -86,19 +103,19 @@ function checkName(name: unknown, member = 'name'): string {
   return name;
 }
 
-function getParameter(req: SandboxRequest, world: World) {
-  const name = checkName(req.params.Name);
-  const param = publicParameters(req.region, world).get(name);
+function getParameter(input: GetParameterRequest, { world, region, now }: Call): GetParameterResult {
+  const name = checkName(input.Name);
+  const param = publicParameters(region, world).get(name);
   if (!param) {
-    const own = name.startsWith('/aws/') ? undefined : getUserParameter(req, world, checkUserName(name));
+    const own = name.startsWith('/aws/') ? undefined : getUserParameter(region, world, checkUserName(name));
     if (own) return own;
     throw new ServiceError('ParameterNotFound', '', 400);
   }
-  return { Parameter: parameterShape(req.region, param) };
+  return { Parameter: parameterShape(region, param) };
 }
 
-function getParameters(req: SandboxRequest, world: World) {
-  const names = list<unknown>(req.params.Names);
+function getParameters(input: GetParametersRequest, { world, region, now }: Call): GetParametersResult {
+  const names = list<unknown>(input.Names);
   if (names.length === 0) {
     throw validationException(`1 validation error detected: Value null at 'names' failed to satisfy constraint: Member must not be null`);
   }
@@ -107,42 +124,42 @@ function getParameters(req: SandboxRequest, world: World) {
       `1 validation error detected: Value '[${names.join(', ')}]' at 'names' failed to satisfy constraint: Member must have length less than or equal to 10`,
     );
   }
-  const all = publicParameters(req.region, world);
+  const all = publicParameters(region, world);
   const found = [];
   const invalid = [];
   for (const n of names) {
     const name = checkName(n, 'names');
     const param = all.get(name);
-    const own = param || name.startsWith('/aws/') ? undefined : userParameter(world, req.region, name);
-    if (param) found.push(parameterShape(req.region, param));
-    else if (own) found.push(userParameterShape(world, req.region, own));
+    const own = param || name.startsWith('/aws/') ? undefined : userParameter(world, region, name);
+    if (param) found.push(parameterShape(region, param));
+    else if (own) found.push(userParameterShape(world, region, own));
     else invalid.push(name);
   }
   return { Parameters: found, InvalidParameters: invalid };
 }
 
-function getParametersByPath(req: SandboxRequest, world: World) {
-  const path = checkName(req.params.Path, 'path');
+function getParametersByPath(input: GetParametersByPathRequest, { world, region, now }: Call): GetParametersByPathResult {
+  const path = checkName(input.Path, 'path');
   if (!path.startsWith('/')) throw validationException('The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".');
   const prefix = path.endsWith('/') ? path : `${path}/`;
-  const recursive = bool(req.params.Recursive) ?? false;
-  const maxResults = int(req.params.MaxResults);
+  const recursive = bool(input.Recursive) ?? false;
+  const maxResults = int(input.MaxResults);
   if (maxResults !== undefined && (Number.isNaN(maxResults) || maxResults < 1 || maxResults > 10)) {
     throw validationException(
-      `1 validation error detected: Value '${req.params.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10`,
+      `1 validation error detected: Value '${input.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10`,
     );
   }
-  const matching = [...publicParameters(req.region, world).values()]
+  const matching = [...publicParameters(region, world).values()]
     .filter((p) => p.name.startsWith(prefix) && (recursive || !p.name.slice(prefix.length).includes('/')))
     .sort((a, b) => a.name.localeCompare(b.name));
   const page = paginate(matching, {
     maxResults,
-    nextToken: req.params.NextToken,
+    nextToken: input.NextToken,
     defaultPageSize: 10,
     settings: world.settings,
     invalidToken: () => validationException('The specified token is not valid.'),
   });
-  return { Parameters: page.items.map((p) => parameterShape(req.region, p)), NextToken: page.nextToken };
+  return { Parameters: page.items.map((p) => parameterShape(region, p)), NextToken: page.nextToken };
 }
 
 export const ssm: ServiceModule = {
@@ -151,15 +168,15 @@ export const ssm: ServiceModule = {
   targetPrefix: 'AmazonSSM',
   initState: initSsmState,
   operations: {
-    GetParameter: { mutating: false, handler: getParameter },
-    GetParameters: { mutating: false, handler: getParameters },
-    GetParametersByPath: { mutating: false, handler: getParametersByPath },
-    PutParameter: { mutating: true, handler: putParameter },
-    DeleteParameter: { mutating: true, handler: deleteParameter },
-    GetParameterHistory: { mutating: false, handler: getParameterHistory },
-    DescribeParameters: { mutating: false, handler: describeParameters },
-    AddTagsToResource: { mutating: true, handler: addTagsToResource },
-    RemoveTagsFromResource: { mutating: true, handler: removeTagsFromResource },
-    ListTagsForResource: { mutating: false, handler: listTagsForResource },
+    GetParameter: typedOperation({ mutating: false, decode: jsonBody<GetParameterRequest>, handler: getParameter }),
+    GetParameters: typedOperation({ mutating: false, decode: jsonBody<GetParametersRequest>, handler: getParameters }),
+    GetParametersByPath: typedOperation({ mutating: false, decode: jsonBody<GetParametersByPathRequest>, handler: getParametersByPath }),
+    PutParameter: typedOperation({ mutating: true, decode: jsonBody<PutParameterRequest>, handler: putParameter }),
+    DeleteParameter: typedOperation({ mutating: true, decode: jsonBody<DeleteParameterRequest>, handler: deleteParameter }),
+    GetParameterHistory: typedOperation({ mutating: false, decode: jsonBody<GetParameterHistoryRequest>, handler: getParameterHistory }),
+    DescribeParameters: typedOperation({ mutating: false, decode: jsonBody<DescribeParametersRequest>, handler: describeParameters }),
+    AddTagsToResource: typedOperation({ mutating: true, decode: jsonBody<AddTagsToResourceRequest>, handler: addTagsToResource }),
+    RemoveTagsFromResource: typedOperation({ mutating: true, decode: jsonBody<RemoveTagsFromResourceRequest>, handler: removeTagsFromResource }),
+    ListTagsForResource: typedOperation({ mutating: false, decode: jsonBody<ListTagsForResourceRequest>, handler: listTagsForResource }),
   },
 };

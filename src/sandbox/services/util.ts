@@ -4,7 +4,11 @@
  * pagination is in ../paginate.ts.
  */
 
-/** A nested value that should be a list: arrays as they are, a missing value as []. */
+/**
+ * A nested value that should be a list: arrays as they are, a missing value as []. For handlers that
+ * read unflatten()ed wire names without a schema (EC2's): its default item type is the protocol glue's.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 export function list<T = any>(value: unknown): T[] {
   if (value === undefined || value === null || value === '') return [];
   return (Array.isArray(value) ? value : [value]) as T[];
@@ -28,10 +32,17 @@ export function tagList(tags: TagMap, keyName = 'Key', valueName = 'Value'): Rec
   return Object.entries(tags).map(([k, v]) => ({ [keyName]: k, [valueName]: v }));
 }
 
-export function arrayToTagMap(list: any[], keyName = 'Key', valueName = 'Value'): TagMap {
+/** { Key, Value } pairs, the way most APIs list tags. */
+export function keyValueTags(tags: TagMap): { Key: string; Value: string }[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+export function arrayToTagMap(list: readonly unknown[], keyName = 'Key', valueName = 'Value'): TagMap {
   const tags: TagMap = {};
-  for (const t of list) {
-    if (t && t[keyName] !== undefined) tags[String(t[keyName])] = t[valueName] === undefined ? '' : String(t[valueName]);
+  for (const item of list) {
+    if (typeof item !== 'object' || item === null) continue;
+    const t = item as Record<string, unknown>;
+    if (t[keyName] !== undefined) tags[String(t[keyName])] = t[valueName] === undefined ? '' : String(t[valueName]);
   }
   return tags;
 }

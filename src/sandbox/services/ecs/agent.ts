@@ -8,7 +8,7 @@
 import { type Ec2InstanceRecord, type Ec2StateView, type World } from '../../types.js';
 import { AWS_MANAGED_POLICIES, findInstanceProfile, instanceProfilePolicyArns } from '../iam.js';
 import { registeringProvider } from './capacity-providers.js';
-import { type ClusterRecord, type ContainerInstanceRecord, type EcsTag, type Resource, ecsArn, ecsState, finishStop, isTaskActive, parseEcsArn, stopTask, tasksOf } from './state.js';
+import { type ClusterRecord, type ContainerInstanceRecord, type EcsTag, type JsonItem, type Resource, type StoredTaskDefinition, ecsArn, ecsState, finishStop, isTaskActive, parseEcsArn, stopTask, tasksOf } from './state.js';
 
 /** Registered capacity by instance type: CPU units and MiB the agent reports (total minus OS overhead). */
 const INSTANCE_CAPACITY: Record<string, { cpu: number; memory: number }> = {
@@ -103,7 +103,7 @@ function agentAttributes(instance: Ec2InstanceRecord, region: string, loggingDri
 }
 
 /** The container-instance attributes a task definition needs (its requiresAttributes). */
-export function taskDefinitionRequirements(definition: Record<string, any>): string[] {
+export function taskDefinitionRequirements(definition: Omit<StoredTaskDefinition, 'requiresAttributes' | 'compatibilities'>): string[] {
   const required = new Set<string>();
   for (const c of definition.containerDefinitions ?? []) {
     const driver = c.logConfiguration?.logDriver;
@@ -144,11 +144,11 @@ export function roleAllowsRegistration(world: World, instanceProfileArn: string)
   });
 }
 
-function grantsRegistration(document: any): boolean {
-  const statements = Array.isArray(document.Statement) ? document.Statement : [document.Statement];
-  return statements.some((st: any) => {
+function grantsRegistration(document: { Statement?: unknown }): boolean {
+  const statements = (Array.isArray(document.Statement) ? document.Statement : [document.Statement]) as JsonItem[];
+  return statements.some((st) => {
     if (st?.Effect !== 'Allow') return false;
-    const actions: string[] = Array.isArray(st.Action) ? st.Action : [st.Action];
+    const actions = (Array.isArray(st.Action) ? st.Action : [st.Action]) as unknown[];
     return actions.some((a) => a === '*' || a === 'ecs:*' || a === 'ecs:RegisterContainerInstance');
   });
 }

@@ -177,7 +177,7 @@ const createCapacityProvider = typedOperation<CreateCapacityProviderRequest, Cre
     }
     const group = findGroup(world, region, asg.autoScalingGroupArn);
     if (!group) throw clientError(`The specified Auto Scaling group ARN is invalid. Specify a valid Auto Scaling group ARN and try again.`);
-    const tags = readTags(input as Record<string, any>);
+    const tags = readTags(input);
     const arn = ecsArn(world, region, `capacity-provider/${name}`);
     const all = capacityProviders(world);
     if (all[arn] && all[arn].status === 'ACTIVE') {
@@ -230,7 +230,7 @@ const describeCapacityProviders = typedOperation<DescribeCapacityProvidersReques
       .sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name))
       .map((cp) => capacityProviderView(cp, withTags));
     const all = [...FARGATE_PROVIDERS.map(builtin), ...mine];
-    const page = paginate(all, pageRequest(world, input as Record<string, any>, 10, 10));
+    const page = paginate(all, pageRequest(world, input, 10, 10));
     return { capacityProviders: page.items, failures: [], nextToken: page.nextToken };
   },
 });

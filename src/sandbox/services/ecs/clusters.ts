@@ -14,9 +14,9 @@ import { jsonBody, typedOperation } from '../../typed.js';
 import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
 import { ServiceError, type World } from '../../types.js';
-import { type ClusterRecord, NAME_PATTERN, clusterArnFor, ecsArn, ecsState, findCluster, includes, invalidParameter, isTaskActive, optString, optStringList, pageRequest, readTags, reqString, requireActiveCluster, tasksOf } from './state.js';
+import { type ClusterRecord, NAME_PATTERN, named, clusterArnFor, ecsArn, ecsState, findCluster, includes, invalidParameter, isTaskActive, optString, optStringList, pageRequest, readTags, reqString, requireActiveCluster, tasksOf } from './state.js';
 
-export function clusterView(world: World, c: ClusterRecord, p: Record<string, any>): Cluster {
+export function clusterView(world: World, c: ClusterRecord, p: { include?: string[] }): Cluster {
   const ecs = ecsState(world);
   const tasks = tasksOf(world, (t) => t.clusterArn === c.clusterArn);
   return {
@@ -44,7 +44,7 @@ const createCluster = typedOperation<CreateClusterRequest, CreateClusterResponse
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const name = optString(p, 'clusterName') || 'default';
     if (!NAME_PATTERN.test(name)) {
       throw invalidParameter('Cluster name can have up to 255 characters: letters (uppercase and lowercase), numbers, underscores, and hyphens.');
@@ -61,7 +61,7 @@ const createCluster = typedOperation<CreateClusterRequest, CreateClusterResponse
       status: 'ACTIVE',
       createdAt: now,
       tags,
-      settings: Array.isArray(p.settings) ? p.settings : [{ name: 'containerInsights', value: 'disabled' }],
+      settings: Array.isArray(p.settings) ? named(p.settings, 'settings').map((x) => ({ name: x.name, value: x.value ?? '' })) : [{ name: 'containerInsights', value: 'disabled' }],
       configuration: p.configuration,
     };
     ecs.clusters[arn] = cluster;
@@ -73,7 +73,7 @@ const describeClusters = typedOperation<DescribeClustersRequest, DescribeCluster
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const refs = optStringList(p, 'clusters') ?? ['default'];
     if (refs.length > 100) throw invalidParameter('clusters can have at most 100 items.');
     const clusters = [];
@@ -91,7 +91,7 @@ const deleteCluster = typedOperation<DeleteClusterRequest, DeleteClusterResponse
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const c = requireActiveCluster(world, region, reqString((input as Record<string, any>), 'cluster', invalidParameter));
+    const c = requireActiveCluster(world, region, reqString(input, 'cluster', invalidParameter));
     const ecs = ecsState(world);
     if (Object.values(ecs.containerInstances).some((ci) => ci.clusterArn === c.clusterArn && (ci.status === 'ACTIVE' || ci.status === 'DRAINING'))) {
       throw new ServiceError('ClusterContainsContainerInstancesException', 'The Cluster cannot be deleted while Container Instances are active or draining.');
@@ -112,7 +112,7 @@ const listClusters = typedOperation<ListClustersRequest, ListClustersResponse>({
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const prefix = ecsArn(world, region, 'cluster/');
     const arns = Object.values(ecsState(world).clusters)
       .filter((c) => c.status === 'ACTIVE' && c.clusterArn.startsWith(prefix))

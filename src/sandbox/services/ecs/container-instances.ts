@@ -15,9 +15,9 @@ import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
 import { type World } from '../../types.js';
 import { registerContainerInstance } from './agent.js';
-import { type ClusterRecord, type ContainerInstanceRecord, type Resource, arnId, clientError, date, ecsArn, ecsState, includes, invalidParameter, isTaskActive, optString, optStringList, pageRequest, readTags, remainingResources, reqString, requireActiveCluster, stopTask, tasksOf } from './state.js';
+import { type ClusterRecord, type ContainerInstanceRecord, type Resource, arnId, named, clientError, date, ecsArn, ecsState, includes, invalidParameter, isTaskActive, optString, optStringList, pageRequest, readTags, remainingResources, reqString, requireActiveCluster, stopTask, tasksOf } from './state.js';
 
-function containerInstanceView(world: World, ci: ContainerInstanceRecord, p: Record<string, any>): ContainerInstance {
+function containerInstanceView(world: World, ci: ContainerInstanceRecord, p: { include?: string[] }): ContainerInstance {
   const remaining = remainingResources(world, ci);
   const tasks = tasksOf(world, (t) => t.containerInstanceArn === ci.containerInstanceArn && isTaskActive(t));
   const remainingResourcesList: Resource[] = [
@@ -49,7 +49,7 @@ const registerContainerInstanceOp = typedOperation<RegisterContainerInstanceRequ
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const doc = optString(p, 'instanceIdentityDocument');
     let ec2InstanceId: string | undefined;
@@ -61,10 +61,10 @@ const registerContainerInstanceOp = typedOperation<RegisterContainerInstanceRequ
       }
     }
     if (!ec2InstanceId) throw clientError('An instance identity document is required.');
-    const resources: Resource[] = Array.isArray(p.totalResources) ? p.totalResources : [];
+    const resources = (Array.isArray(p.totalResources) ? named(p.totalResources, 'totalResources') : []) as Resource[];
     const ci = registerContainerInstance(world, cluster, ec2InstanceId, now, {
       resources: resources.length ? resources : undefined,
-      attributes: Array.isArray(p.attributes) ? p.attributes : undefined,
+      attributes: Array.isArray(p.attributes) ? named(p.attributes, 'attributes') : undefined,
       tags: readTags(p),
     });
     return { containerInstance: containerInstanceView(world, ci, { include: ['TAGS'] }) };
@@ -82,7 +82,7 @@ const listContainerInstances = typedOperation<ListContainerInstancesRequest, Lis
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const status = optString(p, 'status');
     if (status !== undefined && !['ACTIVE', 'DRAINING', 'REGISTERING', 'DEREGISTERING', 'REGISTRATION_FAILED'].includes(status)) {
@@ -102,7 +102,7 @@ const describeContainerInstances = typedOperation<DescribeContainerInstancesRequ
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const refs = optStringList(p, 'containerInstances');
     if (!refs || refs.length === 0) throw invalidParameter('containerInstances can not be empty.');
@@ -122,7 +122,7 @@ const deregisterContainerInstance = typedOperation<DeregisterContainerInstanceRe
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const ref = reqString(p, 'containerInstance', invalidParameter);
     const ci = findContainerInstance(world, cluster, ref);

@@ -199,13 +199,13 @@ export interface Requirements {
 
 export function requirements(td: TaskDefinitionRecord): Requirements {
   const d = td.definition;
-  const containers: any[] = d.containerDefinitions ?? [];
+  const containers = d.containerDefinitions ?? [];
   const cpu = d.cpu !== undefined && /^\d+$/.test(d.cpu) ? Number(d.cpu) : containers.reduce((n, c) => n + (c.cpu ?? 0), 0);
   const memory =
     d.memory !== undefined && /^\d+$/.test(d.memory)
       ? Number(d.memory)
       : containers.reduce((n, c) => n + (c.memoryReservation ?? c.memory ?? 0), 0);
-  return { cpu, memory, attributes: (d.requiresAttributes ?? []).map((a: { name: string }) => a.name) };
+  return { cpu, memory, attributes: (d.requiresAttributes ?? []).map((a) => a.name ?? '') };
 }
 
 /** Place one task of the deployment, or explain (in ECS's words) why no container instance fits. */
@@ -225,7 +225,7 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
     candidates = candidates.filter((ci) => ci.capacityProviderName === provider && members.has(ci.ec2InstanceId));
     if (candidates.length === 0) return `Reason: No Container Instances were found in your capacity provider.`;
   }
-  if (svc.placementConstraints.some((c: any) => c?.type === 'distinctInstance')) {
+  if (svc.placementConstraints.some((c) => c?.type === 'distinctInstance')) {
     const busy = new Set(tasksOf(world, (t) => t.serviceArn === svc.serviceArn && isTaskActive(t)).map((t) => t.containerInstanceArn));
     const free = candidates.filter((ci) => !busy.has(ci.containerInstanceArn));
     if (free.length === 0) {
@@ -287,7 +287,7 @@ function placeTask(world: World, svc: ServiceRecord, deployment: DeploymentRecor
 /** Host port bindings per container, or undefined when a fixed host port is taken. */
 /** A new task's containers, one per container definition, with the host ports it was given. */
 export function taskContainers(world: World, region: string, clusterName: string, taskId: string, td: TaskDefinitionRecord, bindings: NetworkBinding[][]): TaskRecord['containers'] {
-  return (td.definition.containerDefinitions as any[]).map((c, i) => ({
+  return td.definition.containerDefinitions.map((c, i) => ({
     containerArn: ecsArn(world, region, `container/${clusterName}/${taskId}/${randomUUID()}`),
     name: c.name,
     image: c.image,
@@ -302,7 +302,7 @@ export function allocatePorts(td: TaskDefinitionRecord, usedTcp: Set<number>, us
   const tcp = new Set(usedTcp);
   const udp = new Set(usedUdp);
   const result: NetworkBinding[][] = [];
-  for (const c of td.definition.containerDefinitions as any[]) {
+  for (const c of td.definition.containerDefinitions) {
     const bindings: NetworkBinding[] = [];
     for (const pm of c.portMappings ?? []) {
       const used = pm.protocol === 'udp' ? udp : tcp;

@@ -1,5 +1,6 @@
 /** ECS services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService. */
 import type {
+  DeploymentConfiguration,
   CreateServiceRequest,
   CreateServiceResponse,
   DeleteServiceRequest,
@@ -15,6 +16,7 @@ import type {
 } from '@aws-sdk/client-ecs';
 import { jsonBody, typedOperation } from '../../typed.js';
 import { ServiceError } from '../../types.js';
+import type { JsonItem } from './state.js';
 import type { Elbv2View } from '../../views.js';
 import { ELBV2_STATE } from '../elbv2/state.js';
 import { loadBalancersOf } from '../elbv2/target-groups.js';
@@ -26,7 +28,7 @@ import { type SandboxRequest, type World } from '../../types.js';
 import { newDeployment } from './scheduler.js';
 import { type ClusterRecord, NAME_PATTERN, type ServiceRecord, type TaskDefinitionRecord, date, ecsState, findService, findTaskDefinition, includes, invalidParameter, optInt, optString, optStringList, pageRequest, readTags, reqString, requireActiveCluster, serviceArnFor, serviceNotActive, serviceNotFound, tasksOf } from './state.js';
 
-export function serviceView(world: World, s: ServiceRecord, p: Record<string, any> = {}): Service {
+export function serviceView(world: World, s: ServiceRecord, p: { include?: string[] } = {}): Service {
   const live = tasksOf(world, (t) => t.serviceArn === s.serviceArn && t.desiredStatus === 'RUNNING');
   const counts = (deploymentId?: string) => {
     const mine = deploymentId ? live.filter((t) => t.startedBy === deploymentId) : live;
@@ -84,13 +86,15 @@ function requireTaskDefinitionForService(world: World, region: string, ref: stri
   return td;
 }
 
-function deploymentConfiguration(p: any, current?: ServiceRecord['deploymentConfiguration']): ServiceRecord['deploymentConfiguration'] {
+function deploymentConfiguration(p: DeploymentConfiguration | undefined, current?: ServiceRecord['deploymentConfiguration']): ServiceRecord['deploymentConfiguration'] {
   const base = current ?? { maximumPercent: 200, minimumHealthyPercent: 100, deploymentCircuitBreaker: { enable: false, rollback: false } };
   if (p === undefined || p === null) return base;
   const merged = {
     maximumPercent: p.maximumPercent ?? base.maximumPercent,
     minimumHealthyPercent: p.minimumHealthyPercent ?? base.minimumHealthyPercent,
-    deploymentCircuitBreaker: p.deploymentCircuitBreaker ?? base.deploymentCircuitBreaker,
+    deploymentCircuitBreaker: p.deploymentCircuitBreaker
+      ? { enable: p.deploymentCircuitBreaker.enable ?? false, rollback: p.deploymentCircuitBreaker.rollback ?? false }
+      : base.deploymentCircuitBreaker,
   };
   if (!Number.isInteger(merged.minimumHealthyPercent) || merged.minimumHealthyPercent < 0 || merged.minimumHealthyPercent > 100) {
     throw invalidParameter('minimumHealthyPercent must be between 0 and 100.');
@@ -105,7 +109,7 @@ const createService = typedOperation<CreateServiceRequest, CreateServiceResponse
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const name = reqString(p, 'serviceName', invalidParameter);
     if (!NAME_PATTERN.test(name)) {
@@ -197,7 +201,7 @@ const updateService = typedOperation<UpdateServiceRequest, UpdateServiceResponse
   mutating: true,
   decode: jsonBody,
   handler: (input, { req, world, region, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const { service } = requireService(world, req);
     if (service.status !== 'ACTIVE') throw serviceNotActive();
     const desiredCount = optInt(p, 'desiredCount');
@@ -255,7 +259,7 @@ const describeServices = typedOperation<DescribeServicesRequest, DescribeService
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const refs = optStringList(p, 'services');
     if (!refs || refs.length === 0) throw invalidParameter('Services cannot be empty.');
@@ -275,7 +279,7 @@ const listServices = typedOperation<ListServicesRequest, ListServicesResponse>({
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const launchType = optString(p, 'launchType');
     const arns = Object.values(ecsState(world).services)
@@ -292,7 +296,7 @@ const deleteService = typedOperation<DeleteServiceRequest, DeleteServiceResponse
   mutating: true,
   decode: jsonBody,
   handler: (input, { req, world, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const { service } = requireService(world, req);
     if (service.status !== 'ACTIVE') throw serviceNotActive();
     if (service.desiredCount > 0 && p.force !== true) {
@@ -337,7 +341,7 @@ function readLoadBalancers(world: World, td: TaskDefinitionRecord, raw: unknown)
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new ServiceError('SerializationException', 'loadBalancers must be a list');
   const elb = (world.state[ELBV2_STATE] ?? {}) as Elbv2View;
-  return raw.map((lb: any) => {
+  return (raw as JsonItem[]).map((lb) => {
     const targetGroupArn = lb?.targetGroupArn;
     if (typeof targetGroupArn !== 'string' || targetGroupArn === '') {
       if (lb?.loadBalancerName) throw invalidParameter('The sandbox supports target groups (targetGroupArn), not Classic Load Balancers.');
@@ -347,14 +351,14 @@ function readLoadBalancers(world: World, td: TaskDefinitionRecord, raw: unknown)
     if (loadBalancersOf(world, targetGroupArn).length === 0) {
       throw invalidParameter(`The target group with targetGroupArn ${targetGroupArn} does not have an associated load balancer.`);
     }
-    const containerName = lb.containerName;
-    const containerPort = lb.containerPort;
-    const container = (td.definition.containerDefinitions as any[]).find((c) => c.name === containerName);
+    const containerName = lb?.containerName;
+    const containerPort = lb?.containerPort;
+    const container = td.definition.containerDefinitions.find((c) => c.name === containerName);
     if (!container) throw invalidParameter(`The container ${containerName} does not exist in the task definition.`);
-    if (!(container.portMappings ?? []).some((pm: any) => pm.containerPort === containerPort)) {
+    if (!(container.portMappings ?? []).some((pm) => pm.containerPort === containerPort)) {
       throw invalidParameter(`The container ${containerName} did not have a container port ${containerPort} defined.`);
     }
-    return { targetGroupArn, containerName, containerPort };
+    return { targetGroupArn, containerName: container.name, containerPort: containerPort as number };
   });
 }
 
@@ -362,7 +366,7 @@ function readPlacementStrategy(raw: unknown): { type: string; field?: string }[]
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new ServiceError('SerializationException', 'placementStrategy must be a list');
   if (raw.length > 5) throw invalidParameter('placementStrategy can have at most 5 items.');
-  return raw.map((st: any) => {
+  return (raw as JsonItem[]).map((st) => {
     const type = st?.type;
     const field = st?.field;
     if (type === 'random') return { type };
@@ -382,7 +386,7 @@ function readPlacementConstraints(raw: unknown): { type: string; expression?: st
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new ServiceError('SerializationException', 'placementConstraints must be a list');
   if (raw.length > 10) throw invalidParameter('placementConstraints can have at most 10 items.');
-  return raw.map((c: any) => {
+  return (raw as JsonItem[]).map((c) => {
     if (c?.type === 'distinctInstance') {
       if (c.expression) throw invalidParameter('A distinctInstance placement constraint cannot have an expression.');
       return { type: 'distinctInstance' };

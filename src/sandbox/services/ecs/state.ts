@@ -5,6 +5,7 @@
  * Records hold plain JSON (timestamps in sandbox-clock milliseconds); the handlers turn them into API
  * shapes. Everything is keyed by ARN, and ARNs carry the region, so regions are naturally separate.
  */
+import type { Tag } from '@aws-sdk/client-ecs';
 import { ServiceError, type Handler, type Operation, type World } from '../../types.js';
 
 export interface EcsTag {
@@ -56,13 +57,16 @@ export interface CapacityProviderRecord {
   deleteRequestedAt?: number;
 }
 
+export type { JsonItem, StoredContainer, StoredPortMapping, StoredTaskDefinition } from './stored.js';
+import type { StoredTaskDefinition } from './stored.js';
+
 export interface TaskDefinitionRecord {
   taskDefinitionArn: string;
   family: string;
   revision: number;
   status: 'ACTIVE' | 'INACTIVE' | 'DELETE_IN_PROGRESS';
   /** The task definition as DescribeTaskDefinition returns it (without tags). */
-  definition: Record<string, any>;
+  definition: StoredTaskDefinition;
   tags: EcsTag[];
   registeredAt: number;
   deregisteredAt?: number;
@@ -134,8 +138,8 @@ export interface ServiceRecord {
     minimumHealthyPercent: number;
     deploymentCircuitBreaker: { enable: boolean; rollback: boolean };
   };
-  placementConstraints: unknown[];
-  placementStrategy: unknown[];
+  placementConstraints: { type: string; expression?: string }[];
+  placementStrategy: { type: string; field?: string }[];
   deployments: DeploymentRecord[];
   /** Newest first, at most 100, like the API. */
   events: ServiceEvent[];
@@ -378,36 +382,43 @@ export const invalidToken = () => invalidParameter('Invalid token');
 
 // ---- Parameter helpers ------------------------------------------------------------------------------
 
-export function optString(p: Record<string, any>, name: string): string | undefined {
-  const v = p[name];
+/**
+ * The JSON protocol hands a handler the body as the SDK's input type, but nothing on the wire holds a
+ * caller to it: these read one member of the input (named as the SDK names it) and check its JSON type
+ * the way ECS does (SerializationException).
+ */
+const member = (p: object, name: string): unknown => (p as Record<string, unknown>)[name];
+
+export function optString<T extends object>(p: T, name: keyof T & string): string | undefined {
+  const v = member(p, name);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new ServiceError('SerializationException', `${name} must be a string`);
   return v;
 }
 
-export function reqString(p: Record<string, any>, name: string, error = clientError): string {
+export function reqString<T extends object>(p: T, name: keyof T & string, error = clientError): string {
   const v = optString(p, name);
   if (v === undefined || v === '') throw error(`${name} can not be blank.`);
   return v;
 }
 
-export function optStringList(p: Record<string, any>, name: string): string[] | undefined {
-  const v = p[name];
+export function optStringList<T extends object>(p: T, name: keyof T & string): string[] | undefined {
+  const v = member(p, name);
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
     throw new ServiceError('SerializationException', `${name} must be a list of strings`);
   }
-  return v;
+  return v as string[];
 }
 
-export function optInt(p: Record<string, any>, name: string): number | undefined {
-  const v = p[name];
+export function optInt<T extends object>(p: T, name: keyof T & string): number | undefined {
+  const v = member(p, name);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new ServiceError('SerializationException', `${name} must be an integer`);
   return v;
 }
 
-export function maxResults(p: Record<string, any>, max: number): number | undefined {
+export function maxResults(p: { maxResults?: number }, max: number): number | undefined {
   const n = optInt(p, 'maxResults');
   if (n !== undefined && (n < 1 || n > max)) {
     throw invalidParameter(`maxResults must be between 1 and ${max}.`);
@@ -415,18 +426,27 @@ export function maxResults(p: Record<string, any>, max: number): number | undefi
   return n;
 }
 
-export function includes(p: Record<string, any>, what: string): boolean {
+export function includes(p: { include?: string[] }, what: string): boolean {
   return (optStringList(p, 'include') ?? []).includes(what);
+}
+
+/**
+ * A list whose items the caller must name (cluster settings, attributes, resources): the SDK's types
+ * leave `name` optional, the records need it, so an item without a string name is refused.
+ */
+export function named<T extends { name?: string }>(items: T[], what: string): (T & { name: string })[] {
+  if (items.some((x) => typeof x?.name !== 'string')) throw new ServiceError('SerializationException', `every item of ${what} needs a name`);
+  return items as (T & { name: string })[];
 }
 
 export const NAME_PATTERN = /^[a-zA-Z0-9_-]{1,255}$/;
 
-export function readTags(p: Record<string, any>): EcsTag[] {
-  const tags = p.tags;
+export function readTags(p: { tags?: Tag[] }): EcsTag[] {
+  const tags: unknown = p.tags;
   if (tags === undefined || tags === null) return [];
   if (!Array.isArray(tags)) throw new ServiceError('SerializationException', 'tags must be a list');
   if (tags.length > 50) throw invalidParameter('Too many tags. A resource can have at most 50 tags.');
-  return tags.map((t: any) => {
+  return (tags as Partial<Record<'key' | 'value', unknown>>[]).map((t) => {
     if (typeof t?.key !== 'string' || t.key === '' || t.key.length > 128) {
       throw invalidParameter('Tag keys must be between 1 and 128 characters in length.');
     }
@@ -446,7 +466,7 @@ export function mergeTags(existing: EcsTag[], added: EcsTag[]): EcsTag[] {
 
 export const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
-export function pageRequest(world: World, p: Record<string, any>, defaultPageSize: number, max: number) {
+export function pageRequest(world: World, p: { maxResults?: number; nextToken?: string }, defaultPageSize: number, max: number) {
   return { maxResults: maxResults(p, max), nextToken: optString(p, 'nextToken') || undefined, defaultPageSize, settings: world.settings, invalidToken };
 }
 

@@ -58,8 +58,8 @@ const tagResource = typedOperation<TagResourceRequest, TagResourceResponse>({
   mutating: true,
   decode: jsonBody,
   handler: (input, { world }) => {
-    const resource = taggable(world, reqString((input as Record<string, any>), 'resourceArn', invalidParameter));
-    const tags = readTags((input as Record<string, any>));
+    const resource = taggable(world, reqString(input, 'resourceArn', invalidParameter));
+    const tags = readTags(input);
     if (tags.length === 0) throw invalidParameter('Tags can not be empty.');
     resource.set(mergeTags(resource.tags, tags));
     return {};
@@ -70,8 +70,8 @@ const untagResource = typedOperation<UntagResourceRequest, UntagResourceResponse
   mutating: true,
   decode: jsonBody,
   handler: (input, { world }) => {
-    const resource = taggable(world, reqString((input as Record<string, any>), 'resourceArn', invalidParameter));
-    const keys = optStringList((input as Record<string, any>), 'tagKeys');
+    const resource = taggable(world, reqString(input, 'resourceArn', invalidParameter));
+    const keys = optStringList(input, 'tagKeys');
     if (!keys || keys.length === 0) throw invalidParameter('TagKeys can not be empty.');
     resource.set(resource.tags.filter((t) => !keys.includes(t.key)));
     return {};
@@ -82,7 +82,7 @@ const listTagsForResource = typedOperation<ListTagsForResourceRequest, ListTagsF
   mutating: false,
   decode: jsonBody,
   handler: (input, { world }) => {
-    const resource = taggable(world, reqString((input as Record<string, any>), 'resourceArn', invalidParameter));
+    const resource = taggable(world, reqString(input, 'resourceArn', invalidParameter));
     return { tags: resource.tags };
   },
 });

@@ -12,6 +12,10 @@ import type {
   ListTaskDefinitionsResponse,
   RegisterTaskDefinitionRequest,
   RegisterTaskDefinitionResponse,
+  Compatibility,
+  ContainerDefinition,
+  NetworkMode,
+  PortMapping,
   TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { jsonBody, typedOperation } from '../../typed.js';
@@ -19,7 +23,7 @@ import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
 import { type World } from '../../types.js';
 import { taskDefinitionRequirements } from './agent.js';
-import { NAME_PATTERN, type TaskDefinitionRecord, clientError, date, ecsArn, ecsState, findTaskDefinition, includes, invalidParameter, optString, optStringList, pageRequest, parseEcsArn, readTags, reqString } from './state.js';
+import { NAME_PATTERN, type StoredContainer, type StoredPortMapping, type StoredTaskDefinition, type TaskDefinitionRecord, clientError, date, ecsArn, ecsState, findTaskDefinition, includes, invalidParameter, optString, optStringList, pageRequest, parseEcsArn, readTags, reqString } from './state.js';
 
 export function taskDefinitionView(td: TaskDefinitionRecord): TaskDefinition {
   return {
@@ -37,8 +41,9 @@ export function taskDefinitionView(td: TaskDefinitionRecord): TaskDefinition {
 const NETWORK_MODES = ['bridge', 'host', 'awsvpc', 'none'];
 const LOG_DRIVERS = ['json-file', 'syslog', 'journald', 'gelf', 'fluentd', 'awslogs', 'splunk', 'awsfirelens'];
 
-function normaliseContainer(c: any, networkMode: string, taskMemory: string | undefined): Record<string, any> {
-  if (typeof c !== 'object' || c === null) throw clientError('Container definition must be an object.');
+function normaliseContainer(raw: ContainerDefinition, networkMode: string, taskMemory: string | undefined): StoredContainer {
+  if (typeof raw !== 'object' || raw === null) throw clientError('Container definition must be an object.');
+  const c = raw;
   if (typeof c.name !== 'string' || c.name === '') throw clientError('Container.name should not be null or empty.');
   if (!/^[a-zA-Z0-9_-]{1,255}$/.test(c.name)) {
     throw clientError(`Invalid container name '${c.name}'. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.`);
@@ -53,14 +58,14 @@ function normaliseContainer(c: any, networkMode: string, taskMemory: string | un
   if (c.memory !== undefined && c.memoryReservation !== undefined && c.memoryReservation > c.memory) {
     throw clientError(`Invalid 'memoryReservation' setting for container '${c.name}'. Memory reservation must be less than or equal to 'memory'.`);
   }
-  const portMappings = (Array.isArray(c.portMappings) ? c.portMappings : []).map((pm: any) => {
-    const containerPort = pm?.containerPort;
+  const portMappings = (Array.isArray(c.portMappings) ? c.portMappings : []).map((pm: PortMapping): StoredPortMapping => {
+    const containerPort = pm?.containerPort ?? NaN;
     if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) {
       throw clientError(`Invalid 'containerPort' setting for container '${c.name}'.`);
     }
     const protocol = pm.protocol ?? 'tcp';
     if (protocol !== 'tcp' && protocol !== 'udp') throw clientError(`Invalid protocol '${protocol}' for container '${c.name}'. Valid values are tcp and udp.`);
-    let hostPort = pm.hostPort;
+    let hostPort: number | undefined = pm.hostPort;
     if (networkMode === 'host' || networkMode === 'awsvpc') {
       if (hostPort !== undefined && hostPort !== containerPort) {
         throw clientError(`When networkMode=${networkMode}, the host ports and container ports in port mappings must match.`);
@@ -73,11 +78,13 @@ function normaliseContainer(c: any, networkMode: string, taskMemory: string | un
     return { ...pm, containerPort, hostPort, protocol };
   });
   const logDriver = c.logConfiguration?.logDriver;
-  if (c.logConfiguration !== undefined && !LOG_DRIVERS.includes(logDriver)) {
+  if (c.logConfiguration !== undefined && !LOG_DRIVERS.includes(String(logDriver))) {
     throw clientError(`Log driver ${String(logDriver)} is not supported. Supported log drivers: ${LOG_DRIVERS.join(', ')}.`);
   }
   return {
     ...c,
+    name: c.name,
+    image: c.image,
     cpu: c.cpu ?? 0,
     portMappings,
     essential: c.essential ?? true,
@@ -92,7 +99,7 @@ const registerTaskDefinition = typedOperation<RegisterTaskDefinitionRequest, Reg
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const family = reqString(p, 'family');
     if (!NAME_PATTERN.test(family)) {
       throw clientError('Family contains invalid characters. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.');
@@ -106,7 +113,7 @@ const registerTaskDefinition = typedOperation<RegisterTaskDefinitionRequest, Reg
     const defs = p.containerDefinitions;
     if (!Array.isArray(defs) || defs.length === 0) throw clientError('Container list cannot be empty.');
     if (defs.length > 10) throw clientError('Too many containers. A task definition can have at most 10 containers.');
-    const containerDefinitions = defs.map((c: any) => normaliseContainer(c, networkMode ?? 'bridge', memory));
+    const containerDefinitions = defs.map((c) => normaliseContainer(c, networkMode ?? 'bridge', memory));
     const names = new Set<string>();
     for (const c of containerDefinitions) {
       if (names.has(c.name)) throw clientError(`Duplicate container name: '${c.name}'.`);
@@ -125,14 +132,14 @@ const registerTaskDefinition = typedOperation<RegisterTaskDefinitionRequest, Reg
     fam.lastRevision += 1;
     const revision = fam.lastRevision;
     const arn = ecsArn(world, region, `task-definition/${family}:${revision}`);
-    const definition: Record<string, any> = {
+    const definition: StoredTaskDefinition = {
       containerDefinitions,
       taskRoleArn: optString(p, 'taskRoleArn'),
       executionRoleArn: optString(p, 'executionRoleArn'),
-      networkMode,
+      networkMode: networkMode as NetworkMode | undefined,
       volumes: Array.isArray(p.volumes) ? p.volumes : [],
       placementConstraints: Array.isArray(p.placementConstraints) ? p.placementConstraints : [],
-      requiresCompatibilities,
+      requiresCompatibilities: requiresCompatibilities as Compatibility[] | undefined,
       cpu,
       memory,
       pidMode: p.pidMode,
@@ -160,7 +167,7 @@ const describeTaskDefinition = typedOperation<DescribeTaskDefinitionRequest, Des
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const td = findTaskDefinition(world, region, reqString(p, 'taskDefinition'));
     if (!td) throw clientError('Unable to describe task definition.');
     return { taskDefinition: taskDefinitionView(td), tags: includes(p, 'TAGS') ? td.tags : undefined };
@@ -177,7 +184,7 @@ const listTaskDefinitions = typedOperation<ListTaskDefinitionsRequest, ListTaskD
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const familyPrefix = optString(p, 'familyPrefix');
     const status = optString(p, 'status') ?? 'ACTIVE';
     if (!['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'].includes(status)) throw invalidParameter(`Invalid status: ${status}`);
@@ -196,7 +203,7 @@ const listTaskDefinitionFamilies = typedOperation<ListTaskDefinitionFamiliesRequ
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const familyPrefix = optString(p, 'familyPrefix') ?? '';
     const status = optString(p, 'status') ?? 'ACTIVE';
     if (!['ACTIVE', 'INACTIVE', 'ALL'].includes(status)) throw invalidParameter(`Invalid status: ${status}`);
@@ -218,7 +225,7 @@ const deregisterTaskDefinition = typedOperation<DeregisterTaskDefinitionRequest,
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const ref = reqString((input as Record<string, any>), 'taskDefinition');
+    const ref = reqString(input, 'taskDefinition');
     const id = ref.startsWith('arn:') ? (parseEcsArn(ref)?.id ?? '') : ref;
     if (!/:\d+$/.test(id)) throw clientError('Invalid revision number. Number: ' + (id.split(':')[1] ?? ''));
     const td = findTaskDefinition(world, region, ref);
@@ -235,7 +242,7 @@ const deleteTaskDefinitions = typedOperation<DeleteTaskDefinitionsRequest, Delet
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const refs = optStringList((input as Record<string, any>), 'taskDefinitions');
+    const refs = optStringList(input, 'taskDefinitions');
     if (!refs || refs.length === 0) throw invalidParameter('size of TaskDefinition references list must be greater than 0');
     if (refs.length > 10) throw invalidParameter('Size of TaskDefinition references list cannot exceed 10');
     const taskDefinitions = [];

@@ -28,7 +28,7 @@ function taskZone(world: World, t: TaskRecord): string {
   return zone ?? `${parseEcsArn(t.taskArn)?.region ?? 'us-east-1'}a`;
 }
 
-function taskView(world: World, t: TaskRecord, p: Record<string, any>): Task {
+function taskView(world: World, t: TaskRecord, p: { include?: string[] }): Task {
   const containerStatus = t.lastStatus === 'PROVISIONING' ? 'PENDING' : t.lastStatus === 'STOPPING' ? 'RUNNING' : t.lastStatus;
   return {
     attachments: [],
@@ -89,7 +89,7 @@ const listTasks = typedOperation<ListTasksRequest, ListTasksResponse>({
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const serviceName = optString(p, 'serviceName');
     let service: ServiceRecord | undefined;
@@ -123,7 +123,7 @@ const describeTasks = typedOperation<DescribeTasksRequest, DescribeTasksResponse
   mutating: false,
   decode: jsonBody,
   handler: (input, { world, region }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const refs = optStringList(p, 'tasks');
     if (!refs || refs.length === 0) throw invalidParameter('Tasks cannot be empty.');
@@ -143,7 +143,7 @@ const stopTaskOp = typedOperation<StopTaskRequest, StopTaskResponse>({
   mutating: true,
   decode: jsonBody,
   handler: (input, { world, region, now }) => {
-    const p = input as Record<string, any>;
+    const p = input;
     const cluster = requireActiveCluster(world, region, optString(p, 'cluster'));
     const t = findTask(world, cluster, reqString(p, 'task', invalidParameter));
     if (!t) throw invalidParameter('The referenced task was not found.');

@@ -14,9 +14,11 @@ import type {
   ModifyListenerInput,
   ModifyListenerOutput,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateListenerInput$, DescribeListenersInput$, ModifyListenerInput$, DeleteListenerInput$ } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { queryDecoder } from '../../protocols/schema.js';
 import { typedOperation } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
-import { elbArn, elbv2State, hex16, lbNotFound, listenerNotFound, page, queryInput, tagMap, tgNotFound, validation, type ListenerRecord } from './state.js';
+import { elbArn, elbv2State, hex16, lbNotFound, listenerNotFound, page, tagMap, tgNotFound, validation, type ListenerRecord } from './state.js';
 import { forwardsTo, loadBalancersOf } from './target-groups.js';
 
 export function listenerView(l: ListenerRecord): Listener {
@@ -25,14 +27,14 @@ export function listenerView(l: ListenerRecord): Listener {
     LoadBalancerArn: l.loadBalancerArn,
     Port: l.port,
     Protocol: l.protocol as Listener['Protocol'],
-    DefaultActions: l.defaultActions as Action[],
+    DefaultActions: l.defaultActions,
   };
 }
 
 const ACTION_TYPES = ['forward', 'redirect', 'fixed-response'];
 
 /** Validate default actions; returns them as stored (forward actions carry TargetGroupArn). */
-function checkActions(world: World, loadBalancerArn: string, actions: Action[] | undefined, listenerArn?: string): Record<string, any>[] {
+function checkActions(world: World, loadBalancerArn: string, actions: Action[] | undefined, listenerArn?: string): Action[] {
   if (!actions || actions.length === 0) throw validation('A default action must be specified');
   const s = elbv2State(world);
   for (const a of actions) {
@@ -41,7 +43,7 @@ function checkActions(world: World, loadBalancerArn: string, actions: Action[] |
       throw validation('A target group ARN must be specified for a forward action');
     }
   }
-  const tgs = forwardsTo(actions as Record<string, any>[]);
+  const tgs = forwardsTo(actions);
   for (const arn of tgs) {
     if (!s.targetGroups[arn]) throw tgNotFound();
     // An ALB target group serves one load balancer only.
@@ -51,14 +53,14 @@ function checkActions(world: World, loadBalancerArn: string, actions: Action[] |
       throw new ServiceError('TargetGroupAssociationLimit', `The following target groups cannot be associated with more than one load balancer: ${arn}`);
     }
   }
-  return JSON.parse(JSON.stringify(actions));
+  return JSON.parse(JSON.stringify(actions)) as Action[];
 }
 
 const PROTOCOLS = ['HTTP', 'HTTPS'];
 
 const createListener = typedOperation<CreateListenerInput, CreateListenerOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(CreateListenerInput$),
   handler: (input, { world, region, now }) => {
     const s = elbv2State(world);
     const lb = input.LoadBalancerArn ? s.loadBalancers[input.LoadBalancerArn] : undefined;
@@ -93,7 +95,7 @@ const createListener = typedOperation<CreateListenerInput, CreateListenerOutput>
 
 const describeListeners = typedOperation<DescribeListenersInput, DescribeListenersOutput>({
   mutating: false,
-  decode: queryInput,
+  decode: queryDecoder(DescribeListenersInput$),
   handler: (input, { world, region }) => {
     const s = elbv2State(world);
     const arns = input.ListenerArns ?? [];
@@ -115,7 +117,7 @@ const describeListeners = typedOperation<DescribeListenersInput, DescribeListene
 
 const modifyListener = typedOperation<ModifyListenerInput, ModifyListenerOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(ModifyListenerInput$),
   handler: (input, { world }) => {
     const s = elbv2State(world);
     const l = input.ListenerArn ? s.listeners[input.ListenerArn] : undefined;
@@ -136,7 +138,7 @@ const modifyListener = typedOperation<ModifyListenerInput, ModifyListenerOutput>
 
 const deleteListener = typedOperation<DeleteListenerInput, DeleteListenerOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(DeleteListenerInput$),
   handler: (input, { world }) => {
     const s = elbv2State(world);
     if (!input.ListenerArn || !s.listeners[input.ListenerArn]) throw listenerNotFound();

@@ -12,6 +12,8 @@ import type {
   DescribeLoadBalancersOutput,
   LoadBalancer,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateLoadBalancerInput$, DescribeLoadBalancersInput$, DeleteLoadBalancerInput$ } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { queryDecoder } from '../../protocols/schema.js';
 import { typedOperation } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
 import {
@@ -22,7 +24,6 @@ import {
   invalidConfig,
   lbNotFound,
   page,
-  queryInput,
   tagMap,
   validation,
   type LoadBalancerRecord,
@@ -63,7 +64,7 @@ const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$/;
 
 const createLoadBalancer = typedOperation<CreateLoadBalancerInput, CreateLoadBalancerOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(CreateLoadBalancerInput$),
   handler: (input, { world, region, now }) => {
     const name = input.Name ?? '';
     if (name === '') throw validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null");
@@ -139,7 +140,7 @@ const createLoadBalancer = typedOperation<CreateLoadBalancerInput, CreateLoadBal
 
 const describeLoadBalancers = typedOperation<DescribeLoadBalancersInput, DescribeLoadBalancersOutput>({
   mutating: false,
-  decode: queryInput,
+  decode: queryDecoder(DescribeLoadBalancersInput$),
   handler: (input, { world, region, now }) => {
     const s = elbv2State(world);
     const arns = input.LoadBalancerArns ?? [];
@@ -163,7 +164,7 @@ const describeLoadBalancers = typedOperation<DescribeLoadBalancersInput, Describ
 
 const deleteLoadBalancer = typedOperation<DeleteLoadBalancerInput, DeleteLoadBalancerOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(DeleteLoadBalancerInput$),
   handler: (input, { world }) => {
     const s = elbv2State(world);
     const arn = input.LoadBalancerArn ?? '';

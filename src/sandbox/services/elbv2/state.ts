@@ -1,10 +1,10 @@
 /**
  * Elastic Load Balancing v2 state (world.state.elasticloadbalancing: the sandbox keys state by the
- * module's SigV4 signing name, so that is where views.ts's Elbv2View lives), ARNs, errors and the Query decoding shared by
+ * module's SigV4 signing name, so that is where views.ts's Elbv2View lives), ARNs and errors shared by
  * the handlers. Records extend views.ts's LoadBalancerView and TargetGroupView (what the Tagging API
  * reads); everything is keyed by ARN, and ARNs carry the region.
  */
-import { unflatten } from '../../protocols/query.js';
+import type { Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ServiceError, type World } from '../../types.js';
 import type { Ec2View, LoadBalancerView, TagMap, TargetGroupView } from '../../views.js';
 
@@ -61,7 +61,7 @@ export interface ListenerRecord {
   port: number;
   protocol: string;
   /** Actions as the API takes and returns them (Type, TargetGroupArn, ForwardConfig, Order). */
-  defaultActions: Record<string, any>[];
+  defaultActions: Action[];
   tags: TagMap;
   createdAt: number;
 }
@@ -107,40 +107,6 @@ export const lbNotFound = () => new ServiceError('LoadBalancerNotFound', 'One or
 export const tgNotFound = () => new ServiceError('TargetGroupNotFound', 'One or more target groups not found');
 export const listenerNotFound = () => new ServiceError('ListenerNotFound', 'One or more listeners not found');
 export const invalidConfig = (message: string) => new ServiceError('InvalidConfigurationRequest', message);
-
-// ---- Query decoding ---------------------------------------------------------------------------------
-
-const NUMBERS = new Set([
-  'Port',
-  'PageSize',
-  'HealthCheckIntervalSeconds',
-  'HealthCheckTimeoutSeconds',
-  'HealthyThresholdCount',
-  'UnhealthyThresholdCount',
-  'Order',
-  'Weight',
-  'DurationSeconds',
-  'StatusCode',
-]);
-const BOOLEANS = new Set(['HealthCheckEnabled', 'Enabled']);
-
-function coerce(value: any, key?: string): any {
-  if (Array.isArray(value)) return value.map((v) => coerce(v));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, coerce(v, k)]));
-  }
-  if (typeof value === 'string' && key && NUMBERS.has(key) && /^-?\d+$/.test(value)) return Number(value);
-  if (typeof value === 'string' && key && BOOLEANS.has(key)) return value === 'true';
-  return value;
-}
-
-/** Query protocol: flat form fields to the SDK's input shape (lists unwrapped, numbers and booleans typed). */
-export function queryInput<I>(params: Record<string, any>): I {
-  const nested = unflatten(params);
-  // An empty list goes on the wire as "Tags=": make it [].
-  for (const [k, v] of Object.entries(nested)) if (v === '') nested[k] = [];
-  return coerce(nested) as I;
-}
 
 export function tagMap(tags: { Key?: string; Value?: string }[] | undefined): TagMap {
   const out: TagMap = {};

@@ -7,10 +7,12 @@ import type {
   RemoveTagsInput,
   RemoveTagsOutput,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AddTagsInput$, RemoveTagsInput$, DescribeTagsInput$ } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { queryDecoder } from '../../protocols/schema.js';
 import { typedOperation } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
 import type { TagMap } from '../../views.js';
-import { elbv2State, lbNotFound, listenerNotFound, queryInput, tagList, tagMap, tgNotFound, validation } from './state.js';
+import { elbv2State, lbNotFound, listenerNotFound, tagList, tagMap, tgNotFound, validation } from './state.js';
 
 function taggable(world: World, arn: string): { tags: TagMap } {
   const s = elbv2State(world);
@@ -29,7 +31,7 @@ function arns(list: string[] | undefined): string[] {
 
 const addTags = typedOperation<AddTagsInput, AddTagsOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(AddTagsInput$),
   handler: (input, { world }) => {
     const resources = arns(input.ResourceArns).map((a) => taggable(world, a));
     if (!input.Tags || input.Tags.length === 0) throw validation('Tags cannot be empty');
@@ -47,7 +49,7 @@ const addTags = typedOperation<AddTagsInput, AddTagsOutput>({
 
 const removeTags = typedOperation<RemoveTagsInput, RemoveTagsOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(RemoveTagsInput$),
   handler: (input, { world }) => {
     const resources = arns(input.ResourceArns).map((a) => taggable(world, a));
     if (!input.TagKeys || input.TagKeys.length === 0) throw validation('Tag keys cannot be empty');
@@ -58,7 +60,7 @@ const removeTags = typedOperation<RemoveTagsInput, RemoveTagsOutput>({
 
 const describeTags = typedOperation<DescribeTagsInput, DescribeTagsOutput>({
   mutating: false,
-  decode: queryInput,
+  decode: queryDecoder(DescribeTagsInput$),
   handler: (input, { world }) => ({
     TagDescriptions: arns(input.ResourceArns).map((a) => ({ ResourceArn: a, Tags: tagList(taggable(world, a).tags) })),
   }),

@@ -3,6 +3,7 @@
  * HTTP/HTTPS target groups of instance (or ip) targets, with AWS's health check defaults.
  */
 import type {
+  Action,
   CreateTargetGroupInput,
   CreateTargetGroupOutput,
   DeleteTargetGroupInput,
@@ -17,9 +18,11 @@ import type {
   ModifyTargetGroupOutput,
   TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateTargetGroupInput$, DescribeTargetGroupsInput$, ModifyTargetGroupInput$, DeleteTargetGroupInput$, DescribeTargetGroupAttributesInput$, ModifyTargetGroupAttributesInput$ } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { queryDecoder } from '../../protocols/schema.js';
 import { typedOperation } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
-import { ec2View, elbArn, elbv2State, hex16, page, queryInput, tagMap, tgNotFound, validation, type HealthCheckSettings, type TargetGroupRecord } from './state.js';
+import { ec2View, elbArn, elbv2State, hex16, page, tagMap, tgNotFound, validation, type HealthCheckSettings, type TargetGroupRecord } from './state.js';
 
 /** Default attributes of an instance/ip target group behind an ALB, as DescribeTargetGroupAttributes lists them. */
 export const DEFAULT_ATTRIBUTES: Record<string, string> = {
@@ -50,10 +53,10 @@ export function loadBalancersOf(world: World, targetGroupArn: string): string[] 
 }
 
 /** The target groups a list of actions forwards to. */
-export function forwardsTo(actions: Record<string, any>[]): string[] {
+export function forwardsTo(actions: Action[]): string[] {
   return actions.flatMap((a) => [
-    ...(a.TargetGroupArn ? [a.TargetGroupArn as string] : []),
-    ...((a.ForwardConfig?.TargetGroups ?? []) as { TargetGroupArn?: string }[]).map((t) => t.TargetGroupArn ?? '').filter(Boolean),
+    ...(a.TargetGroupArn ? [a.TargetGroupArn] : []),
+    ...(a.ForwardConfig?.TargetGroups ?? []).map((t) => t.TargetGroupArn ?? '').filter(Boolean),
   ]);
 }
 
@@ -133,7 +136,7 @@ function healthCheck(input: HealthInput, base: HealthCheckSettings): HealthCheck
 
 const createTargetGroup = typedOperation<CreateTargetGroupInput, CreateTargetGroupOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(CreateTargetGroupInput$),
   handler: (input, { world, region, now }) => {
     const name = input.Name ?? '';
     if (name.length > 32) throw validation(`Target group name '${name}' cannot be longer than '32' characters`);
@@ -193,7 +196,7 @@ const createTargetGroup = typedOperation<CreateTargetGroupInput, CreateTargetGro
 
 const describeTargetGroups = typedOperation<DescribeTargetGroupsInput, DescribeTargetGroupsOutput>({
   mutating: false,
-  decode: queryInput,
+  decode: queryDecoder(DescribeTargetGroupsInput$),
   handler: (input, { world, region }) => {
     const s = elbv2State(world);
     const arns = input.TargetGroupArns ?? [];
@@ -220,7 +223,7 @@ const describeTargetGroups = typedOperation<DescribeTargetGroupsInput, DescribeT
 
 const modifyTargetGroup = typedOperation<ModifyTargetGroupInput, ModifyTargetGroupOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(ModifyTargetGroupInput$),
   handler: (input, { world }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     tg.healthCheck = healthCheck(input, tg.healthCheck);
@@ -230,7 +233,7 @@ const modifyTargetGroup = typedOperation<ModifyTargetGroupInput, ModifyTargetGro
 
 const deleteTargetGroup = typedOperation<DeleteTargetGroupInput, DeleteTargetGroupOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(DeleteTargetGroupInput$),
   handler: (input, { world }) => {
     const s = elbv2State(world);
     const arn = input.TargetGroupArn ?? '';
@@ -246,7 +249,7 @@ const deleteTargetGroup = typedOperation<DeleteTargetGroupInput, DeleteTargetGro
 
 const describeTargetGroupAttributes = typedOperation<DescribeTargetGroupAttributesInput, DescribeTargetGroupAttributesOutput>({
   mutating: false,
-  decode: queryInput,
+  decode: queryDecoder(DescribeTargetGroupAttributesInput$),
   handler: (input, { world }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     return { Attributes: Object.entries(tg.attributes).map(([Key, Value]) => ({ Key, Value })) };
@@ -255,7 +258,7 @@ const describeTargetGroupAttributes = typedOperation<DescribeTargetGroupAttribut
 
 const modifyTargetGroupAttributes = typedOperation<ModifyTargetGroupAttributesInput, ModifyTargetGroupAttributesOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(ModifyTargetGroupAttributesInput$),
   handler: (input, { world }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     const attrs = input.Attributes ?? [];

@@ -21,10 +21,12 @@ import type {
   TargetHealth,
   TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RegisterTargetsInput$, DeregisterTargetsInput$, DescribeTargetHealthInput$ } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { queryDecoder } from '../../protocols/schema.js';
 import { typedOperation } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
 import type { EcsView } from '../../views.js';
-import { ec2View, elbv2State, queryInput, timeScale, validation, type TargetGroupRecord, type TargetRecord } from './state.js';
+import { ec2View, elbv2State, timeScale, validation, type TargetGroupRecord, type TargetRecord } from './state.js';
 import { loadBalancersOf, requireTargetGroup } from './target-groups.js';
 
 /** Since when a process answers on (instance, port): the earliest start of a RUNNING task binding it. */
@@ -146,7 +148,7 @@ function checkTargets(world: World, tg: TargetGroupRecord, targets: RegisterTarg
 
 const registerTargets = typedOperation<RegisterTargetsInput, RegisterTargetsOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(RegisterTargetsInput$),
   handler: (input, { world, now }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     for (const t of checkTargets(world, tg, input.Targets)) registerTarget(world, tg.targetGroupArn, t.id, t.port, now);
@@ -156,7 +158,7 @@ const registerTargets = typedOperation<RegisterTargetsInput, RegisterTargetsOutp
 
 const deregisterTargets = typedOperation<DeregisterTargetsInput, DeregisterTargetsOutput>({
   mutating: true,
-  decode: queryInput,
+  decode: queryDecoder(DeregisterTargetsInput$),
   handler: (input, { world, now }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     if (!input.Targets || input.Targets.length === 0) throw validation('Targets cannot be empty');
@@ -169,7 +171,7 @@ const deregisterTargets = typedOperation<DeregisterTargetsInput, DeregisterTarge
 
 const describeTargetHealth = typedOperation<DescribeTargetHealthInput, DescribeTargetHealthOutput>({
   mutating: false,
-  decode: queryInput,
+  decode: queryDecoder(DescribeTargetHealthInput$),
   handler: (input, { world, now }) => {
     const tg = requireTargetGroup(world, input.TargetGroupArn);
     const port = (p: number) => (tg.healthCheck.port === 'traffic-port' ? String(p) : tg.healthCheck.port);

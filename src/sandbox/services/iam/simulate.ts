@@ -16,8 +16,7 @@
  *     needs a condition to allow something is not shown as allowing it.
  */
 import type { EvaluationResult, SimulatePolicyResponse, SimulatePrincipalPolicyRequest } from '@aws-sdk/client-iam';
-import { ServiceError, type SandboxRequest, type World } from '../types.js';
-import { unflatten } from '../protocols/query.js';
+import { ServiceError, type World } from '../../types.js';
 
 /**
  * Actions whose authorisation has no resource (Service Authorization Reference, "Actions defined
@@ -89,10 +88,9 @@ export function evaluate(policies: NamedPolicy[], action: string, resourceArn: s
   return { EvalActionName: action, EvalResourceName: resource, EvalDecision: decision, MatchedStatements: matched, MissingContextValues: [] };
 }
 
-/** The handler, given how iam.ts finds a role's policies. */
+/** The handler, given how common.ts finds a role's policies. */
 export function simulatePrincipalPolicy(rolePolicies: (world: World, roleName: string) => NamedPolicy[] | undefined) {
-  return (req: SandboxRequest, world: World): SimulatePolicyResponse => {
-    const p = unflatten(req.params) as SimulatePrincipalPolicyRequest;
+  return (p: SimulatePrincipalPolicyRequest, { world }: { world: World }): SimulatePolicyResponse => {
     const source = p.PolicySourceArn ?? '';
     const m = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(source);
     if (!source || !/^arn:/.test(source)) throw new ServiceError('InvalidInput', `ARN ${source} is not valid.`, 400);
