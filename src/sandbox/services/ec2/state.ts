@@ -1,5 +1,5 @@
 /**
- * EC2 state: world.state.ec2 (Ec2State, composed of the record types each resource file owns), its
+ * EC2 state: world.state.ec2 (Ec2State, composed of the record types of records.ts), its
  * initial value, the built-in network seeded per region, and the instance lifecycles advanced in tick().
  *
  * Instances start 'pending' and become 'running' after settings.latency.instanceBootMs (public IP
@@ -13,11 +13,7 @@ import type { Call } from '../../typed.js';
 import type { Operation, SandboxRequest, World } from '../../types.js';
 import type { TagMap } from '../util.js';
 import { availabilityZones, builtinId } from './ec2-data.js';
-import type { InstanceRecord, ReservationRecord, VolumeRecord } from './instances.js';
-import type { KeyPairRecord } from './key-pairs.js';
-import type { LaunchTemplateRecord } from './launch-templates.js';
-import type { SubnetRecord, VpcRecord } from './network.js';
-import type { SecurityGroupRecord } from './security-groups.js';
+import type { InstanceRecord, KeyPairRecord, LaunchTemplateRecord, ReservationRecord, SecurityGroupRecord, SubnetRecord, VolumeRecord, VpcRecord } from './records.js';
 
 export interface Ec2State {
   /** Regions whose default VPC, subnets and other VPC have been created. */
