@@ -17,6 +17,15 @@ export function dnsNames(region: string, inst: { privateIpAddress: string; publi
   };
 }
 
+/** A reservation as RunInstances and DescribeInstances write it, in EC2's XML element names. */
+export type WireReservation = ReturnType<typeof reservationShape>;
+
+/** DescribeInstances' answer, in EC2's XML element names. */
+export interface WireInstances {
+  reservationSet: WireReservation[];
+  nextToken?: string;
+}
+
 export function reservationShape(world: World, reservation: ReservationRecord, only?: Set<string>) {
   const instances = reservation.instanceIds
     .map((id) => state(world).instances[id])

@@ -3,7 +3,10 @@
  * (instance-shapes.ts), Terminate/Stop/StartInstances, DescribeVolumes and the CPU credit operations.
  */
 import {
+  DescribeInstancesRequest$,
   DescribeInstanceCreditSpecificationsRequest$,
+  type DescribeInstancesRequest,
+  type RunInstancesRequest,
   DescribeInstanceCreditSpecificationsResult$,
   DescribeVolumesRequest$,
   ModifyInstanceCreditSpecificationRequest$,
@@ -31,23 +34,21 @@ import {
 } from '@aws-sdk/client-ec2';
 import { typedOperation, type Call } from '../../typed.js';
 import { ec2Decoder, ec2Encoder } from './codec.js';
-import { unflatten } from '../../protocols/query.js';
-import { ServiceError, type Operation, type SandboxRequest, type World } from '../../types.js';
-import { applyFilters, dryRun, filterItems, inRegion, invalidValue, missing, notFound, page, pageOf, sdkTags, strings } from './common.js';
+import { ServiceError, type Operation } from '../../types.js';
+import { dryRun, filterItems, inRegion, invalidValue, missing, notFound, pageOf, sdkTags, strings } from './common.js';
 import { describeInstanceCreditSpecifications, modifyInstanceCreditSpecification } from './ec2-offerings.js';
-import { dnsNames, reservationShape, stateChange } from './instance-shapes.js';
-import { launch, requestHash, userInitiated, withTemplate } from './launch.js';
+import { dnsNames, reservationShape, stateChange, type WireInstances, type WireReservation } from './instance-shapes.js';
+import { launch, requestHash, runInstancesRequest, userInitiated, withTemplate } from './launch.js';
 import { lookupInstances } from './lookups.js';
 import type { ReservationRecord } from './records.js';
-import { STATE_CODES, regional, seeded, state } from './state.js';
+import { STATE_CODES, seeded, state } from './state.js';
 
 /** Auto Scaling's way in (index.ts re-exports them from here). */
 export { launchFromTemplate, terminateInstance, type TemplateLaunch } from './launch.js';
 
-export function runInstances(req: SandboxRequest, world: World) {
-  const raw = unflatten(req.params);
+export function runInstances(p: RunInstancesRequest, { req, world }: Call): WireReservation {
   const s = state(world);
-  const clientToken = raw.ClientToken ? String(raw.ClientToken) : undefined;
+  const clientToken = p.ClientToken ? String(p.ClientToken) : undefined;
   if (clientToken) {
     if (clientToken.length > 64) throw invalidValue('The client token must be 64 characters or less.');
     const previous = inRegion(s.reservations, req.region).find((r) => r.clientToken === clientToken);
@@ -63,26 +64,25 @@ export function runInstances(req: SandboxRequest, world: World) {
     }
   }
   // LaunchTemplate: the template version's data, overridden by what the request itself names.
-  const fromTemplate = raw.LaunchTemplate ? withTemplate(world, req.region, raw.LaunchTemplate, raw) : undefined;
-  const reservation = launch(world, { region: req.region, now: req.now }, fromTemplate?.params ?? raw, {
+  const fromTemplate = p.LaunchTemplate ? withTemplate(world, req.region, p.LaunchTemplate, p) : undefined;
+  const reservation = launch(world, { region: req.region, now: req.now }, fromTemplate?.params ?? p, {
     extraInstanceTags: fromTemplate?.tags,
     clientToken,
     requestHash: clientToken ? requestHash(req.params) : undefined,
-    dryRun: () => dryRun(raw),
+    dryRun: () => dryRun(p),
   });
   return reservationShape(world, reservation);
 }
 
-export function describeInstances(req: SandboxRequest, world: World) {
-  const p = unflatten(req.params);
-  const ids = strings(p.InstanceId);
-  if (ids.length && p.MaxResults) {
+export function describeInstances(p: DescribeInstancesRequest, { region, world }: Call): WireInstances {
+  const ids = strings(p.InstanceIds);
+  if (ids.length && p.MaxResults !== undefined) {
     throw new ServiceError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults', 400);
   }
   let instances = ids.length
-    ? lookupInstances(world, req.region, ids)
-    : inRegion(state(world).instances, req.region).sort((a, b) => a.launchTime - b.launchTime || a.amiLaunchIndex - b.amiLaunchIndex);
-  instances = applyFilters(instances, p, {
+    ? lookupInstances(world, region, ids)
+    : inRegion(state(world).instances, region).sort((a, b) => a.launchTime - b.launchTime || a.amiLaunchIndex - b.amiLaunchIndex);
+  instances = filterItems(instances, p.Filters, {
     'instance-id': (i) => [i.instanceId],
     'instance-state-name': (i) => [i.state],
     'instance-state-code': (i) => [STATE_CODES[i.state]],
@@ -111,7 +111,7 @@ export function describeInstances(req: SandboxRequest, world: World) {
     'private-dns-name': (i) => [dnsNames(i.region, i).privateDnsName],
     architecture: (i) => [i.architecture],
   });
-  const result = page(world, instances, p);
+  const result = pageOf(world, instances, p.MaxResults, p.NextToken);
   // Group the page's instances back into their reservations, in order.
   const reservations: ReservationRecord[] = [];
   const onPage = new Set(result.items.map((i) => i.instanceId));
@@ -250,8 +250,17 @@ export function describeVolumes(p: DescribeVolumesRequest, { world, region }: Ca
 }
 
 export const operations: Record<string, Operation> = {
-  RunInstances: { mutating: true, handler: regional(runInstances) },
-  DescribeInstances: { mutating: false, handler: regional(describeInstances) },
+  // Their answers are written in EC2's XML names already (instance-shapes.ts): no encoder.
+  RunInstances: typedOperation<RunInstancesRequest, WireReservation>({
+    mutating: true,
+    decode: runInstancesRequest,
+    handler: seeded(runInstances),
+  }),
+  DescribeInstances: typedOperation<DescribeInstancesRequest, WireInstances>({
+    mutating: false,
+    decode: ec2Decoder(DescribeInstancesRequest$),
+    handler: seeded(describeInstances),
+  }),
   TerminateInstances: typedOperation<TerminateInstancesRequest, TerminateInstancesResult>({
     mutating: true,
     decode: ec2Decoder(TerminateInstancesRequest$),

@@ -6,12 +6,21 @@
  * instance-attributes.ts); above lookups.ts, records.ts and state.ts.
  */
 import { createHash } from 'node:crypto';
-import { RunInstancesRequest$, type RequestLaunchTemplateData } from '@aws-sdk/client-ec2';
+import {
+  RunInstancesRequest$,
+  type BlockDeviceMapping,
+  type EbsBlockDevice,
+  type InstanceMetadataOptionsRequest,
+  type InstanceNetworkInterfaceSpecification,
+  type LaunchTemplateSpecification,
+  type RequestLaunchTemplateData,
+  type RunInstancesRequest,
+} from '@aws-sdk/client-ec2';
 import { ServiceError, type Ec2InstanceRecord, type World } from '../../types.js';
 import { findInstanceProfile, instanceProfileUsable } from '../iam.js';
-import { bool, int, list, type TagMap } from '../util.js';
-import { ec2Params } from './codec.js';
-import { inRegion, invalidValue, missing, requiredParam, strings, tagSpecifications } from './common.js';
+import { bool, int, type TagMap } from '../util.js';
+import { ec2Decoder, ec2Params } from './codec.js';
+import { inRegion, invalidValue, missing, requiredParam, sdkTagSpecifications, strings } from './common.js';
 import { INSTANCE_TYPES, architectureOf, type AmiRecord } from './ec2-data.js';
 import { checkPlacement, launchCredits, useCapacity } from './ec2-offerings.js';
 import { defaultVpc, findAmi, findTemplate, getSubnet, keyPairByName, resolveVersion } from './lookups.js';
@@ -56,7 +65,7 @@ export interface LaunchPlan {
 }
 
 /** Validates a RunInstances request the way EC2 does, in roughly the same order. */
-export function planLaunch(req: { region: string; now: number }, world: World, p: Record<string, any>): LaunchPlan {
+export function planLaunch(req: { region: string; now: number }, world: World, p: RunInstancesRequest): LaunchPlan {
   const region = req.region;
   const minCount = int(requiredParam(p.MinCount, 'MinCount'))!;
   const maxCount = int(requiredParam(p.MaxCount, 'MaxCount'))!;
@@ -90,7 +99,7 @@ export function planLaunch(req: { region: string; now: number }, world: World, p
   }
 
   // Network: SubnetId (or NetworkInterface.1.SubnetId), else the default subnet of the first AZ.
-  const nic = list(p.NetworkInterface)[0] ?? {};
+  const nic: InstanceNetworkInterfaceSpecification = p.NetworkInterfaces?.[0] ?? {};
   const subnetId = p.SubnetId ?? nic.SubnetId;
   let subnet: SubnetRecord;
   if (subnetId) {
@@ -104,8 +113,8 @@ export function planLaunch(req: { region: string; now: number }, world: World, p
     subnet = candidates.sort((a, b) => a.availabilityZone.localeCompare(b.availabilityZone))[0];
   }
 
-  const groupIds = [...strings(p.SecurityGroupId), ...strings(nic.SecurityGroupId)];
-  const groupNames = strings(p.SecurityGroup);
+  const groupIds = [...strings(p.SecurityGroupIds), ...strings(nic.Groups)];
+  const groupNames = strings(p.SecurityGroups);
   const groups: SecurityGroupRecord[] = [];
   for (const id of groupIds) {
     const group = state(world).securityGroups[id];
@@ -153,22 +162,22 @@ export function planLaunch(req: { region: string; now: number }, world: World, p
     profile = { arn: found.arn, name: found.instanceProfileName, id: found.instanceProfileId };
   }
 
-  const mo = p.MetadataOptions ?? {};
-  const httpTokens = mo.HttpTokens ?? 'required'; // AL2023 AMIs are ImdsSupport v2.0: IMDSv2 by default
+  const mo: InstanceMetadataOptionsRequest = p.MetadataOptions ?? {};
+  const httpTokens: string = mo.HttpTokens ?? 'required'; // AL2023 AMIs are ImdsSupport v2.0: IMDSv2 by default
   if (!['optional', 'required'].includes(httpTokens)) throw invalidValue(`Invalid value '${httpTokens}' for HttpTokens.`);
   const hopLimit = int(mo.HttpPutResponseHopLimit) ?? 2;
   if (!Number.isInteger(hopLimit) || hopLimit < 1 || hopLimit > 64) {
     throw invalidValue(`The HttpPutResponseHopLimit '${mo.HttpPutResponseHopLimit}' is invalid. Specify a value between 1 and 64.`);
   }
-  const httpEndpoint = mo.HttpEndpoint ?? 'enabled';
+  const httpEndpoint: string = mo.HttpEndpoint ?? 'enabled';
   if (!['enabled', 'disabled'].includes(httpEndpoint)) throw invalidValue(`Invalid value '${httpEndpoint}' for HttpEndpoint.`);
-  const instanceMetadataTags = mo.InstanceMetadataTags ?? 'disabled';
+  const instanceMetadataTags: string = mo.InstanceMetadataTags ?? 'disabled';
   if (!['enabled', 'disabled'].includes(instanceMetadataTags)) {
     throw invalidValue(`Invalid value '${instanceMetadataTags}' for InstanceMetadataTags.`);
   }
 
-  const volumes = planVolumes(ami, list(p.BlockDeviceMapping));
-  const tags = tagSpecifications(p, ['instance', 'volume', 'network-interface', 'spot-instances-request', 'elastic-gpu']);
+  const volumes = planVolumes(ami, p.BlockDeviceMappings ?? []);
+  const tags = sdkTagSpecifications(p.TagSpecifications, ['instance', 'volume', 'network-interface', 'spot-instances-request', 'elastic-gpu']);
   const associate = bool(nic.AssociatePublicIpAddress);
 
   return {
@@ -188,7 +197,7 @@ export function planLaunch(req: { region: string; now: number }, world: World, p
   };
 }
 
-export function planVolumes(ami: AmiRecord, mappings: any[]): LaunchPlan['volumes'] {
+export function planVolumes(ami: AmiRecord, mappings: BlockDeviceMapping[]): LaunchPlan['volumes'] {
   const root = {
     deviceName: '/dev/xvda',
     size: ami.rootVolumeSize,
@@ -204,10 +213,10 @@ export function planVolumes(ami: AmiRecord, mappings: any[]): LaunchPlan['volume
     if (!m) continue;
     const deviceName = requiredParam(m.DeviceName, 'BlockDeviceMapping.DeviceName');
     if (m.NoDevice !== undefined || m.VirtualName) continue;
-    const ebs = m.Ebs ?? {};
+    const ebs: EbsBlockDevice = m.Ebs ?? {};
     const target = deviceName === root.deviceName ? root : { ...root, deviceName, size: 0, snapshotId: undefined };
     const size = int(ebs.VolumeSize);
-    const volumeType = ebs.VolumeType ?? target.volumeType;
+    const volumeType: string = ebs.VolumeType ?? target.volumeType;
     if (!VOLUME_TYPES.includes(volumeType)) throw invalidValue(`Value (${volumeType}) for parameter volumeType is invalid.`);
     if (size !== undefined) {
       if (!Number.isInteger(size) || size < 1 || size > 16384) {
@@ -234,7 +243,7 @@ export function planVolumes(ami: AmiRecord, mappings: any[]): LaunchPlan['volume
 }
 
 /** The fingerprint ClientToken idempotency compares: every parameter except the token itself. */
-export function requestHash(params: Record<string, any>): string {
+export function requestHash(params: Record<string, string>): string {
   const entries = Object.entries(params)
     .filter(([k]) => k !== 'ClientToken' && k !== 'DryRun')
     .sort(([a], [b]) => a.localeCompare(b));
@@ -246,26 +255,26 @@ export function requestHash(params: Record<string, any>): string {
  * request names replacing the template's (tag specifications are merged, the request's tags winning),
  * as EC2 documents. Instances launched from a template carry aws:ec2launchtemplate:id and :version.
  */
-export function withTemplate(world: World, region: string, spec: Record<string, any>, request: Record<string, any>) {
-  if (typeof spec !== 'object' || (!spec.LaunchTemplateId && !spec.LaunchTemplateName)) {
+export function withTemplate(world: World, region: string, spec: LaunchTemplateSpecification, request: RunInstancesRequest): { params: RunInstancesRequest; tags: TagMap } {
+  if (!spec.LaunchTemplateId && !spec.LaunchTemplateName) {
     throw missing('LaunchTemplate.LaunchTemplateId or LaunchTemplate.LaunchTemplateName');
   }
   const t = findTemplate(world, region, { LaunchTemplateId: spec.LaunchTemplateId, LaunchTemplateName: spec.LaunchTemplateName });
   const v = resolveVersion(t, spec.Version === undefined ? undefined : String(spec.Version));
-  const base = launchParams(v.data);
-  const params: Record<string, any> = { ...base, ...request };
+  const base = templateRequest(v.data);
+  const params: RunInstancesRequest = { ...base, ...request };
   delete params.LaunchTemplate;
-  if (base.TagSpecification && request.TagSpecification) params.TagSpecification = [...list(base.TagSpecification), ...list(request.TagSpecification)];
+  if (base.TagSpecifications && request.TagSpecifications) params.TagSpecifications = [...base.TagSpecifications, ...request.TagSpecifications];
   // A subnet or groups named by the request replace the template's network interface's.
-  const nic = list(params.NetworkInterface)[0];
-  if (nic && (request.SubnetId || request.SecurityGroupId) && !request.NetworkInterface) {
-    params.NetworkInterface = [{ ...nic, SubnetId: request.SubnetId ?? nic.SubnetId, SecurityGroupId: request.SecurityGroupId ?? nic.SecurityGroupId }];
+  const nic = params.NetworkInterfaces?.[0];
+  if (nic && (request.SubnetId || request.SecurityGroupIds) && !request.NetworkInterfaces) {
+    params.NetworkInterfaces = [{ ...nic, SubnetId: request.SubnetId ?? nic.SubnetId, Groups: request.SecurityGroupIds ?? nic.Groups }];
     delete params.SubnetId;
-    delete params.SecurityGroupId;
+    delete params.SecurityGroupIds;
   }
   return {
     params,
-    tags: { 'aws:ec2launchtemplate:id': t.launchTemplateId, 'aws:ec2launchtemplate:version': String(v.versionNumber) } as TagMap,
+    tags: { 'aws:ec2launchtemplate:id': t.launchTemplateId, 'aws:ec2launchtemplate:version': String(v.versionNumber) },
   };
 }
 
@@ -293,7 +302,7 @@ export function launchFromTemplate(world: World, launchSpec: TemplateLaunch): Ec
     world,
     launchSpec.region,
     { LaunchTemplateId: launchSpec.launchTemplateId, LaunchTemplateName: launchSpec.launchTemplateName, Version: launchSpec.version },
-    { MinCount: '1', MaxCount: '1', SubnetId: launchSpec.subnetId },
+    { MinCount: 1, MaxCount: 1, SubnetId: launchSpec.subnetId },
   );
   const reservation = launch(world, { region: launchSpec.region, now: launchSpec.now }, params, { extraInstanceTags: { ...tags, ...(launchSpec.tags ?? {}) } });
   return state(world).instances[reservation.instanceIds[0]!]!;
@@ -327,8 +336,8 @@ export interface LaunchOptions {
   extraInstanceTags?: TagMap;
 }
 
-/** Validates and launches what RunInstances parameters `p` (unflattened, wire names) describe. */
-export function launch(world: World, at: { region: string; now: number }, p: Record<string, any>, opts: LaunchOptions = {}): ReservationRecord {
+/** Validates and launches what a RunInstances request describes. */
+export function launch(world: World, at: { region: string; now: number }, p: RunInstancesRequest, opts: LaunchOptions = {}): ReservationRecord {
   const s = state(world);
   const plan = planLaunch(at, world, p);
   const cpuCredits = launchCredits(plan.instanceType, p);
@@ -409,9 +418,13 @@ export function launch(world: World, at: { region: string; now: number }, p: Rec
 
 
 /**
- * A template version's data as RunInstances parameters (unflattened, EC2 wire names), for
- * RunInstances and Auto Scaling to merge their own parameters over.
+ * A template version's data as a RunInstances request: the members RunInstances has, read through
+ * the SDK's RunInstancesRequest schema (as EC2 would receive them on the wire), for RunInstances and
+ * Auto Scaling to merge their own parameters over.
  */
-export function launchParams(data: RequestLaunchTemplateData): Record<string, any> {
-  return ec2Params(RunInstancesRequest$, data) as Record<string, any>;
+export function templateRequest(data: RequestLaunchTemplateData): RunInstancesRequest {
+  return runInstancesRequest(ec2Params(RunInstancesRequest$, data) as Record<string, unknown>);
 }
+
+/** The wire's RunInstances parameters as the SDK's request (codec.ts). */
+export const runInstancesRequest = ec2Decoder<RunInstancesRequest>(RunInstancesRequest$);

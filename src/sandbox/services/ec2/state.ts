@@ -10,9 +10,9 @@
  * The simulated ECS agent reads world.state.ec2.instances (Ec2InstanceRecord in ../../types.ts).
  */
 import type { Call } from '../../typed.js';
-import type { Operation, SandboxRequest, World } from '../../types.js';
+import type { World } from '../../types.js';
 import type { TagMap } from '../util.js';
-import { availabilityZones, builtinId } from './ec2-data.js';
+import { availabilityZones, builtinId, type AmiReleases } from './ec2-data.js';
 import type { InstanceRecord, KeyPairRecord, LaunchTemplateRecord, ReservationRecord, SecurityGroupRecord, SubnetRecord, VolumeRecord, VpcRecord } from './records.js';
 
 export interface Ec2State {
@@ -28,7 +28,8 @@ export interface Ec2State {
   /** Counter for public IPs handed to instances. */
   publicIpSeq: number;
   /** Launch templates by id (absent in state files written before launch templates existed). */
-  launchTemplates: Record<string, LaunchTemplateRecord>;
+  launchTemplates: Record<string, LaunchTemplateRecord>;  /** ECS-optimized AMI releases published since the built-in ones, by region (ec2-data.ts publishEcsAmi). */
+  amiReleases?: AmiReleases['amiReleases'];
 }
 
 export const TERMINATED_VISIBLE_MS = 60 * 60 * 1000;
@@ -199,15 +200,8 @@ export function builtinNetwork(region: string, accountId = DEFAULT_SANDBOX_ACCOU
 /** The sandbox's account when none is given. */
 export const DEFAULT_SANDBOX_ACCOUNT = '123456789012';
 
-/** Every handler first makes sure the request's region has its default network. */
-export function regional(handler: (req: SandboxRequest, world: World) => unknown): Operation['handler'] {
-  return (req: SandboxRequest, world: World) => {
-    seedRegion(world, req.region);
-    return handler(req, world);
-  };
-}
 
-/** regional() for typed handlers. */
+/** Every handler first makes sure the request's region has its default network. */
 export function seeded<I, O>(handler: (input: I, call: Call) => O): (input: I, call: Call) => O {
   return (input, call) => {
     seedRegion(call.world, call.region);
