@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Volume } from '@aws-sdk/client-ecs';
 import { appendBeneath, checkDirBeneath, ConfinementError, ensureDirBeneath, instancePathParts } from '../../src/sandbox/local/confine.js';
 import { planContainers, type TaskContext } from '../../src/sandbox/local/containers.js';
 
@@ -25,8 +26,8 @@ const ctx = (dir: string): TaskContext => ({
   taskRoot: join(dir, 'tasks', '0123456789abcdef0123456789abcdef'),
 });
 
-const def = (volumes: unknown[], name = 'app') => ({
-  containerDefinitions: [{ name, image: 'x', mountPoints: (volumes as { name: string }[]).map((v) => ({ sourceVolume: v.name, containerPath: '/mnt' })) }],
+const def = (volumes: Volume[], name = 'app') => ({
+  containerDefinitions: [{ name, image: 'x', mountPoints: volumes.map((v) => ({ sourceVolume: v.name, containerPath: '/mnt' })) }],
   volumes,
 });
 

@@ -15,6 +15,7 @@
  *     would name them), so two tasks never see each other's containers;
  *   - logConfiguration is ignored (the containers log to Docker's default driver).
  */
+import type { ContainerDefinition, ContainerDependency, TaskDefinition, Volume } from '@aws-sdk/client-ecs';
 import type Docker from 'dockerode';
 import { join } from 'node:path';
 import { ecsNameComponent, instancePathParts } from './confine.js';
@@ -27,7 +28,8 @@ export interface ContainerPlan {
   dockerName: string;
   essential: boolean;
   image: string;
-  dependsOn: { containerName: string; condition: 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY' }[];
+  /** As the definition gives them (RegisterTaskDefinition does not check them; ECS requires both members). */
+  dependsOn: ContainerDependency[];
   links: string[];
   hasHealthCheck: boolean;
   stopTimeout: number;
@@ -70,7 +72,7 @@ export function dockerName(ctx: Pick<TaskContext, 'stack' | 'sandbox' | 'family'
  * root, where it would resolve on the instance; any other volume in the task's own directory.
  * Throws ConfinementError for a path or name that cannot be placed there.
  */
-export function volumeDir(ctx: Pick<TaskContext, 'hostRoot' | 'taskRoot'>, volumes: any[], name: string): HostDir | undefined {
+export function volumeDir(ctx: Pick<TaskContext, 'hostRoot' | 'taskRoot'>, volumes: Volume[], name: string | undefined): HostDir | undefined {
   const v = volumes.find((x) => x.name === name);
   if (!v) return undefined;
   const source: unknown = v.host?.sourcePath;
@@ -83,17 +85,21 @@ export function volumeDir(ctx: Pick<TaskContext, 'hostRoot' | 'taskRoot'>, volum
 }
 
 /** Every volume's directory, checked (the task is refused before anything is created if one is bad). */
-export function volumeDirs(ctx: Pick<TaskContext, 'hostRoot' | 'taskRoot'>, volumes: any[]): HostDir[] {
+export function volumeDirs(ctx: Pick<TaskContext, 'hostRoot' | 'taskRoot'>, volumes: Volume[]): HostDir[] {
   return volumes.map((v) => {
     ecsNameComponent('volume', v?.name);
     return volumeDir(ctx, volumes, v.name)!;
   });
 }
 
-export function planContainers(ctx: TaskContext, definition: Record<string, any>): ContainerPlan[] {
-  const defs: any[] = definition.containerDefinitions ?? [];
-  const volumes: any[] = definition.volumes ?? [];
-  const names = new Map(defs.map((c) => [c.name as string, dockerName(ctx, c.name)]));
+/**
+ * The containers of a task definition as DescribeTaskDefinition returns it. RegisterTaskDefinition
+ * (../services/ecs/task-definitions.ts) has made sure every container has a name and an image.
+ */
+export function planContainers(ctx: TaskContext, definition: TaskDefinition): ContainerPlan[] {
+  const defs: (ContainerDefinition & { name: string; image: string })[] = (definition.containerDefinitions ?? []).map((c) => ({ ...c, name: c.name!, image: c.image! }));
+  const volumes: Volume[] = definition.volumes ?? [];
+  const names = new Map(defs.map((c) => [c.name, dockerName(ctx, c.name)]));
   volumeDirs(ctx, volumes);
   return defs.map((c) => {
     ecsNameComponent('container', c.name);
@@ -134,7 +140,7 @@ export function planContainers(ctx: TaskContext, definition: Record<string, any>
       ...(c.workingDirectory ? { WorkingDir: c.workingDirectory } : {}),
       ...(c.user ? { User: c.user } : {}),
       ...(c.hostname ? { Hostname: c.hostname } : {}),
-      Env: (c.environment ?? []).map((e: { name: string; value: string }) => `${e.name}=${e.value}`),
+      Env: (c.environment ?? []).map((e) => `${e.name}=${e.value}`),
       Labels: labels,
       ExposedPorts: exposed,
       ...(hc
@@ -156,8 +162,8 @@ export function planContainers(ctx: TaskContext, definition: Record<string, any>
         ...(c.memoryReservation ? { MemoryReservation: c.memoryReservation * 1024 * 1024 } : {}),
         ...(c.cpu ? { CpuShares: Math.max(2, c.cpu) } : {}),
         ...(c.readonlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
-        ...(c.ulimits ? { Ulimits: c.ulimits.map((u: any) => ({ Name: u.name, Soft: u.softLimit, Hard: u.hardLimit })) } : {}),
-        ...(c.extraHosts ? { ExtraHosts: c.extraHosts.map((h: any) => `${h.hostname}:${h.ipAddress}`) } : {}),
+        ...(c.ulimits ? { Ulimits: c.ulimits.map((u) => ({ Name: u.name, Soft: u.softLimit, Hard: u.hardLimit })) } : {}),
+        ...(c.extraHosts ? { ExtraHosts: c.extraHosts.map((h) => `${h.hostname}:${h.ipAddress}`) } : {}),
         // Legacy links, by the linked container's Docker name; on a user-defined network they are aliases.
         Links: links.map((l) => {
           const [target, alias] = l.split(':');

@@ -25,20 +25,27 @@
  * Everything on Docker carries the stack's label (labels.ts). At start the runner adopts the
  * containers of the tasks it still knows as active and removes every other labelled container, so a
  * sandbox killed with SIGKILL leaves no orphan after its next start.
+ *
+ * Beside this file: task-run.ts (what is kept of a running task, when a container may start),
+ * containers.ts (a definition's containers as Docker options), pull.ts (images), instance-files.ts
+ * (the instances' stand-in roots and the agent's, ecs-init's and dockerd's lines there),
+ * log-sources.ts (what the log shipper follows).
  */
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import type Docker from 'dockerode';
-import { resolveRegistryAuth, dockerAuthConfig } from '../../docker/auth.js';
-import { parseReference } from '../../docker/reference.js';
-import { stopTask } from '../services/ecs/state.js';
-import { addEvent, arnId, ecsState, findTaskDefinition, parseEcsArn, type TaskRecord } from '../services/ecs/state.js';
-import type { Ec2StateView, World } from '../types.js';
-import { appendBeneath, checkDirBeneath, ConfinementError, ensureDirBeneath, relativeParts } from './confine.js';
+import { addEvent, arnId, ecsState, findTaskDefinition, parseEcsArn, stopTask, type TaskRecord } from '../services/ecs/state.js';
+import type { World } from '../types.js';
+import { checkDirBeneath, ConfinementError, ensureDirBeneath } from './confine.js';
 import { planContainers, volumeDirs, type ContainerPlan, type HostDir, type TaskContext } from './containers.js';
 import { attachRuntime, detachRuntime, type TaskRuntime } from './hooks.js';
+import { InstanceFiles } from './instance-files.js';
 import { labelled, localDocker, removeLabelled, sandboxIdentity, CONTAINER_LABEL, SANDBOX_LABEL, STACK_LABEL, TASK_LABEL, type Owner } from './labels.js';
-import { LogShipper, type LogSource } from './log-shipper.js';
+import { logSources } from './log-sources.js';
+import { LogShipper } from './log-shipper.js';
+import { ensureImage } from './pull.js';
+import { containerState, dependencyVerdict, type TaskRun } from './task-run.js';
 
 export interface LocalRunnerOptions {
   stack: string;
@@ -58,38 +65,7 @@ export interface LocalRunnerOptions {
   log?: (line: string) => void;
 }
 
-interface TaskRun {
-  taskArn: string;
-  plans: ContainerPlan[];
-  ids: Map<string, string>;
-  started: Set<string>;
-  /** Every container was started (the task may become RUNNING once its essential ones run). */
-  allStarted: boolean;
-  failed?: { reason: string; stopCode: string };
-  starting?: Promise<void>;
-  stopping?: Promise<void>;
-  stoppingDone?: boolean;
-  removing?: Promise<void>;
-  removed?: boolean;
-  /** name -> last Docker state seen. */
-  state: Map<string, ContainerState>;
-  /** Logging containers: name -> their /var/log on this machine. */
-  logDirs: Map<string, { dir: string; env: Record<string, string>; hostDir?: HostDir }>;
-  instanceId: string;
-  hostRoot: string;
-  network: string;
-}
 
-interface ContainerState {
-  status: string;
-  running: boolean;
-  /** Docker started it at some point (a look taken before its start says false). */
-  everStarted: boolean;
-  exitCode: number;
-  oom: boolean;
-  health?: string;
-  error?: string;
-}
 
 const LOGGING_ENTRYPOINT = 'ecs-cwlogs-entrypoint';
 const DEPENDENCY_TIMEOUT_MS = 5 * 60_000;
@@ -101,11 +77,12 @@ export class LocalRunner implements TaskRuntime {
   private timer?: NodeJS.Timeout;
   private reconciling = false;
   private closed = false;
-  private readonly noted = new Set<string>();
+  private readonly files: InstanceFiles;
 
   constructor(private readonly o: LocalRunnerOptions) {
     this.docker = o.docker ?? localDocker();
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    this.files = new InstanceFiles(o.dir, o.world, (line) => this.log(line));
     this.shipper = new LogShipper({
       endpoint: o.endpoint,
       credentials: o.credentials,
@@ -152,7 +129,7 @@ export class LocalRunner implements TaskRuntime {
 
   taskPlaced(task: TaskRecord): void {
     // Started on the next reconcile pass (placement happens inside a request's tick; Docker is async).
-    this.agentLog(task, 'info', 'New task placed', `task="${arnId(task.taskArn)}"`);
+    this.files.agentLog(task, 'info', 'New task placed', `task="${arnId(task.taskArn)}"`);
   }
 
   // ---- Reconcile ------------------------------------------------------------------------------
@@ -162,7 +139,7 @@ export class LocalRunner implements TaskRuntime {
     this.reconciling = true;
     try {
       this.o.tick();
-      let changed = this.noteInstances();
+      let changed = this.files.noteInstances();
       const ecs = ecsState(this.o.world);
       for (const t of Object.values(ecs.tasks)) {
         changed = (await this.reconcileTask(t)) || changed;
@@ -171,7 +148,7 @@ export class LocalRunner implements TaskRuntime {
         this.o.tick();
         this.o.save();
       }
-      this.shipper.setSources(this.sources());
+      this.shipper.setSources(logSources(this.o.world, this.runs.values()));
       await this.shipper.poll();
     } catch (e) {
       this.log(`reconcile: ${(e as Error).message}`);
@@ -210,7 +187,7 @@ export class LocalRunner implements TaskRuntime {
     const svc = t.serviceArn ? ecsState(this.o.world).services[t.serviceArn] : undefined;
     const stop = (reason: string, code: string) => {
       stopTask(t, now, reason, code);
-      this.agentLog(t, 'info', 'Stopping task', `task="${arnId(t.taskArn)}" reason="${reason}"`);
+      this.files.agentLog(t, 'info', 'Stopping task', `task="${arnId(t.taskArn)}" reason="${reason}"`);
       if (svc) addEvent(this.o.world, svc, now, `(service ${svc.serviceName}) (task ${arnId(t.taskArn)}) has stopped: ${reason}.`);
       changed = true;
     };
@@ -229,7 +206,7 @@ export class LocalRunner implements TaskRuntime {
         t.statusChangedAt = now;
         t.startedAt = now;
         t.version += 1;
-        this.agentLog(t, 'info', 'Task transitioned to RUNNING', `task="${arnId(t.taskArn)}"`);
+        this.files.agentLog(t, 'info', 'Task transitioned to RUNNING', `task="${arnId(t.taskArn)}"`);
         changed = true;
       }
     }
@@ -239,7 +216,7 @@ export class LocalRunner implements TaskRuntime {
       if (run.stoppingDone && !anyRunning) {
         await this.inspect(t, run);
         this.finishStop(t, now);
-        this.agentLog(t, 'info', 'Task stopped', `task="${arnId(t.taskArn)}"`);
+        this.files.agentLog(t, 'info', 'Task stopped', `task="${arnId(t.taskArn)}"`);
         changed = true;
       }
     }
@@ -263,9 +240,7 @@ export class LocalRunner implements TaskRuntime {
         .getContainer(id)
         .inspect()
         .catch(() => undefined);
-      const s: ContainerState = info
-        ? { status: info.State.Status, running: info.State.Running, everStarted: Boolean(info.State.StartedAt) && !info.State.StartedAt.startsWith('0001'), exitCode: info.State.ExitCode, oom: info.State.OOMKilled, health: info.State.Health?.Status, error: info.State.Error || undefined }
-        : { status: 'removed', running: false, everStarted: true, exitCode: 137, oom: false, error: 'the container was removed' };
+      const s = containerState(info);
       run.state.set(p.name, s);
       const c = t.containers.find((x) => x.name === p.name);
       if (!c) continue;
@@ -275,7 +250,7 @@ export class LocalRunner implements TaskRuntime {
       const reason = lastStatus === 'STOPPED' ? (s.oom ? 'OutOfMemoryError: Container killed due to memory usage' : s.error) : undefined;
       if (c.lastStatus !== lastStatus || c.healthStatus !== health || c.exitCode !== exitCode || c.reason !== reason || c.runtimeId !== id) {
         Object.assign(c, { lastStatus, healthStatus: health, exitCode, reason, runtimeId: id });
-        if (lastStatus === 'STOPPED') this.agentLog(t, 'info', 'Container stopped', `task="${arnId(t.taskArn)}" container="${p.name}" exitCode=${s.exitCode}`);
+        if (lastStatus === 'STOPPED') this.files.agentLog(t, 'info', 'Container stopped', `task="${arnId(t.taskArn)}" container="${p.name}" exitCode=${s.exitCode}`);
         changed = true;
       }
     }
@@ -291,7 +266,7 @@ export class LocalRunner implements TaskRuntime {
 
   // ---- Starting ---------------------------------------------------------------------------------
 
-  private context(t: TaskRecord): { ctx: TaskContext; instanceId: string; definition: Record<string, any> } | undefined {
+  private context(t: TaskRecord): { ctx: TaskContext; instanceId: string; definition: TaskDefinition } | undefined {
     const world = this.o.world;
     const region = parseEcsArn(t.taskArn)!.region;
     const td = findTaskDefinition(world, region, t.taskDefinitionArn);
@@ -309,15 +284,13 @@ export class LocalRunner implements TaskRuntime {
       family: td.family,
       revision: td.revision,
       network: `ecs-cwlogs-${this.o.stack}-${this.owner.sandbox.slice(0, 6)}-${taskId.slice(0, 12)}`,
-      hostRoot: this.hostRoot(instanceId),
+      hostRoot: this.files.hostRoot(instanceId),
       taskRoot: join(this.o.dir, 'tasks', taskId),
     };
-    return { ctx, instanceId, definition: td.definition };
+    // The ECS module keeps the definition as DescribeTaskDefinition returns it.
+    return { ctx, instanceId, definition: td.definition as TaskDefinition };
   }
 
-  private hostRoot(instanceId: string): string {
-    return join(this.o.dir, 'instances', instanceId, 'root');
-  }
 
   private newRun(t: TaskRecord, plans: ContainerPlan[], ctx: TaskContext, instanceId: string): TaskRun {
     const run: TaskRun = {
@@ -354,7 +327,7 @@ export class LocalRunner implements TaskRuntime {
     if (refused) {
       // Refused where the instance would refuse it, before any directory or container is made.
       run.failed = { reason: `CannotCreateContainerError: ${refused}`, stopCode: 'TaskFailedToStart' };
-      this.agentLog(t, 'error', 'Error creating container', `task="${c.ctx.taskId}" error="${refused.replace(/"/g, "'")}"`);
+      this.files.agentLog(t, 'error', 'Error creating container', `task="${c.ctx.taskId}" error="${refused.replace(/"/g, "'")}"`);
       return run;
     }
     const now = Date.now();
@@ -362,7 +335,7 @@ export class LocalRunner implements TaskRuntime {
     t.statusChangedAt = now;
     t.pullStartedAt = now;
     t.version += 1;
-    this.agentLog(t, 'info', 'Task transitioned to PENDING', `task="${c.ctx.taskId}"`);
+    this.files.agentLog(t, 'info', 'Task transitioned to PENDING', `task="${c.ctx.taskId}"`);
     run.starting = this.startTask(t, run, c.ctx, c.definition).catch((e) => {
       const kind = e instanceof ConfinementError ? 'CannotCreateContainerError' : 'CannotStartContainerError';
       run.failed ??= { reason: `${kind}: ${(e as Error).message}`, stopCode: 'TaskFailedToStart' };
@@ -370,21 +343,21 @@ export class LocalRunner implements TaskRuntime {
     return run;
   }
 
-  private async startTask(t: TaskRecord, run: TaskRun, ctx: TaskContext, definition: Record<string, any>): Promise<void> {
+  private async startTask(t: TaskRecord, run: TaskRun, ctx: TaskContext, definition: TaskDefinition): Promise<void> {
     // Images first: a task whose image cannot be had stops, as on ECS, with CannotPullContainerError.
     for (const image of new Set(run.plans.map((p) => p.image))) {
-      const problem = await this.ensureImage(image);
+      const problem = await ensureImage(this.docker, image);
       if (problem) {
         run.failed = { reason: `CannotPullContainerError: ${problem}`, stopCode: 'TaskFailedToStart' };
-        this.agentLog(t, 'error', 'Error pulling image', `image="${image}" error="${problem.replace(/"/g, "'")}"`);
+        this.files.agentLog(t, 'error', 'Error pulling image', `image="${image}" error="${problem.replace(/"/g, "'")}"`);
         return;
       }
     }
     t.pullStoppedAt = Date.now();
     // Every directory beneath the stack's, each created inside one just verified, none through a link.
-    this.ensureStackDir(ctx.taskRoot);
-    this.ensureStackDir(ctx.hostRoot);
-    for (const d of volumeDirs(ctx, definition.volumes ?? [])) ensureDirBeneath(this.o.dir, this.stackParts(d));
+    this.files.ensureStackDir(ctx.taskRoot);
+    this.files.ensureStackDir(ctx.hostRoot);
+    for (const d of volumeDirs(ctx, definition.volumes ?? [])) ensureDirBeneath(this.o.dir, this.files.stackParts(d));
     await this.docker.createNetwork({ Name: ctx.network, Driver: 'bridge', Labels: { [STACK_LABEL]: ctx.stack, [SANDBOX_LABEL]: ctx.sandbox, [TASK_LABEL]: ctx.taskArn } });
     for (const p of run.plans) {
       const image = await this.docker.getImage(p.image).inspect();
@@ -393,7 +366,7 @@ export class LocalRunner implements TaskRuntime {
         // The logging container: its /var/log on this machine, for the stand-in to follow. The
         // CloudWatch agent, if the image has one, would call AWS itself without credentials: off.
         const hostDir: HostDir = { base: ctx.taskRoot, parts: [p.name, 'var', 'log'], path: join(ctx.taskRoot, p.name, 'var', 'log') };
-        const dir = ensureDirBeneath(this.o.dir, this.stackParts(hostDir));
+        const dir = ensureDirBeneath(this.o.dir, this.files.stackParts(hostDir));
         ensureDirBeneath(dir, ['apps']);
         p.hostDirs.push(hostDir);
         p.options.HostConfig!.Mounts = [...(p.options.HostConfig!.Mounts ?? []), { Type: 'bind', Source: dir, Target: '/var/log' }];
@@ -411,7 +384,7 @@ export class LocalRunner implements TaskRuntime {
       let progressed = false;
       for (const p of run.plans) {
         if (run.started.has(p.name)) continue;
-        const verdict = this.dependencies(run, p);
+        const verdict = dependencyVerdict(run, p);
         if (verdict === 'wait') continue;
         if (verdict !== 'ok') {
           run.failed = { reason: verdict, stopCode: 'TaskFailedToStart' };
@@ -419,12 +392,12 @@ export class LocalRunner implements TaskRuntime {
         }
         // Docker resolves the mounts now: what a running container of the task changed since they
         // were created must still lead nowhere else.
-        for (const d of p.hostDirs) checkDirBeneath(this.o.dir, this.stackParts(d));
+        for (const d of p.hostDirs) checkDirBeneath(this.o.dir, this.files.stackParts(d));
         await this.docker.getContainer(run.ids.get(p.name)!).start();
         run.started.add(p.name);
         run.state.delete(p.name); // what Docker said before the start no longer holds
-        this.agentLog(t, 'info', 'Container started', `task="${ctx.taskId}" container="${p.name}"`);
-        this.dockerdLog(run.instanceId, 'info', 'container started', `container=${run.ids.get(p.name)} module=libcontainerd namespace=moby`);
+        this.files.agentLog(t, 'info', 'Container started', `task="${ctx.taskId}" container="${p.name}"`);
+        this.files.dockerdLog(run.instanceId, 'info', 'container started', `container=${run.ids.get(p.name)} module=libcontainerd namespace=moby`);
         progressed = true;
       }
       if (run.started.size === run.plans.length) break;
@@ -438,45 +411,7 @@ export class LocalRunner implements TaskRuntime {
     run.allStarted = true;
   }
 
-  /** ok, wait, or why the container can never start. */
-  private dependencies(run: TaskRun, p: ContainerPlan): 'ok' | 'wait' | string {
-    for (const link of p.links) if (!run.started.has(link)) return 'wait';
-    for (const d of p.dependsOn) {
-      if (!run.started.has(d.containerName)) return 'wait';
-      const s = run.state.get(d.containerName);
-      if (d.condition === 'START') continue;
-      if (!s) return 'wait';
-      if (d.condition === 'HEALTHY') {
-        if (s.health === 'healthy') continue;
-        if (!s.everStarted) return 'wait';
-        if (!s.running || s.health === 'unhealthy') return `dependency ${d.containerName} of container ${p.name} did not become HEALTHY`;
-        return 'wait';
-      }
-      if (s.running || !s.everStarted) return 'wait';
-      if (d.condition === 'SUCCESS' && s.exitCode !== 0) return `dependency ${d.containerName} of container ${p.name} exited with ${s.exitCode}, not 0`;
-    }
-    return 'ok';
-  }
 
-  /** undefined when the image is here (or was pulled), else why not. */
-  private async ensureImage(image: string): Promise<string | undefined> {
-    if (await this.docker.getImage(image).inspect().then(() => true, () => false)) return undefined;
-    try {
-      const ref = parseReference(image);
-      const creds = await resolveRegistryAuth(ref.registry).catch(() => undefined);
-      const stream = await this.docker.pull(image, creds ? { authconfig: dockerAuthConfig(creds) } : {});
-      await new Promise<void>((resolve, reject) =>
-        this.docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
-          const failed = err ?? out.find((x) => x.error);
-          if (failed) reject(new Error(err ? err.message : (failed as { error: string }).error));
-          else resolve();
-        }),
-      );
-      return undefined;
-    } catch (e) {
-      return `the local Docker engine cannot pull ${image}: ${(e as Error).message}`;
-    }
-  }
 
   /** Rebuild what a previous sandbox process was running from the labelled containers. */
   private async adopt(t: TaskRecord): Promise<void> {
@@ -540,101 +475,6 @@ export class LocalRunner implements TaskRuntime {
     }
     if (run.network) await this.docker.getNetwork(run.network).remove().catch(() => undefined);
     run.removed = true;
-  }
-
-  // ---- The instance's ECS agent log, and the shipper's sources --------------------------------
-
-  /** Lines of the simulated agent in the instance's /var/log/ecs, as the ECS agent writes them. */
-  private agentLog(t: TaskRecord | string, level: string, msg: string, fields = ''): void {
-    const instanceId = typeof t === 'string' ? t : ecsState(this.o.world).containerInstances[t.containerInstanceArn]?.ec2InstanceId;
-    if (!instanceId) return;
-    this.appendHostLog(instanceId, 'ecs-agent.log', `level=${level} time=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} msg="${msg}"${fields ? ` ${fields}` : ''}`);
-  }
-
-  private appendHostLog(instanceId: string, file: string, line: string, dir: string[] = ['var', 'log', 'ecs']): void {
-    // A task with a host volume on / or /var/log can put a link where the agent's log is: the line
-    // is appended to the file beneath the instance's root, or not at all.
-    try {
-      appendBeneath(this.ensureStackDir(this.hostRoot(instanceId)), [...dir, file], `${line}\n`);
-    } catch (e) {
-      if (!(e instanceof ConfinementError)) throw e;
-      this.warnOnce(`agent log: ${e.message}; the line is not written`);
-    }
-  }
-
-  /** A host directory's components from the stack's directory down (every walk starts there). */
-  private stackParts(d: HostDir): string[] {
-    return [...relativeParts(relative(this.o.dir, d.base)), ...d.parts];
-  }
-
-  /** A directory of the stack's own (an instance's root, a task's directory), made beneath `dir`. */
-  private ensureStackDir(path: string): string {
-    return ensureDirBeneath(this.o.dir, relativeParts(relative(this.o.dir, path)));
-  }
-
-  private readonly warned = new Set<string>();
-
-  private warnOnce(message: string): void {
-    if (this.warned.has(message)) return;
-    this.warned.add(message);
-    this.log(`warning: ${message}`);
-  }
-
-  /**
-   * dockerd's journal as the instance's user data forwards it to /var/log/ecs-cwlogs/docker.log
-   * (templates/user-data.sh: journalctl's short-iso lines), which the logging task ships as <prefix>-docker.
-   */
-  private dockerdLog(instanceId: string, level: string, msg: string, fields = ''): void {
-    const inst = (this.o.world.state.ec2 as Ec2StateView | undefined)?.instances?.[instanceId];
-    const host = `ip-${(inst?.privateIpAddress ?? '127.0.0.1').replace(/\./g, '-')}`;
-    const now = new Date().toISOString();
-    const line = `${now.replace(/\.\d+Z$/, '+0000')} ${host} dockerd[2345]: time="${now}" level=${level} msg="${msg}"${fields ? ` ${fields}` : ''}`;
-    this.appendHostLog(instanceId, 'docker.log', line, ['var', 'log', 'ecs-cwlogs']);
-  }
-
-  /** First sight of an ACTIVE container instance: ecs-init and agent start-up lines. */
-  private noteInstances(): boolean {
-    for (const ci of Object.values(ecsState(this.o.world).containerInstances)) {
-      if (ci.status !== 'ACTIVE' || this.noted.has(ci.ec2InstanceId)) continue;
-      this.noted.add(ci.ec2InstanceId);
-      const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      this.appendHostLog(ci.ec2InstanceId, 'ecs-init.log', `level=info time=${time} msg="ecs-init (sandbox): the ECS agent runs in the ecs-cwlogs sandbox"`);
-      this.dockerdLog(ci.ec2InstanceId, 'info', 'Daemon has completed initialization');
-      this.agentLog(ci.ec2InstanceId, 'info', 'Registered container instance with cluster', `containerInstance="${arnId(ci.containerInstanceArn)}"`);
-    }
-    return false;
-  }
-
-  private sources(): LogSource[] {
-    const world = this.o.world;
-    const instances = (world.state.ec2 as Ec2StateView | undefined)?.instances ?? {};
-    const out: LogSource[] = [];
-    const hostFiles = new Set<string>();
-    for (const run of this.runs.values()) {
-      if (run.removed) continue;
-      const inst = instances[run.instanceId];
-      const ip = inst?.privateIpAddress ?? '127.0.0.1';
-      const region = inst?.region ?? world.settings.defaultRegion;
-      const hostname = `ip-${ip.replace(/\./g, '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
-      for (const { dir, env } of run.logDirs.values()) {
-        const prefix = (env.LOG_STREAM_PREFIX || '{instance_id}-{hostname}-{ip_address}')
-          .replace(/\{instance_id\}/g, run.instanceId)
-          .replace(/\{hostname\}/g, hostname)
-          .replace(/\{ip_address\}/g, ip);
-        const base = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || region, logGroup: env.LOG_GROUP || 'ecs' };
-        // Each file is read beneath its own directory, through no link (log-shipper.ts).
-        for (const f of ['httpd-access.log', 'httpd-error.log', 'syslog']) out.push({ ...base, root: dir, path: join(dir, f), logStream: `${prefix}-${f}` });
-        // The host's files, each shipped once per instance (docker/.../ecs-cwlogs-agent: one holder).
-        const ecsDir = join(run.hostRoot, 'var', 'log', 'ecs');
-        const toolDir = join(run.hostRoot, 'var', 'log', 'ecs-cwlogs');
-        for (const [path, stream] of [[join(ecsDir, 'ecs-agent.log'), 'ecs-agent.log'], [join(ecsDir, 'ecs-init.log'), 'ecs-init.log'], [join(toolDir, 'docker.log'), 'docker']] as const) {
-          if (hostFiles.has(path)) continue;
-          hostFiles.add(path);
-          out.push({ ...base, root: run.hostRoot, path, logStream: `${prefix}-${stream}` });
-        }
-      }
-    }
-    return out;
   }
 
   /** Events shipped so far. */

@@ -2,81 +2,15 @@
  * Auto Scaling scaling activities: what tick() and the API record (launches, terminations, failed
  * launches), worded as Auto Scaling words them, and DescribeScalingActivities (newest first).
  */
-import { DescribeScalingActivitiesType$, type Activity, type ActivitiesType, type DescribeScalingActivitiesType } from '@aws-sdk/client-auto-scaling';
+import { DescribeScalingActivitiesType$, type ActivitiesType, type DescribeScalingActivitiesType } from '@aws-sdk/client-auto-scaling';
 import { paginate } from '../../paginate.js';
 import { typedOperation, type Call } from '../../typed.js';
-import { ServiceError, type Operation, type World } from '../../types.js';
+import { ServiceError, type Operation } from '../../types.js';
 import { queryDecoder } from '../ec2/codec.js';
-import { asgState, findGroup, validation } from './groups.js';
+import { activityShape } from './activity-log.js';
+import { asgState, findGroup, validation } from './model.js';
 
 export type ActivityStatus = 'InProgress' | 'Successful' | 'Failed' | 'Cancelled' | 'PreInService' | 'WaitingForInstanceId';
-
-export interface ActivityRecord {
-  activityId: string;
-  region: string;
-  autoScalingGroupName: string;
-  autoScalingGroupArn: string;
-  description: string;
-  cause: string;
-  startTime: number;
-  endTime?: number;
-  statusCode: ActivityStatus;
-  statusMessage?: string;
-  progress: number;
-  details: string;
-  /** The EC2 instance the activity launches or terminates. */
-  instanceId?: string;
-}
-
-/** "2026-12-01T12:00:00Z", as Auto Scaling writes times in causes. */
-export function causeTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function recordActivity(
-  world: World,
-  group: { region: string; autoScalingGroupName: string; autoScalingGroupArn: string; availabilityZones?: string[]; subnetIds?: string[] },
-  a: Pick<ActivityRecord, 'description' | 'cause' | 'statusCode' | 'startTime'> & Partial<ActivityRecord>,
-): ActivityRecord {
-  const record: ActivityRecord = {
-    activityId: world.nextId('', 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'),
-    region: group.region,
-    autoScalingGroupName: group.autoScalingGroupName,
-    autoScalingGroupArn: group.autoScalingGroupArn,
-    progress: a.statusCode === 'Successful' || a.statusCode === 'Failed' ? 100 : 0,
-    details: JSON.stringify({ 'Subnet ID': group.subnetIds?.[0], 'Availability Zone': group.availabilityZones?.[0] }),
-    ...a,
-  };
-  asgState(world).activities.push(record);
-  return record;
-}
-
-export function finishActivity(a: ActivityRecord, at: number, status: ActivityStatus = 'Successful', message?: string): void {
-  a.statusCode = status;
-  a.endTime = at;
-  a.progress = 100;
-  if (message) a.statusMessage = message;
-}
-
-export function activityShape(a: ActivityRecord): Activity {
-  return {
-    ActivityId: a.activityId,
-    AutoScalingGroupName: a.autoScalingGroupName,
-    AutoScalingGroupARN: a.autoScalingGroupArn,
-    Description: a.description,
-    Cause: a.cause,
-    StartTime: new Date(a.startTime),
-    EndTime: a.endTime === undefined ? undefined : new Date(a.endTime),
-    StatusCode: a.statusCode,
-    StatusMessage: a.statusMessage,
-    Progress: a.progress,
-    Details: a.details,
-  };
-}
-
-export function inProgress(world: World, region: string, name: string): ActivityRecord[] {
-  return asgState(world).activities.filter((a) => a.region === region && a.autoScalingGroupName === name && a.endTime === undefined);
-}
 
 function describeScalingActivities(input: DescribeScalingActivitiesType, { world, region }: Call): ActivitiesType {
   const max = input.MaxRecords;

@@ -1,7 +1,7 @@
 /**
- * Auto Scaling groups: state (world.state.autoscaling, AutoScalingView in ../../views.ts: groups keyed
- * `${region}/${name}`), CreateAutoScalingGroup, DescribeAutoScalingGroups, UpdateAutoScalingGroup,
- * DeleteAutoScalingGroup. tick() (instances.ts) keeps each group at its desired capacity.
+ * Auto Scaling groups: CreateAutoScalingGroup, DescribeAutoScalingGroups, UpdateAutoScalingGroup,
+ * DeleteAutoScalingGroup. Their records and state are in model.ts; tick() (instances.ts) keeps each
+ * group at its desired capacity.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -20,76 +20,19 @@ import {
 import { paginate } from '../../paginate.js';
 import { typedOperation, type Call } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
-import type { AsgGroupView, SubnetView } from '../../views.js';
+import type { SubnetView } from '../../views.js';
 import { queryDecoder } from '../ec2/codec.js';
-import { findTemplate, resolveVersion } from '../ec2/launch-templates.js';
+import { findTemplate, resolveVersion } from '../ec2/lookups.js';
 import { instanceProfileUsable } from '../iam.js';
 import { seedRegion, state as ec2State } from '../ec2/state.js';
-import { inProgress, type ActivityRecord } from './activities.js';
-import { instanceShape, terminateMember, type AsgInstanceRecord } from './instances.js';
-import { matchesTagFilters, tagsFromInput } from './tags.js';
+import { inProgress } from './activity-log.js';
+import { instanceShape, terminateMember } from './members.js';
+import { DELETE_IN_PROGRESS, asgState, causeTime, findGroup, isDeleting, notDeleting, validation, type AsgGroupRecord } from './model.js';
+import { matchesTagFilters, tagsFromInput } from './tag-rules.js';
 
-export interface AsgGroupRecord extends AsgGroupView {
-  instances: AsgInstanceRecord[];
-  createdTime: number;
-  launchTemplate: { launchTemplateId: string; launchTemplateName: string; version: string };
-  vpcZoneIdentifier: string;
-  subnetIds: string[];
-  availabilityZones: string[];
-  healthCheckType: string;
-  healthCheckGracePeriod: number;
-  defaultCooldown: number;
-  terminationPolicies: string[];
-  targetGroupArns: string[];
-  capacityRebalance: boolean;
-  maxInstanceLifetime?: number;
-  /** Tag key -> PropagateAtLaunch. */
-  propagateAtLaunch: Record<string, boolean>;
-  /** Why the desired capacity last changed, the first sentence of launch and termination causes. */
-  capacityCause: string;
-  /** When a launch last failed: tick() retries ten seconds later. */
-  lastLaunchFailureAt?: number;
-}
-
-export interface AutoScalingState {
-  groups: Record<string, AsgGroupRecord>;
-  activities: ActivityRecord[];
-}
-
-export function initState(): AutoScalingState {
-  return { groups: {}, activities: [] };
-}
-
-export function asgState(world: World): AutoScalingState {
-  const s = (world.state.autoscaling ??= initState()) as AutoScalingState;
-  s.groups ??= {};
-  s.activities ??= [];
-  return s;
-}
-
-export const validation = (message: string) => new ServiceError('ValidationError', message, 400);
-
-export function groupNotFound(name: string): ServiceError {
-  return validation(`AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
-}
-
-export function findGroup(world: World, region: string, name: string | undefined): AsgGroupRecord {
-  if (!name) throw validation("1 validation error detected: Value null at 'autoScalingGroupName' failed to satisfy constraint: Member must not be null");
-  const g = asgState(world).groups[`${region}/${name}`];
-  if (!g) throw groupNotFound(name);
-  return g;
-}
-
-/** AsgGroupView.status while ForceDelete terminates the instances; the group goes once they are. */
-export const DELETE_IN_PROGRESS = 'Delete in progress';
-
-export const isDeleting = (g: AsgGroupRecord) => g.status === DELETE_IN_PROGRESS;
-
-/** Groups being deleted refuse changes. */
-export function notDeleting(g: AsgGroupRecord): AsgGroupRecord {
-  if (isDeleting(g)) throw validation(`AutoScalingGroup ${g.autoScalingGroupName} is pending delete.`);
-  return g;
-}
+/** index.ts and the tests take the service's state and records from here. */
+export { initState } from './model.js';
+export type { AsgGroupRecord, AutoScalingState } from './model.js';
 
 // ---- Parameters ------------------------------------------------------------------------------------
 
@@ -102,7 +45,7 @@ function checkSizes(min: number, max: number, desired: number): void {
 /**
  * The template a group names, checked as Auto Scaling checks it (ValidationError with EC2's message).
  * Its instance profile must be one EC2 can use: a profile IAM has just created (or just given its role)
- * is refused while it propagates, as RunInstances refuses it (ec2/instances.ts). terraform-provider-aws
+ * is refused while it propagates, as RunInstances refuses it (ec2/launch.ts). terraform-provider-aws
  * retries exactly this answer on CreateAutoScalingGroup ("ValidationError: You must use a valid
  * fully-formed launch template. Value (...) for parameter iamInstanceProfile.name is invalid. Invalid
  * IAM Instance Profile name": internal/service/autoscaling/group.go, resourceGroupCreate).
@@ -239,13 +182,11 @@ function createAutoScalingGroup(input: CreateAutoScalingGroupType, { world, regi
     targetGroupArns: input.TargetGroupARNs ?? [],
     capacityRebalance: input.CapacityRebalance ?? false,
     maxInstanceLifetime: input.MaxInstanceLifetime,
-    capacityCause: `At ${causeTimeOf(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desired}.`,
+    capacityCause: `At ${causeTime(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desired}.`,
   };
   applySubnets(g, subnets, input.VPCZoneIdentifier);
   s.groups[`${region}/${name}`] = g;
 }
-
-const causeTimeOf = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function describeAutoScalingGroups(input: AutoScalingGroupNamesType, { world, region }: Call): AutoScalingGroupsType {
   const max = input.MaxRecords;
@@ -278,7 +219,7 @@ function updateAutoScalingGroup(input: UpdateAutoScalingGroupType, { world, regi
   const launchTemplate = input.LaunchTemplate ? launchTemplateOf(world, region, input.LaunchTemplate, now) : undefined;
   const subnets = input.VPCZoneIdentifier || input.AvailabilityZones?.length ? subnetsOf(world, region, input.VPCZoneIdentifier, input.AvailabilityZones) : undefined;
   if (desired !== g.desiredCapacity) {
-    g.capacityCause = `At ${causeTimeOf(now)} a user request update of AutoScalingGroup constraints to min: ${min}, max: ${max}, desired: ${desired} changing the desired capacity from ${g.desiredCapacity} to ${desired}.`;
+    g.capacityCause = `At ${causeTime(now)} a user request update of AutoScalingGroup constraints to min: ${min}, max: ${max}, desired: ${desired} changing the desired capacity from ${g.desiredCapacity} to ${desired}.`;
   }
   g.minSize = min;
   g.maxSize = max;
@@ -313,8 +254,8 @@ function deleteAutoScalingGroup(input: DeleteAutoScalingGroupType, { world, regi
   g.minSize = 0;
   g.maxSize = 0;
   g.desiredCapacity = 0;
-  g.capacityCause = `At ${causeTimeOf(now)} a user request deleted the AutoScalingGroup changing the desired capacity from ${g.instances.length} to 0.`;
-  for (const m of g.instances) terminateMember(world, g, m, now, `${g.capacityCause}  At ${causeTimeOf(now)} an instance was taken out of service in response to a user request to delete the group.`);
+  g.capacityCause = `At ${causeTime(now)} a user request deleted the AutoScalingGroup changing the desired capacity from ${g.instances.length} to 0.`;
+  for (const m of g.instances) terminateMember(world, g, m, now, `${g.capacityCause}  At ${causeTime(now)} an instance was taken out of service in response to a user request to delete the group.`);
   if (!g.instances.length) delete s.groups[`${region}/${g.autoScalingGroupName}`];
 }
 

@@ -23,7 +23,6 @@ import {
   type ActivityType,
   type AutoScalingInstancesType,
   type DescribeAutoScalingInstancesType,
-  type Instance,
   type SetInstanceProtectionAnswer,
   type SetInstanceProtectionQuery,
   type TerminateInstanceInAutoScalingGroupType,
@@ -31,54 +30,15 @@ import {
 import { paginate } from '../../paginate.js';
 import { typedOperation, type Call } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
-import type { AsgInstanceView } from '../../views.js';
 import { queryDecoder } from '../ec2/codec.js';
-import { launchFromTemplate, terminateInstance } from '../ec2/instances.js';
+import { launchFromTemplate } from '../ec2/launch.js';
 import { state as ec2State } from '../ec2/state.js';
-import { activityShape, causeTime, finishActivity, recordActivity } from './activities.js';
-import { asgState, findGroup, isDeleting, notDeleting, validation, type AsgGroupRecord } from './groups.js';
-
-export interface AsgInstanceRecord extends AsgInstanceView {
-  instanceType: string;
-  subnetId: string;
-  launchedAt: number;
-  launchTemplate: { launchTemplateId: string; launchTemplateName: string; version: string };
-}
+import { activityShape, finishActivity, openActivity, recordActivity } from './activity-log.js';
+import { instanceShape, terminateMember } from './members.js';
+import { asgState, causeTime, findGroup, isDeleting, notDeleting, validation, type AsgGroupRecord, type AsgInstanceRecord } from './model.js';
 
 const RETRY_LAUNCH_MS = 10_000;
 const HOUR_MS = 3_600_000;
-
-export function instanceShape(m: AsgInstanceRecord): Instance {
-  return {
-    InstanceId: m.instanceId,
-    InstanceType: m.instanceType,
-    AvailabilityZone: m.availabilityZone,
-    LifecycleState: m.lifecycleState,
-    HealthStatus: m.healthStatus,
-    LaunchTemplate: { LaunchTemplateId: m.launchTemplate.launchTemplateId, LaunchTemplateName: m.launchTemplate.launchTemplateName, Version: m.launchTemplate.version },
-    ProtectedFromScaleIn: m.protectedFromScaleIn,
-  };
-}
-
-/** Start terminating a member: Terminating, its EC2 instance shutting down, an activity recorded. */
-export function terminateMember(world: World, g: AsgGroupRecord, m: AsgInstanceRecord, now: number, cause: string) {
-  if (m.lifecycleState === 'Terminating' || m.lifecycleState === 'Terminated') return undefined;
-  m.lifecycleState = 'Terminating';
-  terminateInstance(world, g.region, m.instanceId, now, `User initiated (${new Date(now).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' GMT')})`);
-  return recordActivity(world, g, {
-    description: `Terminating EC2 instance: ${m.instanceId}`,
-    cause,
-    statusCode: 'InProgress',
-    startTime: now,
-    progress: 50,
-    instanceId: m.instanceId,
-    details: JSON.stringify({ 'Subnet ID': m.subnetId, 'Availability Zone': m.availabilityZone }),
-  });
-}
-
-function openActivity(world: World, g: AsgGroupRecord, instanceId: string) {
-  return asgState(world).activities.find((a) => a.region === g.region && a.autoScalingGroupName === g.autoScalingGroupName && a.instanceId === instanceId && a.endTime === undefined);
-}
 
 const active = (g: AsgGroupRecord) => g.instances.filter((m) => m.lifecycleState !== 'Terminating' && m.lifecycleState !== 'Terminated');
 

@@ -10,7 +10,6 @@ import {
   type CreateOrUpdateTagsType,
   type DeleteTagsType,
   type DescribeTagsType,
-  type Filter,
   type Tag,
   type TagDescription,
   type TagsType,
@@ -19,47 +18,8 @@ import { paginate } from '../../paginate.js';
 import { typedOperation, type Call } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
 import { queryDecoder } from '../ec2/codec.js';
-import type { TagMap } from '../util.js';
-import { asgState, findGroup, notDeleting, validation, type AsgGroupRecord } from './groups.js';
-
-const MAX_TAGS = 50;
-
-function checkTag(t: Tag): string {
-  if (!t.Key) throw validation("1 validation error detected: Value null at 'tags.1.member.key' failed to satisfy constraint: Member must not be null");
-  if (t.Key.toLowerCase().startsWith('aws:')) throw validation(`Tag keys starting with 'aws:' are reserved for internal use`);
-  if (t.Key.length > 128) throw validation(`Tag key exceeds maximum length of 128.`);
-  if ((t.Value ?? '').length > 256) throw validation(`Tag value exceeds maximum length of 256.`);
-  return t.Key;
-}
-
-/** CreateAutoScalingGroup's Tags (ResourceId, if given, must be the group). */
-export function tagsFromInput(list: Tag[], groupName: string): { tags: TagMap; propagate: Record<string, boolean> } {
-  const tags: TagMap = {};
-  const propagate: Record<string, boolean> = {};
-  for (const t of list) {
-    const key = checkTag(t);
-    if (t.ResourceId && t.ResourceId !== groupName) throw validation(`Invalid ResourceId: ${t.ResourceId}. Tags on a new group must name that group.`);
-    tags[key] = t.Value ?? '';
-    propagate[key] = t.PropagateAtLaunch ?? false;
-  }
-  if (Object.keys(tags).length > MAX_TAGS) throw new ServiceError('LimitExceeded', `The number of tags cannot exceed ${MAX_TAGS}.`, 400);
-  return { tags, propagate };
-}
-
-/** DescribeAutoScalingGroups' Filters: tag:<key>, tag-key, tag-value (values ORed, filters ANDed). */
-export function matchesTagFilters(g: AsgGroupRecord, filters: Filter[] | undefined): boolean {
-  return (filters ?? []).every((f) => {
-    const values = f.Values ?? [];
-    if (!f.Name) throw validation('Filter name cannot be empty.');
-    if (f.Name.startsWith('tag:')) {
-      const key = f.Name.slice(4);
-      return key in g.tags && values.includes(g.tags[key]!);
-    }
-    if (f.Name === 'tag-key') return Object.keys(g.tags).some((k) => values.includes(k));
-    if (f.Name === 'tag-value') return Object.values(g.tags).some((v) => values.includes(v));
-    throw validation(`Filter type ${f.Name} is not correct. Allowed Filter types are: auto-scaling-group key value propagate-at-launch tag-key tag-value tag:<key>`);
-  });
-}
+import { asgState, findGroup, notDeleting, validation } from './model.js';
+import { MAX_TAGS, checkTag } from './tag-rules.js';
 
 function groupsOf(world: World, region: string, tags: Tag[]) {
   if (!tags.length) throw validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null");

@@ -49,7 +49,7 @@ export function tagSet(tags: TagMap) {
   return Object.entries(tags).map(([key, value]) => ({ key, value }));
 }
 
-export function tagsFromList(items: any[]): TagMap {
+export function tagsFromList(items: readonly ({ Key?: unknown; Value?: unknown } | undefined)[]): TagMap {
   const tags: TagMap = {};
   for (const t of items) {
     if (!t || t.Key === undefined || t.Key === '') continue;
@@ -62,25 +62,20 @@ export function tagsFromList(items: any[]): TagMap {
 }
 
 /**
- * Tags from TagSpecification.N, by resource type. Types the operation cannot tag are rejected, as
- * EC2 does.
+ * Tags from the SDK's TagSpecifications ({ ResourceType, Tags }), by resource type. Types the
+ * operation cannot tag are rejected, as EC2 does.
  */
-export function tagSpecifications(p: Record<string, any>, allowed: string[]): Record<string, TagMap> {
+export function sdkTagSpecifications(specs: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[] | undefined, allowed: string[]): Record<string, TagMap> {
   const byType: Record<string, TagMap> = {};
-  for (const spec of list(p.TagSpecification)) {
+  for (const spec of specs ?? []) {
     const type = spec?.ResourceType;
     if (!type) throw missing('TagSpecification.ResourceType');
     if (!allowed.includes(type)) {
       throw invalidValue(`'${type}' is not a valid taggable resource type for this operation.`);
     }
-    byType[type] = { ...byType[type], ...tagsFromList(list(spec.Tag)) };
+    byType[type] = { ...byType[type], ...tagsFromList(spec.Tags ?? []) };
   }
   return byType;
-}
-
-/** tagSpecifications() on the SDK's TagSpecifications ({ ResourceType, Tags }), for typed handlers. */
-export function sdkTagSpecifications(specs: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[] | undefined, allowed: string[]) {
-  return tagSpecifications({ TagSpecification: (specs ?? []).map((s) => ({ ResourceType: s.ResourceType, Tag: s.Tags ?? [] })) }, allowed);
 }
 
 export function dryRun(p: { DryRun?: unknown }): void {
@@ -100,13 +95,9 @@ export function wildcard(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`, 's');
 }
 
-/** applyFilters on the SDK's Filters ({ Name, Values }), for typed handlers. */
-export function filterItems<T extends { tags: TagMap }>(items: T[], filters: { Name?: string; Values?: string[] }[] | undefined, fields: FilterFields<T>): T[] {
-  return applyFilters(items, { Filter: (filters ?? []).map((f) => ({ Name: f.Name, Value: f.Values ?? [] })) }, fields);
-}
-
-export function applyFilters<T extends { tags: TagMap }>(items: T[], p: Record<string, any>, fields: FilterFields<T>): T[] {
-  const filters = list(p.Filter).filter((f) => f && f.Name);
+/** The SDK's Filters ({ Name, Values }) applied to `items`; `fields` are the filter names besides tags. */
+export function filterItems<T extends { tags: TagMap }>(items: T[], sdkFilters: { Name?: string; Values?: string[] }[] | undefined, fields: FilterFields<T>): T[] {
+  const filters = (sdkFilters ?? []).filter((f) => f && f.Name);
   for (const f of filters) {
     const name = String(f.Name);
     if (!name.startsWith('tag:') && !['tag-key', 'tag-value'].includes(name) && !fields[name]) {
@@ -116,7 +107,7 @@ export function applyFilters<T extends { tags: TagMap }>(items: T[], p: Record<s
   return items.filter((item) =>
     filters.every((f) => {
       const name = String(f.Name);
-      const patterns = strings(f.Value).map(wildcard);
+      const patterns = strings(f.Values ?? []).map(wildcard);
       let values: string[];
       if (name.startsWith('tag:')) {
         const key = name.slice(4);
@@ -135,12 +126,9 @@ export function applyFilters<T extends { tags: TagMap }>(items: T[], p: Record<s
   );
 }
 
-/** page() on the SDK's MaxResults and NextToken, for typed handlers. */
-export function pageOf<T>(world: World, items: T[], maxResults: number | undefined, nextToken: string | undefined, opts: { min?: number; max?: number } = {}) {
-  return page(world, items, { MaxResults: maxResults, NextToken: nextToken }, opts);
-}
-
-export function page<T>(world: World, items: T[], p: Record<string, any>, opts: { min?: number; max?: number } = {}) {
+/** A page of `items` by the SDK's MaxResults (between opts.min and opts.max) and NextToken. */
+export function pageOf<T>(world: World, items: T[], requested: number | undefined, nextToken: string | undefined, opts: { min?: number; max?: number } = {}) {
+  const p = { MaxResults: requested, NextToken: nextToken };
   const maxResults = int(p.MaxResults);
   const min = opts.min ?? 5;
   const max = opts.max ?? 1000;

@@ -240,19 +240,27 @@ export function amisForRegion(region: string): AmiRecord[] {
   return [ecsAmi(region, 'x86_64'), ecsAmi(region, 'arm64'), plainAl2023Ami(region)];
 }
 
+/** The ECS-optimized AMI releases published since the built-in ones, by region (Ec2State.amiReleases). */
+export interface AmiReleases {
+  amiReleases?: Record<string, AmiRecord[]>;
+}
+
+/** A world whose EC2 state may hold releases (the sandbox's World, or a test's). */
+type WithReleases = { state: { ec2?: AmiReleases } };
+
 /**
  * The AMIs of a region including the ECS-optimized releases published since (publishEcsAmi): a
  * release is what SSM's recommended parameter names from then on; older AMIs stay launchable.
  */
-export function amisIn(world: { state: Record<string, any> }, region: string): AmiRecord[] {
+export function amisIn(world: WithReleases, region: string): AmiRecord[] {
   const releases: AmiRecord[] = world.state.ec2?.amiReleases?.[region] ?? [];
   const builtin = amisForRegion(region);
   return [...builtin, ...releases.filter((r) => !builtin.some((b) => b.imageId === r.imageId))];
 }
 
 /** The AMI SSM recommends for an architecture: the latest release, else the built-in one. */
-export function recommendedEcsAmi(world: { state: Record<string, any> }, region: string, architecture: 'x86_64' | 'arm64'): AmiRecord {
-  const releases: AmiRecord[] = (world.state.ec2?.amiReleases?.[region] ?? []).filter((r: AmiRecord) => r.architecture === architecture && r.ssmPath);
+export function recommendedEcsAmi(world: WithReleases, region: string, architecture: 'x86_64' | 'arm64'): AmiRecord {
+  const releases: AmiRecord[] = (world.state.ec2?.amiReleases?.[region] ?? []).filter((r) => r.architecture === architecture && r.ssmPath);
   return releases[releases.length - 1] ?? ecsAmi(region, architecture);
 }
 
@@ -261,7 +269,7 @@ export function recommendedEcsAmi(world: { state: Record<string, any> }, region:
  * SSM's recommended parameter names it; the earlier AMIs stay describable and launchable.
  * Stored in world.state.ec2.amiReleases, so it persists with the state file.
  */
-export function publishEcsAmi(world: { state: Record<string, any> }, region: string, architecture: 'x86_64' | 'arm64' = 'x86_64', version?: string): AmiRecord {
+export function publishEcsAmi(world: WithReleases, region: string, architecture: 'x86_64' | 'arm64' = 'x86_64', version?: string): AmiRecord {
   const ec2 = (world.state.ec2 ??= {});
   const byRegion: Record<string, AmiRecord[]> = (ec2.amiReleases ??= {});
   const list = (byRegion[region] ??= []);

@@ -137,7 +137,7 @@ export function isBurstable(instanceType: string): boolean {
 }
 
 /** The credit option a launch gets: CreditSpecification.CpuCredits, else the family's default. */
-export function launchCredits(instanceType: string, p: Record<string, any>): 'standard' | 'unlimited' | undefined {
+export function launchCredits(instanceType: string, p: { CreditSpecification?: { CpuCredits?: string } }): 'standard' | 'unlimited' | undefined {
   const requested = p.CreditSpecification?.CpuCredits;
   if (requested !== undefined && requested !== 'standard' && requested !== 'unlimited') {
     throw new ServiceError('InvalidParameterValue', `Value (${String(requested)}) for parameter cpuCredits is invalid. Valid values are standard and unlimited.`, 400);

@@ -17,13 +17,14 @@ import {
   type Image,
 } from '@aws-sdk/client-ec2';
 import { typedOperation, type Call } from '../../typed.js';
-import { ServiceError, type Operation, type World } from '../../types.js';
+import { ServiceError, type Operation } from '../../types.js';
 import type { TagMap } from '../util.js';
 import { ec2Decoder, ec2Encoder } from './codec.js';
-import { checkIdFormat, filterItems, pageOf } from './common.js';
+import { filterItems, pageOf } from './common.js';
 import { describeInstanceTypeOfferings } from './ec2-offerings.js';
-import { seeded } from './state.js';
 import { INSTANCE_TYPES, amisIn, architectureOf, specsOf, type AmiRecord } from './ec2-data.js';
+import { findAmi } from './lookups.js';
+import { seeded } from './state.js';
 
 export function amiShape(ami: AmiRecord): Image {
   return {
@@ -58,13 +59,6 @@ export function amiShape(ami: AmiRecord): Image {
     ProductCodes: [],
     Tags: [],
   };
-}
-
-export function findAmi(world: World, region: string, imageId: string): AmiRecord {
-  checkIdFormat(imageId, 'ami', 'InvalidAMIID.Malformed');
-  const ami = amisIn(world, region).find((a) => a.imageId === imageId);
-  if (!ami) throw new ServiceError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`, 400);
-  return ami;
 }
 
 export function describeImages(input: DescribeImagesRequest, { world, region }: Call): DescribeImagesResult {

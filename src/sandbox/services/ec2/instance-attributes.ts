@@ -28,7 +28,9 @@ import { ServiceError, type Operation } from '../../types.js';
 import { dryRun, invalidValue, missing } from './common.js';
 import { INSTANCE_TYPES } from './ec2-data.js';
 import { ec2Decoder, ec2Encoder } from './codec.js';
-import { decodeUserData, lookupInstances, type InstanceRecord } from './instances.js';
+import { decodeUserData } from './launch.js';
+import { lookupInstances } from './lookups.js';
+import type { InstanceRecord } from './records.js';
 import { seeded, state } from './state.js';
 
 export const DESCRIBABLE = [

@@ -15,26 +15,12 @@ import {
   type KeyPair,
 } from '@aws-sdk/client-ec2';
 import { typedOperation, type Call } from '../../typed.js';
-import { ServiceError, type Operation, type World } from '../../types.js';
-import type { TagMap } from '../util.js';
+import { ServiceError, type Operation } from '../../types.js';
 import { ec2Decoder, ec2Encoder } from './codec.js';
 import { dryRun, filterItems, inRegion, invalidValue, missing, requiredParam, sdkTags, sdkTagSpecifications } from './common.js';
+import { keyPairByName } from './lookups.js';
+import type { KeyPairRecord } from './records.js';
 import { seeded, state } from './state.js';
-
-export interface KeyPairRecord {
-  keyPairId: string;
-  region: string;
-  keyName: string;
-  keyType: 'rsa' | 'ed25519';
-  keyFingerprint: string;
-  publicKey: string;
-  createTime: number;
-  tags: TagMap;
-}
-
-export function keyPairByName(world: World, region: string, name: string): KeyPairRecord | undefined {
-  return inRegion(state(world).keyPairs, region).find((k) => k.keyName === name);
-}
 
 export function createKeyPair(input: CreateKeyPairRequest, { world, region, now }: Call): KeyPair {
   dryRun(input);

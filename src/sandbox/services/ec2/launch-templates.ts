@@ -8,8 +8,8 @@
  * the default version is 1 until ModifyLaunchTemplate changes it. Template data is checked as
  * RunInstances would check it at launch (the AMI, instance type, key pair, security groups and
  * instance profile must exist), so a bad template fails at creation rather than at launch.
- * RunInstances (instances.ts) resolves LaunchTemplate { Id | Name, Version } with resolveVersion()
- * and launchParams(): the version's data, overridden by the request's own parameters.
+ * RunInstances (launch.ts) resolves LaunchTemplate { Id | Name, Version } with findTemplate() and
+ * resolveVersion() (lookups.ts): the version's data, overridden by the request's own parameters.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -27,7 +27,6 @@ import {
   DescribeLaunchTemplateVersionsResult$,
   ModifyLaunchTemplateRequest$,
   ModifyLaunchTemplateResult$,
-  RunInstancesRequest$,
   type CreateLaunchTemplateRequest,
   type CreateLaunchTemplateResult,
   type CreateLaunchTemplateVersionRequest,
@@ -51,55 +50,14 @@ import { typedOperation, type Call } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
 import { findInstanceProfile } from '../iam.js';
 import type { TagMap } from '../util.js';
-import { ec2Decoder, ec2Encoder, ec2Params } from './codec.js';
+import { ec2Decoder, ec2Encoder } from './codec.js';
 import { filterItems, inRegion, invalidValue, missing, pageOf, tagsFromList, type FilterFields } from './common.js';
 import { INSTANCE_TYPES } from './ec2-data.js';
-import { findAmi } from './images.js';
-import { keyPairByName } from './key-pairs.js';
-import { getSubnet } from './network.js';
-import { seedRegion, state } from './state.js';
-
-export interface LaunchTemplateVersionRecord {
-  versionNumber: number;
-  versionDescription?: string;
-  createTime: number;
-  /** As the request gave it (SDK member names); JSON-serialisable. */
-  data: RequestLaunchTemplateData;
-  clientToken?: string;
-  requestHash?: string;
-}
-
-/** LaunchTemplateView (../../views.ts) plus the versions. */
-export interface LaunchTemplateRecord {
-  launchTemplateId: string;
-  launchTemplateName: string;
-  region: string;
-  createTime: number;
-  createdBy: string;
-  defaultVersion: number;
-  latestVersion: number;
-  tags: TagMap;
-  /** By version number. */
-  versions: Record<string, LaunchTemplateVersionRecord>;
-  clientToken?: string;
-  requestHash?: string;
-}
+import { TEMPLATE_ID_PATTERN, findAmi, findTemplate, getSubnet, idNotFound, keyPairByName, malformedId, resolveVersion, someNotFound } from './lookups.js';
+import type { LaunchTemplateRecord, LaunchTemplateVersionRecord } from './records.js';
+import { seeded, state } from './state.js';
 
 const NAME_PATTERN = /^[a-zA-Z0-9().\-/_]{3,128}$/;
-const ID_PATTERN = /^lt-[0-9a-f]{17}$/;
-
-// ---- Errors ----------------------------------------------------------------------------------------
-
-const nameNotFound = (name: string) =>
-  new ServiceError('InvalidLaunchTemplateName.NotFoundException', `The specified launch template, with template name ${name}, does not exist.`, 400);
-const someNotFound = () =>
-  new ServiceError('InvalidLaunchTemplateName.NotFoundException', 'At least one of the launch templates specified in the request does not exist.', 400);
-const idNotFound = (id: string) =>
-  new ServiceError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${id}, does not exist.`, 400);
-const malformedId = (id: string) =>
-  new ServiceError('InvalidLaunchTemplateId.Malformed', `The specified ID for the launch template, ${id}, is not valid. The ID must be in the form lt-xxxxxxxxxxxxxxxxx.`, 400);
-const versionNotFound = (version: string, id: string) =>
-  new ServiceError('InvalidLaunchTemplateId.VersionNotFound', `Could not find the specified version ${version} for the launch template with ID ${id}.`, 400);
 
 function checkName(name: string): void {
   if (!NAME_PATTERN.test(name)) {
@@ -123,45 +81,6 @@ function fingerprint(input: object): string {
 
 function idempotentMismatch(): ServiceError {
   return new ServiceError('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).', 400);
-}
-
-// ---- Lookups ---------------------------------------------------------------------------------------
-
-/** The template a request names by LaunchTemplateId or LaunchTemplateName (exactly one). */
-export function findTemplate(world: World, region: string, ref: { LaunchTemplateId?: string; LaunchTemplateName?: string }): LaunchTemplateRecord {
-  const { LaunchTemplateId: id, LaunchTemplateName: name } = ref;
-  if (id && name) {
-    throw new ServiceError('InvalidParameterCombination', 'Either a launch template ID or a launch template name must be specified, but not both.', 400);
-  }
-  const templates = inRegion(state(world).launchTemplates, region);
-  if (id) {
-    if (!ID_PATTERN.test(id)) throw malformedId(id);
-    const t = templates.find((x) => x.launchTemplateId === id);
-    if (!t) throw idNotFound(id);
-    return t;
-  }
-  if (name) {
-    const t = templates.find((x) => x.launchTemplateName === name);
-    if (!t) throw nameNotFound(name);
-    return t;
-  }
-  throw missing('LaunchTemplateId or LaunchTemplateName');
-}
-
-/** Version '$Latest', '$Default' or a number (absent: the default version). */
-export function resolveVersion(t: LaunchTemplateRecord, version: string | undefined): LaunchTemplateVersionRecord {
-  const v = version === undefined || version === '' || version === '$Default' ? t.defaultVersion : version === '$Latest' ? t.latestVersion : Number(version);
-  const record = Number.isInteger(v) ? t.versions[String(v)] : undefined;
-  if (!record) throw versionNotFound(String(version), t.launchTemplateId);
-  return record;
-}
-
-/**
- * A template version's data as RunInstances parameters (unflattened, EC2 wire names), for
- * RunInstances and Auto Scaling to merge their own parameters over.
- */
-export function launchParams(data: RequestLaunchTemplateData): Record<string, any> {
-  return ec2Params(RunInstancesRequest$, data) as Record<string, any>;
 }
 
 // ---- Validation ------------------------------------------------------------------------------------
@@ -338,7 +257,7 @@ function describeLaunchTemplates(input: DescribeLaunchTemplatesRequest, { world,
   const ids = input.LaunchTemplateIds ?? [];
   const names = input.LaunchTemplateNames ?? [];
   for (const id of ids) {
-    if (!ID_PATTERN.test(id)) throw malformedId(id);
+    if (!TEMPLATE_ID_PATTERN.test(id)) throw malformedId(id);
     if (!templates.some((t) => t.launchTemplateId === id)) throw idNotFound(id);
   }
   for (const name of names) if (!templates.some((t) => t.launchTemplateName === name)) throw someNotFound();
@@ -424,14 +343,6 @@ function deleteLaunchTemplateVersions(input: DeleteLaunchTemplateVersionsRequest
   }
   // The latest version number stays where it was: new versions keep counting up.
   return { SuccessfullyDeletedLaunchTemplateVersions: ok, UnsuccessfullyDeletedLaunchTemplateVersions: failed };
-}
-
-/** Every handler first makes sure the request's region has its default network. */
-function seeded<I, O>(handler: (input: I, call: Call) => O): (input: I, call: Call) => O {
-  return (input, call) => {
-    seedRegion(call.world, call.region);
-    return handler(input, call);
-  };
 }
 
 export const operations: Record<string, Operation> = {

@@ -19,46 +19,8 @@ import type { TagMap } from '../util.js';
 import { ec2Decoder, ec2Encoder } from './codec.js';
 import { filterItems, inRegion, notFound, pageOf, sdkTags } from './common.js';
 import { availabilityZones, builtinId } from './ec2-data.js';
+import type { SubnetRecord } from './records.js';
 import { seeded, state } from './state.js';
-
-export interface VpcRecord {
-  vpcId: string;
-  region: string;
-  cidrBlock: string;
-  isDefault: boolean;
-  dhcpOptionsId: string;
-  tags: TagMap;
-}
-
-export interface SubnetRecord {
-  subnetId: string;
-  region: string;
-  vpcId: string;
-  cidrBlock: string;
-  availabilityZone: string;
-  availabilityZoneId: string;
-  defaultForAz: boolean;
-  mapPublicIpOnLaunch: boolean;
-  /** Host number of the next private IP to hand out (AWS reserves the first four). */
-  nextHost: number;
-  tags: TagMap;
-}
-
-export function getVpc(world: World, region: string, vpcId: string): VpcRecord {
-  const vpc = state(world).vpcs[vpcId];
-  if (!vpc || vpc.region !== region) throw notFound('InvalidVpcID.NotFound', 'vpc ID', [vpcId]);
-  return vpc;
-}
-
-export function getSubnet(world: World, region: string, subnetId: string): SubnetRecord {
-  const subnet = state(world).subnets[subnetId];
-  if (!subnet || subnet.region !== region) throw notFound('InvalidSubnetID.NotFound', 'subnet ID', [subnetId]);
-  return subnet;
-}
-
-export function defaultVpc(world: World, region: string): VpcRecord | undefined {
-  return inRegion(state(world).vpcs, region).find((v) => v.isDefault);
-}
 
 export function availableIps(world: World, subnet: SubnetRecord): number {
   const prefix = Number(subnet.cidrBlock.split('/')[1]);

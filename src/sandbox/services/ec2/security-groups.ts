@@ -24,62 +24,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { typedOperation, type Call } from '../../typed.js';
 import { ServiceError, type Operation, type World } from '../../types.js';
-import { int, type TagMap } from '../util.js';
+import { int } from '../util.js';
 import { ec2Decoder, ec2Encoder } from './codec.js';
 import { dryRun, filterItems, inRegion, invalidValue, missing, pageOf, requiredParam, sdkTags, sdkTagSpecifications } from './common.js';
-import { defaultVpc, getVpc } from './network.js';
+import { defaultVpc, getSecurityGroup, getVpc, groupFromParams } from './lookups.js';
+import type { RuleRecord, SecurityGroupRecord } from './records.js';
 import { seeded, state } from './state.js';
-
-export interface RuleRecord {
-  ruleId: string;
-  /** 'tcp' | 'udp' | 'icmp' | '-1' (all) or a protocol number. */
-  ipProtocol: string;
-  fromPort?: number;
-  toPort?: number;
-  cidrIp?: string;
-  /** Source security group (instead of cidrIp). */
-  groupId?: string;
-  description?: string;
-}
-
-export interface SecurityGroupRecord {
-  groupId: string;
-  region: string;
-  groupName: string;
-  description: string;
-  vpcId: string;
-  ingress: RuleRecord[];
-  egress: RuleRecord[];
-  tags: TagMap;
-}
-
-export function getSecurityGroup(world: World, region: string, groupId: string): SecurityGroupRecord {
-  const group = state(world).securityGroups[groupId];
-  if (!group || group.region !== region) {
-    throw new ServiceError('InvalidGroup.NotFound', `The security group '${groupId}' does not exist`, 400);
-  }
-  return group;
-}
-
-/** By GroupId, or by GroupName in the default VPC (as EC2 resolves names). */
-export function groupFromParams(world: World, region: string, p: { GroupId?: string; GroupName?: string }): SecurityGroupRecord {
-  if (p.GroupId) return getSecurityGroup(world, region, String(p.GroupId));
-  if (p.GroupName) {
-    const vpc = defaultVpc(world, region);
-    const group = inRegion(state(world).securityGroups, region).find(
-      (g) => g.groupName === p.GroupName && g.vpcId === vpc?.vpcId,
-    );
-    if (!group) {
-      throw new ServiceError(
-        'InvalidGroup.NotFound',
-        `The security group '${p.GroupName}' does not exist in default VPC '${vpc?.vpcId ?? 'none'}'`,
-        400,
-      );
-    }
-    return group;
-  }
-  throw missing('GroupId');
-}
 
 export function createSecurityGroup(p: CreateSecurityGroupRequest, { world, region }: Call): CreateSecurityGroupResult {
   const req = { region };

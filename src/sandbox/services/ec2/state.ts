@@ -1,5 +1,5 @@
 /**
- * EC2 state: world.state.ec2 (Ec2State, composed of the record types each resource file owns), its
+ * EC2 state: world.state.ec2 (Ec2State, composed of the record types of records.ts), its
  * initial value, the built-in network seeded per region, and the instance lifecycles advanced in tick().
  *
  * Instances start 'pending' and become 'running' after settings.latency.instanceBootMs (public IP
@@ -10,14 +10,10 @@
  * The simulated ECS agent reads world.state.ec2.instances (Ec2InstanceRecord in ../../types.ts).
  */
 import type { Call } from '../../typed.js';
-import type { Operation, SandboxRequest, World } from '../../types.js';
+import type { World } from '../../types.js';
 import type { TagMap } from '../util.js';
-import { availabilityZones, builtinId } from './ec2-data.js';
-import type { InstanceRecord, ReservationRecord, VolumeRecord } from './instances.js';
-import type { KeyPairRecord } from './key-pairs.js';
-import type { LaunchTemplateRecord } from './launch-templates.js';
-import type { SubnetRecord, VpcRecord } from './network.js';
-import type { SecurityGroupRecord } from './security-groups.js';
+import { availabilityZones, builtinId, type AmiReleases } from './ec2-data.js';
+import type { InstanceRecord, KeyPairRecord, LaunchTemplateRecord, ReservationRecord, SecurityGroupRecord, SubnetRecord, VolumeRecord, VpcRecord } from './records.js';
 
 export interface Ec2State {
   /** Regions whose default VPC, subnets and other VPC have been created. */
@@ -32,7 +28,8 @@ export interface Ec2State {
   /** Counter for public IPs handed to instances. */
   publicIpSeq: number;
   /** Launch templates by id (absent in state files written before launch templates existed). */
-  launchTemplates: Record<string, LaunchTemplateRecord>;
+  launchTemplates: Record<string, LaunchTemplateRecord>;  /** ECS-optimized AMI releases published since the built-in ones, by region (ec2-data.ts publishEcsAmi). */
+  amiReleases?: AmiReleases['amiReleases'];
 }
 
 export const TERMINATED_VISIBLE_MS = 60 * 60 * 1000;
@@ -203,15 +200,8 @@ export function builtinNetwork(region: string, accountId = DEFAULT_SANDBOX_ACCOU
 /** The sandbox's account when none is given. */
 export const DEFAULT_SANDBOX_ACCOUNT = '123456789012';
 
-/** Every handler first makes sure the request's region has its default network. */
-export function regional(handler: (req: SandboxRequest, world: World) => unknown): Operation['handler'] {
-  return (req: SandboxRequest, world: World) => {
-    seedRegion(world, req.region);
-    return handler(req, world);
-  };
-}
 
-/** regional() for typed handlers. */
+/** Every handler first makes sure the request's region has its default network. */
 export function seeded<I, O>(handler: (input: I, call: Call) => O): (input: I, call: Call) => O {
   return (input, call) => {
     seedRegion(call.world, call.region);
