@@ -164,6 +164,11 @@ export function ec2Decoder<I>(schema: Schema): (params: FlatParams) => I {
   return (params) => (decodeValue(schema, nest(params), ec2Name) ?? {}) as I;
 }
 
+/** EC2 parameters already nested (ec2Params' output, merged with a request's) -> the SDK input type of `schema`. */
+export function ec2NestedDecoder<I>(schema: Schema): (params: Nested) => I {
+  return (params) => (decodeValue(schema, params, ec2Name) ?? {}) as I;
+}
+
 /** The SDK output type of `schema` -> EC2's XML element names (each member's xmlName, else lowerCamel). */
 export function ec2Encoder<O>(schema: Schema): (out: O) => unknown {
   return (out) => renameValue(schema, out, (name, traits) => trait(traits, XML_NAME) ?? lowerFirst(name));

@@ -5,4 +5,4 @@
  *   typedOperation<CreateLaunchTemplateRequest, CreateLaunchTemplateResult>({
  *     decode: ec2Decoder(CreateLaunchTemplateRequest$), encode: ec2Encoder(CreateLaunchTemplateResult$), ... })
  */
-export { ec2Decoder, ec2Encoder, ec2Params, queryDecoder } from '../../protocols/schema.js';
+export { ec2Decoder, ec2Encoder, ec2NestedDecoder, ec2Params, queryDecoder } from '../../protocols/schema.js';
