@@ -19,6 +19,7 @@ import type { Context } from './context.js';
 import { edgesOf, isAbsent, type Absent, type AnyStep, type DepOutputs, type Outputs, type Plan, type StepId, type StepOutputs } from '../core/step.js';
 import { toCliError } from '../aws/errors.js';
 import { deepEqual } from '../core/diff.js';
+import { assertKnown, destroyOf, destroyPreviewOf } from './ownership.js';
 
 export interface StepReport {
   id: StepId;
@@ -350,6 +351,7 @@ export async function executePlan(p: RunPlan, ctx: Context, opts: ExecuteOptions
         if (opts.announcePlan !== false || plan.action === 'conflict') ctx.io.emit({ type: 'plan', step: step.id, title: step.title, plan });
         if (plan.action === 'conflict') throw new ConflictError({ what: plan.what, why: plan.why, fix: plan.fix });
         checkInterrupted(ctx);
+        assertKnown(step, desired);
         const out = await step.apply(sctx, { plan, observed: ps.observed, desired });
         outputs.set(step.id, out);
         const ms = ctx.clock.now() - t0;
@@ -468,7 +470,7 @@ export async function previewDestroy(steps: readonly AnyStep[], ctx: Context, op
     run.map(async (step): Promise<StepReport> => {
       const t0 = ctx.clock.now();
       try {
-        const r = await step.destroyPreview(stepContext(ctx, step));
+        const r = await destroyPreviewOf(step, stepContext(ctx, step));
         return { id: step.id, title: step.title, action: 'destroy', ms: ctx.clock.now() - t0, deleted: r.deleted, kept: r.kept };
       } catch (e) {
         throw toCliError(e, `Reading ${step.title}`);
@@ -504,7 +506,7 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
       try {
         checkInterrupted(ctx);
         ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: 'destroy' });
-        const res = await step.destroy(stepContext(ctx, step));
+        const res = await destroyOf(step, stepContext(ctx, step));
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: 'destroy', ms, deleted: res.deleted, kept: res.kept });
         const detail = [...res.deleted, ...res.kept.map((k) => `kept ${k}`)].join('; ');

@@ -25,7 +25,7 @@ import { deepEqual, diff, normalise } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
 import { isAbsent, ABSENT, unknown, type Absent, type DestroyResult, type FieldDiff, type Plan, type Step } from '../core/step.js';
 import { renderJson } from '../core/templates.js';
-import { retryOn } from '../core/wait.js';
+import { retryOn, within } from '../core/wait.js';
 import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './arns.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 import { iamBaseNames, iamNameIn, iamPath, taskRoleBase } from './inventory.js';
@@ -531,9 +531,7 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
 
 function retryOpts(ctx: Pick<Ctx, 'clock' | 'signal' | 'timing' | 'report'>, what: string) {
   return {
-    clock: ctx.clock,
-    signal: ctx.signal,
-    timeoutMs: 2 * 60_000 * ctx.timing.timeoutScale,
+    ...within(ctx, 2),
     initialDelayMs: ctx.timing.retryMs,
     maxDelayMs: 10 * ctx.timing.retryMs,
     onRetry: () => ctx.report(`waiting for ${what}`),

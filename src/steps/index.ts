@@ -19,6 +19,7 @@ import type { AnyStep, DestroyResult, StepId } from '../core/step.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { stepsFor } from '../core/topology.js';
 import type { Context } from '../engine/context.js';
+import { destroyOf, destroyPreviewOf } from '../engine/ownership.js';
 import { taggedResources, type TaggedResource } from './inventory.js';
 import { autoScalingGroupStep } from './auto-scaling-group.js';
 import { capacityProviderStep } from './capacity-provider.js';
@@ -53,8 +54,8 @@ function outsideItsShape<S extends AnyStep>(step: S): S {
   };
   return {
     ...step,
-    destroy: (ctx: { config: StackConfig }) => guard(ctx, () => step.destroy(ctx)),
-    destroyPreview: (ctx: { config: StackConfig }) => guard(ctx, () => step.destroyPreview(ctx)),
+    destroy: (ctx: { config: StackConfig }) => guard(ctx, () => destroyOf(step, ctx)),
+    destroyPreview: (ctx: { config: StackConfig }) => guard(ctx, () => destroyPreviewOf(step, ctx)),
   };
 }
 

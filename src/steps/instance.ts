@@ -17,13 +17,14 @@
  *            subnet, key pair, security group, ...) is shown in the plan, never done silently.
  *   destroy  every instance carrying the stack tag terminated (waiting for terminated).
  */
-import { createHash } from 'node:crypto';
 import type { _InstanceType, Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { deleteOnce } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
+import { clientToken } from './tokens.js';
 import { STACK_TAG, awsTags } from '../core/context.js';
 import { AwsError, awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type Step } from '../core/step.js';
-import { pollUntil, retryOn } from '../core/wait.js';
+import { pollUntil, retryOn, within } from '../core/wait.js';
 import {
   CLUSTER_TAG,
   METADATA_HOP_LIMIT,
@@ -457,18 +458,14 @@ export const instanceStep: Step<Ctx, InstanceStepObserved, InstanceDesired, Inst
 async function terminateAndWait(ctx: Ctx, ids: string[], alreadyGoing: string[] = []): Promise<void> {
   const toTerminate = ids.filter((id) => !alreadyGoing.includes(id));
   if (toTerminate.length) {
-    try {
-      await ctx.ec2.terminateInstances({ InstanceIds: toTerminate });
-    } catch (e) {
-      if (!hasAwsCode(e, 'InvalidInstanceID.NotFound')) throw e;
-    }
+    await deleteOnce(() => ctx.ec2.terminateInstances({ InstanceIds: toTerminate }), ['InvalidInstanceID.NotFound']);
   }
   await pollUntil(
     async () => {
       const left = (await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'])).filter((i) => ids.includes(i.instanceId));
       return left.length === 0 ? true : undefined;
     },
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
+    { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
   );
 }
 
@@ -495,16 +492,6 @@ export function launchRequest(d: InstanceDesired, securityGroupId: string): Omit
       { ResourceType: 'volume', Tags: awsTags({ ...d.tags }) },
     ],
   };
-}
-
-/**
- * ClientToken for the n-th launch of this exact request by this stack (EC2 allows 64 characters).
- * The same request after a crash gets the same token, so EC2 returns the instance it already
- * launched. A token whose instance has since been terminated is used up: the next n is tried.
- */
-export function clientToken(account: string, region: string, stack: string, request: object, n: number): string {
-  const h = createHash('sha256').update(JSON.stringify([account, region, stack, request])).digest('hex').slice(0, 40);
-  return `ecs-cwlogs-${h}-${n}`;
 }
 
 function isProfilePropagation(e: unknown): boolean {
@@ -552,7 +539,7 @@ async function launch(ctx: Ctx, d: InstanceDesired, securityGroupId: string, exc
     const basis = tokenBasis(request);
     let moved = false;
     for (; n < MAX_GENERATIONS; n++) {
-      const token = clientToken(ctx.account, ctx.config.region, ctx.stack, basis, n);
+      const token = clientToken({ account: ctx.account, region: ctx.config.region, stack: ctx.stack }, basis, n);
       let res;
       try {
         res = await whileProfilePropagates(ctx, () => ctx.ec2.runInstances({ ...request, ClientToken: token }), isProfilePropagation);
@@ -632,7 +619,7 @@ async function waitRunning(ctx: Ctx, instance: InstanceObserved): Promise<Instan
       }
       return undefined;
     },
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${instance.instanceId} to be running` },
+    { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, what: `${instance.instanceId} to be running` },
   );
 }
 
@@ -667,9 +654,7 @@ async function waitRegistered(ctx: Ctx, instanceId: string, cluster: string): Pr
   if (await isRegistered(ctx, cluster, instanceId)) return;
   ctx.report(`${instanceId}: running, waiting for the ECS agent to register in cluster ${cluster}`);
   await pollUntil(async () => ((await isRegistered(ctx, cluster, instanceId)) ? true : undefined), {
-    clock: ctx.clock,
-    signal: ctx.signal,
-    timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale,
+    ...within(ctx, 10),
     intervalMs: ctx.timing.pollMs,
     what: `${instanceId} to register in cluster ${cluster} (check the instance can reach the internet and its user data)`,
   });
@@ -683,9 +668,7 @@ async function waitRegistered(ctx: Ctx, instanceId: string, cluster: string): Pr
  */
 export function whileProfilePropagates<T>(ctx: Pick<Context, 'clock' | 'signal' | 'timing' | 'report'>, call: () => Promise<T>, isPropagation: (e: unknown) => boolean): Promise<T> {
   return retryOn(call, isPropagation, {
-    clock: ctx.clock,
-    signal: ctx.signal,
-    timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
+    ...within(ctx, 3),
     initialDelayMs: ctx.timing.retryMs,
     maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
     onRetry: () => ctx.report('waiting for the instance profile to reach EC2 (IAM propagation)'),

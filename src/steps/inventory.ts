@@ -16,6 +16,7 @@
  * Where the Tagging API can't be used (no tag:GetResources permission), the names alone are used,
  * as before, and the run says so.
  */
+import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import type { AwsClients } from '../aws/clients.js';
 import type { ResolvedConfig } from '../core/config.js';
 import { STACK_TAG } from '../core/context.js';
@@ -249,10 +250,21 @@ export const LOGGING_CONTAINER = 'cloudwatchlogs';
 /** The Auto Scaling groups carrying the stack tag (none where the endpoint has no Auto Scaling). */
 async function stackGroups(aws: Pick<AwsClients, 'autoscaling'>, stack: string) {
   try {
-    const res = await aws.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
-    return (res.AutoScalingGroups ?? []).filter((g) => g.Status !== 'Delete in progress');
+    return (await taggedGroups({ autoscaling: aws.autoscaling, stack })).filter((g) => g.Status !== 'Delete in progress');
   } catch (e) {
     if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return [];
     throw e;
   }
+}
+
+/** Every Auto Scaling group carrying the stack tag (the Tagging API does not cover Auto Scaling), page by page. */
+export async function taggedGroups(ctx: { autoscaling: AwsClients['autoscaling']; stack: string }): Promise<AutoScalingGroup[]> {
+  const out: AutoScalingGroup[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
+    out.push(...(res.AutoScalingGroups ?? []));
+    token = res.NextToken;
+  } while (token);
+  return out;
 }

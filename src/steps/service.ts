@@ -13,18 +13,19 @@
  */
 import { plural } from '../core/plural.js';
 import type { CapacityProviderStrategyItem, LoadBalancer, PlacementStrategy, Service } from '@aws-sdk/client-ecs';
+import { deleteOnce } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
+import { clientToken, ECS_TOKEN_LENGTH } from './tokens.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { AwsError, hasAwsCode } from '../core/errors.js';
 import { ABSENT, absent, isAbsent, isUnknown, known, showValue, unknown, type Absent, type DepOutputs, type Later, type Plan, type Step } from '../core/step.js';
-import { pollUntil, retryOn, WaitTimeoutError } from '../core/wait.js';
+import { pollUntil, retryOn, WaitTimeoutError, within } from '../core/wait.js';
 import { ownershipConflict } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
-import { createHash } from 'node:crypto';
 import { groupNames, topologyOf } from '../core/topology.js';
 
-type Ctx = Pick<Context, 'ecs' | 'ec2' | 'elbv2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'ec2' | 'elbv2' | 'tagging' | 'config' | 'tags' | 'stack' | 'account' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
 /** Where the tasks run: the EC2 launch type (one instance), or the stack's capacity provider. */
 export type Capacity = { launchType: 'EC2' } | { capacityProvider: string };
@@ -174,15 +175,6 @@ export async function missingTargets(ctx: Pick<Context, 'ecs' | 'elbv2'>, cluste
   return missing;
 }
 
-/**
- * The idempotency token of one generation of the service: the same for retries of one creation (a
- * re-run after a crash can't create a second service), another once the service was deleted and is
- * created again (a new task definition revision, a previous INACTIVE service).
- */
-export function clientToken(stack: string, cluster: string, name: string, generation: string): string {
-  return createHash('sha256').update(`ecs-cwlogs/${stack}/${cluster}/${name}/${generation}`).digest('hex').slice(0, 32);
-}
-
 /** What the generation is made of: the task definition, and the service this one follows, if any. */
 async function generationOf(ctx: Pick<Context, 'ecs'>, d: ServiceDesired): Promise<string> {
   let previous = 'first';
@@ -312,7 +304,6 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
   },
 
   async apply(ctx, { plan, observed, desired }) {
-    if (desired.pending) throw new Error(`service: the task definition is not known yet (${desired.pending})`);
     let arn: string;
     if (plan.action === 'create') {
       if (!isAbsent(observed)) throw new Error('unreachable');
@@ -328,7 +319,8 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
         ...(desired.loadBalancers.length ? { loadBalancers: loadBalancerSpec(desired), healthCheckGracePeriodSeconds: 60 } : {}),
         deploymentConfiguration: deploymentConfiguration(desired),
         schedulingStrategy: 'REPLICA',
-        clientToken: clientToken(ctx.stack, desired.cluster, desired.name, generation),
+        // One generation of the service: the same for retries of one creation, another once it was deleted and is created again.
+        clientToken: clientToken({ account: ctx.account, region: ctx.config.region, stack: ctx.stack }, ['service', desired.cluster, desired.name, generation], 0, ECS_TOKEN_LENGTH),
         tags: ecsTags(desired.tags),
         propagateTags: 'SERVICE',
         enableECSManagedTags: true,
@@ -392,15 +384,13 @@ export const serviceStep: Step<Ctx, ServiceObserved, ServiceDesired, undefined, 
         await waitInactive(ctx, cluster, o.name);
         continue;
       }
-      try {
+      await deleteOnce(async () => {
         if (o.desiredCount > 0) {
           ctx.report(`scaling ${o.name} to 0`);
           await ctx.ecs.updateService({ cluster, service: o.name, desiredCount: 0 });
         }
         await ctx.ecs.deleteService({ cluster, service: o.name, force: true });
-      } catch (e) {
-        if (!hasAwsCode(e, 'ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException')) throw e;
-      }
+      }, ['ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException']);
       await waitInactive(ctx, cluster, o.name);
       deleted.push(`service ${o.name}`);
     }
@@ -441,7 +431,7 @@ async function waitInactive(ctx: Ctx, cluster: string, name: string): Promise<vo
       if (live) throw Object.assign(new Error('still draining'), { name: 'Draining' });
     },
     ['Draining'],
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, initialDelayMs: ctx.timing.pollMs, maxDelayMs: 5 * ctx.timing.pollMs },
+    { ...within(ctx, 10), initialDelayMs: ctx.timing.pollMs, maxDelayMs: 5 * ctx.timing.pollMs },
   ).catch((e) => {
     if (hasAwsCode(e, 'ClusterNotFoundException')) return;
     throw e;
@@ -523,7 +513,7 @@ async function waitSteady(ctx: Ctx, d: ServiceDesired): Promise<void> {
         const steady = (s.deployments?.length ?? 0) === 1 && s.runningCount === d.desiredCount && primary?.runningCount === d.desiredCount;
         return steady ? true : undefined;
       },
-      { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `service ${d.name} to reach a steady state` },
+      { ...within(ctx, 15), intervalMs: ctx.timing.pollMs, what: `service ${d.name} to reach a steady state` },
     );
   } catch (e) {
     if (e instanceof WaitTimeoutError) {
