@@ -22,7 +22,6 @@ import type { AutoScaling } from '@aws-sdk/client-auto-scaling';
 import type { ElasticLoadBalancingV2 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { lazyObject } from '../core/lazy.js';
-import { UserInputError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 
 /**

@@ -13,7 +13,7 @@ import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { onlyOne, type TaggedFacts } from '../core/resolve.js';
 import type { SettingKey, StackConfig } from '../core/settings.js';
 import { SETTINGS } from '../core/settings.js';
-import { iamBaseNames, namesOf, taggedResources } from '../steps/inventory.js';
+import { iamBaseNames, namesOf, taggedGroups, taggedResources } from '../steps/inventory.js';
 
 /** The logging container's name in templates/task-definition.json. */
 export const LOGGING_CONTAINER = 'cloudwatchlogs';
@@ -77,8 +77,7 @@ async function runningImage(aws: Pick<AwsClients, 'ecs'>, family: string, stack:
 /** The Auto Scaling groups carrying the stack tag (none where the endpoint has no Auto Scaling). */
 async function stackGroups(aws: Pick<AwsClients, 'autoscaling'>, stack: string) {
   try {
-    const res = await aws.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
-    return (res.AutoScalingGroups ?? []).filter((g) => g.Status !== 'Delete in progress');
+    return (await taggedGroups({ autoscaling: aws.autoscaling, stack })).filter((g) => g.Status !== 'Delete in progress');
   } catch (e) {
     if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return [];
     throw e;

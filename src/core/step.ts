@@ -142,9 +142,39 @@ export interface Step<C = object, O = unknown, D = unknown, P = undefined, Id ex
   preview(observed: O | Absent, desired: D): StepOutputs[Id];
   /** Ids and facts worth showing in `status` for an observed resource. */
   describe(observed: O): Record<string, string>;
-  destroy(ctx: C): Promise<DestroyResult>;
+  // ---- ownership: what is the stack's, and what deleting it means (src/engine/ownership.ts) ----
+  /**
+   * The step's one answer to "what is ours": the engine derives destroy and destroyPreview from it.
+   * A step whose teardown has an order of its own writes destroy/destroyPreview instead.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly ownership?: Ownership<C, any>;
+  destroy?(ctx: C): Promise<DestroyResult>;
   /** What destroy would delete and keep, read-only (`down`'s confirmation list, --dry-run). */
-  destroyPreview(ctx: C): Promise<DestroyResult>;
+  destroyPreview?(ctx: C): Promise<DestroyResult>;
+}
+
+/** The stack's resources of a kind, and what was found but is not the stack's (or kept on purpose). */
+export interface Found<R> {
+  readonly ours: readonly R[];
+  /** Shown as kept, e.g. "cluster ecs (not tagged as stack lab)". */
+  readonly kept: readonly string[];
+}
+
+/**
+ * How a step's resources are found (the stack's carry the stack tag; one of our name without it is
+ * someone else's, kept), how each reads in `down`'s list, and what deleting one means.
+ */
+export interface Ownership<C, R> {
+  find(ctx: C): Promise<Found<R>>;
+  /** How one reads in the confirmation list (`down`, --dry-run). */
+  preview(r: R): string;
+  /** How one reads once deleted. */
+  deleted(r: R): string;
+  /** Delete one: its calls (engine/ownership.ts deleteOwned), and the wait until it is gone where later steps need that. False: it was already gone. */
+  delete(ctx: C, r: R): Promise<void | boolean>;
+  /** Nothing is deleted this run though some is the stack's (e.g. log groups without --delete-logs). */
+  keepAll?(ctx: C): boolean;
 }
 
 export interface Change<O, D> {

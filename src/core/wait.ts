@@ -4,7 +4,7 @@
  * instances booting, security groups still in use by a terminating instance, services draining.
  */
 import { hasAwsCode } from './errors.js';
-import type { Clock } from './context.js';
+import type { Clock, Timing } from './context.js';
 
 export interface RetryOptions {
   clock: Clock;
@@ -80,4 +80,18 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, opts: Po
   } finally {
     progress(true);
   }
+}
+
+/**
+ * The one timeout policy of every wait and retry a step makes: a limit given in minutes against AWS,
+ * scaled by the run's timing (tests shorten it), on the run's clock and abortable by its signal.
+ * Polls go at the run's poll pace, retries start at its retry delay.
+ */
+export interface WaitContext {
+  readonly clock: Clock;
+  readonly signal: AbortSignal;
+  readonly timing: Timing;
+}
+export function within(ctx: WaitContext, minutes: number): { clock: Clock; signal: AbortSignal; timeoutMs: number } {
+  return { clock: ctx.clock, signal: ctx.signal, timeoutMs: minutes * 60_000 * ctx.timing.timeoutScale };
 }

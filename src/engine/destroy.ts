@@ -6,6 +6,7 @@ import { InterruptedError, type CliError } from '../core/errors.js';
 import { edgesOf, type AnyStep, type StepId } from '../core/step.js';
 import { toCliError } from '../aws/errors.js';
 import type { Context } from './context.js';
+import { destroyOf, destroyPreviewOf } from './ownership.js';
 import { runGraph, topoSort } from './graph.js';
 import { checkInterrupted, EngineError, interrupted, pickError, stepContext, type RunReport, type StepReport } from './report.js';
 
@@ -24,7 +25,7 @@ export async function previewDestroy(steps: readonly AnyStep[], ctx: Context, op
     run.map(async (step): Promise<StepReport> => {
       const t0 = ctx.clock.now();
       try {
-        const r = await step.destroyPreview(stepContext(ctx, step));
+        const r = await destroyPreviewOf(step, stepContext(ctx, step));
         return { id: step.id, title: step.title, action: 'destroy', ms: ctx.clock.now() - t0, deleted: r.deleted, kept: r.kept };
       } catch (e) {
         throw toCliError(e, `Reading ${step.title}`);
@@ -60,7 +61,7 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
       try {
         checkInterrupted(ctx);
         ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: 'destroy' });
-        const res = await step.destroy(stepContext(ctx, step));
+        const res = await destroyOf(step, stepContext(ctx, step));
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: 'destroy', ms, deleted: res.deleted, kept: res.kept });
         const detail = [...res.deleted, ...res.kept.map((k) => `kept ${k}`)].join('; ');

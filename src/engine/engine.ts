@@ -25,6 +25,7 @@ import { toCliError } from '../aws/errors.js';
 import { deepEqual } from '../core/diff.js';
 import { runGraph, runOrder } from './graph.js';
 import { checkInterrupted, combine, EngineError, interrupted, pickError, stepContext, type RunReport, type StepReport } from './report.js';
+import { assertKnown } from './ownership.js';
 
 export { topoSort } from './graph.js';
 export { EngineError, type RunReport, type StepReport } from './report.js';
@@ -219,6 +220,7 @@ export async function executePlan(p: RunPlan, ctx: Context, opts: ExecuteOptions
         if (opts.announcePlan !== false || plan.action === 'conflict') ctx.io.emit({ type: 'plan', step: step.id, title: step.title, plan });
         if (plan.action === 'conflict') throw new ConflictError({ what: plan.what, why: plan.why, fix: plan.fix });
         checkInterrupted(ctx);
+        assertKnown(step, desired);
         const out = await step.apply(sctx, { plan, observed: ps.observed, desired });
         outputs.set(step.id, out);
         const ms = ctx.clock.now() - t0;

@@ -31,13 +31,15 @@
  */
 import type { AutoScalingGroup, Instance as AsgInstance } from '@aws-sdk/client-auto-scaling';
 import { inServiceText } from '../core/plural.js';
+import { deleteOnce, deleteOwned } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
+import { taggedGroups } from './inventory.js';
 import { ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
 import { isAbsent, known, showValue, unknown, absent, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
-import { pollUntil, retryOn } from '../core/wait.js';
+import { pollUntil, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, type GroupNetwork } from './zones.js';
 import { registeredEc2Ids, whileProfilePropagates } from './instance.js';
@@ -116,12 +118,7 @@ export async function readGroup(ctx: Pick<Context, 'autoscaling' | 'stack'>, nam
 /** The stack's groups: by name, and any other carrying the stack tag. */
 async function stackGroups(ctx: Ctx): Promise<{ ours: AsgObserved[]; kept: string[] }> {
   const found = new Map<string, AsgObserved>();
-  let token: string | undefined;
-  do {
-    const res = await ctx.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
-    for (const g of res.AutoScalingGroups ?? []) found.set(g.AutoScalingGroupName ?? '', shape(g, ctx.stack));
-    token = res.NextToken;
-  } while (token);
+  for (const g of await taggedGroups(ctx)) found.set(g.AutoScalingGroupName ?? '', shape(g, ctx.stack));
   const kept: string[] = [];
   const name = groupNames(ctx.config).autoScalingGroup;
   if (!found.has(name)) {
@@ -200,7 +197,6 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
   },
 
   async apply(ctx, { plan, observed, desired }) {
-    if (desired.pending) throw new Error(`auto scaling group: ${desired.pending} is not known yet`);
     const tags = Object.entries(desired.tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true, ResourceId: desired.name, ResourceType: 'auto-scaling-group' }));
     if (isAbsent(observed)) {
       if (observed.detail === 'being deleted') await waitGone(ctx, desired.name);
@@ -264,23 +260,15 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
         // Managed termination protection keeps instances with tasks; the service is gone by now.
         const protectedIds = g.instances.filter((i) => i.protected && i.state !== 'Terminated').map((i) => i.id);
         for (let k = 0; k < protectedIds.length; k += 50) {
-          await ctx.autoscaling.setInstanceProtection({ AutoScalingGroupName: g.name, InstanceIds: protectedIds.slice(k, k + 50), ProtectedFromScaleIn: false }).catch((e) => {
-            if (!hasAwsCode(e, 'ValidationError')) throw e; // an instance already left the group
-          });
+          // ValidationError: an instance already left the group.
+          await deleteOnce(() => ctx.autoscaling.setInstanceProtection({ AutoScalingGroupName: g.name, InstanceIds: protectedIds.slice(k, k + 50), ProtectedFromScaleIn: false }), ['ValidationError']);
         }
         await waitEmpty(ctx, g.name);
-        await retryOn(
-          async () => {
-            try {
-              await ctx.autoscaling.deleteAutoScalingGroup({ AutoScalingGroupName: g.name });
-            } catch (e) {
-              if (hasAwsCode(e, 'ValidationError') && /not found/i.test((e as Error).message)) return;
-              throw e;
-            }
-          },
-          ['ScalingActivityInProgress', 'ResourceInUse'],
-          { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, initialDelayMs: ctx.timing.retryMs, maxDelayMs: 5 * ctx.timing.retryMs },
-        );
+        await deleteOwned(ctx, () => ctx.autoscaling.deleteAutoScalingGroup({ AutoScalingGroupName: g.name }), {
+          gone: (e) => hasAwsCode(e, 'ValidationError') && /not found/i.test((e as Error).message),
+          busy: ['ScalingActivityInProgress', 'ResourceInUse'],
+          minutes: 10,
+        });
       }
       await waitGone(ctx, g.name);
       deleted.push(`Auto Scaling group ${g.name}${n ? ` and its ${n} instance${n === 1 ? '' : 's'}` : ''}`);
@@ -360,7 +348,7 @@ async function waitInService(ctx: ScaleCtx, name: string, count: number, cluster
       last = line;
       return up.length >= d.count && registered >= d.count ? g : undefined;
     },
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `${d.count} instances of ${d.name} to be in service and registered in cluster ${d.cluster} (look at \`aws autoscaling describe-scaling-activities --auto-scaling-group-name ${d.name}\`)` },
+    { ...within(ctx, 15), intervalMs: ctx.timing.pollMs, what: `${d.count} instances of ${d.name} to be in service and registered in cluster ${d.cluster} (look at \`aws autoscaling describe-scaling-activities --auto-scaling-group-name ${d.name}\`)` },
   );
 }
 
@@ -372,15 +360,13 @@ async function waitEmpty(ctx: Ctx, name: string): Promise<void> {
       if (left.length) ctx.report(`${name}: ${left.length} instance${left.length === 1 ? '' : 's'} terminating`);
       return left.length === 0 ? true : undefined;
     },
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `the instances of ${name} to terminate` },
+    { ...within(ctx, 15), intervalMs: ctx.timing.pollMs, what: `the instances of ${name} to terminate` },
   );
 }
 
 async function waitGone(ctx: Ctx, name: string): Promise<void> {
   await pollUntil(async () => ((await readGroup(ctx, name)) ? undefined : true), {
-    clock: ctx.clock,
-    signal: ctx.signal,
-    timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale,
+    ...within(ctx, 15),
     intervalMs: ctx.timing.pollMs,
     what: `Auto Scaling group ${name} to be deleted`,
   });

@@ -29,7 +29,7 @@ import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
 import { absent, isAbsent, known, showValue, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
-import { pollUntil, retryOn } from '../core/wait.js';
+import { pollUntil, retryOn, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { scaleGroup } from './auto-scaling-group.js';
 
@@ -159,7 +159,6 @@ export const capacityProviderStep: DeclaredStep<Ctx, CapacityProviderObserved, C
   },
 
   async apply(ctx, { plan, observed, desired }) {
-    if (desired.pending) throw new Error(`capacity provider: ${desired.pending} is not known yet`);
     const provider = {
       managedScaling: { status: desired.managedScaling, targetCapacity: desired.targetCapacity, minimumScalingStepSize: 1, maximumScalingStepSize: 10 },
       managedTerminationProtection: desired.managedTerminationProtection,
@@ -212,9 +211,7 @@ export const capacityProviderStep: DeclaredStep<Ctx, CapacityProviderObserved, C
         let res: DeleteCapacityProviderCommandOutput | undefined;
         try {
           res = await retryOn(() => ctx.ecs.deleteCapacityProvider({ capacityProvider: cp.name }), ['UpdateInProgressException', 'ResourceInUseException'], {
-            clock: ctx.clock,
-            signal: ctx.signal,
-            timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
+            ...within(ctx, 5),
             initialDelayMs: ctx.timing.retryMs,
             maxDelayMs: 5 * ctx.timing.retryMs,
           });
@@ -287,9 +284,7 @@ async function detachEverywhere(ctx: Ctx, name: string): Promise<void> {
 async function putProviders(ctx: Ctx, cluster: string, providers: string[], strategy: CapacityProviderStrategyItem[]): Promise<void> {
   // ECS takes one cluster update at a time: UpdateInProgressException while the last one settles.
   await retryOn(() => ctx.ecs.putClusterCapacityProviders({ cluster, capacityProviders: providers, defaultCapacityProviderStrategy: strategy }), ['UpdateInProgressException'], {
-    clock: ctx.clock,
-    signal: ctx.signal,
-    timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
+    ...within(ctx, 5),
     initialDelayMs: ctx.timing.retryMs,
     maxDelayMs: 5 * ctx.timing.retryMs,
   });
@@ -301,6 +296,6 @@ async function waitInactive(ctx: Ctx, name: string): Promise<void> {
       const cp = (await ctx.ecs.describeCapacityProviders({ capacityProviders: [name] })).capacityProviders?.find((x) => x.name === name);
       return !cp || cp.status === 'INACTIVE' ? true : undefined;
     },
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `capacity provider ${name} to be deleted` },
+    { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, what: `capacity provider ${name} to be deleted` },
   );
 }

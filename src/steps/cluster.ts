@@ -9,8 +9,8 @@
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags, ownedBy, tagValue } from '../core/context.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, absent, isAbsent, unknown, type Absent, type DestroyResult, type Plan, type DeclaredStep, type Later } from '../core/step.js';
-import { retryOn } from '../core/wait.js';
+import { ABSENT, absent, isAbsent, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
+import { deleteOnce, deleteOwned } from '../engine/ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 
@@ -154,59 +154,40 @@ export const clusterStep: DeclaredStep<Ctx, ClusterObserved, ClusterDesired, und
 
   describe: (o) => ({ arn: o.arn, status: o.status, instances: String(o.registeredContainerInstances), services: String(o.activeServices) }),
 
-  async destroy(ctx) {
-    const { ours, notOurs } = await stackClusters(ctx);
-    const result: DestroyResult = { deleted: [], kept: notOurs.map((c) => `cluster ${c.name} (not tagged as stack ${ctx.stack})`) };
-    for (const c of ours) {
-      const registered = await registeredInstances(ctx, c.name);
-      const blocking = registered.filter((r) => !isGone(r));
-      if (blocking.length) {
-        const list = blocking.map((r) => `${r.ec2InstanceId} (${r.ec2State}${r.ec2Ours ? '' : ', not this stack\'s'})`).join(', ');
-        throw new ConflictError({
-          what: `Cluster ${c.name} still has container instances: ${list}`,
-          why: 'ECS deletes a cluster only when no instance is registered in it',
-          fix: blocking.every((r) => r.ec2Ours)
-            ? 'Delete them first: `ecs-cwlogs instance --delete` (or `ecs-cwlogs down`, which deletes everything in order).'
-            : `Terminate or deregister the instances that are not this stack's (aws ecs deregister-container-instance --cluster ${c.name} --force --container-instance …), then run this again.`,
-        });
-      }
-      for (const r of registered) {
-        ctx.report(`deregistering container instance of ${r.ec2InstanceId || 'a gone instance'} (${r.ec2State})`);
-        try {
-          await ctx.ecs.deregisterContainerInstance({ cluster: c.name, containerInstance: r.arn, force: true });
-        } catch (e) {
-          if (!hasAwsCode(e, 'InvalidParameterException', 'ClientException')) throw e;
-        }
-      }
-      // Services take a moment to go INACTIVE after their deletion (ECS is eventually consistent).
-      await retryOn(
-        async () => {
-          try {
-            await ctx.ecs.deleteCluster({ cluster: c.name });
-          } catch (e) {
-            if (hasAwsCode(e, 'ClusterNotFoundException')) return;
-            throw e;
-          }
-        },
-        ['ClusterContainsServicesException', 'ClusterContainsTasksException', 'UpdateInProgressException', 'ClusterContainsContainerInstancesException'],
-        {
-          clock: ctx.clock,
-          signal: ctx.signal,
-          timeoutMs: 3 * 60_000 * ctx.timing.timeoutScale,
-          initialDelayMs: ctx.timing.retryMs,
-          onRetry: (_n, e) => ctx.report(`waiting: ${(e as Error).name}`),
-        },
-      );
-      result.deleted.push(`cluster ${c.name}`);
-    }
-    return result;
-  },
-
-  async destroyPreview(ctx) {
-    const { ours, notOurs } = await stackClusters(ctx);
-    return {
-      deleted: ours.map((c) => `ECS cluster ${c.name}${c.registeredContainerInstances ? ` (${c.registeredContainerInstances} container instance${c.registeredContainerInstances === 1 ? '' : 's'} registered)` : ''}`),
-      kept: notOurs.map((c) => `cluster ${c.name} (not tagged as stack ${ctx.stack})`),
-    };
+  ownership: {
+    async find(ctx) {
+      const { ours, notOurs } = await stackClusters(ctx);
+      return { ours, kept: notOurs.map((c) => `cluster ${c.name} (not tagged as stack ${ctx.stack})`) };
+    },
+    preview: (c: ClusterObserved) => `ECS cluster ${c.name}${c.registeredContainerInstances ? ` (${c.registeredContainerInstances} container instance${c.registeredContainerInstances === 1 ? '' : 's'} registered)` : ''}`,
+    deleted: (c: ClusterObserved) => `cluster ${c.name}`,
+    delete: deleteCluster,
   },
 };
+
+/** A cluster is deleted once no container instance is registered: gone instances are deregistered, live ones stop it. */
+async function deleteCluster(ctx: Ctx, c: ClusterObserved): Promise<void> {
+  const registered = await registeredInstances(ctx, c.name);
+  const blocking = registered.filter((r) => !isGone(r));
+  if (blocking.length) {
+    const list = blocking.map((r) => `${r.ec2InstanceId} (${r.ec2State}${r.ec2Ours ? '' : ', not this stack\'s'})`).join(', ');
+    throw new ConflictError({
+      what: `Cluster ${c.name} still has container instances: ${list}`,
+      why: 'ECS deletes a cluster only when no instance is registered in it',
+      fix: blocking.every((r) => r.ec2Ours)
+        ? 'Delete them first: `ecs-cwlogs instance --delete` (or `ecs-cwlogs down`, which deletes everything in order).'
+        : `Terminate or deregister the instances that are not this stack's (aws ecs deregister-container-instance --cluster ${c.name} --force --container-instance …), then run this again.`,
+    });
+  }
+  for (const r of registered) {
+    ctx.report(`deregistering container instance of ${r.ec2InstanceId || 'a gone instance'} (${r.ec2State})`);
+    await deleteOnce(() => ctx.ecs.deregisterContainerInstance({ cluster: c.name, containerInstance: r.arn, force: true }), ['InvalidParameterException', 'ClientException']);
+  }
+  // Services take a moment to go INACTIVE after their deletion (ECS is eventually consistent).
+  await deleteOwned(ctx, () => ctx.ecs.deleteCluster({ cluster: c.name }), {
+    gone: ['ClusterNotFoundException'],
+    busy: ['ClusterContainsServicesException', 'ClusterContainsTasksException', 'UpdateInProgressException', 'ClusterContainsContainerInstancesException'],
+    minutes: 3,
+    maxDelayMs: 15_000,
+  });
+}

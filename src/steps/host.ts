@@ -10,6 +10,7 @@
  */
 import type { _InstanceType } from '@aws-sdk/client-ec2';
 import type { Context } from '../engine/context.js';
+import { oncePerRun } from '../engine/run.js';
 import { AwsError, UserInputError, hasAwsCode } from '../core/errors.js';
 import { discovered, type Discovered } from '../core/step.js';
 import { render } from '../core/templates.js';
@@ -60,10 +61,17 @@ export interface HostNetwork {
 /** A given value, or what a run discovered. */
 export const valueOf = <T>(x: T | Discovered<T> | undefined): T | undefined => (x !== undefined && typeof x === 'object' && (x as Discovered<T>).source === 'discovered' ? (x as Discovered<T>).value : (x as T | undefined));
 
+/** DescribeInstanceTypes of the type, once per run: the type's check, the AMI's architecture and the image's platform share it. */
+function instanceTypeInfo(ctx: Pick<Ctx, 'ec2'>, type: string) {
+  const read = () => ctx.ec2.describeInstanceTypes({ InstanceTypes: [type as _InstanceType] });
+  const signal = (ctx as { signal?: AbortSignal }).signal;
+  return signal ? oncePerRun({ signal }, `ec2:DescribeInstanceTypes ${type}`, read) : read();
+}
+
 /** The instance type's architecture from EC2 (its name as a fallback when EC2 does not say). */
 export async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promise<'x86_64' | 'arm64'> {
   try {
-    const res = await ctx.ec2.describeInstanceTypes({ InstanceTypes: [type as _InstanceType] });
+    const res = await instanceTypeInfo(ctx, type);
     const archs = res.InstanceTypes?.[0]?.ProcessorInfo?.SupportedArchitectures ?? [];
     if (archs.includes('x86_64')) return 'x86_64';
     if (archs.includes('arm64')) return 'arm64';
@@ -268,7 +276,7 @@ export async function prepareKeyPair(ctx: Pick<Ctx, 'ec2' | 'config' | 'flags'>)
 
 export async function prepareInstanceType(ctx: Pick<Ctx, 'ec2' | 'config'>): Promise<void> {
   try {
-    await ctx.ec2.describeInstanceTypes({ InstanceTypes: [ctx.config.instanceType as _InstanceType] });
+    await instanceTypeInfo(ctx, ctx.config.instanceType);
   } catch (e) {
     if (hasAwsCode(e, 'InvalidInstanceType', 'InvalidParameterValue')) {
       throw inputError(`Unknown instance type ${ctx.config.instanceType}`, `EC2 does not offer it in ${ctx.config.region}`, 'Pass --instance-type with a type such as t3.small, t3.medium or t4g.small.');

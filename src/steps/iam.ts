@@ -19,16 +19,16 @@
  * policy is put back. A missing attachment or profile link is repaired. Nothing else is touched: other
  * policies attached to the role by someone else stay.
  */
-import type { Context } from '../engine/context.js';
-import { REGION_TAG, STACK_TAG, awsTags, ownedBy } from '../core/context.js';
+import { REGION_TAG, STACK_TAG, awsTags } from '../core/context.js';
 import { deepEqual, diff, normalise } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { isAbsent, ABSENT, unknown, type Absent, type DestroyResult, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
+import { isAbsent, unknown, type Absent, type DestroyResult, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { renderJson } from '../core/templates.js';
-import { retryOn } from '../core/wait.js';
-import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './arns.js';
+import { retryOn, within } from '../core/wait.js';
+import { ecsInstancePolicyArn, logGroupArn, partitionOf } from './arns.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
-import { iamBaseNames, iamNameIn, iamPath, taskRoleBase } from './inventory.js';
+import { iamPath } from './inventory.js';
+import { type Ctx, type IamObserved, type IamDesired, notFoundAsUndefined, readPolicy, readRole, readProfile, nameFor, taskRoleNameFor, policyArnFor, shortArn, readIam, readPolicyNamed, stackBaseNames, listVersions, putDefaultVersion, ignoreNotFound } from './iam-observe.js';
 
 export interface IamOutputs {
   policyArn: string;
@@ -47,160 +47,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report'>;
-
-/** IAM keeps at most 5 versions of a managed policy. */
-export const MAX_POLICY_VERSIONS = 5;
-
-export interface PolicyObserved {
-  arn: string;
-  defaultVersionId: string;
-  document: unknown;
-  attachmentCount: number;
-  tags: Record<string, string>;
-  owned: boolean;
-}
-export interface RoleObserved {
-  name: string;
-  arn: string;
-  trustPolicy: unknown;
-  attachedPolicyArns: string[];
-  tags: Record<string, string>;
-  owned: boolean;
-}
-export interface ProfileObserved {
-  name: string;
-  arn: string;
-  roles: string[];
-  tags: Record<string, string>;
-  owned: boolean;
-}
-
-/** Each part may be missing; the whole is ABSENT only when none exists. */
-export interface IamObserved {
-  policy?: PolicyObserved;
-  role?: RoleObserved;
-  profile?: ProfileObserved;
-  taskRole?: RoleObserved;
-}
-
-export interface IamDesired {
-  /** The policy's, role's and profile's name: the base name and the region (IAM is global). */
-  name: string;
-  /** /ecs-cwlogs/<stack>/: how the stack's IAM resources are found whatever their names. */
-  path: string;
-  policyArn: string;
-  policyDocument: unknown;
-  trustPolicy: unknown;
-  /** The managed policies the instance role must have: the ECS agent's. */
-  attachPolicyArns: string[];
-  /** Ours, which must not be on the instance role (an older stack attached it there). */
-  detachPolicyArns: string[];
-  /** The task role: its name, ARN (IAM ARNs follow from path and name), trust and policies. */
-  taskRoleName: string;
-  taskRoleArn: string;
-  taskTrustPolicy: unknown;
-  taskAttachPolicyArns: string[];
-  tags: Record<string, string>;
-  adopt: boolean;
-}
-
-/** IAM returns policy documents URL-encoded (RFC 3986). */
-export function decodePolicyDocument(raw: string | undefined): unknown {
-  if (!raw) return undefined;
-  try {
-    return JSON.parse(decodeURIComponent(raw));
-  } catch {
-    try {
-      return JSON.parse(raw);
-    } catch {
-      return raw;
-    }
-  }
-}
-
-function tagMap(tags: { Key?: string; Value?: string }[] | undefined): Record<string, string> {
-  return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-}
-
-async function notFoundAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (e) {
-    if (hasAwsCode(e, 'NoSuchEntity', 'NoSuchEntityException')) return undefined;
-    throw e;
-  }
-}
-
-export async function readPolicy(ctx: Pick<Ctx, 'iam' | 'stack'>, arn: string): Promise<PolicyObserved | undefined> {
-  const res = await notFoundAsUndefined(ctx.iam.getPolicy({ PolicyArn: arn }));
-  const p = res?.Policy;
-  if (!p) return undefined;
-  const versionId = p.DefaultVersionId ?? 'v1';
-  const version = await notFoundAsUndefined(ctx.iam.getPolicyVersion({ PolicyArn: arn, VersionId: versionId }));
-  const tags = tagMap(p.Tags);
-  return {
-    arn,
-    defaultVersionId: versionId,
-    document: decodePolicyDocument(version?.PolicyVersion?.Document),
-    attachmentCount: p.AttachmentCount ?? 0,
-    tags,
-    owned: ownedBy(tags, ctx.stack),
-  };
-}
-
-export async function readRole(ctx: Pick<Ctx, 'iam' | 'stack'>, name: string): Promise<RoleObserved | undefined> {
-  const res = await notFoundAsUndefined(ctx.iam.getRole({ RoleName: name }));
-  const r = res?.Role;
-  if (!r) return undefined;
-  const attached: string[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await notFoundAsUndefined(ctx.iam.listAttachedRolePolicies({ RoleName: name, Marker: marker }));
-    if (!page) return undefined;
-    for (const a of page.AttachedPolicies ?? []) if (a.PolicyArn) attached.push(a.PolicyArn);
-    marker = page.IsTruncated ? page.Marker : undefined;
-  } while (marker);
-  const tags = tagMap(r.Tags);
-  return {
-    name: r.RoleName ?? name,
-    arn: r.Arn ?? '',
-    trustPolicy: decodePolicyDocument(r.AssumeRolePolicyDocument),
-    attachedPolicyArns: attached,
-    tags,
-    owned: ownedBy(tags, ctx.stack),
-  };
-}
-
-export async function readProfile(ctx: Pick<Ctx, 'iam' | 'stack'>, name: string): Promise<ProfileObserved | undefined> {
-  const res = await notFoundAsUndefined(ctx.iam.getInstanceProfile({ InstanceProfileName: name }));
-  const ip = res?.InstanceProfile;
-  if (!ip) return undefined;
-  const tags = tagMap(ip.Tags);
-  return {
-    name: ip.InstanceProfileName ?? name,
-    arn: ip.Arn ?? '',
-    roles: (ip.Roles ?? []).map((r) => r.RoleName ?? ''),
-    tags,
-    owned: ownedBy(tags, ctx.stack),
-  };
-}
-
-/** The IAM name in this region, for a base name (default: the configured one). */
-function nameFor(ctx: Pick<Ctx, 'config'>, base = ctx.config.iamName): string {
-  return iamNameIn(base, ctx.config.region);
-}
-
-/** The task role's name in this region, for a base name. */
-function taskRoleNameFor(ctx: Pick<Ctx, 'config'>, base = ctx.config.iamName): string {
-  return iamNameIn(taskRoleBase(base), ctx.config.region);
-}
-
-function policyArnFor(ctx: Pick<Ctx, 'callerArn' | 'account' | 'config' | 'stack'>, base?: string): string {
-  return iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, `${iamPath(ctx.stack).slice(1)}${nameFor(ctx, base)}`);
-}
-
-const shortArn = (arn: string) => arn.split('/').pop() ?? arn;
+export { MAX_POLICY_VERSIONS, type PolicyObserved, type RoleObserved, type ProfileObserved, type IamObserved, type IamDesired, decodePolicyDocument, readPolicy, readRole, readProfile } from './iam-observe.js';
 
 /** The differences, part by part. Conflicts (a part not ours, no --adopt) are returned separately. */
 function compare(o: IamObserved, d: IamDesired): { diffs: FieldDiff[]; conflict?: Plan } {
@@ -483,27 +330,7 @@ export const iamStep: DeclaredStep<Ctx, IamObserved, IamDesired, undefined, 'iam
   },
 };
 
-/** The policy, role and profile of a base name in this region. */
-async function readIam(ctx: Ctx, base: string): Promise<IamObserved | Absent> {
-  const name = nameFor(ctx, base);
-  const [policy, role, profile, taskRole] = await Promise.all([readPolicyNamed(ctx, base), readRole(ctx, name), readProfile(ctx, name), readRole(ctx, taskRoleNameFor(ctx, base))]);
-  if (!policy && !role && !profile && !taskRole) return ABSENT;
-  return { policy, role, profile, taskRole };
-}
-
-/**
- * The policy of that name: at the stack's path, or (IAM names are unique in an account whatever
- * the path) at the root path, where somebody else's of the same name would be.
- */
-async function readPolicyNamed(ctx: Ctx, base: string): Promise<PolicyObserved | undefined> {
-  return (await readPolicy(ctx, policyArnFor(ctx, base))) ?? (await readPolicy(ctx, iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, nameFor(ctx, base))));
-}
-
-/** The configured base name and any other the stack's IAM path holds for this region. */
-async function stackBaseNames(ctx: Ctx): Promise<string[]> {
-  return [...new Set([ctx.config.iamName, ...(await iamBaseNames(ctx, ctx.config.region))])];
-}
-
+/** Delete the policy, roles and profile of a base name in this region that are the stack's. */
 async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
   const name = nameFor(ctx, base);
   const deleted: string[] = [];
@@ -559,9 +386,7 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
 
 function retryOpts(ctx: Pick<Ctx, 'clock' | 'signal' | 'timing' | 'report'>, what: string) {
   return {
-    clock: ctx.clock,
-    signal: ctx.signal,
-    timeoutMs: 2 * 60_000 * ctx.timing.timeoutScale,
+    ...within(ctx, 2),
     initialDelayMs: ctx.timing.retryMs,
     maxDelayMs: 10 * ctx.timing.retryMs,
     onRetry: () => ctx.report(`waiting for ${what}`),
@@ -593,38 +418,3 @@ async function createOrRead<T extends { owned: boolean; tags: Record<string, str
   }
 }
 
-async function listVersions(ctx: Pick<Ctx, 'iam'>, arn: string) {
-  const out: { VersionId: string; IsDefaultVersion: boolean; CreateDate?: Date }[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await notFoundAsUndefined(ctx.iam.listPolicyVersions({ PolicyArn: arn, Marker: marker }));
-    for (const v of page?.Versions ?? []) {
-      if (v.VersionId) out.push({ VersionId: v.VersionId, IsDefaultVersion: Boolean(v.IsDefaultVersion), CreateDate: v.CreateDate });
-    }
-    marker = page?.IsTruncated ? page.Marker : undefined;
-  } while (marker);
-  return out;
-}
-
-/** A new default version with the document; makes room first when IAM's 5-version limit is reached. */
-async function putDefaultVersion(ctx: Pick<Ctx, 'iam' | 'report'>, arn: string, document: unknown): Promise<void> {
-  const versions = await listVersions(ctx, arn);
-  if (versions.length >= MAX_POLICY_VERSIONS) {
-    const oldest = versions
-      .filter((v) => !v.IsDefaultVersion)
-      .sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0) || versionNumber(a.VersionId) - versionNumber(b.VersionId))[0];
-    if (oldest) {
-      ctx.report(`deleting policy version ${oldest.VersionId} (IAM keeps at most ${MAX_POLICY_VERSIONS})`);
-      await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: arn, VersionId: oldest.VersionId }));
-    }
-  }
-  await ctx.iam.createPolicyVersion({ PolicyArn: arn, PolicyDocument: JSON.stringify(document), SetAsDefault: true });
-}
-
-function versionNumber(id: string): number {
-  return Number(id.replace(/^v/, '')) || 0;
-}
-
-async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
-  await notFoundAsUndefined(p);
-}

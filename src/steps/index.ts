@@ -24,6 +24,7 @@ import type { AnyDeclaredStep, DestroyResult, StepId, TaggedResource } from '../
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { inShape } from '../core/topology.js';
 import type { Context } from '../engine/context.js';
+import { destroyOf, destroyPreviewOf } from '../engine/ownership.js';
 import { taggedResources, useResourceTypes } from './inventory.js';
 import { autoScalingGroupStep } from './auto-scaling-group.js';
 import { capacityProviderStep } from './capacity-provider.js';
@@ -69,8 +70,8 @@ function outsideItsShape<S extends AnyDeclaredStep>(step: S): S {
   };
   return {
     ...step,
-    destroy: (ctx: { config: StackConfig }) => guard(ctx, () => step.destroy(ctx)),
-    destroyPreview: (ctx: { config: StackConfig }) => guard(ctx, () => step.destroyPreview(ctx)),
+    destroy: (ctx: { config: StackConfig }) => guard(ctx, () => destroyOf(step, ctx)),
+    destroyPreview: (ctx: { config: StackConfig }) => guard(ctx, () => destroyPreviewOf(step, ctx)),
   };
 }
 

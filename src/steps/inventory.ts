@@ -16,6 +16,7 @@
  * Where the Tagging API can't be used (no tag:GetResources permission), the names alone are used,
  * as before, and the run says so.
  */
+import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import type { AwsClients } from '../aws/clients.js';
 import { STACK_TAG } from '../core/context.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
@@ -174,4 +175,16 @@ function trustedServices(document: string | undefined): string[] {
     const service = (st as { Principal?: { Service?: unknown } })?.Principal?.Service;
     return Array.isArray(service) ? service.map(String) : service ? [String(service)] : [];
   });
+}
+
+/** Every Auto Scaling group carrying the stack tag (the Tagging API does not cover Auto Scaling), page by page. */
+export async function taggedGroups(ctx: { autoscaling: AwsClients['autoscaling']; stack: string }): Promise<AutoScalingGroup[]> {
+  const out: AutoScalingGroup[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.autoscaling.describeAutoScalingGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
+    out.push(...(res.AutoScalingGroups ?? []));
+    token = res.NextToken;
+  } while (token);
+  return out;
 }

@@ -15,6 +15,7 @@
  *   destroy  the stack's templates (all versions go with them); not found counts as success
  */
 import type { _InstanceType, CreateLaunchTemplateRequest, LaunchTemplate, RequestLaunchTemplateData, ResourceType } from '@aws-sdk/client-ec2';
+import { deleteOnce } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
@@ -22,7 +23,7 @@ import { ConflictError, hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, isUnknown, showValue, unknown, type Absent, type DepOutputs, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
 import { CLUSTER_TAG, METADATA_OPTIONS, amiNoteFor, architectureByName, cpuCreditsFor, hostUserData, prepareInstanceType, prepareKeyPair, resolveAmi, tagMap, type AmiInfo } from './host.js';
-import { clientToken } from './instance.js';
+import { clientToken } from './tokens.js';
 import { iamNameIn } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 
@@ -404,7 +405,7 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
     // A new version, then made the default. The token is the request's: a run cut short between
     // the two gets the same version back, and makes it the default.
     const request = { LaunchTemplateId: o.launchTemplateId, VersionDescription: `ecs-cwlogs stack ${desired.stack}`, LaunchTemplateData: data };
-    const res = await ctx.ec2.createLaunchTemplateVersion({ ...request, ClientToken: clientToken(ctx.account, ctx.config.region, ctx.stack, request, 0) });
+    const res = await ctx.ec2.createLaunchTemplateVersion({ ...request, ClientToken: clientToken({ account: ctx.account, region: ctx.config.region, stack: ctx.stack }, request, 0) });
     const version = res.LaunchTemplateVersion?.VersionNumber;
     if (version === undefined) throw new Error('CreateLaunchTemplateVersion returned no version');
     await ctx.ec2.modifyLaunchTemplate({ LaunchTemplateId: o.launchTemplateId, DefaultVersion: String(version) });
@@ -444,24 +445,15 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
     };
   },
 
-  async destroy(ctx) {
-    const deleted: string[] = [];
-    for (const t of await orNone(stackTemplates(ctx))) {
-      if (!t.LaunchTemplateId) continue;
-      try {
-        await ctx.ec2.deleteLaunchTemplate({ LaunchTemplateId: t.LaunchTemplateId });
-      } catch (e) {
-        if (!hasAwsCode(e, 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateName.NotFoundException')) throw e;
-        continue;
-      }
-      deleted.push(`launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId})`);
-    }
-    return { deleted, kept: await keptSameName(ctx) };
-  },
-
-  async destroyPreview(ctx) {
-    const [ours, kept] = await Promise.all([orNone(stackTemplates(ctx)), keptSameName(ctx)]);
-    return { deleted: ours.map((t) => `launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId}, ${t.LatestVersionNumber ?? 1} version${(t.LatestVersionNumber ?? 1) === 1 ? '' : 's'})`), kept };
+  ownership: {
+    async find(ctx) {
+      const [ours, kept] = await Promise.all([orNone(stackTemplates(ctx)), keptSameName(ctx)]);
+      return { ours: ours.filter((t) => t.LaunchTemplateId), kept };
+    },
+    preview: (t: LaunchTemplate) => `launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId}, ${t.LatestVersionNumber ?? 1} version${(t.LatestVersionNumber ?? 1) === 1 ? '' : 's'})`,
+    deleted: (t: LaunchTemplate) => `launch template ${t.LaunchTemplateName ?? ''} (${t.LaunchTemplateId})`,
+    delete: (ctx, t: LaunchTemplate) =>
+      deleteOnce(() => ctx.ec2.deleteLaunchTemplate({ LaunchTemplateId: t.LaunchTemplateId }), ['InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateName.NotFoundException']),
   },
 };
 
@@ -472,7 +464,7 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
  */
 async function createTemplate(ctx: Pick<Ctx, 'ec2' | 'account' | 'config' | 'stack'>, request: Omit<CreateLaunchTemplateRequest, 'ClientToken'>): Promise<LaunchTemplate> {
   for (let n = 0; n < 10; n++) {
-    const res = await ctx.ec2.createLaunchTemplate({ ...request, ClientToken: clientToken(ctx.account, ctx.config.region, ctx.stack, request, n) });
+    const res = await ctx.ec2.createLaunchTemplate({ ...request, ClientToken: clientToken({ account: ctx.account, region: ctx.config.region, stack: ctx.stack }, request, n) });
     const t = res.LaunchTemplate;
     if (!t?.LaunchTemplateId) throw new Error('CreateLaunchTemplate returned no template');
     const still = await describeTemplates(ctx, { LaunchTemplateNames: [request.LaunchTemplateName ?? ''] });

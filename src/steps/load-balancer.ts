@@ -12,13 +12,14 @@
  */
 import type { LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { IpPermission } from '@aws-sdk/client-ec2';
+import { deleteOnce, deleteOwned } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
 import { awsTags, ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
 import { isAbsent, known, showValue, unknown, type Absent, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
-import { pollUntil, retryOn } from '../core/wait.js';
+import { pollUntil, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { elbTags } from './target-group.js';
 import { allowedCidr, readSecurityGroup } from './security-group.js';
@@ -192,7 +193,6 @@ export const loadBalancerStep: DeclaredStep<Ctx, LoadBalancerObserved, LoadBalan
   },
 
   async apply(ctx, { observed, desired }) {
-    if (desired.pending) throw new Error(`load balancer: ${desired.pending} is not known yet`);
     const o = isAbsent(observed) ? {} : observed;
     const group = await ensureGroup(ctx, o.group, desired);
     let alb = o.alb;
@@ -247,27 +247,13 @@ export const loadBalancerStep: DeclaredStep<Ctx, LoadBalancerObserved, LoadBalan
     const deleted: string[] = [];
     for (const a of albs) {
       ctx.report(`deleting ${a.name}`);
-      try {
-        await ctx.elbv2.deleteLoadBalancer({ LoadBalancerArn: a.arn }); // its listeners go with it
-      } catch (e) {
-        if (!hasAwsCode(e, 'LoadBalancerNotFound')) throw e;
-      }
-      await pollUntil(async () => ((await readAlb(ctx, a.name)) ? undefined : true), { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `load balancer ${a.name} to be deleted` });
+      await deleteOnce(() => ctx.elbv2.deleteLoadBalancer({ LoadBalancerArn: a.arn }), ['LoadBalancerNotFound']); // its listeners go with it
+      await pollUntil(async () => ((await readAlb(ctx, a.name)) ? undefined : true), { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, what: `load balancer ${a.name} to be deleted` });
       deleted.push(`load balancer ${a.name} (and its listener)`);
     }
     for (const g of groups) {
       // The ALB's network interfaces outlive it for a while: DependencyViolation until they are gone.
-      await retryOn(
-        async () => {
-          try {
-            await ctx.ec2.deleteSecurityGroup({ GroupId: g.groupId });
-          } catch (e) {
-            if (!hasAwsCode(e, 'InvalidGroup.NotFound')) throw e;
-          }
-        },
-        ['DependencyViolation'],
-        { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, initialDelayMs: ctx.timing.retryMs, maxDelayMs: 10 * ctx.timing.retryMs },
-      );
+      await deleteOwned(ctx, () => ctx.ec2.deleteSecurityGroup({ GroupId: g.groupId }), { gone: ['InvalidGroup.NotFound'], busy: ['DependencyViolation'], minutes: 10, maxDelayMs: 10 * ctx.timing.retryMs });
       deleted.push(`security group ${g.name} (${g.groupId})`);
     }
     return { deleted, kept };
@@ -348,6 +334,6 @@ async function waitActive(ctx: Ctx, name: string): Promise<AlbObserved> {
       if (a?.state === 'failed') throw new Error(`load balancer ${name} failed to provision`);
       return a?.state === 'active' ? a : undefined;
     },
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `load balancer ${name} to become active` },
+    { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, what: `load balancer ${name} to become active` },
   );
 }

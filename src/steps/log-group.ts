@@ -3,6 +3,7 @@
  * retention period. An existing group of that name is adopted only with --adopt; the group (and the
  * logs in it) is never deleted unless asked: `down` keeps it without --delete-logs and says so.
  */
+import { deleteOnce } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
@@ -164,24 +165,14 @@ export const logGroupStep: DeclaredStep<Ctx, LogGroupObserved, LogGroupDesired, 
     owner: o.owned ? 'this stack' : (o.tags[STACK_TAG] ?? 'not ecs-cwlogs'),
   }),
 
-  async destroy(ctx) {
-    const { ours, kept } = await stackLogGroups(ctx);
-    if (!ctx.flags.deleteLogs) return { deleted: [], kept };
-    const deleted: string[] = [];
-    for (const g of ours) {
-      try {
-        await ctx.logs.deleteLogGroup({ logGroupName: g.name });
-      } catch (e) {
-        if (!hasAwsCode(e, 'ResourceNotFoundException')) throw e;
-      }
-      deleted.push(`log group ${g.name}`);
-    }
-    return { deleted, kept };
-  },
-
-  async destroyPreview(ctx) {
-    const { ours, kept } = await stackLogGroups(ctx);
-    return { deleted: ctx.flags.deleteLogs ? ours.map((g) => `log group ${g.name} and all its logs`) : [], kept };
+  ownership: {
+    find: stackLogGroups,
+    keepAll: (ctx) => !ctx.flags.deleteLogs,
+    preview: (g: LogGroupObserved) => `log group ${g.name} and all its logs`,
+    deleted: (g: LogGroupObserved) => `log group ${g.name}`,
+    delete: async (ctx, g: LogGroupObserved) => {
+      await deleteOnce(() => ctx.logs.deleteLogGroup({ logGroupName: g.name }), ['ResourceNotFoundException']);
+    },
   },
 };
 

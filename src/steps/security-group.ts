@@ -17,13 +17,13 @@
  */
 import type { IpPermission } from '@aws-sdk/client-ec2';
 import { callerIpEndpoint } from '../aws/endpoints.js';
+import { deleteOwned } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
 import { ABSENT, discovered, isAbsent, isUnknown, known, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames, topologyOf, type Topology } from '../core/topology.js';
-import { retryOn } from '../core/wait.js';
 import { inputError, resolveVpc, tagMap, valueOf } from './host.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 
@@ -185,10 +185,25 @@ export async function readSecurityGroup(
   return groups.find((g) => g.owned) ?? groups[0];
 }
 
+/** Groups of our name (in the VPC, when known) that are not the stack's: listed as kept, never deleted. */
+async function notOursNamed(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string, vpcId: string | undefined): Promise<OwnedGroup[]> {
+  const filters = [{ Name: 'group-name', Values: [name] }, ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : [])];
+  const out: OwnedGroup[] = [];
+  let token: string | undefined;
+  do {
+    const res = await ctx.ec2.describeSecurityGroups({ Filters: filters, NextToken: token });
+    out.push(...(res.SecurityGroups ?? []).filter((g) => !ownedBy(tagMap(g.Tags), ctx.stack)));
+    token = res.NextToken;
+  } while (token);
+  return out;
+}
+
 /** The stack's security groups this step owns: every one carrying the stack tag but the ALB's. */
-async function stackGroups(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config'>): Promise<{ GroupId?: string; GroupName?: string }[]> {
+type OwnedGroup = { GroupId?: string; GroupName?: string };
+
+async function stackSecurityGroups(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config'>): Promise<OwnedGroup[]> {
   const albGroup = groupNames(ctx.config).loadBalancerSecurityGroup;
-  const ours: { GroupId?: string; GroupName?: string }[] = [];
+  const ours: OwnedGroup[] = [];
   let token: string | undefined;
   do {
     const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
@@ -313,9 +328,6 @@ async function ensureSecurityGroup(ctx: Ctx, observed: SecurityGroupObserved | u
   return sg;
 }
 
-function sameNameKept(ctx: Pick<Ctx, 'stack'>, g: SecurityGroupObserved | undefined): string[] {
-  return g && !g.owned ? [`security group ${g.name} (${g.groupId}, not tagged as stack ${ctx.stack})`] : [];
-}
 
 // ---- the step ---------------------------------------------------------------------------------------
 
@@ -399,37 +411,22 @@ export const securityGroupStep: DeclaredStep<Ctx, SecurityGroupObserved, Securit
     return { securityGroup: `${g.groupId} (${g.ingress.map(ruleKey).join(', ') || 'no ingress'})`, vpc: g.vpcId };
   },
 
-  async destroy(ctx) {
-    const deleted: string[] = [];
-    for (const g of await stackGroups(ctx)) {
-      if (!g.GroupId) continue;
-      await retryOn(
-        async () => {
-          try {
-            await ctx.ec2.deleteSecurityGroup({ GroupId: g.GroupId });
-          } catch (e) {
-            if (hasAwsCode(e, 'InvalidGroup.NotFound')) return;
-            throw e;
-          }
-        },
-        ['DependencyViolation'],
-        {
-          clock: ctx.clock,
-          signal: ctx.signal,
-          timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale,
-          initialDelayMs: ctx.timing.retryMs,
-          maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
-          onRetry: () => ctx.report(`security group ${g.GroupId} still in use (DependencyViolation): waiting`),
-        },
-      );
-      deleted.push(`security group ${g.GroupName ?? ''} (${g.GroupId})`.replace('  ', ' '));
-    }
-    return { deleted, kept: sameNameKept(ctx, await readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId)) };
-  },
-
-  async destroyPreview(ctx) {
-    const [ours, sameName] = await Promise.all([stackGroups(ctx), readSecurityGroup(ctx, ctx.config.securityGroupName, ctx.config.vpcId)]);
-    return { deleted: ours.map((g) => `security group ${g.GroupName} (${g.GroupId})`), kept: sameNameKept(ctx, sameName) };
+  ownership: {
+    async find(ctx) {
+      const [ours, sameName] = await Promise.all([stackSecurityGroups(ctx), notOursNamed(ctx, ctx.config.securityGroupName, ctx.config.vpcId)]);
+      return { ours: ours.filter((g) => g.GroupId), kept: sameName.map((g) => `security group ${g.GroupName} (${g.GroupId}, not tagged as stack ${ctx.stack})`) };
+    },
+    preview: (g: OwnedGroup) => `security group ${g.GroupName} (${g.GroupId})`,
+    deleted: (g: OwnedGroup) => `security group ${g.GroupName ?? ''} (${g.GroupId})`.replace('  ', ' '),
+    delete: async (ctx, g: OwnedGroup) => {
+      await deleteOwned(ctx, () => ctx.ec2.deleteSecurityGroup({ GroupId: g.GroupId }), {
+        gone: ['InvalidGroup.NotFound'],
+        busy: ['DependencyViolation'],
+        minutes: 5,
+        maxDelayMs: Math.max(ctx.timing.retryMs, 15_000),
+        waiting: `security group ${g.GroupId} still in use (DependencyViolation)`,
+      });
+    },
   },
 };
 

@@ -12,17 +12,19 @@
  * so ECS does not answer "Creation of service was not idempotent".
  */
 import { plural } from '../core/plural.js';
-import type { CapacityProviderStrategyItem, LoadBalancer, PlacementStrategy, Service } from '@aws-sdk/client-ecs';
+import type { CapacityProviderStrategyItem, LoadBalancer, PlacementStrategy } from '@aws-sdk/client-ecs';
+import { deleteOnce } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
+import { clientToken, ECS_TOKEN_LENGTH } from './tokens.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { AwsError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, absent, isAbsent, isUnknown, known, showValue, unknown, type Absent, type DepOutputs, type Later, type Plan, type DeclaredStep } from '../core/step.js';
-import { pollUntil, retryOn, WaitTimeoutError } from '../core/wait.js';
+import { isAbsent, isUnknown, known, showValue, unknown, type DepOutputs, type Later, type Plan, type DeclaredStep } from '../core/step.js';
+import { pollUntil, retryOn, WaitTimeoutError, within } from '../core/wait.js';
 import { ownershipConflict } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
-import { createHash } from 'node:crypto';
 import { groupNames, topologyOf } from '../core/topology.js';
+import { type Ctx, type ServiceObserved, type ServiceDesired, readService, missingTargets, generationOf, placementStrings } from './service-observe.js';
 
 export interface ServiceOutputs {
   serviceName: string;
@@ -39,177 +41,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'ecs' | 'ec2' | 'elbv2' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
-
-/** Where the tasks run: the EC2 launch type (one instance), or the stack's capacity provider. */
-export type Capacity = { launchType: 'EC2' } | { capacityProvider: string };
-
-export interface ServiceObserved {
-  name: string;
-  arn: string;
-  status: string;
-  taskDefinition: string;
-  desiredCount: number;
-  runningCount: number;
-  deployments: number;
-  minimumHealthyPercent?: number;
-  maximumPercent?: number;
-  circuitBreaker?: { enable: boolean; rollback: boolean };
-  capacity: string;
-  placement: string[];
-  loadBalancers: string[];
-  /** Deployments the circuit breaker has failed (ids), and whether the PRIMARY one is among them. */
-  failedDeployments: string[];
-  primaryFailed: boolean;
-  tags: Record<string, string>;
-  owned: boolean;
-  /** RUNNING tasks missing from (or draining out of) the service's target groups: deregistered by hand. */
-  missingTargets?: Target[];
-}
-
-export interface Target {
-  targetGroupArn: string;
-  id: string;
-  port: number;
-}
-
-export interface ServiceDesired {
-  cluster: string;
-  name: string;
-  taskDefinition: string;
-  desiredCount: number;
-  /**
-   * One instance, one fixed host port 80: the old task must stop before the new one can start (0/100).
-   * A group with host port 80: one task per instance, half of them replaced at a time (50/100).
-   * Behind the ALB (dynamic host ports): new tasks start beside the old ones (100/200).
-   */
-  minimumHealthyPercent: number;
-  maximumPercent: number;
-  circuitBreaker: { enable: boolean; rollback: boolean };
-  /** "EC2" (the launch type) or the capacity provider's name. */
-  capacity: string;
-  /** Spread over zones, then instances ("spread:attribute:ecs.availability-zone"). */
-  placement: string[];
-  /** "targetGroupArn|httpd:80" */
-  loadBalancers: string[];
-  tags: Record<string, string>;
-  adopt: boolean;
-  url: Later<string | undefined>;
-  /** A group without an ALB: the URL is each instance's, found once the tasks run. */
-  urlsFromTasks?: boolean;
-  /** Failed deployments from before this run: waiting ignores them. */
-  ignoreDeployments?: string[];
-  /** The task definition is only known once it is registered: apply needs it. */
-  pending?: string;
-}
-
-function observe(s: Service, stack: string): ServiceObserved {
-  const tags = Object.fromEntries((s.tags ?? []).map((t) => [t.key ?? '', t.value ?? '']));
-  return {
-    name: s.serviceName ?? '',
-    arn: s.serviceArn ?? '',
-    status: s.status ?? 'UNKNOWN',
-    taskDefinition: s.taskDefinition ?? '',
-    desiredCount: s.desiredCount ?? 0,
-    runningCount: s.runningCount ?? 0,
-    deployments: s.deployments?.length ?? 0,
-    minimumHealthyPercent: s.deploymentConfiguration?.minimumHealthyPercent,
-    maximumPercent: s.deploymentConfiguration?.maximumPercent,
-    circuitBreaker: s.deploymentConfiguration?.deploymentCircuitBreaker
-      ? { enable: Boolean(s.deploymentConfiguration.deploymentCircuitBreaker.enable), rollback: Boolean(s.deploymentConfiguration.deploymentCircuitBreaker.rollback) }
-      : undefined,
-    capacity: s.capacityProviderStrategy?.length ? s.capacityProviderStrategy.map((c) => c.capacityProvider ?? '').join(',') : (s.launchType ?? 'EC2'),
-    placement: placementStrings(s.placementStrategy),
-    loadBalancers: loadBalancerStrings(s.loadBalancers),
-    failedDeployments: (s.deployments ?? []).filter((d) => d.rolloutState === 'FAILED').map((d) => d.id ?? ''),
-    primaryFailed: (s.deployments ?? []).some((d) => d.status === 'PRIMARY' && d.rolloutState === 'FAILED'),
-    tags,
-    owned: tags[STACK_TAG] === stack,
-  };
-}
-
-export async function readService(ctx: Pick<Context, 'ecs' | 'stack'>, cluster: string, name: string): Promise<ServiceObserved | Absent> {
-  try {
-    const res = await ctx.ecs.describeServices({ cluster, services: [name], include: ['TAGS'] });
-    const s = res.services?.find((x) => x.serviceName === name && x.status !== 'INACTIVE');
-    if (!s) return ABSENT;
-    if (s.status === 'DRAINING') return absent('draining (being deleted)');
-    return observe(s, ctx.stack);
-  } catch (e) {
-    if (hasAwsCode(e, 'ClusterNotFoundException')) return absent('no cluster');
-    throw e;
-  }
-}
-
-/**
- * The service's RUNNING tasks that its target groups do not hold, or hold only as draining: someone
- * deregistered them (aws elbv2 deregister-targets). ECS registers a task's (instance, host port) when
- * the task starts and deregisters it when the task stops (the ECS guide, "Use load balancing to
- * distribute Amazon ECS service traffic"); nothing in the API promises that it registers one again in
- * between (aws/containers-roadmap#251 reports that it does, the sandbox models the stricter case that
- * it does not). Either way the ALB would route to fewer tasks than run, so `status` shows it and `up`
- * registers them again: RegisterTargets is idempotent, and ECS still deregisters them when the task stops.
- */
-export async function missingTargets(ctx: Pick<Context, 'ecs' | 'elbv2'>, cluster: string, o: ServiceObserved): Promise<Target[]> {
-  if (!o.loadBalancers.length) return [];
-  const arns: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await ctx.ecs.listTasks({ cluster, serviceName: o.name, desiredStatus: 'RUNNING', nextToken: token });
-    arns.push(...(page.taskArns ?? []));
-    token = page.nextToken;
-  } while (token);
-  const tasks = [];
-  for (let i = 0; i < arns.length; i += 100) tasks.push(...((await ctx.ecs.describeTasks({ cluster, tasks: arns.slice(i, i + 100) })).tasks ?? []));
-  const running = tasks.filter((t) => t.lastStatus === 'RUNNING' && t.desiredStatus === 'RUNNING' && t.containerInstanceArn);
-  if (!running.length) return [];
-  const cis = [...new Set(running.map((t) => t.containerInstanceArn!))];
-  const ec2Of = new Map<string, string>();
-  for (let i = 0; i < cis.length; i += 100) {
-    for (const ci of (await ctx.ecs.describeContainerInstances({ cluster, containerInstances: cis.slice(i, i + 100) })).containerInstances ?? []) {
-      if (ci.containerInstanceArn && ci.ec2InstanceId) ec2Of.set(ci.containerInstanceArn, ci.ec2InstanceId);
-    }
-  }
-  const missing: Target[] = [];
-  for (const lb of o.loadBalancers) {
-    const [targetGroupArn, container] = lb.split('|') as [string, string];
-    if (!targetGroupArn.startsWith('arn:')) continue;
-    const [containerName, containerPort] = container.split(':');
-    const held = new Set(
-      ((await ctx.elbv2.describeTargetHealth({ TargetGroupArn: targetGroupArn })).TargetHealthDescriptions ?? [])
-        .filter((h) => h.TargetHealth?.State !== 'draining')
-        .map((h) => `${h.Target?.Id}:${h.Target?.Port}`),
-    );
-    for (const t of running) {
-      const id = ec2Of.get(t.containerInstanceArn!);
-      const port = t.containers?.find((c) => c.name === containerName)?.networkBindings?.find((b) => b.containerPort === Number(containerPort))?.hostPort;
-      if (id && port !== undefined && !held.has(`${id}:${port}`)) missing.push({ targetGroupArn, id, port });
-    }
-  }
-  return missing;
-}
-
-/**
- * The idempotency token of one generation of the service: the same for retries of one creation (a
- * re-run after a crash can't create a second service), another once the service was deleted and is
- * created again (a new task definition revision, a previous INACTIVE service).
- */
-export function clientToken(stack: string, cluster: string, name: string, generation: string): string {
-  return createHash('sha256').update(`ecs-cwlogs/${stack}/${cluster}/${name}/${generation}`).digest('hex').slice(0, 32);
-}
-
-/** What the generation is made of: the task definition, and the service this one follows, if any. */
-async function generationOf(ctx: Pick<Context, 'ecs'>, d: ServiceDesired): Promise<string> {
-  let previous = 'first';
-  try {
-    const res = await ctx.ecs.describeServices({ cluster: d.cluster, services: [d.name] });
-    const gone = (res.services ?? []).find((s) => s.serviceName === d.name && s.status === 'INACTIVE');
-    if (gone) previous = `after ${gone.serviceArn ?? ''}@${gone.createdAt?.getTime() ?? 0}`;
-  } catch (e) {
-    if (!hasAwsCode(e, 'ClusterNotFoundException')) throw e;
-  }
-  return `${d.taskDefinition}/${previous}`;
-}
+export { type Capacity, type ServiceObserved, type Target, type ServiceDesired, readService, missingTargets } from './service-observe.js';
 
 const CIRCUIT_BREAKER = { enable: true, rollback: true };
 
@@ -217,8 +49,6 @@ const SPREAD: PlacementStrategy[] = [
   { type: 'spread', field: 'attribute:ecs.availability-zone' },
   { type: 'spread', field: 'instanceId' },
 ];
-const placementStrings = (p: PlacementStrategy[] | undefined) => (p ?? []).map((x) => `${x.type}${x.field ? `:${x.field}` : ''}`);
-const loadBalancerStrings = (l: LoadBalancer[] | undefined) => (l ?? []).map((x) => `${x.targetGroupArn ?? x.loadBalancerName}|${x.containerName}:${x.containerPort}`).sort();
 const APP_CONTAINER = 'httpd';
 
 function capacitySpec(d: ServiceDesired): { launchType: 'EC2' } | { capacityProviderStrategy: CapacityProviderStrategyItem[] } {
@@ -334,7 +164,6 @@ export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, und
   },
 
   async apply(ctx, { plan, observed, desired }) {
-    if (desired.pending) throw new Error(`service: the task definition is not known yet (${desired.pending})`);
     let arn: string;
     if (plan.action === 'create') {
       if (!isAbsent(observed)) throw new Error('unreachable');
@@ -350,7 +179,8 @@ export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, und
         ...(desired.loadBalancers.length ? { loadBalancers: loadBalancerSpec(desired), healthCheckGracePeriodSeconds: 60 } : {}),
         deploymentConfiguration: deploymentConfiguration(desired),
         schedulingStrategy: 'REPLICA',
-        clientToken: clientToken(ctx.stack, desired.cluster, desired.name, generation),
+        // One generation of the service: the same for retries of one creation, another once it was deleted and is created again.
+        clientToken: clientToken({ account: ctx.account, region: ctx.config.region, stack: ctx.stack }, ['service', desired.cluster, desired.name, generation], 0, ECS_TOKEN_LENGTH),
         tags: ecsTags(desired.tags),
         propagateTags: 'SERVICE',
         enableECSManagedTags: true,
@@ -414,15 +244,13 @@ export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, und
         await waitInactive(ctx, cluster, o.name);
         continue;
       }
-      try {
+      await deleteOnce(async () => {
         if (o.desiredCount > 0) {
           ctx.report(`scaling ${o.name} to 0`);
           await ctx.ecs.updateService({ cluster, service: o.name, desiredCount: 0 });
         }
         await ctx.ecs.deleteService({ cluster, service: o.name, force: true });
-      } catch (e) {
-        if (!hasAwsCode(e, 'ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException')) throw e;
-      }
+      }, ['ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException']);
       await waitInactive(ctx, cluster, o.name);
       deleted.push(`service ${o.name}`);
     }
@@ -463,7 +291,7 @@ async function waitInactive(ctx: Ctx, cluster: string, name: string): Promise<vo
       if (live) throw Object.assign(new Error('still draining'), { name: 'Draining' });
     },
     ['Draining'],
-    { clock: ctx.clock, signal: ctx.signal, timeoutMs: 10 * 60_000 * ctx.timing.timeoutScale, initialDelayMs: ctx.timing.pollMs, maxDelayMs: 5 * ctx.timing.pollMs },
+    { ...within(ctx, 10), initialDelayMs: ctx.timing.pollMs, maxDelayMs: 5 * ctx.timing.pollMs },
   ).catch((e) => {
     if (hasAwsCode(e, 'ClusterNotFoundException')) return;
     throw e;
@@ -545,7 +373,7 @@ async function waitSteady(ctx: Ctx, d: ServiceDesired): Promise<void> {
         const steady = (s.deployments?.length ?? 0) === 1 && s.runningCount === d.desiredCount && primary?.runningCount === d.desiredCount;
         return steady ? true : undefined;
       },
-      { clock: ctx.clock, signal: ctx.signal, timeoutMs: 15 * 60_000 * ctx.timing.timeoutScale, intervalMs: ctx.timing.pollMs, what: `service ${d.name} to reach a steady state` },
+      { ...within(ctx, 15), intervalMs: ctx.timing.pollMs, what: `service ${d.name} to reach a steady state` },
     );
   } catch (e) {
     if (e instanceof WaitTimeoutError) {

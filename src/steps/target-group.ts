@@ -8,13 +8,13 @@
  * (the listener has to forward elsewhere first), which the step refuses to do silently.
  */
 import type { TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { deleteOwned } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
 import { ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
-import { retryOn } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
 
@@ -218,31 +218,15 @@ export const targetGroupStep: DeclaredStep<Ctx, TargetGroupObserved, TargetGroup
 
   describe: (o) => ({ arn: o.arn, port: `${o.protocol} ${o.port}`, health: `${o.healthCheckPath} ${o.matcher}` }),
 
-  async destroy(ctx) {
-    const { ours, kept } = await stackTargetGroups(ctx);
-    const deleted: string[] = [];
-    for (const tg of ours) {
-      // The listener that forwards to it goes with the load balancer (deleted first): until ELB lets
-      // go of it, DeleteTargetGroup answers ResourceInUse.
-      await retryOn(
-        async () => {
-          try {
-            await ctx.elbv2.deleteTargetGroup({ TargetGroupArn: tg.arn });
-          } catch (e) {
-            if (!hasAwsCode(e, 'TargetGroupNotFound')) throw e;
-          }
-        },
-        ['ResourceInUse'],
-        { clock: ctx.clock, signal: ctx.signal, timeoutMs: 5 * 60_000 * ctx.timing.timeoutScale, initialDelayMs: ctx.timing.retryMs, maxDelayMs: 5 * ctx.timing.retryMs },
-      );
-      deleted.push(`target group ${tg.name}`);
-    }
-    return { deleted, kept };
-  },
-
-  async destroyPreview(ctx) {
-    const { ours, kept } = await stackTargetGroups(ctx);
-    return { deleted: ours.map((t) => `target group ${t.name}`), kept };
+  ownership: {
+    find: stackTargetGroups,
+    preview: (t: TargetGroupObserved) => `target group ${t.name}`,
+    deleted: (t: TargetGroupObserved) => `target group ${t.name}`,
+    // The listener that forwards to it goes with the load balancer (deleted first): until ELB lets
+    // go of it, DeleteTargetGroup answers ResourceInUse.
+    delete: async (ctx, tg: TargetGroupObserved) => {
+      await deleteOwned(ctx, () => ctx.elbv2.deleteTargetGroup({ TargetGroupArn: tg.arn }), { gone: ['TargetGroupNotFound'], busy: ['ResourceInUse'], minutes: 5 });
+    },
   },
 };
 

@@ -12,6 +12,7 @@
  * written; an unreachable registry only warns (it cannot tell).
  */
 import type { ContainerDefinition, RegisterTaskDefinitionCommandInput, TaskDefinition } from '@aws-sdk/client-ecs';
+import { deleteOnce } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff, normalise } from '../core/diff.js';
@@ -271,7 +272,6 @@ export const taskStep: DeclaredStep<Ctx, TaskObserved, TaskDesired, TaskPrepared
       const o = observed as TaskObserved;
       return { taskDefinitionArn: o.arn, family: o.family, revision: o.revision };
     }
-    if (desired.pending) throw new Error(`task: the image is not known yet (${desired.pending})`);
     const res = await ctx.ecs.registerTaskDefinition({ ...desired.input, tags: ecsTags(desired.tags) });
     const def = res.taskDefinition;
     return { taskDefinitionArn: def?.taskDefinitionArn ?? '', family: def?.family ?? '', revision: def?.revision ?? 0 };
@@ -288,11 +288,7 @@ export const taskStep: DeclaredStep<Ctx, TaskObserved, TaskDesired, TaskPrepared
     const { active, inactive, kept } = await stackRevisions(ctx);
     const deleted: string[] = [];
     for (const arn of active) {
-      try {
-        await ctx.ecs.deregisterTaskDefinition({ taskDefinition: arn });
-      } catch (e) {
-        if (!hasAwsCode(e, 'ClientException')) throw e;
-      }
+      await deleteOnce(() => ctx.ecs.deregisterTaskDefinition({ taskDefinition: arn }), ['ClientException']);
       inactive.push(arn);
     }
     // Deregistered revisions linger as INACTIVE for ever unless deleted (10 per call).

@@ -11,7 +11,8 @@ import { STACK_TAG } from '../../src/core/context.js';
 import type { Context } from '../../src/engine/context.js';
 import type { StepId } from '../../src/core/step.js';
 import { STEPS } from '../../src/steps/index.js';
-import { clientToken, instanceStep, isRegistered, stackInstances } from '../../src/steps/instance.js';
+import { instanceStep, isRegistered, stackInstances } from '../../src/steps/instance.js';
+import { clientToken } from '../../src/steps/tokens.js';
 import { detectPublicIp, readSecurityGroup, securityGroupStep } from '../../src/steps/security-group.js';
 import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
 import { crashingAt, mutatingCalls, sandboxContext, withSandbox, type TestContextOptions } from '../helpers/sandbox-context.js';
@@ -174,9 +175,9 @@ test('instance: ClientToken: launching again with a forgotten state returns the 
     assert.equal((await stackInstances(ctx, LIVE)).length, 1, 'but EC2 returned the same instance');
 
     // Tokens are bounded to EC2's 64 characters, stable, and differ per stack.
-    const t = clientToken('123456789012', 'us-east-1', 'a-very-long-stack-name-of-sixty-three-characters-exactly-ok-123', { x: 1 }, 12);
+    const t = clientToken({ account: '123456789012', region: 'us-east-1', stack: 'a-very-long-stack-name-of-sixty-three-characters-exactly-ok-123' }, { x: 1 }, 12);
     assert.ok(t.length <= 64);
-    assert.notEqual(clientToken('1', 'r', 'a', {}, 0), clientToken('1', 'r', 'b', {}, 0));
+    assert.notEqual(clientToken({ account: '1', region: 'r', stack: 'a' }, {}, 0), clientToken({ account: '1', region: 'r', stack: 'b' }, {}, 0));
 
     // Terminated out of band (the security group stays, so the launch request is the same): the
     // token's answer is the terminated instance, so the next token of the chain launches a new one.

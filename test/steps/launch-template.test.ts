@@ -15,6 +15,7 @@ import type { StackConfig } from '../../src/core/settings.js';
 import { isAbsent, unknown, type DepOutputs, type Plan } from '../../src/core/step.js';
 import { launchTemplateStep, normaliseData, NEW_VERSION_NOTE, type LaunchTemplatePrepared } from '../../src/steps/launch-template.js';
 import { CLUSTER_TAG } from '../../src/steps/host.js';
+import { destroyOf, destroyPreviewOf } from '../../src/engine/ownership.js';
 
 const AMI = 'ami-0aaaaaaaaaaaaaaa1';
 const NEWER = 'ami-0bbbbbbbbbbbbbbb2';
@@ -308,29 +309,29 @@ test('launch-template: planned while the security group is created in the same r
 test('launch-template: destroy deletes the stack\'s templates, not another\'s of our name; a second destroy has nothing to do', async () => {
   const ec2 = new FakeEc2();
   await run(context(ec2));
-  const preview = await launchTemplateStep.destroyPreview(context(ec2));
+  const preview = await destroyPreviewOf(launchTemplateStep, context(ec2));
   assert.equal(preview.deleted.length, 1);
   assert.match(preview.deleted[0]!, /launch template ECSCloudWatchLogs-instances \(lt-.*, 1 version\)/);
-  const d = await launchTemplateStep.destroy(context(ec2));
+  const d = await destroyOf(launchTemplateStep, context(ec2));
   assert.equal(d.deleted.length, 1);
   assert.equal(ec2.templates.size, 0);
   ec2.calls = [];
-  assert.deepEqual(await launchTemplateStep.destroy(context(ec2)), { deleted: [], kept: [] });
+  assert.deepEqual(await destroyOf(launchTemplateStep, context(ec2)), { deleted: [], kept: [] });
   assert.deepEqual(ec2.calls, []);
 
   // Created again with the same request: the first token answers with the deleted template, the next creates one.
-  const gone = (await launchTemplateStep.destroyPreview(context(ec2))).deleted;
+  const gone = (await destroyPreviewOf(launchTemplateStep, context(ec2))).deleted;
   assert.deepEqual(gone, []);
   const again = await run(context(ec2));
   assert.equal(again.plan.action, 'create');
   assert.deepEqual(ec2.calls, ['CreateLaunchTemplate', 'CreateLaunchTemplate']);
   assert.equal(ec2.templates.size, 1);
   assert.equal(again.out.launchTemplateId, ec2.templates.get('ECSCloudWatchLogs-instances')!.id);
-  await launchTemplateStep.destroy(context(ec2));
+  await destroyOf(launchTemplateStep, context(ec2));
 
   // Someone else's template of our name: kept, and said so.
   await ec2.createLaunchTemplate({ LaunchTemplateName: 'ECSCloudWatchLogs-instances', LaunchTemplateData: {}, TagSpecifications: [] });
-  const kept = await launchTemplateStep.destroy(context(ec2));
+  const kept = await destroyOf(launchTemplateStep, context(ec2));
   assert.deepEqual(kept.deleted, []);
   assert.match(kept.kept[0] ?? '', /not tagged as stack test/);
   assert.equal(ec2.templates.size, 1);

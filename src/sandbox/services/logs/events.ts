@@ -8,10 +8,10 @@ import type {
   PutLogEventsResponse,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { jsonBody, typedOperation, type Call } from '../../typed.js';
-import { ServiceError, type Operation } from '../../types.js';
+import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
 import { bool, int, list } from '../util.js';
-import { MAX_EVENTS_PER_STREAM, MAX_BATCH_EVENTS, MAX_BATCH_BYTES, DAY_MS, TOO_NEW_MS, TOO_OLD_MS, invalidParameter, checkGroupName, checkLimit, invalidToken, findGroup, groupByName, findStream, nextSequenceToken, type Empty } from './common.js';
+import { MAX_EVENTS_PER_STREAM, MAX_BATCH_EVENTS, MAX_BATCH_BYTES, DAY_MS, TOO_NEW_MS, TOO_OLD_MS, invalidParameter, checkGroupName, checkLimit, invalidToken, findGroup, groupByName, findStream, nextSequenceToken } from './common.js';
 import { state, type LogEvent } from './records.js';
 // ---------------------------------------------------------------------------------------------
 // Events

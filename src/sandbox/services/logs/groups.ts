@@ -22,7 +22,7 @@ import type {
 import { jsonBody, typedOperation, type Call } from '../../typed.js';
 import { ServiceError, type Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
-import { bool, int, list } from '../util.js';
+import { bool, list } from '../util.js';
 import { RETENTION_DAYS, key, groupArn, invalidParameter, checkGroupName, checkStreamName, checkLimit, checkTags, invalidToken, findGroup, groupByName, findStream, groupByArn, type Empty } from './common.js';
 import { state } from './records.js';
 // ---------------------------------------------------------------------------------------------
