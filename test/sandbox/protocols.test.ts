@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { RunInstancesRequest$ } from '@aws-sdk/client-ec2';
 import { unflatten } from '../../src/sandbox/protocols/query.js';
+import { ec2NestedDecoder, ec2Params } from '../../src/sandbox/protocols/schema.js';
 import { xmlElement, xmlFields, xmlList } from '../../src/sandbox/protocols/xml.js';
 import { QUERY_XML_STYLE } from '../../src/sandbox/protocols/query.js';
 import { EC2_XML_STYLE } from '../../src/sandbox/protocols/ec2.js';
@@ -223,4 +225,15 @@ test('control endpoints: health, checkip, settings, requests, state', async () =
     assert.deepEqual(Object.keys(state.state.ecs.clusters), []);
     assert.equal((await control(sb, '/_sandbox/nope')).status, 404);
   });
+});
+
+test("a launch template's data decodes as RunInstances parameters, its booleans, numbers and lists as the wire would send them", () => {
+  const data = {
+    ImageId: 'ami-1',
+    EbsOptimized: true,
+    BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 30, Encrypted: true, DeleteOnTermination: false, VolumeType: 'gp3' } }],
+    MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+  };
+  const req = ec2NestedDecoder<Record<string, unknown>>(RunInstancesRequest$)(ec2Params(RunInstancesRequest$, data));
+  assert.deepEqual(req, data);
 });

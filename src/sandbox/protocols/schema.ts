@@ -164,9 +164,31 @@ export function ec2Decoder<I>(schema: Schema): (params: FlatParams) => I {
   return (params) => (decodeValue(schema, nest(params), ec2Name) ?? {}) as I;
 }
 
-/** EC2 parameters already nested (ec2Params' output, merged with a request's) -> the SDK input type of `schema`. */
-export function ec2NestedDecoder<I>(schema: Schema): (params: Nested) => I {
-  return (params) => (decodeValue(schema, params, ec2Name) ?? {}) as I;
+/**
+ * EC2 parameters already nested (ec2Params' output: wire names, SDK values) -> the SDK input type of
+ * `schema`. Leaves are first written as the wire writes them (true, 8, an ISO date), so they decode
+ * exactly as a request's own parameters do.
+ */
+export function ec2NestedDecoder<I>(schema: Schema): (params: unknown) => I {
+  return (params) => (decodeValue(schema, asWire(params), ec2Name) ?? {}) as I;
+}
+
+/** An SDK value as the Query protocol sends it: every leaf a string. */
+function asWire(v: unknown): Nested | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(asWire).filter((x): x is Nested => x !== undefined);
+  if (typeof v === 'object') {
+    const out: { [key: string]: Nested } = {};
+    for (const [k, x] of Object.entries(v)) {
+      const w = asWire(x);
+      if (w !== undefined) out[k] = w;
+    }
+    return out;
+  }
+  return undefined;
 }
 
 /** The SDK output type of `schema` -> EC2's XML element names (each member's xmlName, else lowerCamel). */

@@ -20,7 +20,6 @@ import { ServiceError, type Ec2InstanceRecord, type World } from '../../types.js
 import { findInstanceProfile, instanceProfileUsable } from '../iam.js';
 import { bool, int, type TagMap } from '../util.js';
 import { ec2Decoder, ec2NestedDecoder, ec2Params } from './codec.js';
-import type { Nested } from '../../protocols/query.js';
 import { inRegion, invalidValue, missing, requiredParam, sdkTagSpecifications, strings } from './common.js';
 import { INSTANCE_TYPES, architectureOf, type AmiRecord } from './ec2-data.js';
 import { checkPlacement, launchCredits, useCapacity } from './ec2-offerings.js';
@@ -424,7 +423,7 @@ export function launch(world: World, at: { region: string; now: number }, p: Run
  * Auto Scaling to merge their own parameters over.
  */
 export function templateRequest(data: RequestLaunchTemplateData): RunInstancesRequest {
-  return ec2NestedDecoder<RunInstancesRequest>(RunInstancesRequest$)(ec2Params(RunInstancesRequest$, data) as Nested);
+  return ec2NestedDecoder<RunInstancesRequest>(RunInstancesRequest$)(ec2Params(RunInstancesRequest$, data));
 }
 
 /** The wire's RunInstances parameters as the SDK's request (codec.ts). */
