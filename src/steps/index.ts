@@ -86,19 +86,19 @@ function registry(steps: readonly AnyDeclaredStep[]): AnyDeclaredStep[] {
 // The registration: the lab's steps, in the order of the command list (the engine orders them by their dependencies).
 export const STEPS: readonly AnyDeclaredStep[] = registry([imageStep, iamStep, clusterStep, logGroupStep, securityGroupStep, instanceStep, targetGroupStep, loadBalancerStep, launchTemplateStep, autoScalingGroupStep, capacityProviderStep, taskStep, serviceStep]);
 
-/** The steps each topology runs (a group's with --load-balancer), from the steps' `shapes`. */
-export const TOPOLOGY_STEPS: Record<Topology, readonly StepId[]> = {
-  single: STEPS.filter((s) => inShape(s, { instances: 1, loadBalancer: false })).map((s) => s.id),
-  group: STEPS.filter((s) => inShape(s, { instances: 2, loadBalancer: true })).map((s) => s.id),
-};
-
-/** Steps of the group topology that exist only with --load-balancer. */
-export const LOAD_BALANCER_STEPS: readonly StepId[] = STEPS.filter((s) => inShape(s, { instances: 2, loadBalancer: true }) && !inShape(s, { instances: 2, loadBalancer: false })).map((s) => s.id);
-
-/** The steps of a configuration's shape. */
+/** The steps of a configuration's shape, from the steps' `shapes`. */
 export function stepsFor(config: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
   return STEPS.filter((s) => inShape(s, config)).map((s) => s.id);
 }
+
+/** The steps each topology runs (a group's with --load-balancer). */
+export const TOPOLOGY_STEPS: Record<Topology, readonly StepId[]> = {
+  single: stepsFor({ instances: 1, loadBalancer: false }),
+  group: stepsFor({ instances: 2, loadBalancer: true }),
+};
+
+/** Steps of the group topology that exist only with --load-balancer. */
+export const LOAD_BALANCER_STEPS: readonly StepId[] = TOPOLOGY_STEPS.group.filter((id) => !stepsFor({ instances: 2, loadBalancer: false }).includes(id));
 
 /** The top-level help's lists: the steps of every shape, of one instance only, of a group only. */
 export function stepsByShape(steps: readonly AnyDeclaredStep[] = STEPS): { every: StepId[]; single: StepId[]; group: StepId[] } {
