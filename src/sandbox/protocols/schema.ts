@@ -103,7 +103,8 @@ function decodeValue(s: Schema, v: Nested | undefined, wireName: WireName): unkn
       return Number.isFinite(n) ? n : v;
     }
     case 'boolean':
-      return v === '' || typeof v === 'object' ? undefined : v.toLowerCase() === 'true';
+      // A nested template's stored booleans arrive as booleans, the wire's as strings.
+      return v === '' || typeof v === 'object' ? undefined : String(v).toLowerCase() === 'true';
     case 'timestamp':
       return v === '' || typeof v === 'object' ? undefined : new Date(v);
     case 'list': {
