@@ -10,7 +10,7 @@ import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { UserInputError } from '../../core/errors.js';
 import { notAppliedText } from '../../core/config.js';
 import { topologyOf } from '../../core/topology.js';
-import { labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
+import { downSteps, labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
 import type { StackConfig } from '../../core/settings.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
@@ -191,7 +191,7 @@ export function downCommand(): Command {
       const s = await rt.session();
       if (!rt.opts.dryRun) await rt.lock('down');
       const ctx = rt.context(s);
-      const steps = labSteps(stepOptions(rt, s));
+      const steps = await downSteps(ctx, ctx.config, stepOptions(rt, s));
       const preview = await previewDestroy(steps, ctx);
       const doomed = preview.steps.flatMap((x) => x.deleted ?? []);
       if (doomed.length === 0) {
