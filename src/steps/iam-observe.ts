@@ -9,7 +9,7 @@ import { ABSENT, type Absent } from '../core/step.js';
 import { iamPolicyArn, partitionOf } from './arns.js';
 import { iamBaseNames, iamNameIn, iamPath, taskRoleBase } from './inventory.js';
 
-export type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report'>;
+export type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory'>;
 
 /** IAM keeps at most 5 versions of a managed policy. */
 export const MAX_POLICY_VERSIONS = 5;
