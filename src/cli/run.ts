@@ -21,6 +21,7 @@ import type { IoHost } from '../io/host.js';
 import { toCliError } from '../aws/errors.js';
 import { commandFor } from './invocation.js';
 import { readTaggedFacts } from './tagged-facts.js';
+import { stackInventory } from '../steps/inventory.js';
 import { autoScalingGroupStep, instanceStep, loadBalancerStep } from '../steps/index.js';
 import { CLIENT_NAMES } from '../aws/clients.js';
 import { buildContext, connect, createIo, interruptSignal, settingsInput, validateInputs, type Connection, type GlobalOptions, type Validated } from './runtime.js';
@@ -104,12 +105,15 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
         session() {
           session ??= connect(opts, validated, io).catch((e: unknown) => {
             throw offerRehearsal(e, opts);
-          }).then(async (conn) => {
+          }).then(async (connected) => {
+            // The stack's inventory, read once for the whole run: the tagged facts, the retired-step
+            // check and the steps share it.
+            const conn = { ...connected, inventory: stackInventory() };
             // What the user gave, checked (a bad saved value stops here, before any lookup); then what
             // the stack's tags show for the rest; then the one resolution.
             const base = settingsInput(validated, conn);
             const given = givenSettings(base);
-            const tagged = await readTaggedFacts({ aws: conn.aws, stack: validated.stack, region: conn.region, given }).catch((e) => {
+            const tagged = await readTaggedFacts({ aws: conn.aws, stack: validated.stack, region: conn.region, given, inventory: conn.inventory }).catch((e) => {
               throw toCliError(e, 'Finding the stack by its tag');
             });
             const inputs: SettingsInput = { ...base, tagged };

@@ -14,7 +14,7 @@ import { endpointOrigin, resolvedOrigin } from '../aws/endpoints.js';
 import { lastRegion, loadStack, savedFor, stackFile, type SavedStack, type Target } from '../core/config.js';
 import { givenSettings, regionOf, resolveSettings, type FlagValues, type RegionFacts, type ResolvedConfig, type SettingsInput, type TaggedFacts } from '../core/resolve.js';
 import { AWS_TIMING, SANDBOX_TIMING, realClock, stackTags, type RunFlags } from '../core/context.js';
-import type { Context } from '../engine/context.js';
+import type { Context, Inventory } from '../engine/context.js';
 import { UserInputError } from '../core/errors.js';
 import { SETTING_LIST, type SettingKey } from '../core/settings.js';
 import * as v from '../core/validate.js';
@@ -118,6 +118,8 @@ export interface Connection {
   account: string;
   callerArn: string;
   target: Target;
+  /** The stack's inventory for this run (read once, on first use); absent in connections made by hand. */
+  inventory?: Inventory;
 }
 
 const originOf = (url: string) => {
@@ -251,6 +253,7 @@ export function buildContext({ opts, io, stack, resolved, conn, signal, intent, 
     timing: { value: pollOverride > 0 ? { ...timing, pollMs: pollOverride, retryMs: pollOverride } : timing },
     signal: { value: signal },
     endpoint: { value: conn.endpoint },
+    inventory: { value: conn.inventory },
     report: { value: () => undefined },
     docker: { get: lazyDocker() },
   });

@@ -8,6 +8,7 @@
  * as before, and the run says so.
  */
 import type { AwsClients } from '../aws/clients.js';
+import type { Inventory } from '../engine/context.js';
 import { STACK_TAG } from '../core/context.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { onlyOne, type TaggedFacts } from '../core/resolve.js';
@@ -24,16 +25,18 @@ export interface TaggedLookup {
   region: string;
   /** What the user gave (flag, environment, saved): core/resolve.ts givenSettings. */
   given: { values: Partial<StackConfig>; sources: Partial<Record<SettingKey, unknown>> };
+  /** The run's inventory (the Tagging API read once per run). */
+  inventory?: Inventory;
 }
 
 /** The settings the tags can stand in for, when the user gave none of them. */
 const NAMES: SettingKey[] = ['clusterName', 'serviceName', 'taskFamily', 'logGroup', 'securityGroupName', 'iamName', 'instances', 'loadBalancer'];
 
-export async function readTaggedFacts({ aws, stack, region, given }: TaggedLookup): Promise<TaggedFacts> {
+export async function readTaggedFacts({ aws, stack, region, given, inventory }: TaggedLookup): Promise<TaggedFacts> {
   const notGiven = (k: SettingKey) => given.sources[k] === undefined;
   const facts: TaggedFacts = {};
   if (!NAMES.some(notGiven)) return facts;
-  const tagged = await taggedResources({ tagging: aws.tagging, stack });
+  const tagged = await taggedResources({ tagging: aws.tagging, stack, inventory });
   if (notGiven('instances') || notGiven('loadBalancer')) {
     const groups = await stackGroups(aws, stack);
     if (groups.length === 1) {
@@ -51,7 +54,7 @@ export async function readTaggedFacts({ aws, stack, region, given }: TaggedLooku
     // (A run killed between the two leaves only the ALB's: its base is the instances' name.)
     facts.securityGroupNames = [...new Set(names.map((n) => n.replace(/-alb$/, '')))];
   }
-  if (notGiven('iamName')) facts.iamNames = await iamBaseNames({ iam: aws.iam, stack }, region);
+  if (notGiven('iamName')) facts.iamNames = await iamBaseNames({ iam: aws.iam, stack, inventory }, region);
   // Neither --image nor --repo given: the image the family's task definition runs (the family the
   // resolution will use: the one given, or the stack's only one, or the default).
   if (notGiven(SETTINGS.image.key) && notGiven('imageRepo')) {

@@ -9,6 +9,18 @@ import type { IoHost } from '../io/host.js';
 import type { Clock, RunFlags, Timing } from '../core/context.js';
 import type { Target } from '../core/config.js';
 import type { StackConfig } from '../core/settings.js';
+import type { TaggedResource } from '../core/step.js';
+
+/**
+ * The stack's inventory, read once per run (steps/inventory.ts stackInventory): the Tagging API's
+ * list of what carries the stack tag, and the IAM names at the stack's path, shared by the tagged
+ * facts, the retired-step check and the steps. A read that failed is made again by the next asker.
+ */
+export interface Inventory {
+  once<T>(key: string, read: () => Promise<T>): Promise<T>;
+}
+
+export type { TaggedResource };
 
 export interface Context extends AwsClients {
   readonly stack: string;
@@ -28,6 +40,8 @@ export interface Context extends AwsClients {
   readonly signal: AbortSignal;
   /** The AWS endpoint override (--endpoint-url, the sandbox), when there is one. */
   readonly endpoint?: string;
+  /** The stack's inventory, read once per run (absent in contexts made by hand: read per client). */
+  readonly inventory?: Inventory;
   /** The Docker daemon (the image step); created on first use. */
   readonly docker: DockerEngine;
   /** Progress for the step being run (the engine binds it to the step). */

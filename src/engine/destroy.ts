@@ -6,7 +6,7 @@ import { InterruptedError, type CliError } from '../core/errors.js';
 import { edgesOf, type AnyStep, type StepId } from '../core/step.js';
 import { toCliError } from '../aws/errors.js';
 import type { Context } from './context.js';
-import { destroyOf, destroyPreviewOf } from './ownership.js';
+import { destroyOf, destroyPreviewOf, withPreviewed, withRecorder, type FoundByStep } from './ownership.js';
 import { runGraph, topoSort } from './graph.js';
 import { checkInterrupted, EngineError, interrupted, pickError, stepContext, type RunReport, type StepReport } from './report.js';
 
@@ -14,6 +14,11 @@ export interface DestroyOptions {
   targets?: readonly StepId[];
   /** Read what would be deleted; delete nothing. */
   dryRun?: boolean;
+  /**
+   * What a preview of the same run found (previewDestroy fills it, destroySteps uses it): a step
+   * whose teardown is derived from its ownership deletes what the preview listed, not read again.
+   */
+  found?: FoundByStep;
 }
 
 /** What `down` (or a step's --delete) would delete, per step, read-only. */
@@ -25,7 +30,8 @@ export async function previewDestroy(steps: readonly AnyStep[], ctx: Context, op
     run.map(async (step): Promise<StepReport> => {
       const t0 = ctx.clock.now();
       try {
-        const r = await destroyPreviewOf(step, stepContext(ctx, step));
+        const found = opts.found;
+        const r = await destroyPreviewOf(step, withRecorder(stepContext(ctx, step), found && ((f) => found.set(step.id, f))));
         return { id: step.id, title: step.title, action: 'destroy', ms: ctx.clock.now() - t0, deleted: r.deleted, kept: r.kept };
       } catch (e) {
         throw toCliError(e, `Reading ${step.title}`);
@@ -61,7 +67,7 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
       try {
         checkInterrupted(ctx);
         ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: 'destroy' });
-        const res = await destroyOf(step, stepContext(ctx, step));
+        const res = await destroyOf(step, withPreviewed(stepContext(ctx, step), opts.found?.get(step.id)));
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: 'destroy', ms, deleted: res.deleted, kept: res.kept });
         const detail = [...res.deleted, ...res.kept.map((k) => `kept ${k}`)].join('; ');

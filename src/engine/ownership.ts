@@ -58,15 +58,42 @@ export async function deleteOwned(ctx: WaitContext & { report?(message: string):
   });
 }
 
-/** What destroy would delete and keep, read-only. */
+/**
+ * What a destroy preview found, per step, for the destroy that follows it in the same run: what the
+ * user was shown and confirmed is what is deleted, without reading it again (a resource gone
+ * meanwhile counts as deleted; the delete ignores NotFound).
+ */
+export type FoundByStep = Map<string, Found<unknown>>;
+
+/** Where a preview context's finding goes (withRecorder), for the destroy of the same run. */
+const recorderFor = new WeakMap<object, (f: Found<unknown>) => void>();
+export function withRecorder<C extends object>(ctx: C, record: ((f: Found<unknown>) => void) | undefined): C {
+  if (record) recorderFor.set(ctx, record);
+  return ctx;
+}
+
+/** What destroy would delete and keep, read-only (what was found handed to withRecorder's callback). */
 export async function previewOwned<C, R>(o: Ownership<C, R>, ctx: C): Promise<DestroyResult> {
-  const { ours, kept } = await o.find(ctx);
+  const f = await o.find(ctx);
+  if (typeof ctx === 'object' && ctx !== null) recorderFor.get(ctx)?.(f);
+  const { ours, kept } = f;
   return { deleted: o.keepAll?.(ctx) ? [] : ours.map((r) => o.preview(r)), kept: [...kept] };
+}
+
+/**
+ * The preview's finding handed to a step's destroy context (keyed by that context, so a step
+ * wrapped on its way, as steps/index.ts does for the other shape's steps, still gets it).
+ */
+const previewedFor = new WeakMap<object, Found<unknown>>();
+export function withPreviewed<C extends object>(ctx: C, previewed: Found<unknown> | undefined): C {
+  if (previewed) previewedFor.set(ctx, previewed);
+  return ctx;
 }
 
 /** Delete what is the stack's, one after the other; what is not is listed as kept. */
 export async function destroyOwned<C, R>(o: Ownership<C, R>, ctx: C): Promise<DestroyResult> {
-  const { ours, kept } = await o.find(ctx);
+  const previewed = typeof ctx === 'object' && ctx !== null ? (previewedFor.get(ctx) as Found<R> | undefined) : undefined;
+  const { ours, kept } = previewed ?? (await o.find(ctx));
   if (o.keepAll?.(ctx)) return { deleted: [], kept: [...kept] };
   const deleted: string[] = [];
   for (const r of ours) {

@@ -9,7 +9,7 @@ import { ABSENT, type Absent } from '../core/step.js';
 import { iamPolicyArn, partitionOf } from './arns.js';
 import { iamBaseNames, iamNameIn, iamPath, taskRoleBase } from './inventory.js';
 
-export type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report'>;
+export type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory'>;
 
 /** IAM keeps at most 5 versions of a managed policy. */
 export const MAX_POLICY_VERSIONS = 5;
@@ -178,6 +178,32 @@ export async function readIam(ctx: Ctx, base: string): Promise<IamObserved | Abs
  */
 export async function readPolicyNamed(ctx: Ctx, base: string): Promise<PolicyObserved | undefined> {
   return (await readPolicy(ctx, policyArnFor(ctx, base))) ?? (await readPolicy(ctx, iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, nameFor(ctx, base))));
+}
+
+/**
+ * Whose each part of a base name's IAM set is, from its tags alone (one Get call a part): what
+ * `down` lists before it asks. The documents, attachments and versions readIam also reads are
+ * the apply's and the delete's business, not the list's.
+ */
+export async function readIamOwners(ctx: Ctx, base: string): Promise<{ profile?: boolean; role?: boolean; taskRole?: boolean; policy?: boolean }> {
+  const name = nameFor(ctx, base);
+  const owned = (tags: { Key?: string; Value?: string }[] | undefined) => ownedBy(tagMap(tags), ctx.stack);
+  const role = async (n: string) => {
+    const r = (await notFoundAsUndefined(ctx.iam.getRole({ RoleName: n })))?.Role;
+    return r ? owned(r.Tags) : undefined;
+  };
+  const policyAt = async (arn: string) => {
+    const p = (await notFoundAsUndefined(ctx.iam.getPolicy({ PolicyArn: arn })))?.Policy;
+    return p ? owned(p.Tags) : undefined;
+  };
+  const [profile, instanceRole, taskRole, policy] = await Promise.all([
+    notFoundAsUndefined(ctx.iam.getInstanceProfile({ InstanceProfileName: name })).then((r) => (r?.InstanceProfile ? owned(r.InstanceProfile.Tags) : undefined)),
+    role(name),
+    role(taskRoleNameFor(ctx, base)),
+    // As readPolicyNamed: at the stack's path, else somebody else's of that name at the root path.
+    policyAt(policyArnFor(ctx, base)).then(async (p) => p ?? policyAt(iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, name))),
+  ]);
+  return { profile, role: instanceRole, taskRole, policy };
 }
 
 /** The configured base name and any other the stack's IAM path holds for this region. */

@@ -28,7 +28,7 @@ import { retryOn, within } from '../core/wait.js';
 import { ecsInstancePolicyArn, logGroupArn, partitionOf } from './arns.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 import { iamPath } from './inventory.js';
-import { type Ctx, type IamObserved, type IamDesired, notFoundAsUndefined, readPolicy, readRole, readProfile, nameFor, taskRoleNameFor, policyArnFor, shortArn, readIam, readPolicyNamed, stackBaseNames, listVersions, putDefaultVersion, ignoreNotFound } from './iam-observe.js';
+import { type Ctx, type IamObserved, type IamDesired, notFoundAsUndefined, readPolicy, readRole, readProfile, nameFor, taskRoleNameFor, policyArnFor, shortArn, readIam, readPolicyNamed, readIamOwners, stackBaseNames, listVersions, putDefaultVersion, ignoreNotFound } from './iam-observe.js';
 
 export interface IamOutputs {
   policyArn: string;
@@ -317,12 +317,11 @@ export const iamStep: DeclaredStep<Ctx, IamObserved, IamDesired, undefined, 'iam
     const result: DestroyResult = { deleted: [], kept: [] };
     for (const base of await stackBaseNames(ctx)) {
       const name = nameFor(ctx, base);
-      const o = await readIam(ctx, base);
-      if (isAbsent(o)) continue;
+      const o = await readIamOwners(ctx, base);
       const taskName = taskRoleNameFor(ctx, base);
-      for (const [what, part, n] of [['instance profile', o.profile, name], ['IAM role', o.role, name], ['IAM task role', o.taskRole, taskName], ['IAM policy', o.policy, name]] as const) {
-        if (!part) continue;
-        if (part.owned) result.deleted.push(`${what} ${n}${what === 'IAM policy' ? ' and all its versions' : ''}`);
+      for (const [what, owned, n] of [['instance profile', o.profile, name], ['IAM role', o.role, name], ['IAM task role', o.taskRole, taskName], ['IAM policy', o.policy, name]] as const) {
+        if (owned === undefined) continue;
+        if (owned) result.deleted.push(`${what} ${n}${what === 'IAM policy' ? ' and all its versions' : ''}`);
         else result.kept.push(`${what} ${n} (not tagged as stack ${ctx.stack})`);
       }
     }

@@ -20,6 +20,7 @@ import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import type { AwsClients } from '../aws/clients.js';
 import { STACK_TAG } from '../core/context.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
+import type { Inventory } from '../engine/context.js';
 
 export interface TaggedResource {
   arn: string;
@@ -52,36 +53,64 @@ export function iamNameIn(base: string, region: string): string {
 
 const cache = new WeakMap<object, Promise<TaggedResource[] | undefined>>();
 
-/** Every resource of the region carrying this stack's tag; undefined when the Tagging API can't be used. */
-export function taggedResources(ctx: { tagging: AwsClients['tagging']; stack: string }): Promise<TaggedResource[] | undefined> {
+/**
+ * The run's inventory: the Tagging API read once, on first use, whichever client (a write-guarded
+ * one included) asks after that. A failed read is tried again by the next asker.
+ */
+export function stackInventory(): Inventory {
+  const reads = new Map<string, Promise<unknown>>();
+  return {
+    once<T>(key: string, read: () => Promise<T>): Promise<T> {
+      let p = reads.get(key) as Promise<T> | undefined;
+      if (!p) {
+        const started = read();
+        p = started;
+        reads.set(key, started);
+        started.catch(() => {
+          if (reads.get(key) === started) reads.delete(key);
+        });
+      }
+      return p;
+    },
+  };
+}
+
+/**
+ * Every resource of the region carrying this stack's tag; undefined when the Tagging API can't be
+ * used. From the run's inventory where the context has one; otherwise read once per client.
+ */
+export function taggedResources(ctx: { tagging: AwsClients['tagging']; stack: string; inventory?: Inventory }): Promise<TaggedResource[] | undefined> {
+  if (ctx.inventory) return ctx.inventory.once('tagged', () => readTagged(ctx));
   let p = cache.get(ctx.tagging);
   if (!p) {
-    p = (async () => {
-      const out: TaggedResource[] = [];
-      let token: string | undefined;
-      try {
-        do {
-          const res = await ctx.tagging.getResources({
-            TagFilters: [{ Key: STACK_TAG, Values: [ctx.stack] }],
-            ...(resourceTypes.length ? { ResourceTypeFilters: [...resourceTypes] } : {}),
-            ResourcesPerPage: 100,
-            ...(token ? { PaginationToken: token } : {}),
-          });
-          for (const r of res.ResourceTagMappingList ?? []) {
-            if (r.ResourceARN) out.push({ arn: r.ResourceARN, tags: Object.fromEntries((r.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])) });
-          }
-          token = res.PaginationToken || undefined;
-        } while (token);
-      } catch (e) {
-        if (hasAwsCode(e, 'AccessDeniedException', 'AccessDenied', 'UnknownOperationException', 'InvalidAction', 'UnrecognizedClientException') || awsErrorCode(e) === 'NotImplemented') return undefined;
-        throw e;
-      }
-      return out;
-    })();
+    p = readTagged(ctx);
     cache.set(ctx.tagging, p);
     p.catch(() => cache.delete(ctx.tagging));
   }
   return p;
+}
+
+async function readTagged(ctx: { tagging: AwsClients['tagging']; stack: string }): Promise<TaggedResource[] | undefined> {
+  const out: TaggedResource[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const res = await ctx.tagging.getResources({
+        TagFilters: [{ Key: STACK_TAG, Values: [ctx.stack] }],
+        ...(resourceTypes.length ? { ResourceTypeFilters: [...resourceTypes] } : {}),
+        ResourcesPerPage: 100,
+        ...(token ? { PaginationToken: token } : {}),
+      });
+      for (const r of res.ResourceTagMappingList ?? []) {
+        if (r.ResourceARN) out.push({ arn: r.ResourceARN, tags: Object.fromEntries((r.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])) });
+      }
+      token = res.PaginationToken || undefined;
+    } while (token);
+  } catch (e) {
+    if (hasAwsCode(e, 'AccessDeniedException', 'AccessDenied', 'UnknownOperationException', 'InvalidAction', 'UnrecognizedClientException') || awsErrorCode(e) === 'NotImplemented') return undefined;
+    throw e;
+  }
+  return out;
 }
 
 /** The resource part of an ARN: "cluster/NAME", "service/CLUSTER/NAME", "log-group:NAME". */
@@ -132,7 +161,12 @@ export function namesOf(resources: readonly TaggedResource[]): StackNames {
  * (A `down` killed between its two DeleteRole calls leaves the task role alone; read as a base of its
  * own it made the next runs look for ECSCloudWatchLogs-task-task-... and leave the policy behind.)
  */
-export async function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string }, region: string): Promise<string[]> {
+export function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string; inventory?: Inventory }, region: string): Promise<string[]> {
+  // Read once per run where the context has an inventory (tagged facts, then down's preview and delete).
+  return ctx.inventory ? ctx.inventory.once(`iam:${region}`, () => readIamBaseNames(ctx, region)) : readIamBaseNames(ctx, region);
+}
+
+async function readIamBaseNames(ctx: { iam: AwsClients['iam']; stack: string }, region: string): Promise<string[]> {
   const out = new Set<string>();
   const suffix = `-${region}`;
   const path = iamPath(ctx.stack);

@@ -5,12 +5,13 @@
  */
 import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunPlan, type RunReport } from '../../engine/engine.js';
+import type { FoundByStep } from '../../engine/ownership.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
 import { UserInputError } from '../../core/errors.js';
 import { notAppliedText } from '../../core/config.js';
 import { topologyOf } from '../../core/topology.js';
-import { labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
+import { downSteps, labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
 import type { StackConfig } from '../../core/settings.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
 import { action, type Runtime, type Session } from '../run.js';
@@ -191,8 +192,10 @@ export function downCommand(): Command {
       const s = await rt.session();
       if (!rt.opts.dryRun) await rt.lock('down');
       const ctx = rt.context(s);
-      const steps = labSteps(stepOptions(rt, s));
-      const preview = await previewDestroy(steps, ctx);
+      const steps = await downSteps(ctx, ctx.config, stepOptions(rt, s));
+      // What the preview finds is what is deleted once confirmed: read once (engine/ownership.ts).
+      const found: FoundByStep = new Map();
+      const preview = await previewDestroy(steps, ctx, { found });
       const doomed = preview.steps.flatMap((x) => x.deleted ?? []);
       if (doomed.length === 0) {
         if (rt.opts.sandbox && !rt.opts.dryRun) await (await import('../local-mode.js')).finishSandboxDown(rt.stack, rt.io);
@@ -208,7 +211,7 @@ export function downCommand(): Command {
       await rt.checkAccountLock(ctx);
       rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
       if (!(await confirmOrCancel(rt, `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`))) return cancelled(rt, 'Nothing was deleted.');
-      const report = await destroySteps(steps, rt.lockOnFirstWrite(ctx, 'down'));
+      const report = await destroySteps(steps, rt.lockOnFirstWrite(ctx, 'down'), { found });
       // The sandbox's state is in its file: its process (and, with --local, the containers and the
       // stack's directory) can go.
       await rt.unlockAccount(); // (in the sandbox that stops next)
