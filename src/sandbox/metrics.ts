@@ -1,0 +1,45 @@
+/**
+ * The sandbox's CloudWatch metrics, as every emitter sees them: a metric filter on ingest
+ * (services/logs), PutMetricData (services/cloudwatch). One datum is one value of one metric at one
+ * time; CloudWatch aggregates them per period when read (GetMetricData, GetMetricStatistics, alarms).
+ *
+ * The CloudWatch service keeps them in its state; this module is the one door in, so an emitter does
+ * not import the CloudWatch service (and no cycle forms).
+ */
+import type { World } from './types.js';
+
+export interface MetricDatum {
+  region: string;
+  account: string;
+  namespace: string;
+  metricName: string;
+  /** Dimension name -> value; {} for none. */
+  dimensions: Record<string, string>;
+  /** Milliseconds since the epoch (the log event's timestamp for a metric filter). */
+  timestamp: number;
+  value: number;
+  unit?: string;
+}
+
+type Sink = (world: World, datum: MetricDatum) => void;
+
+let sink: Sink | undefined;
+const pending = new WeakMap<World, MetricDatum[]>();
+
+/** The CloudWatch service registers where data goes (until then data is held per world). */
+export function setMetricSink(s: Sink): void {
+  sink = s;
+}
+
+/** Records one datum. */
+export function emitMetric(world: World, datum: MetricDatum): void {
+  if (sink) return sink(world, datum);
+  const list = pending.get(world) ?? [];
+  list.push(datum);
+  pending.set(world, list);
+}
+
+/** Data emitted while no CloudWatch service was registered (tests of an emitter alone). */
+export function heldMetrics(world: World): readonly MetricDatum[] {
+  return pending.get(world) ?? [];
+}
