@@ -9,12 +9,12 @@
  */
 import type { AwsClients } from '../aws/clients.js';
 import type { Inventory } from '../engine/context.js';
-import { STACK_TAG } from '../core/context.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { onlyOne, type TaggedFacts } from '../core/resolve.js';
 import type { SettingKey, StackConfig } from '../core/settings.js';
 import { SETTINGS } from '../core/settings.js';
-import { iamBaseNames, namesOf, taggedGroups, taggedResources } from '../steps/inventory.js';
+import { latestTaskDefinition } from '../steps/task.js';
+import { iamBaseNames, namesOf, stackGroupsAtStart, stackSecurityGroupsAtStart, taggedResources } from '../steps/inventory.js';
 
 /** The logging container's name in templates/task-definition.json. */
 export const LOGGING_CONTAINER = 'cloudwatchlogs';
@@ -38,7 +38,7 @@ export async function readTaggedFacts({ aws, stack, region, given, inventory }: 
   if (!NAMES.some(notGiven)) return facts;
   const tagged = await taggedResources({ tagging: aws.tagging, stack, inventory });
   if (notGiven('instances') || notGiven('loadBalancer')) {
-    const groups = await stackGroups(aws, stack);
+    const groups = await stackGroups(aws, stack, inventory);
     if (groups.length === 1) {
       facts.group = { size: groups[0]!.MaxSize ?? 1, loadBalancer: Boolean(tagged?.some((t) => /:loadbalancer\/app\//.test(t.arn))) };
     }
@@ -48,9 +48,9 @@ export async function readTaggedFacts({ aws, stack, region, given, inventory }: 
     Object.assign(facts, { clusters: n.clusters, services: n.services, taskFamilies: n.taskFamilies, logGroups: n.logGroups });
   }
   if (notGiven('securityGroupName')) {
-    const res = await aws.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [stack] }] });
+    const groups = await stackSecurityGroupsAtStart({ ec2: aws.ec2, stack, inventory });
     // The load balancer's own group (<name>-alb) is not the instances'.
-    const names = [...new Set((res.SecurityGroups ?? []).map((g) => g.GroupName ?? ''))].filter(Boolean);
+    const names = [...new Set(groups.map((g) => g.GroupName ?? ''))].filter(Boolean);
     // (A run killed between the two leaves only the ALB's: its base is the instances' name.)
     facts.securityGroupNames = [...new Set(names.map((n) => n.replace(/-alb$/, '')))];
   }
@@ -59,28 +59,23 @@ export async function readTaggedFacts({ aws, stack, region, given, inventory }: 
   // resolution will use: the one given, or the stack's only one, or the default).
   if (notGiven(SETTINGS.image.key) && notGiven('imageRepo')) {
     const family = given.values.taskFamily ?? onlyOne(facts.taskFamilies) ?? SETTINGS.taskFamily.default!;
-    const image = await runningImage(aws, family, stack);
+    const image = await runningImage(aws, family, stack, inventory);
     if (image) facts.images = { [family]: image };
   }
   return facts;
 }
 
 /** The logging container's image in the family's latest ACTIVE revision, when that revision is the stack's. */
-async function runningImage(aws: Pick<AwsClients, 'ecs'>, family: string, stack: string): Promise<string | undefined> {
-  try {
-    const res = await aws.ecs.describeTaskDefinition({ taskDefinition: family, include: ['TAGS'] });
-    if (res.taskDefinition?.status !== 'ACTIVE' || !(res.tags ?? []).some((t) => t.key === STACK_TAG && t.value === stack)) return undefined;
-    return res.taskDefinition.containerDefinitions?.find((c) => c.name === LOGGING_CONTAINER)?.image;
-  } catch (e) {
-    if (hasAwsCode(e, 'ClientException', 'ResourceNotFoundException')) return undefined;
-    throw e;
-  }
+async function runningImage(aws: Pick<AwsClients, 'ecs'>, family: string, stack: string, inventory: Inventory | undefined): Promise<string | undefined> {
+  const latest = await latestTaskDefinition({ ecs: aws.ecs, stack, inventory }, family);
+  if (!latest?.owned || latest.definition.status !== 'ACTIVE') return undefined;
+  return latest.definition.containerDefinitions?.find((c) => c.name === LOGGING_CONTAINER)?.image;
 }
 
 /** The Auto Scaling groups carrying the stack tag (none where the endpoint has no Auto Scaling). */
-async function stackGroups(aws: Pick<AwsClients, 'autoscaling'>, stack: string) {
+async function stackGroups(aws: Pick<AwsClients, 'autoscaling'>, stack: string, inventory: Inventory | undefined) {
   try {
-    return (await taggedGroups({ autoscaling: aws.autoscaling, stack })).filter((g) => g.Status !== 'Delete in progress');
+    return (await stackGroupsAtStart({ autoscaling: aws.autoscaling, stack, inventory })).filter((g) => g.Status !== 'Delete in progress');
   } catch (e) {
     if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return [];
     throw e;

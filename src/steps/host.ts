@@ -15,6 +15,7 @@ import { AwsError, UserInputError, hasAwsCode } from '../core/errors.js';
 import { discovered, type Discovered } from '../core/step.js';
 import { render } from '../core/templates.js';
 import * as v from '../core/validate.js';
+import { stackSecurityGroupsAtStart } from './inventory.js';
 
 type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'flags'>;
 
@@ -45,7 +46,8 @@ export interface SubnetChoice {
 /** The AMI a launch uses: found in SSM for the instance type's architecture, never configured. */
 export interface AmiInfo {
   amiId: string;
-  rootDeviceName: string;
+  /** Absent where only the AMI's id was looked up (a run that launches nothing): a launch reads it then. */
+  rootDeviceName?: string;
   architecture: 'x86_64' | 'arm64';
 }
 
@@ -81,9 +83,13 @@ export async function architectureOf(ctx: Pick<Ctx, 'ec2'>, type: string): Promi
   return v.isArmInstanceType(type) ? 'arm64' : 'x86_64';
 }
 
-/** The ECS-optimized AL2023 AMI for the instance type's architecture, and its root device. */
-export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>): Promise<AmiInfo> {
-  const arch = await architectureOf(ctx, ctx.config.instanceType);
+/**
+ * The ECS-optimized AL2023 AMI for the instance type's architecture, and its root device. With
+ * `idOnly`, the id alone, for a type whose architecture its name tells (architectureByName) and a run
+ * that only compares the AMI with a running instance's: one SSM call.
+ */
+export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>, opts: { idOnly?: boolean } = {}): Promise<AmiInfo> {
+  const arch = opts.idOnly ? architectureByName(ctx.config.instanceType) : await architectureOf(ctx, ctx.config.instanceType);
   const name = AMI_PARAMETER[arch];
   let amiId: string | undefined;
   try {
@@ -98,13 +104,17 @@ export async function resolveAmi(ctx: Pick<Ctx, 'ec2' | 'ssm' | 'config'>): Prom
       fix: 'Use a region where Amazon ECS is available, or an instance type of another architecture.',
     });
   }
-  let rootDeviceName: string | undefined;
+  if (opts.idOnly) return { amiId, architecture: arch };
+  return { amiId, rootDeviceName: await rootDeviceOf(ctx, amiId), architecture: arch };
+}
+
+/** The AMI's root device name (/dev/xvda, the AL2023 AMIs' own, where EC2 won't say). */
+export async function rootDeviceOf(ctx: Pick<Ctx, 'ec2'>, amiId: string): Promise<string> {
   try {
-    rootDeviceName = (await ctx.ec2.describeImages({ ImageIds: [amiId] })).Images?.[0]?.RootDeviceName;
+    return (await ctx.ec2.describeImages({ ImageIds: [amiId] })).Images?.[0]?.RootDeviceName ?? '/dev/xvda';
   } catch {
-    rootDeviceName = undefined; // the launch uses the AMI's default mapping (/dev/xvda) then
+    return '/dev/xvda'; // the launch uses the AMI's default mapping then
   }
-  return { amiId, rootDeviceName: rootDeviceName ?? '/dev/xvda', architecture: arch };
 }
 
 // ---- prepare: validation and defaults ---------------------------------------------------------------
@@ -151,7 +161,7 @@ const vpcLookups = new WeakMap<object, Map<string, Promise<{ vpcId: string | Dis
  * The VPC the stack lives in: --vpc (it must exist), else the VPC of --subnet (it must exist), else
  * the default VPC. Read only; the same answer (or error) for every step of a run.
  */
-export function resolveVpc(ctx: Pick<Ctx, 'ec2' | 'config'>): Promise<{ vpcId: string | Discovered<string>; subnet?: SubnetFound }> {
+export function resolveVpc(ctx: VpcCtx): Promise<{ vpcId: string | Discovered<string>; subnet?: SubnetFound }> {
   const c = ctx.config;
   const key = JSON.stringify([c.region, c.vpcId ?? '', c.subnetId ?? '']);
   let byKey = vpcLookups.get(ctx.ec2);
@@ -166,11 +176,27 @@ export function resolveVpc(ctx: Pick<Ctx, 'ec2' | 'config'>): Promise<{ vpcId: s
   return p;
 }
 
-async function lookUpVpc(ctx: Pick<Ctx, 'ec2' | 'config'>): Promise<{ vpcId: string | Discovered<string>; subnet?: SubnetFound }> {
+/** With the stack and the run's inventory, a stack that has its security group keeps that group's VPC. */
+type VpcCtx = Pick<Ctx, 'ec2' | 'config'> & Partial<Pick<Context, 'stack' | 'inventory'>>;
+
+/**
+ * The VPC of the stack's own security group (the one of its name, carrying its tag), if it has one:
+ * where a stack given no --vpc or --subnet already lives. Its resources stay there, even if the
+ * account's default VPC changed since, and the default VPC is not looked up again.
+ */
+async function stackVpc(ctx: VpcCtx): Promise<{ vpcId: string; group: string } | undefined> {
+  if (!ctx.stack) return undefined;
+  const groups = await stackSecurityGroupsAtStart({ ec2: ctx.ec2, stack: ctx.stack, inventory: ctx.inventory });
+  const g = groups.find((x) => x.GroupName === ctx.config.securityGroupName && x.VpcId);
+  return g ? { vpcId: g.VpcId!, group: `${g.GroupName} (${g.GroupId})` } : undefined;
+}
+
+async function lookUpVpc(ctx: VpcCtx): Promise<{ vpcId: string | Discovered<string>; subnet?: SubnetFound }> {
   const c = ctx.config;
   const region = c.region;
   let vpcId: string | Discovered<string> | undefined = c.vpcId;
   let subnet: SubnetFound | undefined;
+  let own: { vpcId: string; group: string } | undefined;
   if (c.subnetId) {
     try {
       subnet = (await ctx.ec2.describeSubnets({ SubnetIds: [c.subnetId] })).Subnets?.[0];
@@ -189,6 +215,8 @@ async function lookUpVpc(ctx: Pick<Ctx, 'ec2' | 'config'>): Promise<{ vpcId: str
     if (!found) throw inputError(`VPC ${c.vpcId} not found`, `there is no such VPC in ${region}`, 'Pass --vpc with a VPC of this region, or leave it out to use the default VPC.');
   } else if (subnet?.VpcId) {
     vpcId = discovered(subnet.VpcId, `the VPC of subnet ${c.subnetId}`);
+  } else if ((own = await stackVpc(ctx))) {
+    vpcId = discovered(own.vpcId, `the VPC of the stack's security group ${own.group}`);
   } else {
     const vpc = (await ctx.ec2.describeVpcs({ Filters: [{ Name: 'is-default', Values: ['true'] }] })).Vpcs?.[0];
     if (!vpc?.VpcId) {
@@ -199,7 +227,7 @@ async function lookUpVpc(ctx: Pick<Ctx, 'ec2' | 'config'>): Promise<{ vpcId: str
   return { vpcId: vpcId!, subnet };
 }
 
-export async function prepareNetwork(ctx: Pick<Ctx, 'ec2' | 'config'>): Promise<HostNetwork> {
+export async function prepareNetwork(ctx: VpcCtx): Promise<HostNetwork> {
   const c = ctx.config;
   const region = c.region;
   const type = c.instanceType;

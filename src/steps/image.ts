@@ -287,7 +287,9 @@ export function createImageStep(options: ImageStepOptions = {}): DeclaredStep<Im
      */
     async prepare(ctx): Promise<ImagePrepared> {
       const out: ImagePrepared = {};
-      if (!options.architecture && ctx.account && ctx.ec2) {
+      // A given image (--image, no --repo or --ecr) is not built: no platform to choose.
+      const given = !options.ecr && !ctx.config.imageRepo?.trim() && Boolean(ctx.config.image);
+      if (!options.architecture && !given && ctx.account && ctx.ec2) {
         out.architecture = await architectureOf(ctx as { ec2: NonNullable<ImageCtx['ec2']> }, ctx.config.instanceType);
       }
       const ecr = Boolean(options.ecr) || ctx.config.imageRepo?.trim() === 'ecr';

@@ -25,7 +25,7 @@ import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { inShape } from '../core/topology.js';
 import type { Context } from '../engine/context.js';
 import { destroyOf, destroyPreviewOf } from '../engine/ownership.js';
-import { taggedGroups, taggedResources, useResourceTypes } from './inventory.js';
+import { stackGroupsAtStart, taggedResources, useResourceTypes } from './inventory.js';
 import { autoScalingGroupStep } from './auto-scaling-group.js';
 import { capacityProviderStep } from './capacity-provider.js';
 import { clusterStep } from './cluster.js';
@@ -148,21 +148,21 @@ function shows(step: Pick<AnyDeclaredStep, 'tagged'>, r: TaggedResource): boolea
  * (one Tagging API call, already made for the run): so a stack that never changed shape reads
  * nothing more. Without the Tagging API, every retired step is asked.
  */
-export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling'>>, topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): Promise<StepId[]> {
+export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>, topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): Promise<StepId[]> {
   const retired = retiredSteps(topology);
   const tagged = await taggedResources(ctx);
   if (!tagged) return retired;
   const present = retired.filter((id) => tagged.some((r) => shows(stepById(id), r)));
   // The Tagging API has no Auto Scaling groups: a group left with none of what shows it (no
   // instance, launch template or capacity provider) is found by its own tag, in one call.
-  if (retired.includes(autoScalingGroupStep.id) && !present.includes(autoScalingGroupStep.id) && ctx.autoscaling && (await stackGroupsPresent({ autoscaling: ctx.autoscaling, stack: ctx.stack }))) present.push(autoScalingGroupStep.id);
+  if (retired.includes(autoScalingGroupStep.id) && !present.includes(autoScalingGroupStep.id) && ctx.autoscaling && (await stackGroupsPresent({ autoscaling: ctx.autoscaling, stack: ctx.stack, inventory: ctx.inventory }))) present.push(autoScalingGroupStep.id);
   return present;
 }
 
 /** Whether an Auto Scaling group carries the stack tag (none where the endpoint has no Auto Scaling). */
-async function stackGroupsPresent(ctx: Pick<Context, 'autoscaling' | 'stack'>): Promise<boolean> {
+async function stackGroupsPresent(ctx: Pick<Context, 'autoscaling' | 'stack' | 'inventory'>): Promise<boolean> {
   try {
-    return (await taggedGroups(ctx)).length > 0;
+    return (await stackGroupsAtStart(ctx)).length > 0;
   } catch (e) {
     if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return false;
     throw e;
@@ -175,7 +175,7 @@ async function stackGroupsPresent(ctx: Pick<Context, 'autoscaling' | 'stack'>): 
  * `down` reads no group, ALB, target group, launch template or capacity provider one by one. A step
  * that declares no Tagging API kind can't be judged that way and is read as before.
  */
-export async function downSteps(ctx: Pick<Context, 'tagging' | 'autoscaling' | 'stack'>, topology: Pick<StackConfig, 'instances' | 'loadBalancer'>, opts: LabStepOptions = {}): Promise<AnyDeclaredStep[]> {
+export async function downSteps(ctx: Pick<Context, 'tagging' | 'autoscaling' | 'stack' | 'inventory'>, topology: Pick<StackConfig, 'instances' | 'loadBalancer'>, opts: LabStepOptions = {}): Promise<AnyDeclaredStep[]> {
   const present = new Set(await retiredStepsPresent(ctx, topology));
   const nothing = async (): Promise<DestroyResult> => ({ deleted: [], kept: [] });
   return labSteps({ ...opts, topology: undefined }).map((s) =>

@@ -10,7 +10,7 @@ import type { Discovered } from '../core/step.js';
 import { isBurstable, tagMap, type AmiInfo, type SubnetChoice } from './host.js';
 
 
-export type Ctx = Pick<Context, 'ec2' | 'ssm' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'clock' | 'timing' | 'signal' | 'report'>;
+export type Ctx = Pick<Context, 'ec2' | 'ssm' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory'>;
 
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
 

@@ -18,7 +18,7 @@
  *   destroy  every instance carrying the stack tag terminated (waiting for terminated).
  */
 import { awsTags } from '../core/context.js';
-import { ABSENT, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
+import { ABSENT, discovered, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { CLUSTER_TAG, METADATA_HOP_LIMIT, amiNoteFor, architectureByName, cpuCreditsFor, hostUserData, prepareInstanceType, prepareKeyPair, prepareNetwork, resolveAmi, valueOf } from './host.js';
 import { ownedTagsDiff } from './ownership.js';
 import { iamNameIn } from './inventory.js';
@@ -49,6 +49,45 @@ export { detectPublicIp, readSecurityGroup, type IngressRule, type SecurityGroup
 
 export { ASG_TAG, stackInstances, type InstanceDesired, type InstanceObserved, type InstancePrepared, type InstanceStepObserved } from './instance-observe.js';
 export { isRegistered, launchRequest, registeredEc2Ids, tokenBasis, whileProfilePropagates } from './instance-launch.js';
+
+// ---- prepare ----------------------------------------------------------------------------------------
+
+/** The stack's live instances, read once for the run: prepare and read share them. */
+function liveInstances(ctx: Pick<Ctx, 'ec2' | 'stack' | 'inventory'>): Promise<InstanceObserved[]> {
+  return ctx.inventory ? ctx.inventory.once('ec2:instances:live', () => stackInstances(ctx, LIVE_STATES)) : stackInstances(ctx, LIVE_STATES);
+}
+
+/**
+ * The stack's one running instance, when it already is what the settings ask for (its type, the
+ * given VPC, subnet and key pair), so nothing about a launch needs checking: EC2 runs that type
+ * there. Not with --replace-instance, which launches.
+ */
+function fittingInstance(ctx: Pick<Ctx, 'config' | 'flags'>, live: readonly InstanceObserved[]): InstanceObserved | undefined {
+  const c = ctx.config;
+  const i = live.length === 1 ? live[0]! : undefined;
+  if (!i || ctx.flags.replaceInstance || !['pending', 'running'].includes(i.state) || !i.subnetId || !i.vpcId) return undefined;
+  const fits = i.instanceType === c.instanceType && (!c.subnetId || c.subnetId === i.subnetId) && (!c.vpcId || c.vpcId === i.vpcId) && (c.keyName || undefined) === i.keyName;
+  return fits ? i : undefined;
+}
+
+/**
+ * What a run that finds its instance fitting needs: its network, and the AMI's id, to say when a
+ * newer one is out (one SSM call, instead of checking the type, its zones, the VPC, the subnets and
+ * the image; a launch, should one still be planned, reads the image's root device then).
+ */
+async function preparedFrom(ctx: Ctx, i: InstanceObserved): Promise<InstancePrepared> {
+  const c = ctx.config;
+  const ami = await resolveAmi(ctx, { idOnly: true }).catch((e) => {
+    if (ctx.flags.intent === 'inspect') return undefined;
+    throw e;
+  });
+  return {
+    vpcId: c.vpcId ?? discovered(i.vpcId, `the VPC of instance ${i.instanceId}`),
+    subnetId: c.subnetId ?? discovered(i.subnetId, `the subnet of instance ${i.instanceId}`),
+    subnets: [{ subnetId: i.subnetId }],
+    ...(ami ? { ami } : {}),
+  };
+}
 
 // ---- plan -------------------------------------------------------------------------------------------
 
@@ -119,6 +158,8 @@ export const instanceStep: DeclaredStep<Ctx, InstanceStepObserved, InstanceDesir
   tagged: [{ type: 'ec2:instance', is: (r) => !r.tags['aws:autoscaling:groupName'] }],
 
   async prepare(ctx): Promise<InstancePrepared> {
+    const running = fittingInstance(ctx, await liveInstances(ctx));
+    if (running) return preparedFrom(ctx, running);
     const [, network, , ami] = await Promise.all([
       prepareInstanceType(ctx),
       prepareNetwork(ctx),
@@ -132,7 +173,7 @@ export const instanceStep: DeclaredStep<Ctx, InstanceStepObserved, InstanceDesir
   },
 
   async read(ctx): Promise<InstanceStepObserved | Absent> {
-    const live = await stackInstances(ctx, LIVE_STATES);
+    const live = await liveInstances(ctx);
     if (live.length === 0) return ABSENT;
     await readCredits(ctx, live);
     return { instance: live[0], ...(live.length > 1 ? { instances: live } : {}) };

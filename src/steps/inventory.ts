@@ -17,6 +17,7 @@
  * as before, and the run says so.
  */
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import type { SecurityGroup } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '../aws/clients.js';
 import { STACK_TAG } from '../core/context.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
@@ -209,6 +210,36 @@ function trustedServices(document: string | undefined): string[] {
     const service = (st as { Principal?: { Service?: unknown } })?.Principal?.Service;
     return Array.isArray(service) ? service.map(String) : service ? [String(service)] : [];
   });
+}
+
+/**
+ * The stack's Auto Scaling groups as the run found them at its start: read once per run where the
+ * context has an inventory (the tagged facts and the retired-step check share it). A step that must
+ * see a group change within the run (the group's own read, its teardown) calls taggedGroups.
+ */
+export function stackGroupsAtStart(ctx: { autoscaling: AwsClients['autoscaling']; stack: string; inventory?: Inventory }): Promise<AutoScalingGroup[]> {
+  return ctx.inventory ? ctx.inventory.once('autoscaling:groups', () => taggedGroups(ctx)) : taggedGroups(ctx);
+}
+
+/**
+ * The security groups carrying the stack tag, with their rules, as the run found them at its start:
+ * read once per run where the context has an inventory. The tagged facts take the stack's group name
+ * from it, the VPC of a stack that has a group is that group's, and the security-group step's read is
+ * answered by it when the group it looks for is there (a group's name is unique in its VPC, so a
+ * tagged group of that name and VPC is the only one).
+ */
+export function stackSecurityGroupsAtStart(ctx: { ec2: AwsClients['ec2']; stack: string; inventory?: Inventory }): Promise<SecurityGroup[]> {
+  const read = async () => {
+    const out: SecurityGroup[] = [];
+    let token: string | undefined;
+    do {
+      const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
+      out.push(...(res.SecurityGroups ?? []));
+      token = res.NextToken;
+    } while (token);
+    return out;
+  };
+  return ctx.inventory ? ctx.inventory.once('ec2:security-groups', read) : read();
 }
 
 /** Every Auto Scaling group carrying the stack tag (the Tagging API does not cover Auto Scaling), page by page. */

@@ -15,7 +15,7 @@
  *   destroy  the stack's security groups (by tag, whatever their name; not the ALB's, which its step
  *            deletes), retried while EC2 still reports a DependencyViolation (instances terminating)
  */
-import type { IpPermission } from '@aws-sdk/client-ec2';
+import type { IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
 import { callerIpEndpoint } from '../aws/endpoints.js';
 import { deleteOwned } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
@@ -26,6 +26,7 @@ import { ABSENT, discovered, isAbsent, isUnknown, known, unknown, type Absent, t
 import { groupNames, topologyOf, type Topology } from '../core/topology.js';
 import { inputError, resolveVpc, tagMap, valueOf } from './host.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+import { stackSecurityGroupsAtStart } from './inventory.js';
 
 /** The instances' security group: HTTP from --allow-cidr (one instance, or a group without ALB) or from the ALB's group. */
 export interface SecurityGroupOutputs { securityGroupId: Later<string>; groupName: string; vpcId: string }
@@ -36,7 +37,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
+type Ctx = Pick<Context, 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint' | 'inventory'>;
 
 /** The tasks' dynamic host ports behind the ALB (bridge mode, hostPort 0): the range AWS recommends opening. */
 export const DYNAMIC_PORTS = { from: 32768, to: 65535 } as const;
@@ -165,6 +166,11 @@ function rulesOf(perms: IpPermission[] | undefined): IngressRule[] {
 /** How a rule compares (and reads in plans and status): protocol, ports, source. */
 export const ruleKey = (r: IngressRule) => `${r.protocol}:${r.fromPort}-${r.toPort}:${r.sourceGroupId ?? r.cidr}`;
 
+function observedGroup(g: SecurityGroup, name: string, stack: string): SecurityGroupObserved {
+  const tags = tagMap(g.Tags);
+  return { groupId: g.GroupId ?? '', name: g.GroupName ?? name, vpcId: g.VpcId ?? '', ingress: rulesOf(g.IpPermissions), tags, owned: ownedBy(tags, stack) };
+}
+
 export async function readSecurityGroup(
   ctx: Pick<Ctx, 'ec2' | 'stack'>,
   name: string,
@@ -175,10 +181,7 @@ export async function readSecurityGroup(
   let token: string | undefined;
   do {
     const res = await ctx.ec2.describeSecurityGroups({ Filters: filters, NextToken: token });
-    for (const g of res.SecurityGroups ?? []) {
-      const tags = tagMap(g.Tags);
-      groups.push({ groupId: g.GroupId ?? '', name: g.GroupName ?? name, vpcId: g.VpcId ?? '', ingress: rulesOf(g.IpPermissions), tags, owned: ownedBy(tags, ctx.stack) });
-    }
+    for (const g of res.SecurityGroups ?? []) groups.push(observedGroup(g, name, ctx.stack));
     token = res.NextToken;
   } while (token);
   // Without a VPC (status before prepare), prefer ours among same-named groups of other VPCs.
@@ -201,16 +204,10 @@ async function notOursNamed(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string, vpcId
 /** The stack's security groups this step owns: every one carrying the stack tag but the ALB's. */
 type OwnedGroup = { GroupId?: string; GroupName?: string };
 
-async function stackSecurityGroups(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config'>): Promise<OwnedGroup[]> {
+async function stackSecurityGroups(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config' | 'inventory'>): Promise<OwnedGroup[]> {
   const albGroup = groupNames(ctx.config).loadBalancerSecurityGroup;
-  const ours: OwnedGroup[] = [];
-  let token: string | undefined;
-  do {
-    const res = await ctx.ec2.describeSecurityGroups({ Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }], NextToken: token });
-    ours.push(...(res.SecurityGroups ?? []).filter((g) => g.GroupName !== albGroup));
-    token = res.NextToken;
-  } while (token);
-  return ours;
+  // As the run found them at its start (down deletes what its confirmation list showed).
+  return (await stackSecurityGroupsAtStart(ctx)).filter((g) => g.GroupName !== albGroup);
 }
 
 // ---- desired and plan -------------------------------------------------------------------------------
@@ -355,7 +352,12 @@ export const securityGroupStep: DeclaredStep<Ctx, SecurityGroupObserved, Securit
   },
 
   async read(ctx, prepared): Promise<SecurityGroupObserved | Absent> {
-    return (await readSecurityGroup(ctx, ctx.config.securityGroupName, valueOf(prepared?.vpcId) ?? ctx.config.vpcId)) ?? ABSENT;
+    const name = ctx.config.securityGroupName;
+    const vpcId = valueOf(prepared?.vpcId) ?? ctx.config.vpcId;
+    // The stack's tagged groups, read once for the run: a group of this name in this VPC there is the only one of that name in it.
+    const tagged = vpcId ? (await stackSecurityGroupsAtStart(ctx)).find((g) => g.GroupName === name && g.VpcId === vpcId) : undefined;
+    if (tagged) return observedGroup(tagged, name, ctx.stack);
+    return (await readSecurityGroup(ctx, name, vpcId)) ?? ABSENT;
   },
 
   desired(ctx, deps: DepOutputs, prepared): SecurityGroupDesired {

@@ -216,7 +216,9 @@ export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, und
         }
       }
     }
-    await waitSteady(ctx, { ...desired, ignoreDeployments: isAbsent(observed) ? [] : observed.failedDeployments });
+    // A service that changes nothing and was steady when read a moment ago is not polled again.
+    const steadyAsRead = plan.action === 'noop' && !isAbsent(observed) && observed.deployments === 1 && !observed.primaryFailed && observed.runningCount === desired.desiredCount && observed.taskDefinition === desired.taskDefinition;
+    if (!steadyAsRead) await waitSteady(ctx, { ...desired, ignoreDeployments: isAbsent(observed) ? [] : observed.failedDeployments });
     if (desired.urlsFromTasks) {
       const urls = (await taskAddresses(ctx, desired.cluster, desired.name)).map((ip) => `http://${ip}/`);
       return { serviceName: desired.name, serviceArn: arn, url: urls[0], urls };

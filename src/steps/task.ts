@@ -144,11 +144,23 @@ async function describe(ctx: Pick<Context, 'ecs' | 'stack'>, arn: string): Promi
 }
 
 /**
+ * The family's latest ACTIVE revision with its tags, read once per run where the context has an
+ * inventory (the tagged facts read the image it runs, the step its definition).
+ */
+export function latestTaskDefinition(ctx: Pick<Context, 'ecs' | 'stack'> & Partial<Pick<Context, 'inventory'>>, family: string): Promise<TaskObserved | undefined> {
+  return ctx.inventory ? ctx.inventory.once(`ecs:task-definition:${family}`, () => describe(ctx, family)) : describe(ctx, family);
+}
+
+/**
  * The stack's latest ACTIVE revision of the family. Revisions someone else registered in the family
  * are passed over (they neither block the stack nor are touched); only a family with revisions
  * and none of the stack's is somebody else's.
  */
-async function readTask(ctx: Pick<Context, 'ecs' | 'stack'>, family: string): Promise<TaskObserved | Absent> {
+async function readTask(ctx: Pick<Context, 'ecs' | 'stack'> & Partial<Pick<Context, 'inventory'>>, family: string): Promise<TaskObserved | Absent> {
+  // The family's latest ACTIVE revision (DescribeTaskDefinition of the family alone): where it is the
+  // stack's, it is the one; only a family whose latest is someone else's is walked revision by revision.
+  const latest = await latestTaskDefinition(ctx, family);
+  if (latest?.owned && latest.definition.status === 'ACTIVE') return latest;
   const active = await revisions(ctx, family, 'ACTIVE');
   let first: TaskObserved | undefined;
   for (const arn of active) {

@@ -121,7 +121,10 @@ test('placement: killed right after the launch in the second zone, then run agai
     // lagged): the launch tries us-east-1a first with the same token, and gets the instance back.
     delete sb.world.settings.capacity;
     const ctx = await sandboxContext(sb);
-    const prepared = await instanceStep.prepare!(ctx);
+    // Its prepare does not see the instance either (a run that sees its instance takes its subnet and checks nothing).
+    const ec2 = new Proxy(ctx.ec2, { get: (t, p) => (p === 'describeInstances' ? async () => ({ Reservations: [] }) : Reflect.get(t, p)) });
+    const lagging = new Proxy(ctx, { get: (t, p) => (p === 'ec2' ? ec2 : Reflect.get(t, p)) });
+    const prepared = await instanceStep.prepare!(lagging);
     const first = await applySteps(STEPS, ctx, { targets: ['iam', 'cluster', 'security-group'] });
     const deps = { iam: first.outputs.iam!, cluster: { clusterName: 'ECSCloudWatchLogs', clusterArn: '' }, 'security-group': first.outputs['security-group']! };
     const desired = instanceStep.desired(ctx, deps, prepared);
