@@ -43,6 +43,9 @@ export interface PollOptions {
   signal?: AbortSignal;
   timeoutMs: number;
   intervalMs: number;
+  /** Each interval this many times the last, up to maxIntervalMs (default: a steady pace). */
+  backoff?: number;
+  maxIntervalMs?: number;
   /** What we are waiting for, for the timeout message. */
   what: string;
 }
@@ -69,13 +72,15 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, opts: Po
   const start = opts.clock.now();
   const deadline = start + opts.timeoutMs;
   const progress = (done: boolean) => waitObserver?.({ what: opts.what, elapsedMs: opts.clock.now() - start, limitMs: opts.timeoutMs, done });
+  let interval = opts.intervalMs;
   try {
     for (;;) {
       const v = await check();
       if (v !== undefined) return v;
       if (opts.clock.now() >= deadline) throw new WaitTimeoutError(`Timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for ${opts.what}`);
       progress(false);
-      await opts.clock.sleep(opts.intervalMs, opts.signal);
+      await opts.clock.sleep(interval, opts.signal);
+      if (opts.backoff) interval = Math.min(interval * opts.backoff, opts.maxIntervalMs ?? interval * opts.backoff);
     }
   } finally {
     progress(true);

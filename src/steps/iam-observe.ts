@@ -189,15 +189,15 @@ export async function readIamOwners(ctx: Ctx, base: string): Promise<{ profile?:
   const name = nameFor(ctx, base);
   const owned = (tags: { Key?: string; Value?: string }[] | undefined) => ownedBy(tagMap(tags), ctx.stack);
   const role = async (n: string) => {
-    const r = (await notFoundAsUndefined(ctx.iam.getRole({ RoleName: n })))?.Role;
+    const r = (await roleAtStart(ctx, n))?.Role;
     return r ? owned(r.Tags) : undefined;
   };
   const policyAt = async (arn: string) => {
-    const p = (await notFoundAsUndefined(ctx.iam.getPolicy({ PolicyArn: arn })))?.Policy;
+    const p = (await policyAtStart(ctx, arn))?.Policy;
     return p ? owned(p.Tags) : undefined;
   };
   const [profile, instanceRole, taskRole, policy] = await Promise.all([
-    notFoundAsUndefined(ctx.iam.getInstanceProfile({ InstanceProfileName: name })).then((r) => (r?.InstanceProfile ? owned(r.InstanceProfile.Tags) : undefined)),
+    profileAtStart(ctx, name).then((r) => (r?.InstanceProfile ? owned(r.InstanceProfile.Tags) : undefined)),
     role(name),
     role(taskRoleNameFor(ctx, base)),
     // As readPolicyNamed: at the stack's path, else somebody else's of that name at the root path.
@@ -205,6 +205,18 @@ export async function readIamOwners(ctx: Ctx, base: string): Promise<{ profile?:
   ]);
   return { profile, role: instanceRole, taskRole, policy };
 }
+
+/**
+ * IAM's Get calls as the run's start saw them, read once where the context has the run's inventory:
+ * `down`'s confirmation list (readIamOwners) and its deletes (iam.ts destroyOne) share them, so what
+ * was confirmed as the stack's is what is deleted. `up` reads afresh (readRole, readPolicy, readProfile).
+ */
+function atStart<T>(ctx: Pick<Ctx, 'inventory'>, key: string, read: () => Promise<T>): Promise<T> {
+  return ctx.inventory ? ctx.inventory.once(`iam:${key}`, read) : read();
+}
+export const roleAtStart = (ctx: Pick<Ctx, 'iam' | 'inventory'>, name: string) => atStart(ctx, `role:${name}`, () => notFoundAsUndefined(ctx.iam.getRole({ RoleName: name })));
+export const policyAtStart = (ctx: Pick<Ctx, 'iam' | 'inventory'>, arn: string) => atStart(ctx, `policy:${arn}`, () => notFoundAsUndefined(ctx.iam.getPolicy({ PolicyArn: arn })));
+export const profileAtStart = (ctx: Pick<Ctx, 'iam' | 'inventory'>, name: string) => atStart(ctx, `profile:${name}`, () => notFoundAsUndefined(ctx.iam.getInstanceProfile({ InstanceProfileName: name })));
 
 /** The configured base name and any other the stack's IAM path holds for this region. */
 export async function stackBaseNames(ctx: Ctx): Promise<string[]> {

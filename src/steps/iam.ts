@@ -19,16 +19,17 @@
  * policy is put back. A missing attachment or profile link is repaired. Nothing else is touched: other
  * policies attached to the role by someone else stay.
  */
-import { REGION_TAG, STACK_TAG, awsTags } from '../core/context.js';
+import { REGION_TAG, STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { deepEqual, diff, normalise } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
 import { isAbsent, unknown, type Absent, type DestroyResult, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { renderJson } from '../core/templates.js';
 import { retryOn, within } from '../core/wait.js';
-import { ecsInstancePolicyArn, logGroupArn, partitionOf } from './arns.js';
+import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './arns.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 import { iamPath } from './inventory.js';
-import { type Ctx, type IamObserved, type IamDesired, notFoundAsUndefined, readPolicy, readRole, readProfile, nameFor, taskRoleNameFor, policyArnFor, shortArn, readIam, readPolicyNamed, readIamOwners, stackBaseNames, listVersions, putDefaultVersion, ignoreNotFound } from './iam-observe.js';
+import { tagMap } from './host.js';
+import { type Ctx, type IamObserved, type IamDesired, notFoundAsUndefined, readPolicy, readRole, readProfile, nameFor, taskRoleNameFor, policyArnFor, shortArn, readIam, readPolicyNamed, readIamOwners, stackBaseNames, listVersions, putDefaultVersion, ignoreNotFound, roleAtStart, policyAtStart, profileAtStart } from './iam-observe.js';
 
 export interface IamOutputs {
   policyArn: string;
@@ -336,38 +337,40 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
   const kept: string[] = [];
   const notOurs = (what: string) => kept.push(`${what} ${name} (not tagged as stack ${ctx.stack})`);
 
-  // Instance profile first (it holds the role), then the role, then the policy.
-  const profile = await readProfile(ctx, name);
-  if (profile && !profile.owned) notOurs('instance profile');
-  else if (profile) {
-    for (const r of profile.roles) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: r }));
+  // Instance profile first (it holds the role), then the role, then the policy; each as the
+  // confirmation list found it (its Get calls are the run's, read once).
+  const ip = (await profileAtStart(ctx, name))?.InstanceProfile;
+  if (ip && !ownedBy(tagMap(ip.Tags), ctx.stack)) notOurs('instance profile');
+  else if (ip) {
+    for (const r of ip.Roles ?? []) if (r.RoleName) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: r.RoleName }));
     await ignoreNotFound(ctx.iam.deleteInstanceProfile({ InstanceProfileName: name }));
     deleted.push(`instance profile ${name}`);
   }
 
   for (const [what, roleName] of [['role', name], ['task role', taskRoleNameFor(ctx, base)]] as const) {
-    const role = await readRole(ctx, roleName);
-    if (role && !role.owned) kept.push(`${what} ${roleName} (not tagged as stack ${ctx.stack})`);
+    const role = (await roleAtStart(ctx, roleName))?.Role;
+    if (role && !ownedBy(tagMap(role.Tags), ctx.stack)) kept.push(`${what} ${roleName} (not tagged as stack ${ctx.stack})`);
     else if (role) {
-      // A role can't be deleted while a profile holds it or a policy is attached.
-      let marker: string | undefined;
-      const holders: string[] = [];
-      do {
-        const page = await notFoundAsUndefined(ctx.iam.listInstanceProfilesForRole({ RoleName: roleName, Marker: marker }));
-        for (const ip of page?.InstanceProfiles ?? []) if (ip.InstanceProfileName) holders.push(ip.InstanceProfileName);
-        marker = page?.IsTruncated ? page.Marker : undefined;
-      } while (marker);
-      for (const ip of holders) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: ip, RoleName: roleName }));
-      for (const arn of role.attachedPolicyArns) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
-      await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
+      // A role can't be deleted while a policy is attached or a profile holds it.
+      for (const arn of await attachedPolicies(ctx, roleName)) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
+      try {
+        await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
+      } catch (e) {
+        // Held by an instance profile besides the stack's (deleted above): let go of it, then delete.
+        if (!hasAwsCode(e, 'DeleteConflict', 'DeleteConflictException')) throw e;
+        for (const holder of await profilesHolding(ctx, roleName)) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: holder, RoleName: roleName }));
+        await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
+      }
       deleted.push(`${what} ${roleName}`);
     }
   }
 
-  const policy = await readPolicyNamed(ctx, base);
-  if (policy && !policy.owned) notOurs('policy');
-  else if (policy) {
-    const policyArn = policy.arn;
+  // At the stack's path, else somebody else's of that name at the root path (as readPolicyNamed).
+  const atPath = (await policyAtStart(ctx, policyArnFor(ctx, base)))?.Policy;
+  const policy = atPath ?? (await policyAtStart(ctx, iamPolicyArn(partitionOf(ctx.callerArn), ctx.account, name)))?.Policy;
+  if (policy && !ownedBy(tagMap(policy.Tags), ctx.stack)) notOurs('policy');
+  else if (policy?.Arn) {
+    const policyArn = policy.Arn;
     const versions = await listVersions(ctx, policyArn);
     for (const v of versions.filter((x) => !x.IsDefaultVersion)) {
       await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: policyArn, VersionId: v.VersionId }));
@@ -381,6 +384,30 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
     }
   }
   return { deleted, kept };
+}
+
+/** The managed policies attached to a role (none once it is gone). */
+async function attachedPolicies(ctx: Ctx, roleName: string): Promise<string[]> {
+  const out: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await notFoundAsUndefined(ctx.iam.listAttachedRolePolicies({ RoleName: roleName, Marker: marker }));
+    for (const a of page?.AttachedPolicies ?? []) if (a.PolicyArn) out.push(a.PolicyArn);
+    marker = page?.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return out;
+}
+
+/** The instance profiles that hold a role. */
+async function profilesHolding(ctx: Ctx, roleName: string): Promise<string[]> {
+  const out: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await notFoundAsUndefined(ctx.iam.listInstanceProfilesForRole({ RoleName: roleName, Marker: marker }));
+    for (const ip of page?.InstanceProfiles ?? []) if (ip.InstanceProfileName) out.push(ip.InstanceProfileName);
+    marker = page?.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return out;
 }
 
 function retryOpts(ctx: Pick<Ctx, 'clock' | 'signal' | 'timing' | 'report'>, what: string) {

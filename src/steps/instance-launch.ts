@@ -10,7 +10,7 @@ import { clientToken } from './tokens.js';
 import { awsTags } from '../core/context.js';
 import { AwsError, awsErrorCode, hasAwsCode } from '../core/errors.js';
 import { pollUntil, retryOn, within } from '../core/wait.js';
-import { CLUSTER_TAG, METADATA_OPTIONS, type SubnetChoice } from './host.js';
+import { CLUSTER_TAG, METADATA_OPTIONS, rootDeviceOf, type SubnetChoice } from './host.js';
 
 import { LIVE_STATES, describeInstance, instanceShape, stackInstances, type Ctx, type InstanceDesired, type InstanceObserved } from './instance-observe.js';
 
@@ -27,7 +27,9 @@ export async function terminateAndWait(ctx: Ctx, ids: string[], alreadyGoing: st
       const left = (await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'])).filter((i) => ids.includes(i.instanceId));
       return left.length === 0 ? true : undefined;
     },
-    { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
+    // Termination takes tens of seconds (shutting-down, then terminated): the pace slows to 3x the
+    // poll interval, as AWS's own instance-terminated waiter polls every 15 s.
+    { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, backoff: 1.5, maxIntervalMs: 3 * ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
   );
 }
 
@@ -91,7 +93,9 @@ export async function launchedWith(ctx: Ctx, token: string, exclude: readonly st
  * Unsupported, in the next one (the next zone), saying so. `exclude`: instances that don't count as
  * this launch (the one a replacement replaces).
  */
-export async function launch(ctx: Ctx, d: InstanceDesired, securityGroupId: string, exclude: readonly string[] = []): Promise<InstanceObserved> {
+export async function launch(ctx: Ctx, desired: InstanceDesired, securityGroupId: string, exclude: readonly string[] = []): Promise<InstanceObserved> {
+  // A run that planned no launch looked up only the AMI's id (instance.ts prepare): its root device now.
+  const d = desired.rootDeviceName || !desired.amiId ? desired : { ...desired, rootDeviceName: await rootDeviceOf(ctx, desired.amiId) };
   const choices: SubnetChoice[] = d.subnetChoices.length ? d.subnetChoices : [{ subnetId: d.subnetId ?? '' }];
   const tried: { az: string; code: string }[] = [];
   let n = 0;
