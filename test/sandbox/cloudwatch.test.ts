@@ -27,7 +27,8 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { emitMetric } from '../../src/sandbox/metrics.js';
-import { ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
+import { defaultServices, ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
+import { checkStateFile } from '../../src/sandbox/world.js';
 import type { SnsState } from '../../src/sandbox/services/sns.js';
 import { clientConfig, rejection, withSandbox } from './support.js';
 
@@ -278,7 +279,7 @@ test('dashboards: validation messages as AWS returns them, get, list, tags, dele
 });
 
 test('metric data and alarms survive a restart with the world (the store is persisted)', async () => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'cw-state-'));
@@ -290,6 +291,12 @@ test('metric data and alarms survive a restart with the world (the store is pers
       await cw.send(new PutMetricDataCommand({ Namespace: 'P', MetricData: [{ MetricName: 'm', Value: 3, Timestamp: new Date(clock.now()) }] }));
       await cw.send(new PutMetricAlarmCommand({ AlarmName: 'a', Namespace: 'P', MetricName: 'm', Statistic: 'Maximum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanThreshold' }));
     });
+    // The saved CloudWatch part is checked at load: a damaged alarm is refused, not served.
+    const saved = JSON.parse(readFileSync(statePath, 'utf8')) as { state: { monitoring: { alarms: Record<string, { state: string }> } } };
+    assert.equal(checkStateFile(saved, defaultServices), undefined);
+    const broken = structuredClone(saved);
+    broken.state.monitoring.alarms['us-east-1/a'].state = 'PANIC';
+    assert.match(checkStateFile(broken, defaultServices) ?? '', /^monitoring\.alarms\["us-east-1\/a"\]\.state must be one of/);
     clock.advance(PERIOD_MS);
     await withSandbox({ latency: 'fast', clock, statePath }, async (sb) => {
       const { cw } = clients(sb);
