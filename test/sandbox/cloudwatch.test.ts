@@ -179,6 +179,25 @@ test('an alarm starts INSUFFICIENT_DATA, goes to ALARM after its scaled period, 
   });
 });
 
+test('TreatMissingData: breaching, notBreaching, ignore and missing on a period without data', async () => {
+  const clock = new ManualClock(Date.UTC(2026, 10, 25, 12, 0, 0));
+  await withSandbox({ latency: 'fast', clock }, async (sb) => {
+    const { cw } = clients(sb);
+    const treatments = ['breaching', 'notBreaching', 'ignore', 'missing'] as const;
+    for (const t of treatments) {
+      await cw.send(new PutMetricAlarmCommand({ AlarmName: t, Namespace: 'App', MetricName: 'Errors', Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: t }));
+    }
+    const states = async () => Promise.all(treatments.map((t) => state(cw, t)));
+    clock.advance(PERIOD_MS); // a period without data
+    assert.deepEqual(await states(), ['ALARM', 'OK', 'INSUFFICIENT_DATA', 'INSUFFICIENT_DATA']);
+    emitMetric(sb.world, { region: 'us-east-1', account: '123456789012', namespace: 'App', metricName: 'Errors', dimensions: {}, timestamp: clock.now(), value: 1 });
+    clock.advance(PERIOD_MS); // a period with a value under the threshold
+    assert.deepEqual(await states(), ['OK', 'OK', 'OK', 'OK']);
+    clock.advance(PERIOD_MS); // and one without data again
+    assert.deepEqual(await states(), ['ALARM', 'OK', 'OK', 'INSUFFICIENT_DATA'], 'ignore keeps the state it had');
+  });
+});
+
 test('a 5xx-rate alarm on metric math with DatapointsToAlarm and a p99 alarm', async () => {
   const clock = new ManualClock(Date.UTC(2026, 10, 25, 12, 0, 0));
   await withSandbox({ latency: 'fast', clock }, async (sb) => {
