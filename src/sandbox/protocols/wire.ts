@@ -2,12 +2,14 @@
  * What every protocol layer implements: turn a handler's result, or a ServiceError, into the HTTP
  * response that protocol puts on the wire.
  */
-import type { ServiceError, ServiceModule } from '../types.js';
+import type { ServiceError, ServiceModule, StreamingResult } from '../types.js';
 
 export interface WireResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** A streaming response (event streams): `body` is empty, this writes the rest. */
+  stream?: StreamingResult;
 }
 
 export interface ProtocolCodec {
