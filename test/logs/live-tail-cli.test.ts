@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
-import type { RunningSandbox } from '../../src/sandbox/index.js';
+import { ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
 import { openLiveTailSessions } from '../../src/sandbox/services/logs/live-tail.js';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { outsideHosts } from '../helpers/net-log.js';
@@ -151,6 +151,29 @@ test('logs --follow | head -1: a closed stdout ends it quietly with exit 0 and c
       assert.equal(code, 0, run.err());
       assert.doesNotMatch(run.err(), /EPIPE|Error|Unexpected/);
       await waitFor(() => openLiveTailSessions(sb.world) === 0, 'the session to close');
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+    }
+  });
+});
+
+test('logs --follow: a session ended by the 3-hour limit is replaced, and lines put after it still appear once', async () => {
+  const clock = new ManualClock(Date.now());
+  await withSandbox({ clock }, async (sb) => {
+    await seedLab(sb);
+    const run = follow(sb, netLogFile(), '--stream', 'httpd-access');
+    try {
+      await waitFor(() => openLiveTailSessions(sb.world) === 1, 'the session');
+      await putEvent(sb, ACCESS, 'before the limit');
+      await run.until(/before the limit/, 'the first line');
+      clock.advance(3 * 60 * 60 * 1000);
+      await run.until(/3-hour limit; starting a new one/, 'the reconnection notice', 'stderr');
+      await waitFor(() => calls(sb, 'StartLiveTail') === 2 && openLiveTailSessions(sb.world) === 1, 'the second session');
+      await putEvent(sb, ACCESS, 'after the limit');
+      await run.until(/after the limit/, 'the line put in the second session');
+      run.child.kill('SIGINT');
+      assert.equal((await run.exited).code, 130);
+      assert.equal(run.out().match(/before the limit/g)?.length, 1, 'the catch-up read does not print a line twice');
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }

@@ -66,7 +66,7 @@ export function logsCommand(): Command {
       `the stream is shown without its instance-host-ip prefix. --format short leaves the stream out.\n` +
       `--follow opens a Live Tail session (StartLiveTail); without that permission, or on an endpoint\n` +
       `without it, it polls FilterLogEvents instead and says so. Events the agent ships late still show,\n` +
-      `possibly after newer ones. See docs/logs.md.\n` +
+      `possibly after newer ones. See docs/commands.md (logs).\n` +
       examples([
         'ecs-cwlogs logs',
         'ecs-cwlogs logs --follow --stream httpd-access',
