@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
-import { ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
+import { defaultServices, ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
 import { openLiveTailSessions } from '../../src/sandbox/services/logs/live-tail.js';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { outsideHosts } from '../helpers/net-log.js';
@@ -132,6 +132,24 @@ test('logs --follow when the caller may not use Live Tail (the sandbox denies lo
       assert.equal(run.err().match(/Live Tail is not available/g)?.length, 1, run.err());
       assert.match(run.err(), /Live Tail is not available: your credentials may not call logs:StartLiveTail \(AccessDeniedException\)\. Following by polling FilterLogEvents/);
       assert.equal(calls(sb, 'StartLiveTail'), 1);
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+    }
+  });
+});
+
+test('logs --follow on an endpoint without StartLiveTail (UnknownOperationException): polls instead, saying so once', async () => {
+  const services = defaultServices.map((m) => (m.name === 'logs' ? { ...m, operations: Object.fromEntries(Object.entries(m.operations).filter(([op]) => op !== 'StartLiveTail')) } : m));
+  await withSandbox({ services }, async (sb) => {
+    await seedLab(sb);
+    const run = follow(sb, netLogFile(), '--stream', 'httpd-access', '--json');
+    try {
+      await run.until(/Live Tail is not available: the endpoint does not offer StartLiveTail \(UnknownOperationException\)/, 'the fallback notice', 'stderr');
+      await putEvent(sb, ACCESS, 'polled line');
+      await run.until(/polled line/, 'the line put while polling');
+      run.child.kill('SIGINT');
+      assert.equal((await run.exited).code, 130);
+      assert.deepEqual(JSON.parse(run.out().trimEnd().split('\n').at(-1)!).message, 'polled line', 'stdout holds only JSON lines');
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }
