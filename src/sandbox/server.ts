@@ -26,7 +26,7 @@ import { DEFAULT_IAM_PROPAGATION_MS, latencyProfile, requestDelay } from './late
 import { ec2Codec } from './protocols/ec2.js';
 import { jsonCodec, parseJsonBody, parseTarget } from './protocols/json.js';
 import { queryCodec } from './protocols/query.js';
-import type { ProtocolCodec, WireResponse } from './protocols/wire.js';
+import { accessDenied, type ProtocolCodec, type WireResponse } from './protocols/wire.js';
 import { defaultServices } from './services/index.js';
 import { readSigV4, verifySigV4, type SigningCredentials, type SigV4Failure } from './sigv4.js';
 import {
@@ -450,12 +450,6 @@ class Sandbox {
       body,
     );
   }
-}
-
-/** What a caller whose policy denies the action gets (IAM's wording; JSON services say AccessDeniedException). */
-function accessDenied(module: ServiceModule, operation: string, account: string): ServiceError {
-  const code = module.protocol === 'json' ? 'AccessDeniedException' : module.protocol === 'ec2' ? 'UnauthorizedOperation' : 'AccessDenied';
-  return new ServiceError(code, `User: arn:aws:iam::${account}:user/sandbox is not authorized to perform: ${module.name}:${operation} because no identity-based policy allows the ${module.name}:${operation} action`, 400);
 }
 
 function send(res: ServerResponse, r: WireResponse, close = false): void {

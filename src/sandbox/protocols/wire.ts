@@ -2,7 +2,7 @@
  * What every protocol layer implements: turn a handler's result, or a ServiceError, into the HTTP
  * response that protocol puts on the wire.
  */
-import type { ServiceError, ServiceModule, StreamingResult } from '../types.js';
+import { ServiceError, type ServiceModule, type StreamingResult } from '../types.js';
 
 export interface WireResponse {
   status: number;
@@ -33,4 +33,10 @@ export interface ProtocolCodec {
   unknownOperation(operation: string, version?: string): ServiceError;
   /** The error for an unexpected exception inside a handler. */
   internalError(): ServiceError;
+}
+
+/** What a caller whose policy denies the action gets (IAM's wording; JSON services say AccessDeniedException). */
+export function accessDenied(module: ServiceModule, operation: string, account: string): ServiceError {
+  const code = module.protocol === 'json' ? 'AccessDeniedException' : module.protocol === 'ec2' ? 'UnauthorizedOperation' : 'AccessDenied';
+  return new ServiceError(code, `User: arn:aws:iam::${account}:user/sandbox is not authorized to perform: ${module.name}:${operation} because no identity-based policy allows the ${module.name}:${operation} action`, 400);
 }
