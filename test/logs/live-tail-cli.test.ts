@@ -198,6 +198,18 @@ test('logs --follow: a session ended by the 3-hour limit is replaced, and lines 
   });
 });
 
+test('logs --sandbox --follow: Live Tail on the sandbox the CLI starts itself, with no name outside loopback looked up', async () => {
+  const netLog = netLogFile();
+  const env = cliEnv(tempConfigDir(), { NODE_OPTIONS: `--import=${RECORDER}`, ECS_CWLOGS_TEST_NET_LOG: netLog });
+  const group = await runCli(['log-group', '--sandbox', '--stack', 'livetail-sbx', '--yes'], env, { timeoutMs: 120_000 });
+  assert.equal(group.code, 0, group.stderr);
+  const r = await runCli(['logs', '--sandbox', '--stack', 'livetail-sbx', '--follow', '--until', '+10s'], env, { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Following log group ecs; until/);
+  assert.doesNotMatch(r.stderr, /not available|polling/, 'Live Tail was used, not the fallback');
+  assert.deepEqual(outsideHosts(netLog), [], `hosts outside loopback were looked up (recording ${netLog})`);
+});
+
 async function waitFor(ok: () => boolean, what: string): Promise<void> {
   const end = Date.now() + 10_000;
   while (!ok()) {
