@@ -70,7 +70,7 @@ export function logsCommand(): Command {
       examples([
         'ecs-cwlogs logs',
         'ecs-cwlogs logs --follow --stream httpd-access',
-        'ecs-cwlogs logs --follow --filter \'"GET /" 5\' --until +30m',
+        'ecs-cwlogs logs --follow --stream httpd-error --filter error --until +30m',
         'ecs-cwlogs logs --since 2h --until 1h --stream httpd-error',
         'ecs-cwlogs logs --since 2h --stream httpd-error --filter error',
         'ecs-cwlogs logs --since 2024-05-01T10:00:00Z --json | jq -r .message',
