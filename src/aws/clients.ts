@@ -100,7 +100,10 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     ssm: lazyObject(async () => new (await import('@aws-sdk/client-ssm')).SSM(common)),
     sts: lazyObject(async () => new (await import('@aws-sdk/client-sts')).STS(common)),
     ecr: lazyObject(async () => new (await import('@aws-sdk/client-ecr')).ECR(common)),
-    logs: lazyObject(async () => new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogs(common)),
+    // StartLiveTail goes to the `stream-` host prefix of the endpoint (the model's endpoint trait): on
+    // an explicit endpoint (the sandbox, --endpoint-url) that would be `stream-127.0.0.1`, a name
+    // looked up in DNS. The endpoint given is where every call goes, Live Tail's included.
+    logs: lazyObject(async () => new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogs({ ...common, ...(opts.endpoint ? { disableHostPrefix: true } : {}) })),
     tagging: lazyObject(async () => new (await import('@aws-sdk/client-resource-groups-tagging-api')).ResourceGroupsTaggingAPI(common)),
     autoscaling: lazyObject(async () => new (await import('@aws-sdk/client-auto-scaling')).AutoScaling(common)),
     elbv2: lazyObject(async () => new (await import('@aws-sdk/client-elastic-load-balancing-v2')).ElasticLoadBalancingV2(common)),

@@ -14,7 +14,8 @@
  * Follow: poll every pollMs. Each poll reads from (newest timestamp seen - lookback), so events the
  * agent ships late (it flushes every 5 s) are still found; events already printed are skipped by
  * eventId. A late event may therefore print after a newer one. Throttling, 5xx and network
- * failures (after the SDK's own retries) back off and carry on; the abort signal ends the loop.
+ * failures (after the SDK's own retries) back off and carry on; the abort signal ends the loop, and
+ * so does endTime (--until) once it has passed. Following through Live Tail: live-tail.ts.
  */
 import type { FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
 import type { LogsApi } from '../aws/clients.js';
@@ -88,6 +89,22 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 
 /** `10m`, `1h`, `2d`, `90s`, `1w` (ago), or an ISO-8601 date or date-time. Returns epoch ms. */
 export function parseSince(text: string, now: number): number {
+  return parseTime(text, now, '--since');
+}
+
+/**
+ * --until: as --since (`10m` ago, an ISO-8601 time), plus `now` and `+10m` (that long from now, for
+ * a --follow that stops by itself). Returns epoch ms.
+ */
+export function parseUntil(text: string, now: number): number {
+  const raw = text.trim();
+  if (/^now$/i.test(raw)) return now;
+  const ahead = /^\+\s*(\d+)\s*([smhdw])$/i.exec(raw);
+  if (ahead) return now + Number(ahead[1]) * UNIT_MS[ahead[2].toLowerCase()];
+  return parseTime(text, now, '--until', ', now, or +10m (from now)');
+}
+
+function parseTime(text: string, now: number, flag: string, more = ''): number {
   const raw = text.trim();
   const rel = /^(\d+)\s*([smhdw])$/i.exec(raw);
   if (rel) return now - Number(rel[1]) * UNIT_MS[rel[2].toLowerCase()];
@@ -96,9 +113,9 @@ export function parseSince(text: string, now: number): number {
     if (!Number.isNaN(t)) return t;
   }
   throw new UserInputError({
-    what: `Invalid --since "${text}"`,
+    what: `Invalid ${flag} "${text}"`,
     why: 'it is neither a duration nor an ISO-8601 time',
-    fix: 'Use a duration such as 30s, 10m, 1h, 2d or 1w, or a time such as 2024-05-01T10:00:00Z.',
+    fix: `Use a duration such as 30s, 10m, 1h, 2d or 1w (ago), or a time such as 2024-05-01T10:00:00Z${more}.`,
   });
 }
 
@@ -288,6 +305,8 @@ export async function tailLogs(logs: LogsApi, o: TailOptions, sink: TailSink): P
 
   for (;;) {
     if (aborted()) return result(true);
+    // Following up to endTime (--until): one last read once it has passed, then stop.
+    const last = o.follow && o.endTime !== undefined && now() > o.endTime;
     try {
       if (useStreams && (streamNames === undefined || streamNames.length === 0 || polls % relistEvery === 0)) {
         streamNames = await matchingStreams(logs, o);
@@ -333,9 +352,9 @@ export async function tailLogs(logs: LogsApi, o: TailOptions, sink: TailSink): P
       await sleep(wait, o.signal);
       continue;
     }
-    if (!o.follow) return result(false);
+    if (!o.follow || last) return result(false);
     polls++;
-    await sleep(o.pollMs, o.signal);
+    await sleep(o.endTime === undefined ? o.pollMs : Math.max(0, Math.min(o.pollMs, o.endTime + 1 - now())), o.signal);
   }
 }
 

@@ -7,7 +7,7 @@ import type { WireResponse } from './protocols/wire.js';
 import type { RequestLogEntry, ServiceModule, World } from './types.js';
 import type { SandboxWorld } from './world.js';
 
-const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'latency', 'capacity', 'notOffered'] as const;
+const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'latency', 'capacity', 'notOffered', 'deny'] as const;
 
 /** What the control endpoints read and change of a running sandbox. */
 export interface ControlledSandbox {
@@ -67,6 +67,16 @@ function patchSettings(world: World, body: string): WireResponse {
         return jsonReply(400, { error: 'latency must be none, fast or realistic' });
       }
       settings.latency = latencyProfile(value);
+      continue;
+    }
+    if (key === 'deny') {
+      // ["logs:StartLiveTail"]: the caller's policy denies these actions; null or [] allows all again.
+      if (value !== null && !(Array.isArray(value) && value.every((x) => typeof x === 'string' && /^[a-z0-9-]+:[A-Za-z0-9]+$/.test(x)))) {
+        return jsonReply(400, { error: 'deny must be a list of actions such as "logs:StartLiveTail"' });
+      }
+      const actions = value === null ? [] : (value as string[]);
+      if (actions.length === 0) delete settings.deny;
+      else settings.deny = [...actions];
       continue;
     }
     if (key === 'capacity' || key === 'notOffered') {

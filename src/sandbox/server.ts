@@ -26,11 +26,12 @@ import { DEFAULT_IAM_PROPAGATION_MS, latencyProfile, requestDelay } from './late
 import { ec2Codec } from './protocols/ec2.js';
 import { jsonCodec, parseJsonBody, parseTarget } from './protocols/json.js';
 import { queryCodec } from './protocols/query.js';
-import type { ProtocolCodec, WireResponse } from './protocols/wire.js';
+import { accessDenied, type ProtocolCodec, type WireResponse } from './protocols/wire.js';
 import { defaultServices } from './services/index.js';
 import { readSigV4, verifySigV4, type SigningCredentials, type SigV4Failure } from './sigv4.js';
 import {
   ServiceError,
+  StreamingResult,
   type LatencyProfileName,
   type Protocol,
   type RequestLogEntry,
@@ -241,7 +242,21 @@ class Sandbox {
       send(res, this.control(method, url.pathname, body.toString('utf8')));
       return;
     }
-    send(res, await this.aws(req, url, body));
+    const reply = await this.aws(req, url, body);
+    if (reply.stream) await this.stream(res, reply, reply.stream);
+    else send(res, reply);
+  }
+
+  /** A streaming response: headers now, then whatever the operation writes until it ends or the client leaves. */
+  private async stream(res: ServerResponse, head: WireResponse, body: StreamingResult): Promise<void> {
+    res.writeHead(head.status, head.headers);
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    try {
+      await body.run({ write: (chunk) => void (closed.signal.aborted || res.write(chunk)), closed: closed.signal, now: () => this.clock.now() });
+    } finally {
+      res.end();
+    }
   }
 
   /**
@@ -314,6 +329,7 @@ class Sandbox {
     }
     const op = module.operations[operation];
     if (!op) return fail(codec.unknownOperation(operation, route.version));
+    if (this.world.settings.deny?.includes(`${module.name}:${operation}`)) return fail(accessDenied(module, operation, this.world.settings.accountId));
 
     const delay = requestDelay(this.world.settings.latency, module.name, operation, this.random);
     if (delay > 0) await sleep(delay);
@@ -347,6 +363,10 @@ class Sandbox {
       // Let the world react to the change at the moment it happened (a new service schedules its tasks now).
       this.tick(now);
       if (this.statePath) saveWorld(this.world, this.statePath, now);
+    }
+    if (result instanceof StreamingResult) {
+      const head: WireResponse = { status: 200, headers: { 'content-type': result.contentType, 'x-amzn-requestid': requestId }, body: '', stream: result };
+      return this.finish(module.name, operation, op.mutating, head, undefined, requestId);
     }
     return this.finish(module.name, operation, op.mutating, codec.success(module, operation, result, requestId), undefined, requestId);
   }

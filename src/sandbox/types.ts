@@ -51,6 +51,27 @@ export class ServiceError extends Error {
 
 export type Handler = (req: SandboxRequest, world: World) => unknown | Promise<unknown>;
 
+/** Where a streaming response writes (protocols/event-stream.ts frames), and when the client left. */
+export interface ResponseStream {
+  write(chunk: Uint8Array): void;
+  /** Aborts when the client closes the connection (or the sandbox closes). */
+  readonly closed: AbortSignal;
+  /** The sandbox clock. */
+  now(): number;
+}
+
+/**
+ * What a handler returns for an operation whose response is a stream (StartLiveTail): the server
+ * answers 200 with this content type at once and hands `run` the open response, which ends when
+ * `run` resolves. Validation errors are thrown before, as usual.
+ */
+export class StreamingResult {
+  constructor(
+    readonly contentType: string,
+    readonly run: (out: ResponseStream) => Promise<void>,
+  ) {}
+}
+
 export interface Operation {
   /** Whether the operation changes state (recorded in the request log; tests assert on it). */
   mutating: boolean;
@@ -128,6 +149,11 @@ export interface SandboxSettings {
   notOffered?: Record<string, string[]>;
   /** EC2: availability zone -> instances it can still launch; 0 gives InsufficientInstanceCapacity. Absent: unlimited. */
   capacity?: Record<string, number>;
+  /**
+   * Actions the caller's policy denies, as `service:Operation` (`logs:StartLiveTail`): answered with
+   * the protocol's access-denied error before the handler runs (a test's stand-in for an IAM policy).
+   */
+  deny?: string[];
 }
 
 export interface World {

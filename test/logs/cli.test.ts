@@ -69,7 +69,7 @@ test('logs with no log group: exit 1, what happened and what to run; --json adds
   });
 });
 
-test('logs --follow prints events added later, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
+test('logs --follow prints events added later, and Ctrl-C (SIGINT) ends it with exit 130', async () => {
   await withSandbox({}, async (sb) => {
     const seeded = await seedLab(sb);
     const child = spawn(process.execPath, [BIN, ...args(sb.url, '--follow', '--since', '1h', '--stream', 'httpd-access')], {
@@ -101,7 +101,7 @@ test('logs --follow prints events added later, and Ctrl-C (SIGINT) ends it with 
       await new Promise((r) => setTimeout(r, 300));
       child.kill('SIGINT');
       const { code } = await exited;
-      assert.equal(code, 0, stderr);
+      assert.equal(code, 130, stderr);
       const lines = stdout.trimEnd().split('\n');
       assert.equal(lines.length, 7, stdout);
       assert.match(lines[6], /^\d\d:\d\d:\d\d i-0abc\/httpd-access\.log 10\.0\.0\.9 - - "GET \/later HTTP\/1\.1" 200 45$/);

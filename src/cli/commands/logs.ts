@@ -4,16 +4,23 @@
  * stdout; notices and errors go to stderr. The logic lives in src/logs/tail.ts.
  *
  * --json here means JSON Lines: one object per event per line ({"timestamp","stream","message"}),
- * not the one document other commands print. An error is one more line, {"ok":false,"error":{…}}.
+ * not the one document other commands print (a follow has no end to wait for before printing one
+ * document). An error is one more line, {"ok":false,"error":{…}}. Notices (the fallback to polling)
+ * go to stderr only.
  *
- * Exit codes: 0 when done, and when --follow is stopped with Ctrl-C (that is how it ends);
- * 130 when a one-shot read is interrupted; 1 when reading fails (e.g. no such log group);
- * 2 for bad flags.
+ * --follow goes through Live Tail (src/logs/live-tail.ts) unless --poll is given or Live Tail is not
+ * usable (denied, not offered by the endpoint): then it polls FilterLogEvents, saying so once.
+ * --until stops a read, or a follow, at that time.
+ *
+ * Exit codes: 0 when done (a follow that reached --until, or whose reader closed stdout: `| head`);
+ * 130 on Ctrl-C (a follow included: the read did not end by itself); 1 when reading fails (e.g. no
+ * such log group); 2 for bad flags.
  */
 import { Command, Option } from 'commander';
 import { Chalk, type ChalkInstance } from 'chalk';
-import { ExitCode, InterruptedError, isCliError } from '../../core/errors.js';
-import { parseSince, StreamNames, tailLogs, type LogLine } from '../../logs/tail.js';
+import { ExitCode, InterruptedError, UserInputError, isCliError } from '../../core/errors.js';
+import { parseSince, parseUntil, StreamNames, tailLogs, type LogLine, type TailResult } from '../../logs/tail.js';
+import { followLiveTail, logGroupArn } from '../../logs/live-tail.js';
 import { forTerminal, jsonLine } from '../../logs/sanitize.js';
 import { colorLevel } from '../../io/terminal.js';
 import { action, reportError, type Runtime } from '../run.js';
@@ -22,6 +29,8 @@ import { addSettingOptions, examples } from './options.js';
 interface LogsFlags {
   follow?: boolean;
   since: string;
+  until?: string;
+  poll?: boolean;
   stream?: string[];
   filter?: string;
   json?: boolean;
@@ -38,8 +47,10 @@ export function logsCommand(): Command {
     "Print the log group's events (httpd access and error logs, the ECS agent's) in time order across streams; --follow keeps printing new ones",
   );
   cmd
-    .option('-f, --follow', 'keep polling for new events until Ctrl-C (which exits 0)')
+    .option('-f, --follow', 'keep printing new events (through Live Tail) until Ctrl-C or --until')
     .addOption(new Option('--since <when>', 'start at this long ago (30s, 10m, 1h, 2d, 1w) or at an ISO-8601 time').default('10m'))
+    .option('--until <when>', 'stop at this time: a duration ago (5m), an ISO-8601 time, now, or +10m (from now, with --follow)')
+    .option('--poll', 'with --follow: poll FilterLogEvents every 2s instead of a Live Tail session (which is billed per minute)')
     .option(
       '--stream <part>',
       'only streams whose name contains this, e.g. httpd-access, httpd-error, ecs-agent, or an instance id (repeatable)',
@@ -53,10 +64,14 @@ export function logsCommand(): Command {
     'after',
     `\nLines read "HH:MM:SS stream message" (UTC; "YYYY-MM-DD HH:MM:SS" when the events span more than one day);\n` +
       `the stream is shown without its instance-host-ip prefix. --format short leaves the stream out.\n` +
-      `While following, events the agent ships late (up to 30s) still show, possibly after newer ones.\n` +
+      `--follow opens a Live Tail session (StartLiveTail); without that permission, or on an endpoint\n` +
+      `without it, it polls FilterLogEvents instead and says so. Events the agent ships late still show,\n` +
+      `possibly after newer ones. See docs/commands.md (logs).\n` +
       examples([
         'ecs-cwlogs logs',
         'ecs-cwlogs logs --follow --stream httpd-access',
+        'ecs-cwlogs logs --follow --stream httpd-error --filter error --until +30m',
+        'ecs-cwlogs logs --since 2h --until 1h --stream httpd-error',
         'ecs-cwlogs logs --since 2h --stream httpd-error --filter error',
         'ecs-cwlogs logs --since 2024-05-01T10:00:00Z --json | jq -r .message',
         'ecs-cwlogs logs --log-group /ecs/demo --stack demo --follow',
@@ -88,55 +103,80 @@ export function logsCommand(): Command {
 }
 
 async function run(rt: Runtime, f: LogsFlags, fail: (e: unknown) => number): Promise<number> {
-  const startTime = parseSince(f.since, Date.now());
-  const ctx = rt.context(await rt.session(), 'inspect');
+  const now = Date.now();
+  const startTime = parseSince(f.since, now);
+  const until = f.until === undefined ? undefined : parseUntil(f.until, now);
+  if (until !== undefined && until <= startTime) {
+    throw new UserInputError({
+      what: `--until ${f.until} is not after --since ${f.since}`,
+      why: `it would read from ${new Date(startTime).toISOString()} to ${new Date(until).toISOString()}`,
+      fix: 'Give an --until later than --since (e.g. --since 2h --until 1h), or leave --until out.',
+    });
+  }
+  if (f.poll && !f.follow) throw new UserInputError({ what: '--poll needs --follow', why: 'it chooses how a follow finds new events', fix: 'Add --follow, or leave --poll out.' });
+  const session = await rt.session();
+  const ctx = rt.context(session, 'inspect');
   const level = Math.min(colorLevel(process.stdout, rt.opts.color === false ? false : undefined), 1);
-  const print = printer(Boolean(f.json), new Chalk({ level: level as 0 | 1 }), { format: f.format, startTime, now: Date.now() });
+  const print = printer(Boolean(f.json), new Chalk({ level: level as 0 | 1 }), { format: f.format, startTime, now });
   const stackFlag = rt.stack === 'ecs-cwlogs' ? '' : ` --stack ${rt.stack}`;
   const streams = f.stream ?? [];
   const quoted = streams.map((s) => `"${s}"`).join(' or ');
+  // A follow whose --until has passed is a read up to it.
+  const follow = Boolean(f.follow) && (until === undefined || until > now);
 
-  // `logs | head` closes stdout: stop quietly.
+  // `logs | head` closes stdout: stop quietly (the Live Tail session is closed with the signal).
   const local = new AbortController();
   const onOutError = (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') local.abort(e);
   };
   process.stdout.on('error', onOutError);
 
-  if (f.follow) {
+  const notice = (text: string, level: 'info' | 'warn') => rt.io.emit({ type: 'message', level, text });
+  if (follow) {
     const what = streams.length ? ` (streams containing ${quoted})` : '';
-    rt.io.emit({ type: 'message', level: 'info', text: `Following log group ${ctx.config.logGroup}${what}; Ctrl-C to stop.` });
+    const stop = until === undefined ? 'Ctrl-C to stop' : `until ${new Date(until).toISOString()} or Ctrl-C`;
+    notice(`Following log group ${ctx.config.logGroup}${what}; ${stop}.`, 'info');
   }
+  const options = {
+    logGroup: ctx.config.logGroup,
+    region: ctx.config.region,
+    createCommand: `ecs-cwlogs up${stackFlag}`,
+    startTime,
+    endTime: until,
+    streams,
+    filterPattern: f.filter,
+    follow,
+    pollMs: Math.min(ctx.timing.pollMs, AWS_POLL_MS),
+    signal: AbortSignal.any([ctx.signal, local.signal]),
+  };
+  const sink = {
+    events: (lines: LogLine[]) => {
+      if (!local.signal.aborted) process.stdout.write(print(lines));
+    },
+    notice,
+  };
   try {
-    const res = await tailLogs(
-      ctx.logs,
-      {
-        logGroup: ctx.config.logGroup,
-        region: ctx.config.region,
-        createCommand: `ecs-cwlogs up${stackFlag}`,
-        startTime,
-        streams,
-        filterPattern: f.filter,
-        follow: Boolean(f.follow),
-        pollMs: Math.min(ctx.timing.pollMs, AWS_POLL_MS),
-        signal: AbortSignal.any([ctx.signal, local.signal]),
-      },
-      {
-        events: (lines) => {
-          if (!local.signal.aborted) process.stdout.write(print(lines));
-        },
-        notice: (text, level) => rt.io.emit({ type: 'message', level, text }),
-      },
-    );
+    let res: TailResult | undefined;
+    if (follow && !f.poll) {
+      const arn = logGroupArn(session.conn.callerArn, ctx.config.region, session.conn.account, ctx.config.logGroup);
+      const live = await followLiveTail(ctx.logs, { ...options, logGroupArn: arn, until }, sink);
+      if (live.kind === 'done') res = live.result;
+      else notice(`Live Tail is not available: ${live.reason}. Following by polling FilterLogEvents every ${options.pollMs / 1000}s instead.`, 'warn');
+    }
+    res ??= await tailLogs(ctx.logs, options, sink);
     if (local.signal.aborted) return ExitCode.Ok;
-    // Ctrl-C is how --follow ends: exit 0. A one-shot read cut short is an interruption: 130.
-    if (res.interrupted && !f.follow) return fail(new InterruptedError({ what: 'Interrupted', why: 'Ctrl-C before all events were read' }));
-    if (!f.follow && res.count === 0) {
+    if (res.interrupted) {
+      // A follow ends with Ctrl-C unless --until ends it: 130, quietly. A one-shot read cut short says so.
+      if (follow) return ExitCode.Interrupted;
+      return fail(new InterruptedError({ what: 'Interrupted', why: 'Ctrl-C before all events were read' }));
+    }
+    if (!follow && res.count === 0) {
+      const window = `since ${new Date(startTime).toISOString()}${until === undefined ? '' : ` until ${new Date(until).toISOString()}`}`;
       const text =
         res.streams && res.streams.length === 0
           ? `No stream in log group ${ctx.config.logGroup} matches ${quoted}.`
-          : `No events in log group ${ctx.config.logGroup}${res.streams ? ` (${res.streams.length} stream${res.streams.length === 1 ? '' : 's'} matching ${quoted})` : ''} since ${new Date(startTime).toISOString()}${f.filter ? ` matching ${JSON.stringify(f.filter)}` : ''}.`;
-      rt.io.emit({ type: 'message', level: 'info', text });
+          : `No events in log group ${ctx.config.logGroup}${res.streams ? ` (${res.streams.length} stream${res.streams.length === 1 ? '' : 's'} matching ${quoted})` : ''} ${window}${f.filter ? ` matching ${JSON.stringify(f.filter)}` : ''}.`;
+      notice(text, 'info');
     }
     return ExitCode.Ok;
   } catch (e) {

@@ -2,12 +2,14 @@
  * What every protocol layer implements: turn a handler's result, or a ServiceError, into the HTTP
  * response that protocol puts on the wire.
  */
-import type { ServiceError, ServiceModule } from '../types.js';
+import { ServiceError, type ServiceModule, type StreamingResult } from '../types.js';
 
 export interface WireResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** A streaming response (event streams): `body` is empty, this writes the rest. */
+  stream?: StreamingResult;
 }
 
 export interface ProtocolCodec {
@@ -31,4 +33,10 @@ export interface ProtocolCodec {
   unknownOperation(operation: string, version?: string): ServiceError;
   /** The error for an unexpected exception inside a handler. */
   internalError(): ServiceError;
+}
+
+/** What a caller whose policy denies the action gets (IAM's wording; JSON services say AccessDeniedException). */
+export function accessDenied(module: ServiceModule, operation: string, account: string): ServiceError {
+  const code = module.protocol === 'json' ? 'AccessDeniedException' : module.protocol === 'ec2' ? 'UnauthorizedOperation' : 'AccessDenied';
+  return new ServiceError(code, `User: arn:aws:iam::${account}:user/sandbox is not authorized to perform: ${module.name}:${operation} because no identity-based policy allows the ${module.name}:${operation} action`, 400);
 }

@@ -11,6 +11,7 @@
 import type { ServiceModule } from '../types.js';
 import { eventOperations } from './logs/events.js';
 import { groupOperations } from './logs/groups.js';
+import { liveTailOperations } from './logs/live-tail.js';
 import type { LogsState } from './logs/records.js';
 
 export { RETENTION_DAYS } from './logs/common.js';
@@ -21,5 +22,5 @@ export const logs: ServiceModule = {
   protocol: 'json',
   targetPrefix: 'Logs_20140328',
   initState: (): LogsState => ({ groups: {}, seq: 0 }),
-  operations: { ...groupOperations, ...eventOperations },
+  operations: { ...groupOperations, ...eventOperations, ...liveTailOperations },
 };
