@@ -3,8 +3,8 @@
  * "PutLogEvents throughput with the metric filters applied"). The SDK client puts batches of lab
  * access lines (%D last) into one log group, first with no metric filter, then with the five the
  * monitoring steps create (requests, 4xx, 5xx and duration from the access line, error lines by
- * term), and prints events/s and MB/s for each and the ratio. Each configuration runs 3 times; the
- * median is printed. Prints figures; asserts nothing about time.
+ * term), and prints events/s and MB/s for each and the ratio. Each configuration runs 3 times (the
+ * median is printed), twice, alternating with the other. Prints figures; asserts nothing about time.
  *
  *   npx tsc -p tsconfig.json && node dist/test/bench/logs-ingest.js [events per run] [batch size]
  */
@@ -73,9 +73,15 @@ async function run(filters: number): Promise<number> {
 }
 
 try {
-  const none = await run(0);
-  const five = await run(5);
-  console.log(`5 metric filters cost ${(five / none).toFixed(2)}x the time of none`);
+  // Alternated, so a load that comes and goes on a shared machine weighs on both alike.
+  const none: number[] = [];
+  const five: number[] = [];
+  for (let r = 0; r < 2; r++) {
+    none.push(await run(0));
+    five.push(await run(5));
+  }
+  const best = (xs: number[]) => Math.min(...xs);
+  console.log(`5 metric filters cost ${(best(five) / best(none)).toFixed(2)}x the time of none (best medians)`);
 } finally {
   logs.destroy();
   await sb.close();

@@ -339,10 +339,7 @@ function testWord({ op, value }: Cond, w: string): boolean {
   return op === '=' ? hit : !hit;
 }
 
-/**
- * The last message split, and its fields: several space-delimited metric filters of a log group see
- * the same event one after the other (metric filters on ingest), so it is split once. Read only.
- */
+// The last message split (read only): a log group's metric filters see each event in turn.
 let lastMessage: string | undefined;
 let lastWords: readonly string[] = [];
 
