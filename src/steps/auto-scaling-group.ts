@@ -224,6 +224,10 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
       }
       if (fields.has('tags')) await ctx.autoscaling.createOrUpdateTags({ Tags: tags });
     }
+    // A group that changes nothing, at its size with its instances in service and handed to its
+    // capacity provider when the plan read it a moment ago, is not read and waited on again.
+    const settled = plan.action === 'noop' && !isAbsent(observed) && observed.tags[ECS_MANAGED_TAG] !== undefined && [observed.min, observed.max, observed.desired].every((n) => n === desired.count) && inService(observed).length >= desired.count;
+    if (settled) return { groupName: desired.name, groupArn: observed.arn, desired: desired.count, subnetIds: desired.subnets, zones: desired.zones };
     const g = await readGroup(ctx, desired.name);
     if (!g) throw new Error(`Auto Scaling group ${desired.name} was not found right after it was created`);
     if (await providerAttached(ctx, g, desired.cluster)) {

@@ -187,7 +187,8 @@ export const capacityProviderStep: DeclaredStep<Ctx, CapacityProviderObserved, C
         if (fields.has('tags')) await ctx.ecs.tagResource({ resourceArn: arn, tags: ecsTags(desired.tags) });
       }
     }
-    const cluster = await readCluster(ctx, desired.cluster);
+    // The plan saw it attached as the cluster's default (else it would not be a noop).
+    const cluster = plan.action === 'noop' && !isAbsent(observed) ? observed.cluster : await readCluster(ctx, desired.cluster);
     if (!cluster?.providers.includes(desired.name) || !sameStrategy(cluster.strategy, desired.name)) {
       ctx.report(`attaching to cluster ${desired.cluster}`);
       await putProviders(ctx, desired.cluster, [...new Set([...(cluster?.providers ?? []), desired.name])], strategyFor(desired.name));
