@@ -21,19 +21,24 @@ export interface MetricDatum {
   unit?: string;
 }
 
-type Sink = (world: World, datum: MetricDatum) => void;
+/** Stores the datum and says so; false when this world has no CloudWatch state (the datum is then held). */
+type Sink = (world: World, datum: MetricDatum) => boolean;
 
 let sink: Sink | undefined;
 const pending = new WeakMap<World, MetricDatum[]>();
 
-/** The CloudWatch service registers where data goes (until then data is held per world). */
+/**
+ * The CloudWatch service (services/cloudwatch.ts) registers where data goes when its module is
+ * loaded; the data then lives in world.state.monitoring.metrics, persisted with the world. Until a
+ * sink is registered, or for a world without CloudWatch state, data is held per world.
+ */
 export function setMetricSink(s: Sink): void {
   sink = s;
 }
 
 /** Records one datum. */
 export function emitMetric(world: World, datum: MetricDatum): void {
-  if (sink) return sink(world, datum);
+  if (sink?.(world, datum)) return;
   const list = pending.get(world) ?? [];
   list.push(datum);
   pending.set(world, list);

@@ -333,6 +333,7 @@ class Sandbox {
       accessKeyId: auth.scope.accessKeyId,
       requestId,
       now,
+      protocol: route.codec === jsonCodec ? 'json' : route.codec === ec2Codec ? 'ec2' : 'query',
     };
     let result: unknown;
     try {
@@ -378,13 +379,13 @@ class Sandbox {
     delete params.Action;
     delete params.Version;
 
-    const xmlModules = this.modules.filter((m) => m.protocol !== 'json');
+    const xmlModules = this.modules.filter((m) => m.protocol !== 'json' || m.queryCompatible);
     const module =
       bySigningName ??
       xmlModules.find((m) => m.apiVersion !== undefined && m.apiVersion === version) ??
       xmlModules.find((m) => m.operations[operation] !== undefined);
     const protocol: Protocol = module?.protocol === 'ec2' ? 'ec2' : 'query';
-    if (module && module.protocol === 'json') {
+    if (module && module.protocol === 'json' && !module.queryCompatible) {
       throw new ServiceError('UnknownOperationException', `${module.name} expects JSON requests with an X-Amz-Target header.`);
     }
     return { module, codec: CODECS[protocol], operation, params, version };

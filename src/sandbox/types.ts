@@ -25,6 +25,8 @@ export interface SandboxRequest {
   requestId: string;
   /** Milliseconds on the sandbox clock when the request arrived. */
   now: number;
+  /** The protocol the request came in (a queryCompatible JSON module also takes Query requests). */
+  protocol?: Protocol;
 }
 
 /** An AWS error as the service would return it. The protocol layer serialises it. */
@@ -35,6 +37,13 @@ export class ServiceError extends Error {
     readonly status = 400,
     /** Query protocol <Type>: Sender (client fault) or Receiver (server fault). */
     readonly fault: 'Sender' | 'Receiver' = status >= 500 ? 'Receiver' : 'Sender',
+    /**
+     * awsQueryCompatible JSON services (CloudWatch): the error's shape name, sent as the JSON __type
+     * while `code` (the Query code) goes in the x-amzn-query-error header and in Query responses.
+     */
+    readonly shape?: string,
+    /** Modelled members of the error beyond its message (CloudWatch's dashboardValidationMessages). */
+    readonly fields?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -54,6 +63,14 @@ export interface ServiceModule {
   protocol: Protocol;
   /** json: X-Amz-Target prefix, e.g. 'AmazonEC2ContainerServiceV20141113'. */
   targetPrefix?: string;
+  /** json: the JSON protocol version (default 1.1; CloudWatch's SDK speaks 1.0). */
+  jsonVersion?: '1.0' | '1.1';
+  /**
+   * json: the service is awsQueryCompatible (CloudWatch): it also takes Query (form) requests, from
+   * clients built on its older Query model (Debian's awscli 2.9), and its JSON errors carry the Query
+   * code in the x-amzn-query-error header. apiVersion and xmlNamespace serve the Query side.
+   */
+  queryCompatible?: boolean;
   /**
    * query / ec2: the API Version parameter, e.g. '2010-05-08'. Optional; used to pick the module (and
    * so the error format) for unsigned requests, whose credential scope cannot name the service.

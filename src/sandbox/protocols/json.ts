@@ -49,11 +49,11 @@ export function toAwsJson(value: unknown): string {
   });
 }
 
-function response(status: number, requestId: string, body: string, extra: Record<string, string> = {}): WireResponse {
+function response(status: number, requestId: string, body: string, extra: Record<string, string> = {}, version = '1.1'): WireResponse {
   return {
     status,
     headers: {
-      'content-type': JSON_CONTENT_TYPE,
+      'content-type': `application/x-amz-json-${version}`,
       'x-amzn-requestid': requestId,
       ...extra,
     },
@@ -62,14 +62,18 @@ function response(status: number, requestId: string, body: string, extra: Record
 }
 
 export const jsonCodec: ProtocolCodec = {
-  success(_module: ServiceModule, _operation: string, result: unknown, requestId: string): WireResponse {
-    return response(200, requestId, toAwsJson(result));
+  success(module: ServiceModule, _operation: string, result: unknown, requestId: string): WireResponse {
+    return response(200, requestId, toAwsJson(result), {}, module.jsonVersion);
   },
 
-  error(_module, err, requestId) {
-    return response(err.status, requestId, JSON.stringify({ __type: err.code, message: err.message }), {
-      'x-amzn-errortype': err.code,
-    });
+  error(module, err, requestId) {
+    // An awsQueryCompatible service (CloudWatch) names the error's shape in __type and sends the Query
+    // code and fault in x-amzn-query-error ("ResourceNotFound;Sender"), which the SDK prefers
+    // (@aws-sdk/core's AwsJsonRpcProtocol: setQueryCompatError).
+    const type = module?.queryCompatible ? (err.shape ?? err.code) : err.code;
+    const extra: Record<string, string> = { 'x-amzn-errortype': type };
+    if (module?.queryCompatible) extra['x-amzn-query-error'] = `${err.code};${err.fault}`;
+    return response(err.status, requestId, JSON.stringify({ __type: type, message: err.message, ...err.fields }), extra, module?.jsonVersion);
   },
 
   throttling: () => new ServiceError('ThrottlingException', 'Rate exceeded', 400),

@@ -132,7 +132,7 @@ export const queryCodec: ProtocolCodec = {
   error(module, err, requestId): WireResponse {
     const body =
       `<ErrorResponse${xmlns(module)}>` +
-      `<Error><Type>${err.fault}</Type><Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message></Error>` +
+      `<Error><Type>${err.fault}</Type><Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message>${xmlFields(err.fields, QUERY_XML_STYLE)}</Error>` +
       `<RequestId>${requestId}</RequestId>` +
       `</ErrorResponse>`;
     return { status: err.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body };

@@ -203,3 +203,35 @@ export function ec2Encoder<O>(schema: Schema): (out: O) => unknown {
 export function ec2Params(schema: Schema, value: unknown): unknown {
   return renameValue(schema, value, ec2Name);
 }
+
+/**
+ * A JSON body -> the SDK input type of `schema`: the body already has the SDK's member names; only
+ * timestamps change, from epoch seconds (JSON 1.0/1.1's default) or ISO strings to Dates. For a
+ * service that takes both protocols (CloudWatch), so one handler sees one input type.
+ */
+export function jsonDecoder<I>(schema: Schema): (params: unknown) => I {
+  return (params) => (jsonValue(schema, params) ?? {}) as I;
+}
+
+function jsonValue(s: Schema, v: unknown): unknown {
+  if (v === undefined || v === null) return undefined;
+  const k = kindOf(s);
+  switch (k.kind) {
+    case 'timestamp':
+      return typeof v === 'number' ? new Date(v * 1000) : typeof v === 'string' ? new Date(/^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : v) : v;
+    case 'list':
+      return Array.isArray(v) ? v.map((x) => jsonValue(k.item, x)) : v;
+    case 'map':
+      return isRecord(v) ? Object.fromEntries(Object.entries(v).map(([key, x]) => [key, jsonValue(k.value, x)])) : v;
+    case 'struct': {
+      if (!isRecord(v)) return v;
+      const out: Record<string, unknown> = { ...v };
+      k.names.forEach((name, i) => {
+        if (v[name] !== undefined) out[name] = jsonValue(member(k.members[i]).schema, v[name]);
+      });
+      return out;
+    }
+    default:
+      return v;
+  }
+}
