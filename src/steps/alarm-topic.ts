@@ -123,7 +123,9 @@ export const alarmTopicStep: DeclaredStep<Ctx, AlarmTopicObserved, AlarmTopicDes
     const had = isAbsent(observed) ? undefined : observed.emails.find((e) => sameAddress(e.endpoint, desired.email!));
     let state = had?.state;
     if (!had) {
-      const res = await ctx.sns.subscribe({ TopicArn: arn, Protocol: 'email', Endpoint: desired.email, ReturnSubscriptionArn: true });
+      // Without ReturnSubscriptionArn, SNS answers "pending confirmation" for a subscription that
+      // waits for its confirmation (with it, the ARN "in all cases", which would hide that).
+      const res = await ctx.sns.subscribe({ TopicArn: arn, Protocol: 'email', Endpoint: desired.email });
       state = stateOf(res.SubscriptionArn);
       // Another address of ours, confirmed earlier, stops getting the alarms (a pending one cannot be removed).
       for (const old of isAbsent(observed) ? [] : observed.emails.filter((e) => e.arn && !sameAddress(e.endpoint, desired.email!))) {

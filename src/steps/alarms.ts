@@ -22,9 +22,10 @@ import type { Context } from '../engine/context.js';
 import { deleteOnce } from '../engine/ownership.js';
 import { STACK_TAG, ownedBy } from '../core/context.js';
 import { diff, normalise } from '../core/diff.js';
-import { isAbsent, ABSENT, type Absent, type DeclaredStep, type DepOutputs, type FieldDiff, type Plan } from '../core/step.js';
+import { isAbsent, ABSENT, type Absent, type DeclaredStep, type FieldDiff, type Plan } from '../core/step.js';
 import { METRICS, MONITORING, alarmNames, keyValueTags, metricNamespace, tagRecord } from './monitoring.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
+import { topicArnOf } from './alarm-topic.js';
 
 export interface AlarmsOutputs {
   alarms: string[];
@@ -38,7 +39,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'cloudwatch' | 'config' | 'tags' | 'stack' | 'flags' | 'report'>;
+type Ctx = Pick<Context, 'cloudwatch' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
 export interface ObservedAlarm {
   alarm: MetricAlarm;
@@ -169,7 +170,9 @@ export const alarmsStep: DeclaredStep<Ctx, AlarmsObserved, AlarmsDesired, undefi
     return alarms.length ? { alarms } : ABSENT;
   },
 
-  desired: (ctx, deps: DepOutputs) => ({ alarms: alarmInputs(ctx.stack, ctx.config, deps['alarm-topic']?.topicArn), tags: { ...ctx.tags }, adopt: ctx.flags.adopt }),
+  // The topic's ARN follows from its name, so `ecs-cwlogs alarms` alone (the topic step not in the
+  // run) keeps the alarms' actions: with --alarm-email they notify the stack's topic.
+  desired: (ctx) => ({ alarms: alarmInputs(ctx.stack, ctx.config, ctx.config.alarmEmail ? topicArnOf(ctx) : undefined), tags: { ...ctx.tags }, adopt: ctx.flags.adopt }),
 
   plan(observed, desired): Plan {
     const names = desired.alarms.map((a) => a.AlarmName).join(', ');
