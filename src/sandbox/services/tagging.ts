@@ -18,6 +18,9 @@
  *   - CloudWatch Logs groups as arn:aws:logs:REGION:ACCOUNT:log-group:NAME (no ":*");
  *   - ECR repositories;
  *   - SSM parameters (ssm:parameter), as arn:aws:ssm:REGION:ACCOUNT:parameter/NAME;
+ *   - CloudWatch alarms (cloudwatch:alarm) and dashboards (cloudwatch:dashboard, global, answered in
+ *     us-east-1 like IAM's), SNS topics (sns:topic): "The GetResources, GetTagKeys, and GetTagValues
+ *     operations support all resource types" (Resource Groups Tagging API, supported services);
  *   - IAM customer managed policies and instance profiles, which are global and so answered in
  *     us-east-1 only. IAM roles (and users) are never returned: "The GetResources operation does not
  *     currently support IAM users and roles."
@@ -41,6 +44,8 @@ import type { Ec2State } from './ec2/index.js';
 import type { EcrState } from './ecr.js';
 import type { IamState } from './iam.js';
 import type { LogsState } from './logs.js';
+import type { CloudWatchState } from './cloudwatch.js';
+import type { SnsState } from './sns.js';
 import type { TagMap } from './util.js';
 import type { Ec2View, Elbv2View } from '../views.js';
 import { ELBV2_STATE } from './elbv2/state.js';
@@ -151,9 +156,28 @@ function iamResources(world: World, region: string): Tagged[] {
   return out;
 }
 
+/** CloudWatch alarms (regional) and dashboards (global: their ARN has no region; answered in us-east-1). */
+function cloudwatchResources(world: World, region: string): Tagged[] {
+  const cw = world.state.monitoring as CloudWatchState | undefined;
+  if (!cw) return [];
+  const out: Tagged[] = Object.values(cw.alarms)
+    .filter((a) => a.region === region)
+    .map((a) => ({ arn: a.arn, tags: a.tags }));
+  if (region === GLOBAL_REGION) for (const d of Object.values(cw.dashboards)) out.push({ arn: d.arn, tags: d.tags });
+  return out;
+}
+
+function snsResources(world: World, region: string): Tagged[] {
+  const sns = world.state.sns as SnsState | undefined;
+  if (!sns) return [];
+  return Object.values(sns.topics)
+    .filter((t) => t.region === region)
+    .map((t) => ({ arn: t.arn, tags: t.tags }));
+}
+
 /** Every tagged resource of the region, in ARN order (stable pages). */
 function taggedResources(world: World, region: string): Tagged[] {
-  return [ecsResources, ec2Resources, elbv2Resources, logsResources, ecrResources, iamResources, taggedParameters]
+  return [ecsResources, ec2Resources, elbv2Resources, logsResources, ecrResources, iamResources, taggedParameters, cloudwatchResources, snsResources]
     .flatMap((collect) => collect(world, region))
     .filter((r) => Object.keys(r.tags).length > 0)
     .sort((a, b) => (a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0));
@@ -165,6 +189,8 @@ function taggedResources(world: World, region: string): Tagged[] {
 function arnType(arn: string): { service: string; type: string } {
   const parts = arn.split(':');
   const resource = parts.slice(5).join(':');
+  // An SNS topic's ARN ends with the topic's name, without a type: its type is "topic" (sns:topic).
+  if (parts[2] === 'sns') return { service: 'sns', type: 'topic' };
   return { service: parts[2] ?? '', type: resource.split(/[/:]/)[0] };
 }
 

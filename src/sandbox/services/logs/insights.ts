@@ -225,9 +225,10 @@ function describeQueries(p: DescribeQueriesRequest, { world, region, now }: Call
   const found = Object.values(queries(world))
     .filter((q) => q.region === region && now - q.createTime <= RESULTS_KEPT_MS)
     .filter((q) => name === undefined || q.logGroupNames.includes(name))
-    .map((q) => ({ q, status: statusOf(q, now) }))
+    .map((q, i) => ({ q, i, status: statusOf(q, now) }))
     .filter(({ status }) => p.status === undefined || status === p.status)
-    .sort((a, b) => b.q.createTime - a.q.createTime || (a.q.queryId < b.q.queryId ? -1 : 1));
+    // newest first; queries started at the same time, the later started first
+    .sort((a, b) => b.q.createTime - a.q.createTime || b.i - a.i);
   const page = paginate(found, { maxResults: max, nextToken: p.nextToken, defaultPageSize: 1000, settings: world.settings, invalidToken });
   return {
     queries: page.items.map(({ q, status }) => ({
