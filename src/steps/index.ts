@@ -161,10 +161,11 @@ export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'
   if (!tagged) return retired;
   // A step whose resources the Tagging API cannot show (metric filters, query definitions: AWS
   // cannot tag them) is asked: it reads its own, by name.
-  const present = retired.filter((id) => stepById(id).tagged.length === 0 || tagged.some((r) => shows(stepById(id), r)));
-  // The steps of a facet (monitoring) go together: one shown is enough to ask them all (the Tagging
-  // API may not list every kind, e.g. dashboards).
-  const facets = new Set(present.map((id) => stepById(id).facet).filter((f) => f !== undefined));
+  const shown = retired.filter((id) => tagged.some((r) => shows(stepById(id), r)));
+  const present = retired.filter((id) => shown.includes(id) || stepById(id).tagged.length === 0);
+  // The steps of a facet (monitoring) go together: one shown by its tags is enough to ask them all
+  // (the Tagging API may not list every kind, e.g. dashboards).
+  const facets = new Set(shown.map((id) => stepById(id).facet).filter((f) => f !== undefined));
   for (const id of retired) {
     const facet = stepById(id).facet;
     if (facet && facets.has(facet) && !present.includes(id)) present.push(id);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { applySteps, destroySteps } from '../../src/engine/engine.js';
 import { ConflictError } from '../../src/core/errors.js';
 import { STACK_TAG } from '../../src/core/context.js';
-import { STEPS } from '../../src/steps/index.js';
+import { retiredStepsPresent, STEPS, stepsFor } from '../../src/steps/index.js';
 import { readMetricFilters } from '../../src/steps/metric-filters.js';
 import { readQueryDefinitions } from '../../src/steps/query-definitions.js';
 import { alarmNames, dashboardName, metricNamespace, tagRecord, topicName } from '../../src/steps/monitoring.js';
@@ -155,4 +155,16 @@ test("monitoring: the filters count the lab's access and error lines, and measur
     assert.equal(await stat('RequestDuration', 'Maximum'), 3000);
     assert.equal(await stat('RequestDuration', 'Minimum'), 200);
   });
+});
+
+test('--no-monitoring retires the monitoring steps; which have something to remove is judged from the tagged alarms, dashboard and topic, and the untaggable ones are asked', async () => {
+  const found = async (monitoring: boolean, ...arns: string[]) => {
+    const tagging = { getResources: async () => ({ ResourceTagMappingList: arns.map((ResourceARN) => ({ ResourceARN, Tags: [] })) }) } as unknown as Parameters<typeof retiredStepsPresent>[0]['tagging'];
+    return retiredStepsPresent({ tagging, stack: 'mon' }, { instances: 1, loadBalancer: false, monitoring });
+  };
+  assert.deepEqual(await found(true), []);
+  assert.ok(!stepsFor({ instances: 1, loadBalancer: false, monitoring: false }).some((id) => MONITORING.slice(1).includes(id)));
+  assert.deepEqual(await found(false), ['metric-filters', 'query-definitions'], 'filters and query definitions cannot be tagged: always asked (one read each)');
+  assert.deepEqual((await found(false, 'arn:aws:cloudwatch:us-east-1:1:alarm:ecs-cwlogs-mon-error-lines')).sort(), ['alarm-topic', 'alarms', 'dashboard', 'metric-filters', 'query-definitions'], 'one shown, the facet is asked');
+  assert.deepEqual((await found(false, 'arn:aws:sns:us-east-1:1:ecs-cwlogs-mon-alarms')).sort(), ['alarm-topic', 'alarms', 'dashboard', 'metric-filters', 'query-definitions'], 'a topic is shown by its service ("sns")');
 });
