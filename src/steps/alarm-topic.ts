@@ -38,6 +38,8 @@ declare module '../core/step.js' {
 type Ctx = Pick<Context, 'sns' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
 export interface AlarmTopicObserved {
+  /** No topic, and none is wanted (no --alarm-email): the step is in sync, not absent. */
+  none?: true;
   arn: string;
   tags: Record<string, string>;
   owned: boolean;
@@ -91,12 +93,15 @@ export const alarmTopicStep: DeclaredStep<Ctx, AlarmTopicObserved, AlarmTopicDes
   ...MONITORING,
   tagged: [{ type: 'sns' }],
 
-  read: (ctx) => readTopic(ctx, topicArnOf(ctx)),
+  async read(ctx) {
+    const t = await readTopic(ctx, topicArnOf(ctx));
+    return isAbsent(t) && !ctx.config.alarmEmail ? { none: true, arn: topicArnOf(ctx), tags: {}, owned: false, emails: [] } : t;
+  },
 
   desired: (ctx) => ({ name: topicName(ctx.stack), arn: topicArnOf(ctx), ...(ctx.config.alarmEmail ? { email: ctx.config.alarmEmail } : {}), tags: { ...ctx.tags }, adopt: ctx.flags.adopt }),
 
   plan(observed, desired): Plan {
-    if (isAbsent(observed)) return desired.email ? { action: 'create', summary: `${desired.name}, email to ${desired.email} (to be confirmed)` } : { action: 'noop', summary: 'none (no --alarm-email: the alarms notify no one)' };
+    if (isAbsent(observed) || observed.none) return desired.email ? { action: 'create', summary: `${desired.name}, email to ${desired.email} (to be confirmed)` } : { action: 'noop', summary: 'none (no --alarm-email: the alarms notify no one)' };
     if (!observed.owned && !desired.email) return { action: 'noop', summary: `none (no --alarm-email; topic ${desired.name} is not this stack's)` };
     if (!observed.owned && !desired.adopt) return ownershipConflict('SNS topic', desired.name, observed.tags[STACK_TAG], 'alarm-topic');
     if (!desired.email) return { action: 'update', summary: `delete ${desired.name} (no --alarm-email)`, diffs: [{ field: 'email', from: observed.emails.map((e) => e.endpoint).join(', '), to: undefined }] };
@@ -110,17 +115,17 @@ export const alarmTopicStep: DeclaredStep<Ctx, AlarmTopicObserved, AlarmTopicDes
 
   async apply(ctx, { observed, desired }) {
     if (!desired.email) {
-      if (!isAbsent(observed)) await deleteOnce(() => ctx.sns.deleteTopic({ TopicArn: observed.arn }), ['NotFound', 'NotFoundException']);
+      if (!isAbsent(observed) && !observed.none) await deleteOnce(() => ctx.sns.deleteTopic({ TopicArn: observed.arn }), ['NotFound', 'NotFoundException']);
       return {};
     }
     let arn = desired.arn;
-    if (isAbsent(observed)) {
+    if (isAbsent(observed) || observed.none) {
       // CreateTopic is idempotent for a name with the same attributes and tags: it answers the ARN.
       arn = (await ctx.sns.createTopic({ Name: desired.name, Tags: keyValueTags(desired.tags) })).TopicArn ?? desired.arn;
     } else if (ownedTagsDiff(observed.tags, desired.tags).length) {
       await ctx.sns.tagResource({ ResourceArn: observed.arn, Tags: keyValueTags(desired.tags) });
     }
-    const had = isAbsent(observed) ? undefined : observed.emails.find((e) => sameAddress(e.endpoint, desired.email!));
+    const had = isAbsent(observed) || observed.none ? undefined : observed.emails.find((e) => sameAddress(e.endpoint, desired.email!));
     let state = had?.state;
     if (!had) {
       // Without ReturnSubscriptionArn, SNS answers "pending confirmation" for a subscription that
@@ -128,7 +133,7 @@ export const alarmTopicStep: DeclaredStep<Ctx, AlarmTopicObserved, AlarmTopicDes
       const res = await ctx.sns.subscribe({ TopicArn: arn, Protocol: 'email', Endpoint: desired.email });
       state = stateOf(res.SubscriptionArn);
       // Another address of ours, confirmed earlier, stops getting the alarms (a pending one cannot be removed).
-      for (const old of isAbsent(observed) ? [] : observed.emails.filter((e) => e.arn && !sameAddress(e.endpoint, desired.email!))) {
+      for (const old of isAbsent(observed) || observed.none ? [] : observed.emails.filter((e) => e.arn && !sameAddress(e.endpoint, desired.email!))) {
         await deleteOnce(() => ctx.sns.unsubscribe({ SubscriptionArn: old.arn! }), ['NotFound', 'NotFoundException']);
       }
     }
@@ -139,10 +144,10 @@ export const alarmTopicStep: DeclaredStep<Ctx, AlarmTopicObserved, AlarmTopicDes
   preview(observed, desired) {
     if (!desired.email) return {};
     const sub = isAbsent(observed) ? undefined : observed.emails.find((e) => sameAddress(e.endpoint, desired.email!));
-    return { topicArn: isAbsent(observed) ? desired.arn : observed.arn, email: desired.email, subscription: sub?.state ?? 'pending confirmation' };
+    return { topicArn: isAbsent(observed) || observed.none ? desired.arn : observed.arn, email: desired.email, subscription: sub?.state ?? 'pending confirmation' };
   },
 
-  describe: (o) => ({ arn: o.arn, email: o.emails.map((e) => `${e.endpoint} (${e.state})`).join(', ') || 'none', owner: o.owned ? 'this stack' : (o.tags[STACK_TAG] ?? 'not ecs-cwlogs') }),
+  describe: (o): Record<string, string> => (o.none ? { topic: 'none (no --alarm-email)' } : { arn: o.arn, email: o.emails.map((e) => `${e.endpoint} (${e.state})`).join(', ') || 'none', owner: o.owned ? 'this stack' : (o.tags[STACK_TAG] ?? 'not ecs-cwlogs') }),
 
   ownership: {
     async find(ctx: Ctx) {

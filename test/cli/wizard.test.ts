@@ -97,7 +97,7 @@ test('first run: every question has a default, in order, and the defaults make a
     assert.equal(c.allowCidr, '127.0.0.1/32', "the detected IP (the sandbox's checkip) is preselected");
     assert.equal(c.retentionDays, 30);
     assert.ok(Object.isFrozen(c), 'the steps get a frozen config');
-    // Monitoring is on by default (issue 21): its steps are in the plan; no topic without --alarm-email.
+    // Monitoring is on by default (issue 21): its steps are in the plan (no topic to create without --alarm-email).
     assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['alarms', 'cluster', 'dashboard', 'iam', 'image', 'instance', 'log-group', 'metric-filters', 'query-definitions', 'security-group', 'service', 'task']);
     const summary = io.events.find((e) => e.type === 'message' && /Estimated cost/.test(e.text));
     assert.ok(summary, 'the summary with a cost estimate was shown before confirming');
