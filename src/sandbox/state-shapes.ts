@@ -15,6 +15,8 @@ import { iamStateShape as iam } from './services/iam/records.js';
 import { logsStateShape as logs } from './services/logs/records.js';
 import { ecrStateShape as ecr } from './services/ecr.js';
 import { ssmStateShape as ssm } from './services/ssm-parameters.js';
+import { cloudwatchStateShape as monitoring } from './services/cloudwatch/shapes.js';
+import { snsStateShape as sns } from './services/sns/topics.js';
 
 const optNum = optional(num);
 const optInt = optional(int);
@@ -409,4 +411,4 @@ const elasticloadbalancing = object({
 });
 
 /** By ServiceModule.name. A module without an entry (sts, tagging keep nothing) accepts any object. */
-export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing, autoscaling, ssm };
+export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing, autoscaling, ssm, monitoring, sns };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A tour of the sandbox with the real AWS CLI: every operation of every emulated service (sts, ecs,
-# iam, ec2, ssm, logs, ecr, resourcegroupstaggingapi, autoscaling, elbv2) is called at least once, each JSON answer must
+# iam, ec2, ssm, logs, ecr, resourcegroupstaggingapi, autoscaling, elbv2, cloudwatch, sns) is called at least once, each JSON answer must
 # parse, key fields are checked with --query, and each service is made to return at least one
 # expected error.
 #
@@ -697,17 +697,94 @@ call ec2 delete-launch-template --launch-template-id "$cp_lt" >/dev/null
 call ecs delete-cluster --cluster tour-cp-cluster >/dev/null
 }
 
+# ---------------------------------------------------------------------------------------------------
+# Issue 21: CloudWatch (the Query protocol of awscli 2.9's botocore model; the SDK speaks JSON 1.0)
+# and SNS. The tour's sandbox is 'fast': a 60 s alarm period lasts 450 ms.
+tour_cloudwatch_sns() {
+echo "== sns"
+TOPIC=$(q sns create-topic --name tour-alarms --tags Key=ecs-cwlogs:stack,Value=tour --query TopicArn)
+is "$TOPIC" "arn:aws:sns:us-east-1:$ACCOUNT:tour-alarms" "sns create-topic"
+is "$(q sns create-topic --name tour-alarms --query TopicArn)" "$TOPIC" "sns create-topic is idempotent"
+fails InvalidParameter sns create-topic --name tour-alarms --attributes DisplayName=other
+is "$(q sns subscribe --topic-arn "$TOPIC" --protocol email --notification-endpoint ops@example.com --query SubscriptionArn)" "pending confirmation" "sns subscribe (email): pending confirmation"
+is "$(q sns list-subscriptions-by-topic --topic-arn "$TOPIC" --query 'Subscriptions[0].SubscriptionArn')" PendingConfirmation "sns list-subscriptions-by-topic"
+is "$(q sns get-topic-attributes --topic-arn "$TOPIC" --query Attributes.SubscriptionsPending)" 1 "sns get-topic-attributes"
+SQS_SUB=$(q sns subscribe --topic-arn "$TOPIC" --protocol sqs --notification-endpoint "arn:aws:sqs:us-east-1:$ACCOUNT:q" --query SubscriptionArn)
+call sns unsubscribe --subscription-arn "$SQS_SUB" >/dev/null
+fails NotFound sns unsubscribe --subscription-arn "$SQS_SUB"
+[[ "$(q sns publish --topic-arn "$TOPIC" --subject tour --message hello --query MessageId)" =~ ^[0-9a-f-]{36}$ ]] || fail "sns publish message id"
+echo "ok   sns publish"
+fails NotFound sns publish --topic-arn "$TOPIC-nope" --message hello
+call sns tag-resource --resource-arn "$TOPIC" --tags Key=extra,Value=1 >/dev/null
+call sns untag-resource --resource-arn "$TOPIC" --tag-keys extra >/dev/null
+is "$(q sns list-tags-for-resource --resource-arn "$TOPIC" --query 'length(Tags)')" 1 "sns list-tags-for-resource"
+is "$(q sns list-topics --query "length(Topics[?TopicArn=='$TOPIC'])")" 1 "sns list-topics"
+is "$(q resourcegroupstaggingapi get-resources --resource-type-filters sns:topic --tag-filters Key=ecs-cwlogs:stack,Values=tour --query 'ResourceTagMappingList[0].ResourceARN')" "$TOPIC" "tagging API lists the topic"
+
+echo "== cloudwatch"
+NOW=$(date -u +%s)
+call cloudwatch put-metric-data --namespace Tour --metric-data '[{"MetricName":"Latency","Unit":"Milliseconds","Values":[10,20,30,40,50,60,70,80,90,100]}]' >/dev/null
+call cloudwatch put-metric-data --namespace Tour --metric-name Requests --value 200 >/dev/null
+call cloudwatch put-metric-data --namespace Tour --metric-name 5xx --value 20 >/dev/null
+fails InvalidParameterValue cloudwatch put-metric-data --namespace AWS/EC2 --metric-name x --value 1
+is "$(q cloudwatch list-metrics --namespace Tour --query 'length(Metrics)')" 3 "cloudwatch list-metrics"
+START=$(date -u -d "@$((NOW - 600))" +%Y-%m-%dT%H:%M:%SZ)
+END=$(date -u -d "@$((NOW + 600))" +%Y-%m-%dT%H:%M:%SZ)
+is "$(q cloudwatch get-metric-statistics --namespace Tour --metric-name Latency --start-time "$START" --end-time "$END" --period 1200 --statistics Sum SampleCount --query 'Datapoints[0].[Sum,SampleCount]')" "$(printf '550.0\t10.0')" "cloudwatch get-metric-statistics"
+is "$(q cloudwatch get-metric-statistics --namespace Tour --metric-name Latency --start-time "$START" --end-time "$END" --period 1200 --extended-statistics p90 --query 'Datapoints[0].ExtendedStatistics.p90')" 90.0 "cloudwatch get-metric-statistics p90"
+cat >"$WORK/cw-queries.json" <<JSON
+[{"Id":"m1","MetricStat":{"Metric":{"Namespace":"Tour","MetricName":"Requests"},"Period":1200,"Stat":"Sum"},"ReturnData":false},
+ {"Id":"m2","MetricStat":{"Metric":{"Namespace":"Tour","MetricName":"5xx"},"Period":1200,"Stat":"Sum"},"ReturnData":false},
+ {"Id":"rate","Expression":"100*m2/m1","Label":"5xx rate"}]
+JSON
+is "$(q cloudwatch get-metric-data --metric-data-queries "file://$WORK/cw-queries.json" --start-time "$START" --end-time "$END" --query 'MetricDataResults[0].Values[0]')" 10.0 "cloudwatch get-metric-data (metric math)"
+
+call cloudwatch put-metric-alarm --alarm-name tour-errors --namespace Tour --metric-name Errors --statistic Sum --period 60 \
+  --evaluation-periods 1 --threshold 5 --comparison-operator GreaterThanThreshold --treat-missing-data notBreaching \
+  --alarm-actions "$TOPIC" --tags Key=ecs-cwlogs:stack,Value=tour >/dev/null
+fails InvalidParameterValue cloudwatch put-metric-alarm --alarm-name bad --namespace Tour --metric-name Errors --statistic Sum --period 7 --evaluation-periods 1 --threshold 5 --comparison-operator GreaterThanThreshold
+# Each awscli call takes longer than the scaled period: the transitions are read from the history.
+is "$(q cloudwatch describe-alarms --alarm-names tour-errors --query 'MetricAlarms[0].[Threshold,TreatMissingData]')" "$(printf '5.0\tnotBreaching')" "cloudwatch describe-alarms"
+call cloudwatch put-metric-data --namespace Tour --metric-name Errors --value 10 >/dev/null
+wait_for "cloudwatch alarm went to ALARM after its scaled period" 1 cloudwatch describe-alarm-history --alarm-name tour-errors --history-item-type StateUpdate --query "length(AlarmHistoryItems[?HistorySummary=='Alarm updated from OK to ALARM'])"
+wait_for "cloudwatch alarm back to OK (missing data not breaching)" OK cloudwatch describe-alarms --alarm-names tour-errors --query 'MetricAlarms[0].StateValue'
+is "$(q cloudwatch describe-alarm-history --alarm-name tour-errors --history-item-type Action --scan-by TimestampAscending --query 'AlarmHistoryItems[0].HistorySummary')" "Successfully executed action $TOPIC" "cloudwatch describe-alarm-history: the SNS action ran"
+call cloudwatch set-alarm-state --alarm-name tour-errors --state-value ALARM --state-reason tour >/dev/null
+fails ResourceNotFound cloudwatch set-alarm-state --alarm-name nope --state-value ALARM --state-reason tour
+ALARM_ARN=$(q cloudwatch describe-alarms --alarm-names tour-errors --query 'MetricAlarms[0].AlarmArn')
+call cloudwatch tag-resource --resource-arn "$ALARM_ARN" --tags Key=extra,Value=1 >/dev/null
+call cloudwatch untag-resource --resource-arn "$ALARM_ARN" --tag-keys extra >/dev/null
+is "$(q cloudwatch list-tags-for-resource --resource-arn "$ALARM_ARN" --query 'Tags[0].Key')" ecs-cwlogs:stack "cloudwatch list-tags-for-resource"
+is "$(q resourcegroupstaggingapi get-resources --resource-type-filters cloudwatch:alarm --tag-filters Key=ecs-cwlogs:stack,Values=tour --query 'ResourceTagMappingList[0].ResourceARN')" "$ALARM_ARN" "tagging API lists the alarm"
+fails ResourceNotFound cloudwatch delete-alarms --alarm-names tour-errors nope
+call cloudwatch delete-alarms --alarm-names tour-errors >/dev/null
+is "$(q cloudwatch describe-alarms --alarm-name-prefix tour- --query 'length(MetricAlarms)')" 0 "cloudwatch delete-alarms"
+
+BODY='{"widgets":[{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"region":"us-east-1","metrics":[["Tour","Requests"]]}}]}'
+call cloudwatch put-dashboard --dashboard-name tour-dash --dashboard-body "$BODY" >/dev/null
+fails InvalidParameterInput cloudwatch put-dashboard --dashboard-name tour-bad --dashboard-body '{"widgets":[{"type":"metric","properties":{}}]}'
+is "$(q cloudwatch get-dashboard --dashboard-name tour-dash --query DashboardArn)" "arn:aws:cloudwatch::$ACCOUNT:dashboard/tour-dash" "cloudwatch get-dashboard"
+is "$(q cloudwatch list-dashboards --dashboard-name-prefix tour- --query 'DashboardEntries[].DashboardName')" tour-dash "cloudwatch list-dashboards"
+fails ResourceNotFound cloudwatch delete-dashboards --dashboard-names tour-dash nope
+call cloudwatch delete-dashboards --dashboard-names tour-dash >/dev/null
+fails ResourceNotFound cloudwatch get-dashboard --dashboard-name tour-dash
+
+call sns delete-topic --topic-arn "$TOPIC" >/dev/null
+call sns delete-topic --topic-arn "$TOPIC" >/dev/null
+is "$(q sns list-topics --query "length(Topics[?TopicArn=='$TOPIC'])")" 0 "sns delete-topic (twice: no error)"
+}
+
 ACCOUNT=$(q sts get-caller-identity --query Account)
 is "$ACCOUNT" 123456789012 "sts get-caller-identity account"
 
 # Run the independent sections in parallel, each with its output in a file; fail if any fails.
 pids=()
-for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling tour_elbv2 tour_capacity_providers; do
+for section in tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling tour_elbv2 tour_capacity_providers tour_cloudwatch_sns; do
   ("$section") >"$WORK/$section.log" 2>&1 &
   pids+=("$!")
 done
 status=0
-sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling tour_elbv2 tour_capacity_providers)
+sections=(tour_sts_ssm tour_iam_ec2_ecs tour_logs tour_ecr tour_tagging tour_autoscaling tour_elbv2 tour_capacity_providers tour_cloudwatch_sns)
 for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then status=1; fi
   cat "$WORK/${sections[$i]}.log"

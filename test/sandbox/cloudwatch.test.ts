@@ -27,7 +27,8 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { emitMetric } from '../../src/sandbox/metrics.js';
-import { ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
+import { defaultServices, ManualClock, type RunningSandbox } from '../../src/sandbox/index.js';
+import { checkStateFile } from '../../src/sandbox/world.js';
 import type { SnsState } from '../../src/sandbox/services/sns.js';
 import { clientConfig, rejection, withSandbox } from './support.js';
 
@@ -178,6 +179,25 @@ test('an alarm starts INSUFFICIENT_DATA, goes to ALARM after its scaled period, 
   });
 });
 
+test('TreatMissingData: breaching, notBreaching, ignore and missing on a period without data', async () => {
+  const clock = new ManualClock(Date.UTC(2026, 10, 25, 12, 0, 0));
+  await withSandbox({ latency: 'fast', clock }, async (sb) => {
+    const { cw } = clients(sb);
+    const treatments = ['breaching', 'notBreaching', 'ignore', 'missing'] as const;
+    for (const t of treatments) {
+      await cw.send(new PutMetricAlarmCommand({ AlarmName: t, Namespace: 'App', MetricName: 'Errors', Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: t }));
+    }
+    const states = async () => Promise.all(treatments.map((t) => state(cw, t)));
+    clock.advance(PERIOD_MS); // a period without data
+    assert.deepEqual(await states(), ['ALARM', 'OK', 'INSUFFICIENT_DATA', 'INSUFFICIENT_DATA']);
+    emitMetric(sb.world, { region: 'us-east-1', account: '123456789012', namespace: 'App', metricName: 'Errors', dimensions: {}, timestamp: clock.now(), value: 1 });
+    clock.advance(PERIOD_MS); // a period with a value under the threshold
+    assert.deepEqual(await states(), ['OK', 'OK', 'OK', 'OK']);
+    clock.advance(PERIOD_MS); // and one without data again
+    assert.deepEqual(await states(), ['ALARM', 'OK', 'OK', 'INSUFFICIENT_DATA'], 'ignore keeps the state it had');
+  });
+});
+
 test('a 5xx-rate alarm on metric math with DatapointsToAlarm and a p99 alarm', async () => {
   const clock = new ManualClock(Date.UTC(2026, 10, 25, 12, 0, 0));
   await withSandbox({ latency: 'fast', clock }, async (sb) => {
@@ -278,7 +298,7 @@ test('dashboards: validation messages as AWS returns them, get, list, tags, dele
 });
 
 test('metric data and alarms survive a restart with the world (the store is persisted)', async () => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'cw-state-'));
@@ -290,6 +310,12 @@ test('metric data and alarms survive a restart with the world (the store is pers
       await cw.send(new PutMetricDataCommand({ Namespace: 'P', MetricData: [{ MetricName: 'm', Value: 3, Timestamp: new Date(clock.now()) }] }));
       await cw.send(new PutMetricAlarmCommand({ AlarmName: 'a', Namespace: 'P', MetricName: 'm', Statistic: 'Maximum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanThreshold' }));
     });
+    // The saved CloudWatch part is checked at load: a damaged alarm is refused, not served.
+    const saved = JSON.parse(readFileSync(statePath, 'utf8')) as { state: { monitoring: { alarms: Record<string, { state: string }> } } };
+    assert.equal(checkStateFile(saved, defaultServices), undefined);
+    const broken = structuredClone(saved);
+    broken.state.monitoring.alarms['us-east-1/a'].state = 'PANIC';
+    assert.match(checkStateFile(broken, defaultServices) ?? '', /^monitoring\.alarms\["us-east-1\/a"\]\.state must be one of/);
     clock.advance(PERIOD_MS);
     await withSandbox({ latency: 'fast', clock, statePath }, async (sb) => {
       const { cw } = clients(sb);

@@ -24,6 +24,8 @@ export const SERVICE_TITLES: Record<string, string> = {
   tagging: 'Resource Groups Tagging',
   autoscaling: 'Auto Scaling',
   elasticloadbalancing: 'ELBv2 (Application Load Balancers)',
+  monitoring: 'CloudWatch (metrics, alarms, dashboards)',
+  sns: 'SNS',
 };
 
 let services: string[] | undefined;

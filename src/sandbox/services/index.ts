@@ -16,6 +16,4 @@ import { ssm } from './ssm.js';
 import { stsService } from './sts.js';
 import { tagging } from './tagging.js';
 
-export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr, tagging, autoscaling, elbv2];
-// Issue 21: CloudWatch (metrics, alarms, dashboards) and SNS (alarm topics).
-defaultServices.push(cloudwatch, sns);
+export const defaultServices: ServiceModule[] = [ecsService, iam, stsService, ec2, ssm, logs, ecr, tagging, autoscaling, elbv2, cloudwatch, sns];

@@ -94,8 +94,16 @@ export class Bucket {
 export function buckets(s: MetricSeries | undefined, start: number, end: number, periodMs: number, unit?: string): Map<number, Bucket> {
   const out = new Map<number, Bucket>();
   if (!s || (unit && s.unit && s.unit !== unit)) return out;
-  for (const p of s.points) {
-    if (p[0] < start || p[0] >= end) continue;
+  // Points are in time order: start at the first one in range (alarms read a few periods of a long series).
+  let lo = 0;
+  let hi = s.points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s.points[mid][0] < start) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < s.points.length && s.points[i][0] < end; i++) {
+    const p = s.points[i];
     const t = Math.floor(p[0] / periodMs) * periodMs;
     let b = out.get(t);
     if (!b) out.set(t, (b = new Bucket()));

@@ -4,6 +4,7 @@
  * `published` (the newest MAX_PUBLISHED), where tests read them.
  */
 import { randomUUID } from 'node:crypto';
+import { arrayOf, bool, num, object, optional, recordOf, str } from '../../shape.js';
 import type { World } from '../../types.js';
 import type { TagMap } from '../util.js';
 
@@ -56,3 +57,10 @@ export function publishToTopic(world: World, topicArn: string, subject: string |
   if (state.published.length > MAX_PUBLISHED) state.published.splice(0, state.published.length - MAX_PUBLISHED);
   return messageId;
 }
+
+/** The shape a saved state file's SNS part is checked against (../../shape.ts). */
+export const snsStateShape = object({
+  topics: recordOf(object({ arn: str, name: str, region: str, attributes: recordOf(str), tags: recordOf(str), created: num })),
+  subscriptions: recordOf(object({ arn: str, topicArn: str, protocol: str, endpoint: str, confirmed: bool })),
+  published: arrayOf(object({ messageId: str, topicArn: str, subject: optional(str), message: str, timestamp: num })),
+});
