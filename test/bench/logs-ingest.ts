@@ -30,7 +30,10 @@ const FILTERS: [string, string, string][] = [
 // Where the data goes: the CloudWatch service's store once it is registered; here a counter, so the
 // figure is the logs side (matching, extraction, the datum) and not a store's.
 let data = 0;
-setMetricSink(() => { data++; });
+setMetricSink(() => {
+  data++;
+  return true;
+});
 
 const sb = await startSandbox({ credentials: TEST_KEYS, port: 0, latency: 'none' });
 const logs = new CloudWatchLogsClient({ endpoint: sb.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });

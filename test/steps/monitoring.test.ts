@@ -168,3 +168,30 @@ test('--no-monitoring retires the monitoring steps; which have something to remo
   assert.deepEqual((await found(false, 'arn:aws:cloudwatch:us-east-1:1:alarm:ecs-cwlogs-mon-error-lines')).sort(), ['alarm-topic', 'alarms', 'dashboard', 'metric-filters', 'query-definitions'], 'one shown, the facet is asked');
   assert.deepEqual((await found(false, 'arn:aws:sns:us-east-1:1:ecs-cwlogs-mon-alarms')).sort(), ['alarm-topic', 'alarms', 'dashboard', 'metric-filters', 'query-definitions'], 'a topic is shown by its service ("sns")');
 });
+
+test('monitoring: 200 requests with 20 answered 501 put the 5xx-rate alarm in ALARM within its scaled period (10 % > 5 %); the error-lines alarm stays OK', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb, { stack: 'alarm' });
+    await applySteps(STEPS, ctx, { targets: MONITORING });
+    const stream = 'i-0abc-ip-10-0-0-5-10.0.0.5-httpd-access.log';
+    await ctx.logs.createLogStream({ logGroupName: 'ecs', logStreamName: stream });
+    const line = (i: number) => `2026-12-07T18:15:14.123456+00:00 ip-10-0-0-5 httpd: ip-10-0-0-5 10.0.0.9 - - [07/Dec/2026:18:15:14 +0000] "${i % 10 === 0 ? 'BREW' : 'GET'} /p${i} HTTP/1.1" ${i % 10 === 0 ? 501 : 200} 45 "-" "curl/8.5.0" ${900 + i}`;
+    const now = Date.now();
+    await ctx.logs.putLogEvents({ logGroupName: 'ecs', logStreamName: stream, logEvents: Array.from({ length: 200 }, (_, i) => ({ timestamp: now + i, message: line(i) })) });
+    const names = alarmNames('alarm');
+    const t0 = Date.now();
+    let state: string | undefined;
+    let errors: string | undefined;
+    // 'fast' scales a 5-minute period to 2.25 s: wait a few periods at most.
+    while (Date.now() - t0 < 20_000) {
+      const alarms = (await ctx.cloudwatch.describeAlarms({ AlarmNames: [names.rate5xx, names.errorLines] })).MetricAlarms ?? [];
+      state = alarms.find((a) => a.AlarmName === names.rate5xx)?.StateValue;
+      errors = alarms.find((a) => a.AlarmName === names.errorLines)?.StateValue;
+      if (state === 'ALARM') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    console.log(`# the 5xx-rate alarm: ${state} after ${Date.now() - t0} ms of wall time`);
+    assert.equal(state, 'ALARM');
+    assert.notEqual(errors, 'ALARM');
+  });
+});
