@@ -84,6 +84,9 @@ test('up creates the monitoring (dashboard URL and pending subscription printed)
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.deepEqual(mutatingCalls(sb, before2), [], 'the saved --no-monitoring: nothing to create, nothing to remove');
     assert.deepEqual(await monitoring(aws, stack), NONE);
+    const refused = await runCli(['dashboard', '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', stack, '--yes'], env);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /not part of this stack: monitoring is off[\s\S]*--monitoring/);
 
     // --monitoring again, then down: none of it is left.
     const on = await runCli(up(sb.url, stack, '--monitoring'), env);
