@@ -17,7 +17,7 @@ import { STACK_TAG, ownedBy } from '../core/context.js';
 import { hasAwsCode } from '../core/errors.js';
 import { isAbsent, type Absent, type DeclaredStep, type FieldDiff, type Plan, ABSENT } from '../core/step.js';
 import { partitionOf } from './arns.js';
-import { MONITORING, keyValueTags, tagRecord, topicName } from './monitoring.js';
+import { MONITORING, keyValueTags, tagRecord, tagsOf, topicName } from './monitoring.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 
 export type SubscriptionState = 'confirmed' | 'pending confirmation';
@@ -35,7 +35,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'sns' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
+type Ctx = Pick<Context, 'sns' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
 export interface AlarmTopicObserved {
   /** No topic, and none is wanted (no --alarm-email): the step is in sync, not absent. */
@@ -60,10 +60,10 @@ function stateOf(arn: string | undefined): SubscriptionState {
   return !arn || /^pending ?confirmation$/i.test(arn) ? 'pending confirmation' : 'confirmed';
 }
 
-export async function readTopic(ctx: Pick<Context, 'sns' | 'stack'>, arn: string): Promise<AlarmTopicObserved | Absent> {
+export async function readTopic(ctx: Pick<Context, 'sns' | 'stack' | 'tagging' | 'inventory'>, arn: string): Promise<AlarmTopicObserved | Absent> {
   try {
     await ctx.sns.getTopicAttributes({ TopicArn: arn });
-    const tags = tagRecord((await ctx.sns.listTagsForResource({ ResourceArn: arn })).Tags);
+    const tags = await tagsOf(ctx, arn, async () => tagRecord((await ctx.sns.listTagsForResource({ ResourceArn: arn })).Tags));
     const subs: Subscription[] = [];
     let NextToken: string | undefined;
     do {

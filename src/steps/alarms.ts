@@ -23,7 +23,7 @@ import { deleteOnce } from '../engine/ownership.js';
 import { STACK_TAG, ownedBy } from '../core/context.js';
 import { diff, normalise } from '../core/diff.js';
 import { isAbsent, ABSENT, type Absent, type DeclaredStep, type FieldDiff, type Plan } from '../core/step.js';
-import { METRICS, MONITORING, alarmNames, keyValueTags, metricNamespace, tagRecord } from './monitoring.js';
+import { METRICS, MONITORING, alarmNames, keyValueTags, metricNamespace, tagRecord, tagsOf } from './monitoring.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { topicArnOf } from './alarm-topic.js';
 
@@ -39,7 +39,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'cloudwatch' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
+type Ctx = Pick<Context, 'cloudwatch' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
 export interface ObservedAlarm {
   alarm: MetricAlarm;
@@ -116,13 +116,14 @@ function comparable(a: PutMetricAlarmInput | MetricAlarm): unknown {
   });
 }
 
-export async function readAlarms(ctx: Pick<Context, 'cloudwatch' | 'stack'>): Promise<ObservedAlarm[]> {
+export async function readAlarms(ctx: Pick<Context, 'cloudwatch' | 'stack' | 'tagging' | 'inventory'>): Promise<ObservedAlarm[]> {
   const ours = Object.values(alarmNames(ctx.stack));
   const res = await ctx.cloudwatch.describeAlarms({ AlarmNames: ours, AlarmTypes: ['MetricAlarm'] });
   const alarms = (res.MetricAlarms ?? []).filter((a) => a.AlarmName && ours.includes(a.AlarmName));
   return Promise.all(
     alarms.map(async (alarm) => {
-      const tags = alarm.AlarmArn ? tagRecord((await ctx.cloudwatch.listTagsForResource({ ResourceARN: alarm.AlarmArn })).Tags) : {};
+      const arn = alarm.AlarmArn;
+      const tags = arn ? await tagsOf(ctx, arn, async () => tagRecord((await ctx.cloudwatch.listTagsForResource({ ResourceARN: arn })).Tags)) : {};
       return { alarm, tags, owned: ownedBy(tags, ctx.stack) };
     }),
   );

@@ -22,7 +22,7 @@ import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, type Absent, type DeclaredStep, type DepOutputs, type FieldDiff, type Plan } from '../core/step.js';
 import { namedQuery } from '../logs/queries.js';
 import { partitionOf } from './arns.js';
-import { METRICS, MONITORING, alarmNames, dashboardConsoleUrl, dashboardName, keyValueTags, metricNamespace, tagRecord } from './monitoring.js';
+import { METRICS, MONITORING, alarmNames, dashboardConsoleUrl, dashboardName, keyValueTags, metricNamespace, tagRecord, tagsOf } from './monitoring.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 
 export interface DashboardOutputs {
@@ -37,7 +37,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'cloudwatch' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
+type Ctx = Pick<Context, 'cloudwatch' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
 export interface DashboardObserved {
   name: string;
@@ -126,11 +126,11 @@ function parsed(body: string): unknown {
   }
 }
 
-export async function readDashboard(ctx: Pick<Context, 'cloudwatch' | 'stack'>, name: string): Promise<DashboardObserved | Absent> {
+export async function readDashboard(ctx: Pick<Context, 'cloudwatch' | 'stack' | 'tagging' | 'inventory'>, name: string): Promise<DashboardObserved | Absent> {
   try {
     const d = await ctx.cloudwatch.getDashboard({ DashboardName: name });
     const arn = d.DashboardArn ?? '';
-    const tags = arn ? tagRecord((await ctx.cloudwatch.listTagsForResource({ ResourceARN: arn })).Tags) : {};
+    const tags = arn ? await tagsOf(ctx, arn, async () => tagRecord((await ctx.cloudwatch.listTagsForResource({ ResourceARN: arn })).Tags)) : {};
     return { name, arn, body: d.DashboardBody ?? '', tags, owned: ownedBy(tags, ctx.stack) };
   } catch (e) {
     if (hasAwsCode(e, 'ResourceNotFound', 'ResourceNotFoundException')) return ABSENT;

@@ -70,6 +70,13 @@ test('up creates the monitoring (dashboard URL and pending subscription printed)
     const again = await runCli([...up(sb.url, stack), '--json'], env);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(mutatingCalls(sb, before), [], 'the second up made no mutating call');
+    const monitoringReads = sb
+      .requestLog()
+      .slice(before)
+      .map((c) => `${c.service}:${c.operation}`)
+      .filter((c) => /^(monitoring|sns):|MetricFilters|QueryDefinitions/.test(c));
+    // One read per kind; the alarms', dashboard's and topic's tags come from the run's tag inventory.
+    assert.deepEqual(monitoringReads.sort(), ['logs:DescribeMetricFilters', 'logs:DescribeQueryDefinitions', 'monitoring:DescribeAlarms', 'monitoring:GetDashboard', 'sns:GetTopicAttributes', 'sns:ListSubscriptionsByTopic']);
     const doc = JSON.parse(again.stdout) as { summary: { dashboard?: { url?: string }; alarmEmail?: { subscription: string } } };
     assert.equal(doc.summary.alarmEmail?.subscription, 'pending confirmation');
     assert.match(doc.summary.dashboard?.url ?? '', /#dashboards\/dashboard\/ecs-cwlogs-monlab$/);
