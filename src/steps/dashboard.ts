@@ -1,5 +1,5 @@
 /**
- * Step: the stack's CloudWatch dashboard, ecs-cwlogs-<stack> (tagged), whose console URL `up`
+ * Step: the stack's CloudWatch dashboard, ecs-cwlogs-<stack>-<region> (tagged; dashboards are global), whose console URL `up`
  * prints at its end. Its widgets:
  *
  *   requests per minute; 4xx and 5xx per minute     the metric filters' Requests, Status4xx, Status5xx
@@ -155,10 +155,10 @@ export const dashboardStep: DeclaredStep<Ctx, DashboardObserved, DashboardDesire
   ...MONITORING,
   tagged: [{ type: 'cloudwatch:dashboard' }],
 
-  read: (ctx) => readDashboard(ctx, dashboardName(ctx.stack)),
+  read: (ctx) => readDashboard(ctx, dashboardName(ctx.stack, ctx.config.region)),
 
   desired: (ctx, _deps: DepOutputs) => ({
-    name: dashboardName(ctx.stack),
+    name: dashboardName(ctx.stack, ctx.config.region),
     body: withAccount(dashboardBody(ctx.stack, ctx.config.region, ctx.config.logGroup), partitionOf(ctx.callerArn), ctx.account),
     region: ctx.config.region,
     tags: { ...ctx.tags },
@@ -191,7 +191,7 @@ export const dashboardStep: DeclaredStep<Ctx, DashboardObserved, DashboardDesire
 
   ownership: {
     async find(ctx: Ctx) {
-      const d = await readDashboard(ctx, dashboardName(ctx.stack));
+      const d = await readDashboard(ctx, dashboardName(ctx.stack, ctx.config.region));
       if (isAbsent(d)) return { ours: [], kept: [] };
       return d.owned ? { ours: [d], kept: [] } : { ours: [], kept: [`dashboard ${d.name} (not tagged as stack ${ctx.stack})`] };
     },

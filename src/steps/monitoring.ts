@@ -48,9 +48,13 @@ export function topicName(stack: string): string {
   return `${monitoringPrefix(stack)}alarms`;
 }
 
-/** Dashboard names are letters, digits, "-" and "_": a stack name fits. */
-export function dashboardName(stack: string): string {
-  return `ecs-cwlogs-${stack}`;
+/**
+ * Dashboards are global to the account (their ARN has no region): the name carries the region, so
+ * one stack in two regions has two dashboards, and `down` in one leaves the other's. Names are
+ * letters, digits, "-" and "_": a stack name and a region fit.
+ */
+export function dashboardName(stack: string, region: string): string {
+  return `ecs-cwlogs-${stack}-${region}`;
 }
 
 /** The dashboard's page in the CloudWatch console. */

@@ -54,7 +54,7 @@ test('up creates the monitoring (dashboard URL and pending subscription printed)
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(await monitoring(aws, stack), { filters: 5, alarms: 2, dashboards: 1, topics: 1, queries: 5 });
     // Against an endpoint (not a rehearsal) the console's URL is printed.
-    assert.match(first.stdout, /Dashboard:\s+https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#dashboards\/dashboard\/ecs-cwlogs-monlab\n/);
+    assert.match(first.stdout, /Dashboard:\s+https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#dashboards\/dashboard\/ecs-cwlogs-monlab-us-east-1\n/);
     assert.match(first.stdout, /Alarms to:\s+ops@example\.com \(pending confirmation: follow the link SNS emailed/);
     const errorAlarm = (await aws.cloudwatch.describeAlarms({ AlarmNames: ['ecs-cwlogs-monlab-error-lines'] })).MetricAlarms?.[0];
     assert.equal(errorAlarm?.Threshold, 25);
@@ -79,7 +79,7 @@ test('up creates the monitoring (dashboard URL and pending subscription printed)
     assert.deepEqual(monitoringReads.sort(), ['logs:DescribeMetricFilters', 'logs:DescribeQueryDefinitions', 'monitoring:DescribeAlarms', 'monitoring:GetDashboard', 'sns:GetTopicAttributes', 'sns:ListSubscriptionsByTopic']);
     const doc = JSON.parse(again.stdout) as { summary: { dashboard?: { url?: string }; alarmEmail?: { subscription: string } } };
     assert.equal(doc.summary.alarmEmail?.subscription, 'pending confirmation');
-    assert.match(doc.summary.dashboard?.url ?? '', /#dashboards\/dashboard\/ecs-cwlogs-monlab$/);
+    assert.match(doc.summary.dashboard?.url ?? '', /#dashboards\/dashboard\/ecs-cwlogs-monlab-us-east-1$/);
 
     // --no-monitoring on a monitored stack: removed (the log group and the lab stay).
     const off = await runCli(up(sb.url, stack, '--no-monitoring'), env);

@@ -55,7 +55,7 @@ test('monitoring: creates filters, topic + pending email, tagged alarms, dashboa
     assert.ok(rate.Metrics?.some((m) => m.Expression === '100 * errors5xx / requests'));
     assert.equal(alarms.find((a) => a.AlarmName === names.errorLines)!.Threshold, 10);
 
-    const dash = await ctx.cloudwatch.getDashboard({ DashboardName: dashboardName('mon') });
+    const dash = await ctx.cloudwatch.getDashboard({ DashboardName: dashboardName('mon', 'us-east-1') });
     const widgets = (JSON.parse(dash.DashboardBody!) as { widgets: { type: string; properties: { title?: string; query?: string } }[] }).widgets;
     assert.deepEqual(
       widgets.map((w) => w.properties.title),
@@ -63,7 +63,7 @@ test('monitoring: creates filters, topic + pending email, tagged alarms, dashboa
     );
     assert.match(widgets.find((w) => w.properties.title === 'Top paths')!.properties.query!, /^SOURCE 'ecs' \| filter @logStream like/);
     assert.equal(tagRecord((await ctx.cloudwatch.listTagsForResource({ ResourceARN: dash.DashboardArn })).Tags)[STACK_TAG], 'mon');
-    assert.match(report.outputs.dashboard!.consoleUrl, /^https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#dashboards\/dashboard\/ecs-cwlogs-mon$/);
+    assert.match(report.outputs.dashboard!.consoleUrl, /^https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#dashboards\/dashboard\/ecs-cwlogs-mon-us-east-1$/);
 
     const queries = await readQueryDefinitions(ctx);
     assert.deepEqual(queries.map((q) => q.name).sort(), ['errors', 'latency', 'slow', 'status', 'top-paths'].map((q) => `ecs-cwlogs/mon/${q}`));
