@@ -6,7 +6,8 @@
 #     container's rsyslog through `logger -T -t httpd`; the image's own CustomLog/TransferLog/
 #     ErrorLog lines (httpd:2.4 sends them to /proc/self/fd/1 and 2) are commented out, so nothing
 #     is written twice. logger runs in a restart loop (see pipe below), so it outlives an rsyslog
-#     restart in the logging container.
+#     restart in the logging container. The access line's fields: docs/log-format.md (its last, %D,
+#     is the time taken in microseconds: src/logs/queries.ts and the metric filters read it).
 #   - a local index page is written first; the lab's content (the ECS developer guide's welcome
 #     page) is fetched in the background with what httpd:2.4 has (openssl s_client, timeout,
 #     head), bounded to 20 s and 2 MB, and only a complete 200 answer is kept as Welcome.html.
@@ -29,7 +30,7 @@ pipe() { printf 'while :; do %s -t httpd -p %s.info -n cloudwatchlogs -P 514 -T 
 find "$root" -name '*.conf' ! -path "$ours" -type f -exec sed -i -E 's/^([[:space:]]*(CustomLog|TransferLog|ErrorLog)[[:space:]])/#ecs-cwlogs# \1/' {} +
 { cat > "$ours" <<CONF
 ServerName $(cat /proc/sys/kernel/hostname)
-LogFormat "%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\"" ecs_cwlogs
+LogFormat "%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" %D" ecs_cwlogs
 CustomLog "|\$$(pipe local6)" ecs_cwlogs
 ErrorLogFormat "%v [%t] [%m:%l] [pid %P] [client\\ %a] %M"
 ErrorLog "|\$$(pipe local7)"

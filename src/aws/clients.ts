@@ -17,6 +17,8 @@ import type { SSM } from '@aws-sdk/client-ssm';
 import type { STS } from '@aws-sdk/client-sts';
 import type { ECR } from '@aws-sdk/client-ecr';
 import type { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
+import type { CloudWatch } from '@aws-sdk/client-cloudwatch';
+import type { SNS } from '@aws-sdk/client-sns';
 import type { ResourceGroupsTaggingAPI } from '@aws-sdk/client-resource-groups-tagging-api';
 import type { AutoScaling } from '@aws-sdk/client-auto-scaling';
 import type { ElasticLoadBalancingV2 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -43,6 +45,10 @@ export type SsmApi = Operations<SSM>;
 export type StsApi = Operations<STS>;
 export type EcrApi = Operations<ECR>;
 export type LogsApi = Operations<CloudWatchLogs>;
+/** Monitoring: the alarms and the dashboard. */
+export type CloudWatchApi = Operations<CloudWatch>;
+/** Monitoring: the alarms' topic and its email subscription (--alarm-email). */
+export type SnsApi = Operations<SNS>;
 /** Finding the stack's resources by its tag, whatever their names. */
 export type TaggingApi = Operations<ResourceGroupsTaggingAPI>;
 
@@ -57,10 +63,12 @@ export interface AwsClients {
   readonly tagging: TaggingApi;
   readonly autoscaling: AutoScalingApi;
   readonly elbv2: Elbv2Api;
+  readonly cloudwatch: CloudWatchApi;
+  readonly sns: SnsApi;
 }
 
 /** The clients' names: every AWS service the tool calls (a run's write guard wraps each). */
-export const CLIENT_NAMES = ['ecs', 'iam', 'ec2', 'ssm', 'sts', 'ecr', 'logs', 'tagging', 'autoscaling', 'elbv2'] as const satisfies readonly (keyof AwsClients)[];
+export const CLIENT_NAMES = ['ecs', 'iam', 'ec2', 'ssm', 'sts', 'ecr', 'logs', 'tagging', 'autoscaling', 'elbv2', 'cloudwatch', 'sns'] as const satisfies readonly (keyof AwsClients)[];
 // Every client is named: a service added to AwsClients and not here fails to compile.
 const _everyClient: Exclude<keyof AwsClients, (typeof CLIENT_NAMES)[number]> extends never ? true : never = true;
 void _everyClient;
@@ -107,6 +115,8 @@ export function createAwsClients(opts: ClientOptions): AwsClients {
     tagging: lazyObject(async () => new (await import('@aws-sdk/client-resource-groups-tagging-api')).ResourceGroupsTaggingAPI(common)),
     autoscaling: lazyObject(async () => new (await import('@aws-sdk/client-auto-scaling')).AutoScaling(common)),
     elbv2: lazyObject(async () => new (await import('@aws-sdk/client-elastic-load-balancing-v2')).ElasticLoadBalancingV2(common)),
+    cloudwatch: lazyObject(async () => new (await import('@aws-sdk/client-cloudwatch')).CloudWatch(common)),
+    sns: lazyObject(async () => new (await import('@aws-sdk/client-sns')).SNS(common)),
   };
 }
 

@@ -4,7 +4,7 @@
 import type { Context } from '../engine/context.js';
 import type { RunReport } from '../engine/engine.js';
 import { known } from '../core/step.js';
-import { autoScalingGroupStep, loadBalancerStep } from '../steps/index.js';
+import { alarmTopicStep, autoScalingGroupStep, dashboardStep, loadBalancerStep } from '../steps/index.js';
 import { commandFor, type CommandFor } from './invocation.js';
 
 export interface UpSummary {
@@ -23,6 +23,9 @@ export interface UpSummary {
   /** A rehearsal (--sandbox): nothing it shows is in AWS. */
   rehearsal?: boolean;
   image?: string;
+  /** Monitoring: the dashboard (its console URL, not in a rehearsal) and where the alarms notify. */
+  dashboard?: { name: string; url?: string };
+  alarmEmail?: { address: string; subscription: string };
   next: string[];
 }
 
@@ -57,7 +60,17 @@ export function upSummary(ctx: Pick<Context, 'config' | 'stack'> & Partial<Pick<
     logStreams: ['httpd-access.log', 'httpd-error.log', 'ecs-agent.log', 'ecs-init.log', 'docker'],
     ...(rehearsal ? { rehearsal: true } : { consoleUrl: consoleLogsUrl(ctx.config.region, ctx.config.logGroup) }),
     image: known(o.image?.imageRef),
+    ...monitoringSummary(o, rehearsal),
     next: [run('logs --follow'), run('status'), run('down')],
+  };
+}
+
+function monitoringSummary(o: RunReport['outputs'], rehearsal: boolean): Pick<UpSummary, 'dashboard' | 'alarmEmail'> {
+  const d = o[dashboardStep.id];
+  const t = o[alarmTopicStep.id];
+  return {
+    ...(d ? { dashboard: { name: d.dashboardName, ...(rehearsal ? {} : { url: d.consoleUrl }) } } : {}),
+    ...(t?.email && t.subscription ? { alarmEmail: { address: t.email, subscription: t.subscription } } : {}),
   };
 }
 
@@ -78,6 +91,10 @@ export function renderUpSummary(s: UpSummary, report: RunReport): string {
     `Log group:  ${s.logGroup}`,
     `Streams:    {instance_id}-{hostname}-{ip}-${s.logStreams.join(', …-')}`,
     ...(s.consoleUrl ? [`Console:    ${s.consoleUrl}`] : []),
+    ...(s.dashboard ? [`Dashboard:  ${s.dashboard.url ?? `${s.dashboard.name} (in the sandbox)`}`] : []),
+    ...(s.alarmEmail
+      ? [`Alarms to:  ${s.alarmEmail.address}${s.alarmEmail.subscription === 'pending confirmation' ? ' (pending confirmation: follow the link SNS emailed, or no alarm reaches you)' : ''}`]
+      : []),
   ];
   const next = [`Tail logs:  ${s.next[0]}`, `Status:     ${s.next[1]}`, `Tear down:  ${s.next[2]}`];
   return ['', ...where, '', ...next].join('\n');

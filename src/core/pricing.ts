@@ -77,13 +77,45 @@ export function estimateStack(c: { instanceType: string; instances: number; load
 /** What a rehearsal (--sandbox) costs: it runs on this machine, AWS bills nothing. */
 export const REHEARSAL_COST = '$0 (a rehearsal: the sandbox runs on this machine, AWS bills nothing)';
 
+/**
+ * Monitoring's monthly list prices (us-east-1), from "Amazon CloudWatch pricing"
+ * (https://aws.amazon.com/cloudwatch/pricing/) and "Amazon SNS pricing": a custom metric $0.30 (the
+ * first 10,000), a standard-resolution alarm metric $0.10 (a metric-math alarm counts each metric it
+ * reads), a dashboard $3.00, Logs Insights $0.005 per GB scanned, SNS email $2.00 per 100,000 after
+ * the first 1,000 a month. The always-free tier: 10 custom metrics, 10 alarm metrics, 3 dashboards
+ * of up to 50 metrics, 5 GB of logs data (ingested, stored and scanned together), 1,000 emails.
+ * Metric filters and saved queries cost nothing themselves.
+ */
+export const MONITORING_PRICES = { metric: 0.3, alarmMetric: 0.1, dashboard: 3 } as const;
+/** What the monitoring steps make: 5 metrics (no dimensions), 2 alarms reading 3 metrics, 1 dashboard. */
+export const MONITORING_COUNTS = { metrics: 5, alarmMetrics: 3, dashboards: 1 } as const;
+
+export function monitoringMonthly(): number {
+  const p = MONITORING_PRICES;
+  const n = MONITORING_COUNTS;
+  return n.metrics * p.metric + n.alarmMetrics * p.alarmMetric + n.dashboards * p.dashboard;
+}
+
+/** The plan's words on monitoring's cost, free tier noted. */
+export function monitoringCostSentence(alarmEmail: boolean): string {
+  const n = MONITORING_COUNTS;
+  const p = MONITORING_PRICES;
+  return (
+    `Monitoring: ${n.metrics} custom metrics ($${(n.metrics * p.metric).toFixed(2)}), 2 alarms reading ${n.alarmMetrics} metrics ($${(n.alarmMetrics * p.alarmMetric).toFixed(2)}) and 1 dashboard ($${p.dashboard.toFixed(2)}): ` +
+    `~$${monitoringMonthly().toFixed(2)}/month at list prices, $0 within CloudWatch's free tier (10 custom metrics, 10 alarm metrics, 3 dashboards a month, if nothing else of the account uses it). ` +
+    `The dashboard's two Logs Insights widgets scan the log group when viewed ($0.005/GB after the free 5 GB)${alarmEmail ? '; alarm emails are free up to 1,000 a month' : ''}; metric filters and saved queries cost nothing. --no-monitoring leaves it out.`
+  );
+}
+
 /** The plan's cost line: the stack's estimate, or nothing for a rehearsal. */
-export function costSentence(c: { instanceType: string; instances: number; loadBalancer: boolean }, zones: number, rehearsal: boolean): string {
+export function costSentence(c: { instanceType: string; instances: number; loadBalancer: boolean; monitoring?: boolean; alarmEmail?: string }, zones: number, rehearsal: boolean): string {
   if (rehearsal) return `Estimated cost: ${REHEARSAL_COST}.`;
   const cost = estimateStack(c, zones);
-  return cost
+  const stack = cost
     ? `Estimated cost: ~$${cost.hourly.toFixed(3)}/hour (~$${cost.monthly.toFixed(0)}/month) for ${cost.parts.join(', and ')}, on-demand us-east-1 list prices. An estimate: logs ingestion and storage are extra ($0.50/GB ingested).`
     : `Estimated cost: no price on file for ${c.instanceType}; see the EC2 pricing page.`;
+  return c.monitoring === false ? stack : `${stack}
+${monitoringCostSentence(Boolean(c.alarmEmail))}`;
 }
 
 /** After a failure: what a running instance costs by the hour (nothing in a rehearsal). */

@@ -34,6 +34,18 @@ export interface StackConfig {
   instances: number;
   /** An Application Load Balancer in front of the tasks (the group topology). */
   loadBalancer: boolean;
+  /**
+   * Monitoring (src/steps/metric-filters.ts, alarms.ts, alarm-topic.ts, dashboard.ts,
+   * query-definitions.ts): on by default; --no-monitoring leaves it out, and removes it from a stack
+   * that has it.
+   */
+  monitoring: boolean;
+  /** Where the alarms notify: an SNS topic with an email subscription (none: the alarms only change state). */
+  alarmEmail?: string;
+  /** The 5xx alarm's threshold: percent of the requests of 5 minutes answered 5xx. */
+  alarm5xxPercent: number;
+  /** The error-lines alarm's threshold: httpd error lines in 5 minutes. */
+  alarmErrorLines: number;
 }
 
 export type SettingKey = keyof StackConfig;
@@ -63,7 +75,8 @@ function setting<K extends SettingKey>(
 ): Setting<K> {
   const flagName = flag.split(' ')[0]!;
   const env = `ECS_CWLOGS_${flagName.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
-  const attribute = flagName.replace(/^--/, '').replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
+  // As commander camel-cases a flag: --alarm-5xx-percent is alarm5xxPercent.
+  const attribute = flagName.replace(/^--/, '').replace(/-([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
   return { key, flag, flagName, attribute, env, description, parse, default: def, saved: true };
 }
 
@@ -88,6 +101,10 @@ export const SETTINGS = {
   appImage: setting('appImage', '--app-image <ref>', 'the app (httpd) image', v.imageRef, 'httpd:2.4'),
   instances: setting('instances', '--instances <n>', 'how many container instances: 1 is one EC2 instance; more is an Auto Scaling group across Availability Zones', v.instanceCount, 1),
   loadBalancer: setting('loadBalancer', '--load-balancer', 'put an Application Load Balancer in front of the tasks (an Auto Scaling group even with --instances 1); --no-load-balancer takes it away', v.flag('--load-balancer'), false),
+  monitoring: setting('monitoring', '--monitoring', 'metric filters, alarms, a dashboard and saved Logs Insights queries for the stack (on by default); --no-monitoring leaves them out and removes them', v.flag('--monitoring'), true),
+  alarmEmail: setting('alarmEmail', '--alarm-email <address>', 'email the alarms notify, through an SNS topic (the address must confirm the subscription)', v.email),
+  alarm5xxPercent: setting('alarm5xxPercent', '--alarm-5xx-percent <percent>', "the 5xx alarm's threshold: percent of 5 minutes' requests answered 5xx", v.percent, 5),
+  alarmErrorLines: setting('alarmErrorLines', '--alarm-error-lines <n>', "the error-lines alarm's threshold: httpd error lines in 5 minutes", v.positiveCount('error lines'), 10),
   imageRepo: setting('imageRepo', '--repo <repo>', 'where `image` pushes: a repository such as user/cloudwatchlogs, or "ecr"', any),
 } satisfies { [K in SettingKey]: Setting<K> };
 

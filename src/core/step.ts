@@ -252,7 +252,16 @@ export interface StepDeclaration {
    * `after`: a new step orders an existing one without an edit to it.
    */
   readonly before?: readonly StepId[];
+  /**
+   * A part of the stack the user can turn off whatever its shape: 'monitoring' (--no-monitoring).
+   * A step of a facet that is off is left out of `up`, and what it left is removed, as a step of
+   * the other shape is (core/topology.ts inShape).
+   */
+  readonly facet?: Facet;
 }
+
+/** The parts of a stack that can be turned off: 'monitoring' is the setting `monitoring`. */
+export type Facet = 'monitoring';
 
 /** A step of the registry (src/steps/index.ts): the engine's interface plus its declaration. */
 export type DeclaredStep<C = object, O = unknown, D = unknown, P = undefined, Id extends StepId = StepId> = Step<C, O, D, P, Id> & StepDeclaration;

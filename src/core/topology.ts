@@ -9,16 +9,21 @@
  * Names are derived from the cluster name (they are found by the stack tag anyway), never saved.
  */
 import { topologyOf, type StackConfig } from './settings.js';
-import type { Shape } from './step.js';
+import type { Facet, Shape } from './step.js';
 
 // The shape of a config is the settings' own business (config.ts needs it without the steps).
 export { topologyOf, type Topology } from './settings.js';
+
+/** What decides a stack's steps: its shape, and whether monitoring is on (absent: on). */
+export type StackShape = Pick<StackConfig, 'instances' | 'loadBalancer'> & Partial<Pick<StackConfig, 'monitoring'>>;
 
 /**
  * Whether a step of these shapes (its declaration) is part of a stack of this configuration. Which
  * steps each shape runs is the steps' own declaration: src/steps/index.ts lists them.
  */
-export function inShape(step: { readonly shapes: readonly Shape[] }, config: Pick<StackConfig, 'instances' | 'loadBalancer'>): boolean {
+export function inShape(step: { readonly shapes: readonly Shape[]; readonly facet?: Facet }, config: StackShape): boolean {
+  // A facet that is off (--no-monitoring) leaves its steps out whatever the shape (absent: on, the default).
+  if (step.facet === 'monitoring' && config.monitoring === false) return false;
   if (topologyOf(config) === 'single') return step.shapes.includes('single');
   return step.shapes.includes('group') || (config.loadBalancer && step.shapes.includes('group-with-alb'));
 }

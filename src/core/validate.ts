@@ -90,6 +90,27 @@ export const flag =
     return fail(`"${truncate(String(s))}" is not a value ${name} takes`, 'use true or false');
   };
 
+/** An email address SNS takes as an email subscription's endpoint (a plain address, no display name). */
+export const email: Validator<string> = (s) =>
+  /^[^\s@<>(),;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/.test(s.trim()) && s.trim().length <= 254
+    ? s.trim()
+    : fail(`"${truncate(String(s))}" is not an email address`, 'use a plain address such as ops@example.com');
+
+/** A percentage above 0, at most 100 (decimals allowed). */
+export const percent: Validator<number> = (s) => {
+  const n = Number(String(s).trim());
+  return String(s).trim() !== '' && Number.isFinite(n) && n > 0 && n <= 100 ? n : fail(`"${truncate(String(s))}" is not a percentage`, 'use a number above 0 and at most 100, e.g. 5 or 0.5');
+};
+
+/** A whole number of at least 1. */
+export const positiveCount =
+  (what: string): Validator<number> =>
+  (s) => {
+    const t = String(s).trim();
+    const n = Number(t);
+    return /^\d+$/.test(t) && Number.isSafeInteger(n) && n >= 1 ? n : fail(`"${truncate(String(s))}" is not a number of ${what}`, 'use a whole number of at least 1');
+  };
+
 export const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 export const retentionDays: Validator<number> = (s) => {
   const n = Number(s);

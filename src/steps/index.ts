@@ -22,7 +22,7 @@
 import type { StackConfig, Topology } from '../core/settings.js';
 import type { AnyDeclaredStep, DestroyResult, StepId, TaggedResource } from '../core/step.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
-import { inShape } from '../core/topology.js';
+import { inShape, type StackShape } from '../core/topology.js';
 import type { Context } from '../engine/context.js';
 import { destroyOf, destroyPreviewOf } from '../engine/ownership.js';
 import { stackGroupsAtStart, taggedResources, useResourceTypes } from './inventory.js';
@@ -39,9 +39,14 @@ import { securityGroupStep } from './security-group.js';
 import { targetGroupStep } from './target-group.js';
 import { taskStep } from './task.js';
 import { serviceStep } from './service.js';
+import { metricFiltersStep } from './metric-filters.js';
+import { alarmTopicStep } from './alarm-topic.js';
+import { alarmsStep } from './alarms.js';
+import { dashboardStep } from './dashboard.js';
+import { queryDefinitionsStep } from './query-definitions.js';
 
 // The steps the CLI reads a typed output of (`report.outputs[instanceStep.id]`), and their outputs' types.
-export { autoScalingGroupStep, imageStep, instanceStep, loadBalancerStep, serviceStep };
+export { alarmTopicStep, autoScalingGroupStep, dashboardStep, imageStep, instanceStep, loadBalancerStep, serviceStep };
 export type { AutoScalingGroupOutputs } from './auto-scaling-group.js';
 export type { InstanceOutputs } from './instance.js';
 
@@ -84,10 +89,10 @@ function registry(steps: readonly AnyDeclaredStep[]): AnyDeclaredStep[] {
 }
 
 // The registration: the lab's steps, in the order of the command list (the engine orders them by their dependencies).
-export const STEPS: readonly AnyDeclaredStep[] = registry([imageStep, iamStep, clusterStep, logGroupStep, securityGroupStep, instanceStep, targetGroupStep, loadBalancerStep, launchTemplateStep, autoScalingGroupStep, capacityProviderStep, taskStep, serviceStep]);
+export const STEPS: readonly AnyDeclaredStep[] = registry([imageStep, iamStep, clusterStep, logGroupStep, securityGroupStep, instanceStep, targetGroupStep, loadBalancerStep, launchTemplateStep, autoScalingGroupStep, capacityProviderStep, taskStep, serviceStep, metricFiltersStep, alarmTopicStep, alarmsStep, dashboardStep, queryDefinitionsStep]);
 
 /** The steps of a configuration's shape, from the steps' `shapes`. */
-export function stepsFor(config: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
+export function stepsFor(config: StackShape): StepId[] {
   return STEPS.filter((s) => inShape(s, config)).map((s) => s.id);
 }
 
@@ -116,7 +121,7 @@ useResourceTypes([...new Set(STEPS.flatMap((s) => s.tagged.map((k) => k.type)))]
 export interface LabStepOptions {
   image?: ImageStepOptions;
   /** Only the steps of this configuration's topology (absent: every step, as `down` needs). */
-  topology?: Pick<StackConfig, 'instances' | 'loadBalancer'>;
+  topology?: StackShape;
 }
 
 /** The steps with per-run options (the image step takes build and push options). */
@@ -127,7 +132,7 @@ export function labSteps(opts: LabStepOptions = {}): AnyDeclaredStep[] {
 }
 
 /** The steps of the other topology (and the ALB's, without --load-balancer): what moving between them removes. */
-export function retiredSteps(topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): StepId[] {
+export function retiredSteps(topology: StackShape): StepId[] {
   return STEPS.filter((s) => !inShape(s, topology)).map((s) => s.id);
 }
 
@@ -140,7 +145,9 @@ function typeOf(arn: string): string {
 /** Whether a tagged resource shows that this step has something in the stack (its `tagged`). */
 function shows(step: Pick<AnyDeclaredStep, 'tagged'>, r: TaggedResource): boolean {
   const type = typeOf(r.arn);
-  return step.tagged.some((k) => k.type === type && (k.is ? k.is(r) : true));
+  const service = type.split(':')[0];
+  // A kind named by its service alone ("sns": a topic's ARN names no type) is any resource of it.
+  return step.tagged.some((k) => (k.type === type || k.type === service) && (k.is ? k.is(r) : true));
 }
 
 /**
@@ -148,11 +155,21 @@ function shows(step: Pick<AnyDeclaredStep, 'tagged'>, r: TaggedResource): boolea
  * (one Tagging API call, already made for the run): so a stack that never changed shape reads
  * nothing more. Without the Tagging API, every retired step is asked.
  */
-export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>, topology: Pick<StackConfig, 'instances' | 'loadBalancer'>): Promise<StepId[]> {
+export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>, topology: StackShape): Promise<StepId[]> {
   const retired = retiredSteps(topology);
   const tagged = await taggedResources(ctx);
   if (!tagged) return retired;
-  const present = retired.filter((id) => tagged.some((r) => shows(stepById(id), r)));
+  // A step whose resources the Tagging API cannot show (metric filters, query definitions: AWS
+  // cannot tag them) is asked: it reads its own, by name.
+  const shown = retired.filter((id) => tagged.some((r) => shows(stepById(id), r)));
+  const present = retired.filter((id) => shown.includes(id) || stepById(id).tagged.length === 0);
+  // The steps of a facet (monitoring) go together: one shown by its tags is enough to ask them all
+  // (the Tagging API may not list every kind, e.g. dashboards).
+  const facets = new Set(shown.map((id) => stepById(id).facet).filter((f) => f !== undefined));
+  for (const id of retired) {
+    const facet = stepById(id).facet;
+    if (facet && facets.has(facet) && !present.includes(id)) present.push(id);
+  }
   // The Tagging API has no Auto Scaling groups: a group left with none of what shows it (no
   // instance, launch template or capacity provider) is found by its own tag, in one call.
   if (retired.includes(autoScalingGroupStep.id) && !present.includes(autoScalingGroupStep.id) && ctx.autoscaling && (await stackGroupsPresent({ autoscaling: ctx.autoscaling, stack: ctx.stack, inventory: ctx.inventory }))) present.push(autoScalingGroupStep.id);
@@ -175,7 +192,7 @@ async function stackGroupsPresent(ctx: Pick<Context, 'autoscaling' | 'stack' | '
  * `down` reads no group, ALB, target group, launch template or capacity provider one by one. A step
  * that declares no Tagging API kind can't be judged that way and is read as before.
  */
-export async function downSteps(ctx: Pick<Context, 'tagging' | 'autoscaling' | 'stack' | 'inventory'>, topology: Pick<StackConfig, 'instances' | 'loadBalancer'>, opts: LabStepOptions = {}): Promise<AnyDeclaredStep[]> {
+export async function downSteps(ctx: Pick<Context, 'tagging' | 'autoscaling' | 'stack' | 'inventory'>, topology: StackShape, opts: LabStepOptions = {}): Promise<AnyDeclaredStep[]> {
   const present = new Set(await retiredStepsPresent(ctx, topology));
   const nothing = async (): Promise<DestroyResult> => ({ deleted: [], kept: [] });
   return labSteps({ ...opts, topology: undefined }).map((s) =>

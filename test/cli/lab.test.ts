@@ -76,7 +76,10 @@ test('up: fresh run creates everything, prints the URL; a second up makes zero m
     const sdoc = JSON.parse(status.stdout);
     assert.deepEqual(
       sdoc.steps.map((s: { id: string; action: string }) => `${s.id}:${s.action}`).sort(),
-      ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task'].map((id) => `${id}:noop`),
+      [
+        // Monitoring (issue 21) is on by default (without --alarm-email no topic is wanted: in sync).
+        ...['alarm-topic', 'alarms', 'cluster', 'dashboard', 'iam', 'image', 'instance', 'log-group', 'metric-filters', 'query-definitions', 'security-group', 'service', 'task'].map((id) => `${id}:noop`),
+      ],
     );
     // A read, not a dry run: it says what it is, where it read, and each step's state.
     assert.equal(sdoc.command, 'status');

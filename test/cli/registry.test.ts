@@ -137,5 +137,6 @@ test("what a change of shape leaves behind is judged from the steps' declared Ta
   assert.deepEqual(await found(one, { arn: arn('elasticloadbalancing:us-east-1:1:loadbalancer/app/x/1') }, { arn: arn('elasticloadbalancing:us-east-1:1:targetgroup/x/1') }), ['target-group', 'load-balancer']);
   assert.deepEqual(await found(group, { arn: arn('ec2:us-east-1:1:instance/i-1') }, { arn: arn('ecs:us-east-1:1:cluster/c') }), ['instance']);
   assert.deepEqual(await found(group, { arn: arn('ec2:us-east-1:1:instance/i-1'), tags: { 'aws:autoscaling:groupName': 'g' } }), []);
-  assert.deepEqual(TOPOLOGY_STEPS.single, ['image', 'iam', 'cluster', 'log-group', 'security-group', 'instance', 'task', 'service']);
+  // Monitoring (issue 21) is part of every shape unless --no-monitoring.
+  assert.deepEqual(TOPOLOGY_STEPS.single, ['image', 'iam', 'cluster', 'log-group', 'security-group', 'instance', 'task', 'service', 'metric-filters', 'alarm-topic', 'alarms', 'dashboard', 'query-definitions']);
 });

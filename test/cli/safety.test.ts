@@ -204,7 +204,8 @@ test('two regions of one stack: both up without --vpc/--subnet; down in one leav
       assert.equal(s.code, 0, s.stderr);
       return (JSON.parse(s.stdout) as { steps: { id: string; action: string }[] }).steps.map((x) => `${x.id}:${x.action}`);
     };
-    const inSync = ['image:noop', 'iam:noop', 'cluster:noop', 'log-group:noop', 'security-group:noop', 'instance:noop', 'task:noop', 'service:noop'];
+    // Monitoring (issue 21, on by default) too: its dashboard is per region (dashboards are global).
+    const inSync = ['image:noop', 'iam:noop', 'cluster:noop', 'log-group:noop', 'security-group:noop', 'instance:noop', 'task:noop', 'service:noop', 'metric-filters:noop', 'alarm-topic:noop', 'alarms:noop', 'dashboard:noop', 'query-definitions:noop'];
     assert.deepEqual((await statusOf('us-east-1')).sort(), [...inSync].sort(), 'eu-west-1 did not rewrite us-east-1');
     assert.deepEqual((await statusOf('eu-west-1')).sort(), [...inSync].sort());
     const down = await runCli(['down', ...region('eu-west-1', '--yes')], env);

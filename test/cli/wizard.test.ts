@@ -97,7 +97,8 @@ test('first run: every question has a default, in order, and the defaults make a
     assert.equal(c.allowCidr, '127.0.0.1/32', "the detected IP (the sandbox's checkip) is preselected");
     assert.equal(c.retentionDays, 30);
     assert.ok(Object.isFrozen(c), 'the steps get a frozen config');
-    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['cluster', 'iam', 'image', 'instance', 'log-group', 'security-group', 'service', 'task']);
+    // Monitoring is on by default (issue 21): its steps are in the plan (no topic to create without --alarm-email).
+    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['alarms', 'cluster', 'dashboard', 'iam', 'image', 'instance', 'log-group', 'metric-filters', 'query-definitions', 'security-group', 'service', 'task']);
     const summary = io.events.find((e) => e.type === 'message' && /Estimated cost/.test(e.text));
     assert.ok(summary, 'the summary with a cost estimate was shown before confirming');
   });
@@ -127,7 +128,7 @@ test('--instances 3 --load-balancer: the shape is not asked, the subnet never is
     const { ctx, plan } = await wizard(rt, s);
     assert.deepEqual(io.asked, ['--cluster-name', '--repo', '--app-image', '--instance-type', '--key-name', '--vpc', '--allow-cidr', '--log-group', '--retention-days', '--yes']);
     assert.equal(ctx.config.subnetId, undefined);
-    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['auto-scaling-group', 'capacity-provider', 'cluster', 'iam', 'image', 'launch-template', 'load-balancer', 'log-group', 'security-group', 'service', 'target-group', 'task']);
+    assert.deepEqual(plan.changes.map((p) => p.step.id).sort(), ['alarms', 'auto-scaling-group', 'capacity-provider', 'cluster', 'dashboard', 'iam', 'image', 'launch-template', 'load-balancer', 'log-group', 'metric-filters', 'query-definitions', 'security-group', 'service', 'target-group', 'task']);
   });
 });
 

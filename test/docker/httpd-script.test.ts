@@ -19,6 +19,9 @@ import { readBuildContext } from '../../src/docker/build-context.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
 import { resolveSettings } from '../../src/core/config.js';
 import { renderTaskDefinition } from '../../src/steps/task.js';
+import { ACCESS_LINE } from '../../src/logs/queries.js';
+import { ACCESS_PATTERN, ERROR_PATTERN } from '../../src/steps/metric-filters.js';
+import { compileFilterPattern } from '../../src/sandbox/insights/filter-pattern.js';
 import { buildLoggingImage, countIn, dockerEnv, exec, hostPort, removeContainer, sh, waitFor, type DockerEnv } from './docker-helpers.js';
 
 const setup = await dockerEnv();
@@ -119,9 +122,20 @@ test('N requests give exactly N access lines, errors give error lines, nothing g
   assert.equal(await countIn(docker, LOGGING, ERROR, ok), 0);
   assert.equal(await countIn(docker, LOGGING, '/var/log/syslog', ok), 0);
   const sample = (await sh(docker, LOGGING, `grep -m1 -F '${ok}-0' ${ACCESS}`)).trim();
-  assert.match(sample, / httpd(\[\d+\])?:? \S+ \S+ - - \[[^\]]+\] "GET \/index\.html\?ok-\S+-0 HTTP\/1\.1" 200 /, sample);
+  assert.match(sample, / httpd(\[\d+\])?:? \S+ \S+ - - \[[^\]]+\] "GET \/index\.html\?ok-\S+-0 HTTP\/1\.1" 200 \d+ "-" "[^"]*" \d+$/, sample);
+  // The access line as src/logs/queries.ts (the Insights queries) and the metric filters read it: %D last, in microseconds.
+  const fields = ACCESS_LINE.exec(sample)?.groups;
+  assert.ok(fields, `queries.ts's ACCESS_LINE reads the line: ${sample}`);
+  assert.equal(fields.status, '200');
+  assert.match(fields.request, /^GET \/index\.html\?ok-\S+-0 HTTP\/1\.1$/);
+  const micros = Number(fields.duration);
+  assert.ok(Number.isInteger(micros) && micros > 0 && micros < 3_000_000, `%D is the time taken in microseconds (under the client's 3 s timeout): ${fields.duration}`);
+  assert.ok(compileFilterPattern(ACCESS_PATTERN).matches(sample), `the requests metric filter's pattern matches the access line: ${sample}`);
   const err = (await sh(docker, LOGGING, `grep -m1 -F '${bad}-0' ${ERROR}`)).trim();
   assert.match(err, /\[authz_core:error\] .*\[client [0-9.]+:\d+\] AH01630/, err);
+  assert.ok(compileFilterPattern(ERROR_PATTERN).matches(err), `the error-lines metric filter's pattern matches the error line: ${err}`);
+  assert.ok(!compileFilterPattern(ERROR_PATTERN).matches(sample), 'and not the access line');
+  assert.ok(!compileFilterPattern(ACCESS_PATTERN).matches(err), "the requests filter's pattern does not match the error line");
   const out = (await docker.getContainer(HTTPD).logs({ stdout: true, stderr: true })).toString('utf8');
   assert.ok(!out.includes(ok) && !out.includes(bad), `httpd's own output has no log lines:\n${out}`);
 });

@@ -27,9 +27,16 @@ export async function confirmOrCancel(rt: Runtime, message: string): Promise<boo
 }
 
 /** A step of the other topology, run on its own: it would build what this stack's shape doesn't use. */
-function outsideTopology(step: Pick<AnyDeclaredStep, 'id' | 'shapes'>, c: { instances: number; loadBalancer: boolean }): UserInputError {
+function outsideTopology(step: Pick<AnyDeclaredStep, 'id' | 'shapes' | 'facet'>, c: { instances: number; loadBalancer: boolean; monitoring?: boolean }): UserInputError {
   const group = topologyOf(c) === 'group';
   const id = step.id;
+  if (step.facet === 'monitoring' && c.monitoring === false) {
+    return new UserInputError({
+      what: `The ${id} step is not part of this stack: monitoring is off`,
+      why: 'the stack was set up with --no-monitoring (saved)',
+      fix: `Pass --monitoring (to \`ecs-cwlogs ${id}\` or \`up\`) to turn it on again, or --delete to remove a left-over ${id}.`,
+    });
+  }
   return new UserInputError({
     what: `The ${id} step is not part of this stack's shape`,
     why: group
