@@ -13,6 +13,7 @@ import { sandboxCommand, useSandboxServices } from './commands/sandbox.js';
 import { imageCommand } from './commands/image.js';
 import { logsCommand } from './commands/logs.js';
 import { queryCommand } from './commands/query.js';
+import { verifyCommand } from './commands/verify.js';
 import { completionCommand } from './commands/completion.js';
 import { takeExitCode } from './run.js';
 import { exitQuietlyOnEpipe } from '../io/terminal.js';
@@ -49,6 +50,7 @@ export function buildProgram(steps: readonly AnyDeclaredStep[] = STEPS): Command
     downCommand(),
     logsCommand(),
     queryCommand(),
+    verifyCommand(),
     ...steps.map((step) => COMMAND_KINDS[step.command.kind ?? 'resource'](step)),
     sandboxCommand(),
     completionCommand(() => program),
