@@ -35,6 +35,8 @@ export class ServiceError extends Error {
     readonly status = 400,
     /** Query protocol <Type>: Sender (client fault) or Receiver (server fault). */
     readonly fault: 'Sender' | 'Receiver' = status >= 500 ? 'Receiver' : 'Sender',
+    /** JSON protocol: members of the error's shape besides its message (MalformedQueryException's queryCompileError). */
+    readonly members?: Record<string, unknown>,
   ) {
     super(message);
   }

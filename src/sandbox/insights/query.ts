@@ -17,7 +17,8 @@
  * Known differences from AWS (the sandbox is stricter where AWS's rule is unclear):
  * - The default row limit is 10,000, as the current docs say (older pages said 1,000); a
  *   StartQuery `limit` applies when the query has no `limit` command. `limit` above 10,000 is an error.
- * - `@ptr` is not returned (GetLogRecord is not emulated).
+ * - `@ptr` is returned (last in a row of records, not of stats) when the caller gives `ptr`; its
+ *   value is opaque (GetLogRecord is not emulated).
  * - `pct(field, p)` is the nearest-rank percentile of the group's numeric values (sorted
  *   ascending, the value at rank ceil(p/100 * n), the first for p = 0). AWS does not document
  *   its method (it estimates on large groups); the sandbox is exact.
@@ -44,7 +45,7 @@ export interface LogEvent {
   ingestionTime: number;
 }
 
-export interface QueryOptions {
+export interface QueryOptions<E extends LogEvent = LogEvent> {
   /** For @log, "account-id:log-group-name". */
   accountId?: string;
   /** Inclusive, in milliseconds. */
@@ -52,6 +53,8 @@ export interface QueryOptions {
   endTime?: number;
   /** StartQuery's limit, when the query has no limit command. */
   limit?: number;
+  /** A record's @ptr (GetQueryResults adds it to each row that is a log record). */
+  ptr?: (ev: E) => string;
 }
 
 export interface ResultField { field: string; value: string }
@@ -72,7 +75,7 @@ interface Scan { account: string; slots: Map<string, number> }
 class EventRow implements Row {
   private v: Value[] | undefined;
   private json: Record<string, Value> | null | undefined;
-  constructor(private readonly ev: LogEvent, private readonly scan: Scan) {}
+  constructor(readonly ev: LogEvent, private readonly scan: Scan) {}
   private own(name: string): Value | undefined {
     const i = this.v === undefined ? undefined : this.scan.slots.get(name);
     return i === undefined ? undefined : this.v![i];
@@ -122,7 +125,7 @@ function discover(message: string): Record<string, Value> | null {
 type Sink = { push(r: Row): void; end(): void };
 
 /** Runs a query over events (any order); throws QuerySyntaxError for a malformed query. */
-export function runQuery(query: string, events: readonly LogEvent[], o: QueryOptions = {}): QueryResult {
+export function runQuery<E extends LogEvent>(query: string, events: readonly E[], o: QueryOptions<E> = {}): QueryResult {
   const commands = parseQuery(query);
   const slots = new Map<string, number>();
   for (const c of commands) {
@@ -188,6 +191,7 @@ export function runQuery(query: string, events: readonly LogEvent[], o: QueryOpt
       const v = r.get(field);
       if (v !== null && v !== undefined) row.push({ field, value: formatValue(v) });
     }
+    if (o.ptr && r instanceof EventRow) row.push({ field: '@ptr', value: o.ptr(r.ev as E) });
     return row;
   });
   return { results, statistics: { recordsMatched: matched, recordsScanned, bytesScanned }, fields: columns };

@@ -67,7 +67,7 @@ export const jsonCodec: ProtocolCodec = {
   },
 
   error(_module, err, requestId) {
-    return response(err.status, requestId, JSON.stringify({ __type: err.code, message: err.message }), {
+    return response(err.status, requestId, JSON.stringify({ __type: err.code, message: err.message, ...err.members }), {
       'x-amzn-errortype': err.code,
     });
   },

@@ -12,6 +12,7 @@ import type { Operation } from '../../types.js';
 import { paginate } from '../../paginate.js';
 import { bool, int, list } from '../util.js';
 import { MAX_EVENTS_PER_STREAM, MAX_BATCH_EVENTS, MAX_BATCH_BYTES, DAY_MS, TOO_NEW_MS, TOO_OLD_MS, invalidParameter, checkGroupName, checkLimit, invalidToken, findGroup, groupByName, findStream, nextSequenceToken } from './common.js';
+import { applyMetricFilters, patternOrError } from './metric-filters.js';
 import { state, type LogEvent } from './records.js';
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -53,6 +54,7 @@ function putLogEvents(p: PutLogEventsRequest, { world, region, now }: Call): Put
   const rejected: { tooNewLogEventStartIndex?: number; tooOldLogEventEndIndex?: number; expiredLogEventEndIndex?: number } = {};
   const retentionMs = group.retentionInDays ? group.retentionInDays * DAY_MS : undefined;
   const s = state(world);
+  const accepted: LogEvent[] = [];
   events.forEach((e, index) => {
     const timestamp = e.timestamp as number;
     if (timestamp > now + TOO_NEW_MS) {
@@ -69,7 +71,9 @@ function putLogEvents(p: PutLogEventsRequest, { world, region, now }: Call): Put
     }
     s.seq += 1;
     const message = e.message as string;
-    stream.events.push({ timestamp, message, ingestionTime: now, seq: s.seq });
+    const event = { timestamp, message, ingestionTime: now, seq: s.seq };
+    stream.events.push(event);
+    accepted.push(event);
     stream.storedBytes += Buffer.byteLength(message);
     stream.firstEventTimestamp = Math.min(stream.firstEventTimestamp ?? timestamp, timestamp);
     stream.lastEventTimestamp = Math.max(stream.lastEventTimestamp ?? timestamp, timestamp);
@@ -78,6 +82,8 @@ function putLogEvents(p: PutLogEventsRequest, { world, region, now }: Call): Put
   // Keep the stream in timestamp order (batches may arrive out of order with each other).
   stream.events.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
   if (stream.events.length > MAX_EVENTS_PER_STREAM) stream.events.splice(0, stream.events.length - MAX_EVENTS_PER_STREAM);
+  // The log group's metric filters see every accepted event as it is ingested (metric-filters.ts).
+  applyMetricFilters(world, group, accepted);
 
   return {
     nextSequenceToken: nextSequenceToken(world),
@@ -131,29 +137,6 @@ function getLogEvents(p: GetLogEventsRequest, { world, region, now }: Call): Get
   };
 }
 
-/**
- * A term filter pattern: every term must occur (case-sensitive), "-term" must not, and if any
- * "?term" is given at least one of those must occur. "quoted phrases" are single terms.
- */
-function compileFilterPattern(pattern: string | undefined): (message: string) => boolean {
-  const text = (pattern ?? '').trim();
-  if (text === '') return () => true;
-  if (text.startsWith('{') || text.startsWith('[')) {
-    throw invalidParameter('The sandbox supports only term filter patterns (JSON and space-delimited patterns are not emulated).');
-  }
-  const terms = [...text.matchAll(/([-?]?)(?:"((?:[^"\\]|\\.)*)"|(\S+))/g)].map((m) => ({
-    op: m[1],
-    term: m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3],
-  }));
-  const all = terms.filter((t) => t.op === '').map((t) => t.term);
-  const none = terms.filter((t) => t.op === '-').map((t) => t.term);
-  const any = terms.filter((t) => t.op === '?').map((t) => t.term);
-  return (message) =>
-    all.every((t) => message.includes(t)) &&
-    none.every((t) => !message.includes(t)) &&
-    (any.length === 0 || any.some((t) => message.includes(t)));
-}
-
 function filterLogEvents(p: FilterLogEventsRequest, { world, region, now }: Call): FilterLogEventsResponse {
   const group = findGroup(world, region, p);
   const names = list<string>(p.logStreamNames);
@@ -166,7 +149,8 @@ function filterLogEvents(p: FilterLogEventsRequest, { world, region, now }: Call
   );
   const startTime = int(p.startTime);
   const endTime = int(p.endTime);
-  const matches = compileFilterPattern(p.filterPattern);
+  const pattern = patternOrError(p.filterPattern ?? '');
+  const matches = (message: string): boolean => pattern.matches(message);
   const events = streams
     .flatMap((s) => s.events.filter((e) => inTimeRange(e, startTime, endTime, true) && matches(e.message)).map((e) => ({ stream: s, e })))
     .sort((a, b) => a.e.timestamp - b.e.timestamp || a.e.seq - b.e.seq);

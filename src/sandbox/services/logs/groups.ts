@@ -68,7 +68,7 @@ function describeLogGroups(p: DescribeLogGroupsRequest, { world, region, now }: 
       logGroupName: g.logGroupName,
       creationTime: g.creationTime,
       retentionInDays: g.retentionInDays,
-      metricFilterCount: 0,
+      metricFilterCount: Object.keys(g.metricFilters ?? {}).length,
       arn: `${groupArn(world, g)}:*`,
       storedBytes: Object.values(g.streams).reduce((n, s) => n + s.storedBytes, 0),
       kmsKeyId: g.kmsKeyId,
