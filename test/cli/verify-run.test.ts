@@ -113,3 +113,15 @@ test('an app that never answers: broken at app-unreachable', async () => {
   assert.equal(r.broken?.where, 'app-unreachable');
   assert.match(r.broken!.why, /ECONNREFUSED/);
 });
+
+test("the local stand-in flushes at the agent's force_flush_interval (the same semantics, the same figure)", async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { PACKAGE_ROOT } = await import('../../src/core/version.js');
+  const { DEFAULT_FLUSH_MS } = await import('../../src/sandbox/local/log-shipper.js');
+  const script = readFileSync(join(PACKAGE_ROOT, 'docker', 'rootfs', 'usr', 'local', 'bin', 'ecs-cwlogs-agent-config'), 'utf8');
+  const m = /"force_flush_interval": (\d+),/.exec(script);
+  assert.ok(m, 'force_flush_interval in the agent configuration');
+  assert.equal(Number(m[1]) * 1000, DEFAULT_FLUSH_MS);
+  assert.ok(Number(m[1]) >= 1, "the schema's minimum is 1 (seconds)");
+});

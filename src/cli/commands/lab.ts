@@ -22,6 +22,7 @@ import { renderStatus, renderUpSummary, statusDocument, statusWhere, upSummary }
 import { commandFor } from '../invocation.js';
 import { askMissing, confirmPlan, createPendingKeyPair } from '../wizard.js';
 import { durationMs, renderVerify, runVerify } from './verify.js';
+import { statusTraffic } from './query.js';
 import type { VerifyReport } from '../../logs/verify.js';
 import type { Context } from '../../engine/context.js';
 
@@ -198,11 +199,14 @@ export function statusCommand(): Command {
     action(async (rt) => {
       const s = await rt.session();
       const ctx = rt.context(s, 'inspect');
+      // The traffic picture is read beside the steps (query.ts: a few seconds at most, left out when empty).
+      const picture = statusTraffic(rt, ctx);
       const report = await inspectSteps(labSteps(stepOptions(rt, s, ctx.config)), ctx);
       const local = await localMode(rt);
       const url = local ? await local.localUrl(rt.stack) : undefined;
-      rt.io.result({ ...statusDocument(rt.stack, ctx.target, report), ...(local ? { localUrl: url ?? null } : {}) }, () =>
-        renderStatus(rt.stack, report, statusWhere(ctx.target)) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : ''),
+      const chart = await picture;
+      rt.io.result({ ...statusDocument(rt.stack, ctx.target, report), ...(local ? { localUrl: url ?? null } : {}), ...(chart ? { traffic: chart.points } : {}) }, () =>
+        renderStatus(rt.stack, report, statusWhere(ctx.target)) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : '') + (chart ? `\n\nTraffic, last hour:\n${chart.text}` : ''),
       );
     }),
   );

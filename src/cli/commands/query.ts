@@ -19,7 +19,8 @@ import { runQuery } from '../../logs/insights.js';
 import { NAMED_QUERIES, NamedQueryError, namedQuery, type NamedQueryName } from '../../logs/queries.js';
 import { chooseQuery, toCsv, toTable } from '../../logs/results.js';
 import { traffic } from '../../logs/traffic.js';
-import { trafficChart } from '../../io/chart.js';
+import { trafficChart, type TrafficPoint } from '../../io/chart.js';
+import type { Context } from '../../engine/context.js';
 import { colorLevel } from '../../io/terminal.js';
 import { action, type Runtime } from '../run.js';
 import { addSettingOptions, examples } from './options.js';
@@ -180,4 +181,24 @@ async function run(rt: Runtime, text: string | undefined, f: QueryFlags): Promis
 
 function stats(s: { recordsMatched: number; recordsScanned: number; bytesScanned: number }, ms: number): string {
   return `${s.recordsMatched} of ${s.recordsScanned} records matched, ${s.bytesScanned} bytes scanned, ${(ms / 1000).toFixed(1)}s`;
+}
+
+/**
+ * `status`'s picture: requests per minute and p99 latency over the last hour, when the hour had
+ * requests. Started beside the steps' reads and given a few seconds (status stays fast): a query
+ * that is slower, or fails (no log group yet, no logs:StartQuery permission), leaves the picture out
+ * (said with --verbose), never the status.
+ */
+export async function statusTraffic(rt: Runtime, ctx: Pick<Context, 'logs' | 'config' | 'signal' | 'timing'>): Promise<{ points: TrafficPoint[]; text: string } | undefined> {
+  const now = Date.now();
+  try {
+    const { points } = await traffic(ctx.logs, { logGroup: ctx.config.logGroup, startTime: now - 3_600_000, endTime: now, timeoutMs: 8000, pollMs: Math.min(ctx.timing.pollMs, 500), signal: ctx.signal });
+    if (!points.some((p) => p.requests > 0)) return undefined;
+    const draw = Boolean(process.stdout.isTTY) && !rt.io.json;
+    const color = colorLevel(process.stdout, rt.opts.color === false ? false : undefined) > 0;
+    return { points, text: trafficChart(points, { draw, color, height: 5 }) };
+  } catch (e) {
+    if (rt.opts.verbose) rt.io.emit({ type: 'message', level: 'info', text: `No traffic chart: ${e instanceof Error ? e.message : String(e)}` });
+    return undefined;
+  }
 }
