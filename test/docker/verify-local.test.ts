@@ -53,6 +53,7 @@ test('verify: exit 0, one JSON document, the latency and each stream of the inst
   assert.equal(doc.tasks.running, 1);
   assert.match(doc.canary.url, /^http:\/\/127\.0\.0\.1:\d+\/\?ecs-cwlogs-canary=[0-9a-f]{16}$/);
   assert.ok(doc.canary.latencyMs > 0);
+  console.log(`# verify: ${doc.canary.latencyMs} ms`);
   const files = doc.streams.map((x: { file: string }) => x.file);
   for (const f of ['httpd-access.log', 'ecs-agent.log']) assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
   const agent = doc.streams.find((x: { file: string }) => x.file === 'ecs-agent.log');
@@ -95,8 +96,12 @@ test('--dry-run sends no canary; a paused logging container: exit 1, the access 
 
   const found = await labelledNow(env.docker, s.stack);
   const logging = found.containers.find((c) => /-cloudwatchlogs-[0-9a-f]{12}$/.test(c.name) && c.state === 'running');
-  assert.ok(logging, 'the logging container');
-  await env.docker.getContainer(logging.id).pause();
+  assert.ok(logging, `the logging container in ${JSON.stringify(found.containers)}`);
+  try {
+    await env.docker.getContainer(logging.id).pause();
+  } catch (e) {
+    throw new Error(`pause ${logging.name}: ${(e as Error).message}; now: ${JSON.stringify((await labelledNow(env.docker, s.stack)).containers)}`);
+  }
   try {
     const r = await s.cli(at(['verify', '--timeout', '8s', '--json']), 120_000);
     assert.equal(r.code, 1, r.stderr);
