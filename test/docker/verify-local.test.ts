@@ -7,8 +7,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir, rename, symlink, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { dockerEnv, type DockerEnv } from './docker-helpers.js';
-import { alive, labelledNow, localStack, readLogs, type LocalStack } from './local-helpers.js';
+import { alive, localStack, readLogs, type LocalStack } from './local-helpers.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const setup = await dockerEnv();
@@ -87,30 +89,37 @@ test('query: a raw query string (one --json document), --csv quoting, --chart pl
   assert.match(bad.stderr, /Logs Insights cannot run the query/);
 });
 
-test('--dry-run sends no canary; a paused logging container: exit 1, the access line did not arrive', { skip, timeout: 120_000 }, async () => {
+test('--dry-run sends no canary; the access file no longer shipped: exit 1, the access line did not arrive', { skip, timeout: 120_000 }, async () => {
   const dry = await s.cli(at(['verify', '--dry-run', '--json']));
   assert.equal(dry.code, 0, dry.stderr);
   const d = JSON.parse(dry.stdout);
   assert.equal(d.canary, undefined);
   assert.match(d.canarySkipped, /dry run/);
 
-  const found = await labelledNow(env.docker, s.stack);
-  const logging = found.containers.find((c) => /-cloudwatchlogs-[0-9a-f]{12}$/.test(c.name) && c.state === 'running');
-  assert.ok(logging, `the logging container in ${JSON.stringify(found.containers)}`);
-  try {
-    await env.docker.getContainer(logging.id).pause();
-  } catch (e) {
-    throw new Error(`pause ${logging.name}: ${(e as Error).message}; now: ${JSON.stringify((await labelledNow(env.docker, s.stack)).containers)}`);
-  }
+  // The agent stops passing the access lines on while the task keeps running (stopping or pausing
+  // the logging container stops the task, which verify reports as "no running task"): rsyslog keeps
+  // writing to its open file, moved aside, and a link stands at the file's path, which the stand-in
+  // agent never follows (issue 19).
+  const tasks = join(s.configDir, 'sandbox', `${s.stack}.local`, 'tasks');
+  const files = (await readdir(tasks, { recursive: true })).filter((f) => f.endsWith('httpd-access.log')).map((f) => join(tasks, f));
+  assert.equal(files.length, 1, files.join(' '));
+  const file = files[0]!;
+  await rename(file, `${file}.moved`);
+  await symlink('/dev/null', file);
   try {
     const r = await s.cli(at(['verify', '--timeout', '8s', '--json']), 120_000);
     assert.equal(r.code, 1, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.ok, false);
-    assert.equal(doc.broken.where, 'no-access-line');
+    assert.equal(doc.broken.where, 'no-access-line', JSON.stringify(doc.broken));
     assert.equal(doc.canary.status, 200, 'httpd answered');
+    assert.equal(doc.tasks.running, 1);
     assert.match(r.stderr, /Pipeline broken: The canary's access line did not arrive in ecs within 8\.0s/);
+    const human = await s.cli(at(['verify', '--timeout', '3s']), 120_000);
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, /^Pipeline BROKEN \(no-access-line\): The canary's access line did not arrive/);
   } finally {
-    await env.docker.getContainer(logging.id).unpause();
+    await unlink(file);
+    await rename(`${file}.moved`, file);
   }
 });
