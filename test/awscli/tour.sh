@@ -714,3 +714,66 @@ for i in "${!pids[@]}"; do
 done
 [ "$status" = 0 ] || fail "some sections failed (see above)"
 echo "tour complete"
+
+# ---------------------------------------------------------------------------------------------------
+# Logs: metric filters, Logs Insights queries and query definitions (issue 21). Self-contained: its own
+# log group, run after the sections above.
+tour_logs_insights() {
+echo "== logs: metric filters, Insights"
+local g=/tour/insights now events qid out
+call logs create-log-group --log-group-name "$g"
+call logs create-log-stream --log-group-name "$g" --log-stream-name web-httpd-access.log
+# httpd's access line with %D (microseconds) last, as the lab logs it: 7 x 200, 3 x 501, 2 x 404.
+now=$(($(date +%s) * 1000))
+events="$WORK/insights-events.json"
+python3 - "$now" >"$events" <<'PY'
+import json, sys
+now = int(sys.argv[1])
+statuses = [200] * 7 + [501] * 3 + [404] * 2
+print(json.dumps([{"timestamp": now - 60000 + i * 1000,
+  "message": f'10.0.0.9 - - [07/Dec/2026:18:00:{i:02d} +0000] "{"PATCH" if s == 501 else "GET"} /p{i} HTTP/1.1" {s} {100 + i} "-" "curl/8.5.0" {1000 * (i + 1)}'}
+  for i, s in enumerate(statuses)]))
+PY
+call logs put-log-events --log-group-name "$g" --log-stream-name web-httpd-access.log --log-events "file://$events" >/dev/null
+
+# metric filters: put (with a bad pattern refused), describe, test, delete
+local pattern='[host, ident, user, time, request, status, bytes, referer, agent, duration]'
+fails InvalidParameterException logs put-metric-filter --log-group-name "$g" --filter-name bad --filter-pattern '[status = ]' \
+  --metric-transformations metricName=x,metricNamespace=Tour,metricValue=1
+call logs put-metric-filter --log-group-name "$g" --filter-name tour-5xx --filter-pattern "${pattern/status,/status = 5*,}" \
+  --metric-transformations metricName=5xx,metricNamespace=Tour,metricValue=1,defaultValue=0
+call logs put-metric-filter --log-group-name "$g" --filter-name tour-duration --filter-pattern "$pattern" \
+  --metric-transformations metricName=Duration,metricNamespace=Tour,metricValue='$duration',unit=Microseconds
+is "$(q logs describe-metric-filters --log-group-name "$g" --filter-name-prefix tour- --query 'metricFilters[].filterName | join(`,`, @)')" tour-5xx,tour-duration "logs describe-metric-filters"
+is "$(q logs describe-metric-filters --metric-name Duration --metric-namespace Tour --query 'metricFilters[0].metricTransformations[0].unit')" Microseconds "logs describe-metric-filters by metric"
+is "$(q logs describe-log-groups --log-group-name-prefix "$g" --query 'logGroups[0].metricFilterCount')" 2 "logs describe-log-groups metricFilterCount"
+is "$(q logs test-metric-filter --filter-pattern "${pattern/status,/status = 5*,}" \
+  --log-event-messages '10.0.0.9 - - [07/Dec/2026:18:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" 10' '10.0.0.9 - - [07/Dec/2026:18:00:01 +0000] "PATCH / HTTP/1.1" 501 5 "-" "curl" 20' \
+  --query 'matches[].[eventNumber, extractedValues."$status"] | [0] | join(`:`, [to_string([0]), [1]])')" 2:501 "logs test-metric-filter"
+call logs delete-metric-filter --log-group-name "$g" --filter-name tour-duration
+fails ResourceNotFoundException logs delete-metric-filter --log-group-name "$g" --filter-name tour-duration
+is "$(q logs filter-log-events --log-group-name "$g" --filter-pattern "${pattern/status,/status = 404,}" --query 'length(events)')" 2 "logs filter-log-events with a space-delimited pattern"
+
+# Logs Insights: stats count(*) by status answers exactly what was put (issue 21, acceptance 5)
+local query='parse @message /" (?<status>\d{3}) (?<bytes>\d+|-) "[^"]*" "[^"]*" (?<duration>\d+)$/ | stats count(*) by status | sort status asc'
+fails MalformedQueryException logs start-query --log-group-name "$g" --start-time $((now / 1000 - 120)) --end-time $((now / 1000)) --query-string 'fields @message | frobnicate'
+qid=$(q logs start-query --log-group-name "$g" --start-time $((now / 1000 - 120)) --end-time $((now / 1000)) --query-string "$query" --query queryId)
+wait_for "logs get-query-results: Complete" Complete logs get-query-results --query-id "$qid" --query status
+out=$(call logs get-query-results --query-id "$qid")
+is "$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(" ".join(":".join(f["value"] for f in row) for row in r["results"]), r["statistics"]["recordsMatched"])' "$out")" "200:7 404:2 501:3 12" "logs start-query: stats count(*) by status counts what was put"
+is "$(q logs describe-queries --log-group-name "$g" --query "queries[?queryId=='$qid'].status | [0]")" Complete "logs describe-queries"
+is "$(q logs stop-query --query-id "$qid" --query success)" False "logs stop-query of a query already complete"
+fails ResourceNotFoundException logs get-query-results --query-id 00000000-0000-0000-0000-000000000000
+
+# query definitions: not taggable; a stack owns its own by name prefix
+local def
+def=$(q logs put-query-definition --name tour/insights/status --log-group-names "$g" --query-string "$query" --query queryDefinitionId)
+is "$(q logs put-query-definition --query-definition-id "$def" --name tour/insights/status --query-string 'stats count(*)' --query queryDefinitionId)" "$def" "logs put-query-definition updates by id"
+is "$(q logs describe-query-definitions --query-definition-name-prefix tour/insights/ --query 'queryDefinitions[0].queryString')" 'stats count(*)' "logs describe-query-definitions"
+is "$(q logs delete-query-definition --query-definition-id "$def" --query success)" True "logs delete-query-definition"
+fails ResourceNotFoundException logs delete-query-definition --query-definition-id "$def"
+call logs delete-log-group --log-group-name "$g"
+is "$(q logs describe-metric-filters --metric-name 5xx --metric-namespace Tour --query 'length(metricFilters)')" 0 "metric filters go with their log group"
+}
+tour_logs_insights
+echo "tour logs-insights complete"

@@ -201,3 +201,35 @@ test('FilterLogEvents uses the same filter patterns: space-delimited and JSON; a
   await rejects(logs.send(new FilterLogEventsCommand({ logGroupName: '/mf/fle', filterPattern: '{ $.level = ' })), 'InvalidParameterException', /Invalid filter pattern/);
   await logs.send(new DeleteLogGroupCommand({ logGroupName: '/mf/fle' }));
 });
+
+test('metric filters and query definitions are saved with the world and load again (their shapes pass the state check)', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { PutQueryDefinitionCommand, DescribeQueryDefinitionsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
+  const statePath = join(mkdtempSync(join(tmpdir(), 'mf-state-')), 'state.json');
+  const first = await startSandbox({ credentials: TEST_KEYS, services: [logsModule], clock, statePath });
+  const c1 = new CloudWatchLogsClient(clientConfig(first, { maxAttempts: 1 }));
+  await c1.send(new CreateLogGroupCommand({ logGroupName: '/mf/saved' }));
+  await c1.send(new PutMetricFilterCommand({ ...filter('byStatus', ACCESS, { dimensions: { Status: '$status' }, unit: 'Count' }), logGroupName: '/mf/saved' }));
+  await c1.send(new PutQueryDefinitionCommand({ name: 'saved/q', queryString: 'stats count(*)' }));
+  c1.destroy();
+  await first.close();
+
+  const second = await startSandbox({ credentials: TEST_KEYS, services: [logsModule], clock, statePath });
+  const c2 = new CloudWatchLogsClient(clientConfig(second, { maxAttempts: 1 }));
+  try {
+    const { metricFilters } = await c2.send(new DescribeMetricFiltersCommand({ logGroupName: '/mf/saved' }));
+    assert.deepEqual(metricFilters?.[0].metricTransformations, [{ metricName: 'byStatus', metricNamespace: 'Lab/mf', metricValue: '1', dimensions: { Status: '$status' }, unit: 'Count' }]);
+    const { queryDefinitions } = await c2.send(new DescribeQueryDefinitionsCommand({ queryDefinitionNamePrefix: 'saved/' }));
+    assert.deepEqual(queryDefinitions?.map((d) => d.queryString), ['stats count(*)']);
+    // the reloaded filter still emits
+    emitted = [];
+    await c2.send(new CreateLogStreamCommand({ logGroupName: '/mf/saved', logStreamName: 's' }));
+    await c2.send(new PutLogEventsCommand({ logGroupName: '/mf/saved', logStreamName: 's', logEvents: [{ timestamp: clock.now(), message: line(404, 1) }] }));
+    assert.deepEqual(emitted.map((d) => d.dimensions), [{ Status: '404' }]);
+  } finally {
+    c2.destroy();
+    await second.close();
+  }
+});

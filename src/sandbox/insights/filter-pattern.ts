@@ -339,8 +339,19 @@ function testWord({ op, value }: Cond, w: string): boolean {
   return op === '=' ? hit : !hit;
 }
 
+// The last message split (read only): a log group's metric filters see each event in turn.
+let lastMessage: string | undefined;
+let lastWords: readonly string[] = [];
+
 /** Fields of a message: separated by spaces; "..." and [...] are one field each, without their delimiters. */
-export function splitDelimited(message: string): string[] {
+export function splitDelimited(message: string): readonly string[] {
+  if (message === lastMessage) return lastWords;
+  lastWords = split(message);
+  lastMessage = message;
+  return lastWords;
+}
+
+function split(message: string): string[] {
   const out: string[] = [];
   const n = message.length;
   let i = 0;

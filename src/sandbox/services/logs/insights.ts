@@ -18,7 +18,8 @@
  *
  * StartQuery and StopQuery are not counted as mutating calls (IAM's access level for
  * logs:StartQuery and logs:StopQuery is Read: they change no resource of the account), so a run that
- * only queries makes 0 mutating calls; a query is not kept in a persisted state file.
+ * only queries makes 0 mutating calls; a persisted state file holds the queries as of the last
+ * mutating call that saved it.
  *
  * The sandbox's model: a query is answered when StartQuery accepts it (over the events stored then);
  * GetQueryResults shows it Scheduled, then Running, then Complete as the sandbox clock passes the
@@ -106,12 +107,13 @@ function queryGroups(p: StartQueryRequest, world: World, region: string): LogGro
   return [...new Set(groups)];
 }
 
-/** Every stored event of the groups, as the query engine reads them (one array, any order). */
-function eventsOf(groups: readonly LogGroupRecord[]): (QueryEvent & { seq: number })[] {
+/** The stored events of the groups in [lo, hi] ms, as the query engine reads them. */
+function eventsOf(groups: readonly LogGroupRecord[], lo: number, hi: number): (QueryEvent & { seq: number })[] {
   const out: (QueryEvent & { seq: number })[] = [];
   for (const g of groups) {
     for (const s of Object.values(g.streams)) {
       for (const e of s.events) {
+        if (e.timestamp < lo || e.timestamp > hi) continue;
         out.push({ timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime, logStream: s.logStreamName, logGroup: g.logGroupName, seq: e.seq });
       }
     }
@@ -148,7 +150,7 @@ function startQuery(p: StartQueryRequest, { world, region, now }: Call): StartQu
   const account = world.settings.accountId;
   let answer;
   try {
-    answer = runQuery(queryString, eventsOf(groups), {
+    answer = runQuery(queryString, eventsOf(groups, startTime * 1000, endTime * 1000 + 999), {
       accountId: account,
       startTime: startTime * 1000,
       endTime: endTime * 1000 + 999,

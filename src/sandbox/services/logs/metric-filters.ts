@@ -211,36 +211,32 @@ function compiledFilter(f: MetricFilterRecord): Compiled {
   return fn;
 }
 
-/** Emits the metric data of a PutLogEvents batch's accepted events (in the batch's order). */
+/**
+ * Emits the metric data of a PutLogEvents batch's accepted events, in the batch's order (each event
+ * through every filter in turn, so the filters share one split of the message).
+ */
 export function applyMetricFilters(world: World, group: LogGroupRecord, events: readonly { timestamp: number; message: string }[]): void {
-  const filters = group.metricFilters;
-  if (!filters || events.length === 0) return;
+  const filters = Object.values(group.metricFilters ?? {});
+  if (filters.length === 0 || events.length === 0) return;
   const account = world.settings.accountId;
-  for (const f of Object.values(filters)) {
-    const t = f.metricTransformations[0];
-    const observe = compiledFilter(f);
-    let matched = false;
-    let newest = events[0].timestamp;
-    for (const e of events) {
-      if (e.timestamp > newest) newest = e.timestamp;
-      const o = observe(e.message);
+  const observers = filters.map(compiledFilter);
+  const matched = filters.map(() => false);
+  let newest = events[0].timestamp;
+  for (const e of events) {
+    if (e.timestamp > newest) newest = e.timestamp;
+    for (let i = 0; i < filters.length; i++) {
+      const o = observers[i](e.message);
       if (!o) continue;
-      matched = true;
-      emitMetric(world, {
-        region: group.region,
-        account,
-        namespace: t.metricNamespace,
-        metricName: t.metricName,
-        dimensions: o.dimensions,
-        timestamp: e.timestamp,
-        value: o.value,
-        unit: t.unit,
-      });
-    }
-    if (!matched && t.defaultValue !== undefined) {
-      emitMetric(world, { region: group.region, account, namespace: t.metricNamespace, metricName: t.metricName, dimensions: {}, timestamp: newest, value: t.defaultValue, unit: t.unit });
+      matched[i] = true;
+      const t = filters[i].metricTransformations[0];
+      emitMetric(world, { region: group.region, account, namespace: t.metricNamespace, metricName: t.metricName, dimensions: o.dimensions, timestamp: e.timestamp, value: o.value, unit: t.unit });
     }
   }
+  filters.forEach((f, i) => {
+    const t = f.metricTransformations[0];
+    if (matched[i] || t.defaultValue === undefined) return;
+    emitMetric(world, { region: group.region, account, namespace: t.metricNamespace, metricName: t.metricName, dimensions: {}, timestamp: newest, value: t.defaultValue, unit: t.unit });
+  });
 }
 
 export const metricFilterOperations: Record<string, Operation> = {
