@@ -139,12 +139,16 @@ export function upCommand(): Command {
 /**
  * `verify` after an `up` that applied: against AWS, and with --sandbox --local (where the app runs on
  * this machine). Not in a rehearsal without --local (no app answers) nor against another endpoint
- * (--endpoint-url: the URL it reports need not answer from here), nor with --no-verify. A check that
+ * (--endpoint-url, AWS_ENDPOINT_URL*: the URL it reports need not answer, or be one to contact from
+ * here), nor with --no-verify. A check that
  * could not run (a failed call) is a broken result too: up then exits 1; Ctrl-C is 130 as ever.
  */
 async function verifyAfterUp(rt: Runtime, ctx: Context, url: string | undefined, local: boolean): Promise<VerifyReport | undefined> {
   const f = rt.opts as { verify?: boolean; verifyTimeout?: string };
-  if (f.verify === false || (ctx.target.kind !== 'aws' && !local)) return undefined;
+  // Any endpoint override (--endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>) means the
+  // addresses the stack reports are not AWS's: the app's URL need not answer, or be one to contact.
+  const overridden = Boolean(rt.opts.endpointUrl) || Object.keys(process.env).some((k) => k.startsWith('AWS_ENDPOINT_URL') && process.env[k]);
+  if (f.verify === false || (!local && (ctx.target.kind !== 'aws' || overridden))) return undefined;
   const timeoutMs = f.verifyTimeout ? durationMs('--verify-timeout', f.verifyTimeout) : local ? 60_000 : 180_000;
   rt.io.emit({ type: 'message', level: 'info', text: 'Verifying that the logs flow (a canary request; --no-verify skips it)…' });
   try {
