@@ -12,6 +12,8 @@ import { downCommand, statusCommand, upCommand } from './commands/lab.js';
 import { sandboxCommand, useSandboxServices } from './commands/sandbox.js';
 import { imageCommand } from './commands/image.js';
 import { logsCommand } from './commands/logs.js';
+import { queryCommand } from './commands/query.js';
+import { verifyCommand } from './commands/verify.js';
 import { completionCommand } from './commands/completion.js';
 import { takeExitCode } from './run.js';
 import { exitQuietlyOnEpipe } from '../io/terminal.js';
@@ -47,6 +49,8 @@ export function buildProgram(steps: readonly AnyDeclaredStep[] = STEPS): Command
     statusCommand(),
     downCommand(),
     logsCommand(),
+    queryCommand(),
+    verifyCommand(),
     ...steps.map((step) => COMMAND_KINDS[step.command.kind ?? 'resource'](step)),
     sandboxCommand(),
     completionCommand(() => program),

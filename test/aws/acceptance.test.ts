@@ -156,7 +156,7 @@ test(`acceptance on a real account (${TOPOLOGY}): up, N requests, N access lines
       await res.arrayBuffer();
     }
 
-    // The agent ships within seconds (force_flush_interval 5): wait for all N lines and the ECS agent's stream.
+    // The agent ships within seconds (force_flush_interval 1): wait for all N lines and the ECS agent's stream.
     const lines = await until(`${N} access lines in ${LOG_GROUP}`, 5 * 60_000, async () => {
       const logs = await run(['logs', ...common, '--since', '1h', '--json', '--stream', 'httpd-access'], env, 120_000);
       const found = logs.stdout.split('\n').filter((l) => l.includes(`acceptance=${STACK}-`));

@@ -10,7 +10,7 @@
  *   httpd -> logger -> rsyslog (TCP 514) -> file -> the sandbox's stand-in agent -> PutLogEvents.
  * Requests go one every 25 ms; the log group is polled every 50 ms (which adds up to 50 ms).
  * The stand-in flushes a stream's lines 1 s after the first of them was read
- * (ECS_CWLOGS_SANDBOX_FLUSH_MS); the real agent's force_flush_interval is 5 s.
+ * (ECS_CWLOGS_SANDBOX_FLUSH_MS), as the real agent's force_flush_interval does (docs/verify.md).
  */
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { dockerEnv } from '../docker/docker-helpers.js';

@@ -8,7 +8,7 @@ import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, pl
 import type { FoundByStep } from '../../engine/ownership.js';
 
 import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
-import { UserInputError } from '../../core/errors.js';
+import { InterruptedError, UserInputError } from '../../core/errors.js';
 import { notAppliedText } from '../../core/config.js';
 import { topologyOf } from '../../core/topology.js';
 import { downSteps, labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
@@ -21,6 +21,10 @@ import { addImageBuildOptions, imageBuildOptions } from './image.js';
 import { renderStatus, renderUpSummary, statusDocument, statusWhere, upSummary } from '../summary.js';
 import { commandFor } from '../invocation.js';
 import { askMissing, confirmPlan, createPendingKeyPair } from '../wizard.js';
+import { durationMs, renderVerify, runVerify } from './verify.js';
+import { statusTraffic } from './query.js';
+import type { VerifyReport } from '../../logs/verify.js';
+import type { Context } from '../../engine/context.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
 
@@ -34,6 +38,8 @@ export function upCommand(): Command {
   addImageBuildOptions(cmd);
   cmd.option('--adopt', 'take over existing resources of the same names that are not tagged for this stack');
   cmd.option('--replace-instance', 'replace the instance where only a new one can change things (a newer AMI, another type, subnet or key pair): launch the new one, then terminate the old');
+  cmd.option('--no-verify', "skip the check at the end (a canary request timed until its access line is in CloudWatch Logs; see `verify`)");
+  cmd.option('--verify-timeout <duration>', 'how long the check at the end waits for the app and the line (default 3m against AWS, 60s with --sandbox --local)');
   cmd.addHelpText(
     'after',
     examples([
@@ -48,6 +54,8 @@ export function upCommand(): Command {
   cmd.action(
     action(async (rt) => {
       const dryRun = Boolean(rt.opts.dryRun);
+      const verifyTimeout = (rt.opts as { verifyTimeout?: string }).verifyTimeout;
+      if (verifyTimeout) durationMs('--verify-timeout', verifyTimeout); // a bad value stops here, before anything
       let s = await rt.session();
       if (!dryRun) await rt.lock('up');
       // Ask: only what is missing, only here. The answers are one more input of the one resolution.
@@ -116,10 +124,40 @@ export function upCommand(): Command {
       const summary = upSummary(ctx, report, commandFor(rt.opts));
       // The app as it runs on this machine, not the simulated instance's address.
       if (local) summary.url = (await local.localUrl(rt.stack)) ?? summary.url;
-      rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
+      // The proof that the lines flow (verify.ts says when it runs and why a broken pipeline is exit 1).
+      const verified = await verifyAfterUp(rt, ctx, summary.url, Boolean(local));
+      rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [], ...(verified ? { verify: verified } : {}) }, () =>
+        renderUpSummary(summary, report) + (verified ? `\n\n${renderVerify(verified)}` : ''),
+      );
+      if (verified?.broken) rt.io.error(`Pipeline broken: ${verified.broken.what}: ${verified.broken.why}. ${verified.broken.fix}`);
+      return verified && !verified.ok ? 1 : undefined;
     }),
   );
   return cmd;
+}
+
+/**
+ * `verify` after an `up` that applied: against AWS, and with --sandbox --local (where the app runs on
+ * this machine). Not in a rehearsal without --local (no app answers) nor against another endpoint
+ * (--endpoint-url, AWS_ENDPOINT_URL*: the URL it reports need not answer, or be one to contact from
+ * here), nor with --no-verify. A check that
+ * could not run (a failed call) is a broken result too: up then exits 1; Ctrl-C is 130 as ever.
+ */
+async function verifyAfterUp(rt: Runtime, ctx: Context, url: string | undefined, local: boolean): Promise<VerifyReport | undefined> {
+  const f = rt.opts as { verify?: boolean; verifyTimeout?: string };
+  // Any endpoint override (--endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>) means the
+  // addresses the stack reports are not AWS's: the app's URL need not answer, or be one to contact.
+  const overridden = Boolean(rt.opts.endpointUrl) || Object.keys(process.env).some((k) => k.startsWith('AWS_ENDPOINT_URL') && process.env[k]);
+  if (f.verify === false || (!local && (ctx.target.kind !== 'aws' || overridden))) return undefined;
+  const timeoutMs = f.verifyTimeout ? durationMs('--verify-timeout', f.verifyTimeout) : local ? 60_000 : 180_000;
+  rt.io.emit({ type: 'message', level: 'info', text: 'Verifying that the logs flow (a canary request; --no-verify skips it)…' });
+  try {
+    return await runVerify(rt, ctx, { url, noUrlReason: url ? undefined : 'the instance has no public address', timeoutMs });
+  } catch (e) {
+    if (e instanceof InterruptedError) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    return { ok: false, tasks: { running: 0, instances: [] }, streams: [], broken: { where: 'check-failed', what: 'The check could not run', why, fix: 'Run `ecs-cwlogs verify` once the cause is fixed.' } };
+  }
 }
 
 /** The --local helpers when this command's sandbox runs tasks on Docker (loaded only then). */
@@ -165,11 +203,14 @@ export function statusCommand(): Command {
     action(async (rt) => {
       const s = await rt.session();
       const ctx = rt.context(s, 'inspect');
+      // The traffic picture is read beside the steps (query.ts: a few seconds at most, left out when empty).
+      const picture = statusTraffic(rt, ctx);
       const report = await inspectSteps(labSteps(stepOptions(rt, s, ctx.config)), ctx);
       const local = await localMode(rt);
       const url = local ? await local.localUrl(rt.stack) : undefined;
-      rt.io.result({ ...statusDocument(rt.stack, ctx.target, report), ...(local ? { localUrl: url ?? null } : {}) }, () =>
-        renderStatus(rt.stack, report, statusWhere(ctx.target)) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : ''),
+      const chart = await picture;
+      rt.io.result({ ...statusDocument(rt.stack, ctx.target, report), ...(local ? { localUrl: url ?? null } : {}), ...(chart ? { traffic: chart.points } : {}) }, () =>
+        renderStatus(rt.stack, report, statusWhere(ctx.target)) + (local ? `\nApp (local): ${url ?? '(no running container publishes port 80)'}` : '') + (chart ? `\n\nTraffic, last hour:\n${chart.text}` : ''),
       );
     }),
   );

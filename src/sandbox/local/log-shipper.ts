@@ -57,12 +57,19 @@ interface Pending {
   since: number;
 }
 
+/**
+ * How long a stream's lines wait for more before the call, by default: the agent's
+ * force_flush_interval in docker/rootfs/usr/local/bin/ecs-cwlogs-agent-config (1 s), with the same
+ * semantics (the wait starts at the first line of a batch), so `--local` measures what the agent does.
+ */
+export const DEFAULT_FLUSH_MS = 1000;
+
 export interface ShipperOptions {
   endpoint: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** offsets.json */
   offsetsFile: string;
-  /** How long lines may wait for more before a call (default 1000 ms). */
+  /** How long lines may wait for more before a call (default DEFAULT_FLUSH_MS). */
   flushMs?: number;
   /** Reported problems (a call that failed), for the sandbox's output. */
   onError?: (message: string) => void;
@@ -131,7 +138,7 @@ export class LogShipper {
     try {
       for (const source of this.sources.values()) this.read(source);
       for (const [path, p] of [...this.pending]) {
-        if (!force && Date.now() - p.since < (this.opts.flushMs ?? 1000) && p.events.length < MAX_BATCH_EVENTS && p.bytes < MAX_BATCH_BYTES) continue;
+        if (!force && Date.now() - p.since < (this.opts.flushMs ?? DEFAULT_FLUSH_MS) && p.events.length < MAX_BATCH_EVENTS && p.bytes < MAX_BATCH_BYTES) continue;
         if (await this.ship(p)) this.pending.delete(path);
       }
     } finally {

@@ -1,0 +1,83 @@
+/**
+ * `ecs-cwlogs query` through the real binary against the sandbox's Logs Insights: access lines (with
+ * %D last) put with the SDK, then the named queries count and measure them exactly, a raw query,
+ * --json one document, --csv quoting, the chart's plain numbers when piped, and the user's mistakes
+ * (a malformed query with its place, an unknown name, conflicting flags) exit 2 with nothing run.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CloudWatchLogs } from '@aws-sdk/client-cloudwatch-logs';
+import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
+
+const STREAM = 'i-0123456789abcdef0-ip-10-0-0-5.ec2.internal-10.0.0.5-httpd-access.log';
+const ERRORS = 'i-0123456789abcdef0-ip-10-0-0-5.ec2.internal-10.0.0.5-httpd-error.log';
+
+function accessLine(t: number, path: string, status: number, micros: number, agent = 'curl/8.5.0'): string {
+  const d = new Date(t);
+  return `${d.toISOString()} ip-10-0-0-5 httpd: ip-10-0-0-5 10.0.0.9 - - [07/Dec/2026:18:15:14 +0000] "GET ${path} HTTP/1.1" ${status} 45 "-" "${agent}" ${micros}`;
+}
+
+test('query through the binary: named queries exact, a raw query, --json, --csv, --chart, mistakes exit 2', { timeout: 120_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    const logs = new CloudWatchLogs({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS });
+    await logs.createLogGroup({ logGroupName: 'ecs' });
+    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: STREAM });
+    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: ERRORS });
+    const now = Date.now() - 60_000;
+    const events = [
+      ...Array.from({ length: 7 }, (_, i) => ({ timestamp: now + i, message: accessLine(now, `/index.html?i=${i}`, 200, 1000 * (i + 1)) })),
+      ...Array.from({ length: 3 }, (_, i) => ({ timestamp: now + 10 + i, message: accessLine(now, '/nope', 501, 400) })),
+      { timestamp: now + 20, message: accessLine(now, '/quoted', 200, 2500, 'say \\"hi\\", twice') },
+    ];
+    await logs.putLogEvents({ logGroupName: 'ecs', logStreamName: STREAM, logEvents: events });
+    await logs.putLogEvents({ logGroupName: 'ecs', logStreamName: ERRORS, logEvents: [{ timestamp: now, message: 'AH00128: File does not exist: /usr/local/apache2/htdocs/nope' }] });
+    logs.destroy();
+    const env = cliEnv(tempConfigDir());
+    const q = (...args: string[]) => runCli(['query', ...args, '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', 'qry'], env);
+
+    const status = await q('status', '--json');
+    assert.equal(status.code, 0, status.stderr);
+    const doc = JSON.parse(status.stdout); // one document
+    assert.equal(doc.name, 'status');
+    assert.deepEqual(doc.rows.map((r: Record<string, string>) => [r.status, r.requests]), [['200', '8'], ['501', '3']]);
+    assert.ok(doc.statistics.recordsScanned >= 11);
+
+    const table = await q('status');
+    assert.equal(table.code, 0, table.stderr);
+    assert.equal(table.stdout, 'status  requests\n   200         8\n   501         3\n');
+    assert.match(table.stderr, /2 rows; \d+ of \d+ records matched/);
+
+    const slow = await q('slow', '--slow-ms', '5', '--json');
+    assert.equal(slow.code, 0, slow.stderr);
+    assert.deepEqual(JSON.parse(slow.stdout).rows.map((r: Record<string, string>) => Number(r.duration_ms)), [7, 6, 5]);
+
+    const raw = await q('filter @logStream like /error/ | stats count(*) as errors', '--json');
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.deepEqual(JSON.parse(raw.stdout).rows, [{ errors: '1' }]);
+
+    const csv = await q('fields @message | filter @message like /quoted/', '--csv');
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.equal(csv.stdout, `@message\r\n"${accessLine(now, '/quoted', 200, 2500, 'say \\"hi\\", twice').replace(/"/g, '""')}"\r\n`);
+
+    const chart = await q('--chart', '--since', '5m');
+    assert.equal(chart.code, 0, chart.stderr);
+    const lines = chart.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], 'minute  requests  p99_ms');
+    assert.equal(lines.slice(1).reduce((n, l) => n + Number(l.split(/\s+/)[1]), 0), 11, chart.stdout);
+
+    const bad = await q('stats count(*) byy status');
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /Logs Insights cannot run the query: .* at line 1, column \d+:/);
+    for (const [args, message] of [
+      [['latncy'], /Unknown query "latncy".*Did you mean `query latency`\?/],
+      [['status', '--csv', '--json'], /--csv and --json together/],
+      [['status', '--since', 'yesterday'], /Invalid --since "yesterday"/],
+      [['fields @message', '--top', '3'], /--top with a query string/],
+    ] as const) {
+      const r = await q(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+});
