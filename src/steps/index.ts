@@ -156,9 +156,15 @@ function shows(step: Pick<AnyDeclaredStep, 'tagged'>, r: TaggedResource): boolea
  * nothing more. Without the Tagging API, every retired step is asked.
  */
 export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>, topology: StackShape): Promise<StepId[]> {
+  return (await retiredStepsFound(ctx, topology)).present;
+}
+
+/** retiredStepsPresent, and the retired steps that could not be judged (the read that would tell was refused: its code). */
+async function retiredStepsFound(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>, topology: StackShape): Promise<{ present: StepId[]; unchecked: Map<StepId, string> }> {
   const retired = retiredSteps(topology);
+  const unchecked = new Map<StepId, string>();
   const tagged = await taggedResources(ctx);
-  if (!tagged) return retired;
+  if (!tagged) return { present: retired, unchecked };
   // A step whose resources the Tagging API cannot show (metric filters, query definitions: AWS
   // cannot tag them) is asked: it reads its own, by name.
   const shown = retired.filter((id) => tagged.some((r) => shows(stepById(id), r)));
@@ -172,16 +178,23 @@ export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'
   }
   // The Tagging API has no Auto Scaling groups: a group left with none of what shows it (no
   // instance, launch template or capacity provider) is found by its own tag, in one call.
-  if (retired.includes(autoScalingGroupStep.id) && !present.includes(autoScalingGroupStep.id) && ctx.autoscaling && (await stackGroupsPresent({ autoscaling: ctx.autoscaling, stack: ctx.stack, inventory: ctx.inventory }))) present.push(autoScalingGroupStep.id);
-  return present;
+  if (retired.includes(autoScalingGroupStep.id) && !present.includes(autoScalingGroupStep.id) && ctx.autoscaling) {
+    const groups = await stackGroupsPresent({ autoscaling: ctx.autoscaling, stack: ctx.stack, inventory: ctx.inventory });
+    if (groups === true) present.push(autoScalingGroupStep.id);
+    else if (typeof groups === 'string') unchecked.set(autoScalingGroupStep.id, groups);
+  }
+  return { present, unchecked };
 }
 
-/** Whether an Auto Scaling group carries the stack tag (none where the endpoint has no Auto Scaling). */
-async function stackGroupsPresent(ctx: Pick<Context, 'autoscaling' | 'stack' | 'inventory'>): Promise<boolean> {
+/**
+ * Whether an Auto Scaling group carries the stack tag; where the caller may not ask (a policy
+ * written for one instance) or the endpoint has no Auto Scaling, the error code instead.
+ */
+async function stackGroupsPresent(ctx: Pick<Context, 'autoscaling' | 'stack' | 'inventory'>): Promise<boolean | string> {
   try {
     return (await stackGroupsAtStart(ctx)).length > 0;
   } catch (e) {
-    if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return false;
+    if (hasAwsCode(e, 'AccessDenied', 'AccessDeniedException', 'InvalidAction', 'UnknownOperationException') || awsErrorCode(e) === 'NotImplemented') return awsErrorCode(e) ?? 'NotImplemented';
     throw e;
   }
 }
@@ -190,13 +203,17 @@ async function stackGroupsPresent(ctx: Pick<Context, 'autoscaling' | 'stack' | '
  * The steps `down` runs: every step, but a step of the other shape that the stack's tagged resources
  * show nothing of (retiredStepsPresent) reads nothing and deletes nothing: a one-instance stack's
  * `down` reads no group, ALB, target group, launch template or capacity provider one by one. A step
- * that declares no Tagging API kind can't be judged that way and is read as before.
+ * that declares no Tagging API kind can't be judged that way and is read as before. One that could
+ * not be judged (the read was refused) says so, as a step outside its shape does.
  */
 export async function downSteps(ctx: Pick<Context, 'tagging' | 'autoscaling' | 'stack' | 'inventory'>, topology: StackShape, opts: LabStepOptions = {}): Promise<AnyDeclaredStep[]> {
-  const present = new Set(await retiredStepsPresent(ctx, topology));
-  const nothing = async (): Promise<DestroyResult> => ({ deleted: [], kept: [] });
+  const { present, unchecked } = await retiredStepsFound(ctx, topology);
+  const nothing = (s: AnyDeclaredStep) => async (): Promise<DestroyResult> => {
+    const code = unchecked.get(s.id);
+    return { deleted: [], kept: code ? [`${s.title}: not checked (${code}); this stack's shape doesn't use it`] : [] };
+  };
   return labSteps({ ...opts, topology: undefined }).map((s) =>
-    inShape(s, topology) || present.has(s.id) || s.tagged.length === 0 ? s : { ...s, destroy: nothing, destroyPreview: nothing },
+    inShape(s, topology) || present.includes(s.id) || s.tagged.length === 0 ? s : { ...s, destroy: nothing(s), destroyPreview: nothing(s) },
   );
 }
 
