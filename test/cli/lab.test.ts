@@ -159,7 +159,9 @@ function upKilledAt(url: string, env: NodeJS.ProcessEnv, title: string): Promise
 }
 
 test('faults: 20% throttling and IAM propagation delay, up still succeeds with no duplicates', async () => {
-  await withSandbox({ throttleRate: 0.2, iamPropagationMs: 5000 }, async (sb) => {
+  // 15 s: long enough that the first RunInstances comes inside it on a loaded machine (with 5 s, the
+  // steps before the instance, throttled and run beside the monitoring steps, sometimes outlasted it).
+  await withSandbox({ throttleRate: 0.2, iamPropagationMs: 15_000 }, async (sb) => {
     const env = cliEnv(tempConfigDir());
     const r = await runCli(upArgs(sb.url), env, { timeoutMs: 240_000 });
     assert.equal(r.code, 0, r.stderr);
