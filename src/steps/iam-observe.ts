@@ -7,7 +7,7 @@ import { ownedBy } from '../core/context.js';
 import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, type Absent } from '../core/step.js';
 import { iamPolicyArn, partitionOf } from './arns.js';
-import { iamBaseNames, iamNameIn, iamPath, taskRoleBase } from './inventory.js';
+import { iamBaseNames, iamNameIn, iamPath, taskRoleBase, readOnce } from './inventory.js';
 
 export type Ctx = Pick<Context, 'iam' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory'>;
 
@@ -212,7 +212,7 @@ export async function readIamOwners(ctx: Ctx, base: string): Promise<{ profile?:
  * was confirmed as the stack's is what is deleted. `up` reads afresh (readRole, readPolicy, readProfile).
  */
 function atStart<T>(ctx: Pick<Ctx, 'inventory'>, key: string, read: () => Promise<T>): Promise<T> {
-  return ctx.inventory ? ctx.inventory.once(`iam:${key}`, read) : read();
+  return readOnce(ctx, `iam:${key}`, read);
 }
 export const roleAtStart = (ctx: Pick<Ctx, 'iam' | 'inventory'>, name: string) => atStart(ctx, `role:${name}`, () => notFoundAsUndefined(ctx.iam.getRole({ RoleName: name })));
 export const policyAtStart = (ctx: Pick<Ctx, 'iam' | 'inventory'>, arn: string) => atStart(ctx, `policy:${arn}`, () => notFoundAsUndefined(ctx.iam.getPolicy({ PolicyArn: arn })));

@@ -21,7 +21,7 @@ import { awsTags } from '../core/context.js';
 import { ABSENT, discovered, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { CLUSTER_TAG, METADATA_HOP_LIMIT, amiNoteFor, architectureByName, cpuCreditsFor, hostUserData, prepareInstanceType, prepareKeyPair, prepareNetwork, resolveAmi, valueOf } from './host.js';
 import { ownedTagsDiff } from './ownership.js';
-import { iamNameIn } from './inventory.js';
+import { iamNameIn, readOnce } from './inventory.js';
 import { LIVE_STATES, readCredits, stackInstances, type Ctx, type InstanceDesired, type InstanceObserved, type InstancePrepared, type InstanceStepObserved } from './instance-observe.js';
 import { launch, terminateAndWait, waitRegistered, waitRunning } from './instance-launch.js';
 
@@ -54,7 +54,7 @@ export { isRegistered, launchRequest, registeredEc2Ids, tokenBasis, whileProfile
 
 /** The stack's live instances, read once for the run: prepare and read share them. */
 function liveInstances(ctx: Pick<Ctx, 'ec2' | 'stack' | 'inventory'>): Promise<InstanceObserved[]> {
-  return ctx.inventory ? ctx.inventory.once('ec2:instances:live', () => stackInstances(ctx, LIVE_STATES)) : stackInstances(ctx, LIVE_STATES);
+  return readOnce(ctx, 'ec2:instances:live', () => stackInstances(ctx, LIVE_STATES));
 }
 
 /**

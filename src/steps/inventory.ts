@@ -76,6 +76,11 @@ export function stackInventory(): Inventory {
   };
 }
 
+/** A read the run makes once, shared through its inventory; without one (a context made by hand), made each time. */
+export function readOnce<T>(ctx: { inventory?: Inventory }, key: string, read: () => Promise<T>): Promise<T> {
+  return ctx.inventory ? ctx.inventory.once(key, read) : read();
+}
+
 /**
  * Every resource of the region carrying this stack's tag; undefined when the Tagging API can't be
  * used. From the run's inventory where the context has one; otherwise read once per client.
@@ -164,7 +169,7 @@ export function namesOf(resources: readonly TaggedResource[]): StackNames {
  */
 export function iamBaseNames(ctx: { iam: AwsClients['iam']; stack: string; inventory?: Inventory }, region: string): Promise<string[]> {
   // Read once per run where the context has an inventory (tagged facts, then down's preview and delete).
-  return ctx.inventory ? ctx.inventory.once(`iam:${region}`, () => readIamBaseNames(ctx, region)) : readIamBaseNames(ctx, region);
+  return readOnce(ctx, `iam:${region}`, () => readIamBaseNames(ctx, region));
 }
 
 async function readIamBaseNames(ctx: { iam: AwsClients['iam']; stack: string }, region: string): Promise<string[]> {
@@ -218,7 +223,7 @@ function trustedServices(document: string | undefined): string[] {
  * see a group change within the run (the group's own read, its teardown) calls taggedGroups.
  */
 export function stackGroupsAtStart(ctx: { autoscaling: AwsClients['autoscaling']; stack: string; inventory?: Inventory }): Promise<AutoScalingGroup[]> {
-  return ctx.inventory ? ctx.inventory.once('autoscaling:groups', () => taggedGroups(ctx)) : taggedGroups(ctx);
+  return readOnce(ctx, 'autoscaling:groups', () => taggedGroups(ctx));
 }
 
 /**
@@ -239,7 +244,7 @@ export function stackSecurityGroupsAtStart(ctx: { ec2: AwsClients['ec2']; stack:
     } while (token);
     return out;
   };
-  return ctx.inventory ? ctx.inventory.once('ec2:security-groups', read) : read();
+  return readOnce(ctx, 'ec2:security-groups', read);
 }
 
 /** Every Auto Scaling group carrying the stack tag (the Tagging API does not cover Auto Scaling), page by page. */

@@ -20,7 +20,7 @@ import { UserInputError, hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, isUnknown, known, showValue, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { renderJson, templateText } from '../core/templates.js';
 import { ownershipConflict } from './ownership.js';
-import { namesOf, taggedResources } from './inventory.js';
+import { namesOf, taggedResources, readOnce } from './inventory.js';
 import { anonymousPull, ecrAccountOf, type PullCheck, type PullCheckOptions } from '../docker/pullable.js';
 import { parseReference } from '../docker/reference.js';
 
@@ -148,7 +148,7 @@ async function describe(ctx: Pick<Context, 'ecs' | 'stack'>, arn: string): Promi
  * inventory (the tagged facts read the image it runs, the step its definition).
  */
 export function latestTaskDefinition(ctx: Pick<Context, 'ecs' | 'stack'> & Partial<Pick<Context, 'inventory'>>, family: string): Promise<TaskObserved | undefined> {
-  return ctx.inventory ? ctx.inventory.once(`ecs:task-definition:${family}`, () => describe(ctx, family)) : describe(ctx, family);
+  return readOnce(ctx, `ecs:task-definition:${family}`, () => describe(ctx, family));
 }
 
 /**
