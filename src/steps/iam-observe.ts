@@ -111,18 +111,25 @@ export async function readPolicy(ctx: Pick<Ctx, 'iam' | 'stack'>, arn: string): 
   };
 }
 
-export async function readRole(ctx: Pick<Ctx, 'iam' | 'stack'>, name: string): Promise<RoleObserved | undefined> {
-  const res = await notFoundAsUndefined(ctx.iam.getRole({ RoleName: name }));
-  const r = res?.Role;
-  if (!r) return undefined;
+/** The managed policies attached to a role, page by page; undefined once the role is gone. */
+export async function attachedPolicyArns(ctx: Pick<Ctx, 'iam'>, roleName: string): Promise<string[] | undefined> {
   const attached: string[] = [];
   let marker: string | undefined;
   do {
-    const page = await notFoundAsUndefined(ctx.iam.listAttachedRolePolicies({ RoleName: name, Marker: marker }));
+    const page = await notFoundAsUndefined(ctx.iam.listAttachedRolePolicies({ RoleName: roleName, Marker: marker }));
     if (!page) return undefined;
     for (const a of page.AttachedPolicies ?? []) if (a.PolicyArn) attached.push(a.PolicyArn);
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
+  return attached;
+}
+
+export async function readRole(ctx: Pick<Ctx, 'iam' | 'stack'>, name: string): Promise<RoleObserved | undefined> {
+  const res = await notFoundAsUndefined(ctx.iam.getRole({ RoleName: name }));
+  const r = res?.Role;
+  if (!r) return undefined;
+  const attached = await attachedPolicyArns(ctx, name);
+  if (!attached) return undefined;
   const tags = tagMap(r.Tags);
   return {
     name: r.RoleName ?? name,

@@ -29,7 +29,7 @@ import { ecsInstancePolicyArn, iamPolicyArn, logGroupArn, partitionOf } from './
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 import { iamPath } from './inventory.js';
 import { tagMap } from './host.js';
-import { type Ctx, type IamObserved, type IamDesired, notFoundAsUndefined, readPolicy, readRole, readProfile, nameFor, taskRoleNameFor, policyArnFor, shortArn, readIam, readPolicyNamed, readIamOwners, stackBaseNames, listVersions, putDefaultVersion, ignoreNotFound, roleAtStart, policyAtStart, profileAtStart } from './iam-observe.js';
+import { type Ctx, type IamObserved, type IamDesired, notFoundAsUndefined, readPolicy, readRole, readProfile, nameFor, taskRoleNameFor, policyArnFor, shortArn, readIam, readPolicyNamed, readIamOwners, stackBaseNames, listVersions, putDefaultVersion, ignoreNotFound, roleAtStart, policyAtStart, profileAtStart, attachedPolicyArns } from './iam-observe.js';
 
 export interface IamOutputs {
   policyArn: string;
@@ -352,7 +352,7 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
     if (role && !ownedBy(tagMap(role.Tags), ctx.stack)) kept.push(`${what} ${roleName} (not tagged as stack ${ctx.stack})`);
     else if (role) {
       // A role can't be deleted while a policy is attached or a profile holds it.
-      for (const arn of await attachedPolicies(ctx, roleName)) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
+      for (const arn of (await attachedPolicyArns(ctx, roleName)) ?? []) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
       try {
         await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
       } catch (e) {
@@ -384,18 +384,6 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
     }
   }
   return { deleted, kept };
-}
-
-/** The managed policies attached to a role (none once it is gone). */
-async function attachedPolicies(ctx: Ctx, roleName: string): Promise<string[]> {
-  const out: string[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await notFoundAsUndefined(ctx.iam.listAttachedRolePolicies({ RoleName: roleName, Marker: marker }));
-    for (const a of page?.AttachedPolicies ?? []) if (a.PolicyArn) out.push(a.PolicyArn);
-    marker = page?.IsTruncated ? page.Marker : undefined;
-  } while (marker);
-  return out;
 }
 
 /** The instance profiles that hold a role. */
