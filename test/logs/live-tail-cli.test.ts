@@ -74,7 +74,7 @@ test('logs --follow: one Live Tail session, lines put while following appear onc
       // The stream's label names the instance once a second instance's line was printed (the first
       // line shows it only when both came in one session update): compare without it.
       assert.deepEqual(
-        lines.map((l) => l.replace(/^\d\d:\d\d:\d\d /, '').replace(/^i-0(abc|def)\//, '')),
+        lines.map((l) => l.replace(/^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d /, '').replace(/^i-0(abc|def)\//, '')),
         ['httpd-access.log 10.0.0.9 - - "GET /live HTTP/1.1" 200 45', 'httpd-access.log 10.0.0.8 - - "GET /second HTTP/1.1" 404 9'],
       );
       assert.match(lines[1]!, / i-0def\/httpd-access\.log /, 'the second instance\'s line names its instance');
