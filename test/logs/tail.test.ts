@@ -34,6 +34,34 @@ test('parseSince: durations, ISO-8601 times, and a clear error otherwise', () =>
   }
 });
 
+test('parseSince: a time without an offset is UTC in every local time zone, and a day the calendar lacks is refused', () => {
+  const now = Date.parse('2024-05-01T12:00:00Z');
+  const saved = process.env.TZ;
+  try {
+    // Node reads TZ again when it is set: these are the zones the user's shell may be in.
+    for (const tz of ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Pacific/Chatham']) {
+      process.env.TZ = tz;
+      if (tz !== 'UTC') assert.notEqual(new Date(now).getTimezoneOffset(), 0, `${tz} is not UTC here (Node has its time zone data)`);
+      for (const [text, utc] of [
+        ['2024-05-01T10:00:00', '2024-05-01T10:00:00Z'],
+        ['2024-05-01 10:00', '2024-05-01T10:00:00Z'],
+        ['2024-04-30T23:59:59.250', '2024-04-30T23:59:59.250Z'],
+        ['2024-05-01', '2024-05-01T00:00:00Z'],
+        ['2024-02-29', '2024-02-29T00:00:00Z'],
+        ['2024-05-01T10:00:00+05:30', '2024-05-01T04:30:00Z'],
+      ] as const) {
+        assert.equal(new Date(parseSince(text, now)).toISOString(), new Date(utc).toISOString(), `${text} in TZ=${tz}`);
+      }
+      for (const bad of ['2023-02-29', '2024-04-31', '2024-02-30T10:00:00Z', '2024-00-10']) {
+        assert.throws(() => parseSince(bad, now), (e: unknown) => e instanceof UserInputError && /Invalid --since/.test(e.message), `${bad} in TZ=${tz}`);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+});
+
 test('stream matching by name part, and short names', () => {
   const access = `${PREFIX_A}-httpd-access.log`;
   assert.ok(streamMatches(access, ['httpd-access']));
