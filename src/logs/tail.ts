@@ -87,7 +87,10 @@ export interface TailResult {
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** `10m`, `1h`, `2d`, `90s`, `1w` (ago), or an ISO-8601 date or date-time. Returns epoch ms. */
+/**
+ * `10m`, `1h`, `2d`, `90s`, `1w` (ago), or an ISO-8601 date or date-time (UTC unless it carries an
+ * offset, in every local time zone). Returns epoch ms.
+ */
 export function parseSince(text: string, now: number): number {
   return parseTime(text, now, '--since');
 }
@@ -108,9 +111,16 @@ function parseTime(text: string, now: number, flag: string, more = ''): number {
   const raw = text.trim();
   const rel = /^(\d+)\s*([smhdw])$/i.exec(raw);
   if (rel) return now - Number(rel[1]) * UNIT_MS[rel[2].toLowerCase()];
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/i.test(raw)) {
-    const t = Date.parse(raw);
-    if (!Number.isNaN(t)) return t;
+  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]([\d:.]+)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(raw);
+  if (iso) {
+    const [, y, mo, d, time, zone] = iso;
+    // A time without an offset is UTC, as every time this tool prints and as a date alone is
+    // (JavaScript reads "2024-05-01T10:00:00" in the local time zone but "2024-05-01" in UTC).
+    const t = Date.parse(`${y}-${mo}-${d}${time ? `T${time}${zone ?? 'Z'}` : ''}`);
+    // Date.parse rolls a day the month lacks over (2023-02-29 is March 1st): refuse it instead.
+    const day = new Date(0);
+    day.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+    if (!Number.isNaN(t) && day.getUTCMonth() === Number(mo) - 1 && day.getUTCDate() === Number(d)) return t;
   }
   throw new UserInputError({
     what: `Invalid ${flag} "${text}"`,

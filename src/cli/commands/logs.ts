@@ -63,6 +63,7 @@ export function logsCommand(): Command {
   cmd.addHelpText(
     'after',
     `\nLines read "HH:MM:SS stream message" (UTC; "YYYY-MM-DD HH:MM:SS" when the events span more than one day);\n` +
+      `an ISO-8601 --since/--until without an offset is UTC too (2024-05-01T10:00 is 10:00 UTC).\n` +
       `the stream is shown without its instance-host-ip prefix. --format short leaves the stream out.\n` +
       `--follow opens a Live Tail session (StartLiveTail); without that permission, or on an endpoint\n` +
       `without it, it polls FilterLogEvents instead and says so. Events the agent ships late still show,\n` +
