@@ -22,7 +22,17 @@ export interface ChartOptions {
   color?: boolean;
 }
 
-const hhmm = (t: number) => new Date(t).toISOString().slice(11, 16);
+/**
+ * A minute's label, UTC: "HH:MM", or "YYYY-MM-DD HH:MM" when the points span more than one UTC day
+ * (as `logs` dates its lines): a window across midnight, or longer than a day, would otherwise
+ * show the same HH:MM for different minutes.
+ */
+function minuteLabel(dated: boolean): (t: number) => string {
+  return (t) => {
+    const iso = new Date(t).toISOString();
+    return dated ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
+  };
+}
 
 /** One figure, short: 12, 1.5k, 0.42. */
 function short(x: number): string {
@@ -51,12 +61,16 @@ export function trafficChart(points: readonly TrafficPoint[], o: ChartOptions): 
   if (points.length === 0) return '';
   const first = points[0]!.t;
   const last = points[points.length - 1]!.t;
+  const dated = new Date(first).toISOString().slice(0, 10) !== new Date(last).toISOString().slice(0, 10);
+  const label = minuteLabel(dated);
   if (!o.draw) {
-    return ['minute  requests  p99_ms', ...points.map((p) => `${hhmm(p.t)}  ${String(p.requests).padStart(8)}  ${(p.p99 === undefined ? '-' : short(p.p99)).padStart(6)}`)].join('\n');
+    const head = dated ? `${'minute'.padEnd(16)}  requests  p99_ms` : 'minute  requests  p99_ms';
+    return [head, ...points.map((p) => `${label(p.t)}  ${String(p.requests).padStart(8)}  ${(p.p99 === undefined ? '-' : short(p.p99)).padStart(6)}`)].join('\n');
   }
   const total = points.reduce((s, p) => s + p.requests, 0);
   const p99s = points.map((p) => p.p99).filter((x): x is number => x !== undefined);
-  const axis = `${' '.repeat(8)}${hhmm(first)}${' '.repeat(Math.max(1, points.length - 10))}${hhmm(last)} UTC`;
+  const [from, to] = [label(first), label(last)];
+  const axis = `${' '.repeat(8)}${from}${' '.repeat(Math.max(1, points.length - from.length - to.length))}${to} UTC`;
   return [
     one(`Requests per minute (${total} in ${points.length} min)`, points.map((p) => p.requests), o, asciichart.cyan),
     axis,

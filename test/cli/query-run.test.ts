@@ -101,6 +101,34 @@ test('the table right-aligns numbers and shows control characters', () => {
   assert.equal(t, 'path        requests\n/a                12\n/b\\x1b[31m         3');
 });
 
+test('traffic across UTC midnight: every minute carries the date (plain lines and the axis); within one day none does', () => {
+  const start = Date.parse('2026-12-31T23:58:00Z');
+  const pts = trafficPoints({ rows: [{ interval: '2027-01-01 00:00:00.000', requests: '7', p99_ms: '3' }] }, start, start + 3 * 60_000);
+  assert.deepEqual(pts.map((p) => [new Date(p.t).toISOString(), p.requests]), [
+    ['2026-12-31T23:58:00.000Z', 0],
+    ['2026-12-31T23:59:00.000Z', 0],
+    ['2027-01-01T00:00:00.000Z', 7],
+    ['2027-01-01T00:01:00.000Z', 0],
+  ]);
+  assert.equal(
+    trafficChart(pts, { draw: false }),
+    [
+      'minute            requests  p99_ms',
+      '2026-12-31 23:58         0       -',
+      '2026-12-31 23:59         0       -',
+      '2027-01-01 00:00         7       3',
+      '2027-01-01 00:01         0       -',
+    ].join('\n'),
+  );
+  const axes = trafficChart(pts, { draw: true, color: false }).split('\n').filter((l) => / UTC$/.test(l));
+  assert.equal(axes.length, 2);
+  for (const a of axes) assert.match(a, /^ {8}2026-12-31 23:58 +2027-01-01 00:01 UTC$/);
+  // Within one day (the same minutes an hour earlier): HH:MM only.
+  const earlier = trafficPoints({ rows: [] }, start - 3_600_000, start - 3_600_000 + 3 * 60_000);
+  assert.match(trafficChart(earlier, { draw: false }), /^minute {2}requests {2}p99_ms\n22:58 {9}0 {7}-\n/);
+  assert.match(trafficChart(earlier, { draw: true, color: false }), /\n {8}22:58 +23:01 UTC\n/);
+});
+
 test('a word is a named query, a query string, or unknown with the nearest name', () => {
   assert.deepEqual(chooseQuery('latency'), { kind: 'named', name: 'latency' });
   assert.equal(chooseQuery('stats count(*) by status').kind, 'raw');
