@@ -128,3 +128,17 @@ test('logs --follow prints events added later, and Ctrl-C (SIGINT) ends it with 
     }
   });
 });
+
+test('logs --since/--until without an offset read UTC whatever the local time zone (TZ=Pacific/Chatham, +13:45); a day the month lacks exits 2', async () => {
+  await withSandbox({}, async (sb) => {
+    await seedLab(sb);
+    const env = cliEnv(tempConfigDir(), { TZ: 'Pacific/Chatham' });
+    const r = await runCli(args(sb.url, '--since', '2026-01-02T03:04:05', '--until', '2026-01-02 04:00'), env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /No events in log group \S+ since 2026-01-02T03:04:05\.000Z until 2026-01-02T04:00:00\.000Z\./);
+    const leap = await runCli(args(sb.url, '--since', '2025-02-29'), env);
+    assert.equal(leap.code, 2, leap.stderr);
+    assert.match(leap.stderr, /Invalid --since "2025-02-29"/);
+  });
+});
