@@ -142,3 +142,15 @@ test('logs --since/--until without an offset read UTC whatever the local time zo
     assert.match(leap.stderr, /Invalid --since "2025-02-29"/);
   });
 });
+
+test('logs --since/--until inside one earlier UTC day: the lines carry no date, although today is another day', async () => {
+  await withSandbox({}, async (sb) => {
+    await seedLab(sb);
+    const noon = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()) - 12 * 3_600_000;
+    await putEvent(sb, `${PREFIX_A}-httpd-access.log`, 'yesterday at noon', noon);
+    const iso = (t: number) => new Date(t).toISOString();
+    const r = await runCli(args(sb.url, '--since', iso(noon - 300_000), '--until', iso(noon + 300_000), '--stream', 'httpd-access'), cliEnv(tempConfigDir()));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^12:00:00 \S*httpd-access\.log yesterday at noon\n$/);
+  });
+});
