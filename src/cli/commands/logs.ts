@@ -118,7 +118,7 @@ async function run(rt: Runtime, f: LogsFlags, fail: (e: unknown) => number): Pro
   const session = await rt.session();
   const ctx = rt.context(session, 'inspect');
   const level = Math.min(colorLevel(process.stdout, rt.opts.color === false ? false : undefined), 1);
-  const print = printer(Boolean(f.json), new Chalk({ level: level as 0 | 1 }), { format: f.format, startTime, now });
+  const print = printer(Boolean(f.json), new Chalk({ level: level as 0 | 1 }), { format: f.format, startTime, now: Math.min(until ?? now, now) });
   const stackFlag = rt.stack === 'ecs-cwlogs' ? '' : ` --stack ${rt.stack}`;
   const streams = f.stream ?? [];
   const quoted = streams.map((s) => `"${s}"`).join(' or ');
@@ -193,7 +193,8 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 /**
  * Formats a batch of events: JSON Lines, or "HH:MM:SS stream message" with the stream in colour
  * (--format short: no stream). The time carries the date once the events span more than one UTC day:
- * from the start when the window [since, now] does, or from the first event of a later day.
+ * from the start when the window [since, until] does (until: --until, or now if sooner), or from the first
+ * event of a later day (a follow past midnight).
  */
 export function printer(json: boolean, c: ChalkInstance, opts: { format?: 'detailed' | 'short'; startTime: number; now: number }): (lines: LogLine[]) => string {
   if (json) {
