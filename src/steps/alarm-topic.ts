@@ -17,7 +17,8 @@ import { STACK_TAG, ownedBy } from '../core/context.js';
 import { hasAwsCode } from '../core/errors.js';
 import { isAbsent, type Absent, type DeclaredStep, type FieldDiff, type Plan, ABSENT } from '../core/step.js';
 import { partitionOf } from './arns.js';
-import { MONITORING, keyValueTags, tagRecord, tagsOf, topicName } from './monitoring.js';
+import { MONITORING, keyValueTags, tagRecord, topicName } from './monitoring.js';
+import { tagsOf } from './inventory.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 
 export type SubscriptionState = 'confirmed' | 'pending confirmation';

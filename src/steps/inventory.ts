@@ -119,6 +119,27 @@ async function readTagged(ctx: { tagging: AwsClients['tagging']; stack: string }
   return out;
 }
 
+/**
+ * A resource's tags: from the run's Tagging API listing (read once per run) when the resource is
+ * there, so a run reads no tags one by one; otherwise from the service itself (`read`). The Tagging
+ * API is eventually consistent (a resource created moments ago, or tagged moments ago, is not listed
+ * yet), so a resource missing from the listing is never taken for someone else's: its own tags are read.
+ * Without the Tagging API (no tagging client, no permission), always `read`.
+ */
+export async function tagsOf(ctx: { tagging?: AwsClients['tagging']; stack: string; inventory?: Inventory }, arn: string, read: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
+  return (await listedTags(ctx, [arn])).get(arn) ?? read();
+}
+
+/** The tags the run's Tagging API listing shows for those ARNs; an ARN it does not list is left out. */
+export async function listedTags(ctx: { tagging?: AwsClients['tagging']; stack: string; inventory?: Inventory }, arns: readonly string[]): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  if (!ctx.tagging || arns.length === 0) return out;
+  const listed = await taggedResources({ tagging: ctx.tagging, stack: ctx.stack, inventory: ctx.inventory }).catch(() => undefined);
+  const wanted = new Set(arns);
+  for (const r of listed ?? []) if (wanted.has(r.arn)) out.set(r.arn, r.tags);
+  return out;
+}
+
 /** The resource part of an ARN: "cluster/NAME", "service/CLUSTER/NAME", "log-group:NAME". */
 function resourceOf(arn: string): string {
   return arn.split(':').slice(5).join(':');

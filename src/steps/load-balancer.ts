@@ -34,7 +34,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
+type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
 
 export interface LoadBalancerPrepared extends GroupNetwork {
   allowCidr?: string | Discovered<string>;
@@ -102,7 +102,7 @@ function albShape(lb: LoadBalancer, tags: Record<string, string>, stack: string)
   };
 }
 
-async function readAlb(ctx: Pick<Context, 'elbv2' | 'stack'>, name: string): Promise<AlbObserved | undefined> {
+async function readAlb(ctx: Pick<Context, 'elbv2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>, name: string): Promise<AlbObserved | undefined> {
   try {
     const lb = (await ctx.elbv2.describeLoadBalancers({ Names: [name] })).LoadBalancers?.[0];
     if (!lb?.LoadBalancerArn) return undefined;
