@@ -34,7 +34,23 @@ export interface TaggedResource {
  */
 let resourceTypes: readonly string[] = [];
 export function useResourceTypes(types: readonly string[]): void {
-  resourceTypes = types;
+  resourceTypes = types.length ? [...new Set([...types, RUN_LOCK_TYPE])] : [];
+}
+
+/**
+ * The stack's lock in the account is an SSM parameter tagged with the stack (core/account-lock.ts):
+ * the listing shows it while a run holds it, so a run with nothing to write reads the lock only
+ * when it is listed (cli/run.ts).
+ */
+const RUN_LOCK_TYPE = 'ssm:parameter';
+
+/**
+ * Whether the run's Tagging API listing shows the parameter of that name; undefined without the
+ * Tagging API. Its absence says nothing certain (the listing is eventually consistent).
+ */
+export async function parameterListed(ctx: { tagging: AwsClients['tagging']; stack: string; inventory?: Inventory }, name: string): Promise<boolean | undefined> {
+  const listed = await taggedResources(ctx);
+  return listed?.some((r) => r.arn.split(':')[2] === 'ssm' && resourceOf(r.arn) === `parameter${name}`);
 }
 
 /** The IAM path of a stack's roles, policies and instance profiles. */
