@@ -27,6 +27,8 @@ test("load-balancer, target-group: a second run takes the ALB's and the target g
     const calls = sb.requestLog().slice(since).map((c) => `${c.service}:${c.operation}`);
     assert.equal(calls.filter((c) => c === 'tagging:GetResources').length, 1);
     assert.deepEqual(calls.filter((c) => c === 'elasticloadbalancing:DescribeTags'), [], 'the tags come from the listing');
+    // The ALB's security group is among the stack's tagged groups the run reads once: no read by name.
+    assert.equal(calls.filter((c) => c === 'ec2:DescribeSecurityGroups').length, 1, calls.join(', '));
 
     // A target group the listing lacks (created after it: the Tagging API is eventually consistent)
     // is read with DescribeTags, and found ours.
