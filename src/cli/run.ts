@@ -14,14 +14,14 @@ import type { Context } from '../engine/context.js';
 import { assertConfigWritable, configDir, saveStack, unwritableError, withUserSettings } from '../core/config.js';
 import { givenSettings, resolveSettings, taggedText, type ResolvedConfig, type SettingsInput } from '../core/resolve.js';
 import { lockStack, type StackLock } from '../core/lock.js';
-import { acquireAccountLock, checkAccountLock, staleAfterSeconds, type AccountLock } from '../core/account-lock.js';
+import { acquireAccountLock, checkAccountLock, lockParameterName, staleAfterSeconds, type AccountLock } from '../core/account-lock.js';
 import { showValue } from '../core/step.js';
 import { hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
 import type { IoHost } from '../io/host.js';
 import { toCliError } from '../aws/errors.js';
 import { commandFor } from './invocation.js';
 import { readTaggedFacts } from './tagged-facts.js';
-import { stackInventory } from '../steps/inventory.js';
+import { parameterListed, stackInventory } from '../steps/inventory.js';
 import { autoScalingGroupStep, instanceStep, loadBalancerStep } from '../steps/index.js';
 import { CLIENT_NAMES } from '../aws/clients.js';
 import { buildContext, connect, createIo, interruptSignal, settingsInput, validateInputs, type Connection, type GlobalOptions, type Validated } from './runtime.js';
@@ -56,8 +56,13 @@ export interface Runtime {
   context(s: Session, intent?: RunFlags['intent']): Context;
   /** Take the stack's lock on this machine (released when the command ends). */
   lock(command: string): Promise<void>;
-  /** Plan time, read-only: stop now (nothing written) if another run holds the stack in the account. */
-  checkAccountLock(ctx: Context): Promise<void>;
+  /**
+   * Plan time, read-only: stop now (nothing written) if another run holds the stack in the account.
+   * A run that will write nothing (`writes` false) reads the lock only where the run's Tagging API
+   * listing shows it (the lock parameter carries the stack tag): it needs no lock, and a stack that
+   * another run is changing is still refused (once AWS lists that run's lock).
+   */
+  checkAccountLock(ctx: Context, writes: boolean): Promise<void>;
   /**
    * After Confirm, before the first write: take the stack's lock in the account (an SSM parameter,
    * src/core/account-lock.ts), released when the command ends. Only runs that write take it.
@@ -136,8 +141,9 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
           if (!held) await assertConfigWritable();
           held ??= await lockStack(validated.stack, command);
         },
-        async checkAccountLock(ctx) {
+        async checkAccountLock(ctx, writes) {
           if (opts.dryRun) return;
+          if (!writes && (await parameterListed(ctx, lockParameterName(validated.stack)).catch(() => undefined)) === false) return;
           await checkAccountLock({ store: ctx.ssm, stack: validated.stack, staleAfterSeconds: staleAfterSeconds(), warn });
         },
         async unlockAccount() {

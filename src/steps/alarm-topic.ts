@@ -17,7 +17,8 @@ import { STACK_TAG, ownedBy } from '../core/context.js';
 import { hasAwsCode } from '../core/errors.js';
 import { isAbsent, type Absent, type DeclaredStep, type FieldDiff, type Plan, ABSENT } from '../core/step.js';
 import { partitionOf } from './arns.js';
-import { MONITORING, keyValueTags, tagRecord, tagsOf, topicName } from './monitoring.js';
+import { MONITORING, keyValueTags, tagRecord, topicName } from './monitoring.js';
+import { tagsOf } from './inventory.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 
 export type SubscriptionState = 'confirmed' | 'pending confirmation';
@@ -94,6 +95,12 @@ export const alarmTopicStep: DeclaredStep<Ctx, AlarmTopicObserved, AlarmTopicDes
   tagged: [{ type: 'sns' }],
 
   async read(ctx) {
+    // Read even without --alarm-email, when the run's Tagging API listing shows no topic: the
+    // listing is eventually consistent, so a topic created moments ago (by an `up --alarm-email`
+    // killed after CreateTopic) may not be listed yet, and an up that clears the address
+    // (`--alarm-email ""`) must still find and delete it. One GetTopicAttributes; the topic's tags
+    // come from the listing when it is there. (The sandbox's Tagging API lists at once: it models
+    // no lag, so no test here could tell a skipped read from a kept one.)
     const t = await readTopic(ctx, topicArnOf(ctx));
     return isAbsent(t) && !ctx.config.alarmEmail ? { none: true, arn: topicArnOf(ctx), tags: {}, owned: false, emails: [] } : t;
   },

@@ -23,7 +23,8 @@ import { deleteOnce } from '../engine/ownership.js';
 import { STACK_TAG, ownedBy } from '../core/context.js';
 import { diff, normalise } from '../core/diff.js';
 import { isAbsent, ABSENT, type Absent, type DeclaredStep, type FieldDiff, type Plan } from '../core/step.js';
-import { METRICS, MONITORING, alarmNames, keyValueTags, metricNamespace, tagRecord, tagsOf } from './monitoring.js';
+import { METRICS, MONITORING, alarmNames, keyValueTags, metricNamespace, tagRecord } from './monitoring.js';
+import { tagsOf } from './inventory.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { topicArnOf } from './alarm-topic.js';
 

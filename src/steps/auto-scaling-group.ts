@@ -320,8 +320,10 @@ export async function scaleGroup(ctx: ScaleCtx, name: string, count: number, clu
   if (g.min !== count || g.max !== count || g.desired !== count) {
     ctx.report(`${name}: ${g.desired} -> ${count} instance${count === 1 ? '' : 's'}`);
     await ctx.autoscaling.updateAutoScalingGroup({ AutoScalingGroupName: name, MinSize: count, MaxSize: count, DesiredCapacity: count });
+    return waitInService(ctx, name, count, cluster);
   }
-  return waitInService(ctx, name, count, cluster);
+  // At its size: the group just read is the wait's first look (nothing was written since).
+  return waitInService(ctx, name, count, cluster, g);
 }
 
 /** What the group is made of: its template, size (min = max = desired) and subnets; create and update alike. */
@@ -337,12 +339,14 @@ function shapeOf(d: AsgDesired) {
   };
 }
 
-async function waitInService(ctx: ScaleCtx, name: string, count: number, cluster: string): Promise<AsgObserved> {
+async function waitInService(ctx: ScaleCtx, name: string, count: number, cluster: string, read?: AsgObserved): Promise<AsgObserved> {
   const d = { name, count, cluster };
   let last = '';
+  let first = read;
   return pollUntil(
     async () => {
-      const g = await readGroup(ctx, d.name);
+      const g = first ?? (await readGroup(ctx, d.name));
+      first = undefined;
       if (!g) return undefined;
       const up = inService(g);
       const active = up.length >= d.count ? await registeredEc2Ids(ctx, d.cluster) : new Set<string>();

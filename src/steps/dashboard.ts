@@ -22,7 +22,8 @@ import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, type Absent, type DeclaredStep, type DepOutputs, type FieldDiff, type Plan } from '../core/step.js';
 import { namedQuery } from '../logs/queries.js';
 import { partitionOf } from './arns.js';
-import { METRICS, MONITORING, alarmNames, dashboardConsoleUrl, dashboardName, keyValueTags, metricNamespace, tagRecord, tagsOf } from './monitoring.js';
+import { METRICS, MONITORING, alarmNames, dashboardConsoleUrl, dashboardName, keyValueTags, metricNamespace, tagRecord } from './monitoring.js';
+import { tagsOf } from './inventory.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 
 export interface DashboardOutputs {

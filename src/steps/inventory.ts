@@ -34,7 +34,23 @@ export interface TaggedResource {
  */
 let resourceTypes: readonly string[] = [];
 export function useResourceTypes(types: readonly string[]): void {
-  resourceTypes = types;
+  resourceTypes = types.length ? [...new Set([...types, RUN_LOCK_TYPE])] : [];
+}
+
+/**
+ * The stack's lock in the account is an SSM parameter tagged with the stack (core/account-lock.ts):
+ * the listing shows it while a run holds it, so a run with nothing to write reads the lock only
+ * when it is listed (cli/run.ts).
+ */
+const RUN_LOCK_TYPE = 'ssm:parameter';
+
+/**
+ * Whether the run's Tagging API listing shows the parameter of that name; undefined without the
+ * Tagging API. Its absence says nothing certain (the listing is eventually consistent).
+ */
+export async function parameterListed(ctx: { tagging: AwsClients['tagging']; stack: string; inventory?: Inventory }, name: string): Promise<boolean | undefined> {
+  const listed = await taggedResources(ctx);
+  return listed?.some((r) => r.arn.split(':')[2] === 'ssm' && resourceOf(r.arn) === `parameter${name}`);
 }
 
 /** The IAM path of a stack's roles, policies and instance profiles. */
@@ -116,6 +132,27 @@ async function readTagged(ctx: { tagging: AwsClients['tagging']; stack: string }
     if (hasAwsCode(e, 'AccessDeniedException', 'AccessDenied', 'UnknownOperationException', 'InvalidAction', 'UnrecognizedClientException') || awsErrorCode(e) === 'NotImplemented') return undefined;
     throw e;
   }
+  return out;
+}
+
+/**
+ * A resource's tags: from the run's Tagging API listing (read once per run) when the resource is
+ * there, so a run reads no tags one by one; otherwise from the service itself (`read`). The Tagging
+ * API is eventually consistent (a resource created moments ago, or tagged moments ago, is not listed
+ * yet), so a resource missing from the listing is never taken for someone else's: its own tags are read.
+ * Without the Tagging API (no tagging client, no permission), always `read`.
+ */
+export async function tagsOf(ctx: { tagging?: AwsClients['tagging']; stack: string; inventory?: Inventory }, arn: string, read: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
+  return (await listedTags(ctx, [arn])).get(arn) ?? read();
+}
+
+/** The tags the run's Tagging API listing shows for those ARNs; an ARN it does not list is left out. */
+export async function listedTags(ctx: { tagging?: AwsClients['tagging']; stack: string; inventory?: Inventory }, arns: readonly string[]): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  if (!ctx.tagging || arns.length === 0) return out;
+  const listed = await taggedResources({ tagging: ctx.tagging, stack: ctx.stack, inventory: ctx.inventory }).catch(() => undefined);
+  const wanted = new Set(arns);
+  for (const r of listed ?? []) if (wanted.has(r.arn)) out.set(r.arn, r.tags);
   return out;
 }
 

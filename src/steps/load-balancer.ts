@@ -22,7 +22,7 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { elbTags } from './target-group.js';
-import { allowedCidr, readSecurityGroup } from './security-group.js';
+import { allowedCidr, readSecurityGroup, readSecurityGroupAtStart } from './security-group.js';
 import { groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
 
 /** The ALB, its own security group (HTTP from --allow-cidr) and its listener on port 80. */
@@ -34,7 +34,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
+type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
 
 export interface LoadBalancerPrepared extends GroupNetwork {
   allowCidr?: string | Discovered<string>;
@@ -82,8 +82,9 @@ const cidrValue = (c: LoadBalancerPrepared['allowCidr']) => (c === undefined ? u
 const tagMap = (t: { Key?: string; Value?: string }[] | undefined) => Object.fromEntries((t ?? []).map((x) => [x.Key ?? '', x.Value ?? '']));
 
 /** The ALB's security group, as the security-group step reads groups; its CIDR rules as "tcp:80:<cidr>". */
-async function readGroup(ctx: Pick<Context, 'ec2' | 'stack'>, name: string, vpcId: string | undefined): Promise<GroupObserved | undefined> {
-  const g = await readSecurityGroup(ctx, name, vpcId);
+/** The ALB's group; at plan time (`atStart`) from the stack's tagged groups read once for the run, where it is there. */
+async function readGroup(ctx: Pick<Context, 'ec2' | 'stack' | 'inventory'>, name: string, vpcId: string | undefined, atStart = false): Promise<GroupObserved | undefined> {
+  const g = atStart ? await readSecurityGroupAtStart(ctx, name, vpcId) : await readSecurityGroup(ctx, name, vpcId);
   if (!g) return undefined;
   const ingress = g.ingress.filter((r) => r.cidr && !r.ipv6).map((r) => `${r.protocol}:${r.fromPort}:${r.cidr}`).sort();
   return { groupId: g.groupId, vpcId: g.vpcId, ingress, tags: g.tags, owned: g.owned };
@@ -102,7 +103,7 @@ function albShape(lb: LoadBalancer, tags: Record<string, string>, stack: string)
   };
 }
 
-async function readAlb(ctx: Pick<Context, 'elbv2' | 'stack'>, name: string): Promise<AlbObserved | undefined> {
+async function readAlb(ctx: Pick<Context, 'elbv2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>, name: string): Promise<AlbObserved | undefined> {
   try {
     const lb = (await ctx.elbv2.describeLoadBalancers({ Names: [name] })).LoadBalancers?.[0];
     if (!lb?.LoadBalancerArn) return undefined;
@@ -144,7 +145,7 @@ export const loadBalancerStep: DeclaredStep<Ctx, LoadBalancerObserved, LoadBalan
 
   async read(ctx, prepared): Promise<LoadBalancerObserved | Absent> {
     const names = groupNames(ctx.config);
-    const [group, alb] = await Promise.all([readGroup(ctx, names.loadBalancerSecurityGroup, prepared ? vpcOf(prepared) : undefined), readAlb(ctx, names.loadBalancer)]);
+    const [group, alb] = await Promise.all([readGroup(ctx, names.loadBalancerSecurityGroup, prepared ? vpcOf(prepared) : undefined, true), readAlb(ctx, names.loadBalancer)]);
     const listener = alb ? await readListener(ctx, alb.arn) : undefined;
     if (!group && !alb) return { status: 'absent' };
     return { group, alb, listener };

@@ -11,7 +11,7 @@ import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, type Absent, type FieldDiff, type Plan, type DeclaredStep } from '../core/step.js';
 import { logGroupArn, partitionOf } from './arns.js';
 import { ownedTagsDiff } from './ownership.js';
-import { namesOf, taggedResources } from './inventory.js';
+import { listedTags, namesOf, taggedResources } from './inventory.js';
 
 export interface LogGroupOutputs { logGroup: string; logGroupArn: string; retentionDays: number }
 
@@ -21,7 +21,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'logs' | 'tagging' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
+type Ctx = Pick<Context, 'logs' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'callerArn' | 'report'>;
 
 export interface LogGroupObserved {
   name: string;
@@ -42,17 +42,22 @@ export interface LogGroupDesired {
   adopt: boolean;
 }
 
-/** The log group of exactly that name (DescribeLogGroups matches by prefix, and pages). */
-export async function readLogGroup(ctx: Pick<Context, 'logs' | 'stack'>, name: string): Promise<LogGroupObserved | Absent> {
+/**
+ * The log group of exactly that name (DescribeLogGroups matches by prefix, and pages). Its tags come
+ * from the run's Tagging API listing when the group is there (the listing's ARN is the group's
+ * logGroupArn, without ":*"), else from ListTagsForResource (a group created moments ago, or not the
+ * stack's: the listing is eventually consistent and never decides that a group is someone else's).
+ */
+export async function readLogGroup(ctx: Pick<Context, 'logs' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>, name: string): Promise<LogGroupObserved | Absent> {
   let nextToken: string | undefined;
   do {
     const res = await ctx.logs.describeLogGroups({ logGroupNamePrefix: name, nextToken });
     const g = res.logGroups?.find((x) => x.logGroupName === name);
     if (g) {
       const arn = g.logGroupArn ?? (g.arn ?? '').replace(/:\*$/, '');
-      let tags: Record<string, string> = {};
+      let tags: Record<string, string> | undefined = (await listedTags(ctx, [arn])).get(arn);
       try {
-        tags = (await ctx.logs.listTagsForResource({ resourceArn: arn })).tags ?? {};
+        tags ??= (await ctx.logs.listTagsForResource({ resourceArn: arn })).tags ?? {};
       } catch (e) {
         if (!hasAwsCode(e, 'ResourceNotFoundException')) throw e;
         return ABSENT; // deleted between the two calls

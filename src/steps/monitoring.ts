@@ -9,9 +9,7 @@
  * stack's by their exact names, `ecs-cwlogs-<stack>-<metric>` on the stack's log group and
  * `ecs-cwlogs/<stack>/<query>`, and only those exact names are ever changed or deleted.
  */
-import type { Context } from '../engine/context.js';
 import type { Facet, Shape } from '../core/step.js';
-import { taggedResources } from './inventory.js';
 
 export const MONITORING: { readonly shapes: readonly Shape[]; readonly facet: Facet } = { shapes: ['single', 'group'], facet: 'monitoring' };
 
@@ -70,15 +68,4 @@ export function keyValueTags(tags: Readonly<Record<string, string>>): { Key: str
 /** { Key, Value }[] back to a record. */
 export function tagRecord(tags: readonly { Key?: string; Value?: string }[] | undefined): Record<string, string> {
   return Object.fromEntries((tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key!, t.Value ?? '']));
-}
-
-/**
- * A resource's tags: from the stack's inventory (the Tagging API's list, read once per run) when it
- * is there, so a second `up` reads no tags one by one; otherwise (not listed yet, someone else's, no
- * Tagging API) from the service itself.
- */
-export async function tagsOf(ctx: Pick<Context, 'tagging' | 'stack' | 'inventory'>, arn: string, read: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
-  const listed = await taggedResources(ctx).catch(() => undefined);
-  const hit = listed?.find((r) => r.arn === arn);
-  return hit ? hit.tags : read();
 }

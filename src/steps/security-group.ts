@@ -188,6 +188,17 @@ export async function readSecurityGroup(
   return groups.find((g) => g.owned) ?? groups[0];
 }
 
+/**
+ * A group's plan-time read: the stack's tagged groups, read once for the run, answer it where a group
+ * of this name in this VPC is there (a group's name is unique in its VPC, so it is the only one);
+ * otherwise (not tagged: someone else's, or not there) DescribeSecurityGroups by name. Used by this
+ * step's read and by the load balancer's for its own group; never after a write of the run.
+ */
+export async function readSecurityGroupAtStart(ctx: Pick<Ctx, 'ec2' | 'stack' | 'inventory'>, name: string, vpcId: string | undefined): Promise<SecurityGroupObserved | undefined> {
+  const tagged = vpcId ? (await stackSecurityGroupsAtStart(ctx)).find((g) => g.GroupName === name && g.VpcId === vpcId) : undefined;
+  return tagged ? observedGroup(tagged, name, ctx.stack) : readSecurityGroup(ctx, name, vpcId);
+}
+
 /** Groups of our name (in the VPC, when known) that are not the stack's: listed as kept, never deleted. */
 async function notOursNamed(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string, vpcId: string | undefined): Promise<OwnedGroup[]> {
   const filters = [{ Name: 'group-name', Values: [name] }, ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : [])];
@@ -354,10 +365,7 @@ export const securityGroupStep: DeclaredStep<Ctx, SecurityGroupObserved, Securit
   async read(ctx, prepared): Promise<SecurityGroupObserved | Absent> {
     const name = ctx.config.securityGroupName;
     const vpcId = valueOf(prepared?.vpcId) ?? ctx.config.vpcId;
-    // The stack's tagged groups, read once for the run: a group of this name in this VPC there is the only one of that name in it.
-    const tagged = vpcId ? (await stackSecurityGroupsAtStart(ctx)).find((g) => g.GroupName === name && g.VpcId === vpcId) : undefined;
-    if (tagged) return observedGroup(tagged, name, ctx.stack);
-    return (await readSecurityGroup(ctx, name, vpcId)) ?? ABSENT;
+    return (await readSecurityGroupAtStart(ctx, name, vpcId)) ?? ABSENT;
   },
 
   desired(ctx, deps: DepOutputs, prepared): SecurityGroupDesired {

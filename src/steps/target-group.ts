@@ -15,6 +15,7 @@ import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
+import { listedTags } from './inventory.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, vpcOf, type GroupNetwork } from './zones.js';
 
@@ -27,7 +28,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
 export interface TargetGroupSettings {
   protocol: 'HTTP';
@@ -63,8 +64,15 @@ function tagMap(tags: { Key?: string; Value?: string }[] | undefined): Record<st
   return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 }
 
-export async function elbTags(ctx: Pick<Context, 'elbv2'>, arns: string[]): Promise<Map<string, Record<string, string>>> {
-  const out = new Map<string, Record<string, string>>();
+/**
+ * The tags of load balancers and target groups: those the run's Tagging API listing shows (it covers
+ * elasticloadbalancing:loadbalancer and :targetgroup, by the same ARNs), the rest with DescribeTags,
+ * 20 ARNs a call. A resource missing from the listing (created moments ago: the listing is eventually
+ * consistent; or not the stack's) is always read from ELB itself.
+ */
+export async function elbTags(ctx: Pick<Context, 'elbv2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>, all: string[]): Promise<Map<string, Record<string, string>>> {
+  const out = await listedTags(ctx, all);
+  const arns = all.filter((a) => !out.has(a));
   for (let i = 0; i < arns.length; i += 20) {
     const res = await ctx.elbv2.describeTags({ ResourceArns: arns.slice(i, i + 20) });
     for (const d of res.TagDescriptions ?? []) if (d.ResourceArn) out.set(d.ResourceArn, tagMap(d.Tags));
@@ -72,7 +80,7 @@ export async function elbTags(ctx: Pick<Context, 'elbv2'>, arns: string[]): Prom
   return out;
 }
 
-async function observe(ctx: Pick<Context, 'elbv2' | 'stack'>, tg: TargetGroup, tags?: Record<string, string>): Promise<TargetGroupObserved> {
+async function observe(ctx: Pick<Context, 'elbv2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>, tg: TargetGroup, tags?: Record<string, string>): Promise<TargetGroupObserved> {
   const arn = tg.TargetGroupArn ?? '';
   const t = tags ?? (await elbTags(ctx, [arn])).get(arn) ?? {};
   let delay = 300;
@@ -103,7 +111,7 @@ async function observe(ctx: Pick<Context, 'elbv2' | 'stack'>, tg: TargetGroup, t
   };
 }
 
-export async function readTargetGroup(ctx: Pick<Context, 'elbv2' | 'stack'>, name: string): Promise<TargetGroupObserved | Absent> {
+export async function readTargetGroup(ctx: Pick<Context, 'elbv2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>, name: string): Promise<TargetGroupObserved | Absent> {
   try {
     const res = await ctx.elbv2.describeTargetGroups({ Names: [name] });
     const tg = res.TargetGroups?.[0];

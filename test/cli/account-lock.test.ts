@@ -166,6 +166,20 @@ test('a run that changes nothing takes no lock; the lock is tagged with the stac
     const second = await runCli(upArgs(sb.url, 'tagged'), env);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(mutatingCalls(sb, mark), [], 'no lock for a run with nothing to change');
+    // Nor a read of it: the run's Tagging API listing shows no lock parameter. The one GetParameter
+    // left is the AMI's id (the newer-AMI note).
+    const gets = sb.requestLog().slice(mark).filter((r) => r.service === 'ssm' && r.operation === 'GetParameter');
+    assert.equal(gets.length, 1, 'no read of the lock by a run with nothing to change');
+
+    // Another run holding the stack's lock (live, another machine, listed by its stack tag): a run
+    // with nothing to change still stops, with nothing written.
+    const holder = { v: 1, runId: 'feedfacecafebeef', user: 'ann', host: 'build-7', machine: 'another-machine', pid: 4242, command: 'up', configDir: '/home/ann/.config/ecs-cwlogs', startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() };
+    await awscli(sb, env, 'ssm', 'put-parameter', '--name', LOCK('tagged'), '--type', 'String', '--value', JSON.stringify(holder), '--tags', 'Key=ecs-cwlogs:stack,Value=tagged');
+    const busy = sb.requestLog().length;
+    const third = await runCli(upArgs(sb.url, 'tagged'), env);
+    assert.equal(third.code, 1, third.stderr);
+    assert.match(third.stderr, /Stack tagged is busy: another ecs-cwlogs run is changing it: ann@build-7/);
+    assert.deepEqual(mutatingCalls(sb, busy), [], 'nothing written');
   });
 });
 

@@ -117,6 +117,17 @@ test('group: up --instances 3 --load-balancer runs 3 tasks on 3 instances in 2+ 
     const second = await runCli([...upArgs(sb.url, '--instances', '3', '--load-balancer'), '--json'], env);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(mutatingCalls(sb, mark), [], 'the second up made no mutating call');
+    // Each thing read once: the group by the step's plan and once by the capacity provider's check
+    // (at its size: that read is the wait's first look); the tags of the ALB, the target group and
+    // the log group from the run's Tagging API listing; the ALB's security group from the stack's
+    // tagged groups; the lock not at all (nothing to write).
+    const reads = sb.requestLog().slice(mark).map((c) => `${c.service}:${c.operation}`);
+    const count = (op: string) => reads.filter((c) => c === op).length;
+    assert.deepEqual(
+      ['autoscaling:DescribeAutoScalingGroups', 'elasticloadbalancing:DescribeTags', 'logs:ListTagsForResource', 'ec2:DescribeSecurityGroups', 'ssm:GetParameter'].map((op) => [op, count(op)]),
+      [['autoscaling:DescribeAutoScalingGroups', 2], ['elasticloadbalancing:DescribeTags', 0], ['logs:ListTagsForResource', 0], ['ec2:DescribeSecurityGroups', 1], ['ssm:GetParameter', 1]],
+      reads.join(', '),
+    );
     const doc = JSON.parse(second.stdout);
     assert.deepEqual(doc.steps.map((s: { action: string }) => s.action), doc.steps.map(() => 'noop'));
 

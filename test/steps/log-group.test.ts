@@ -8,6 +8,7 @@ import { ConflictError } from '../../src/core/errors.js';
 import { STACK_TAG } from '../../src/core/context.js';
 import { STEPS } from '../../src/steps/index.js';
 import { readLogGroup } from '../../src/steps/log-group.js';
+import { stackInventory, taggedResources } from '../../src/steps/inventory.js';
 import { isAbsent } from '../../src/core/step.js';
 import { mutatingCalls, sandboxContext, withSandbox } from '../helpers/sandbox-context.js';
 
@@ -89,5 +90,30 @@ test('log-group: a group whose name is a prefix of another is still found exactl
     await applySteps(STEPS, ctx, { targets: ['log-group'] });
     const g = await readLogGroup(ctx, 'ecs');
     assert.ok(!isAbsent(g) && g.owned);
+  });
+});
+
+test("log-group: a second run takes the group's tags from the run's Tagging API listing (no ListTagsForResource); a group the listing lacks is read from Logs itself", async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    await applySteps(STEPS, ctx, { targets: ['log-group'] });
+
+    // A run with an inventory, as the CLI makes: one GetResources, one DescribeLogGroups, no per-group tag read.
+    const since = sb.requestLog().length;
+    const run = Object.create(await sandboxContext(sb), { inventory: { value: stackInventory() } }) as typeof ctx;
+    const again = await applySteps(STEPS, run, { targets: ['log-group'] });
+    assert.equal(again.steps[0]!.action, 'noop');
+    const calls = sb.requestLog().slice(since).map((c) => `${c.service}:${c.operation}`).filter((c) => c !== 'sts:GetCallerIdentity');
+    assert.deepEqual(calls.sort(), ['logs:DescribeLogGroups', 'tagging:GetResources']);
+
+    // The listing is eventually consistent: a group created after it (or not listed yet) is not
+    // taken for someone else's; its tags are read with ListTagsForResource, and it is ours.
+    const late = Object.create(await sandboxContext(sb), { inventory: { value: stackInventory() } }) as typeof ctx;
+    await taggedResources(late);
+    await ctx.logs.createLogGroup({ logGroupName: 'ecs-late', tags: { [STACK_TAG]: 'test' } });
+    const mark = sb.requestLog().length;
+    const g = await readLogGroup(late, 'ecs-late');
+    assert.ok(!isAbsent(g) && g.owned, 'a group missing from the listing is read, and found ours');
+    assert.deepEqual(sb.requestLog().slice(mark).map((c) => `${c.service}:${c.operation}`), ['logs:DescribeLogGroups', 'logs:ListTagsForResource']);
   });
 });

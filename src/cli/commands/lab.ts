@@ -99,7 +99,7 @@ export function upCommand(): Command {
       // Another run holding the stack's lock in the account stops this one here, before anything is
       // written (its plan was read from a stack that run is changing). Only a run that writes takes it.
       const writes = plan.changes.length > 0 || leaving.length > 0 || Boolean(asked.keyPair);
-      await rt.checkAccountLock(ctx);
+      await rt.checkAccountLock(ctx, writes);
       // Confirm, where a question is due.
       if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Once the service runs on the new shape, this goes:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
       if (asked.any && !(await confirmPlan(rt, ctx, plan, asked))) return cancelled(rt, 'Nothing was created.');
@@ -249,7 +249,7 @@ export function downCommand(): Command {
         rt.io.result({ ...preview, stack: rt.stack }, () => renderDestroyPreview(rt.stack, ctx.config.region, preview));
         return;
       }
-      await rt.checkAccountLock(ctx);
+      await rt.checkAccountLock(ctx, true);
       rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
       if (!(await confirmOrCancel(rt, `Delete what stack ${rt.stack} owns (only resources tagged ecs-cwlogs:stack=${rt.stack})?`))) return cancelled(rt, 'Nothing was deleted.');
       const report = await destroySteps(steps, rt.lockOnFirstWrite(ctx, 'down'), { found });

@@ -72,7 +72,7 @@ export function stepCommand(step: AnyDeclaredStep): Command {
           rt.io.result({ ...preview, stack: rt.stack }, () => renderDestroyPreview(rt.stack, ctx.config.region, preview));
           return;
         }
-        await rt.checkAccountLock(ctx);
+        await rt.checkAccountLock(ctx, true);
         rt.io.emit({ type: 'message', level: 'info', text: renderDestroyPreview(rt.stack, ctx.config.region, preview, false) });
         if (!(await confirmOrCancel(rt, `Delete ${doomed.length === 1 ? doomed[0] : `these ${doomed.length} resources`} of stack ${rt.stack}?`))) {
           rt.io.result({ ok: false, stack: rt.stack, cancelled: true }, () => 'Cancelled: nothing was deleted.');
@@ -88,7 +88,7 @@ export function stepCommand(step: AnyDeclaredStep): Command {
         announceDryRun(plan, ctx);
         report = planReport(plan);
       } else {
-        await rt.checkAccountLock(ctx);
+        await rt.checkAccountLock(ctx, plan.changes.length > 0);
         if (plan.changes.length > 0) {
           // The lock in the account, then the plan again under it (what another run did meanwhile).
           await rt.lockAccount(ctx, spec.name);
