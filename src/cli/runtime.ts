@@ -168,7 +168,7 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
   const explicit = sandbox ? { url: endpoint!, from: 'sandbox' as const } : opts.endpointUrl ? { url: opts.endpointUrl, from: 'flag' as const } : undefined;
   const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
   const resolved = explicit ? undefined : await resolvedOrigin(probe.sts as unknown as Parameters<typeof resolvedOrigin>[0], new GetCallerIdentityCommand({}) as unknown as Parameters<typeof resolvedOrigin>[1]);
-  setEndpointOrigin(endpointOrigin({ explicit, resolved, serviceEnvId: 'STS', profile: session.profile }));
+  setEndpointOrigin(endpointOrigin({ explicit, resolved, serviceEnvId: 'STS', profile: session.profile }), (id) => endpointOrigin({ explicit, serviceEnvId: id, profile: session.profile }));
   let account: string;
   let callerArn: string;
   try {
