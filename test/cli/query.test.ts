@@ -126,6 +126,6 @@ test('no rows: --csv prints the header of the fields the query names (a named qu
     const unnamed = await q('filter @message like /nomatch/', '--csv');
     assert.equal(unnamed.code, 0, unnamed.stderr);
     assert.equal(unnamed.stdout, '');
-    assert.match(unnamed.stderr, /No rows.*no header/);
+    assert.match(unnamed.stderr, /No rows.*no CSV header/);
   });
 });
