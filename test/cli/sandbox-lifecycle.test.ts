@@ -203,3 +203,31 @@ test('--stop stops the sandbox whatever file is broken: the stack file, the sand
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
 });
+
+test('a command with --sandbox whose sandbox record is broken stops the running sandbox before it starts one: one process per stack, never two on one state file', { timeout: 120_000 }, async () => {
+  const dir = tempConfigDir();
+  const stack = 'sbtwice';
+  const env = { ...cliEnv(dir), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
+  const ready = join(dir, 'sandbox', `${stack}.ready`);
+  const running = () => spawnSync('pgrep', ['-f', ready], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const pids: number[] = [];
+  try {
+    const up = await runCli(['up', '--sandbox', '--yes', '--stack', stack, ...IMAGE], env);
+    assert.equal(up.code, 0, up.stderr);
+    const first = record(dir, stack)!;
+    pids.push(first.pid);
+    writeFileSync(join(dir, 'sandbox', `${stack}.json`), '{"broken');
+    const status = await runCli(['status', '--sandbox', '--stack', stack], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stderr, /The sandbox record .* cannot be read.*found the sandbox by its command line/s);
+    assert.equal(alive(first.pid), false, 'the sandbox the broken record named is stopped');
+    const now = running();
+    pids.push(...now);
+    assert.ok(now.length <= 1, `one sandbox process at most: ${now.join(', ')}`);
+    // The stack's instances are still there: its state went from the old process to the new one.
+    assert.match(status.stdout, /ECS service/);
+  } finally {
+    await runCli(['sandbox', '--stop', '--stack', stack], env);
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+});
