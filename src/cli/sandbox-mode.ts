@@ -132,6 +132,11 @@ export async function ensureSandbox(stack: string, io: IoHost, opts: { local?: b
 
   const statePath = join(dir, `${stack}.state.json`);
   const readyFile = join(dir, `${stack}.ready`);
+  // A sandbox of this stack that its record does not lead to (the record is broken, or names another
+  // PID; or it does not answer) still runs on this state file: it stops first (saving its state), so
+  // there is never a second one on the same file, and never one left running unseen.
+  const prior = await stopSandboxReport(stack, false, dir);
+  for (const text of prior.problems) io.emit({ type: 'message', level: 'warn', text: `${text}.` });
   await rm(readyFile, { force: true });
   const latency = process.env.ECS_CWLOGS_SANDBOX_LATENCY || 'fast';
   const args = [join(PACKAGE_ROOT, 'bin', 'ecs-cwlogs.js'), 'sandbox', '--stack', stack, '--port', '0', '--state', statePath, '--latency', latency, '--ready-file', readyFile];
@@ -244,6 +249,7 @@ export async function stopSandboxReport(stack: string, removeState: boolean, dir
     if (found !== undefined) {
       pid = found;
       if (problems.length) problems[problems.length - 1] += `: found the sandbox by its command line (PID ${found}) and stopped it`;
+      else problems.push(`The sandbox of stack ${stack} ran without its record ${recordFile}: found the sandbox by its command line (PID ${found}) and stopped it`);
     } else if (problems.length) problems[problems.length - 1] += ': no sandbox process of this stack runs';
   }
   let stopped = false;
