@@ -6,8 +6,60 @@ import type { EndpointOrigin } from './endpoints.js';
 
 /** Where this run's calls go (set once connected): every error about reaching them names it. */
 let endpoint: EndpointOrigin | undefined;
-export function setEndpointOrigin(origin: EndpointOrigin | undefined): void {
+/** Where one service's calls go (AWS_ENDPOINT_URL_<SERVICE> decides per service), when known. */
+let perService: ((serviceEnvId: string) => EndpointOrigin) | undefined;
+/**
+ * `origin` is where STS's calls go (the run's first call); `forService` tells any other service's,
+ * so that an error about SNS's endpoint names AWS_ENDPOINT_URL_SNS, not AWS_ENDPOINT_URL_STS.
+ */
+export function setEndpointOrigin(origin: EndpointOrigin | undefined, forService?: (serviceEnvId: string) => EndpointOrigin): void {
   endpoint = origin;
+  perService = origin ? forService : undefined;
+}
+
+/** AWS's host prefix of each service the tool calls -> its AWS_ENDPOINT_URL_<SERVICE> id (the SDK's env id). */
+const SERVICE_HOSTS: Record<string, string> = {
+  sts: 'STS',
+  ecs: 'ECS',
+  ec2: 'EC2',
+  iam: 'IAM',
+  ssm: 'SSM',
+  'api.ecr': 'ECR',
+  logs: 'CLOUDWATCH_LOGS',
+  tagging: 'RESOURCE_GROUPS_TAGGING_API',
+  autoscaling: 'AUTO_SCALING',
+  elasticloadbalancing: 'ELASTIC_LOAD_BALANCING_V2',
+  monitoring: 'CLOUDWATCH',
+  sns: 'SNS',
+};
+
+/** host[:port] of a URL, as networkTarget reports it ("127.0.0.1:9", "sns.us-east-1.amazonaws.com"). */
+function hostOf(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return u.port ? [`${u.hostname}:${u.port}`] : [u.hostname];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Where the call that failed on `target` was going, when that is not where STS's go: an AWS host
+ * names its service ("sns.us-east-1.amazonaws.com"), an emulator's address is matched against each
+ * service's configured endpoint.
+ */
+function originFor(target: string | undefined): EndpointOrigin | undefined {
+  const e = endpoint;
+  if (!e || !target || !perService || e.kind === 'flag' || e.kind === 'sandbox') return e;
+  if (hostOf(e.url).includes(target)) return e;
+  const host = target.toLowerCase();
+  const prefix = Object.keys(SERVICE_HOSTS).find((p) => host.startsWith(`${p}.`) && /amazonaws\.com(\.cn)?$|api\.aws$/.test(host));
+  if (prefix) return perService(SERVICE_HOSTS[prefix]!);
+  for (const id of Object.values(SERVICE_HOSTS)) {
+    const o = perService(id);
+    if (o.kind !== 'aws' && hostOf(o.url).includes(target)) return o;
+  }
+  return e;
 }
 
 /** The host a network error was about (ENOTFOUND's hostname, ECONNREFUSED's address:port). */
@@ -33,9 +85,18 @@ const NETWORK_WHY: Record<string, string> = {
 };
 
 /** "http://127.0.0.1:4566 (from AWS_ENDPOINT_URL)" and what to do about it. */
-function endpointAdvice(target: string | undefined): { where: string; fix: string } {
-  const e = endpoint;
+function endpointAdvice(target: string | undefined, e: EndpointOrigin | undefined = endpoint): { where: string; fix: string } {
   if (!e || e.kind === 'aws') {
+    // STS's calls go to an endpoint of AWS_ENDPOINT_URL_STS, this service's to AWS: its variable is missing.
+    const sts = endpoint?.kind === 'env' && endpoint.setting?.startsWith('AWS_ENDPOINT_URL_') ? endpoint.setting : undefined;
+    const service = target && Object.entries(SERVICE_HOSTS).find(([p]) => target.toLowerCase().startsWith(`${p}.`))?.[1];
+    if (sts && service && !process.env.AWS_ENDPOINT_URL) {
+      const variable = `AWS_ENDPOINT_URL_${service}`;
+      return {
+        where: `AWS (${target})`,
+        fix: `${variable} is not set (${sts} is), so these calls go to AWS itself: set ${variable} to your endpoint's URL too (or AWS_ENDPOINT_URL, for every service), or check your network and proxy if you meant AWS.`,
+      };
+    }
     return {
       where: `AWS${target ? ` (${target})` : ''}`,
       fix: 'Check your network and proxy (HTTPS_PROXY, NO_PROXY); if you meant an emulator, pass --endpoint-url or --sandbox.',
@@ -105,10 +166,11 @@ export function toCliError(e: unknown, doing: string): CliError {
   const net = networkCode(e);
   if (net) {
     const target = networkTarget(e);
-    const { where, fix } = endpointAdvice(target);
+    const origin = originFor(target);
+    const { where, fix } = endpointAdvice(target, origin);
     return new AwsError({
       what: `Cannot reach ${where} while working on ${doing.charAt(0).toLowerCase()}${doing.slice(1)}`,
-      why: `${NETWORK_WHY[net] ?? 'the connection failed'} (${net}${target && endpoint && endpoint.kind !== 'aws' && !endpoint.url.includes(target) ? ` for ${target}` : ''})`,
+      why: `${NETWORK_WHY[net] ?? 'the connection failed'} (${net}${target && origin && origin.kind !== 'aws' && !origin.url.includes(target) ? ` for ${target}` : ''})`,
       fix,
       code: net,
       cause: e,

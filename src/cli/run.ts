@@ -88,7 +88,12 @@ export function takeExitCode(): number {
   return c;
 }
 
-export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: unknown[]) => Promise<void> {
+/**
+ * `savedSettings: 'unused'`: the command never reads the stack's saved settings (`sandbox`: serving,
+ * listing, stopping), so a broken stack file is said as a warning, not a reason to refuse (and leave
+ * a sandbox running).
+ */
+export function action(fn: (rt: Runtime) => Promise<number | void>, o: { savedSettings?: 'unused' } = {}): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const opts = cmd.optsWithGlobals<GlobalOptions>();
@@ -100,7 +105,7 @@ export function action(fn: (rt: Runtime) => Promise<number | void>): (...args: u
     let session: Promise<Session> | undefined;
     let latest: Session | undefined;
     try {
-      const validated = await validateInputs(opts);
+      const validated = await validateInputs(opts, o.savedSettings === 'unused' ? { onBrokenStackFile: (e) => warn(`${e.message} (${commandName(cmd)} does not use that file: it goes on.)`) } : {});
       const rt: Runtime = {
         opts,
         io,
@@ -327,4 +332,9 @@ export function reportError(
   const changed = Boolean(report && !report.dryRun && report.steps.some((s) => ['create', 'update', 'replace'].includes(s.action) || (s.action === 'destroy' && s.deleted?.length)));
   if (io.json) io.result({ ok: false, command: cmdName, error: err.toJSON(), changed, steps: report?.steps, ...(exists ? { exists } : {}) }, () => '');
   return err.exitCode;
+}
+
+/** "sandbox --stop", for messages: the command's name. */
+function commandName(cmd: Command): string {
+  return `ecs-cwlogs ${cmd.name()}`;
 }

@@ -83,7 +83,7 @@ export function flagValues(opts: GlobalOptions): FlagValues {
 }
 
 /** Validate: the stack name, every flag and environment value, and the stack file's shape. No AWS call. */
-export async function validateInputs(opts: GlobalOptions): Promise<Validated> {
+export async function validateInputs(opts: GlobalOptions, o: { onBrokenStackFile?: (e: UserInputError) => void } = {}): Promise<Validated> {
   const stack = parseOrExit('--stack', v.stackName, opts.stack);
   if (opts.endpointUrl !== undefined) parseOrExit('--endpoint-url', v.endpointUrl, opts.endpointUrl);
   if (opts.sandbox && opts.endpointUrl !== undefined) {
@@ -91,7 +91,13 @@ export async function validateInputs(opts: GlobalOptions): Promise<Validated> {
   }
   const flags = flagValues(opts);
   givenSettings({ flags, env: process.env }); // every flag and environment value, checked now (nothing resolved yet)
-  const saved = await loadStack(stack);
+  let saved: SavedStack | undefined;
+  try {
+    saved = await loadStack(stack);
+  } catch (e) {
+    if (!(e instanceof UserInputError) || !o.onBrokenStackFile) throw e;
+    o.onBrokenStackFile(e);
+  }
   return { stack, flags, saved, file: stackFile(stack) };
 }
 
@@ -168,7 +174,7 @@ export async function connect(opts: GlobalOptions, validated: Validated, io: IoH
   const explicit = sandbox ? { url: endpoint!, from: 'sandbox' as const } : opts.endpointUrl ? { url: opts.endpointUrl, from: 'flag' as const } : undefined;
   const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
   const resolved = explicit ? undefined : await resolvedOrigin(probe.sts as unknown as Parameters<typeof resolvedOrigin>[0], new GetCallerIdentityCommand({}) as unknown as Parameters<typeof resolvedOrigin>[1]);
-  setEndpointOrigin(endpointOrigin({ explicit, resolved, serviceEnvId: 'STS', profile: session.profile }));
+  setEndpointOrigin(endpointOrigin({ explicit, resolved, serviceEnvId: 'STS', profile: session.profile }), (id) => endpointOrigin({ explicit, serviceEnvId: id, profile: session.profile }));
   let account: string;
   let callerArn: string;
   try {

@@ -132,6 +132,11 @@ export async function ensureSandbox(stack: string, io: IoHost, opts: { local?: b
 
   const statePath = join(dir, `${stack}.state.json`);
   const readyFile = join(dir, `${stack}.ready`);
+  // A sandbox of this stack that its record does not lead to (the record is broken, or names another
+  // PID; or it does not answer) still runs on this state file: it stops first (saving its state), so
+  // there is never a second one on the same file, and never one left running unseen.
+  const prior = await stopSandboxReport(stack, false, dir);
+  for (const text of prior.problems) io.emit({ type: 'message', level: 'warn', text: `${text}.` });
   await rm(readyFile, { force: true });
   const latency = process.env.ECS_CWLOGS_SANDBOX_LATENCY || 'fast';
   const args = [join(PACKAGE_ROOT, 'bin', 'ecs-cwlogs.js'), 'sandbox', '--stack', stack, '--port', '0', '--state', statePath, '--latency', latency, '--ready-file', readyFile];
@@ -198,26 +203,87 @@ export async function releaseSandboxes(io: IoHost): Promise<void> {
 
 /** Stop this stack's sandbox (keeps its state file unless asked). True if a process was signalled. */
 export async function stopSandbox(stack: string, removeState: boolean, dir = sandboxDir()): Promise<boolean> {
+  return (await stopSandboxReport(stack, removeState, dir)).stopped;
+}
+
+/** What stopping a stack's sandbox did: whether a process was signalled, and what was wrong on the way. */
+export interface StopReport {
+  stopped: boolean;
+  pid?: number;
+  /** "what happened: why, and what was done" for a record that was broken or stale. */
+  problems: string[];
+}
+
+/**
+ * Stop this stack's sandbox. The record names its PID; a record that cannot be read, or that names a
+ * PID that is not that sandbox (it died, or the record is stale), is said, and the sandbox is then
+ * found by its command line (this tool's `sandbox` command with this directory's ready file), so a
+ * broken file never leaves it running.
+ */
+export async function stopSandboxReport(stack: string, removeState: boolean, dir = sandboxDir()): Promise<StopReport> {
   const recordFile = join(dir, `${stack}.json`);
-  const rec = readJson<SandboxRecord>(recordFile);
+  const readyFile = join(dir, `${stack}.ready`);
+  const problems: string[] = [];
+  let rec: SandboxRecord | undefined;
+  let pid: number | undefined;
+  let text: string | undefined;
+  try {
+    text = readFileSync(recordFile, 'utf8');
+  } catch {
+    /* no record */
+  }
+  if (text !== undefined) {
+    try {
+      const parsed = JSON.parse(text) as SandboxRecord;
+      if (parsed && typeof parsed === 'object' && Number.isInteger(parsed.pid)) rec = parsed;
+      else throw new Error('it names no PID');
+    } catch (e) {
+      problems.push(`The sandbox record ${recordFile} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  // Only a process that is still that sandbox is signalled: a PID is reused once its process is gone.
+  if (rec && (await isThatSandbox(rec, readyFile))) pid = rec.pid;
+  else if (rec) problems.push(`The sandbox record ${recordFile} names PID ${rec.pid}, which is not that sandbox (the process is gone, or the PID is another program's now)`);
+  if (pid === undefined) {
+    const found = sandboxProcessOf(readyFile);
+    if (found !== undefined) {
+      pid = found;
+      if (problems.length) problems[problems.length - 1] += `: found the sandbox by its command line (PID ${found}) and stopped it`;
+      else problems.push(`The sandbox of stack ${stack} ran without its record ${recordFile}: found the sandbox by its command line (PID ${found}) and stopped it`);
+    } else if (problems.length) problems[problems.length - 1] += ': no sandbox process of this stack runs';
+  }
   let stopped = false;
-  if (rec) {
-    // Only a process that is still that sandbox is signalled: a PID is reused once its process is gone.
-    if (await isThatSandbox(rec, join(dir, `${stack}.ready`))) {
-      try {
-        process.kill(rec.pid, 'SIGTERM');
-        stopped = true;
-      } catch {
-        /* already gone */
-      }
+  if (pid !== undefined) {
+    try {
+      process.kill(pid, 'SIGTERM');
+      stopped = true;
+    } catch {
+      /* already gone */
     }
     // Wait for it to save its state and let go of its port (at most 10 s).
-    for (let i = 0; stopped && i < 100 && alive(rec.pid); i++) await new Promise((r) => setTimeout(r, 100));
-    await rm(recordFile, { force: true });
-    await rm(join(dir, `${stack}.ready`), { force: true });
+    for (let i = 0; stopped && i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
   }
+  if (text !== undefined) await rm(recordFile, { force: true });
+  await rm(readyFile, { force: true });
   if (removeState) await rm(join(dir, `${stack}.state.json`), { force: true });
-  return stopped;
+  return { stopped, ...(stopped ? { pid } : {}), problems };
+}
+
+/** The PID of this user's sandbox process started with this ready file (its command line says so), if one runs. */
+function sandboxProcessOf(readyFile: string): number | undefined {
+  if (!existsSync('/proc')) return undefined;
+  const uid = process.getuid?.();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (uid !== undefined && statSync(`/proc/${entry}`).uid !== uid) continue;
+    } catch {
+      continue;
+    }
+    const cmd = procCmdline(Number(entry));
+    if (cmd && isSandboxCommand(cmd) && cmd[cmd.indexOf('--ready-file') + 1] === readyFile) return Number(entry);
+  }
+  return undefined;
 }
 
 /**

@@ -12,7 +12,9 @@
  * so output is in timestamp order across streams whatever order the pages came in.
  *
  * Follow: poll every pollMs. Each poll reads from (newest timestamp seen - lookback), so events the
- * agent ships late (it flushes every 5 s) are still found; events already printed are skipped by
+ * agent ships late (a stream's batch goes force_flush_interval, 1 s, after its first event: see
+ * docker/rootfs/usr/local/bin/ecs-cwlogs-agent-config and docs/verify.md; more under throttling or
+ * retries) and events of streams that ship at different moments are still found; events already printed are skipped by
  * eventId. A late event may therefore print after a newer one. Throttling, 5xx and network
  * failures (after the SDK's own retries) back off and carry on; the abort signal ends the loop, and
  * so does endTime (--until) once it has passed. Following through Live Tail: live-tail.ts.

@@ -211,3 +211,19 @@ test('errors about the endpoint name its URL and where it came from: the flag, t
     assert.match(fromProfile.stderr, /fix the endpoint_url of profile "emu"/);
   }
 });
+
+test('per-service endpoints: an error about the SNS or CloudWatch endpoint names that service variable, not AWS_ENDPOINT_URL_STS', { timeout: 120_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    const dead = 'http://127.0.0.1:9';
+    const services = ['ECS', 'EC2', 'IAM', 'SSM', 'STS', 'ECR', 'CLOUDWATCH_LOGS', 'RESOURCE_GROUPS_TAGGING_API', 'AUTO_SCALING', 'ELASTIC_LOAD_BALANCING_V2', 'CLOUDWATCH', 'SNS'];
+    const endpoints = Object.fromEntries(services.map((s) => [`AWS_ENDPOINT_URL_${s}`, sb.url]));
+    for (const missing of ['SNS', 'CLOUDWATCH']) {
+      const env = cliEnv(tempConfigDir(), { ...endpoints, [`AWS_ENDPOINT_URL_${missing}`]: dead, AWS_REGION: 'us-east-1', AWS_MAX_ATTEMPTS: '1' });
+      const r = await runCli(['up', '--stack', `ep${missing.toLowerCase().replace(/_/g, '')}`, '--yes', '--image', IMAGE, '--allow-cidr', '203.0.113.7/32', '--alarm-email', 'ops@example.com'], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`Cannot reach http://127\\.0\\.0\\.1:9 \\(from AWS_ENDPOINT_URL_${missing}\\)`), missing);
+      assert.match(r.stderr, new RegExp(`unset AWS_ENDPOINT_URL_${missing}\\b`), missing);
+      assert.doesNotMatch(r.stderr, /AWS_ENDPOINT_URL_STS/, missing);
+    }
+  });
+});

@@ -81,9 +81,16 @@ test('up creates the monitoring (dashboard URL and pending subscription printed)
     assert.equal(doc.summary.alarmEmail?.subscription, 'pending confirmation');
     assert.match(doc.summary.dashboard?.url ?? '', /#dashboards\/dashboard\/ecs-cwlogs-monlab-us-east-1$/);
 
-    // --no-monitoring on a monitored stack: removed (the log group and the lab stay).
+    // --no-monitoring on a monitored stack: removed (the log group and the lab stay), in words that
+    // say monitoring is removed, not that the stack changes shape.
+    const offDry = await runCli([...up(sb.url, stack, '--no-monitoring'), '--dry-run'], env);
+    assert.equal(offDry.code, 0, offDry.stderr);
+    assert.match(offDry.stderr, /the stack's monitoring would be removed \(monitoring is off: --no-monitoring\):\n {2}- /);
+    assert.doesNotMatch(offDry.stderr + offDry.stdout, /shape/);
     const off = await runCli(up(sb.url, stack, '--no-monitoring'), env);
     assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stderr, /Monitoring is off for this stack \(--no-monitoring\): its alarms, dashboard and the rest go:\n {2}- /);
+    assert.doesNotMatch(off.stderr + off.stdout, /shape/);
     assert.deepEqual(await monitoring(aws, stack), NONE);
     assert.doesNotMatch(off.stdout, /Dashboard:/);
     const before2 = sb.requestLog().length;

@@ -88,3 +88,51 @@ test('query through the binary: named queries exact, a raw query, --json, --csv,
     }
   });
 });
+
+test('no rows: --csv prints the header of the fields the query names (a named query: the same line as with rows), --json its fields and [], the table "No rows" on stderr and nothing on stdout', { timeout: 120_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    const logs = new CloudWatchLogs({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS });
+    await logs.createLogGroup({ logGroupName: 'ecs' });
+    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: STREAM });
+    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: ERRORS });
+    const now = Date.now() - 60_000;
+    await logs.putLogEvents({ logGroupName: 'ecs', logStreamName: STREAM, logEvents: [1, 2, 3].map((i) => ({ timestamp: now + i, message: accessLine(now, `/p${i}`, 200, 9000) })) });
+    await logs.putLogEvents({ logGroupName: 'ecs', logStreamName: ERRORS, logEvents: [{ timestamp: now, message: 'AH00128: File does not exist: /usr/local/apache2/htdocs/nope' }] });
+    logs.destroy();
+    const env = cliEnv(tempConfigDir());
+    const q = (...args: string[]) => runCli(['query', ...args, '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', 'qryempty'], env);
+    const before = ['--since', '3h', '--until', '2h'];
+
+    for (const name of ['latency', 'status', 'errors', 'top-paths', 'slow']) {
+      const withRows = await q(name, '--csv', ...(name === 'slow' ? ['--slow-ms', '1'] : []));
+      assert.equal(withRows.code, 0, withRows.stderr);
+      const header = withRows.stdout.split('\r\n')[0]!;
+      assert.ok(withRows.stdout.split('\r\n').length > 2, `${name} has rows: ${withRows.stdout}`);
+      const empty = await q(name, '--csv', ...before);
+      assert.equal(empty.code, 0, empty.stderr);
+      assert.equal(empty.stdout, `${header}\r\n`, name);
+      assert.match(empty.stderr, /No rows/, name);
+      const json = await q(name, '--json', ...before);
+      assert.equal(json.code, 0, json.stderr);
+      const doc = JSON.parse(json.stdout);
+      assert.deepEqual(doc.rows, [], name);
+      assert.deepEqual(doc.fields, header.split(','), name);
+      const table = await q(name, ...before);
+      assert.equal(table.code, 0, table.stderr);
+      assert.equal(table.stdout, '', name);
+      assert.match(table.stderr, /No rows/, name);
+    }
+
+    // A query string naming its fields (display, fields, stats ... as): the header is known.
+    const raw = await q('filter @message like /nomatch/ | stats count(*) as hits, max(@timestamp) as last by bin(5m) as minute', '--csv');
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.equal(raw.stdout, 'minute,hits,last\r\n');
+    const shown = await q('filter @message like /nomatch/ | display @timestamp, @message', '--csv');
+    assert.equal(shown.stdout, '@timestamp,@message\r\n');
+    // One that names none (the fields come from its rows): no header, and stderr says why.
+    const unnamed = await q('filter @message like /nomatch/', '--csv');
+    assert.equal(unnamed.code, 0, unnamed.stderr);
+    assert.equal(unnamed.stdout, '');
+    assert.match(unnamed.stderr, /No rows.*no CSV header/);
+  });
+});

@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -156,5 +157,77 @@ test('`ecs-cwlogs sandbox` prints the key to use: the AWS CLI with it works, wit
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('close', r));
+  }
+});
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+test('--stop stops the sandbox whatever file is broken: the stack file, the sandbox record, a record naming a dead PID, the state file; the problem is said, the process and its port are gone', { timeout: 240_000 }, async () => {
+  const deadPid = spawnSync('true').pid!;
+  const cases: [string, (dir: string, stack: string) => void, RegExp | undefined][] = [
+    ['stack file', (dir, stack) => writeFileSync(join(dir, 'stacks', `${stack}.json`), '{"broken'), /Cannot read the saved settings of stack "sbbroke-stack-file": .*is not a valid stack file.*Fix that file, or move it away/s],
+    ['record', (dir, stack) => writeFileSync(join(dir, 'sandbox', `${stack}.json`), '{"pid": 12'), /The sandbox record .*sbbroke-record\.json cannot be read.*found the sandbox by its command line/s],
+    ['dead pid', (dir, stack) => writeFileSync(join(dir, 'sandbox', `${stack}.json`), JSON.stringify({ ...record(dir, stack)!, pid: deadPid })), new RegExp(`names PID ${deadPid}, which is not that sandbox.*found the sandbox by its command line`, 's')],
+    ['state file', (dir, stack) => writeFileSync(join(dir, 'sandbox', `${stack}.state.json`), '{"broken'), undefined],
+  ];
+  const pids: number[] = [];
+  try {
+    for (const [what, breakIt, said] of cases) {
+      const dir = tempConfigDir();
+      const stack = `sbbroke-${what.replace(/ /g, '-')}`;
+      const env = { ...cliEnv(dir), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
+      const up = await runCli(['up', '--sandbox', '--yes', '--stack', stack, ...IMAGE], env);
+      assert.equal(up.code, 0, up.stderr);
+      const rec = record(dir, stack)!;
+      pids.push(rec.pid);
+      assert.ok(alive(rec.pid) && (await portOpen(rec.port)), `${what}: the sandbox runs`);
+      breakIt(dir, stack);
+      const stop = await runCli(['sandbox', '--stop', '--stack', stack], env);
+      assert.equal(stop.code, 0, `${what}: ${stop.stderr}`);
+      assert.match(stop.stdout, new RegExp(`Stopped the sandbox of stack ${stack}`), what);
+      if (said) assert.match(stop.stderr, said, what);
+      assert.equal(alive(rec.pid), false, `${what}: the process is gone`);
+      assert.equal(await portOpen(rec.port), false, `${what}: its port is closed`);
+      assert.equal(record(dir, stack), undefined, `${what}: no record is left`);
+    }
+  } finally {
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+});
+
+test('a command with --sandbox whose sandbox record is broken stops the running sandbox before it starts one: one process per stack, never two on one state file', { timeout: 120_000 }, async () => {
+  const dir = tempConfigDir();
+  const stack = 'sbtwice';
+  const env = { ...cliEnv(dir), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
+  const ready = join(dir, 'sandbox', `${stack}.ready`);
+  const running = () => spawnSync('pgrep', ['-f', ready], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const pids: number[] = [];
+  try {
+    const up = await runCli(['up', '--sandbox', '--yes', '--stack', stack, ...IMAGE], env);
+    assert.equal(up.code, 0, up.stderr);
+    const first = record(dir, stack)!;
+    pids.push(first.pid);
+    writeFileSync(join(dir, 'sandbox', `${stack}.json`), '{"broken');
+    const status = await runCli(['status', '--sandbox', '--stack', stack], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stderr, /The sandbox record .* cannot be read.*found the sandbox by its command line/s);
+    assert.equal(alive(first.pid), false, 'the sandbox the broken record named is stopped');
+    const now = running();
+    pids.push(...now);
+    assert.ok(now.length <= 1, `one sandbox process at most: ${now.join(', ')}`);
+    // The stack's instances are still there: its state went from the old process to the new one.
+    assert.match(status.stdout, /ECS service/);
+  } finally {
+    await runCli(['sandbox', '--stop', '--stack', stack], env);
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
 });

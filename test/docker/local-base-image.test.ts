@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { dockerEnv, waitFor, type DockerEnv } from './docker-helpers.js';
-import { get } from './local-helpers.js';
+import { get, NOTHING, tearDownStack } from './local-helpers.js';
 import { outsideHosts } from '../helpers/net-log.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -25,9 +25,13 @@ const netLog = join(configDir, 'net.log');
 const stack = `lbase-${Date.now().toString(36)}`;
 const cli = cliEnv(configDir, { NODE_OPTIONS: `--import=${join(PACKAGE_ROOT, 'dist', 'test', 'helpers', 'net-recorder.js')}`, ECS_CWLOGS_TEST_NET_LOG: netLog });
 const cleanups: (() => Promise<unknown>)[] = [];
+// Cleanup whatever failed before: down, then every sandbox process of the stack (by its command
+// line, not only its record) and its containers; nothing of it may remain.
 after(async () => {
-  await runCli(['down', '--sandbox', '--yes', '--stack', stack], cli, { timeoutMs: 120_000 }).catch(() => undefined);
+  if (skip) return;
+  const { remaining } = await tearDownStack(env.docker, { configDir, stack, env: cli });
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  assert.deepEqual(remaining, NOTHING, 'no container of the stack and no sandbox process of it remain');
 });
 
 const hasHttpd = skip ? true : await env.docker.getImage('httpd:2.4').inspect().then(() => true, () => false);

@@ -21,7 +21,7 @@ import { join, relative } from 'node:path';
 import { ECS } from '@aws-sdk/client-ecs';
 import { CONTAINER_LABEL } from '../../src/sandbox/local/labels.js';
 import { dockerEnv, waitFor, type DockerEnv } from './docker-helpers.js';
-import { alive, labelledNow, localStack, readLogs, type LocalStack } from './local-helpers.js';
+import { labelledNow, localStack, NOTHING, readLogs, tearDownStack, type LocalStack } from './local-helpers.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const setup = await dockerEnv();
@@ -104,15 +104,19 @@ before(async () => {
   ecs = new ECS({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: CREDENTIALS });
 });
 
+// Cleanup whatever failed before (a failed assertion in `before`, a timeout): down, then every
+// sandbox process of the stack (by its command line, not only its record) and its containers; then
+// the file asserts that nothing of it remains, and that `down` alone left nothing.
 after(async () => {
   if (skip || !s) return;
   ecs?.destroy();
-  await s.cli(['down', '--sandbox', '--yes', '--stack', s.stack]).catch(() => undefined);
-  const rec = s.record();
-  if (rec && alive(rec.pid)) process.kill(rec.pid, 'SIGKILL');
-  const { removeLabelled } = await import('../../src/sandbox/local/labels.js');
-  await removeLabelled(env.docker, s.stack).catch(() => undefined);
-  rmSync(scratch, { recursive: true, force: true });
+  try {
+    const { afterDown, remaining } = await tearDownStack(env.docker, s);
+    assert.deepEqual(remaining, NOTHING, 'no container of the stack and no sandbox process of it remain');
+    assert.deepEqual(afterDown, NOTHING, '`down --sandbox` left no container of the stack and no sandbox process');
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 });
 
 test('1b. a link planted by the logging container in its /var/log is not shipped; the sandbox says why', { skip, timeout: 120_000 }, async () => {

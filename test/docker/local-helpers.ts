@@ -3,12 +3,12 @@
  * image (cached by content hash), the real binary run against a private config directory, the
  * detached sandbox's record, and what carries a stack's label on Docker. Not a test file.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { readBuildContext } from '../../src/docker/build-context.js';
 import { PACKAGE_ROOT } from '../../src/core/version.js';
-import { labelled } from '../../src/sandbox/local/labels.js';
+import { labelled, removeLabelled, type Owner } from '../../src/sandbox/local/labels.js';
 import { controlCall, type SandboxRecord } from '../../src/cli/sandbox-mode.js';
 import { cliEnv, runCli, tempConfigDir, type CliResult } from '../helpers/cli.js';
 import { buildLoggingImage, type DockerEnv } from './docker-helpers.js';
@@ -108,4 +108,77 @@ export async function lastSeq(rec: SandboxRecord): Promise<number> {
   const res = await controlCall(rec.port, rec, '/_sandbox/requests', { timeoutMs: 5000 });
   const { requests } = (await res.json()) as { requests: { seq: number }[] };
   return requests.at(-1)?.seq ?? 0;
+}
+
+/** What a test file may leave of a stack: its sandbox processes and its labelled containers. */
+export interface Remains {
+  processes: number[];
+  containers: string[];
+}
+export const NOTHING: Remains = { processes: [], containers: [] };
+
+/**
+ * This user's sandbox processes of a stack in a config directory, found by their command line (the
+ * `--ready-file <config>/sandbox/<stack>.ready` that `--sandbox` starts them with), whether or not a
+ * record names them: a run killed before it wrote the record, or a record removed while its process
+ * was still stopping, leaves one that only this finds.
+ */
+export function sandboxProcesses(configDir: string, stack: string): number[] {
+  const ready = join(configDir, 'sandbox', `${stack}.ready`);
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd: string[];
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (cmd.includes('sandbox') && cmd[cmd.indexOf('--ready-file') + 1] === ready) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+async function remains(docker: DockerEnv['docker'], configDir: string, stack: string, owner: string | Owner): Promise<Remains> {
+  const found = await labelled(docker, owner).catch(() => ({ containers: [] as { name: string }[] }));
+  return { processes: sandboxProcesses(configDir, stack), containers: found.containers.map((c) => c.name) };
+}
+
+/**
+ * A test file's cleanup, unconditional (call it from `after`, which runs whatever failed before):
+ * `down --sandbox` (a failure or timeout is kept, not thrown), then every sandbox process of the
+ * stack stopped (SIGTERM, SIGKILL after 10 s), found by its command line and not only by its record,
+ * and only then its labelled containers removed (a live sandbox would start its tasks again).
+ * Returns down's exit code, what was left after it, and what remains after the force (the caller
+ * asserts NOTHING).
+ */
+export async function tearDownStack(
+  docker: DockerEnv['docker'],
+  s: { configDir: string; stack: string; env: NodeJS.ProcessEnv },
+  o: { owner?: string | Owner; down?: boolean } = {},
+): Promise<{ downCode: number | null | undefined; afterDown: Remains; remaining: Remains }> {
+  const owner = o.owner ?? s.stack;
+  const down = o.down === false ? undefined : await runCli(['down', '--sandbox', '--yes', '--stack', s.stack], s.env, { timeoutMs: 180_000 }).catch(() => undefined);
+  const afterDown = await remains(docker, s.configDir, s.stack, owner);
+  const pids = new Set(afterDown.processes);
+  try {
+    const rec = JSON.parse(readFileSync(join(s.configDir, 'sandbox', `${s.stack}.json`), 'utf8')) as SandboxRecord;
+    if (alive(rec.pid) && sandboxProcesses(s.configDir, s.stack).includes(rec.pid)) pids.add(rec.pid);
+  } catch {
+    /* no record */
+  }
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && [...pids].some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+  for (let i = 0; i < 50 && [...pids].some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  await removeLabelled(docker, owner).catch(() => undefined);
+  return { downCode: down?.code, afterDown, remaining: await remains(docker, s.configDir, s.stack, owner) };
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
 }

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { dockerEnv, type DockerEnv } from './docker-helpers.js';
-import { alive, labelledNow, localStack } from './local-helpers.js';
+import { labelledNow, localStack, NOTHING, tearDownStack } from './local-helpers.js';
 
 const setup = await dockerEnv();
 const skip = typeof setup === 'string' ? setup : false;
@@ -34,9 +34,10 @@ test('an app image that cannot be pulled: a plain message naming --app-image, no
     assert.deepEqual(Object.keys(saved.state.iam.roles), [], 'nothing was created');
     assert.deepEqual((await labelledNow(env.docker, s.stack)).containers, []);
   } finally {
-    const down = await s.cli(['down', '--sandbox', '--yes', '--stack', s.stack]);
-    assert.equal(down.code, 0, down.stderr);
-    const rec = s.record();
-    if (rec && alive(rec.pid)) process.kill(rec.pid, 'SIGKILL');
+    // Unconditional: down, then every sandbox process of the stack (by its command line, not only
+    // its record) and its containers; nothing of it may remain.
+    const { downCode, remaining } = await tearDownStack(env.docker, s);
+    assert.deepEqual(remaining, NOTHING, 'no container of the stack and no sandbox process of it remain');
+    assert.equal(downCode, 0, 'down --sandbox succeeds');
   }
 });

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ECS } from '@aws-sdk/client-ecs';
 import { CONTAINER_LABEL, SANDBOX_LABEL, STACK_LABEL, TASK_LABEL, sandboxIdentity } from '../../src/sandbox/local/labels.js';
 import { dockerEnv, waitFor, type DockerEnv } from './docker-helpers.js';
-import { alive, get, labelledNow, lastSeq, localStack, mutatingSince, readLogs, type LocalStack } from './local-helpers.js';
+import { alive, get, labelledNow, lastSeq, localStack, mutatingSince, NOTHING, readLogs, tearDownStack, type LocalStack } from './local-helpers.js';
 
 // The SDK's Node 20 notice would repeat in every test's output (the README explains it once).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -45,12 +45,12 @@ before(async () => {
   s = await localStack(env, 'loc');
 });
 
+// Cleanup whatever failed before: down, then every sandbox process of the stack (by its command
+// line, not only its record) and its containers; nothing of it may remain.
 after(async () => {
   if (skip || !s) return;
-  const rec = s.record();
-  if (rec && alive(rec.pid)) process.kill(rec.pid, 'SIGKILL');
-  const { removeLabelled } = await import('../../src/sandbox/local/labels.js');
-  await removeLabelled(env.docker, s.stack).catch(() => undefined);
+  const { remaining } = await tearDownStack(env.docker, s);
+  assert.deepEqual(remaining, NOTHING, 'no container of the stack and no sandbox process of it remain');
 });
 
 test('1. up --sandbox --local prints a local URL that answers within 10 s', { skip, timeout: 240_000 }, async () => {

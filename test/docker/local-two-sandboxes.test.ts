@@ -6,10 +6,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { labelled, removeLabelled, sandboxIdentity, SANDBOX_LABEL } from '../../src/sandbox/local/labels.js';
+import { labelled, sandboxIdentity, SANDBOX_LABEL } from '../../src/sandbox/local/labels.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { buildLoggingImage, dockerEnv, type DockerEnv } from './docker-helpers.js';
-import { buildHttpdLike } from './local-helpers.js';
+import { buildHttpdLike, NOTHING, tearDownStack } from './local-helpers.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const setup = await dockerEnv();
@@ -20,11 +20,12 @@ const env = setup as DockerEnv;
 const stack = `twin-${Date.now().toString(36)}`;
 const sides: { configDir: string; env: NodeJS.ProcessEnv; sandbox: string }[] = [];
 
+// Cleanup whatever failed before: down in each, then every sandbox process of the stack there (by
+// its command line, not only its record) and its containers; nothing of either may remain.
 after(async () => {
-  for (const s of sides) {
-    await runCli(['down', '--sandbox', '--yes', '--stack', stack], s.env, { timeoutMs: 120_000 }).catch(() => undefined);
-    await removeLabelled(env.docker, { stack, sandbox: s.sandbox }).catch(() => undefined);
-  }
+  const left = [];
+  for (const s of sides) left.push((await tearDownStack(env.docker, { configDir: s.configDir, stack, env: s.env }, { owner: { stack, sandbox: s.sandbox } })).remaining);
+  assert.deepEqual(left, sides.map(() => NOTHING), 'no container of the stack and no sandbox process of it remain');
 });
 
 test('two sandboxes with one stack name: down in one leaves the other running', { skip, timeout: 600_000 }, async () => {

@@ -14,6 +14,7 @@ import { PACKAGE_ROOT } from '../../src/core/version.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
 import { outsideHosts } from '../helpers/net-log.js';
 import { dockerEnv, type DockerEnv } from './docker-helpers.js';
+import { NOTHING, tearDownStack, type Remains } from './local-helpers.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const setup = await dockerEnv();
@@ -23,8 +24,11 @@ const env = setup as DockerEnv;
 
 const RECORDER = join(PACKAGE_ROOT, 'dist', 'test', 'helpers', 'net-recorder.js');
 const cleanups: (() => Promise<unknown>)[] = [];
+/** What each stack's unconditional cleanup found remaining (down, then its sandbox processes by command line). */
+const leftovers: Remains[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  assert.deepEqual(leftovers, leftovers.map(() => NOTHING), 'no container of the stack and no sandbox process of it remain');
 });
 
 test('up --sandbox --ecr pushes to a loopback registry and resolves no host outside this machine', { skip, timeout: 900_000 }, async () => {
@@ -32,7 +36,7 @@ test('up --sandbox --ecr pushes to a loopback registry and resolves no host outs
   const netLog = join(configDir, 'net.log');
   const stack = `reh-${Date.now().toString(36)}`;
   const cli = cliEnv(configDir, { NODE_OPTIONS: `--import=${RECORDER}`, ECS_CWLOGS_TEST_NET_LOG: netLog });
-  cleanups.push(() => runCli(['down', '--sandbox', '--yes', '--stack', stack], cli, { timeoutMs: 120_000 }));
+  cleanups.push(async () => leftovers.push((await tearDownStack(env.docker, { configDir, stack, env: cli })).remaining));
   const up = await runCli(['up', '--sandbox', '--yes', '--json', '--stack', stack, '--ecr', '--base-image', env.baseImage], cli, { timeoutMs: 900_000 });
   assert.equal(up.code, 0, up.stderr);
   const doc = JSON.parse(up.stdout);

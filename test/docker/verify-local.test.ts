@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import { dockerEnv, sh, type DockerEnv } from './docker-helpers.js';
-import { alive, labelledNow, localStack, readLogs, type LocalStack } from './local-helpers.js';
+import { labelledNow, localStack, NOTHING, readLogs, tearDownStack, type LocalStack } from './local-helpers.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const setup = await dockerEnv();
@@ -30,13 +30,12 @@ before(async () => {
   s = await localStack(env, 'vfy');
 });
 
+// Cleanup whatever failed before: down, then every sandbox process of the stack (by its command
+// line, not only its record) and its containers; nothing of it may remain.
 after(async () => {
   if (skip || !s) return;
-  await s.cli(['down', '--sandbox', '--yes', '--stack', s.stack], 120_000).catch(() => undefined);
-  const rec = s.record();
-  if (rec && alive(rec.pid)) process.kill(rec.pid, 'SIGKILL');
-  const { removeLabelled } = await import('../../src/sandbox/local/labels.js');
-  await removeLabelled(env.docker, s.stack).catch(() => undefined);
+  const { remaining } = await tearDownStack(env.docker, s);
+  assert.deepEqual(remaining, NOTHING, 'no container of the stack and no sandbox process of it remain');
 });
 
 test('up --sandbox --local ends with verify: the canary line arrived, its latency in the document', { skip, timeout: 300_000 }, async () => {

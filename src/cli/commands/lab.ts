@@ -88,9 +88,10 @@ export function upCommand(): Command {
       const every = labSteps(stepOptions(rt, s));
       const retiring = retired.length ? await previewDestroy(every, ctx, { targets: retired }) : { steps: [] };
       const leaving = retiring.steps.flatMap((x) => x.deleted ?? []);
+      const removal = removalWording(retiring, every);
       if (dryRun) {
         announceDryRun(plan, ctx);
-        if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Then, the stack's other shape would be removed:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
+        for (const text of removal.dryRun) rt.io.emit({ type: 'message', level: 'info', text });
         const report = planReport(plan);
         const summary = upSummary(ctx, report, commandFor(rt.opts));
         rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
@@ -101,9 +102,9 @@ export function upCommand(): Command {
       const writes = plan.changes.length > 0 || leaving.length > 0 || Boolean(asked.keyPair);
       await rt.checkAccountLock(ctx, writes);
       // Confirm, where a question is due.
-      if (leaving.length) rt.io.emit({ type: 'message', level: 'info', text: `Once the service runs on the new shape, this goes:\n${leaving.map((d) => `  - ${d}`).join('\n')}` });
+      for (const text of removal.announce) rt.io.emit({ type: 'message', level: 'info', text });
       if (asked.any && !(await confirmPlan(rt, ctx, plan, asked))) return cancelled(rt, 'Nothing was created.');
-      if (leaving.length && !(await confirmOrCancel(rt, `Remove ${leaving.length === 1 ? leaving[0] : `these ${leaving.length} resources`} once the new shape runs?`))) return cancelled(rt, 'Nothing was created.');
+      if (leaving.length && !(await confirmOrCancel(rt, removal.question))) return cancelled(rt, 'Nothing was created.');
       // Execute: the lock first, then the plan made again under it (what another run did between
       // this run's reads and its lock is seen), then the answers are saved, so an interrupted run
       // resumes with no questions.
@@ -134,6 +135,36 @@ export function upCommand(): Command {
     }),
   );
   return cmd;
+}
+
+/**
+ * How `up` tells what it removes beside its plan: the other shape's resources (moving between one
+ * instance and a group, or dropping the ALB) go once the new shape runs the service; a facet turned
+ * off (--no-monitoring) takes its resources (alarms, dashboard, topic, metric filters, queries) with it.
+ */
+function removalWording(retiring: Pick<RunReport, 'steps'>, every: readonly { id: string; facet?: string }[]): { dryRun: string[]; announce: string[]; question: string } {
+  const monitoringStep = (id: string) => every.find((s) => s.id === id)?.facet === 'monitoring';
+  const shape = retiring.steps.filter((x) => !monitoringStep(x.id)).flatMap((x) => x.deleted ?? []);
+  const monitoring = retiring.steps.filter((x) => monitoringStep(x.id)).flatMap((x) => x.deleted ?? []);
+  const list = (items: string[]) => items.map((d) => `  - ${d}`).join('\n');
+  const dryRun: string[] = [];
+  const announce: string[] = [];
+  if (shape.length) {
+    dryRun.push(`Then, the stack's other shape would be removed:\n${list(shape)}`);
+    announce.push(`Once the service runs on the new shape, this goes:\n${list(shape)}`);
+  }
+  if (monitoring.length) {
+    dryRun.push(`Then, the stack's monitoring would be removed (monitoring is off: --no-monitoring):\n${list(monitoring)}`);
+    announce.push(`Monitoring is off for this stack (--no-monitoring): its alarms, dashboard and the rest go:\n${list(monitoring)}`);
+  }
+  const all = [...shape, ...monitoring];
+  const what = all.length === 1 ? all[0] : `these ${all.length} resources`;
+  const question = !monitoring.length
+    ? `Remove ${what} once the new shape runs?`
+    : !shape.length
+      ? `Remove ${what} (the stack's monitoring)?`
+      : `Remove ${what} (the other shape's once the new shape runs, and the monitoring)?`;
+  return { dryRun, announce, question };
 }
 
 /**

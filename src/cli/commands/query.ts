@@ -167,16 +167,37 @@ async function run(rt: Runtime, text: string | undefined, f: QueryFlags): Promis
     return 0;
   }
   const result = await runQuery(ctx.logs, { ...common, query: q.query, limit: q.limit, label: q.name ? `the ${q.name} query` : 'the query' });
-  rt.io.emit({ type: 'message', level: 'info', text: `${result.rows.length} row${result.rows.length === 1 ? '' : 's'}; ${stats(result.statistics, result.elapsedMs)}` });
-  if (f.csv && !rt.io.json) {
-    process.stdout.write(toCsv(result.fields, result.rows));
+  // No rows: the fields are those the query names (a named query always does; a query string with
+  // fields, display or stats), so a script reading the CSV or the JSON still sees its columns.
+  const fields = result.rows.length || result.fields.length ? result.fields : await namedFields(q.query);
+  const count = result.rows.length ? `${result.rows.length} row${result.rows.length === 1 ? '' : 's'}` : 'No rows';
+  const csv = f.csv && !rt.io.json;
+  const noHeader = csv && !fields ? '; no CSV header either: the query string names no fields (with fields, display or stats), so they are known only from its rows' : '';
+  rt.io.emit({ type: 'message', level: 'info', text: `${count}; ${stats(result.statistics, result.elapsedMs)}${noHeader}` });
+  if (csv) {
+    if (fields) process.stdout.write(toCsv(fields, result.rows));
     return 0;
   }
   rt.io.result(
-    { command: 'query', ...(q.name ? { name: q.name } : {}), query: q.query, ...window, fields: result.fields, rows: result.rows, statistics: result.statistics, queryId: result.queryId },
+    { command: 'query', ...(q.name ? { name: q.name } : {}), query: q.query, ...window, fields: fields ?? [], rows: result.rows, statistics: result.statistics, queryId: result.queryId },
     () => (result.rows.length ? toTable(result.fields, result.rows) : ''),
   );
   return 0;
+}
+
+/**
+ * The columns a query names, known without a row: read with the sandbox's Logs Insights parser
+ * (the same one that answers the queries under --sandbox); undefined when the query names none
+ * (its columns are whatever its rows carry) or the parser does not know its syntax.
+ */
+async function namedFields(query: string): Promise<string[] | undefined> {
+  try {
+    const { parseQuery, outputColumns } = await import('../../sandbox/insights/query.js');
+    const { columns, explicit } = outputColumns(parseQuery(query));
+    return explicit && columns.length ? columns : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function stats(s: { recordsMatched: number; recordsScanned: number; bytesScanned: number }, ms: number): string {

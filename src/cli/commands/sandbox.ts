@@ -8,7 +8,7 @@
  */
 import { Command, Option } from 'commander';
 import { UserInputError } from '../../core/errors.js';
-import { listSandboxes, localDir, newSandboxCredentials, sandboxDir, stopSandbox, writePrivate, type ReadyFile, type SandboxListing } from '../sandbox-mode.js';
+import { listSandboxes, localDir, newSandboxCredentials, sandboxDir, stopSandbox, stopSandboxReport, writePrivate, type ReadyFile, type SandboxListing } from '../sandbox-mode.js';
 import { action } from '../run.js';
 import { examples } from './options.js';
 
@@ -97,8 +97,9 @@ export function sandboxCommand(): Command {
         return;
       }
       if (o.stop) {
-        const stopped = await stopSandbox(rt.stack, false);
-        rt.io.result({ ok: true, stopped }, () => (stopped ? `Stopped the sandbox of stack ${rt.stack}.` : `No sandbox was running for stack ${rt.stack} (in ${sandboxDir()}).`));
+        const { stopped, problems } = await stopSandboxReport(rt.stack, false);
+        for (const text of problems) rt.io.emit({ type: 'message', level: 'warn', text: `${text}.` });
+        rt.io.result({ ok: true, stopped, ...(problems.length ? { problems } : {}) }, () => (stopped ? `Stopped the sandbox of stack ${rt.stack}.` : `No sandbox was running for stack ${rt.stack} (in ${sandboxDir()}).`));
         return;
       }
       const num = (flag: string, raw: unknown, min: number, max: number) => {
@@ -184,7 +185,7 @@ export function sandboxCommand(): Command {
       });
       await runner?.close();
       await sb.close();
-    }),
+    }, { savedSettings: 'unused' }),
   );
   return cmd;
 }

@@ -124,6 +124,26 @@ function discover(message: string): Record<string, Value> | null {
 
 type Sink = { push(r: Row): void; end(): void };
 
+/**
+ * A query's output columns, in the order its commands create them (`fields`, `stats`' groups then
+ * aggregates, `display`); without one of those, the system fields and what `parse` names.
+ * `explicit`: the query names its columns (so they are known without a row).
+ */
+export function outputColumns(commands: readonly Command[]): { columns: string[]; explicit: boolean } {
+  let columns: string[] = [];
+  let explicit = false;
+  const add = (n: string): void => { if (!columns.includes(n)) columns.push(n); };
+  const parsed: string[] = [];
+  for (const c of commands) {
+    if (c.cmd === 'fields') { if (!explicit) columns = []; explicit = true; c.items.forEach((i) => add(i.name)); }
+    if (c.cmd === 'parse') parsed.push(...c.names);
+    if (c.cmd === 'stats') { explicit = true; columns = [...c.by.map((b) => b.name), ...c.aggs.map((a) => a.name)]; }
+    if (c.cmd === 'display') { explicit = true; columns = [...c.names]; }
+  }
+  if (!explicit) { columns = [...SYSTEM]; parsed.forEach(add); }
+  return { columns, explicit };
+}
+
 /** Runs a query over events (any order); throws QuerySyntaxError for a malformed query. */
 export function runQuery<E extends LogEvent>(query: string, events: readonly E[], o: QueryOptions<E> = {}): QueryResult {
   const commands = parseQuery(query);
@@ -136,18 +156,7 @@ export function runQuery<E extends LogEvent>(query: string, events: readonly E[]
   const limitCmd = commands.find((c) => c.cmd === 'limit');
   const finalLimit = Math.min(limitCmd ? DEFAULT_LIMIT : (o.limit ?? DEFAULT_LIMIT), DEFAULT_LIMIT);
 
-  // Output columns, in the order commands create them.
-  let columns: string[] = [];
-  let explicit = false;
-  const add = (n: string): void => { if (!columns.includes(n)) columns.push(n); };
-  const parsed: string[] = [];
-  for (const c of commands) {
-    if (c.cmd === 'fields') { if (!explicit) columns = []; explicit = true; c.items.forEach((i) => add(i.name)); }
-    if (c.cmd === 'parse') parsed.push(...c.names);
-    if (c.cmd === 'stats') { explicit = true; columns = [...c.by.map((b) => b.name), ...c.aggs.map((a) => a.name)]; }
-    if (c.cmd === 'display') { explicit = true; columns = [...c.names]; }
-  }
-  if (!explicit) { columns = [...SYSTEM]; parsed.forEach(add); }
+  const { columns } = outputColumns(commands);
 
   // Build the pipeline from its end.
   const out: Row[] = [];
