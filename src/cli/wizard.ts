@@ -19,6 +19,7 @@ import type { Context } from '../engine/context.js';
 import { planReport, type RunPlan } from '../engine/engine.js';
 import { showValue } from '../core/step.js';
 import { autoScalingGroupStep, imageStep, instanceStep, type AutoScalingGroupOutputs, type InstanceOutputs } from '../steps/index.js';
+import { debianLikeImages, DEFAULT_BASE_IMAGE } from '../steps/image.js';
 import { costSentence, hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
 import { topologyOf } from '../core/topology.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
@@ -77,6 +78,8 @@ export interface Asked {
   keyPair?: string;
   /** The answers, for core/resolve.ts resolveSettings (Runtime.settle); the wizard writes nothing. */
   answers: Answers;
+  /** The image to build the logging image from, chosen for this run (as --base-image: never saved). */
+  baseImage?: string;
 }
 
 /**
@@ -146,6 +149,13 @@ export async function askMissing(rt: Runtime, s: Session): Promise<Asked> {
       answers.imageRepo = await io.ask<string>({ flag: '--repo', kind: 'input', message: 'Repository (e.g. user/cloudwatchlogs)', default: rehearsal ? '127.0.0.1:5000/cloudwatchlogs' : 'user/cloudwatchlogs', validate: repoRule });
     } else {
       await askSetting(io, answers, SETTINGS.image.key, 'Logging image reference (e.g. user/cloudwatchlogs@sha256:…)', undefined);
+    }
+    // A rehearsal builds only from an image this machine has: without the Dockerfile's default
+    // base, offer the Debian images the Docker host has (the plan's check would stop on it).
+    const flagged = (rt.opts as { baseImage?: string }).baseImage;
+    if (rehearsal && where !== 'given' && !flagged) {
+      const base = await askBaseImage(io, look.docker);
+      if (base) result.baseImage = base;
     }
   }
 
@@ -264,7 +274,7 @@ export function summaryLines(c: StackConfig, stack: string, inst?: InstanceOutpu
     `Stack ${stack}`,
     row('region', c.region),
     row('cluster', c.clusterName),
-    row('logging image', c.image ?? (c.imageRepo === 'ecr' ? 'built and pushed to ECR' : c.imageRepo ? `built and pushed to ${c.imageRepo}` : undefined)),
+    row('logging image', c.image ?? (c.imageRepo ? `built${asked?.baseImage ? ` from ${asked.baseImage}` : ''} and pushed to ${c.imageRepo === 'ecr' ? 'ECR' : c.imageRepo}` : undefined)),
     row('app image', c.appImage),
     row('instance type', c.instanceType),
     row('instances', c.instances > 1 || c.loadBalancer ? `${c.instances}, an Auto Scaling group across Availability Zones (ECS capacity provider)` : '1 (one EC2 instance; --instances N for a group)'),
@@ -295,4 +305,26 @@ export async function confirmPlan(rt: Runtime, ctx: Context, plan: RunPlan, aske
   ].join('\n');
   io.emit({ type: 'message', level: 'info', text });
   return io.ask({ flag: '--yes', kind: 'confirm', message: 'Create these resources?', default: true });
+}
+
+/**
+ * When the Dockerfile's default base image is not on the Docker host, the Debian images it has, to
+ * build from (undefined: the default is there, Docker cannot be asked, or it has none: the plan's
+ * check then says what to do).
+ */
+async function askBaseImage(io: IoHost, docker: Pick<Context['docker'], 'inspectImage' | 'listImages'>): Promise<string | undefined> {
+  try {
+    if (await docker.inspectImage(DEFAULT_BASE_IMAGE)) return undefined;
+  } catch {
+    return undefined;
+  }
+  const candidates = await debianLikeImages(docker);
+  if (!candidates.length) return undefined;
+  return io.ask<string>({
+    flag: '--base-image',
+    kind: 'select',
+    message: `Build the logging image from (${DEFAULT_BASE_IMAGE} is not on this Docker host)`,
+    default: candidates[0]!,
+    choices: candidates.map((c) => ({ name: c, value: c })),
+  });
 }

@@ -326,7 +326,8 @@ export function createImageStep(options: ImageStepOptions = {}): DeclaredStep<Im
       if (desired.mode === 'given') return { action: 'noop', summary: `using ${desired.given}` };
       if (!isAbsent(observed)) return { action: 'noop', summary: `${desired.ref} is in the registry` };
       const ecr = desired.mode === 'ecr' && observed.detail?.startsWith('ECR repository') ? `create ECR repository ${desired.ecrName}, ` : '';
-      return { action: 'create', summary: `${ecr}build and push ${desired.ref}` };
+      const from = desired.buildArgs.BASE_IMAGE ? ` (from ${desired.buildArgs.BASE_IMAGE})` : '';
+      return { action: 'create', summary: `${ecr}build${from} and push ${desired.ref}` };
     },
 
     async apply(ctx, { plan, observed, desired: d }) {

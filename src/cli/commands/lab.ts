@@ -28,8 +28,9 @@ import type { Context } from '../../engine/context.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
 
-export function stepOptions(rt: Runtime, s: Session, topology?: Pick<StackConfig, 'instances' | 'loadBalancer'>): LabStepOptions {
-  return { image: imageBuildOptions(rt, s.resolved), ...(topology ? { topology } : {}) };
+export function stepOptions(rt: Runtime, s: Session, topology?: Pick<StackConfig, 'instances' | 'loadBalancer'>, baseImage?: string): LabStepOptions {
+  const image = imageBuildOptions(rt, s.resolved);
+  return { image: baseImage ? { ...image, baseImage } : image, ...(topology ? { topology } : {}) };
 }
 
 export function upCommand(): Command {
@@ -77,15 +78,15 @@ export function upCommand(): Command {
       }
       // --local: the images are on this machine, or an httpd-like app image is to be built from
       // --base-image (its ref, a content hash, is what the task runs; never saved).
-      const appImage = local ? (await local.checkLocalImages(localImages(s.resolved, rt.opts as { baseImage?: string }))).appImage : undefined;
+      const appImage = local ? (await local.checkLocalImages(localImages(s.resolved, { baseImage: (rt.opts as { baseImage?: string }).baseImage ?? asked.baseImage }))).appImage : undefined;
       if (appImage) s = rt.settle(s, { built: { appImage: appImage.ref } });
       const ctx = rt.context(s);
-      const steps = labSteps(stepOptions(rt, s, ctx.config));
+      const steps = labSteps(stepOptions(rt, s, ctx.config, asked.baseImage));
       let plan = await planRun(steps, ctx);
       // Moving between topologies: what the other one left (the lone instance, or the group, or the
       // ALB) goes once the new shape runs the service. Read now, so the plan shows it.
       const retired = await retiredStepsPresent(ctx, ctx.config);
-      const every = labSteps(stepOptions(rt, s));
+      const every = labSteps(stepOptions(rt, s, undefined, asked.baseImage));
       const retiring = retired.length ? await previewDestroy(every, ctx, { targets: retired }) : { steps: [] };
       const leaving = retiring.steps.flatMap((x) => x.deleted ?? []);
       const removal = removalWording(retiring, every);
