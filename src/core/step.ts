@@ -173,6 +173,8 @@ export interface Ownership<C, R> {
   deleted(r: R): string;
   /** Delete one: its calls (engine/ownership.ts deleteOwned), and the wait until it is gone where later steps need that. False: it was already gone. */
   delete(ctx: C, r: R): Promise<void | boolean>;
+  /** Delete all of them in one go where the API takes several (e.g. DeleteAlarms): those it deleted. Used instead of `delete` when given. */
+  deleteAll?(ctx: C, rs: R[]): Promise<R[]>;
   /** Nothing is deleted this run though some is the stack's (e.g. log groups without --delete-logs). */
   keepAll?(ctx: C): boolean;
 }

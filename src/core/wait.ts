@@ -46,6 +46,8 @@ export interface PollOptions {
   /** Each interval this many times the last, up to maxIntervalMs (default: a steady pace). */
   backoff?: number;
   maxIntervalMs?: number;
+  /** The first check only after this long (what was just asked of AWS is never done at once). */
+  firstCheckAfterMs?: number;
   /** What we are waiting for, for the timeout message. */
   what: string;
 }
@@ -74,6 +76,7 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, opts: Po
   const progress = (done: boolean) => waitObserver?.({ what: opts.what, elapsedMs: opts.clock.now() - start, limitMs: opts.timeoutMs, done });
   let interval = opts.intervalMs;
   try {
+    if (opts.firstCheckAfterMs) await opts.clock.sleep(opts.firstCheckAfterMs, opts.signal);
     for (;;) {
       const v = await check();
       if (v !== undefined) return v;
@@ -99,4 +102,15 @@ export interface WaitContext {
 }
 export function within(ctx: WaitContext, minutes: number): { clock: Clock; signal: AbortSignal; timeoutMs: number } {
   return { clock: ctx.clock, signal: ctx.signal, timeoutMs: minutes * 60_000 * ctx.timing.timeoutScale };
+}
+
+/**
+ * The one pace of waiting for AWS to finish what it was just asked (an instance terminating, a
+ * service draining its tasks): never done at once, so the first look is 2 poll intervals after the
+ * request, then one every 3 (15 s against AWS, as its own instance-terminated and services-inactive
+ * waiters poll).
+ */
+export function settlingPace(ctx: WaitContext, minutes: number, what: string): PollOptions {
+  const p = ctx.timing.pollMs;
+  return { ...within(ctx, minutes), firstCheckAfterMs: 2 * p, intervalMs: 3 * p, what };
 }

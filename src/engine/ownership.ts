@@ -90,11 +90,12 @@ export function withPreviewed<C extends object>(ctx: C, previewed: Found<unknown
   return ctx;
 }
 
-/** Delete what is the stack's, one after the other; what is not is listed as kept. */
+/** Delete what is the stack's, one after the other (or all at once: deleteAll); what is not is listed as kept. */
 export async function destroyOwned<C, R>(o: Ownership<C, R>, ctx: C): Promise<DestroyResult> {
   const previewed = typeof ctx === 'object' && ctx !== null ? (previewedFor.get(ctx) as Found<R> | undefined) : undefined;
   const { ours, kept } = previewed ?? (await o.find(ctx));
   if (o.keepAll?.(ctx)) return { deleted: [], kept: [...kept] };
+  if (o.deleteAll) return { deleted: ours.length ? (await o.deleteAll(ctx, [...ours])).map((r) => o.deleted(r)) : [], kept: [...kept] };
   const deleted: string[] = [];
   for (const r of ours) {
     if ((await o.delete(ctx, r)) !== false) deleted.push(o.deleted(r));

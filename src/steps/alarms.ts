@@ -205,10 +205,34 @@ export const alarmsStep: DeclaredStep<Ctx, AlarmsObserved, AlarmsDesired, undefi
     },
     preview: (a: ObservedAlarm) => `alarm ${a.alarm.AlarmName}`,
     deleted: (a: ObservedAlarm) => `alarm ${a.alarm.AlarmName}`,
-    // DeleteAlarms answers ResourceNotFound only when none of the names exists.
-    delete: (ctx: Ctx, a: ObservedAlarm) => deleteOnce(() => ctx.cloudwatch.deleteAlarms({ AlarmNames: [a.alarm.AlarmName!] }), ['ResourceNotFound', 'ResourceNotFoundException']),
+    delete: (ctx: Ctx, a: ObservedAlarm) => deleteOnce(() => ctx.cloudwatch.deleteAlarms({ AlarmNames: [a.alarm.AlarmName!] }), GONE),
+    deleteAll: deleteAlarms,
   },
 };
+
+const GONE = ['ResourceNotFound', 'ResourceNotFoundException'];
+
+/**
+ * All of them in one DeleteAlarms (up to 100 names a call). AWS's pages differ on a name that no
+ * longer exists (the API reference: "the alarms you specify with correct names are still deleted";
+ * older references: "no alarms are deleted"), so on ResourceNotFound the names are read again and
+ * what is left is deleted; what was gone meanwhile is not listed as deleted.
+ */
+async function deleteAlarms(ctx: Ctx, alarms: ObservedAlarm[]): Promise<ObservedAlarm[]> {
+  const deleted: ObservedAlarm[] = [];
+  for (let i = 0; i < alarms.length; i += 100) {
+    const chunk = alarms.slice(i, i + 100);
+    const names = chunk.map((a) => a.alarm.AlarmName!);
+    if (await deleteOnce(() => ctx.cloudwatch.deleteAlarms({ AlarmNames: names }), GONE)) {
+      deleted.push(...chunk);
+      continue;
+    }
+    const left = new Set(((await ctx.cloudwatch.describeAlarms({ AlarmNames: names, AlarmTypes: ['MetricAlarm'] })).MetricAlarms ?? []).map((a) => a.AlarmName));
+    const still = chunk.filter((a) => left.has(a.alarm.AlarmName));
+    if (still.length && (await deleteOnce(() => ctx.cloudwatch.deleteAlarms({ AlarmNames: still.map((a) => a.alarm.AlarmName!) }), GONE))) deleted.push(...still);
+  }
+  return deleted;
+}
 
 function outputsOf(d: AlarmsDesired): AlarmsOutputs {
   const notify = d.alarms[0]?.AlarmActions?.[0];

@@ -9,7 +9,7 @@ import type { Context } from '../engine/context.js';
 import { clientToken } from './tokens.js';
 import { awsTags } from '../core/context.js';
 import { AwsError, awsErrorCode, hasAwsCode } from '../core/errors.js';
-import { pollUntil, retryOn, within } from '../core/wait.js';
+import { pollUntil, retryOn, settlingPace, within } from '../core/wait.js';
 import { CLUSTER_TAG, METADATA_OPTIONS, rootDeviceOf, type SubnetChoice } from './host.js';
 
 import { LIVE_STATES, describeInstance, instanceShape, stackInstances, type Ctx, type InstanceDesired, type InstanceObserved } from './instance-observe.js';
@@ -27,9 +27,8 @@ export async function terminateAndWait(ctx: Ctx, ids: string[], alreadyGoing: st
       const left = (await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down'])).filter((i) => ids.includes(i.instanceId));
       return left.length === 0 ? true : undefined;
     },
-    // Termination takes tens of seconds (shutting-down, then terminated): the pace slows to 3x the
-    // poll interval, as AWS's own instance-terminated waiter polls every 15 s.
-    { ...within(ctx, 10), intervalMs: ctx.timing.pollMs, backoff: 1.5, maxIntervalMs: 3 * ctx.timing.pollMs, what: `${ids.join(', ')} to terminate` },
+    // Termination takes tens of seconds (shutting-down, then terminated): the settling pace.
+    settlingPace(ctx, 10, `${ids.join(', ')} to terminate`),
   );
 }
 

@@ -20,7 +20,7 @@ import { STACK_TAG, ecsTags } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { AwsError, hasAwsCode } from '../core/errors.js';
 import { isAbsent, isUnknown, known, showValue, unknown, type DepOutputs, type Later, type Plan, type DeclaredStep } from '../core/step.js';
-import { pollUntil, retryOn, WaitTimeoutError, within } from '../core/wait.js';
+import { pollUntil, retryOn, settlingPace, WaitTimeoutError, within } from '../core/wait.js';
 import { ownershipConflict } from './ownership.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { groupNames, topologyOf } from '../core/topology.js';
@@ -286,15 +286,11 @@ async function stackServices(ctx: Ctx): Promise<{ ours: (ServiceObserved & { clu
 
 async function waitInactive(ctx: Ctx, cluster: string, name: string): Promise<void> {
   ctx.report('draining');
-  await retryOn(
-    async () => {
-      const res = await ctx.ecs.describeServices({ cluster, services: [name] });
-      const live = (res.services ?? []).some((s) => s.status === 'DRAINING' || s.status === 'ACTIVE');
-      if (live) throw Object.assign(new Error('still draining'), { name: 'Draining' });
-    },
-    ['Draining'],
-    { ...within(ctx, 10), initialDelayMs: ctx.timing.pollMs, maxDelayMs: 5 * ctx.timing.pollMs },
-  ).catch((e) => {
+  // Its tasks stop first (ECS's stop timeout, 30 s by default): the settling pace, as the termination wait.
+  await pollUntil(async () => {
+    const res = await ctx.ecs.describeServices({ cluster, services: [name] });
+    return (res.services ?? []).some((s) => s.status === 'DRAINING' || s.status === 'ACTIVE') ? undefined : true;
+  }, settlingPace(ctx, 10, `service ${name} to drain`)).catch((e) => {
     if (hasAwsCode(e, 'ClusterNotFoundException')) return;
     throw e;
   });

@@ -296,39 +296,44 @@ export const taskStep: DeclaredStep<Ctx, TaskObserved, TaskDesired, TaskPrepared
 
   describe: (o) => ({ arn: o.arn, revision: String(o.revision) }),
 
-  async destroy(ctx) {
-    const { active, inactive, kept } = await stackRevisions(ctx);
-    const deleted: string[] = [];
-    for (const arn of active) {
-      await deleteOnce(() => ctx.ecs.deregisterTaskDefinition({ taskDefinition: arn }), ['ClientException']);
-      inactive.push(arn);
-    }
-    // Deregistered revisions linger as INACTIVE for ever unless deleted (10 per call).
-    for (let i = 0; i < inactive.length; i += 10) {
-      const batch = inactive.slice(i, i + 10);
-      try {
-        const res = await ctx.ecs.deleteTaskDefinitions({ taskDefinitions: batch });
-        for (const f of res.failures ?? []) {
-          if (!/not found|does not exist|DELETE_IN_PROGRESS/i.test(`${f.reason ?? ''} ${f.detail ?? ''}`)) {
-            ctx.report(`could not delete ${f.arn?.split('/').pop()}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`);
-          }
-        }
-      } catch (e) {
-        if (!hasAwsCode(e, 'ClientException', 'InvalidParameterException')) throw e;
-      }
-    }
-    for (const arn of [...active, ...inactive.filter((a) => !active.includes(a))]) deleted.push(`task definition ${arn.split('/').pop()}`);
-    return { deleted, kept };
-  },
-
-  async destroyPreview(ctx) {
-    const { active, inactive, kept } = await stackRevisions(ctx);
-    return {
-      deleted: [...active.map((a) => `task definition ${a.split('/').pop()}`), ...inactive.map((a) => `task definition ${a.split('/').pop()} (INACTIVE)`)],
-      kept,
-    };
+  // What the confirmation list showed is what is deleted (engine/ownership.ts withPreviewed): the
+  // family's revisions are listed and described once per `down`, not again for the delete.
+  ownership: {
+    async find(ctx: Ctx) {
+      const { active, inactive, kept } = await stackRevisions(ctx);
+      return { ours: [...active.map((arn) => ({ arn, active: true })), ...inactive.map((arn) => ({ arn, active: false }))], kept };
+    },
+    preview: (r: Revision) => `task definition ${r.arn.split('/').pop()}${r.active ? '' : ' (INACTIVE)'}`,
+    deleted: (r: Revision) => `task definition ${r.arn.split('/').pop()}`,
+    delete: async (ctx: Ctx, r: Revision) => (await deleteRevisions(ctx, [r])).length > 0,
+    deleteAll: deleteRevisions,
   },
 };
+
+interface Revision {
+  arn: string;
+  active: boolean;
+}
+
+/** Deregister the ACTIVE ones, then delete them all (deregistered revisions linger as INACTIVE for ever unless deleted; 10 per call). */
+async function deleteRevisions(ctx: Ctx, revs: Revision[]): Promise<Revision[]> {
+  for (const r of revs.filter((x) => x.active)) await deleteOnce(() => ctx.ecs.deregisterTaskDefinition({ taskDefinition: r.arn }), ['ClientException']);
+  const arns = revs.map((r) => r.arn);
+  for (let i = 0; i < arns.length; i += 10) {
+    const batch = arns.slice(i, i + 10);
+    try {
+      const res = await ctx.ecs.deleteTaskDefinitions({ taskDefinitions: batch });
+      for (const f of res.failures ?? []) {
+        if (!/not found|does not exist|DELETE_IN_PROGRESS/i.test(`${f.reason ?? ''} ${f.detail ?? ''}`)) {
+          ctx.report(`could not delete ${f.arn?.split('/').pop()}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`);
+        }
+      }
+    } catch (e) {
+      if (!hasAwsCode(e, 'ClientException', 'InvalidParameterException')) throw e;
+    }
+  }
+  return revs;
+}
 
 /** The stack's revisions, ACTIVE and INACTIVE, in the configured family and any tagged one; others are kept. */
 async function stackRevisions(ctx: Ctx): Promise<{ active: string[]; inactive: string[]; kept: string[] }> {

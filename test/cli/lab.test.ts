@@ -181,9 +181,14 @@ test('teardown: down leaves nothing tagged (checked with awscli), keeps the log 
     await aws.ecs.createCluster({ clusterName: 'SomeoneElses' });
     assert.equal((await runCli(upArgs(sb.url), env)).code, 0);
 
+    const since = sb.requestLog().length;
     const down = await runCli(['down', ...base(sb.url)], env);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stderr + down.stdout, /log group ecs and its logs \(kept; pass --delete-logs/i);
+    // The task definitions are listed (ACTIVE, then INACTIVE) and described once: the delete uses what the confirmation list showed.
+    const ops = sb.requestLog().slice(since).map((r) => `${r.service}:${r.operation}`);
+    const count = (op: string) => ops.filter((o) => o === op).length;
+    assert.deepEqual([count('ecs:ListTaskDefinitions'), count('ecs:DescribeTaskDefinition')], [2, 1]);
 
     const awscli = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
     // Asynchronous: the sandbox runs in this process, so a blocking spawn would starve it.

@@ -13,6 +13,7 @@ import { STACK_TAG } from '../../src/core/context.js';
 import { retiredStepsPresent, STEPS, stepsFor } from '../../src/steps/index.js';
 import { readMetricFilters } from '../../src/steps/metric-filters.js';
 import { readQueryDefinitions } from '../../src/steps/query-definitions.js';
+import { alarmsStep } from '../../src/steps/alarms.js';
 import { alarmNames, dashboardName, metricNamespace, tagRecord, topicName } from '../../src/steps/monitoring.js';
 import type { StepId } from '../../src/core/step.js';
 import { mutatingCalls, sandboxContext, withSandbox } from '../helpers/sandbox-context.js';
@@ -84,13 +85,36 @@ test('monitoring: creates filters, topic + pending email, tagged alarms, dashboa
     assert.deepEqual(mutatingCalls(sb, since2), ['monitoring:PutMetricAlarm'], 'the 5xx alarm only; the error-lines alarm keeps its topic');
 
     // Destroy (the log group kept without --delete-logs): none of the monitoring is left.
+    const since3 = sb.requestLog().length;
     const gone = await destroySteps(STEPS, ctx, { targets: MONITORING });
     assert.ok(gone.ok);
+    assert.deepEqual(mutatingCalls(sb, since3).filter((c) => c === 'monitoring:DeleteAlarms'), ['monitoring:DeleteAlarms'], 'both alarms in one DeleteAlarms');
+    assert.deepEqual([...(gone.steps.find((s) => s.id === 'alarms')!.deleted ?? [])].sort(), [`alarm ${names.rate5xx}`, `alarm ${names.errorLines}`].sort());
     assert.deepEqual(await readMetricFilters(ctx, 'ecs'), []);
     assert.deepEqual(await readQueryDefinitions(ctx), []);
     assert.deepEqual((await ctx.cloudwatch.describeAlarms({ AlarmNamePrefix: 'ecs-cwlogs-mon-' })).MetricAlarms, []);
     assert.deepEqual((await ctx.cloudwatch.listDashboards({ DashboardNamePrefix: 'ecs-cwlogs-mon' })).DashboardEntries ?? [], []);
     assert.ok(!((await ctx.sns.listTopics({})).Topics ?? []).some((t) => t.TopicArn === topic.topicArn));
+  });
+});
+
+test('monitoring: one alarm gone between the confirmation and the delete: DeleteAlarms refuses the pair, the names are read again and the other is deleted', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb, { stack: 'half' });
+    await applySteps(STEPS, ctx, { targets: MONITORING });
+    const names = alarmNames('half');
+    const own = alarmsStep.ownership!;
+    const found = await own.find(ctx);
+    assert.equal(found.ours.length, 2);
+    await ctx.cloudwatch.deleteAlarms({ AlarmNames: [names.rate5xx] });
+    const since = sb.requestLog().length;
+    const deleted = await own.deleteAll!(ctx, [...found.ours]);
+    assert.deepEqual(deleted.map((a) => a.alarm.AlarmName), [names.errorLines], 'only what this delete removed is listed');
+    assert.deepEqual(
+      sb.requestLog().slice(since).map((r) => `${r.service}:${r.operation}`),
+      ['monitoring:DeleteAlarms', 'monitoring:DescribeAlarms', 'monitoring:DeleteAlarms'],
+    );
+    assert.deepEqual((await ctx.cloudwatch.describeAlarms({ AlarmNamePrefix: 'ecs-cwlogs-half-' })).MetricAlarms, []);
   });
 });
 

@@ -4,7 +4,8 @@
  * state is left unchanged, but the update completely overwrites the previous configuration of the
  * alarm"; "If you are using this operation to update an existing alarm, any tags you specify in this
  * parameter are ignored"), API_DeleteAlarms ("If you specify an incorrect alarm name or make any other
- * error in the operation, no alarms are deleted"), API_SetAlarmState (the alarm returns to its actual
+ * error in the operation, no alarms are deleted"; the current reference says instead that the correct
+ * names "are still deleted": the stricter older text is modelled), API_SetAlarmState (the alarm returns to its actual
  * state at its next evaluation).
  */
 import {
