@@ -11,7 +11,7 @@ import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, isAbsent, type Absent, type FieldDiff, type Plan, type DeclaredStep } from '../core/step.js';
 import { logGroupArn, partitionOf } from './arns.js';
 import { ownedTagsDiff } from './ownership.js';
-import { listedTags, namesOf, taggedResources } from './inventory.js';
+import { namesOf, taggedResources, tagsOf } from './inventory.js';
 
 export interface LogGroupOutputs { logGroup: string; logGroupArn: string; retentionDays: number }
 
@@ -55,9 +55,9 @@ export async function readLogGroup(ctx: Pick<Context, 'logs' | 'stack'> & Partia
     const g = res.logGroups?.find((x) => x.logGroupName === name);
     if (g) {
       const arn = g.logGroupArn ?? (g.arn ?? '').replace(/:\*$/, '');
-      let tags: Record<string, string> | undefined = (await listedTags(ctx, [arn])).get(arn);
+      let tags: Record<string, string>;
       try {
-        tags ??= (await ctx.logs.listTagsForResource({ resourceArn: arn })).tags ?? {};
+        tags = await tagsOf(ctx, arn, async () => (await ctx.logs.listTagsForResource({ resourceArn: arn })).tags ?? {});
       } catch (e) {
         if (!hasAwsCode(e, 'ResourceNotFoundException')) throw e;
         return ABSENT; // deleted between the two calls
