@@ -3,7 +3,7 @@
  * image (cached by content hash), the real binary run against a private config directory, the
  * detached sandbox's record, and what carries a stack's label on Docker. Not a test file.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { readBuildContext } from '../../src/docker/build-context.js';
@@ -11,6 +11,7 @@ import { PACKAGE_ROOT } from '../../src/core/version.js';
 import { labelled, removeLabelled, type Owner } from '../../src/sandbox/local/labels.js';
 import { controlCall, type SandboxRecord } from '../../src/cli/sandbox-mode.js';
 import { cliEnv, runCli, tempConfigDir, type CliResult } from '../helpers/cli.js';
+import { sandboxProcesses } from '../helpers/sandbox-processes.js';
 import { buildLoggingImage, type DockerEnv } from './docker-helpers.js';
 
 export async function buildHttpdLike(e: DockerEnv): Promise<string> {
@@ -117,27 +118,6 @@ export interface Remains {
 }
 export const NOTHING: Remains = { processes: [], containers: [] };
 
-/**
- * This user's sandbox processes of a stack in a config directory, found by their command line (the
- * `--ready-file <config>/sandbox/<stack>.ready` that `--sandbox` starts them with), whether or not a
- * record names them: a run killed before it wrote the record, or a record removed while its process
- * was still stopping, leaves one that only this finds.
- */
-export function sandboxProcesses(configDir: string, stack: string): number[] {
-  const ready = join(configDir, 'sandbox', `${stack}.ready`);
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let cmd: string[];
-    try {
-      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (cmd.includes('sandbox') && cmd[cmd.indexOf('--ready-file') + 1] === ready) pids.push(Number(entry));
-  }
-  return pids;
-}
 
 async function remains(docker: DockerEnv['docker'], configDir: string, stack: string, owner: string | Owner): Promise<Remains> {
   const found = await labelled(docker, owner).catch(() => ({ containers: [] as { name: string }[] }));

@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cliEnv, tempConfigDir } from '../helpers/cli.js';
+import { sandboxProcesses } from '../helpers/sandbox-processes.js';
 
 function sh(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => execFile(cmd, args, (err, out, stderr) => (err ? reject(new Error(`${cmd}: ${stderr || err.message}`)) : resolve(out))));
@@ -19,21 +20,6 @@ const hasTmux = await sh('tmux', ['-V']).then(
   () => false,
 );
 
-/** PIDs of this package's sandbox processes for `stack` in `configDir` (from /proc). */
-function sandboxPids(configDir: string, stack: string): number[] {
-  const out: number[] = [];
-  for (const entry of existsSync('/proc') ? readdirSync('/proc') : []) {
-    if (!/^\d+$/.test(entry)) continue;
-    let cmd: string[];
-    try {
-      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (cmd[1] === BIN && cmd[2] === 'sandbox' && cmd.includes(join(configDir, 'sandbox', `${stack}.ready`))) out.push(Number(entry));
-  }
-  return out;
-}
 
 test('a wizard cancelled with Ctrl-C leaves no sandbox of its stack', { skip: hasTmux ? false : 'no tmux', timeout: 120_000 }, async () => {
   const dir = tempConfigDir();
@@ -53,17 +39,17 @@ test('a wizard cancelled with Ctrl-C leaves no sandbox of its stack', { skip: ha
     }
     assert.match(screen, /\? /, `the wizard asks a question:\n${screen}`);
     // The wizard runs against the sandbox it started: it is there now.
-    assert.equal(sandboxPids(dir, stack).length, 1, 'the wizard runs against a sandbox of its own');
+    assert.equal(sandboxProcesses(dir, stack).length, 1, 'the wizard runs against a sandbox of its own');
     await sh('tmux', ['send-keys', '-t', name, 'C-c']);
     for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) {
       await new Promise((r) => setTimeout(r, 150));
       screen = await sh('tmux', ['capture-pane', '-p', '-t', name]);
     }
     assert.match(screen, /EXIT=130/, screen);
-    assert.deepEqual(sandboxPids(dir, stack), [], `no sandbox process of stack ${stack} remains:\n${screen}`);
+    assert.deepEqual(sandboxProcesses(dir, stack), [], `no sandbox process of stack ${stack} remains:\n${screen}`);
     assert.equal(existsSync(join(dir, 'sandbox', `${stack}.json`)), false, 'and no record of one');
   } finally {
     await sh('tmux', ['kill-session', '-t', name]).catch(() => undefined);
-    for (const pid of sandboxPids(dir, stack)) process.kill(pid, 'SIGKILL');
+    for (const pid of sandboxProcesses(dir, stack)) process.kill(pid, 'SIGKILL');
   }
 });
