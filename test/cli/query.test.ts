@@ -18,12 +18,18 @@ function accessLine(t: number, path: string, status: number, micros: number, age
   return `${d.toISOString()} ip-10-0-0-5 httpd: ip-10-0-0-5 10.0.0.9 - - [07/Dec/2026:18:15:14 +0000] "GET ${path} HTTP/1.1" ${status} 45 "-" "${agent}" ${micros}`;
 }
 
+/** The log group `ecs` with the access and error streams, and a Logs client on the sandbox. */
+async function accessAndErrorStreams(url: string): Promise<CloudWatchLogs> {
+  const logs = new CloudWatchLogs({ region: 'us-east-1', endpoint: url, credentials: TEST_CREDENTIALS });
+  await logs.createLogGroup({ logGroupName: 'ecs' });
+  await logs.createLogStream({ logGroupName: 'ecs', logStreamName: STREAM });
+  await logs.createLogStream({ logGroupName: 'ecs', logStreamName: ERRORS });
+  return logs;
+}
+
 test('query through the binary: named queries exact, a raw query, --json, --csv, --chart, mistakes exit 2', { timeout: 120_000 }, async () => {
   await withSandbox({}, async (sb) => {
-    const logs = new CloudWatchLogs({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS });
-    await logs.createLogGroup({ logGroupName: 'ecs' });
-    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: STREAM });
-    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: ERRORS });
+    const logs = await accessAndErrorStreams(sb.url);
     const now = Date.now() - 60_000;
     const events = [
       ...Array.from({ length: 7 }, (_, i) => ({ timestamp: now + i, message: accessLine(now, `/index.html?i=${i}`, 200, 1000 * (i + 1)) })),
@@ -91,10 +97,7 @@ test('query through the binary: named queries exact, a raw query, --json, --csv,
 
 test('no rows: --csv prints the header of the fields the query names (a named query: the same line as with rows), --json its fields and [], the table "No rows" on stderr and nothing on stdout', { timeout: 120_000 }, async () => {
   await withSandbox({}, async (sb) => {
-    const logs = new CloudWatchLogs({ region: 'us-east-1', endpoint: sb.url, credentials: TEST_CREDENTIALS });
-    await logs.createLogGroup({ logGroupName: 'ecs' });
-    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: STREAM });
-    await logs.createLogStream({ logGroupName: 'ecs', logStreamName: ERRORS });
+    const logs = await accessAndErrorStreams(sb.url);
     const now = Date.now() - 60_000;
     await logs.putLogEvents({ logGroupName: 'ecs', logStreamName: STREAM, logEvents: [1, 2, 3].map((i) => ({ timestamp: now + i, message: accessLine(now, `/p${i}`, 200, 9000) })) });
     await logs.putLogEvents({ logGroupName: 'ecs', logStreamName: ERRORS, logEvents: [{ timestamp: now, message: 'AH00128: File does not exist: /usr/local/apache2/htdocs/nope' }] });
