@@ -33,6 +33,13 @@ const SERVICE_HOSTS: Record<string, string> = {
   sns: 'SNS',
 };
 
+/** The AWS_ENDPOINT_URL_<SERVICE> id of the service a host's prefix names ("sns.…" -> "SNS"). */
+function serviceOfHost(host: string): string | undefined {
+  const h = host.toLowerCase();
+  const prefix = Object.keys(SERVICE_HOSTS).find((p) => h.startsWith(`${p}.`));
+  return prefix ? SERVICE_HOSTS[prefix] : undefined;
+}
+
 /** host[:port] of a URL, as networkTarget reports it ("127.0.0.1:9", "sns.us-east-1.amazonaws.com"). */
 function hostOf(url: string): string[] {
   try {
@@ -52,9 +59,8 @@ function originFor(target: string | undefined): EndpointOrigin | undefined {
   const e = endpoint;
   if (!e || !target || !perService || e.kind === 'flag' || e.kind === 'sandbox') return e;
   if (hostOf(e.url).includes(target)) return e;
-  const host = target.toLowerCase();
-  const prefix = Object.keys(SERVICE_HOSTS).find((p) => host.startsWith(`${p}.`) && /amazonaws\.com(\.cn)?$|api\.aws$/.test(host));
-  if (prefix) return perService(SERVICE_HOSTS[prefix]!);
+  const service = /amazonaws\.com(\.cn)?$|api\.aws$/.test(target.toLowerCase()) ? serviceOfHost(target) : undefined;
+  if (service) return perService(service);
   for (const id of Object.values(SERVICE_HOSTS)) {
     const o = perService(id);
     if (o.kind !== 'aws' && hostOf(o.url).includes(target)) return o;
@@ -89,7 +95,7 @@ function endpointAdvice(target: string | undefined, e: EndpointOrigin | undefine
   if (!e || e.kind === 'aws') {
     // STS's calls go to an endpoint of AWS_ENDPOINT_URL_STS, this service's to AWS: its variable is missing.
     const sts = endpoint?.kind === 'env' && endpoint.setting?.startsWith('AWS_ENDPOINT_URL_') ? endpoint.setting : undefined;
-    const service = target && Object.entries(SERVICE_HOSTS).find(([p]) => target.toLowerCase().startsWith(`${p}.`))?.[1];
+    const service = target && serviceOfHost(target);
     if (sts && service && !process.env.AWS_ENDPOINT_URL) {
       const variable = `AWS_ENDPOINT_URL_${service}`;
       return {
