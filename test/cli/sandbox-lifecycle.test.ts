@@ -14,6 +14,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { controlCall } from '../../src/cli/sandbox-mode.js';
 
 const IMAGE = ['--image', 'example/cloudwatchlogs:latest'];
 
@@ -229,5 +230,33 @@ test('a command with --sandbox whose sandbox record is broken stops the running 
   } finally {
     await runCli(['sandbox', '--stop', '--stack', stack], env);
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+});
+
+test('a down --sandbox that fails says the sandbox still runs, what lives there, and how to finish or stop it; the next down finishes and stops it', { timeout: 180_000 }, async () => {
+  const dir = tempConfigDir();
+  const stack = `halfdown-${Date.now().toString(36)}`;
+  const env = { ...cliEnv(dir), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
+  try {
+    assert.equal((await runCli(['up', '--sandbox', '--yes', '--stack', stack, ...IMAGE], env)).code, 0);
+    const rec = record(dir, stack)!;
+    // The caller may not delete the cluster: down fails late, with the cluster and the roles left.
+    const deny = await controlCall(rec.port, rec, '/_sandbox/settings', { method: 'POST', body: JSON.stringify({ deny: ['ecs:DeleteCluster'] }) });
+    assert.equal(deny.status, 200);
+    const failed = await runCli(['down', '--sandbox', '--yes', '--stack', stack], env);
+    assert.notEqual(failed.code, 0, failed.stderr);
+    assert.ok(alive(rec.pid), 'what down did not delete lives in the sandbox: it keeps running');
+    assert.match(failed.stderr, new RegExp(`sandbox of stack ${stack} still runs on http://127\\.0\\.0\\.1:${rec.port}`));
+    assert.match(failed.stderr, new RegExp(`ecs-cwlogs down --sandbox --stack ${stack}\` again`));
+    assert.match(failed.stderr, new RegExp(`ecs-cwlogs sandbox --stop --stack ${stack}\``));
+
+    assert.equal((await controlCall(rec.port, rec, '/_sandbox/settings', { method: 'POST', body: JSON.stringify({ deny: [] }) })).status, 200);
+    const again = await runCli(['down', '--sandbox', '--yes', '--stack', stack], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(alive(rec.pid), false, 'the down that finishes stops it');
+    assert.doesNotMatch(again.stderr, /still runs/);
+  } finally {
+    const r = record(dir, stack);
+    if (r && alive(r.pid)) process.kill(r.pid, 'SIGKILL');
   }
 });
