@@ -185,7 +185,15 @@ export function action(fn: (rt: Runtime) => Promise<number | void>, o: { savedSe
     } finally {
       await account?.release().catch((e) => warn(`Could not release the lock of stack ${opts.stack} in the account (${e instanceof Error ? e.message : String(e)}): the next run takes it over once it is stale.`));
       // A sandbox this command started for itself goes with it, unless something now lives in it.
-      if (opts.sandbox) await (await import('./sandbox-mode.js')).releaseSandboxes(io).catch(() => undefined);
+      if (opts.sandbox) {
+        const sandbox = await import('./sandbox-mode.js');
+        await sandbox.releaseSandboxes(io).catch(() => undefined);
+        // A down that did not finish leaves its sandbox running: never unseen.
+        if (cmd.name() === 'down' && lastExit !== ExitCode.Ok) {
+          // (a name core/validate.ts stackName accepts: never a path)
+          if (opts.stack && /^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(opts.stack)) await sandbox.sayStillRunning(opts.stack, io, commandFor(opts), commandFor({ stack: opts.stack })).catch(() => undefined);
+        }
+      }
       await held?.release().catch(() => undefined);
       sig.dispose();
       io.close();

@@ -201,6 +201,20 @@ export async function releaseSandboxes(io: IoHost): Promise<void> {
   }
 }
 
+/**
+ * After a `down` that failed or was interrupted: its sandbox runs on, since what was not deleted
+ * lives there. Say so, with where, and how to finish or stop it (its state is kept either way).
+ */
+export async function sayStillRunning(stack: string, io: IoHost, run: (sub: string) => string, stop: (sub: string) => string, dir = sandboxDir()): Promise<void> {
+  const rec = readJson<SandboxRecord>(join(dir, `${stack}.json`));
+  if (!rec?.secretAccessKey || (await health(rec.port, rec))?.pid !== rec.pid) return;
+  io.emit({
+    type: 'message',
+    level: 'warn',
+    text: `The sandbox of stack ${stack} still runs on http://127.0.0.1:${rec.port}: what was not deleted lives there (state: ${rec.statePath}). Run \`${run('down')}\` again to finish, or \`${stop('sandbox --stop')}\` to stop it (its state is kept).`,
+  });
+}
+
 /** Stop this stack's sandbox (keeps its state file unless asked). True if a process was signalled. */
 export async function stopSandbox(stack: string, removeState: boolean, dir = sandboxDir()): Promise<boolean> {
   return (await stopSandboxReport(stack, removeState, dir)).stopped;
