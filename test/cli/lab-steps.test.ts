@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { builtinNetwork } from '../../src/sandbox/services/ec2/index.js';
 import { cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
-import { mutatingCalls, withSandbox } from '../helpers/sandbox-context.js';
+import { control, mutatingCalls, withSandbox } from '../helpers/sandbox-context.js';
 
 const args = (cmd: string, url: string, ...rest: string[]) => [cmd, '--endpoint-url', url, '--region', 'us-east-1', '--stack', 'steps', '--yes', ...rest];
 
@@ -64,5 +64,20 @@ test('cli: iam, log-group, cluster, security-group, instance one by one; a secon
     const lg2 = await runCli(args('log-group', sb.url, '--delete', '--delete-logs', '--json'), env);
     assert.equal(lg2.code, 0, lg2.stderr);
     assert.match(lg2.stdout, /log group ecs/);
+  });
+});
+
+test('the service starts only once its log group exists: with logs:CreateLogGroup denied, up creates no service (the agent may not create the group) and says why', { timeout: 120_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    assert.equal((await control(sb, '/_sandbox/settings', { method: 'POST', body: JSON.stringify({ deny: ['logs:CreateLogGroup'] }) })).status, 200);
+    const r = await runCli(['up', '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', 'nogroup', '--yes', '--image', 'example/cloudwatchlogs:latest', '--no-monitoring'], env);
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.deepEqual(sb.requestLog().filter((e) => e.operation === 'CreateService'), [], 'no service without its log group');
+    assert.match(r.stderr, /ECS service skipped: (CloudWatch Logs group|Log group)[^\n]* did not complete/i);
+    // The same with `service` alone: the group is read first, and its absence named with the command that makes it.
+    const alone = await runCli(['service', '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', 'nogroup', '--yes'], env);
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stderr, /ecs-cwlogs log-group/);
   });
 });
