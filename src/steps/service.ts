@@ -66,7 +66,9 @@ export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, und
   id: 'service',
   title: 'ECS service',
   dependsOn: ['cluster', 'task'],
-  after: ['instance', 'capacity-provider', 'target-group', 'load-balancer', 'auto-scaling-group'],
+  // The log group too: the logging agent may put events in the stack's group only (templates/iam-policy.json),
+  // never create it, so tasks that start before it exists lose their first lines.
+  after: ['instance', 'capacity-provider', 'target-group', 'load-balancer', 'auto-scaling-group', 'log-group'],
   command: {
     summary: 'Create or update the ECS service (lab step 14) and wait for a steady state; prints the app URL',
     settings: ['serviceName', 'clusterName', 'taskFamily'],
