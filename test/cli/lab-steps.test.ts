@@ -81,3 +81,34 @@ test('the service starts only once its log group exists: with logs:CreateLogGrou
     assert.match(alone.stderr, /ecs-cwlogs log-group/);
   });
 });
+
+test('the plan says what it costs: up --dry-run (text and --json) and up --yes, before anything is created; a rehearsal costs $0', { timeout: 120_000 }, async () => {
+  await withSandbox({}, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    const base = ['up', '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', 'costs', '--image', 'example/cloudwatchlogs:latest', '--instance-type', 't3.small'];
+    const dry = await runCli([...base, '--dry-run'], env);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /Estimated cost: ~\$0\.0\d\d\/hour \(~\$\d+\/month\) for the t3\.small instance/);
+    assert.match(dry.stdout, /Monitoring: 5 custom metrics/);
+    const json = await runCli([...base, '--dry-run', '--json'], env);
+    const cost = JSON.parse(json.stdout).estimatedCost as { hourlyUsd: number; monthlyUsd: number; monitoringMonthlyUsd: number; rehearsal: boolean };
+    assert.ok(cost.hourlyUsd > 0.02 && cost.hourlyUsd < 0.05, String(cost.hourlyUsd));
+    assert.equal(Math.round(cost.monthlyUsd), Math.round(cost.hourlyUsd * 730));
+    assert.ok(cost.monitoringMonthlyUsd > 0);
+    assert.equal(cost.rehearsal, false);
+
+    const up = await runCli([...base, '--yes', '--no-monitoring'], env);
+    assert.equal(up.code, 0, up.stderr);
+    const said = up.stderr.indexOf('Estimated cost: ~$');
+    assert.ok(said >= 0, up.stderr);
+    assert.ok(said < up.stderr.indexOf('+ create'), 'the cost comes before the first create');
+    assert.doesNotMatch(up.stderr, /Monitoring: 5 custom metrics/, 'no monitoring, no monitoring cost');
+    // Nothing to change: no cost line (the plan writes nothing).
+    const again = await runCli([...base, '--yes', '--no-monitoring'], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /Estimated cost/);
+  });
+  const rehearsal = await runCli(['up', '--sandbox', '--dry-run', '--stack', 'costs-rehearsal', '--image', 'example/cloudwatchlogs:latest'], cliEnv(tempConfigDir()));
+  assert.equal(rehearsal.code, 0, rehearsal.stderr);
+  assert.match(rehearsal.stdout, /Estimated cost: \$0 \(a rehearsal/);
+});
