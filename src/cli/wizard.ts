@@ -20,7 +20,7 @@ import { planReport, type RunPlan } from '../engine/engine.js';
 import { showValue } from '../core/step.js';
 import { autoScalingGroupStep, imageStep, instanceStep, type AutoScalingGroupOutputs, type InstanceOutputs } from '../steps/index.js';
 import { debianLikeImages, DEFAULT_BASE_IMAGE } from '../steps/image.js';
-import { costSentence, hourlyPrice, loadBalancerHourly } from '../core/pricing.js';
+import { costEstimate, hourlyPrice, loadBalancerHourly, type CostEstimate } from '../core/pricing.js';
 import { topologyOf } from '../core/topology.js';
 import { SETTINGS, type SettingKey, type StackConfig } from '../core/settings.js';
 import * as v from '../core/validate.js';
@@ -288,19 +288,24 @@ export function summaryLines(c: StackConfig, stack: string, inst?: InstanceOutpu
   ];
 }
 
+/** What the planned stack costs to run (the group's zones from its plan; a rehearsal: $0). */
+export function planCost(ctx: Context, plan: RunPlan): CostEstimate {
+  const zones = (plan.byId.get(autoScalingGroupStep.id)?.preview as AutoScalingGroupOutputs | undefined)?.zones.length ?? 2;
+  return costEstimate(ctx.config, zones, ctx.target.kind === 'sandbox');
+}
+
 /** Confirm: the settings, the plan and the cost, then "Create these resources?". False: the user said no. */
 export async function confirmPlan(rt: Runtime, ctx: Context, plan: RunPlan, asked: Asked): Promise<boolean> {
   const io = rt.io;
   const report = planReport(plan);
   const inst = plan.byId.get(instanceStep.id)?.preview as InstanceOutputs | undefined;
-  const zones = (plan.byId.get(autoScalingGroupStep.id)?.preview as AutoScalingGroupOutputs | undefined)?.zones.length ?? 2;
   const text = [
     '',
     ...summaryLines(ctx.config, rt.stack, inst, asked),
     '',
     renderStatus(rt.stack, report).split('\n').slice(1).join('\n'),
     '',
-    costSentence(ctx.config, zones, ctx.target.kind === 'sandbox'),
+    planCost(ctx, plan).text,
     '',
   ].join('\n');
   io.emit({ type: 'message', level: 'info', text });

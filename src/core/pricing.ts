@@ -118,6 +118,29 @@ export function costSentence(c: { instanceType: string; instances: number; loadB
 ${monitoringCostSentence(Boolean(c.alarmEmail))}`;
 }
 
+/** The estimate as data (`--json`): USD, undefined where no price is on file. */
+export interface CostEstimate {
+  rehearsal: boolean;
+  hourlyUsd?: number;
+  monthlyUsd?: number;
+  /** Monitoring's list price a month, before CloudWatch's free tier; absent with --no-monitoring. */
+  monitoringMonthlyUsd?: number;
+  text: string;
+}
+
+export function costEstimate(c: Parameters<typeof costSentence>[0], zones: number, rehearsal: boolean): CostEstimate {
+  const text = costSentence(c, zones, rehearsal);
+  if (rehearsal) return { rehearsal, hourlyUsd: 0, monthlyUsd: 0, ...(c.monitoring === false ? {} : { monitoringMonthlyUsd: 0 }), text };
+  const cost = estimateStack(c, zones);
+  const round = (n: number) => Math.round(n * 10_000) / 10_000;
+  return {
+    rehearsal,
+    ...(cost ? { hourlyUsd: round(cost.hourly), monthlyUsd: round(cost.monthly) } : {}),
+    ...(c.monitoring === false ? {} : { monitoringMonthlyUsd: round(monitoringMonthly()) }),
+    text,
+  };
+}
+
 /** After a failure: what a running instance costs by the hour (nothing in a rehearsal). */
 export function runningCostNote(instanceType: string, rehearsal: boolean): string {
   if (rehearsal) return ' (running in the sandbox: $0)';

@@ -20,7 +20,7 @@ import { addSettingOptions, examples } from './options.js';
 import { addImageBuildOptions, imageBuildOptions } from './image.js';
 import { renderStatus, renderUpSummary, statusDocument, statusWhere, upSummary } from '../summary.js';
 import { commandFor } from '../invocation.js';
-import { askMissing, confirmPlan, createPendingKeyPair } from '../wizard.js';
+import { askMissing, confirmPlan, createPendingKeyPair, planCost } from '../wizard.js';
 import { durationMs, renderVerify, runVerify } from './verify.js';
 import { statusTraffic } from './query.js';
 import type { VerifyReport } from '../../logs/verify.js';
@@ -49,7 +49,7 @@ export function upCommand(): Command {
       'ecs-cwlogs up --yes --repo user/cloudwatchlogs # no questions: defaults and saved answers',
       'ecs-cwlogs up --yes --image user/cloudwatchlogs@sha256:… --allow-cidr 203.0.113.7/32',
       'ecs-cwlogs up --sandbox                        # rehearse with no AWS account',
-      'ecs-cwlogs up --dry-run                        # show the plan only',
+      'ecs-cwlogs up --dry-run                        # show the plan and its cost only',
     ]),
   );
   cmd.action(
@@ -95,7 +95,8 @@ export function upCommand(): Command {
         for (const text of removal.dryRun) rt.io.emit({ type: 'message', level: 'info', text });
         const report = planReport(plan);
         const summary = upSummary(ctx, report, commandFor(rt.opts));
-        rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [] }, () => renderUpSummary(summary, report));
+        const cost = planCost(ctx, plan);
+        rt.io.result({ ...report, stack: rt.stack, summary, notApplied: s.resolved.notApplied ?? [], estimatedCost: cost }, () => `${renderUpSummary(summary, report)}\n\n${cost.text}`);
         return;
       }
       // Another run holding the stack's lock in the account stops this one here, before anything is
@@ -116,6 +117,8 @@ export function upCommand(): Command {
         plan = fresh;
       }
       await rt.save(s);
+      // Without the wizard's confirmation (which shows it), the cost is said before anything is made.
+      if (!asked.any && plan.changes.length) rt.io.emit({ type: 'message', level: 'info', text: planCost(ctx, plan).text });
       if (asked.keyPair) await createPendingKeyPair(ctx, rt.io, asked.keyPair);
       await appImage?.build(rt.io, rt.signal);
       const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any && !leaving.length });
