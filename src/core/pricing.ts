@@ -109,7 +109,12 @@ export function monitoringCostSentence(alarmEmail: boolean): string {
 
 /** The plan's cost line: the stack's estimate, or nothing for a rehearsal. */
 export function costSentence(c: { instanceType: string; instances: number; loadBalancer: boolean; monitoring?: boolean; alarmEmail?: string }, zones: number, rehearsal: boolean): string {
-  if (rehearsal) return `Estimated cost: ${REHEARSAL_COST}.`;
+  if (rehearsal) {
+    // What the user rehearses for: the same stack's price on AWS.
+    const onAws = estimateStack(c, zones);
+    const monitoring = c.monitoring === false ? '' : `, and monitoring ~$${monitoringMonthly().toFixed(2)}/month before CloudWatch's free tier`;
+    return `Estimated cost: ${REHEARSAL_COST}.${onAws ? ` On AWS, the same stack: ~$${onAws.hourly.toFixed(3)}/hour (~$${onAws.monthly.toFixed(0)}/month) for ${onAws.parts.join(', and ')}${monitoring}.` : ''}`;
+  }
   const cost = estimateStack(c, zones);
   const stack = cost
     ? `Estimated cost: ~$${cost.hourly.toFixed(3)}/hour (~$${cost.monthly.toFixed(0)}/month) for ${cost.parts.join(', and ')}, on-demand us-east-1 list prices. An estimate: logs ingestion and storage are extra ($0.50/GB ingested).`
@@ -125,20 +130,21 @@ export interface CostEstimate {
   monthlyUsd?: number;
   /** Monitoring's list price a month, before CloudWatch's free tier; absent with --no-monitoring. */
   monitoringMonthlyUsd?: number;
+  /** A rehearsal's: what the same stack would cost on AWS. */
+  onAws?: { hourlyUsd?: number; monthlyUsd?: number; monitoringMonthlyUsd?: number };
   text: string;
 }
 
 export function costEstimate(c: Parameters<typeof costSentence>[0], zones: number, rehearsal: boolean): CostEstimate {
   const text = costSentence(c, zones, rehearsal);
-  if (rehearsal) return { rehearsal, hourlyUsd: 0, monthlyUsd: 0, ...(c.monitoring === false ? {} : { monitoringMonthlyUsd: 0 }), text };
   const cost = estimateStack(c, zones);
   const round = (n: number) => Math.round(n * 10_000) / 10_000;
-  return {
-    rehearsal,
+  const priced = {
     ...(cost ? { hourlyUsd: round(cost.hourly), monthlyUsd: round(cost.monthly) } : {}),
     ...(c.monitoring === false ? {} : { monitoringMonthlyUsd: round(monitoringMonthly()) }),
-    text,
   };
+  if (rehearsal) return { rehearsal, hourlyUsd: 0, monthlyUsd: 0, ...(c.monitoring === false ? {} : { monitoringMonthlyUsd: 0 }), onAws: priced, text };
+  return { rehearsal, ...priced, text };
 }
 
 /** After a failure: what a running instance costs by the hour (nothing in a rehearsal). */

@@ -110,5 +110,9 @@ test('the plan says what it costs: up --dry-run (text and --json) and up --yes, 
   });
   const rehearsal = await runCli(['up', '--sandbox', '--dry-run', '--stack', 'costs-rehearsal', '--image', 'example/cloudwatchlogs:latest'], cliEnv(tempConfigDir()));
   assert.equal(rehearsal.code, 0, rehearsal.stderr);
-  assert.match(rehearsal.stdout, /Estimated cost: \$0 \(a rehearsal/);
+  assert.match(rehearsal.stdout, /Estimated cost: \$0 \(a rehearsal[^\n]*\. On AWS, the same stack: ~\$0\.0\d\d\/hour/);
+  const rehearsalJson = await runCli(['up', '--sandbox', '--dry-run', '--json', '--stack', 'costs-rehearsal', '--image', 'example/cloudwatchlogs:latest'], cliEnv(tempConfigDir()));
+  const est = JSON.parse(rehearsalJson.stdout).estimatedCost as { hourlyUsd: number; onAws: { hourlyUsd: number } };
+  assert.equal(est.hourlyUsd, 0);
+  assert.ok(est.onAws.hourlyUsd > 0.02, JSON.stringify(est));
 });
