@@ -120,7 +120,9 @@ test('group: up --instances 3 --load-balancer runs 3 tasks on 3 instances in 2+ 
     // Each thing read once: the group by the step's plan and once by the capacity provider's check
     // (at its size: that read is the wait's first look); the tags of the ALB, the target group and
     // the log group from the run's Tagging API listing; the ALB's security group from the stack's
-    // tagged groups; the lock not at all (nothing to write).
+    // tagged groups; the lock not at all (nothing to write); no launch checks (the group and its
+    // template already are what the settings ask for: its network is the group's, the AMI's id
+    // from SSM only, for the "newer AMI" note).
     const reads = sb.requestLog().slice(mark).map((c) => `${c.service}:${c.operation}`);
     const count = (op: string) => reads.filter((c) => c === op).length;
     assert.deepEqual(
@@ -128,6 +130,8 @@ test('group: up --instances 3 --load-balancer runs 3 tasks on 3 instances in 2+ 
       [['autoscaling:DescribeAutoScalingGroups', 2], ['elasticloadbalancing:DescribeTags', 0], ['logs:ListTagsForResource', 0], ['ec2:DescribeSecurityGroups', 1], ['ssm:GetParameter', 1]],
       reads.join(', '),
     );
+    const launchChecks = ['ec2:DescribeSubnets', 'ec2:DescribeInstanceTypeOfferings', 'ec2:DescribeInstanceTypes', 'ec2:DescribeImages'];
+    assert.deepEqual(launchChecks.filter((op) => count(op) > 0), [], reads.join(', '));
     const doc = JSON.parse(second.stdout);
     assert.deepEqual(doc.steps.map((s: { action: string }) => s.action), doc.steps.map(() => 'noop'));
 
