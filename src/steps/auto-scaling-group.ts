@@ -42,6 +42,7 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, type GroupNetwork } from './zones.js';
+import { groupKey, readRawGroup, takeOver } from './group-fit.js';
 import { registeredEc2Ids, whileProfilePropagates } from './instance.js';
 
 export interface AutoScalingGroupOutputs { groupName: string; groupArn: Later<string>; desired: number; subnetIds: string[]; zones: string[] }
@@ -52,7 +53,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory'>;
 /** What sizing the group and waiting for it need (the capacity-provider step calls scaleGroup too). */
 export type ScaleCtx = Pick<Context, 'autoscaling' | 'ecs' | 'stack' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -110,8 +111,7 @@ function shape(g: AutoScalingGroup, stack: string): AsgObserved {
 }
 
 export async function readGroup(ctx: Pick<Context, 'autoscaling' | 'stack'>, name: string): Promise<AsgObserved | undefined> {
-  const res = await ctx.autoscaling.describeAutoScalingGroups({ AutoScalingGroupNames: [name] });
-  const g = res.AutoScalingGroups?.find((x) => x.AutoScalingGroupName === name);
+  const g = await readRawGroup(ctx, name);
   return g ? shape(g, ctx.stack) : undefined;
 }
 
@@ -155,7 +155,10 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
   prepare: (ctx) => groupNetwork(ctx),
 
   async read(ctx): Promise<AsgObserved | Absent> {
-    const g = await readGroup(ctx, groupNames(ctx.config).autoScalingGroup);
+    // The launch checks' read of the group, where they made one for this plan (group-fit.ts).
+    const name = groupNames(ctx.config).autoScalingGroup;
+    const raw = await takeOver(ctx, groupKey(name), () => readRawGroup(ctx, name));
+    const g = raw ? shape(raw, ctx.stack) : undefined;
     if (!g) return absent();
     if (g.deleting) return absent('being deleted');
     return g;
@@ -166,8 +169,8 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
     return {
       name: groupNames(ctx.config).autoScalingGroup,
       count: ctx.config.instances,
-      subnets: network.subnets.map((s) => s.subnetId).sort(),
-      zones: network.subnets.map((s) => s.zone),
+      subnets: [...network.subnets],
+      zones: [...network.zones],
       launchTemplateId: known(lt) ?? showValue(lt),
       ...(known(lt) === undefined ? { pending: `the launch template (${showValue(lt)})` } : {}),
       cluster: ctx.config.clusterName,

@@ -26,6 +26,7 @@ import { CLUSTER_TAG, METADATA_OPTIONS, amiNoteFor, architectureByName, cpuCredi
 import { clientToken } from './tokens.js';
 import { iamNameIn } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+import { DEFAULT_ROOT_DEVICE, groupAsAsked, takeOver, templateKey } from './group-fit.js';
 import { describeTemplates, normaliseData, readLaunchTemplate, stackTemplates, type DataLike, type LaunchTemplateObserved } from './launch-template-observe.js';
 
 export { normaliseData, readLaunchTemplate, type LaunchTemplateObserved, type TemplateData } from './launch-template-observe.js';
@@ -39,7 +40,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'>;
+type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>;
 
 /** The running instances keep theirs: said with every new version. */
 export const NEW_VERSION_NOTE = 'running instances keep the version they were launched from until they are replaced';
@@ -127,19 +128,26 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
   tagged: [{ type: 'ec2:launch-template' }],
 
   async prepare(ctx): Promise<LaunchTemplatePrepared> {
+    const orNote = (e: unknown) => {
+      if (ctx.flags.intent === 'inspect') return undefined;
+      throw e;
+    };
+    // The group and this template already are what the settings ask for: EC2 launches this type
+    // here with this key pair, so only the AMI's id is looked up, for the "newer AMI" note (its
+    // root device is the AL2023 AMIs' own, which the template holds: group-fit.ts).
+    if (await groupAsAsked(ctx)) return { ami: await resolveAmi(ctx, { idOnly: true }).catch(orNote) };
     const [, , ami] = await Promise.all([
       prepareInstanceType(ctx),
       prepareKeyPair(ctx),
-      resolveAmi(ctx).catch((e) => {
-        if (ctx.flags.intent === 'inspect') return undefined;
-        throw e;
-      }),
+      resolveAmi(ctx).catch(orNote),
     ]);
     return { ami };
   },
 
   read(ctx) {
-    return readLaunchTemplate(ctx, groupNames(ctx.config).launchTemplate);
+    // The launch checks' read of the template, where they made one for this plan (group-fit.ts).
+    const name = groupNames(ctx.config).launchTemplate;
+    return takeOver(ctx, templateKey(name), () => readLaunchTemplate(ctx, name));
   },
 
   desired(ctx, deps: DepOutputs, prepared): LaunchTemplateDesired {
@@ -157,7 +165,7 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
       ...(c.keyName ? { KeyName: c.keyName } : {}),
       UserData: Buffer.from(hostUserData(clusterName, ctx.stack), 'utf8').toString('base64'),
       MetadataOptions: { ...METADATA_OPTIONS },
-      BlockDeviceMappings: [{ DeviceName: ami?.rootDeviceName ?? '/dev/xvda', Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
+      BlockDeviceMappings: [{ DeviceName: ami?.rootDeviceName ?? DEFAULT_ROOT_DEVICE, Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
       ...(credits ? { CreditSpecification: { CpuCredits: credits } } : {}),
       TagSpecifications: [
         { ResourceType: 'instance' as ResourceType, Tags: awsTags(instanceTags) },
