@@ -132,6 +132,8 @@ test('group: up --instances 3 --load-balancer runs 3 tasks on 3 instances in 2+ 
     );
     const launchChecks = ['ec2:DescribeSubnets', 'ec2:DescribeInstanceTypeOfferings', 'ec2:DescribeInstanceTypes', 'ec2:DescribeImages'];
     assert.deepEqual(launchChecks.filter((op) => count(op) > 0), [], reads.join(', '));
+    // The cluster once: the capacity provider's attachment check shares the cluster step's read of the plan.
+    assert.equal(count('ecs:DescribeClusters'), 1, reads.join(', '));
     const doc = JSON.parse(second.stdout);
     assert.deepEqual(doc.steps.map((s: { action: string }) => s.action), doc.steps.map(() => 'noop'));
 
