@@ -42,7 +42,8 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, type GroupNetwork } from './zones.js';
-import { groupKey, readRawGroup, takeOver } from './group-fit.js';
+import { groupKey, readRawGroup } from './group-fit.js';
+import { oncePerPlan } from '../engine/run.js';
 import { registeredEc2Ids, whileProfilePropagates } from './instance.js';
 
 export interface AutoScalingGroupOutputs { groupName: string; groupArn: Later<string>; desired: number; subnetIds: string[]; zones: string[] }
@@ -53,7 +54,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory'>;
+type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory' | 'planReads'>;
 /** What sizing the group and waiting for it need (the capacity-provider step calls scaleGroup too). */
 export type ScaleCtx = Pick<Context, 'autoscaling' | 'ecs' | 'stack' | 'clock' | 'timing' | 'signal' | 'report'>;
 
@@ -155,9 +156,9 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
   prepare: (ctx) => groupNetwork(ctx),
 
   async read(ctx): Promise<AsgObserved | Absent> {
-    // The launch checks' read of the group, where they made one for this plan (group-fit.ts).
+    // Shared with the launch checks of this plan (group-fit.ts).
     const name = groupNames(ctx.config).autoScalingGroup;
-    const raw = await takeOver(ctx, groupKey(name), () => readRawGroup(ctx, name));
+    const raw = await oncePerPlan(ctx, groupKey(name), () => readRawGroup(ctx, name));
     const g = raw ? shape(raw, ctx.stack) : undefined;
     if (!g) return absent();
     if (g.deleting) return absent('being deleted');

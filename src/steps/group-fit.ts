@@ -8,11 +8,12 @@
  * alone is, from SSM, for the "newer AMI" note (instance.ts preparedFrom does the same for one
  * instance). Any difference runs every check, in prepare, before anything is written.
  *
- * The group and the template read here are the ones the steps' reads of the same plan would make:
- * handed to them once (takeOver), so a plan made again (under the account lock) reads afresh.
+ * The group and the template read here are the ones the steps' reads of the same plan make: shared
+ * with them (oncePerPlan), so a plan made again (under the account lock) reads afresh.
  */
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
-import type { Context, Inventory } from '../engine/context.js';
+import type { Context } from '../engine/context.js';
+import { oncePerPlan } from '../engine/run.js';
 import { ownedBy } from '../core/context.js';
 import { discovered, isAbsent, type Absent, type Discovered } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
@@ -27,36 +28,13 @@ export interface GroupNetwork {
   zones: string[];
 }
 
-/** Without Auto Scaling or the run's inventory (a context made by hand), the checks run. */
-export type FitCtx = Pick<Context, 'ec2' | 'config' | 'stack' | 'flags'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>;
+/** Without Auto Scaling, the run's inventory or a plan (a context made by hand), the checks run. */
+export type FitCtx = Pick<Context, 'ec2' | 'config' | 'stack' | 'flags'> & Partial<Pick<Context, 'autoscaling' | 'inventory' | 'planReads'>>;
 
 /** The root device of the ECS-optimized AL2023 AMIs: a template holding another is checked against the image. */
 export const DEFAULT_ROOT_DEVICE = '/dev/xvda';
 
 const LT_VERSION = '$Default';
-
-// ---- reads handed from the checks to the steps' reads -------------------------------------------------
-
-const handed = new WeakMap<Inventory, Map<string, Promise<unknown>>>();
-
-/** A read the checks made that the step's read of this plan would make too: kept for it. */
-function handOver<T>(ctx: { inventory?: Inventory }, key: string, p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  if (!ctx.inventory) return p;
-  let m = handed.get(ctx.inventory);
-  if (!m) handed.set(ctx.inventory, (m = new Map()));
-  m.set(key, p);
-  return p;
-}
-
-/** The read the checks made for this plan, once; else (a plan made again, no checks made) read now. */
-export function takeOver<T>(ctx: { inventory?: Inventory }, key: string, read: () => Promise<T>): Promise<T> {
-  const m = ctx.inventory ? handed.get(ctx.inventory) : undefined;
-  const p = m?.get(key) as Promise<T> | undefined;
-  if (!p) return read();
-  m!.delete(key);
-  return p;
-}
 
 export const groupKey = (name: string) => `autoscaling:group:${name}`;
 export const templateKey = (name: string) => `ec2:launch-template:${name}`;
@@ -72,11 +50,11 @@ export async function readRawGroup(ctx: Pick<Context, 'autoscaling'>, name: stri
 /**
  * The group's network when the group and its template already are what the settings ask for;
  * undefined when anything differs (or can't be told without the checks): then the checks run. Made
- * once per run, where the run has its inventory (without one, the reads it saves could not be shared).
+ * once per run, in a plan of a run with its inventory (elsewhere, the reads it saves could not be shared).
  */
 export function groupAsAsked(ctx: FitCtx): Promise<GroupNetwork | undefined> {
   const { autoscaling, inventory } = ctx;
-  if (!inventory || !autoscaling) return Promise.resolve(undefined);
+  if (!inventory || !autoscaling || !ctx.planReads) return Promise.resolve(undefined);
   const c = ctx.config;
   return inventory.once(`group:as-asked:${JSON.stringify([c.instanceType, c.vpcId ?? '', c.subnetId ?? '', c.keyName ?? '', Boolean(ctx.flags.replaceInstance)])}`, () => findFit(ctx, autoscaling));
 }
@@ -86,8 +64,8 @@ async function findFit(ctx: FitCtx, autoscaling: Context['autoscaling']): Promis
   if (c.subnetId || ctx.flags.replaceInstance) return undefined; // --subnet is refused by the checks; a replacement launches
   const names = groupNames(c);
   const [g, t, groups] = await Promise.all([
-    handOver(ctx, groupKey(names.autoScalingGroup), readRawGroup({ autoscaling }, names.autoScalingGroup)),
-    handOver<LaunchTemplateObserved | Absent>(ctx, templateKey(names.launchTemplate), readLaunchTemplate(ctx, names.launchTemplate)),
+    oncePerPlan(ctx, groupKey(names.autoScalingGroup), () => readRawGroup({ autoscaling }, names.autoScalingGroup)),
+    oncePerPlan<LaunchTemplateObserved | Absent>(ctx, templateKey(names.launchTemplate), () => readLaunchTemplate(ctx, names.launchTemplate)),
     stackSecurityGroupsAtStart(ctx),
   ]);
   if (!g || g.Status === 'Delete in progress' || !ownedBy(Object.fromEntries((g.Tags ?? []).map((x) => [x.Key ?? '', x.Value ?? ''])), ctx.stack)) return undefined;

@@ -26,7 +26,8 @@ import { CLUSTER_TAG, METADATA_OPTIONS, amiNoteFor, architectureByName, cpuCredi
 import { clientToken } from './tokens.js';
 import { iamNameIn } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
-import { DEFAULT_ROOT_DEVICE, groupAsAsked, takeOver, templateKey } from './group-fit.js';
+import { DEFAULT_ROOT_DEVICE, groupAsAsked, templateKey } from './group-fit.js';
+import { oncePerPlan } from '../engine/run.js';
 import { describeTemplates, normaliseData, readLaunchTemplate, stackTemplates, type DataLike, type LaunchTemplateObserved } from './launch-template-observe.js';
 
 export { normaliseData, readLaunchTemplate, type LaunchTemplateObserved, type TemplateData } from './launch-template-observe.js';
@@ -40,7 +41,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>;
+type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'> & Partial<Pick<Context, 'autoscaling' | 'inventory' | 'planReads'>>;
 
 /** The running instances keep theirs: said with every new version. */
 export const NEW_VERSION_NOTE = 'running instances keep the version they were launched from until they are replaced';
@@ -145,9 +146,9 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
   },
 
   read(ctx) {
-    // The launch checks' read of the template, where they made one for this plan (group-fit.ts).
+    // Shared with the launch checks of this plan (group-fit.ts).
     const name = groupNames(ctx.config).launchTemplate;
-    return takeOver(ctx, templateKey(name), () => readLaunchTemplate(ctx, name));
+    return oncePerPlan(ctx, templateKey(name), () => readLaunchTemplate(ctx, name));
   },
 
   desired(ctx, deps: DepOutputs, prepared): LaunchTemplateDesired {

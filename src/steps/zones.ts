@@ -12,7 +12,7 @@ import { groupAsAsked, type GroupNetwork } from './group-fit.js';
 
 export type { GroupNetwork } from './group-fit.js';
 
-type Ctx = Pick<Context, 'ec2' | 'autoscaling' | 'config' | 'stack' | 'flags' | 'inventory'>;
+type Ctx = Pick<Context, 'ec2' | 'autoscaling' | 'config' | 'stack' | 'flags' | 'inventory' | 'planReads'>;
 
 const memo = new WeakMap<object, Promise<GroupNetwork>>();
 
