@@ -137,6 +137,9 @@ test('group: up --instances 3 --load-balancer runs 3 tasks on 3 instances in 2+ 
     // The container instances once: those the service's tasks run on (its targets' check), which show
     // the group's instances registered, so the capacity provider's check lists none again.
     assert.deepEqual([count('ecs:DescribeContainerInstances'), count('ecs:ListContainerInstances')], [1, 0], reads.join(', '));
+    // The launch template in one call: its versions by the id the run's Tagging API listing shows
+    // (which proves nothing: the versions' answer does), its tags from that listing.
+    assert.deepEqual([count('ec2:DescribeLaunchTemplates'), count('ec2:DescribeLaunchTemplateVersions')], [0, 1], reads.join(', '));
     const doc = JSON.parse(second.stdout);
     assert.deepEqual(doc.steps.map((s: { action: string }) => s.action), doc.steps.map(() => 'noop'));
 
