@@ -9,6 +9,7 @@ import { STACK_TAG, ownedBy } from '../core/context.js';
 import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, type Absent } from '../core/step.js';
 import { tagMap } from './host.js';
+import { taggedResources } from './inventory.js';
 
 type Ctx = Pick<Context, 'ec2' | 'stack'>;
 /** A template's data in the form plans compare: what this step sets, nothing else. */
@@ -146,7 +147,19 @@ async function otherVersionsData(ctx: Pick<Ctx, 'ec2'>, id: string, defaultVersi
   }
 }
 
-export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string): Promise<LaunchTemplateObserved | Absent> {
+/** With the Tagging API and the run's inventory, the template the run's listing shows is read in one call. */
+type ReadCtx = Pick<Ctx, 'ec2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>;
+
+/**
+ * The template of that name: where the run's Tagging API listing shows the stack's template of that
+ * name (its Name tag), its versions by that id in one call (readListed); otherwise, or where that
+ * answer does not settle it, the stack's templates by tag (else the one of that name), then the
+ * default version's data and the others'.
+ */
+export async function readLaunchTemplate(ctx: ReadCtx, name: string): Promise<LaunchTemplateObserved | Absent> {
+  const listed = await listedTemplate(ctx, name);
+  const found = listed && (await readListed(ctx, name, listed));
+  if (found) return found;
   const tagged = await stackTemplates(ctx);
   let t = tagged.find((x) => x.LaunchTemplateName === name);
   if (!t) t = (await describeTemplates(ctx, { LaunchTemplateNames: [name] }))[0];
@@ -170,3 +183,45 @@ export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: 
   };
 }
 
+
+/** The stack's template of that name as the run's Tagging API listing shows it (its id and tags), if it does. */
+async function listedTemplate(ctx: ReadCtx, name: string): Promise<{ id: string; tags: Record<string, string> } | undefined> {
+  if (!ctx.tagging) return undefined;
+  const listed = await taggedResources({ tagging: ctx.tagging, stack: ctx.stack, inventory: ctx.inventory }).catch(() => undefined);
+  const r = listed?.find((x) => x.arn.split(':')[2] === 'ec2' && x.arn.split(':')[5]?.startsWith('launch-template/') && x.tags.Name === name);
+  return r ? { id: r.arn.split(':')[5]!.slice('launch-template/'.length), tags: r.tags } : undefined;
+}
+
+/**
+ * The listed template's versions in one DescribeLaunchTemplateVersions (EC2 lists the newest first,
+ * so the first page holds the latest): the answer proves the template exists and is the one of that
+ * name; only then are its tags taken from the listing. Undefined where the answer does not settle it
+ * (gone meanwhile: the listing is eventually consistent; another name; more than one page, or no
+ * default among them): the caller reads it the usual way.
+ */
+async function readListed(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string, listed: { id: string; tags: Record<string, string> }): Promise<LaunchTemplateObserved | undefined> {
+  let res;
+  try {
+    res = await ctx.ec2.describeLaunchTemplateVersions({ LaunchTemplateId: listed.id, MaxResults: 200 });
+  } catch (e) {
+    if (hasAwsCode(e, 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateId.Malformed', 'InvalidLaunchTemplateName.NotFoundException')) return undefined;
+    throw e;
+  }
+  const versions = (res.LaunchTemplateVersions ?? []).filter((v) => v.VersionNumber !== undefined);
+  const def = versions.find((v) => v.DefaultVersion);
+  if (res.NextToken || !def || versions.some((v) => v.LaunchTemplateId !== listed.id || v.LaunchTemplateName !== name)) return undefined;
+  const otherVersions = versions
+    .filter((v) => v !== def)
+    .sort((a, b) => b.VersionNumber! - a.VersionNumber!)
+    .map((v) => ({ version: v.VersionNumber!, data: normaliseData(v.LaunchTemplateData as DataLike | undefined) }));
+  return {
+    launchTemplateId: listed.id,
+    name,
+    defaultVersion: def.VersionNumber!,
+    latestVersion: Math.max(...versions.map((v) => v.VersionNumber!)),
+    tags: listed.tags,
+    owned: ownedBy(listed.tags, ctx.stack),
+    data: normaliseData(def.LaunchTemplateData as DataLike | undefined),
+    ...(otherVersions.length ? { otherVersions } : {}),
+  };
+}
