@@ -42,6 +42,11 @@ export interface Context extends AwsClients {
   readonly endpoint?: string;
   /** The stack's inventory, read once per run (absent in contexts made by hand: read per client). */
   readonly inventory?: Inventory;
+  /**
+   * Reads the steps of one plan share (engine/run.ts oncePerPlan): the same fact at the same moment,
+   * read by two steps. A plan made again (under the account lock) reads afresh. Absent outside a plan.
+   */
+  readonly planReads?: Inventory;
   /** The Docker daemon (the image step); created on first use. */
   readonly docker: DockerEngine;
   /** Progress for the step being run (the engine binds it to the step). */

@@ -26,6 +26,7 @@ import { deepEqual } from '../core/diff.js';
 import { runGraph, runOrder } from './graph.js';
 import { checkInterrupted, combine, EngineError, interrupted, pickError, stepContext, type RunReport, type StepReport } from './report.js';
 import { assertKnown } from './ownership.js';
+import { withPlanReads } from './run.js';
 
 export { topoSort } from './graph.js';
 export { EngineError, type RunReport, type StepReport } from './report.js';
@@ -85,7 +86,8 @@ function depsFor(step: AnyStep, outputs: Map<StepId, Outputs>): DepOutputs {
  * Validate and plan the whole run, changing nothing. Throws (0 mutating calls made) on any
  * conflict, missing dependency or failed precondition, naming all of them.
  */
-export async function planRun(steps: readonly AnyStep[], ctx: Context, opts: PlanOptions = {}): Promise<RunPlan> {
+export async function planRun(steps: readonly AnyStep[], runCtx: Context, opts: PlanOptions = {}): Promise<RunPlan> {
+  const ctx = withPlanReads(runCtx);
   const { run, targets } = runOrder(steps, opts.targets, opts.withAfter);
   const prepared = await prepareSteps(run, ctx);
   const outputs = new Map<StepId, Outputs>();
@@ -269,7 +271,8 @@ function summaryOf(plan: Plan): string | undefined {
 }
 
 /** Read and plan every step without changing anything (status). */
-export async function inspectSteps(steps: readonly AnyStep[], ctx: Context): Promise<RunReport> {
+export async function inspectSteps(steps: readonly AnyStep[], runCtx: Context): Promise<RunReport> {
+  const ctx = withPlanReads(runCtx);
   const { run } = runOrder(steps);
   let prepared: Map<StepId, unknown>;
   try {

@@ -3,6 +3,8 @@
  * once per run and shared, instead of once per step. The run is the one its abort signal belongs to
  * (every run has its own, src/cli/runtime.ts interruptSignal): a new run reads afresh.
  */
+import type { Context, Inventory } from './context.js';
+
 const runs = new WeakMap<AbortSignal, Map<string, Promise<unknown>>>();
 
 export function oncePerRun<T>(ctx: { readonly signal: AbortSignal }, key: string, read: () => Promise<T>): Promise<T> {
@@ -16,4 +18,36 @@ export function oncePerRun<T>(ctx: { readonly signal: AbortSignal }, key: string
     p.catch(() => memo.delete(key));
   }
   return p;
+}
+
+/** A fresh set of reads shared by once(): a failed read is made again by the next asker. */
+function sharedReads(): Inventory {
+  const reads = new Map<string, Promise<unknown>>();
+  return {
+    once<T>(key: string, read: () => Promise<T>): Promise<T> {
+      let p = reads.get(key) as Promise<T> | undefined;
+      if (!p) {
+        const started = read();
+        p = started;
+        reads.set(key, started);
+        started.catch(() => {
+          if (reads.get(key) === started) reads.delete(key);
+        });
+      }
+      return p;
+    },
+  };
+}
+
+/** The context of one plan: its steps share their reads of the same fact (oncePerPlan). */
+export function withPlanReads(ctx: Context): Context {
+  return Object.create(ctx, { planReads: { value: sharedReads(), enumerable: true } }) as Context;
+}
+
+/**
+ * A read two steps of one plan make (the cluster, for the cluster step and the capacity provider's
+ * attachment): made once for the plan. Outside a plan (apply, a context made by hand), made each time.
+ */
+export function oncePerPlan<T>(ctx: { readonly planReads?: Inventory }, key: string, read: () => Promise<T>): Promise<T> {
+  return ctx.planReads ? ctx.planReads.once(key, read) : read();
 }

@@ -32,8 +32,8 @@
 import type { AutoScalingGroup, Instance as AsgInstance } from '@aws-sdk/client-auto-scaling';
 import { inServiceText } from '../core/plural.js';
 import { deleteOnce, deleteOwned } from '../engine/ownership.js';
-import type { Context } from '../engine/context.js';
-import { taggedGroups } from './inventory.js';
+import type { Context, Inventory } from '../engine/context.js';
+import { containerInstancesSeen, taggedGroups } from './inventory.js';
 import { ownedBy, STACK_TAG } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { hasAwsCode } from '../core/errors.js';
@@ -42,6 +42,8 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { groupNetwork, type GroupNetwork } from './zones.js';
+import { groupKey, readRawGroup } from './group-fit.js';
+import { oncePerPlan } from '../engine/run.js';
 import { registeredEc2Ids, whileProfilePropagates } from './instance.js';
 
 export interface AutoScalingGroupOutputs { groupName: string; groupArn: Later<string>; desired: number; subnetIds: string[]; zones: string[] }
@@ -52,9 +54,9 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'autoscaling' | 'ec2' | 'ecs' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'inventory' | 'planReads'>;
 /** What sizing the group and waiting for it need (the capacity-provider step calls scaleGroup too). */
-export type ScaleCtx = Pick<Context, 'autoscaling' | 'ecs' | 'stack' | 'clock' | 'timing' | 'signal' | 'report'>;
+export type ScaleCtx = Pick<Context, 'autoscaling' | 'ecs' | 'stack' | 'clock' | 'timing' | 'signal' | 'report'> & Partial<Pick<Context, 'inventory'>>;
 
 /** The tag ECS puts on a group when a capacity provider is created over it. AWS's, not ours. */
 export const ECS_MANAGED_TAG = 'AmazonECSManaged';
@@ -110,8 +112,7 @@ function shape(g: AutoScalingGroup, stack: string): AsgObserved {
 }
 
 export async function readGroup(ctx: Pick<Context, 'autoscaling' | 'stack'>, name: string): Promise<AsgObserved | undefined> {
-  const res = await ctx.autoscaling.describeAutoScalingGroups({ AutoScalingGroupNames: [name] });
-  const g = res.AutoScalingGroups?.find((x) => x.AutoScalingGroupName === name);
+  const g = await readRawGroup(ctx, name);
   return g ? shape(g, ctx.stack) : undefined;
 }
 
@@ -155,7 +156,10 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
   prepare: (ctx) => groupNetwork(ctx),
 
   async read(ctx): Promise<AsgObserved | Absent> {
-    const g = await readGroup(ctx, groupNames(ctx.config).autoScalingGroup);
+    // Shared with the launch checks of this plan (group-fit.ts).
+    const name = groupNames(ctx.config).autoScalingGroup;
+    const raw = await oncePerPlan(ctx, groupKey(name), () => readRawGroup(ctx, name));
+    const g = raw ? shape(raw, ctx.stack) : undefined;
     if (!g) return absent();
     if (g.deleting) return absent('being deleted');
     return g;
@@ -166,8 +170,8 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
     return {
       name: groupNames(ctx.config).autoScalingGroup,
       count: ctx.config.instances,
-      subnets: network.subnets.map((s) => s.subnetId).sort(),
-      zones: network.subnets.map((s) => s.zone),
+      subnets: [...network.subnets],
+      zones: [...network.zones],
       launchTemplateId: known(lt) ?? showValue(lt),
       ...(known(lt) === undefined ? { pending: `the launch template (${showValue(lt)})` } : {}),
       cluster: ctx.config.clusterName,
@@ -227,7 +231,10 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
     // A group that changes nothing, at its size with its instances in service and handed to its
     // capacity provider when the plan read it a moment ago, is not read and waited on again.
     const settled = plan.action === 'noop' && !isAbsent(observed) && observed.tags[ECS_MANAGED_TAG] !== undefined && [observed.min, observed.max, observed.desired].every((n) => n === desired.count) && inService(observed).length >= desired.count;
-    if (settled) return { groupName: desired.name, groupArn: observed.arn, desired: desired.count, subnetIds: desired.subnets, zones: desired.zones };
+    if (settled) {
+      settledAtPlan(ctx, observed);
+      return { groupName: desired.name, groupArn: observed.arn, desired: desired.count, subnetIds: desired.subnets, zones: desired.zones };
+    }
     const g = await readGroup(ctx, desired.name);
     if (!g) throw new Error(`Auto Scaling group ${desired.name} was not found right after it was created`);
     if (await providerAttached(ctx, g, desired.cluster)) {
@@ -288,6 +295,27 @@ export const autoScalingGroupStep: DeclaredStep<Ctx, AsgObserved, AsgDesired, Gr
 
 const SIZE_FIELDS = ['min', 'max', 'desired'];
 
+/**
+ * Groups the group step found settled at the plan's read (at their size, in service, handed to their
+ * provider) and so wrote nothing to: the capacity provider's wait takes that read as its first look
+ * instead of reading the group again. Taken once.
+ */
+const settledGroups = new WeakMap<Inventory, Map<string, AsgObserved>>();
+
+function settledAtPlan(ctx: Pick<Context, 'inventory'>, g: AsgObserved): void {
+  if (!ctx.inventory) return;
+  let m = settledGroups.get(ctx.inventory);
+  if (!m) settledGroups.set(ctx.inventory, (m = new Map()));
+  m.set(g.name, g);
+}
+
+function takeSettled(ctx: Pick<Context, 'inventory'>, name: string): AsgObserved | undefined {
+  const m = ctx.inventory ? settledGroups.get(ctx.inventory) : undefined;
+  const g = m?.get(name);
+  m?.delete(name);
+  return g;
+}
+
 /** A launch template's instance profile that IAM has not yet propagated to EC2 (see the header). */
 function isProfilePropagation(e: unknown): boolean {
   return hasAwsCode(e, 'ValidationError') && /Invalid IAM Instance Profile/i.test((e as Error).message ?? '');
@@ -315,6 +343,10 @@ async function providerAttached(ctx: Ctx, g: AsgObserved, cluster: string): Prom
  * service and registered in the cluster. Called only once the capacity provider is attached.
  */
 export async function scaleGroup(ctx: ScaleCtx, name: string, count: number, cluster: string): Promise<AsgObserved> {
+  const planned = takeSettled(ctx, name);
+  // The group step wrote nothing to a settled group: the plan's read of it is still the fact, and
+  // so is what that plan saw of the cluster's container instances.
+  if (planned && planned.min === count && planned.max === count && planned.desired === count) return waitInService(ctx, name, count, cluster, planned, containerInstancesSeen(ctx, cluster));
   const g = await readGroup(ctx, name);
   if (!g) throw new Error(`Auto Scaling group ${name} does not exist`);
   if (g.min !== count || g.max !== count || g.desired !== count) {
@@ -339,17 +371,26 @@ function shapeOf(d: AsgDesired) {
   };
 }
 
-async function waitInService(ctx: ScaleCtx, name: string, count: number, cluster: string, read?: AsgObserved): Promise<AsgObserved> {
+/**
+ * Wait until `count` instances of the group are in service and registered in the cluster. `read` is
+ * the first look at the group; `seen`, what the plan saw of the container instances with it: where
+ * it shows every instance in service ACTIVE, the cluster's are not listed again.
+ */
+async function waitInService(ctx: ScaleCtx, name: string, count: number, cluster: string, read?: AsgObserved, seen?: ReadonlyMap<string, string>): Promise<AsgObserved> {
   const d = { name, count, cluster };
   let last = '';
   let first = read;
+  let firstSeen = seen;
   return pollUntil(
     async () => {
       const g = first ?? (await readGroup(ctx, d.name));
+      const known = first ? firstSeen : undefined;
       first = undefined;
+      firstSeen = undefined;
       if (!g) return undefined;
       const up = inService(g);
-      const active = up.length >= d.count ? await registeredEc2Ids(ctx, d.cluster) : new Set<string>();
+      const shown = known && up.length >= d.count && up.every((i) => known.get(i.id) === 'ACTIVE');
+      const active = shown ? new Set(up.map((i) => i.id)) : up.length >= d.count ? await registeredEc2Ids(ctx, d.cluster) : new Set<string>();
       const registered = up.filter((i) => active.has(i.id)).length;
       const line = `${inServiceText(up.length, d.count)}, ${registered} registered in cluster ${d.cluster}`;
       if (line !== last) ctx.report(line);

@@ -32,6 +32,7 @@ import { groupNames } from '../core/topology.js';
 import { pollUntil, retryOn, within } from '../core/wait.js';
 import { ownedTagsDiff, ownershipConflict } from './ownership.js';
 import { scaleGroup } from './auto-scaling-group.js';
+import { clusterInPlan } from './cluster.js';
 
 export interface CapacityProviderOutputs { capacityProviderName: string; capacityProviderArn: Later<string> }
 
@@ -41,7 +42,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'ecs' | 'autoscaling' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'ecs' | 'autoscaling' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'planReads'>;
 
 export interface CapacityProviderSettings {
   managedScaling: 'ENABLED' | 'DISABLED';
@@ -91,8 +92,9 @@ function shape(cp: CapacityProvider, stack: string, cluster: CapacityProviderObs
   };
 }
 
-async function readCluster(ctx: Pick<Context, 'ecs'>, cluster: string): Promise<CapacityProviderObserved['cluster']> {
-  const c = (await ctx.ecs.describeClusters({ clusters: [cluster] })).clusters?.find((x) => x.status === 'ACTIVE' || x.status === 'PROVISIONING');
+/** The cluster's providers and default strategy: in a plan, from the cluster step's read of it (clusterInPlan). */
+async function readCluster(ctx: Pick<Context, 'ecs'> & Partial<Pick<Context, 'planReads'>>, cluster: string): Promise<CapacityProviderObserved['cluster']> {
+  const c = (await clusterInPlan(ctx, cluster)).clusters?.find((x) => x.status === 'ACTIVE' || x.status === 'PROVISIONING');
   return c ? { providers: c.capacityProviders ?? [], strategy: c.defaultCapacityProviderStrategy ?? [] } : undefined;
 }
 

@@ -10,7 +10,9 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags, ownedBy, tagValue } from '../core/context.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
 import { ABSENT, absent, isAbsent, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
+import type { DescribeClustersCommandOutput } from '@aws-sdk/client-ecs';
 import { deleteOnce, deleteOwned } from '../engine/ownership.js';
+import { oncePerPlan } from '../engine/run.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
 
@@ -41,8 +43,16 @@ export interface ClusterDesired {
   adopt: boolean;
 }
 
-export async function readCluster(ctx: Pick<Context, 'ecs' | 'stack'>, name: string): Promise<ClusterObserved | Absent> {
-  const res = await ctx.ecs.describeClusters({ clusters: [name], include: ['TAGS'] });
+/**
+ * DescribeClusters of the cluster with its tags, once per plan: the cluster step's read and the
+ * capacity provider's (the cluster's providers and default strategy) are the same fact at the same moment.
+ */
+export function clusterInPlan(ctx: Pick<Context, 'ecs' | 'planReads'>, name: string): Promise<DescribeClustersCommandOutput> {
+  return oncePerPlan(ctx, `ecs:cluster:${name}`, () => ctx.ecs.describeClusters({ clusters: [name], include: ['TAGS'] }));
+}
+
+export async function readCluster(ctx: Pick<Context, 'ecs' | 'stack'> & Partial<Pick<Context, 'planReads'>>, name: string): Promise<ClusterObserved | Absent> {
+  const res = await clusterInPlan(ctx, name);
   const c = res.clusters?.find((x) => x.clusterName === name);
   if (!c) return ABSENT;
   if (c.status === 'INACTIVE') return absent('deleted (INACTIVE)');

@@ -295,3 +295,24 @@ export async function taggedGroups(ctx: { autoscaling: AwsClients['autoscaling']
   } while (token);
   return out;
 }
+
+const seenInstances = new WeakMap<Inventory, Map<string, Map<string, string>>>();
+
+/**
+ * Container instances a plan's read described (the service's tasks' hosts, for its targets' check),
+ * per cluster: EC2 instance id -> status. The latest plan's replace an earlier plan's.
+ */
+export function sawContainerInstances(ctx: { inventory?: Inventory }, cluster: string, byEc2: ReadonlyMap<string, string>): void {
+  if (!ctx.inventory) return;
+  let m = seenInstances.get(ctx.inventory);
+  if (!m) seenInstances.set(ctx.inventory, (m = new Map()));
+  m.set(cluster, new Map(byEc2));
+}
+
+/**
+ * What the plan saw of the cluster's container instances (sawContainerInstances): a wait that starts
+ * from the plan's read of the group (nothing written to it since) takes its first look from it.
+ */
+export function containerInstancesSeen(ctx: { inventory?: Inventory }, cluster: string): ReadonlyMap<string, string> | undefined {
+  return ctx.inventory ? seenInstances.get(ctx.inventory)?.get(cluster) : undefined;
+}

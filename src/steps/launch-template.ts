@@ -20,12 +20,17 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG, awsTags, ownedBy } from '../core/context.js';
 import { diff } from '../core/diff.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
-import { ABSENT, isAbsent, isUnknown, showValue, unknown, type Absent, type DepOutputs, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
+import { isAbsent, isUnknown, showValue, unknown, type Absent, type DepOutputs, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { groupNames } from '../core/topology.js';
 import { CLUSTER_TAG, METADATA_OPTIONS, amiNoteFor, architectureByName, cpuCreditsFor, hostUserData, prepareInstanceType, prepareKeyPair, resolveAmi, tagMap, type AmiInfo } from './host.js';
 import { clientToken } from './tokens.js';
 import { iamNameIn } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
+import { DEFAULT_ROOT_DEVICE, groupAsAsked, templateKey } from './group-fit.js';
+import { oncePerPlan } from '../engine/run.js';
+import { describeTemplates, normaliseData, readLaunchTemplate, stackTemplates, type DataLike, type LaunchTemplateObserved } from './launch-template-observe.js';
+
+export { normaliseData, readLaunchTemplate, type LaunchTemplateObserved, type TemplateData } from './launch-template-observe.js';
 
 /** What every instance of the group is launched with (AMI, user data, IMDSv2, encrypted gp3, profile, credits). */
 export interface LaunchTemplateOutputs { launchTemplateId: Later<string>; launchTemplateName: string; version: Later<number>; amiId: string; architecture: 'x86_64' | 'arm64'; instanceType: string }
@@ -36,42 +41,10 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'>;
+type Ctx = Pick<Context, 'ec2' | 'ssm' | 'config' | 'tags' | 'stack' | 'flags' | 'account' | 'report'> & Partial<Pick<Context, 'autoscaling' | 'inventory' | 'planReads'>>;
 
 /** The running instances keep theirs: said with every new version. */
 export const NEW_VERSION_NOTE = 'running instances keep the version they were launched from until they are replaced';
-
-/** A template's data in the form plans compare: what this step sets, nothing else. */
-export interface TemplateData {
-  imageId?: string;
-  instanceType?: string;
-  /** The instance profile's name (a template may hold its ARN instead: the name is its last part). */
-  instanceProfile?: string;
-  securityGroupIds: string[];
-  keyName?: string;
-  /** Decoded. */
-  userData?: string;
-  metadata: { httpTokens?: string; hopLimit?: number; httpEndpoint?: string };
-  rootVolume?: { deviceName?: string; volumeType?: string; encrypted?: boolean; deleteOnTermination?: boolean };
-  cpuCredits?: string;
-  instanceTags: Record<string, string>;
-  volumeTags: Record<string, string>;
-}
-
-export interface LaunchTemplateObserved {
-  launchTemplateId: string;
-  name: string;
-  defaultVersion: number;
-  latestVersion: number;
-  tags: Record<string, string>;
-  owned: boolean;
-  /** The default version's data, normalised. */
-  data: TemplateData;
-  /** The other versions' data, newest first: one may already be what is desired (the default was changed by hand). */
-  otherVersions?: { version: number; data: TemplateData }[];
-  /** Other templates carrying the stack tag (a cluster renamed): deleted by destroy. */
-  others?: { launchTemplateId: string; name: string }[];
-}
 
 export interface LaunchTemplatePrepared {
   ami?: AmiInfo;
@@ -92,58 +65,6 @@ export interface LaunchTemplateDesired {
   stack: string;
 }
 
-// ---- normalisation ----------------------------------------------------------------------------------
-
-/** What both the request and the response data of a template have (the SDK types differ in details). */
-interface DataLike {
-  ImageId?: string;
-  InstanceType?: string;
-  IamInstanceProfile?: { Arn?: string; Name?: string };
-  SecurityGroupIds?: string[];
-  KeyName?: string;
-  UserData?: string;
-  MetadataOptions?: { HttpTokens?: string; HttpPutResponseHopLimit?: number; HttpEndpoint?: string };
-  BlockDeviceMappings?: { DeviceName?: string; Ebs?: { VolumeType?: string; Encrypted?: boolean; DeleteOnTermination?: boolean } }[];
-  CreditSpecification?: { CpuCredits?: string };
-  TagSpecifications?: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[];
-}
-
-function decode(b64: string | undefined): string | undefined {
-  return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
-}
-
-/** The normalised form of a template's data, request or response. */
-export function normaliseData(d: DataLike | undefined): TemplateData {
-  const root = d?.BlockDeviceMappings?.[0];
-  const profile = d?.IamInstanceProfile?.Name ?? d?.IamInstanceProfile?.Arn?.split('/').pop();
-  const tagsOf = (type: string) => tagMap(d?.TagSpecifications?.find((t) => t.ResourceType === type)?.Tags);
-  const out: TemplateData = {
-    securityGroupIds: [...(d?.SecurityGroupIds ?? [])].sort(),
-    metadata: {},
-    instanceTags: tagsOf('instance'),
-    volumeTags: tagsOf('volume'),
-  };
-  if (d?.ImageId) out.imageId = d.ImageId;
-  if (d?.InstanceType) out.instanceType = d.InstanceType;
-  if (profile) out.instanceProfile = profile;
-  if (d?.KeyName) out.keyName = d.KeyName;
-  if (d?.UserData) out.userData = decode(d.UserData);
-  const m = d?.MetadataOptions;
-  if (m?.HttpTokens) out.metadata.httpTokens = m.HttpTokens;
-  if (m?.HttpPutResponseHopLimit !== undefined) out.metadata.hopLimit = m.HttpPutResponseHopLimit;
-  if (m?.HttpEndpoint) out.metadata.httpEndpoint = m.HttpEndpoint;
-  if (root) {
-    out.rootVolume = {
-      ...(root.DeviceName ? { deviceName: root.DeviceName } : {}),
-      ...(root.Ebs?.VolumeType ? { volumeType: root.Ebs.VolumeType } : {}),
-      ...(root.Ebs?.Encrypted !== undefined ? { encrypted: root.Ebs.Encrypted } : {}),
-      ...(root.Ebs?.DeleteOnTermination !== undefined ? { deleteOnTermination: root.Ebs.DeleteOnTermination } : {}),
-    };
-  }
-  if (d?.CreditSpecification?.CpuCredits) out.cpuCredits = d.CreditSpecification.CpuCredits;
-  return out;
-}
-
 /**
  * The data a new version would carry: the desired, but on the AMI the template has unless
  * --replace-instance (or unless the recommended one is not known).
@@ -152,29 +73,6 @@ export function effectiveData(observed: LaunchTemplateObserved | Absent, d: Laun
   if (isAbsent(observed)) return d.data;
   const keep = observed.data.imageId && (!d.replaceInstance || !d.data.ImageId);
   return keep ? { ...d.data, ImageId: observed.data.imageId } : d.data;
-}
-
-// ---- read -------------------------------------------------------------------------------------------
-
-async function describeTemplates(ctx: Pick<Ctx, 'ec2'>, input: { Filters?: { Name: string; Values: string[] }[]; LaunchTemplateNames?: string[] }): Promise<LaunchTemplate[]> {
-  const out: LaunchTemplate[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const res = await ctx.ec2.describeLaunchTemplates({ ...input, NextToken: token });
-      out.push(...(res.LaunchTemplates ?? []));
-      token = res.NextToken;
-    } while (token);
-  } catch (e) {
-    if (hasAwsCode(e, 'InvalidLaunchTemplateName.NotFoundException', 'InvalidLaunchTemplateId.NotFound')) return [];
-    throw e;
-  }
-  return out;
-}
-
-/** The stack's templates (by the stack tag). */
-function stackTemplates(ctx: Pick<Ctx, 'ec2' | 'stack'>): Promise<LaunchTemplate[]> {
-  return describeTemplates(ctx, { Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.stack] }] });
 }
 
 /** An endpoint without launch templates (an emulator) holds none of ours: nothing to delete there. */
@@ -187,56 +85,6 @@ async function orNone<T>(p: Promise<T[]>): Promise<T[]> {
     if (hasAwsCode(e, ...NO_LAUNCH_TEMPLATES)) return [];
     throw e;
   }
-}
-
-async function defaultVersionData(ctx: Pick<Ctx, 'ec2'>, id: string): Promise<{ version: number; data: TemplateData } | undefined> {
-  try {
-    const res = await ctx.ec2.describeLaunchTemplateVersions({ LaunchTemplateId: id, Versions: ['$Default'] });
-    const v = res.LaunchTemplateVersions?.[0];
-    if (!v) return undefined;
-    return { version: v.VersionNumber ?? 1, data: normaliseData(v.LaunchTemplateData as DataLike | undefined) };
-  } catch (e) {
-    if (hasAwsCode(e, 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateName.NotFoundException')) return undefined; // deleted meanwhile
-    throw e;
-  }
-}
-
-/** The template's versions other than the default (newest first; at most 200, one page). */
-async function otherVersionsData(ctx: Pick<Ctx, 'ec2'>, id: string, defaultVersion: number): Promise<{ version: number; data: TemplateData }[]> {
-  try {
-    const res = await ctx.ec2.describeLaunchTemplateVersions({ LaunchTemplateId: id, MaxResults: 200 });
-    return (res.LaunchTemplateVersions ?? [])
-      .filter((v) => v.VersionNumber !== undefined && v.VersionNumber !== defaultVersion)
-      .sort((a, b) => (b.VersionNumber ?? 0) - (a.VersionNumber ?? 0))
-      .map((v) => ({ version: v.VersionNumber!, data: normaliseData(v.LaunchTemplateData as DataLike | undefined) }));
-  } catch (e) {
-    if (hasAwsCode(e, 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateName.NotFoundException')) return [];
-    throw e;
-  }
-}
-
-export async function readLaunchTemplate(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string): Promise<LaunchTemplateObserved | Absent> {
-  const tagged = await stackTemplates(ctx);
-  let t = tagged.find((x) => x.LaunchTemplateName === name);
-  if (!t) t = (await describeTemplates(ctx, { LaunchTemplateNames: [name] }))[0];
-  const others = tagged.filter((x) => x !== t && x.LaunchTemplateId).map((x) => ({ launchTemplateId: x.LaunchTemplateId!, name: x.LaunchTemplateName ?? '' }));
-  if (!t?.LaunchTemplateId) return ABSENT;
-  const v = await defaultVersionData(ctx, t.LaunchTemplateId);
-  if (!v) return ABSENT;
-  const tags = tagMap(t.Tags);
-  const latest = t.LatestVersionNumber ?? v.version;
-  const otherVersions = latest > 1 ? await otherVersionsData(ctx, t.LaunchTemplateId, v.version) : [];
-  return {
-    launchTemplateId: t.LaunchTemplateId,
-    name: t.LaunchTemplateName ?? name,
-    defaultVersion: v.version,
-    latestVersion: t.LatestVersionNumber ?? v.version,
-    tags,
-    owned: ownedBy(tags, ctx.stack),
-    data: v.data,
-    ...(otherVersions.length ? { otherVersions } : {}),
-    ...(others.length ? { others } : {}),
-  };
 }
 
 // ---- the step ---------------------------------------------------------------------------------------
@@ -281,19 +129,26 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
   tagged: [{ type: 'ec2:launch-template' }],
 
   async prepare(ctx): Promise<LaunchTemplatePrepared> {
+    const orNote = (e: unknown) => {
+      if (ctx.flags.intent === 'inspect') return undefined;
+      throw e;
+    };
+    // The group and this template already are what the settings ask for: EC2 launches this type
+    // here with this key pair, so only the AMI's id is looked up, for the "newer AMI" note (its
+    // root device is the AL2023 AMIs' own, which the template holds: group-fit.ts).
+    if (await groupAsAsked(ctx)) return { ami: await resolveAmi(ctx, { idOnly: true }).catch(orNote) };
     const [, , ami] = await Promise.all([
       prepareInstanceType(ctx),
       prepareKeyPair(ctx),
-      resolveAmi(ctx).catch((e) => {
-        if (ctx.flags.intent === 'inspect') return undefined;
-        throw e;
-      }),
+      resolveAmi(ctx).catch(orNote),
     ]);
     return { ami };
   },
 
   read(ctx) {
-    return readLaunchTemplate(ctx, groupNames(ctx.config).launchTemplate);
+    // Shared with the launch checks of this plan (group-fit.ts).
+    const name = groupNames(ctx.config).launchTemplate;
+    return oncePerPlan(ctx, templateKey(name), () => readLaunchTemplate(ctx, name));
   },
 
   desired(ctx, deps: DepOutputs, prepared): LaunchTemplateDesired {
@@ -311,7 +166,7 @@ export const launchTemplateStep: DeclaredStep<Ctx, LaunchTemplateObserved, Launc
       ...(c.keyName ? { KeyName: c.keyName } : {}),
       UserData: Buffer.from(hostUserData(clusterName, ctx.stack), 'utf8').toString('base64'),
       MetadataOptions: { ...METADATA_OPTIONS },
-      BlockDeviceMappings: [{ DeviceName: ami?.rootDeviceName ?? '/dev/xvda', Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
+      BlockDeviceMappings: [{ DeviceName: ami?.rootDeviceName ?? DEFAULT_ROOT_DEVICE, Ebs: { VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
       ...(credits ? { CreditSpecification: { CpuCredits: credits } } : {}),
       TagSpecifications: [
         { ResourceType: 'instance' as ResourceType, Tags: awsTags(instanceTags) },

@@ -34,7 +34,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
+type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'autoscaling' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report' | 'endpoint'>;
 
 export interface LoadBalancerPrepared extends GroupNetwork {
   allowCidr?: string | Discovered<string>;
@@ -159,7 +159,7 @@ export const loadBalancerStep: DeclaredStep<Ctx, LoadBalancerObserved, LoadBalan
       name: names.loadBalancer,
       groupName: names.loadBalancerSecurityGroup,
       vpcId: vpcOf(prepared),
-      subnets: prepared.subnets.map((s) => s.subnetId).sort(),
+      subnets: [...prepared.subnets],
       ingress: cidr ? [`tcp:80:${cidr}`] : [],
       targetGroupArn: known(tg) ?? showValue(tg),
       ...(known(tg) === undefined ? { pending: `the target group (${showValue(tg)})` } : {}),

@@ -7,6 +7,7 @@ import type { Context } from '../engine/context.js';
 import { STACK_TAG } from '../core/context.js';
 import { hasAwsCode } from '../core/errors.js';
 import { ABSENT, absent, type Absent, type Later } from '../core/step.js';
+import { sawContainerInstances } from './inventory.js';
 
 
 export type Ctx = Pick<Context, 'ecs' | 'ec2' | 'elbv2' | 'tagging' | 'config' | 'tags' | 'stack' | 'account' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
@@ -120,7 +121,7 @@ export async function readService(ctx: Pick<Context, 'ecs' | 'stack'>, cluster: 
  * it does not). Either way the ALB would route to fewer tasks than run, so `status` shows it and `up`
  * registers them again: RegisterTargets is idempotent, and ECS still deregisters them when the task stops.
  */
-export async function missingTargets(ctx: Pick<Context, 'ecs' | 'elbv2'>, cluster: string, o: ServiceObserved): Promise<Target[]> {
+export async function missingTargets(ctx: Pick<Context, 'ecs' | 'elbv2'> & Partial<Pick<Context, 'inventory'>>, cluster: string, o: ServiceObserved): Promise<Target[]> {
   if (!o.loadBalancers.length) return [];
   const arns: string[] = [];
   let token: string | undefined;
@@ -135,11 +136,15 @@ export async function missingTargets(ctx: Pick<Context, 'ecs' | 'elbv2'>, cluste
   if (!running.length) return [];
   const cis = [...new Set(running.map((t) => t.containerInstanceArn!))];
   const ec2Of = new Map<string, string>();
+  const statusOf = new Map<string, string>();
   for (let i = 0; i < cis.length; i += 100) {
     for (const ci of (await ctx.ecs.describeContainerInstances({ cluster, containerInstances: cis.slice(i, i + 100) })).containerInstances ?? []) {
       if (ci.containerInstanceArn && ci.ec2InstanceId) ec2Of.set(ci.containerInstanceArn, ci.ec2InstanceId);
+      if (ci.ec2InstanceId) statusOf.set(ci.ec2InstanceId, ci.status ?? '');
     }
   }
+  // The group's wait, starting from the plan's read of the group, needn't list them again (auto-scaling-group.ts).
+  sawContainerInstances(ctx, cluster, statusOf);
   const missing: Target[] = [];
   for (const lb of o.loadBalancers) {
     const [targetGroupArn, container] = lb.split('|') as [string, string];

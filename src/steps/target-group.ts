@@ -28,7 +28,7 @@ declare module '../core/step.js' {
   }
 }
 
-type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
+type Ctx = Pick<Context, 'elbv2' | 'ec2' | 'autoscaling' | 'tagging' | 'inventory' | 'config' | 'tags' | 'stack' | 'flags' | 'clock' | 'timing' | 'signal' | 'report'>;
 
 export interface TargetGroupSettings {
   protocol: 'HTTP';

@@ -2,33 +2,25 @@
  * Where the group topology runs: one public subnet in each Availability Zone of the VPC that offers
  * the instance type. The Auto Scaling group launches into all of them (and balances the zones), and
  * the ALB needs subnets in at least two zones. Chosen the same way every run, so a re-run plans the
- * same group. Read-only; a result of the run, never saved.
+ * same group; a group that already is what the settings ask for keeps its own (group-fit.ts), and
+ * none of this is looked up. Read-only; a result of the run, never saved.
  */
 import type { Context } from '../engine/context.js';
 import { UserInputError } from '../core/errors.js';
-import type { Discovered } from '../core/step.js';
 import { offeredZones, resolveVpc } from './host.js';
+import { groupAsAsked, type GroupNetwork } from './group-fit.js';
 
-export interface ZoneSubnet {
-  subnetId: string;
-  zone: string;
-}
+export type { GroupNetwork } from './group-fit.js';
 
-export interface GroupNetwork {
-  vpcId: string | Discovered<string>;
-  /** One subnet per zone, sorted by zone. */
-  subnets: ZoneSubnet[];
-}
-
-type Ctx = Pick<Context, 'ec2' | 'config'>;
+type Ctx = Pick<Context, 'ec2' | 'autoscaling' | 'config' | 'stack' | 'flags' | 'inventory' | 'planReads'>;
 
 const memo = new WeakMap<object, Promise<GroupNetwork>>();
 
-/** The group's VPC and subnets (cached per run: the group, the ALB and the security group all ask). */
+/** The group's VPC and subnets (cached per run: the group, the ALB and the target group all ask). */
 export function groupNetwork(ctx: Ctx): Promise<GroupNetwork> {
   let p = memo.get(ctx.config);
   if (!p) {
-    p = findGroupNetwork(ctx);
+    p = groupAsAsked(ctx).then((own) => own ?? findGroupNetwork(ctx));
     memo.set(ctx.config, p);
     p.catch(() => memo.delete(ctx.config));
   }
@@ -73,5 +65,5 @@ async function findGroupNetwork(ctx: Ctx): Promise<GroupNetwork> {
       fix: `Pass --vpc with a VPC that has public subnets in two or more zones, or pick another --instance-type${c.loadBalancer ? ', or leave --load-balancer out' : ''}.`,
     });
   }
-  return { vpcId, subnets };
+  return { vpcId, subnets: subnets.map((s) => s.subnetId).sort(), zones: subnets.map((s) => s.zone) };
 }

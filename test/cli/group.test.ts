@@ -117,17 +117,29 @@ test('group: up --instances 3 --load-balancer runs 3 tasks on 3 instances in 2+ 
     const second = await runCli([...upArgs(sb.url, '--instances', '3', '--load-balancer'), '--json'], env);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(mutatingCalls(sb, mark), [], 'the second up made no mutating call');
-    // Each thing read once: the group by the step's plan and once by the capacity provider's check
-    // (at its size: that read is the wait's first look); the tags of the ALB, the target group and
+    // Each thing read once: the group by the step's plan, which the capacity provider's check takes
+    // as its wait's first look (the group step, at its size and in service, wrote nothing); the tags of the ALB, the target group and
     // the log group from the run's Tagging API listing; the ALB's security group from the stack's
-    // tagged groups; the lock not at all (nothing to write).
+    // tagged groups; the lock not at all (nothing to write); no launch checks (the group and its
+    // template already are what the settings ask for: its network is the group's, the AMI's id
+    // from SSM only, for the "newer AMI" note).
     const reads = sb.requestLog().slice(mark).map((c) => `${c.service}:${c.operation}`);
     const count = (op: string) => reads.filter((c) => c === op).length;
     assert.deepEqual(
       ['autoscaling:DescribeAutoScalingGroups', 'elasticloadbalancing:DescribeTags', 'logs:ListTagsForResource', 'ec2:DescribeSecurityGroups', 'ssm:GetParameter'].map((op) => [op, count(op)]),
-      [['autoscaling:DescribeAutoScalingGroups', 2], ['elasticloadbalancing:DescribeTags', 0], ['logs:ListTagsForResource', 0], ['ec2:DescribeSecurityGroups', 1], ['ssm:GetParameter', 1]],
+      [['autoscaling:DescribeAutoScalingGroups', 1], ['elasticloadbalancing:DescribeTags', 0], ['logs:ListTagsForResource', 0], ['ec2:DescribeSecurityGroups', 1], ['ssm:GetParameter', 1]],
       reads.join(', '),
     );
+    const launchChecks = ['ec2:DescribeSubnets', 'ec2:DescribeInstanceTypeOfferings', 'ec2:DescribeInstanceTypes', 'ec2:DescribeImages'];
+    assert.deepEqual(launchChecks.filter((op) => count(op) > 0), [], reads.join(', '));
+    // The cluster once: the capacity provider's attachment check shares the cluster step's read of the plan.
+    assert.equal(count('ecs:DescribeClusters'), 1, reads.join(', '));
+    // The container instances once: those the service's tasks run on (its targets' check), which show
+    // the group's instances registered, so the capacity provider's check lists none again.
+    assert.deepEqual([count('ecs:DescribeContainerInstances'), count('ecs:ListContainerInstances')], [1, 0], reads.join(', '));
+    // The launch template in one call: its versions by the id the run's Tagging API listing shows
+    // (which proves nothing: the versions' answer does), its tags from that listing.
+    assert.deepEqual([count('ec2:DescribeLaunchTemplates'), count('ec2:DescribeLaunchTemplateVersions')], [0, 1], reads.join(', '));
     const doc = JSON.parse(second.stdout);
     assert.deepEqual(doc.steps.map((s: { action: string }) => s.action), doc.steps.map(() => 'noop'));
 
