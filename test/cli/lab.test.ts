@@ -194,6 +194,9 @@ test('teardown: down leaves nothing tagged (checked with awscli), keeps the log 
     const before = (op: string, write: string) => ops.slice(0, ops.indexOf(write)).filter((o) => o === op).length;
     assert.equal(before('ecs:DescribeServices', 'ecs:UpdateService'), 1, ops.join(' '));
     assert.equal(before('ec2:DescribeInstances', 'ec2:TerminateInstances'), 1, ops.join(' '));
+    // The instance is gone (ECS deregistered it as it terminated): DeleteCluster is asked, not preceded by a listing.
+    assert.equal(count('ecs:ListContainerInstances'), 0, ops.join(' '));
+    assert.equal(sb.requestLog().slice(since).filter((r) => r.operation === 'DeleteCluster' && !r.errorCode).length, 1);
 
     const awscli = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
     // Asynchronous: the sandbox runs in this process, so a blocking spawn would starve it.
