@@ -103,6 +103,20 @@ export function previewedOf<R>(ctx: unknown): Found<R> | undefined {
   return typeof ctx === 'object' && ctx !== null ? (previewedFor.get(ctx) as Found<R> | undefined) : undefined;
 }
 
+/**
+ * The steps of this run whose teardown finished before a step's began (in `down`, every step that
+ * depends on it: the engine starts a teardown only once those are done). Empty outside a teardown
+ * run of several steps (a step's --delete alone, a test calling destroy).
+ */
+const deletedBeforeFor = new WeakMap<object, ReadonlySet<string>>();
+export function withDeletedBefore<C extends object>(ctx: C, ids: Iterable<string>): C {
+  deletedBeforeFor.set(ctx, new Set(ids));
+  return ctx;
+}
+export function deletedBefore(ctx: unknown): ReadonlySet<string> {
+  return (typeof ctx === 'object' && ctx !== null ? deletedBeforeFor.get(ctx) : undefined) ?? new Set();
+}
+
 /** Delete what is the stack's, one after the other (or all at once: deleteAll); what is not is listed as kept. */
 export async function destroyOwned<C, R>(o: Ownership<C, R>, ctx: C): Promise<DestroyResult> {
   const { ours, kept } = previewedOf<R>(ctx) ?? (await o.find(ctx));
