@@ -104,9 +104,9 @@ export function previewedOf<R>(ctx: unknown): Found<R> | undefined {
 }
 
 /**
- * The steps of this run whose teardown finished before a step's began (in `down`, every step that
- * depends on it: the engine starts a teardown only once those are done). Empty outside a teardown
- * run of several steps (a step's --delete alone, a test calling destroy).
+ * The steps of this run whose teardown finished before a step's began (in `down`, among them every
+ * step that depends on it: the engine starts a teardown only once those are done). Empty outside a
+ * teardown run of several steps (a step's --delete alone, a test calling a step's destroy).
  */
 const deletedBeforeFor = new WeakMap<object, ReadonlySet<string>>();
 export function withDeletedBefore<C extends object>(ctx: C, ids: Iterable<string>): C {

@@ -167,10 +167,10 @@ export const clusterStep: DeclaredStep<Ctx, ClusterObserved, ClusterDesired, und
   },
 };
 
-/** A cluster is deleted once no container instance is registered: gone instances are deregistered, live ones stop it. */
 /** What DeleteCluster answers while something still holds the cluster ("not yet": retried). */
 const CLUSTER_BUSY = ['ClusterContainsServicesException', 'ClusterContainsTasksException', 'UpdateInProgressException', 'ClusterContainsContainerInstancesException'];
 
+/** A cluster is deleted once no container instance is registered: gone instances are deregistered, live ones stop it. */
 async function deleteCluster(ctx: Ctx, c: ClusterObserved): Promise<void> {
   // When this run has just deleted the stack's instances (`down`: the instance step, or the Auto
   // Scaling group's, waited until terminated), ECS has deregistered them, and it refuses DeleteCluster
