@@ -213,7 +213,7 @@ async function notOursNamed(ctx: Pick<Ctx, 'ec2' | 'stack'>, name: string, vpcId
 }
 
 /** The stack's security groups this step owns: every one carrying the stack tag but the ALB's. */
-type OwnedGroup = { GroupId?: string; GroupName?: string; VpcId?: string };
+type OwnedGroup = { GroupId?: string; GroupName?: string };
 
 async function stackSecurityGroups(ctx: Pick<Ctx, 'ec2' | 'stack' | 'config' | 'inventory'>): Promise<OwnedGroup[]> {
   const albGroup = groupNames(ctx.config).loadBalancerSecurityGroup;
@@ -423,12 +423,7 @@ export const securityGroupStep: DeclaredStep<Ctx, SecurityGroupObserved, Securit
 
   ownership: {
     async find(ctx) {
-      const ours = await stackSecurityGroups(ctx);
-      // A group's name is unique in its VPC: where the stack's own group holds the name (in the
-      // configured VPC, when one is), nobody else's group of that name is there to list as kept.
-      const { securityGroupName: name, vpcId } = ctx.config;
-      const holdsName = ours.some((g) => g.GroupName === name && (!vpcId || g.VpcId === vpcId));
-      const sameName = holdsName ? [] : await notOursNamed(ctx, name, vpcId);
+      const [ours, sameName] = await Promise.all([stackSecurityGroups(ctx), notOursNamed(ctx, ctx.config.securityGroupName, ctx.config.vpcId)]);
       return { ours: ours.filter((g) => g.GroupId), kept: sameName.map((g) => `security group ${g.GroupName} (${g.GroupId}, not tagged as stack ${ctx.stack})`) };
     },
     preview: (g: OwnedGroup) => `security group ${g.GroupName} (${g.GroupId})`,

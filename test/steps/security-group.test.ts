@@ -197,24 +197,3 @@ test('security-group: status (inspect) needs no caller IP, and compares no rules
     assert.equal(securityGroupStep.plan(observed, desired).action, 'noop');
   });
 });
-
-test('security-group: destroy reads the groups once where the stack holds the name; an untagged namesake elsewhere is still listed as kept', async () => {
-  await withSandbox({}, async (sb) => {
-    const { ctx } = await run(sb);
-    const describes = (since: number) => sb.requestLog().slice(since).filter((r) => r.operation === 'DescribeSecurityGroups').length;
-    // The stack's tagged group holds the name in its VPC (a name is unique in a VPC): no second read by name.
-    const since = sb.requestLog().length;
-    const d = await destroySteps(STEPS, ctx, { targets: ['security-group'] });
-    assert.equal(d.steps[0]!.deleted?.length, 1);
-    assert.equal(describes(since), 1);
-
-    // No tagged group of that name: the read by name finds someone else's, listed as kept, not deleted.
-    const foreign = await ctx.ec2.createSecurityGroup({ GroupName: 'ECSCloudWatchLogs', Description: 'not ours', VpcId: net.defaultVpcId });
-    const since2 = sb.requestLog().length;
-    const again = await destroySteps(STEPS, ctx, { targets: ['security-group'] });
-    assert.deepEqual(again.steps[0]!.deleted, []);
-    assert.deepEqual(again.steps[0]!.kept, [`security group ECSCloudWatchLogs (${foreign.GroupId}, not tagged as stack test)`]);
-    assert.equal(describes(since2), 2);
-    assert.deepEqual(mutatingCalls(sb, since2), []);
-  });
-});
