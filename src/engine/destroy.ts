@@ -6,7 +6,7 @@ import { InterruptedError, type CliError } from '../core/errors.js';
 import { edgesOf, type AnyStep, type StepId } from '../core/step.js';
 import { toCliError } from '../aws/errors.js';
 import type { Context } from './context.js';
-import { destroyOf, destroyPreviewOf, withPreviewed, withRecorder, type FoundByStep } from './ownership.js';
+import { destroyOf, destroyPreviewOf, withDeletedBefore, withPreviewed, withRecorder, type FoundByStep } from './ownership.js';
 import { runGraph, topoSort } from './graph.js';
 import { checkInterrupted, EngineError, interrupted, pickError, stepContext, type RunReport, type StepReport } from './report.js';
 
@@ -58,6 +58,7 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
   const dependents = (s: AnyStep) => run.filter((o) => edgesOf(o, present).includes(s.id)).map((o) => o.id);
   const reports = new Map<StepId, StepReport>();
   const errors: CliError[] = [];
+  const done: StepId[] = [];
 
   await runGraph(
     run,
@@ -67,7 +68,8 @@ export async function destroySteps(steps: readonly AnyStep[], ctx: Context, opts
       try {
         checkInterrupted(ctx);
         ctx.io.emit({ type: 'step-start', step: step.id, title: step.title, phase: 'destroy' });
-        const res = await destroyOf(step, withPreviewed(stepContext(ctx, step), opts.found?.get(step.id)));
+        const res = await destroyOf(step, withDeletedBefore(withPreviewed(stepContext(ctx, step), opts.found?.get(step.id)), done));
+        done.push(step.id);
         const ms = ctx.clock.now() - t0;
         reports.set(step.id, { id: step.id, title: step.title, action: 'destroy', ms, deleted: res.deleted, kept: res.kept });
         const detail = [...res.deleted, ...res.kept.map((k) => `kept ${k}`)].join('; ');

@@ -75,7 +75,7 @@ export function withRecorder<C extends object>(ctx: C, record: ((f: Found<unknow
 /** What destroy would delete and keep, read-only (what was found handed to withRecorder's callback). */
 export async function previewOwned<C, R>(o: Ownership<C, R>, ctx: C): Promise<DestroyResult> {
   const f = await o.find(ctx);
-  if (typeof ctx === 'object' && ctx !== null) recorderFor.get(ctx)?.(f);
+  recordPreviewed(ctx, f);
   const { ours, kept } = f;
   return { deleted: o.keepAll?.(ctx) ? [] : ours.map((r) => o.preview(r)), kept: [...kept] };
 }
@@ -90,10 +90,36 @@ export function withPreviewed<C extends object>(ctx: C, previewed: Found<unknown
   return ctx;
 }
 
+/**
+ * For a step that writes its own destroyPreview and destroy (it scales down or waits first): its
+ * preview hands what it found to recordPreviewed, and its destroy takes it back with previewedOf,
+ * so `down` reads the stack's resources once, for the confirmation list, and deletes what it listed.
+ * Undefined outside such a run (a step's --delete, a test calling destroy): the destroy reads.
+ */
+export function recordPreviewed<R>(ctx: unknown, f: Found<R>): void {
+  if (typeof ctx === 'object' && ctx !== null) recorderFor.get(ctx)?.(f as Found<unknown>);
+}
+export function previewedOf<R>(ctx: unknown): Found<R> | undefined {
+  return typeof ctx === 'object' && ctx !== null ? (previewedFor.get(ctx) as Found<R> | undefined) : undefined;
+}
+
+/**
+ * The steps of this run whose teardown finished before a step's began (in `down`, among them every
+ * step that depends on it: the engine starts a teardown only once those are done). Empty outside a
+ * teardown run of several steps (a step's --delete alone, a test calling a step's destroy).
+ */
+const deletedBeforeFor = new WeakMap<object, ReadonlySet<string>>();
+export function withDeletedBefore<C extends object>(ctx: C, ids: Iterable<string>): C {
+  deletedBeforeFor.set(ctx, new Set(ids));
+  return ctx;
+}
+export function deletedBefore(ctx: unknown): ReadonlySet<string> {
+  return (typeof ctx === 'object' && ctx !== null ? deletedBeforeFor.get(ctx) : undefined) ?? new Set();
+}
+
 /** Delete what is the stack's, one after the other (or all at once: deleteAll); what is not is listed as kept. */
 export async function destroyOwned<C, R>(o: Ownership<C, R>, ctx: C): Promise<DestroyResult> {
-  const previewed = typeof ctx === 'object' && ctx !== null ? (previewedFor.get(ctx) as Found<R> | undefined) : undefined;
-  const { ours, kept } = previewed ?? (await o.find(ctx));
+  const { ours, kept } = previewedOf<R>(ctx) ?? (await o.find(ctx));
   if (o.keepAll?.(ctx)) return { deleted: [], kept: [...kept] };
   if (o.deleteAll) return { deleted: ours.length ? (await o.deleteAll(ctx, [...ours])).map((r) => o.deleted(r)) : [], kept: [...kept] };
   const deleted: string[] = [];

@@ -1,17 +1,19 @@
 /**
  * Step: the ECS cluster (lab step 7).
  *
- * destroy: a cluster can only be deleted once no container instance is registered in it. A
- * container instance whose EC2 instance is gone (terminated) is deregistered here; one whose EC2
- * instance still exists (running or stopped: ECS keeps a stopped one registered) stops the delete
- * with what to delete first, instead of retrying DeleteCluster for minutes.
+ * destroy: a cluster can only be deleted once no container instance is registered in it. After the
+ * run deleted the stack's instances (`down`), DeleteCluster is asked first (ECS refuses it while one is
+ * registered); otherwise, or on that refusal, the container instances are listed: one whose EC2
+ * instance is gone (terminated) is deregistered here; one whose EC2 instance still exists (running or
+ * stopped: ECS keeps a stopped one registered) stops the delete with what to delete first, instead of
+ * retrying DeleteCluster for minutes.
  */
 import type { Context } from '../engine/context.js';
 import { STACK_TAG, ecsTags, ownedBy, tagValue } from '../core/context.js';
 import { ConflictError, hasAwsCode } from '../core/errors.js';
 import { ABSENT, absent, isAbsent, unknown, type Absent, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import type { DescribeClustersCommandOutput } from '@aws-sdk/client-ecs';
-import { deleteOnce, deleteOwned } from '../engine/ownership.js';
+import { deletedBefore, deleteOnce, deleteOwned } from '../engine/ownership.js';
 import { oncePerPlan } from '../engine/run.js';
 import { namesOf, taggedResources } from './inventory.js';
 import { ownershipConflict, ownedTagsDiff } from './ownership.js';
@@ -175,8 +177,25 @@ export const clusterStep: DeclaredStep<Ctx, ClusterObserved, ClusterDesired, und
   },
 };
 
+/** What DeleteCluster answers while something still holds the cluster ("not yet": retried). */
+const CLUSTER_BUSY = ['ClusterContainsServicesException', 'ClusterContainsTasksException', 'UpdateInProgressException', 'ClusterContainsContainerInstancesException'];
+
 /** A cluster is deleted once no container instance is registered: gone instances are deregistered, live ones stop it. */
 async function deleteCluster(ctx: Ctx, c: ClusterObserved): Promise<void> {
+  // When this run has just deleted the stack's instances (`down`: the instance step, or the Auto
+  // Scaling group's, waited until terminated), ECS has deregistered them, and it refuses DeleteCluster
+  // atomically while any container instance is registered: asked first, the container instances are
+  // listed only on a refusal (docs/aws-behaviour.md, "ECS: DeleteCluster is refused while container
+  // instances are registered"). Alone (`cluster --delete`), a live instance stops it before any write.
+  const before = deletedBefore(ctx);
+  if (before.has('instance') || before.has('auto-scaling-group')) {
+    try {
+      await deleteOnce(() => ctx.ecs.deleteCluster({ cluster: c.name }), ['ClusterNotFoundException']);
+      return;
+    } catch (e) {
+      if (!hasAwsCode(e, ...CLUSTER_BUSY)) throw e;
+    }
+  }
   const registered = await registeredInstances(ctx, c.name);
   const blocking = registered.filter((r) => !isGone(r));
   if (blocking.length) {
@@ -196,7 +215,7 @@ async function deleteCluster(ctx: Ctx, c: ClusterObserved): Promise<void> {
   // Services take a moment to go INACTIVE after their deletion (ECS is eventually consistent).
   await deleteOwned(ctx, () => ctx.ecs.deleteCluster({ cluster: c.name }), {
     gone: ['ClusterNotFoundException'],
-    busy: ['ClusterContainsServicesException', 'ClusterContainsTasksException', 'UpdateInProgressException', 'ClusterContainsContainerInstancesException'],
+    busy: CLUSTER_BUSY,
     minutes: 3,
     maxDelayMs: 15_000,
   });

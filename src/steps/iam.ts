@@ -347,20 +347,16 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
     deleted.push(`instance profile ${name}`);
   }
 
-  for (const [what, roleName] of [['role', name], ['task role', taskRoleNameFor(ctx, base)]] as const) {
+  // What this step attached to each role: the ECS agent's managed policy, and ours on the task role.
+  const roles = [
+    ['role', name, [ecsInstancePolicyArn(partitionOf(ctx.callerArn))]],
+    ['task role', taskRoleNameFor(ctx, base), [policyArnFor(ctx, base)]],
+  ] as const;
+  for (const [what, roleName, attachedByStep] of roles) {
     const role = (await roleAtStart(ctx, roleName))?.Role;
     if (role && !ownedBy(tagMap(role.Tags), ctx.stack)) kept.push(`${what} ${roleName} (not tagged as stack ${ctx.stack})`);
     else if (role) {
-      // A role can't be deleted while a policy is attached or a profile holds it.
-      for (const arn of (await attachedPolicyArns(ctx, roleName)) ?? []) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
-      try {
-        await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
-      } catch (e) {
-        // Held by an instance profile besides the stack's (deleted above): let go of it, then delete.
-        if (!hasAwsCode(e, 'DeleteConflict', 'DeleteConflictException')) throw e;
-        for (const holder of await profilesHolding(ctx, roleName)) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: holder, RoleName: roleName }));
-        await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
-      }
+      await deleteRole(ctx, roleName, attachedByStep);
       deleted.push(`${what} ${roleName}`);
     }
   }
@@ -371,19 +367,51 @@ async function destroyOne(ctx: Ctx, base: string): Promise<DestroyResult> {
   if (policy && !ownedBy(tagMap(policy.Tags), ctx.stack)) notOurs('policy');
   else if (policy?.Arn) {
     const policyArn = policy.Arn;
-    const versions = await listVersions(ctx, policyArn);
-    for (const v of versions.filter((x) => !x.IsDefaultVersion)) {
-      await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: policyArn, VersionId: v.VersionId }));
-    }
+    // IAM refuses DeletePolicy (DeleteConflict) while the policy has versions besides its default or is
+    // attached: asked first, its versions listed only when refused (docs/aws-behaviour.md, "Deleting
+    // IAM roles and policies: asked, not listed first").
+    let versions = 1;
     try {
       await ignoreNotFound(ctx.iam.deletePolicy({ PolicyArn: policyArn }));
-      deleted.push(`policy ${name} (${versions.length} version${versions.length === 1 ? '' : 's'})`);
     } catch (e) {
-      if (!hasAwsCode(e, 'DeleteConflict', 'DeleteConflictException')) throw e;
-      kept.push(`policy ${name} (still attached to a role, user or group outside this stack: detach it, then run again)`);
+      if (!isDeleteConflict(e)) throw e;
+      const listed = await listVersions(ctx, policyArn);
+      versions = listed.length;
+      for (const v of listed.filter((x) => !x.IsDefaultVersion)) {
+        await ignoreNotFound(ctx.iam.deletePolicyVersion({ PolicyArn: policyArn, VersionId: v.VersionId }));
+      }
+      try {
+        await ignoreNotFound(ctx.iam.deletePolicy({ PolicyArn: policyArn }));
+      } catch (e2) {
+        if (!isDeleteConflict(e2)) throw e2;
+        kept.push(`policy ${name} (still attached to a role, user or group outside this stack: detach it, then run again)`);
+        return { deleted, kept };
+      }
     }
+    deleted.push(`policy ${name} (${versions} version${versions === 1 ? '' : 's'})`);
   }
   return { deleted, kept };
+}
+
+const isDeleteConflict = (e: unknown) => hasAwsCode(e, 'DeleteConflict', 'DeleteConflictException');
+
+/**
+ * Delete a role. IAM refuses DeleteRole (DeleteConflict) while a managed policy is attached or an
+ * instance profile holds it, so the step detaches what it attached itself (NoSuchEntity: already
+ * detached) and asks; only when refused does it list what else holds the role and let go of it
+ * (docs/aws-behaviour.md, "Deleting IAM roles and policies: asked, not listed first").
+ */
+async function deleteRole(ctx: Ctx, roleName: string, attachedByStep: readonly string[]): Promise<void> {
+  for (const arn of attachedByStep) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
+  try {
+    await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
+    return;
+  } catch (e) {
+    if (!isDeleteConflict(e)) throw e;
+  }
+  for (const arn of (await attachedPolicyArns(ctx, roleName)) ?? []) await ignoreNotFound(ctx.iam.detachRolePolicy({ RoleName: roleName, PolicyArn: arn }));
+  for (const holder of await profilesHolding(ctx, roleName)) await ignoreNotFound(ctx.iam.removeRoleFromInstanceProfile({ InstanceProfileName: holder, RoleName: roleName }));
+  await ignoreNotFound(ctx.iam.deleteRole({ RoleName: roleName }));
 }
 
 /** The instance profiles that hold a role. */

@@ -21,6 +21,7 @@ import { awsTags } from '../core/context.js';
 import { ABSENT, discovered, isAbsent, unknown, type Absent, type DepOutputs, type Discovered, type FieldDiff, type Plan, type DeclaredStep, type Later } from '../core/step.js';
 import { CLUSTER_TAG, METADATA_HOP_LIMIT, amiNoteFor, architectureByName, cpuCreditsFor, hostUserData, prepareInstanceType, prepareKeyPair, prepareNetwork, resolveAmi, valueOf } from './host.js';
 import { ownedTagsDiff } from './ownership.js';
+import { previewedOf, recordPreviewed } from '../engine/ownership.js';
 import { iamNameIn, readOnce } from './inventory.js';
 import { LIVE_STATES, readCredits, stackInstances, type Ctx, type InstanceDesired, type InstanceObserved, type InstancePrepared, type InstanceStepObserved } from './instance-observe.js';
 import { launch, terminateAndWait, waitRegistered, waitRunning } from './instance-launch.js';
@@ -135,6 +136,9 @@ function amiNote(diffs: FieldDiff[]): string | undefined {
 }
 
 // ---- the step ---------------------------------------------------------------------------------------
+
+/** The states of an instance `down` terminates (and waits for, when shutting-down). */
+const DOOMED_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 
 export const instanceStep: DeclaredStep<Ctx, InstanceStepObserved, InstanceDesired, InstancePrepared, 'instance'> = {
   id: 'instance',
@@ -348,7 +352,8 @@ export const instanceStep: DeclaredStep<Ctx, InstanceStepObserved, InstanceDesir
 
   async destroy(ctx) {
     // Every instance of the stack (normally one), then wait until they are terminated.
-    const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
+    // As the confirmation list found them (down), else read now.
+    const instances = previewedOf<InstanceObserved>(ctx)?.ours ?? (await stackInstances(ctx, DOOMED_STATES));
     if (!instances.length) return { deleted: [], kept: [] };
     const ids = instances.map((i) => i.instanceId);
     ctx.report(`terminating ${ids.join(', ')}`);
@@ -357,7 +362,8 @@ export const instanceStep: DeclaredStep<Ctx, InstanceStepObserved, InstanceDesir
   },
 
   async destroyPreview(ctx) {
-    const instances = await stackInstances(ctx, ['pending', 'running', 'stopping', 'stopped', 'shutting-down']);
+    const instances = await stackInstances(ctx, DOOMED_STATES);
+    recordPreviewed(ctx, { ours: instances, kept: [] });
     return { deleted: instances.map((i) => `EC2 instance ${i.instanceId} (${i.instanceType}, ${i.state})`), kept: [] };
   },
 };

@@ -13,7 +13,7 @@
  */
 import { plural } from '../core/plural.js';
 import type { CapacityProviderStrategyItem, LoadBalancer, PlacementStrategy } from '@aws-sdk/client-ecs';
-import { deleteOnce } from '../engine/ownership.js';
+import { deleteOnce, previewedOf, recordPreviewed } from '../engine/ownership.js';
 import type { Context } from '../engine/context.js';
 import { clientToken, ECS_TOKEN_LENGTH } from './tokens.js';
 import { STACK_TAG, ecsTags } from '../core/context.js';
@@ -240,7 +240,8 @@ export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, und
   }),
 
   async destroy(ctx) {
-    const { ours, kept } = await stackServices(ctx);
+    // As the confirmation list found them (down), else read now.
+    const { ours, kept } = previewedOf<StackService>(ctx) ?? (await stackServices(ctx));
     const deleted: string[] = [];
     for (const o of ours) {
       const cluster = o.cluster;
@@ -258,21 +259,24 @@ export const serviceStep: DeclaredStep<Ctx, ServiceObserved, ServiceDesired, und
       await waitInactive(ctx, cluster, o.name);
       deleted.push(`service ${o.name}`);
     }
-    return { deleted, kept };
+    return { deleted, kept: [...kept] };
   },
 
   async destroyPreview(ctx) {
     const { ours, kept } = await stackServices(ctx);
+    recordPreviewed(ctx, { ours, kept });
     return { deleted: ours.filter((o) => !o.draining).map((o) => `ECS service ${o.name} (${o.runningCount} running, in cluster ${o.cluster})`), kept };
   },
 };
 
 /** The stack's services: the configured one and any other with the stack tag (in the stack's clusters). */
-async function stackServices(ctx: Ctx): Promise<{ ours: (ServiceObserved & { cluster: string; draining: boolean })[]; kept: string[] }> {
+type StackService = ServiceObserved & { cluster: string; draining: boolean };
+
+async function stackServices(ctx: Ctx): Promise<{ ours: StackService[]; kept: string[] }> {
   const tagged = await taggedResources(ctx);
   const wanted = [{ cluster: ctx.config.clusterName, name: ctx.config.serviceName }, ...(tagged ? namesOf(tagged).services : [])];
   const unique = wanted.filter((w, i) => wanted.findIndex((x) => x.cluster === w.cluster && x.name === w.name) === i);
-  const ours: (ServiceObserved & { cluster: string; draining: boolean })[] = [];
+  const ours: StackService[] = [];
   const kept: string[] = [];
   for (const w of unique) {
     const o = await readService(ctx, w.cluster, w.name);

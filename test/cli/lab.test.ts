@@ -189,6 +189,14 @@ test('teardown: down leaves nothing tagged (checked with awscli), keeps the log 
     const ops = sb.requestLog().slice(since).map((r) => `${r.service}:${r.operation}`);
     const count = (op: string) => ops.filter((o) => o === op).length;
     assert.deepEqual([count('ecs:ListTaskDefinitions'), count('ecs:DescribeTaskDefinition')], [2, 1]);
+    // The service and the instance are read once before their deletes (the confirmation list's read);
+    // after it, only the waits poll (the drain, the termination).
+    const before = (op: string, write: string) => ops.slice(0, ops.indexOf(write)).filter((o) => o === op).length;
+    assert.equal(before('ecs:DescribeServices', 'ecs:UpdateService'), 1, ops.join(' '));
+    assert.equal(before('ec2:DescribeInstances', 'ec2:TerminateInstances'), 1, ops.join(' '));
+    // The instance is gone (ECS deregistered it as it terminated): DeleteCluster is asked, not preceded by a listing.
+    assert.equal(count('ecs:ListContainerInstances'), 0, ops.join(' '));
+    assert.equal(sb.requestLog().slice(since).filter((r) => r.operation === 'DeleteCluster' && !r.errorCode).length, 1);
 
     const awscli = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
     // Asynchronous: the sandbox runs in this process, so a blocking spawn would starve it.

@@ -222,3 +222,32 @@ test('iam: an older stack (logs policy on the instance role) gets the task role;
     assert.deepEqual((await readRole(ctx, TASK_ROLE))?.attachedPolicyArns, [policyArn]);
   });
 });
+
+test('iam: destroy asks IAM to refuse instead of listing first: no ListAttachedRolePolicies or ListPolicyVersions when nothing else holds them; a role with a policy attached by hand still goes', async () => {
+  await withSandbox({}, async (sb) => {
+    const ctx = await sandboxContext(sb);
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    const since = sb.requestLog().length;
+    const report = await destroySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.equal(report.steps[0]!.deleted?.length, 4);
+    assert.ok(report.steps[0]!.deleted?.includes('policy ECSCloudWatchLogs-us-east-1 (1 version)'), report.steps[0]!.deleted?.join('; '));
+    // The step detaches what it attached (the ECS agent's policy, ours), then DeleteRole; DeletePolicy
+    // is refused while other versions exist, so it is asked first.
+    const calls = sb.requestLog().slice(since).map((r) => `${r.operation}${r.errorCode ? `!${r.errorCode}` : ''}`);
+    assert.deepEqual(calls.filter((c) => /^List(AttachedRolePolicies|PolicyVersions|InstanceProfilesForRole)/.test(c)), [], calls.join(' '));
+    assert.equal(calls.filter((c) => c === 'DetachRolePolicy').length, 2, calls.join(' '));
+    assert.equal(await readRole(ctx, TASK_ROLE), undefined);
+
+    // Someone attached another policy to the task role: DeleteRole is refused, then the step lists and
+    // detaches the rest (the ECS managed policy here), and deletes it.
+    await applySteps(STEPS, ctx, { targets: ['iam'] });
+    await ctx.iam.attachRolePolicy({ RoleName: TASK_ROLE, PolicyArn: ECS_MANAGED });
+    const since2 = sb.requestLog().length;
+    const again = await destroySteps(STEPS, ctx, { targets: ['iam'] });
+    assert.equal(again.steps[0]!.deleted?.length, 4);
+    assert.equal(await readRole(ctx, TASK_ROLE), undefined);
+    assert.equal(await readRole(ctx, 'ECSCloudWatchLogs-us-east-1'), undefined);
+    const calls2 = sb.requestLog().slice(since2).map((r) => `${r.operation}${r.errorCode ? `!${r.errorCode}` : ''}`);
+    assert.ok(calls2.includes('DeleteRole!DeleteConflict') && calls2.includes('ListAttachedRolePolicies'), calls2.join(' '));
+  });
+});
