@@ -227,3 +227,39 @@ test('per-service endpoints: an error about the SNS or CloudWatch endpoint names
     }
   });
 });
+
+test('a down with nothing else to delete still removes the stack lock a killed run left (listed, stale), says whose it was, and lists it in --dry-run; a live one stops it', async () => {
+  await withSandbox({ latency: 'fast' }, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    const downArgs = (...rest: string[]) => ['down', '--endpoint-url', sb.url, '--region', 'us-east-1', '--stack', 'leftlock', '--yes', ...rest];
+    const holder = (over: Record<string, unknown>) =>
+      JSON.stringify({ v: 1, runId: 'feedfacecafebeef', user: 'ann', host: 'build-7', machine: 'another-machine', pid: 4242, command: 'down', configDir: '/home/ann/.config/ecs-cwlogs', startedAt: new Date(Date.now() - 120_000).toISOString(), heartbeatAt: new Date().toISOString(), ...over });
+    // A down killed after its last delete, on this machine: only its lock is left, tagged with the stack.
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.on('close', r));
+    const machine = existsSync('/etc/machine-id') ? (await import('node:fs')).readFileSync('/etc/machine-id', 'utf8').trim() : (await import('node:os')).hostname();
+    await awscli(sb, env, 'ssm', 'put-parameter', '--name', LOCK('leftlock'), '--type', 'String', '--value', holder({ machine, pid: dead.pid }), '--tags', 'Key=ecs-cwlogs:stack,Value=leftlock');
+
+    let mark = sb.requestLog().length;
+    const dry = await runCli(downArgs('--dry-run'), env);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would delete the lock ${LOCK('leftlock')} that a stopped run left \\(ann@build-7 \\(pid ${dead.pid}`));
+    assert.deepEqual(mutatingCalls(sb, mark), [], 'a dry run writes nothing');
+
+    const down = await runCli(downArgs(), env);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`Deleted the lock ${LOCK('leftlock')} that a stopped run left \\(ann@build-7 \\(pid ${dead.pid}.*its process ${dead.pid} on this machine is gone`));
+    await assert.rejects(awscli(sb, env, 'ssm', 'get-parameter', '--name', LOCK('leftlock')), /ParameterNotFound/);
+    const again = await runCli(downArgs(), env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /Nothing to delete: stack leftlock has no resources/);
+
+    // A live run's lock (another machine, a fresh heartbeat): down is refused, nothing written.
+    await awscli(sb, env, 'ssm', 'put-parameter', '--name', LOCK('leftlock'), '--type', 'String', '--value', holder({}), '--tags', 'Key=ecs-cwlogs:stack,Value=leftlock');
+    mark = sb.requestLog().length;
+    const busy = await runCli(downArgs(), env);
+    assert.equal(busy.code, 1, busy.stderr);
+    assert.match(busy.stderr, /Stack leftlock is busy: another ecs-cwlogs run is changing it: ann@build-7/);
+    assert.deepEqual(mutatingCalls(sb, mark), [], 'nothing written');
+  });
+});
