@@ -166,6 +166,48 @@ export async function checkAccountLock(opts: Pick<AccountLockOptions, 'store' | 
   if (s.state === 'held') throw busy(opts.stack, s.holder, lockParameterName(opts.stack), staleAfter);
 }
 
+/** A lock a stopped run left: who held it and why it is judged stale. */
+export interface LeftLock {
+  name: string;
+  holder?: AccountLockHolder;
+  why: string;
+  raw: string;
+}
+
+/**
+ * `down` with nothing else to delete: the stack's lock, if a run that stopped left it (a `down`
+ * killed after its last delete). Held by a live run: that run is changing the stack, so stop
+ * (busy). Read-only; credentials that may not read it: undefined.
+ */
+export async function leftAccountLock(opts: Pick<AccountLockOptions, 'store' | 'stack' | 'staleAfterSeconds'>): Promise<LeftLock | undefined> {
+  const staleAfter = opts.staleAfterSeconds ?? DEFAULT_STALE_SECONDS;
+  let s: LockState;
+  try {
+    s = await readAccountLock(opts.store, opts.stack, staleAfter);
+  } catch (e) {
+    if (isCode(e, ...DENIED)) return undefined;
+    throw e;
+  }
+  if (s.state === 'free') return undefined;
+  if (s.state === 'held') throw busy(opts.stack, s.holder, lockParameterName(opts.stack), staleAfter);
+  return { name: lockParameterName(opts.stack), holder: s.holder, why: s.why, raw: s.raw };
+}
+
+/** Delete a left lock, only if it is still the one judged stale (not one a new run took meanwhile). */
+export async function deleteLeftAccountLock(opts: Pick<AccountLockOptions, 'store' | 'stack' | 'staleAfterSeconds'>, left: LeftLock): Promise<boolean> {
+  const again = await readAccountLock(opts.store, opts.stack, opts.staleAfterSeconds ?? DEFAULT_STALE_SECONDS);
+  if (again.state !== 'stale' || again.raw !== left.raw) return false;
+  await opts.store.deleteParameter({ Name: left.name }).catch((e) => {
+    if (!isCode(e, 'ParameterNotFound')) throw e;
+  });
+  return true;
+}
+
+/** "the lock /ecs-cwlogs/s/lock that a stopped run left (ann@build-7 (pid 4242, …): its process … is gone)" */
+export function describeLeftLock(left: LeftLock): string {
+  return `the lock ${left.name} that a stopped run left (${left.holder ? `${describeHolder(left.holder)}: ` : ''}${left.why})`;
+}
+
 /** Before the first write: take the lock, or stop naming who holds it. */
 export async function acquireAccountLock(opts: AccountLockOptions): Promise<AccountLock> {
   const name = lockParameterName(opts.stack);

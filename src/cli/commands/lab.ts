@@ -25,6 +25,8 @@ import { durationMs, renderVerify, runVerify } from './verify.js';
 import { statusTraffic } from './query.js';
 import type { VerifyReport } from '../../logs/verify.js';
 import type { Context } from '../../engine/context.js';
+import { deleteLeftAccountLock, describeLeftLock, leftAccountLock, lockParameterName, staleAfterSeconds, type LeftLock } from '../../core/account-lock.js';
+import { parameterListed } from '../../steps/inventory.js';
 
 const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region' && k !== 'profile') as SettingKey[];
 
@@ -252,6 +254,16 @@ export function statusCommand(): Command {
   return cmd;
 }
 
+function lockStore(ctx: Context, stack: string) {
+  return { store: ctx.ssm, stack, staleAfterSeconds: staleAfterSeconds() };
+}
+
+/** The stack's lock a stopped run left, where the run's listing shows it (or there is no listing). */
+async function leftLock(ctx: Context, stack: string): Promise<LeftLock | undefined> {
+  if ((await parameterListed(ctx, lockParameterName(stack)).catch(() => undefined)) === false) return undefined;
+  return leftAccountLock(lockStore(ctx, stack));
+}
+
 export function downCommand(): Command {
   const cmd = new Command('down').description('Delete everything this stack created, in reverse order (keeps the log group unless --delete-logs)');
   addSettingOptions(cmd, ALL_SETTINGS);
@@ -274,9 +286,13 @@ export function downCommand(): Command {
       const preview = await previewDestroy(steps, ctx, { found });
       const doomed = preview.steps.flatMap((x) => x.deleted ?? []);
       if (doomed.length === 0) {
+        // Only a lock may be left: a down killed after its last delete (a live run's stops this one).
+        const left = await leftLock(ctx, rt.stack);
+        const removed = left && !rt.opts.dryRun ? await deleteLeftAccountLock(lockStore(ctx, rt.stack), left) : false;
         if (rt.opts.sandbox && !rt.opts.dryRun) await (await import('../local-mode.js')).finishSandboxDown(rt.stack, rt.io);
-        rt.io.result({ ...preview, stack: rt.stack, deleted: [] }, () =>
-          [`Nothing to delete: stack ${rt.stack} has no resources in ${ctx.config.region}.`, ...preview.steps.flatMap((x) => (x.kept ?? []).map((k) => `  kept ${k}`))].join('\n'),
+        const lockLine = !left ? [] : rt.opts.dryRun ? [`  would delete ${describeLeftLock(left)}`] : removed ? [`Deleted ${describeLeftLock(left)}.`] : [];
+        rt.io.result({ ...preview, stack: rt.stack, deleted: removed && left ? [left.name] : [], ...(left ? { leftLock: { name: left.name, why: left.why, deleted: removed } } : {}) }, () =>
+          [`Nothing ${left ? 'else ' : ''}to delete: stack ${rt.stack} has no resources in ${ctx.config.region}.`, ...lockLine, ...preview.steps.flatMap((x) => (x.kept ?? []).map((k) => `  kept ${k}`))].join('\n'),
         );
         return;
       }
