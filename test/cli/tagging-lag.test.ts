@@ -6,6 +6,8 @@
  *   - a lag longer than the test: nothing the runs create is ever listed. A killed `up` followed at
  *     once by another converges on what the killed run made (no conflict, no second of anything); a
  *     further `up` writes nothing; `down` at once deletes everything.
+ *     Moving one instance to a group, then taking its ALB away, each at once, retires what the
+ *     other shape made.
  *   - a 2 s lag: `down` and at once `up` again, while the listing still shows the deleted resources
  *     with their tags: the up makes one of each again, and a `down` at once leaves nothing.
  */
@@ -144,7 +146,7 @@ test('a listing that still shows what down deleted: up at once makes one of each
   });
 });
 
-test('a listing that shows nothing yet: moving one instance to a group at once retires the lone instance; down at once leaves nothing', { timeout: 10 * 60_000 }, async () => {
+test('a listing that shows nothing yet: moving one instance to a group at once retires the lone instance, and taking the ALB away at once retires it; down at once leaves nothing', { timeout: 10 * 60_000 }, async () => {
   await withSandbox({ taggingLagMs: 600_000 }, async (sb) => {
     const stack = 'lagshape';
     const env = cliEnv(tempConfigDir());
@@ -157,6 +159,13 @@ test('a listing that shows nothing yet: moving one instance to a group at once r
     const live = reservations.flatMap((r) => r.Instances ?? []).filter((i) => !['terminated', 'shutting-down'].includes(i.State?.Name ?? ''));
     const lone = live.filter((i) => !i.Tags?.some((t) => t.Key === 'aws:autoscaling:groupName'));
     assert.deepEqual(lone.map((i) => i.InstanceId), [], 'the lone instance was retired, though the listing did not show it');
+
+    // And the load balancer taken away at once: its ALB and target group, not listed yet, are retired.
+    const noAlb = await runCli([...upArgs(sb.url, stack), '--instances', '2', '--no-load-balancer'], env, { timeoutMs: 300_000 });
+    assert.equal(noAlb.code, 0, noAlb.stderr);
+    const albs = (await aws.elbv2.describeLoadBalancers({})).LoadBalancers ?? [];
+    const tgs = (await aws.elbv2.describeTargetGroups({})).TargetGroups ?? [];
+    assert.deepEqual({ albs: albs.length, tgs: tgs.length }, { albs: 0, tgs: 0 });
 
     const down = await runCli(downArgs(sb.url, stack), env, { timeoutMs: 300_000 });
     assert.equal(down.code, 0, down.stderr);
