@@ -37,9 +37,11 @@ export function stepOptions(rt: Runtime, s: Session, topology?: Pick<StackConfig
 /**
  * The stack's shape as its saved settings give it: what this machine's last run of the stack made (a
  * run saves them before it writes). Its steps are asked when the shape changes, whatever the lagging
- * Tagging API's listing shows. Unreadable saved values: the shape now (the listing alone judges).
+ * Tagging API's listing shows. Nothing saved, or unreadable values: the shape now (the listing alone judges).
  */
 function savedShape(s: Session, now: StackShape): StackShape {
+  // Nothing saved: this machine never ran the stack (its first run has no shape before it).
+  if (!s.inputs.saved || Object.keys(s.inputs.saved).length === 0) return now;
   try {
     const v = givenSettings({ flags: {}, env: {}, saved: s.inputs.saved }).values;
     return { instances: v.instances ?? SETTINGS.instances.default ?? 1, loadBalancer: v.loadBalancer ?? SETTINGS.loadBalancer.default ?? false, monitoring: v.monitoring ?? SETTINGS.monitoring.default ?? now.monitoring };
