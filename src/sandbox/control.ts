@@ -7,7 +7,7 @@ import type { WireResponse } from './protocols/wire.js';
 import type { RequestLogEntry, ServiceModule, World } from './types.js';
 import type { SandboxWorld } from './world.js';
 
-const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'latency', 'capacity', 'notOffered', 'deny'] as const;
+const SETTINGS_KEYS = ['throttleRate', 'pageSize', 'iamPropagationMs', 'taggingLagMs', 'latency', 'capacity', 'notOffered', 'deny'] as const;
 
 /** What the control endpoints read and change of a running sandbox. */
 export interface ControlledSandbox {

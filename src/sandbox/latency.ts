@@ -58,6 +58,20 @@ export const DEFAULT_IAM_PROPAGATION_MS: Record<LatencyProfileName, number> = {
   realistic: 5000,
 };
 
+/**
+ * Default lag (ms) of the Resource Groups Tagging API's listing per profile, unless startSandbox is
+ * given taggingLagMs: GetResources, GetTagKeys and GetTagValues answer the tags as they were that long
+ * ago (services/tagging-index.ts). AWS serves the listing from a tag index the services update after
+ * the resource changes (aws/aws-sdk#302) and documents no figure: deleted resources have been seen
+ * listed for 20 minutes and more (aws/aws-cli#4173, boto/boto3#3341). 10 s is the sandbox's choice, a
+ * few times the "couple of seconds" EC2's eventual consistency page starts its backoff at.
+ */
+export const DEFAULT_TAGGING_LAG_MS: Record<LatencyProfileName, number> = {
+  none: 0,
+  fast: 0,
+  realistic: 10_000,
+};
+
 export function latencyProfile(name: LatencyProfileName): LatencyProfile {
   const profile = LATENCY_PROFILES[name];
   if (!profile) throw new Error(`Unknown latency profile "${name}" (expected none, fast or realistic)`);

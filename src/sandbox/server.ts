@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
-import { DEFAULT_IAM_PROPAGATION_MS, latencyProfile, requestDelay } from './latency.js';
+import { DEFAULT_IAM_PROPAGATION_MS, DEFAULT_TAGGING_LAG_MS, latencyProfile, requestDelay } from './latency.js';
 import { ec2Codec } from './protocols/ec2.js';
 import { jsonCodec, parseJsonBody, parseTarget } from './protocols/json.js';
 import { queryCodec } from './protocols/query.js';
@@ -59,6 +59,8 @@ export interface SandboxOptions {
   pageSize?: number;
   /** IAM eventual consistency window for instance profiles (ms). Default depends on the latency profile. */
   iamPropagationMs?: number;
+  /** How far behind the Tagging API's listing is (ms). Default depends on the latency profile. */
+  taggingLagMs?: number;
   /** Persist the world to this file (loaded at start, written after every mutating request). */
   statePath?: string;
   /** Service modules to serve; default: every module in services/index.ts. */
@@ -151,6 +153,7 @@ class Sandbox {
       throttleRate: opts.throttleRate ?? 0,
       pageSize: opts.pageSize ?? 0,
       iamPropagationMs: opts.iamPropagationMs ?? DEFAULT_IAM_PROPAGATION_MS[latency],
+      taggingLagMs: opts.taggingLagMs ?? DEFAULT_TAGGING_LAG_MS[latency],
       accountId: opts.accountId ?? '123456789012',
       defaultRegion: opts.defaultRegion ?? 'us-east-1',
     };

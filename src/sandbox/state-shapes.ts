@@ -17,6 +17,7 @@ import { ecrStateShape as ecr } from './services/ecr.js';
 import { ssmStateShape as ssm } from './services/ssm-parameters.js';
 import { cloudwatchStateShape as monitoring } from './services/cloudwatch/shapes.js';
 import { snsStateShape as sns } from './services/sns/topics.js';
+import { taggingStateShape as tagging } from './services/tagging-index.js';
 
 const optNum = optional(num);
 const optInt = optional(int);
@@ -411,4 +412,4 @@ const elasticloadbalancing = object({
 });
 
 /** By ServiceModule.name. A module without an entry (sts, tagging keep nothing) accepts any object. */
-export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing, autoscaling, ssm, monitoring, sns };
+export const STATE_SHAPES: Record<string, Shape> = { ecs, ec2, iam, logs, ecr, elasticloadbalancing, autoscaling, ssm, monitoring, sns, tagging };

@@ -143,6 +143,11 @@ export interface SandboxSettings {
   pageSize: number;
   /** How long after AddRoleToInstanceProfile RunInstances rejects the profile (IAM eventual consistency). */
   iamPropagationMs: number;
+  /**
+   * How far behind the Tagging API's listing is (services/tagging-index.ts): GetResources answers the
+   * tags as they were this long ago. 0: the tags as they are now.
+   */
+  taggingLagMs: number;
   accountId: string;
   defaultRegion: string;
   /** EC2: availability zone -> instance type patterns (* and ?) it does not offer (services/ec2/ec2-offerings.ts). */

@@ -155,8 +155,14 @@ function shows(step: Pick<AnyDeclaredStep, 'tagged'>, r: TaggedResource): boolea
  * (one Tagging API call, already made for the run): so a stack that never changed shape reads
  * nothing more. Without the Tagging API, every retired step is asked.
  */
-export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>, topology: StackShape): Promise<StepId[]> {
-  return (await retiredStepsFound(ctx, topology)).present;
+export async function retiredStepsPresent(ctx: Pick<Context, 'tagging' | 'stack'> & Partial<Pick<Context, 'autoscaling' | 'inventory'>>, topology: StackShape, before?: StackShape): Promise<StepId[]> {
+  const { present } = await retiredStepsFound(ctx, topology);
+  if (!before) return present;
+  // The listing lags the services (a resource made moments ago is not listed yet: docs/aws-behaviour.md,
+  // "The Tagging API's listing answers tags, never ownership by absence"): the steps of the shape the
+  // stack had before this run (its saved settings) are asked whatever it shows.
+  const was = retiredSteps(topology).filter((id) => inShape(stepById(id), before) && !present.includes(id));
+  return [...present, ...was];
 }
 
 /** retiredStepsPresent, and the retired steps that could not be judged (the read that would tell was refused: its code). */

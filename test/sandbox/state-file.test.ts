@@ -220,6 +220,13 @@ test('the binary: --latency realistic applies its 5 s IAM propagation unless --i
   assert.equal((await settingsOf(['--latency', 'fast', '--iam-propagation-ms', '1500'])).iamPropagationMs, 1500);
 });
 
+test('the binary: --latency realistic lags the Tagging API\'s listing 10 s unless --tagging-lag-ms is given', async () => {
+  assert.equal((await settingsOf(['--latency', 'realistic'])).taggingLagMs, 10_000);
+  assert.equal((await settingsOf(['--latency', 'realistic', '--tagging-lag-ms', '0'])).taggingLagMs, 0);
+  assert.equal((await settingsOf(['--latency', 'fast'])).taggingLagMs, 0);
+  assert.equal((await settingsOf(['--latency', 'fast', '--tagging-lag-ms', '1500'])).taggingLagMs, 1500);
+});
+
 test('the binary: --sandbox reports a sandbox that cannot start with its own words, not a timeout', async () => {
   const dir = tempConfigDir();
   const state = join(dir, 'sandbox', 'ecs-cwlogs.state.json');

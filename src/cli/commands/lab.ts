@@ -7,10 +7,11 @@ import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunPlan, type RunReport } from '../../engine/engine.js';
 import type { FoundByStep } from '../../engine/ownership.js';
 
-import { SETTING_LIST, type SettingKey } from '../../core/settings.js';
+import { SETTING_LIST, SETTINGS, type SettingKey } from '../../core/settings.js';
 import { InterruptedError, UserInputError } from '../../core/errors.js';
 import { notAppliedText } from '../../core/config.js';
-import { topologyOf } from '../../core/topology.js';
+import { topologyOf, type StackShape } from '../../core/topology.js';
+import { givenSettings } from '../../core/resolve.js';
 import { downSteps, labSteps, retiredStepsPresent, type LabStepOptions } from '../../steps/index.js';
 import type { StackConfig } from '../../core/settings.js';
 import { renderDestroy, renderDestroyPreview } from '../render.js';
@@ -33,6 +34,22 @@ const ALL_SETTINGS = SETTING_LIST.map((s) => s.key).filter((k) => k !== 'region'
 export function stepOptions(rt: Runtime, s: Session, topology?: Pick<StackConfig, 'instances' | 'loadBalancer'>, baseImage?: string): LabStepOptions {
   const image = imageBuildOptions(rt, s.resolved);
   return { image: baseImage ? { ...image, baseImage } : image, ...(topology ? { topology } : {}) };
+}
+
+/**
+ * The stack's shape as its saved settings give it: what this machine's last run of the stack made (a
+ * run saves them before it writes). Its steps are asked when the shape changes, whatever the lagging
+ * Tagging API's listing shows. Nothing saved, or unreadable values: the shape now (the listing alone judges).
+ */
+function savedShape(s: Session, now: StackShape): StackShape {
+  // Nothing saved: this machine never ran the stack (its first run has no shape before it).
+  if (!s.inputs.saved || Object.keys(s.inputs.saved).length === 0) return now;
+  try {
+    const v = givenSettings({ flags: {}, env: {}, saved: s.inputs.saved }).values;
+    return { instances: v.instances ?? SETTINGS.instances.default ?? 1, loadBalancer: v.loadBalancer ?? SETTINGS.loadBalancer.default ?? false, monitoring: v.monitoring ?? SETTINGS.monitoring.default ?? now.monitoring };
+  } catch {
+    return now;
+  }
 }
 
 export function upCommand(): Command {
@@ -87,7 +104,7 @@ export function upCommand(): Command {
       let plan = await planRun(steps, ctx);
       // Moving between topologies: what the other one left (the lone instance, or the group, or the
       // ALB) goes once the new shape runs the service. Read now, so the plan shows it.
-      const retired = await retiredStepsPresent(ctx, ctx.config);
+      const retired = await retiredStepsPresent(ctx, ctx.config, savedShape(s, ctx.config));
       const every = labSteps(stepOptions(rt, s, undefined, asked.baseImage));
       const retiring = retired.length ? await previewDestroy(every, ctx, { targets: retired }) : { steps: [] };
       const leaving = retiring.steps.flatMap((x) => x.deleted ?? []);

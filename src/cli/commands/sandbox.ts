@@ -46,6 +46,7 @@ export function sandboxCommand(): Command {
     .option('--throttle <rate>', 'fraction of calls answered with a throttling error (0-1)', '0')
     .option('--page-size <n>', 'force small pages on paginated calls (0 = service default)', '0')
     .option('--iam-propagation-ms <ms>', 'how long a new instance profile is rejected by RunInstances (default: 5000 with --latency realistic, else 0)')
+    .option('--tagging-lag-ms <ms>', "how far behind the Tagging API's listing is (default: 10000 with --latency realistic, else 0)")
     .option('--state <file>', 'persist state in this file')
     .option('--stop', 'stop the sandbox that --sandbox started for this stack (with --all: every one listed by --list)')
     .option('--list', 'list the sandboxes that --sandbox started (stack, config directory, port, PID, start, state file)')
@@ -125,6 +126,8 @@ export function sandboxCommand(): Command {
           pageSize: num('--page-size', o.pageSize, 0, 1000),
           // Unset: the latency profile's own IAM propagation delay (5 s for realistic).
           iamPropagationMs: o.iamPropagationMs === undefined ? undefined : num('--iam-propagation-ms', o.iamPropagationMs, 0, 3_600_000),
+          // Unset: the latency profile's own listing lag (10 s for realistic).
+          taggingLagMs: o.taggingLagMs === undefined ? undefined : num('--tagging-lag-ms', o.taggingLagMs, 0, 3_600_000),
           statePath,
         });
       } catch (err) {

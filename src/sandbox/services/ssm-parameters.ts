@@ -284,10 +284,14 @@ export function listTagsForResource(input: ListTagsForResourceRequest, { world, 
   return { TagList: Object.entries(p.tags).map(([Key, Value]) => ({ Key, Value })) };
 }
 
-/** For the Tagging API: every tagged parameter of the region. */
-export function taggedParameters(world: World, region: string): { arn: string; tags: TagMap }[] {
+/**
+ * For the Tagging API: every parameter of the region (every region when none is given) with its tags,
+ * none included (the listing leaves those out, but its index remembers a parameter that lost its last
+ * tag: services/tagging-index.ts).
+ */
+export function taggedParameters(world: World, region?: string): { arn: string; tags: TagMap }[] {
   const s = world.state.ssm as Partial<SsmState> | undefined;
   return Object.values(s?.parameters ?? {})
-    .filter((p) => p.region === region && Object.keys(p.tags).length > 0)
-    .map((p) => ({ arn: parameterArn(world, region, p.name), tags: p.tags }));
+    .filter((p) => region === undefined || p.region === region)
+    .map((p) => ({ arn: parameterArn(world, p.region, p.name), tags: p.tags }));
 }

@@ -1,11 +1,14 @@
 /**
  * Resource Groups Tagging API (JSON 1.1, target prefix ResourceGroupsTaggingAPI_20170126, signing
  * name "tagging", regional): GetResources, GetTagKeys and GetTagValues over what the other modules
- * hold. It has no state of its own: every call reads the tags where each service keeps them.
+ * hold. Without a lag (settings.taggingLagMs 0: the none and fast profiles) every call reads the tags
+ * where each service keeps them; with one (the realistic profile), it answers from the module's index
+ * of past tags, as they were that long ago (tagging-index.ts: AWS's listing follows the services later).
  *
  * What it returns, following AWS's documentation of the API:
  *   - the resources of the request's region that have at least one tag (GetResources "does not return
- *     untagged resources"; the sandbox does not remember resources that had tags once and lost them);
+ *     untagged resources"); with a lag, also those that had tags and lost them, with none ("returns
+ *     all the tagged or previously tagged resources");
  *   - ECS clusters and services until they are deleted (INACTIVE), task definition revisions while they
  *     exist (ACTIVE, INACTIVE and DELETE_IN_PROGRESS: deregistering keeps the resource and its tags),
  *     container instances until deregistered, tasks until they are purged, capacity providers until
@@ -50,15 +53,11 @@ import type { TagMap } from './util.js';
 import type { Ec2View, Elbv2View } from '../views.js';
 import { ELBV2_STATE } from './elbv2/state.js';
 import { taggedParameters } from './ssm-parameters.js';
+import { indexedResources, recordIndex, type Tagged } from './tagging-index.js';
 
 /** Wire output: the SDK's output shape without the response metadata the SDK adds. */
 type Output<T> = Omit<T, '$metadata'>;
 
-/** One tagged resource, before filtering. */
-interface Tagged {
-  arn: string;
-  tags: TagMap;
-}
 
 const MAX_TAG_FILTERS = 50;
 const MAX_FILTER_VALUES = 20;
@@ -80,15 +79,18 @@ const fromEcs = (tags: EcsTag[]): TagMap => Object.fromEntries(tags.map((t) => [
 
 // ---- Collect ----------------------------------------------------------------------------------------
 
-function ecsResources(world: World, region: string): Tagged[] {
+// Each collector answers the resources of a region, or of every region when none is given (the
+// index's tick: tagging-index.ts), untagged ones included (taggedResources leaves them out).
+
+function ecsResources(world: World, region?: string): Tagged[] {
   if (!world.state.ecs) return [];
   const ecs = ecsState(world);
-  const inRegion = (arn: string) => arn.startsWith(`arn:aws:ecs:${region}:`);
+  const inRegion = (arn: string) => region === undefined || arn.startsWith(`arn:aws:ecs:${region}:`);
   const out: Tagged[] = [];
   for (const c of Object.values(ecs.clusters)) if (c.status === 'ACTIVE' && inRegion(c.clusterArn)) out.push({ arn: c.clusterArn, tags: fromEcs(c.tags) });
   for (const s of Object.values(ecs.services)) if (s.status !== 'INACTIVE' && inRegion(s.serviceArn)) out.push({ arn: s.serviceArn, tags: fromEcs(s.tags) });
   for (const [key, fam] of Object.entries(ecs.taskDefinitions)) {
-    if (!key.startsWith(`${region}/`)) continue;
+    if (region !== undefined && !key.startsWith(`${region}/`)) continue;
     for (const td of Object.values(fam.revisions)) out.push({ arn: td.taskDefinitionArn, tags: fromEcs(td.tags) });
   }
   for (const ci of Object.values(ecs.containerInstances)) {
@@ -101,55 +103,53 @@ function ecsResources(world: World, region: string): Tagged[] {
   return out;
 }
 
-function ec2Resources(world: World, region: string): Tagged[] {
+function ec2Resources(world: World, region?: string): Tagged[] {
   const ec2 = world.state.ec2 as Ec2State | undefined;
   if (!ec2) return [];
   const account = world.settings.accountId;
-  const arn = (type: string, id: string) => `arn:aws:ec2:${region}:${account}:${type}/${id}`;
   const out: Tagged[] = [];
-  for (const v of Object.values(ec2.vpcs)) if (v.region === region) out.push({ arn: arn('vpc', v.vpcId), tags: v.tags });
-  for (const s of Object.values(ec2.subnets)) if (s.region === region) out.push({ arn: arn('subnet', s.subnetId), tags: s.tags });
-  for (const g of Object.values(ec2.securityGroups)) if (g.region === region) out.push({ arn: arn('security-group', g.groupId), tags: g.tags });
-  for (const k of Object.values(ec2.keyPairs)) if (k.region === region) out.push({ arn: arn('key-pair', k.keyPairId), tags: k.tags });
-  for (const v of Object.values(ec2.volumes)) if (v.region === region) out.push({ arn: arn('volume', v.volumeId), tags: v.tags });
-  for (const i of Object.values(ec2.instances)) {
-    if (i.region === region && i.state !== 'terminated') out.push({ arn: arn('instance', i.instanceId), tags: i.tags });
-  }
+  const add = (r: { region?: string; tags: TagMap }, type: string, id: string) => {
+    if (r.region !== undefined && (region === undefined || r.region === region)) out.push({ arn: `arn:aws:ec2:${r.region}:${account}:${type}/${id}`, tags: r.tags });
+  };
+  for (const v of Object.values(ec2.vpcs)) add(v, 'vpc', v.vpcId);
+  for (const s of Object.values(ec2.subnets)) add(s, 'subnet', s.subnetId);
+  for (const g of Object.values(ec2.securityGroups)) add(g, 'security-group', g.groupId);
+  for (const k of Object.values(ec2.keyPairs)) add(k, 'key-pair', k.keyPairId);
+  for (const v of Object.values(ec2.volumes)) add(v, 'volume', v.volumeId);
+  for (const i of Object.values(ec2.instances)) if (i.state !== 'terminated') add(i, 'instance', i.instanceId);
   // Launch templates, read through views.ts's Ec2View (the EC2 module owns them).
-  for (const lt of Object.values((ec2 as Ec2View).launchTemplates ?? {})) {
-    if (lt.region === region) out.push({ arn: arn('launch-template', lt.launchTemplateId), tags: lt.tags });
-  }
+  for (const lt of Object.values((ec2 as Ec2View).launchTemplates ?? {})) add(lt, 'launch-template', lt.launchTemplateId);
   return out;
 }
 
 /** ELBv2 load balancers and target groups (views.ts's Elbv2View). */
-function elbv2Resources(world: World, region: string): Tagged[] {
+function elbv2Resources(world: World, region?: string): Tagged[] {
   const elb = world.state[ELBV2_STATE] as Elbv2View | undefined;
   if (!elb) return [];
   return [...Object.values(elb.loadBalancers ?? {}), ...Object.values(elb.targetGroups ?? {})]
-    .filter((r) => r.region === region)
+    .filter((r) => region === undefined || r.region === region)
     .map((r) => ({ arn: 'loadBalancerArn' in r ? r.loadBalancerArn : r.targetGroupArn, tags: r.tags }));
 }
 
-function logsResources(world: World, region: string): Tagged[] {
+function logsResources(world: World, region?: string): Tagged[] {
   const logs = world.state.logs as LogsState | undefined;
   if (!logs) return [];
   return Object.values(logs.groups)
-    .filter((g) => g.region === region)
-    .map((g) => ({ arn: `arn:aws:logs:${region}:${world.settings.accountId}:log-group:${g.logGroupName}`, tags: g.tags }));
+    .filter((g) => region === undefined || g.region === region)
+    .map((g) => ({ arn: `arn:aws:logs:${g.region}:${world.settings.accountId}:log-group:${g.logGroupName}`, tags: g.tags }));
 }
 
-function ecrResources(world: World, region: string): Tagged[] {
+function ecrResources(world: World, region?: string): Tagged[] {
   const ecr = world.state.ecr as EcrState | undefined;
   if (!ecr) return [];
   return Object.values(ecr.repositories)
-    .filter((r) => r.region === region)
-    .map((r) => ({ arn: `arn:aws:ecr:${region}:${r.registryId}:repository/${r.repositoryName}`, tags: r.tags }));
+    .filter((r) => region === undefined || r.region === region)
+    .map((r) => ({ arn: `arn:aws:ecr:${r.region}:${r.registryId}:repository/${r.repositoryName}`, tags: r.tags }));
 }
 
-function iamResources(world: World, region: string): Tagged[] {
+function iamResources(world: World, region?: string): Tagged[] {
   const iam = world.state.iam as IamState | undefined;
-  if (!iam || region !== GLOBAL_REGION) return [];
+  if (!iam || (region !== undefined && region !== GLOBAL_REGION)) return [];
   const out: Tagged[] = [];
   for (const p of Object.values(iam.policies)) if (!p.awsManaged) out.push({ arn: p.arn, tags: p.tags });
   for (const ip of Object.values(iam.instanceProfiles)) out.push({ arn: ip.arn, tags: ip.tags });
@@ -157,30 +157,42 @@ function iamResources(world: World, region: string): Tagged[] {
 }
 
 /** CloudWatch alarms (regional) and dashboards (global: their ARN has no region; answered in us-east-1). */
-function cloudwatchResources(world: World, region: string): Tagged[] {
+function cloudwatchResources(world: World, region?: string): Tagged[] {
   const cw = world.state.monitoring as CloudWatchState | undefined;
   if (!cw) return [];
   const out: Tagged[] = Object.values(cw.alarms)
-    .filter((a) => a.region === region)
+    .filter((a) => region === undefined || a.region === region)
     .map((a) => ({ arn: a.arn, tags: a.tags }));
-  if (region === GLOBAL_REGION) for (const d of Object.values(cw.dashboards)) out.push({ arn: d.arn, tags: d.tags });
+  if (region === undefined || region === GLOBAL_REGION) for (const d of Object.values(cw.dashboards)) out.push({ arn: d.arn, tags: d.tags });
   return out;
 }
 
-function snsResources(world: World, region: string): Tagged[] {
+function snsResources(world: World, region?: string): Tagged[] {
   const sns = world.state.sns as SnsState | undefined;
   if (!sns) return [];
   return Object.values(sns.topics)
-    .filter((t) => t.region === region)
+    .filter((t) => region === undefined || t.region === region)
     .map((t) => ({ arn: t.arn, tags: t.tags }));
 }
 
-/** Every tagged resource of the region, in ARN order (stable pages). */
-function taggedResources(world: World, region: string): Tagged[] {
-  return [ecsResources, ec2Resources, elbv2Resources, logsResources, ecrResources, iamResources, taggedParameters, cloudwatchResources, snsResources]
-    .flatMap((collect) => collect(world, region))
-    .filter((r) => Object.keys(r.tags).length > 0)
-    .sort((a, b) => (a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0));
+/** Every resource of the region (of every region when none is given), tagged or not. */
+function allResources(world: World, region?: string): Tagged[] {
+  return [ecsResources, ec2Resources, elbv2Resources, logsResources, ecrResources, iamResources, taggedParameters, cloudwatchResources, snsResources].flatMap((collect) =>
+    collect(world, region),
+  );
+}
+
+/** The region an ARN is answered in: its own, or us-east-1 for a global one (IAM, dashboards). */
+const regionOfArn = (arn: string): string => arn.split(':')[3] || GLOBAL_REGION;
+
+/**
+ * What the listing shows in the region at `now`, in ARN order (stable pages): with a lag
+ * (settings.taggingLagMs), the index's tags as of now - lag, a resource that lost its last tag
+ * included with none ("previously tagged"); without, every resource tagged now.
+ */
+function taggedResources(world: World, region: string, now: number): Tagged[] {
+  const listed = indexedResources(world, now, (arn) => regionOfArn(arn) === region) ?? allResources(world, region).filter((r) => Object.keys(r.tags).length > 0);
+  return listed.sort((a, b) => (a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0));
 }
 
 // ---- Filters ----------------------------------------------------------------------------------------
@@ -257,7 +269,7 @@ const getResources: Handler = (req, world): Output<GetResourcesCommandOutput> =>
     throw invalidParameter('ExcludeCompliantResources can be true only when IncludeComplianceDetails is true.');
   }
 
-  let resources = taggedResources(world, req.region);
+  let resources = taggedResources(world, req.region, req.now);
   if (p.ResourceARNList !== undefined && p.ResourceARNList !== null) {
     const arns = p.ResourceARNList;
     if (!Array.isArray(arns) || arns.length < 1 || arns.length > MAX_ARN_LIST || arns.some((a) => typeof a !== 'string')) {
@@ -297,7 +309,7 @@ const getResources: Handler = (req, world): Output<GetResourcesCommandOutput> =>
 
 const getTagKeys: Handler = (req, world): Output<GetTagKeysCommandOutput> => {
   const p = req.params as GetTagKeysCommandInput & Record<string, unknown>;
-  const keys = [...new Set(taggedResources(world, req.region).flatMap((r) => Object.keys(r.tags)))].sort();
+  const keys = [...new Set(taggedResources(world, req.region, req.now).flatMap((r) => Object.keys(r.tags)))].sort();
   const page = paginate(keys, { nextToken: optToken(p), defaultPageSize: 500, settings: world.settings, invalidToken });
   return { PaginationToken: page.nextToken ?? '', TagKeys: page.items };
 };
@@ -308,7 +320,7 @@ const getTagValues: Handler = (req, world): Output<GetTagValuesCommandOutput> =>
   if (typeof key !== 'string' || key.length < 1 || key.length > 128) {
     throw invalidParameter("1 validation error detected: Value at 'key' failed to satisfy constraint: Member must have length between 1 and 128");
   }
-  const values = [...new Set(taggedResources(world, req.region).filter((r) => key in r.tags).map((r) => r.tags[key]))].sort();
+  const values = [...new Set(taggedResources(world, req.region, req.now).filter((r) => key in r.tags).map((r) => r.tags[key]))].sort();
   const page = paginate(values, { nextToken: optToken(p), defaultPageSize: 500, settings: world.settings, invalidToken });
   return { PaginationToken: page.nextToken ?? '', TagValues: page.items };
 };
@@ -318,6 +330,8 @@ export const tagging: ServiceModule = {
   protocol: 'json',
   targetPrefix: 'ResourceGroupsTaggingAPI_20170126',
   initState: () => ({}),
+  // The index (tagging-index.ts) follows every change, at the moment the tick sees it.
+  tick: (world, now) => recordIndex(world, now, () => allResources(world)),
   throttling: () => new ServiceError('ThrottledException', 'Rate exceeded'),
   operations: {
     GetResources: { mutating: false, handler: getResources },
