@@ -172,3 +172,36 @@ test('a listing that shows nothing yet: moving one instance to a group at once r
     assert.deepEqual(await leftTagged(sb, aws, stack), [], 'nothing carries the stack tag');
   });
 });
+
+test('a listing that still shows our tags on a log group deleted and made again by someone else: an up that would change it and a down both read its tags from CloudWatch Logs, and leave it alone', { timeout: 5 * 60_000 }, async () => {
+  const lag = 20_000;
+  await withSandbox({ taggingLagMs: lag }, async (sb) => {
+    const env = cliEnv(tempConfigDir());
+    const aws = clients(sb);
+    const stack = 'reused';
+    const group = 'reused-logs';
+    const up = await runCli([...upArgs(sb.url, stack), '--log-group', group, '--no-monitoring'], env);
+    assert.equal(up.code, 0, up.stderr);
+    // Settled: the listing shows the group with the stack's tags.
+    await new Promise((r) => setTimeout(r, lag + 500));
+    assert.ok((await listed(aws, stack)).some((arn) => arn.endsWith(`:log-group:${group}`)));
+    // Someone deletes it and makes one of the same name, untagged: the listing still shows our tags.
+    await aws.logs.deleteLogGroup({ logGroupName: group });
+    await aws.logs.createLogGroup({ logGroupName: group });
+    assert.ok((await listed(aws, stack)).some((arn) => arn.endsWith(`:log-group:${group}`)), 'the listing is stale (the premise of this test)');
+
+    // An up that would change it (its retention): refused, the group untouched.
+    let mark = sb.requestLog().length;
+    const change = await runCli([...upArgs(sb.url, stack), '--log-group', group, '--no-monitoring', '--retention-days', '7'], env);
+    assert.notEqual(change.code, 0, change.stderr);
+    assert.match(change.stderr, new RegExp(`${group}[^\\n]*(not tagged|not this stack|someone else|--adopt)`, 'i'));
+    assert.deepEqual(mutatingCalls(sb, mark).filter((c) => c.startsWith('logs:')), [], 'nothing written to the group');
+
+    // down --delete-logs: the group is not the stack's, so it stays.
+    mark = sb.requestLog().length;
+    const down = await runCli(downArgs(sb.url, stack), env);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(sb.requestLog().slice(mark).filter((c) => c.operation === 'DeleteLogGroup'), [], "the other owner's group is not deleted");
+    assert.equal((await aws.logs.describeLogGroups({ logGroupNamePrefix: group })).logGroups?.length, 1);
+  });
+});
