@@ -47,6 +47,13 @@ export interface Context extends AwsClients {
    * read by two steps. A plan made again (under the account lock) reads afresh. Absent outside a plan.
    */
   readonly planReads?: Inventory;
+  /**
+   * A run about to write (the plan made again under the account lock, `down`, a step's `--delete`):
+   * a resource's tags come from its own service, never from the run's Tagging API listing, which can
+   * still show the stack's tags on a resource deleted and made again by someone else (engine/run.ts
+   * forWrites; docs/aws-behaviour.md).
+   */
+  readonly tagsFromServices?: boolean;
   /** The Docker daemon (the image step); created on first use. */
   readonly docker: DockerEngine;
   /** Progress for the step being run (the engine binds it to the step). */

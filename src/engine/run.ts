@@ -51,3 +51,11 @@ export function withPlanReads(ctx: Context): Context {
 export function oncePerPlan<T>(ctx: { readonly planReads?: Inventory }, key: string, read: () => Promise<T>): Promise<T> {
   return ctx.planReads ? ctx.planReads.once(key, read) : read();
 }
+
+/**
+ * The context of a run's writes: ownership read from each resource's own service. The listing's tags
+ * answer runs that write nothing (a second `up`, `status`); a write rests on what the service says now.
+ */
+export function forWrites(ctx: Context): Context {
+  return ctx.tagsFromServices ? ctx : (Object.create(ctx, { tagsFromServices: { value: true, enumerable: true } }) as Context);
+}

@@ -142,14 +142,21 @@ async function readTagged(ctx: { tagging: AwsClients['tagging']; stack: string }
  * yet), so a resource missing from the listing is never taken for someone else's: its own tags are read.
  * Without the Tagging API (no tagging client, no permission), always `read`.
  */
-export async function tagsOf(ctx: { tagging?: AwsClients['tagging']; stack: string; inventory?: Inventory }, arn: string, read: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
+export async function tagsOf(ctx: ListingCtx, arn: string, read: () => Promise<Record<string, string>>): Promise<Record<string, string>> {
   return (await listedTags(ctx, [arn])).get(arn) ?? read();
 }
 
-/** The tags the run's Tagging API listing shows for those ARNs; an ARN it does not list is left out. */
-export async function listedTags(ctx: { tagging?: AwsClients['tagging']; stack: string; inventory?: Inventory }, arns: readonly string[]): Promise<Map<string, Record<string, string>>> {
+/** What reads tags from the run's listing: a run about to write reads them from the services instead. */
+export type ListingCtx = { tagging?: AwsClients['tagging']; stack: string; inventory?: Inventory; tagsFromServices?: boolean };
+
+/**
+ * The tags the run's Tagging API listing shows for those ARNs; an ARN it does not list is left out,
+ * and so is every ARN in a run about to write (ctx.tagsFromServices: the listing can still show the
+ * stack's tags on a resource deleted and made again, untagged, by someone else).
+ */
+export async function listedTags(ctx: ListingCtx, arns: readonly string[]): Promise<Map<string, Record<string, string>>> {
   const out = new Map<string, Record<string, string>>();
-  if (!ctx.tagging || arns.length === 0) return out;
+  if (!ctx.tagging || ctx.tagsFromServices || arns.length === 0) return out;
   const listed = await taggedResources({ tagging: ctx.tagging, stack: ctx.stack, inventory: ctx.inventory }).catch(() => undefined);
   const wanted = new Set(arns);
   for (const r of listed ?? []) if (wanted.has(r.arn)) out.set(r.arn, r.tags);

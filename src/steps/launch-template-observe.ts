@@ -148,7 +148,7 @@ async function otherVersionsData(ctx: Pick<Ctx, 'ec2'>, id: string, defaultVersi
 }
 
 /** With the Tagging API and the run's inventory, the template the run's listing shows is read in one call. */
-type ReadCtx = Pick<Ctx, 'ec2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory'>>;
+type ReadCtx = Pick<Ctx, 'ec2' | 'stack'> & Partial<Pick<Context, 'tagging' | 'inventory' | 'tagsFromServices'>>;
 
 /**
  * The template of that name: where the run's Tagging API listing shows the stack's template of that
@@ -186,7 +186,7 @@ export async function readLaunchTemplate(ctx: ReadCtx, name: string): Promise<La
 
 /** The stack's template of that name as the run's Tagging API listing shows it (its id and tags), if it does. */
 async function listedTemplate(ctx: ReadCtx, name: string): Promise<{ id: string; tags: Record<string, string> } | undefined> {
-  if (!ctx.tagging) return undefined;
+  if (!ctx.tagging || ctx.tagsFromServices) return undefined; // a run about to write: tags from EC2 (inventory.ts listedTags)
   const listed = await taggedResources({ tagging: ctx.tagging, stack: ctx.stack, inventory: ctx.inventory }).catch(() => undefined);
   const r = listed?.find((x) => x.arn.split(':')[2] === 'ec2' && x.arn.split(':')[5]?.startsWith('launch-template/') && x.tags.Name === name);
   return r ? { id: r.arn.split(':')[5]!.slice('launch-template/'.length), tags: r.tags } : undefined;

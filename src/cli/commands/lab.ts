@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, inspectSteps, planReport, planRun, previewDestroy, type RunPlan, type RunReport } from '../../engine/engine.js';
 import type { FoundByStep } from '../../engine/ownership.js';
+import { forWrites } from '../../engine/run.js';
 
 import { SETTING_LIST, SETTINGS, type SettingKey } from '../../core/settings.js';
 import { InterruptedError, UserInputError } from '../../core/errors.js';
@@ -131,7 +132,7 @@ export function upCommand(): Command {
       // resumes with no questions.
       if (writes) {
         await rt.lockAccount(ctx, 'up');
-        const fresh = await planRun(steps, ctx);
+        const fresh = await planRun(steps, forWrites(ctx));
         if (!(await samePlanOrConfirmed(rt, plan, fresh, asked.any))) return cancelled(rt, 'Nothing was created.');
         plan = fresh;
       }
@@ -142,7 +143,7 @@ export function upCommand(): Command {
       await appImage?.build(rt.io, rt.signal);
       const report: RunReport = await executePlan(plan, ctx, { announcePlan: !asked.any && !leaving.length });
       if (leaving.length) {
-        const removed = await destroySteps(every, ctx, { targets: retired });
+        const removed = await destroySteps(every, forWrites(ctx), { targets: retired });
         report.steps.push(...removed.steps);
       }
       const summary = upSummary(ctx, report, commandFor(rt.opts));
@@ -296,7 +297,8 @@ export function downCommand(): Command {
       }
       const s = await rt.session();
       if (!rt.opts.dryRun) await rt.lock('down');
-      const ctx = rt.context(s);
+      // Everything down finds it deletes: its tags are read from each service (engine/run.ts forWrites).
+      const ctx = forWrites(rt.context(s));
       const steps = await downSteps(ctx, ctx.config, stepOptions(rt, s));
       // What the preview finds is what is deleted once confirmed: read once (engine/ownership.ts).
       const found: FoundByStep = new Map();

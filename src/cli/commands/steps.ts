@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { announceDryRun, destroySteps, executePlan, planReport, planRun, previewDestroy } from '../../engine/engine.js';
+import { forWrites } from '../../engine/run.js';
 import { UserInputError } from '../../core/errors.js';
 import { addSettingOptions, stepHelp } from './options.js';
 import type { AnyDeclaredStep } from '../../core/step.js';
@@ -61,7 +62,8 @@ export function stepCommand(step: AnyDeclaredStep): Command {
       const s = await rt.session();
       const dryRun = Boolean(rt.opts.dryRun);
       if (!dryRun) await rt.lock(`${spec.name}${rt.opts.delete ? ' --delete' : ''}`);
-      const ctx = rt.context(s);
+      // --delete deletes what it finds: its tags are read from each service (engine/run.ts forWrites).
+      const ctx = rt.opts.delete ? forWrites(rt.context(s)) : rt.context(s);
       const image = imageBuildOptions(rt, s.resolved);
       const steps = labSteps({ image, ...(rt.opts.delete ? {} : { topology: ctx.config }) });
       if (!rt.opts.delete && !steps.some((x) => x.id === spec.name)) throw outsideTopology(step, ctx.config);
@@ -92,7 +94,7 @@ export function stepCommand(step: AnyDeclaredStep): Command {
         if (plan.changes.length > 0) {
           // The lock in the account, then the plan again under it (what another run did meanwhile).
           await rt.lockAccount(ctx, spec.name);
-          plan = await planRun(steps, ctx, { targets: [spec.name], withAfter: true });
+          plan = await planRun(steps, forWrites(ctx), { targets: [spec.name], withAfter: true });
         }
         await rt.save(s);
         report = await executePlan(plan, ctx);
