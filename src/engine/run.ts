@@ -20,8 +20,11 @@ export function oncePerRun<T>(ctx: { readonly signal: AbortSignal }, key: string
   return p;
 }
 
-/** A fresh set of reads shared by once(): a failed read is made again by the next asker. */
-function sharedReads(): Inventory {
+/**
+ * A fresh set of reads shared by once(): a failed read is made again by the next asker. The run's
+ * inventory is one (steps/inventory.ts stackInventory), a plan's shared reads another.
+ */
+export function sharedReads(): Inventory {
   const reads = new Map<string, Promise<unknown>>();
   return {
     once<T>(key: string, read: () => Promise<T>): Promise<T> {

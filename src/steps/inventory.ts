@@ -22,6 +22,7 @@ import type { AwsClients } from '../aws/clients.js';
 import { STACK_TAG } from '../core/context.js';
 import { awsErrorCode, hasAwsCode } from '../core/errors.js';
 import type { Inventory } from '../engine/context.js';
+import { sharedReads } from '../engine/run.js';
 
 export interface TaggedResource {
   arn: string;
@@ -75,21 +76,7 @@ const cache = new WeakMap<object, Promise<TaggedResource[] | undefined>>();
  * one included) asks after that. A failed read is tried again by the next asker.
  */
 export function stackInventory(): Inventory {
-  const reads = new Map<string, Promise<unknown>>();
-  return {
-    once<T>(key: string, read: () => Promise<T>): Promise<T> {
-      let p = reads.get(key) as Promise<T> | undefined;
-      if (!p) {
-        const started = read();
-        p = started;
-        reads.set(key, started);
-        started.catch(() => {
-          if (reads.get(key) === started) reads.delete(key);
-        });
-      }
-      return p;
-    },
-  };
+  return sharedReads();
 }
 
 /** A read the run makes once, shared through its inventory; without one (a context made by hand), made each time. */
