@@ -50,13 +50,15 @@ export async function readRawGroup(ctx: Pick<Context, 'autoscaling'>, name: stri
 /**
  * The group's network when the group and its template already are what the settings ask for;
  * undefined when anything differs (or can't be told without the checks): then the checks run. Made
- * once per run, in a plan of a run with its inventory (elsewhere, the reads it saves could not be shared).
+ * once per plan, in a plan of a run with its inventory (elsewhere, the reads it saves could not be
+ * shared): the plan made again under the account lock judges afresh, from its own reads and the
+ * template's tags from EC2 (engine/run.ts forWrites).
  */
 export function groupAsAsked(ctx: FitCtx): Promise<GroupNetwork | undefined> {
-  const { autoscaling, inventory } = ctx;
-  if (!inventory || !autoscaling || !ctx.planReads) return Promise.resolve(undefined);
+  const { autoscaling, inventory, planReads } = ctx;
+  if (!inventory || !autoscaling || !planReads) return Promise.resolve(undefined);
   const c = ctx.config;
-  return inventory.once(`group:as-asked:${JSON.stringify([c.instanceType, c.vpcId ?? '', c.subnetId ?? '', c.keyName ?? '', Boolean(ctx.flags.replaceInstance)])}`, () => findFit(ctx, autoscaling));
+  return planReads.once(`group:as-asked:${JSON.stringify([c.instanceType, c.vpcId ?? '', c.subnetId ?? '', c.keyName ?? '', Boolean(ctx.flags.replaceInstance)])}`, () => findFit(ctx, autoscaling));
 }
 
 async function findFit(ctx: FitCtx, autoscaling: Context['autoscaling']): Promise<GroupNetwork | undefined> {
