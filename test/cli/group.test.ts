@@ -5,12 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
-import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { cliEnv, killedAtStep, runCli, tempConfigDir } from '../helpers/cli.js';
 import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
 
 const STACK = 'grouptest';
@@ -190,16 +190,7 @@ test('group: up --instances 3 --load-balancer runs 3 tasks on 3 instances in 2+ 
 
 /** Start `up`, SIGKILL it as soon as the given step reports it is working. */
 function upKilledAt(url: string, env: NodeJS.ProcessEnv, args: string[], title: string): Promise<NodeJS.Signals | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...upArgs(url, ...args)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      if (err.includes(`${title}: `)) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('close', (_code, signal) => resolve(signal));
-  });
+  return killedAtStep(upArgs(url, ...args), env, title);
 }
 
 test('group: SIGKILL during each new step, then up: exactly one group, launch template, capacity provider and ALB', { timeout: 15 * 60_000 }, async () => {

@@ -13,10 +13,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
-import { BIN, cliEnv, runCli, tempConfigDir } from '../helpers/cli.js';
+import { cliEnv, killedAtStep, runCli, tempConfigDir } from '../helpers/cli.js';
 import { mutatingCalls, TEST_CREDENTIALS, withSandbox } from '../helpers/sandbox-context.js';
 
 const TAG = 'ecs-cwlogs:stack';
@@ -77,16 +76,7 @@ async function leftTagged(sb: RunningSandbox, aws: AwsClients, stack: string): P
 
 /** Start `up`, SIGKILL it as soon as the given step reports it is working. */
 function upKilledAt(url: string, env: NodeJS.ProcessEnv, stack: string, title: string): Promise<NodeJS.Signals | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...upArgs(url, stack)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      if (err.includes(`${title}: `)) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('close', (_code, signal) => resolve(signal));
-  });
+  return killedAtStep(upArgs(url, stack), env, title);
 }
 
 test('a listing that shows nothing yet: a killed up, then at once up converges on what it made; a further up writes nothing; down at once leaves nothing', { timeout: 10 * 60_000 }, async () => {

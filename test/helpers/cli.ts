@@ -52,3 +52,17 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { input?: s
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** Run the binary with `argv`, SIGKILL it as soon as the step titled `title` reports it is working; resolves with the signal. */
+export function killedAtStep(argv: string[], env: NodeJS.ProcessEnv, title: string): Promise<NodeJS.Signals | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (err.includes(`${title}: `)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve(signal));
+  });
+}
