@@ -81,6 +81,11 @@ async function health(port: number, creds: SandboxCredentials): Promise<Health |
   }
 }
 
+/** The recorded sandbox answers on its port, signed with its key, with the recorded PID. */
+async function answersAsRecorded(rec: SandboxRecord): Promise<boolean> {
+  return Boolean(rec.secretAccessKey) && (await health(rec.port, rec))?.pid === rec.pid;
+}
+
 function readJson<T>(file: string): T | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -124,7 +129,7 @@ export async function ensureSandbox(stack: string, io: IoHost, opts: { local?: b
   const recordFile = join(dir, `${stack}.json`);
   const local = Boolean(opts.local) || existsSync(localDir(stack));
   const rec = readJson<SandboxRecord>(recordFile);
-  if (rec?.secretAccessKey && (await health(rec.port, rec))?.pid === rec.pid) {
+  if (rec && (await answersAsRecorded(rec))) {
     if (!local || rec.local) return { url: `http://127.0.0.1:${rec.port}`, credentials: credentialsOf(rec) };
     // Running without --local: restart it in local mode (its state is in the state file).
     await stopSandbox(stack, false);
@@ -207,7 +212,7 @@ export async function releaseSandboxes(io: IoHost): Promise<void> {
  */
 export async function sayStillRunning(stack: string, io: IoHost, run: (sub: string) => string, stop: (sub: string) => string, dir = sandboxDir()): Promise<void> {
   const rec = readJson<SandboxRecord>(join(dir, `${stack}.json`));
-  if (!rec?.secretAccessKey || (await health(rec.port, rec))?.pid !== rec.pid) return;
+  if (!rec || !(await answersAsRecorded(rec))) return;
   io.emit({
     type: 'message',
     level: 'warn',
@@ -307,7 +312,7 @@ function sandboxProcessOf(readyFile: string): number | undefined {
  */
 async function isThatSandbox(rec: SandboxRecord, readyFile: string): Promise<boolean> {
   if (!Number.isInteger(rec.pid) || rec.pid <= 1) return false;
-  if (rec.secretAccessKey && (await health(rec.port, rec))?.pid === rec.pid) return true;
+  if (await answersAsRecorded(rec)) return true;
   if (!rec.procStart) return false;
   const cmd = procCmdline(rec.pid);
   return procStartTime(rec.pid) === rec.procStart && cmd !== undefined && isSandboxCommand(cmd) && cmd.includes(readyFile);
